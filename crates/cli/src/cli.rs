@@ -1,0 +1,190 @@
+//! Command-line flags, with docker's names and meanings.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+pub const DEFAULT_ROOT: &str = "/var/lib/tinydocker";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tinydocker",
+    version,
+    about = "A small, fast, docker-like container runtime"
+)]
+pub struct Cli {
+    /// State root: images, containers and their records
+    #[arg(long, global = true, env = "TINYDOCKER_ROOT", default_value = DEFAULT_ROOT, value_name = "DIR")]
+    pub root: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command in a new container
+    Run(RunArgs),
+    /// List containers
+    Ps(PsArgs),
+    /// Remove one or more containers
+    Rm(RmArgs),
+    /// Import a root filesystem (tarball or directory) as an image
+    Import(ImportArgs),
+    /// List images
+    Images(ImagesArgs),
+    /// Remove one or more images
+    Rmi(RmiArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+
+    /// Assign a name to the container
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Keep STDIN open
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+
+    /// Set environment variables (KEY=VALUE, or KEY to pass the host's value)
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+
+    /// Read in a file of environment variables
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+
+    /// Bind mount a volume (HOST:CONTAINER[:ro|rw])
+    #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]")]
+    pub volume: Vec<String>,
+
+    /// Container host name
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+
+    /// Connect the container to a network: none (an isolated network
+    /// namespace with only lo) or host (the host's network)
+    #[arg(long, default_value = "none", value_name = "NETWORK")]
+    pub network: String,
+
+    /// Print help
+    #[arg(long, action = ArgAction::Help)]
+    pub help: Option<bool>,
+
+    /// Image name, NAME[:TAG], or image id
+    pub image: String,
+
+    /// Command and arguments
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display container IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL)
+    #[arg(short, long)]
+    pub force: bool,
+    /// Containers, by name, id or unique id prefix
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A rootfs tarball (plain or gzip) or a directory
+    pub source: PathBuf,
+    /// Name for the image, NAME[:TAG]
+    pub reference: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Only show image IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Remove the name even if containers use the image (the image stays,
+    /// untagged, until they are removed)
+    #[arg(short, long)]
+    pub force: bool,
+    /// Images, by NAME[:TAG] or id
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn flags_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn command_arguments_are_not_parsed_as_flags() {
+        let cli = Cli::try_parse_from([
+            "tinydocker",
+            "run",
+            "--rm",
+            "-e",
+            "A=1",
+            "img",
+            "ls",
+            "-la",
+            "--rm",
+        ])
+        .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert!(run.rm);
+        assert_eq!(run.image, "img");
+        assert_eq!(run.command, ["ls", "-la", "--rm"]);
+    }
+
+    #[test]
+    fn help_output() {
+        let mut cmd = Cli::command();
+        let run = cmd.find_subcommand_mut("run").unwrap();
+        insta::assert_snapshot!(run.render_help().to_string());
+    }
+}

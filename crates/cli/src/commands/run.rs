@@ -1,0 +1,631 @@
+//! `tinydocker run`: the life of a container in the foreground.
+//!
+//! 1. validate every flag (nothing is created on bad input);
+//! 2. resolve the image; 3. create the record (name taken under a lock);
+//! 4. decide the mount plan and the exec, as data, in the parent;
+//! 5. clone the init into new namespaces, then say go;
+//! 6. the child applies the plan, sets the host name, brings `lo` up and
+//!    execs; any failure comes back as (step, errno);
+//! 7. supervise: forward signals, wait, record the exit code.
+
+use std::convert::Infallible;
+use std::ffi::{c_char, CString};
+use std::fs;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use tinydocker_fs::{plan, Create, MountPlan, PreparedPlan, RootfsSpec, Volume};
+use tinydocker_ns::{child, spawn, ChildChannel, ChildFailure, Namespaces, SignalForwarder};
+
+use crate::cli::RunArgs;
+use crate::errors::{self, Exit};
+use crate::names;
+use crate::state::{self, Config, Container, Root, State, Status, VolumeRecord};
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Child steps after the mount plan, numbered past any plan's length.
+const STEP_CGROUP_NS: u32 = 1000;
+const STEP_HOSTNAME: u32 = 1001;
+const STEP_LOOPBACK: u32 = 1002;
+const STEP_STDIN: u32 = 1003;
+const STEP_FDS: u32 = 1004;
+const STEP_SESSION: u32 = 1005;
+const STEP_EXEC: u32 = 1006;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Network {
+    None,
+    Host,
+}
+
+/// Every flag, checked. Building this touches nothing.
+#[derive(Debug)]
+struct Validated {
+    name: Option<String>,
+    env: Vec<String>,
+    workdir: Option<String>,
+    volumes: Vec<Volume>,
+    hostname: Option<String>,
+    network: Network,
+}
+
+fn parse_env_entry(entry: &str, out: &mut Vec<String>) -> Result<()> {
+    let (key, value) = match entry.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (entry, None),
+    };
+    if key.is_empty() {
+        bail!("invalid environment variable: {entry:?}: the name is empty");
+    }
+    if key.chars().any(char::is_whitespace) {
+        bail!("invalid environment variable: {entry:?}: the name contains whitespace");
+    }
+    match value {
+        Some(_) => out.push(entry.to_string()),
+        // `-e NAME` passes the host's value, and nothing when it has none.
+        None => {
+            if let Ok(v) = std::env::var(key) {
+                out.push(format!("{key}={v}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_volume(spec: &str) -> Result<Volume> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (host, target, mode) = match parts.as_slice() {
+        [h, t] => (*h, *t, "rw"),
+        [h, t, m] => (*h, *t, *m),
+        _ => bail!("invalid volume specification: {spec:?}: expected HOST:CONTAINER[:ro|rw]"),
+    };
+    let read_only = match mode {
+        "ro" => true,
+        "rw" => false,
+        other => bail!(
+            "invalid volume specification: {spec:?}: unknown mode {other:?} (expected ro or rw)"
+        ),
+    };
+    if !host.starts_with('/') {
+        bail!("invalid volume specification: {spec:?}: the host path must be absolute (named volumes are not supported)");
+    }
+    if !target.starts_with('/') {
+        bail!("invalid volume specification: {spec:?}: the container path {target:?} must be absolute");
+    }
+    if target.split('/').all(|c| c.is_empty() || c == ".") {
+        bail!("invalid volume specification: {spec:?}: the container path cannot be '/'");
+    }
+    if target.split('/').any(|c| c == "..") {
+        bail!("invalid volume specification: {spec:?}: the container path may not contain '..'");
+    }
+    let source = fs::canonicalize(host).map_err(|_| {
+        anyhow!("invalid mount config for type \"bind\": bind source path does not exist: {host}")
+    })?;
+    let kind = if source.is_dir() {
+        Create::Dir
+    } else {
+        Create::File
+    };
+    Ok(Volume {
+        source,
+        target: target.to_string(),
+        read_only,
+        kind,
+    })
+}
+
+fn validate_hostname(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if !ok {
+        bail!("invalid hostname {name:?}: expected letters, digits, '-' and '.', at most 64 characters");
+    }
+    Ok(())
+}
+
+fn validate(args: &RunArgs) -> Result<Validated> {
+    if let Some(name) = &args.name {
+        names::validate(name)?;
+    }
+    if args.image.parse::<tinydocker_fs::Reference>().is_err()
+        && !args.image.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        // Let the parser say what is wrong.
+        args.image.parse::<tinydocker_fs::Reference>()?;
+    }
+    let mut env = Vec::new();
+    for file in &args.env_file {
+        let text = fs::read_to_string(file)
+            .with_context(|| format!("open env file {}", file.display()))?;
+        for line in text.lines() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            parse_env_entry(line, &mut env)
+                .with_context(|| format!("env file {}", file.display()))?;
+        }
+    }
+    for entry in &args.env {
+        parse_env_entry(entry, &mut env)?;
+    }
+    if let Some(dir) = &args.workdir {
+        if !dir.starts_with('/') {
+            bail!("the working directory {dir:?} is invalid, it needs to be an absolute path");
+        }
+    }
+    let volumes = args
+        .volume
+        .iter()
+        .map(|v| parse_volume(v))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(h) = &args.hostname {
+        validate_hostname(h)?;
+    }
+    let network = match args.network.as_str() {
+        "none" => Network::None,
+        "host" => Network::Host,
+        other => bail!("network {other} not found (available: none, host)"),
+    };
+    Ok(Validated {
+        name: args.name.clone(),
+        env,
+        workdir: args.workdir.clone(),
+        volumes,
+        hostname: args.hostname.clone(),
+        network,
+    })
+}
+
+/// Set `KEY=VALUE` in an environment list, replacing an earlier `KEY`.
+fn set_env(env: &mut Vec<String>, entry: String) {
+    let key = entry.split('=').next().unwrap_or_default().to_string();
+    env.retain(|e| e.split('=').next() != Some(key.as_str()));
+    env.push(entry);
+}
+
+fn host_hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map_or_else(|_| "localhost".into(), |s| s.trim().to_string())
+}
+
+pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
+    let v = validate(&args)?;
+    let store = root.images()?;
+    let image = store.resolve(&args.image)?;
+    let cmd = if args.command.is_empty() {
+        image.config.cmd.clone()
+    } else {
+        args.command.clone()
+    };
+    if cmd.is_empty() {
+        bail!(
+            "no command specified: the image {} has none, give one after the image name",
+            args.image
+        );
+    }
+
+    let id = names::new_id();
+    let hostname = match (&v.hostname, v.network) {
+        (Some(h), _) => h.clone(),
+        (None, Network::Host) => host_hostname(),
+        (None, Network::None) => id[..12].to_string(),
+    };
+    let mut env = vec![
+        format!("PATH={DEFAULT_PATH}"),
+        format!("HOSTNAME={hostname}"),
+        "HOME=/root".to_string(),
+    ];
+    for e in image.config.env.iter().chain(&v.env) {
+        set_env(&mut env, e.clone());
+    }
+    let workdir = v
+        .workdir
+        .clone()
+        .unwrap_or_else(|| match image.config.working_dir.as_str() {
+            "" => "/".to_string(),
+            dir => dir.to_string(),
+        });
+
+    let mut attempt = 0;
+    let mut container = loop {
+        let name = v
+            .name
+            .clone()
+            .unwrap_or_else(|| names::generate(&id, attempt));
+        let config = Config {
+            id: id.clone(),
+            name,
+            image: args.image.clone(),
+            image_id: image.id.clone(),
+            layers: store.layer_paths(&image),
+            cmd: cmd.clone(),
+            env: env.clone(),
+            workdir: workdir.clone(),
+            hostname: hostname.clone(),
+            volumes: v
+                .volumes
+                .iter()
+                .map(|v| VolumeRecord {
+                    source: v.source.clone(),
+                    target: v.target.clone(),
+                    read_only: v.read_only,
+                })
+                .collect(),
+            read_only: args.read_only,
+            network: args.network.clone(),
+            interactive: args.interactive,
+            auto_remove: args.rm,
+            created: state::now_nanos(),
+        };
+        match root.create(config) {
+            Ok(c) => break c,
+            // A generated name that happens to be taken: try a longer one.
+            Err(_) if v.name.is_none() && attempt < 8 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    };
+
+    let result = start_and_wait(&mut container, &v);
+    let remove = args.rm;
+    match result {
+        Ok(code) => {
+            if remove {
+                root.remove(&container)?;
+            }
+            Ok(code)
+        }
+        Err(err) => {
+            // A failure to start: the record says why (without --rm), or goes.
+            let code = errors::exit_code(&err);
+            let outcome =
+                if remove || code == errors::USAGE && container.state.status == Status::Created {
+                    root.remove(&container)
+                } else {
+                    let mut state = container.state.clone();
+                    state.status = Status::Exited;
+                    state.exit_code = code;
+                    state.error = errors::one_line(&err);
+                    state.finished_at = state::now_nanos();
+                    container.save_state(state)
+                };
+            if let Err(cleanup) = outcome {
+                eprintln!(
+                    "tinydocker: clean up after failed start: {}",
+                    errors::one_line(&cleanup)
+                );
+            }
+            Err(err)
+        }
+    }
+}
+
+/// What the child needs, all prepared in the parent so the child only makes
+/// system calls.
+struct ChildPlan {
+    mounts: PreparedPlan,
+    hostname: CString,
+    loopback: bool,
+    null_stdin: bool,
+    candidates: Vec<CString>,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+/// Where `execve` will look for the command: the command itself when it has
+/// a '/', else each directory of the container's PATH (empty means ".").
+fn exec_candidates(cmd: &str, env: &[String]) -> Vec<String> {
+    if cmd.contains('/') {
+        return vec![cmd.to_string()];
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    path.split(':')
+        .map(|dir| {
+            if dir.is_empty() {
+                cmd.to_string()
+            } else {
+                format!("{}/{cmd}", dir.trim_end_matches('/'))
+            }
+        })
+        .collect()
+}
+
+fn cstrings<'a>(items: impl IntoIterator<Item = &'a String>) -> Result<Vec<CString>> {
+    items
+        .into_iter()
+        .map(|s| CString::new(s.as_str()).map_err(|_| anyhow!("{s:?} contains a NUL byte")))
+        .collect()
+}
+
+fn child_main(
+    chan: ChildChannel,
+    plan: &ChildPlan,
+    argv: &[*const c_char],
+    envp: &[*const c_char],
+    cands: &[&std::ffi::CStr],
+) -> Infallible {
+    // Die with the runtime: a foreground container must not outlive it. Set
+    // before waiting for go, so a parent that died first is noticed as EOF.
+    if let Err(e) = child::set_parent_death_signal(libc::SIGKILL) {
+        chan.fail(STEP_SESSION, e);
+    }
+    chan.wait_go();
+    // Signals from the user's terminal reach the container through the
+    // runtime's forwarding only.
+    // SAFETY: setsid has no preconditions.
+    if unsafe { libc::setsid() } < 0 {
+        chan.fail(STEP_SESSION, child::errno());
+    }
+    if let Err(e) = child::unshare_cgroup_namespace() {
+        chan.fail(STEP_CGROUP_NS, e);
+    }
+    if let Err(f) = plan.mounts.apply() {
+        chan.fail(f.step, f.errno);
+    }
+    if let Err(e) = child::set_hostname(&plan.hostname) {
+        chan.fail(STEP_HOSTNAME, e);
+    }
+    if plan.loopback {
+        if let Err(e) = tinydocker_net::loopback_up() {
+            chan.fail(STEP_LOOPBACK, e);
+        }
+    }
+    if plan.null_stdin {
+        // SAFETY: open/dup2/close on a valid C string and fds.
+        unsafe {
+            let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+            if fd < 0 || libc::dup2(fd, 0) < 0 {
+                chan.fail(STEP_STDIN, child::errno());
+            }
+            libc::close(fd);
+        }
+    }
+    if let Err(e) = child::mark_fds_cloexec() {
+        chan.fail(STEP_FDS, e);
+    }
+    child::reset_signals();
+    let errno = child::exec_first(cands, argv, envp);
+    chan.fail(STEP_EXEC, errno)
+}
+
+/// The text of an errno, without Rust's " (os error N)".
+fn errno_text(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
+}
+
+fn describe_failure(failure: ChildFailure, mounts: &MountPlan, cmd: &str) -> Exit {
+    let why = errno_text(failure.errno);
+    let (code, message) = match failure.step {
+        STEP_EXEC if failure.errno == libc::ENOENT && cmd.contains('/') => (
+            errors::NOT_FOUND,
+            format!("exec: \"{cmd}\": stat {cmd}: no such file or directory"),
+        ),
+        STEP_EXEC if failure.errno == libc::ENOENT => (
+            errors::NOT_FOUND,
+            format!("exec: \"{cmd}\": executable file not found in $PATH"),
+        ),
+        STEP_EXEC => (errors::CANNOT_EXECUTE, format!("exec: \"{cmd}\": {why}")),
+        STEP_CGROUP_NS => (
+            errors::USAGE,
+            format!("enter a new cgroup namespace: {why}"),
+        ),
+        STEP_HOSTNAME => (errors::USAGE, format!("set the host name: {why}")),
+        STEP_LOOPBACK => (
+            errors::USAGE,
+            format!("bring up the loopback interface: {why}"),
+        ),
+        STEP_STDIN => (errors::USAGE, format!("open /dev/null as stdin: {why}")),
+        STEP_FDS => (
+            errors::USAGE,
+            format!("mark file descriptors close-on-exec: {why}"),
+        ),
+        STEP_SESSION => (errors::USAGE, format!("start a new session: {why}")),
+        n => match mounts.steps.get(n as usize) {
+            Some(step) => (errors::USAGE, format!("{step}: {why}")),
+            None => (errors::USAGE, format!("container setup step {n}: {why}")),
+        },
+    };
+    Exit { code, message }
+}
+
+fn start_and_wait(container: &mut Container, v: &Validated) -> Result<i32> {
+    let config = container.config.clone();
+    let spec = RootfsSpec {
+        layers: config.layers.clone(),
+        upper: container.upper(),
+        work: container.work(),
+        merged: container.merged(),
+        volumes: v.volumes.clone(),
+        files: Vec::new(),
+        read_only: config.read_only,
+        workdir: config.workdir.clone(),
+    };
+    for layer in &spec.layers {
+        if !Path::new(layer).is_dir() {
+            bail!(
+                "image layer {} is missing: remove the container and import the image again",
+                layer.display()
+            );
+        }
+    }
+    let mounts = plan(&spec);
+    let candidates = exec_candidates(&config.cmd[0], &config.env);
+    let child_plan = ChildPlan {
+        mounts: PreparedPlan::new(&mounts)?,
+        hostname: CString::new(config.hostname.as_str())?,
+        loopback: v.network == Network::None,
+        null_stdin: !config.interactive,
+        candidates: cstrings(&candidates)?,
+        argv: cstrings(&config.cmd)?,
+        envp: cstrings(&config.env)?,
+    };
+    let null = std::ptr::null::<c_char>();
+    let argv: Vec<*const c_char> = child_plan
+        .argv
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain([null])
+        .collect();
+    let envp: Vec<*const c_char> = child_plan
+        .envp
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain([null])
+        .collect();
+    let cands: Vec<&std::ffi::CStr> = child_plan.candidates.iter().map(|c| c.as_c_str()).collect();
+
+    let namespaces = match v.network {
+        Network::None => Namespaces::CONTAINER,
+        Network::Host => Namespaces::CONTAINER.without(Namespaces::NET),
+    };
+    let signals = SignalForwarder::block()?;
+    let mut init = spawn(namespaces, None, |chan| {
+        child_main(chan, &child_plan, &argv, &envp, &cands)
+    })?;
+
+    let started = (|| -> Result<Option<ChildFailure>> {
+        let pid = init.pid();
+        container.save_state(State {
+            status: Status::Running,
+            pid,
+            pid_start: state::pid_start_time(pid).unwrap_or(0),
+            started_at: state::now_nanos(),
+            ..State::created()
+        })?;
+        init.go()?;
+        Ok(init.wait_exec()?)
+    })();
+    match started {
+        Ok(None) => {}
+        Ok(Some(failure)) => {
+            let _ = init.try_wait(true);
+            return Err(describe_failure(failure, &mounts, &config.cmd[0]).into());
+        }
+        Err(e) => {
+            let _ = init.kill_and_reap();
+            return Err(e);
+        }
+    }
+    let status = signals.supervise(&mut init)?;
+    drop(signals);
+    let mut state = container.state.clone();
+    state.status = Status::Exited;
+    state.exit_code = status.code();
+    state.finished_at = state::now_nanos();
+    if !config.auto_remove {
+        container.save_state(state)?;
+    }
+    Ok(status.code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_entries() {
+        let mut env = Vec::new();
+        parse_env_entry("A=1", &mut env).unwrap();
+        parse_env_entry("B=", &mut env).unwrap();
+        parse_env_entry("C=x=y", &mut env).unwrap();
+        std::env::set_var("TINYDOCKER_TEST_PASS", "host");
+        parse_env_entry("TINYDOCKER_TEST_PASS", &mut env).unwrap();
+        parse_env_entry("TINYDOCKER_TEST_UNSET_XYZ", &mut env).unwrap();
+        assert_eq!(env, ["A=1", "B=", "C=x=y", "TINYDOCKER_TEST_PASS=host"]);
+        assert!(parse_env_entry("=1", &mut env).is_err());
+        assert!(parse_env_entry("", &mut env).is_err());
+        assert!(parse_env_entry("A B=1", &mut env).is_err());
+    }
+
+    #[test]
+    fn later_env_wins() {
+        let mut env = vec!["PATH=/bin".to_string(), "A=1".to_string()];
+        set_env(&mut env, "PATH=/x".into());
+        assert_eq!(env, ["A=1", "PATH=/x"]);
+    }
+
+    #[test]
+    fn volumes() {
+        let v = parse_volume("/tmp:/data:ro").unwrap();
+        assert!(v.read_only);
+        assert_eq!(v.target, "/data");
+        assert_eq!(v.kind, Create::Dir);
+        for bad in [
+            "/tmp",
+            "/tmp:data",
+            "tmp:/data",
+            "/tmp:/data:rx",
+            "/tmp:/",
+            "/tmp:/a/../b",
+            "/no/such/path/x:/data",
+            "/a:/b:ro:x",
+        ] {
+            assert!(parse_volume(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn path_search() {
+        let env = vec!["PATH=/usr/bin::/bin/".to_string()];
+        assert_eq!(
+            exec_candidates("ls", &env),
+            ["/usr/bin/ls", "ls", "/bin/ls"]
+        );
+        assert_eq!(exec_candidates("./x", &env), ["./x"]);
+    }
+
+    #[test]
+    fn exec_failures_map_to_dockers_codes() {
+        let plan = MountPlan { steps: vec![] };
+        let not_found = describe_failure(
+            ChildFailure {
+                step: STEP_EXEC,
+                errno: libc::ENOENT,
+            },
+            &plan,
+            "nope",
+        );
+        assert_eq!(not_found.code, 127);
+        assert_eq!(
+            not_found.message,
+            "exec: \"nope\": executable file not found in $PATH"
+        );
+        let denied = describe_failure(
+            ChildFailure {
+                step: STEP_EXEC,
+                errno: libc::EACCES,
+            },
+            &plan,
+            "/etc/passwd",
+        );
+        assert_eq!(denied.code, 126);
+        assert_eq!(denied.message, "exec: \"/etc/passwd\": permission denied");
+    }
+
+    #[test]
+    fn hostnames() {
+        validate_hostname("web-1.local").unwrap();
+        for bad in ["", "-a", "a-", "a..b", "a_b", &"x".repeat(65)] {
+            assert!(validate_hostname(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! `tinydocker`: the command-line runtime. It parses flags, composes the
+//! library crates (`tinydocker-ns`, `-fs`, `-net`) and keeps the container
+//! records under the state root.
+
+mod cli;
+mod commands;
+mod errors;
+mod human;
+mod names;
+mod state;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = match err.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+                // docker's code for its own usage errors.
+                _ => errors::USAGE,
+            };
+            let _ = err.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    match commands::dispatch(cli) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(err) => {
+            eprintln!("tinydocker: {}", errors::one_line(&err));
+            ExitCode::from(errors::exit_code(&err) as u8)
+        }
+    }
+}

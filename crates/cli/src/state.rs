@@ -1,0 +1,380 @@
+//! The container store under the state root.
+//!
+//! ```text
+//! containers/<id>/config.json   what was asked for (written once)
+//! containers/<id>/state.json    how it is going (pid, exit code, times)
+//! containers/<id>/{upper,work,merged}   writable layer, overlay work dir, mount point
+//! names/<name>                  the id that holds a name
+//! containers.lock               flock(2) held while a name is taken or freed
+//! ```
+//!
+//! Files are replaced atomically (temp file + rename). Liveness is decided
+//! by the pid *and* its start time, never a bare pid.
+
+use std::fs::{self, File};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use tinydocker_fs::{write_atomic, ImageStore};
+
+/// A bind volume as recorded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VolumeRecord {
+    pub source: PathBuf,
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// What the user asked for; written once at creation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Config {
+    pub id: String,
+    pub name: String,
+    /// The image as the user named it.
+    pub image: String,
+    pub image_id: String,
+    /// Layer directories, bottom first.
+    pub layers: Vec<PathBuf>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub workdir: String,
+    pub hostname: String,
+    pub volumes: Vec<VolumeRecord>,
+    pub read_only: bool,
+    pub network: String,
+    pub interactive: bool,
+    pub auto_remove: bool,
+    /// Nanoseconds since the epoch.
+    pub created: u128,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    Exited,
+}
+
+/// How the container is doing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub status: Status,
+    #[serde(default)]
+    pub pid: i32,
+    /// The pid's start time (clock ticks after boot, /proc/PID/stat field 22).
+    #[serde(default)]
+    pub pid_start: u64,
+    #[serde(default)]
+    pub exit_code: i32,
+    #[serde(default)]
+    pub error: String,
+    #[serde(default)]
+    pub started_at: u128,
+    #[serde(default)]
+    pub finished_at: u128,
+}
+
+impl State {
+    pub fn created() -> Self {
+        State {
+            status: Status::Created,
+            pid: 0,
+            pid_start: 0,
+            exit_code: 0,
+            error: String::new(),
+            started_at: 0,
+            finished_at: 0,
+        }
+    }
+}
+
+/// What `ps` shows: the recorded state checked against the running system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    Created,
+    Running {
+        since: u128,
+    },
+    Exited {
+        code: i32,
+        at: u128,
+    },
+    /// Recorded as running, but its process is gone (the runtime was killed).
+    Dead,
+}
+
+pub fn now_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// The start time of a process, or None if there is no such process.
+pub fn pid_start_time(pid: i32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: skip past the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    // Field 3 is the first after the name; the start time is field 22.
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+/// The state root.
+#[derive(Debug, Clone)]
+pub struct Root {
+    pub path: PathBuf,
+}
+
+/// An exclusive `flock(2)`, released on drop.
+pub struct Lock(File);
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // SAFETY: unlocks an flock held on an open fd.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+fn lock_file(path: &Path) -> Result<Lock> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("open lock {}", path.display()))?;
+    // SAFETY: flock on an open fd.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(io::Error::last_os_error()).with_context(|| format!("lock {}", path.display()));
+    }
+    Ok(Lock(file))
+}
+
+/// A container's directory and records.
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub dir: PathBuf,
+    pub config: Config,
+    pub state: State,
+}
+
+impl Container {
+    pub fn upper(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+    pub fn work(&self) -> PathBuf {
+        self.dir.join("work")
+    }
+    pub fn merged(&self) -> PathBuf {
+        self.dir.join("merged")
+    }
+
+    pub fn short_id(&self) -> &str {
+        &self.config.id[..12]
+    }
+
+    /// Record a new state (atomically; no fsync: runtime state does not
+    /// outlive a reboot anyway, and the rename keeps it whole on a crash).
+    pub fn save_state(&mut self, state: State) -> Result<()> {
+        let path = self.dir.join("state.json");
+        let data = serde_json::to_vec(&state).expect("state serialises");
+        write_atomic(&path, &data, false).with_context(|| format!("write {}", path.display()))?;
+        self.state = state;
+        Ok(())
+    }
+
+    /// The recorded state checked against the live system.
+    pub fn observe(&self) -> Observed {
+        match self.state.status {
+            Status::Created => Observed::Created,
+            Status::Exited => Observed::Exited {
+                code: self.state.exit_code,
+                at: self.state.finished_at,
+            },
+            Status::Running => {
+                if self.state.pid > 0
+                    && pid_start_time(self.state.pid) == Some(self.state.pid_start)
+                {
+                    Observed::Running {
+                        since: self.state.started_at,
+                    }
+                } else {
+                    Observed::Dead
+                }
+            }
+        }
+    }
+}
+
+impl Root {
+    pub fn new(path: PathBuf) -> Self {
+        Root { path }
+    }
+
+    pub fn images(&self) -> Result<ImageStore> {
+        Ok(ImageStore::open(self.path.join("images"))?)
+    }
+
+    fn containers_dir(&self) -> PathBuf {
+        self.path.join("containers")
+    }
+
+    fn names_dir(&self) -> PathBuf {
+        self.path.join("names")
+    }
+
+    fn lock(&self) -> Result<Lock> {
+        fs::create_dir_all(&self.path)
+            .with_context(|| format!("create state root {}", self.path.display()))?;
+        lock_file(&self.path.join("containers.lock"))
+    }
+
+    /// Create a container: take its name, make its directories, write its
+    /// config. On any failure nothing of it is left.
+    pub fn create(&self, config: Config) -> Result<Container> {
+        let _lock = self.lock()?;
+        let name_file = self.names_dir().join(&config.name);
+        if let Ok(holder) = fs::read_to_string(&name_file) {
+            if self
+                .containers_dir()
+                .join(holder.trim())
+                .join("config.json")
+                .exists()
+            {
+                bail!(
+                    "Conflict. The container name \"/{}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                    config.name,
+                    holder.trim()
+                );
+            }
+        }
+        let dir = self.containers_dir().join(&config.id);
+        let result = (|| -> Result<Container> {
+            fs::create_dir_all(self.names_dir())?;
+            for sub in ["upper", "work", "merged"] {
+                fs::create_dir_all(dir.join(sub))?;
+            }
+            let data = serde_json::to_vec_pretty(&config).expect("config serialises");
+            write_atomic(&dir.join("config.json"), &data, false)?;
+            write_atomic(&name_file, config.id.as_bytes(), false)?;
+            Ok(Container {
+                dir: dir.clone(),
+                config,
+                state: State::created(),
+            })
+        })();
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&dir);
+            let _ = fs::remove_file(&name_file);
+        }
+        result.with_context(|| format!("create container directory {}", dir.display()))
+    }
+
+    fn load(&self, dir: &Path) -> Result<Container> {
+        let config_path = dir.join("config.json");
+        let config: Config = serde_json::from_slice(
+            &fs::read(&config_path).with_context(|| format!("read {}", config_path.display()))?,
+        )
+        .with_context(|| format!("parse {}", config_path.display()))?;
+        let state = match fs::read(dir.join("state.json")) {
+            Ok(data) => serde_json::from_slice(&data)
+                .with_context(|| format!("parse {}", dir.join("state.json").display()))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => State::created(),
+            Err(e) => {
+                return Err(e).with_context(|| format!("read {}", dir.join("state.json").display()))
+            }
+        };
+        Ok(Container {
+            dir: dir.to_path_buf(),
+            config,
+            state,
+        })
+    }
+
+    /// Every container with a readable record, newest first.
+    pub fn list(&self) -> Result<Vec<Container>> {
+        let dir = self.containers_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("read {}", dir.display())),
+        };
+        let mut all = Vec::new();
+        for entry in entries.flatten() {
+            // A directory without config.json is a creation cut short: not a container.
+            if let Ok(c) = self.load(&entry.path()) {
+                all.push(c);
+            }
+        }
+        all.sort_by(|a, b| b.config.created.cmp(&a.config.created));
+        Ok(all)
+    }
+
+    /// Find a container by name, full id or unique id prefix.
+    pub fn find(&self, key: &str) -> Result<Container> {
+        if key.is_empty() {
+            bail!("No such container: {key}");
+        }
+        if let Ok(id) = fs::read_to_string(self.names_dir().join(key)) {
+            if let Ok(c) = self.load(&self.containers_dir().join(id.trim())) {
+                return Ok(c);
+            }
+        }
+        if key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let matches: Vec<Container> = self
+                .list()?
+                .into_iter()
+                .filter(|c| c.config.id.starts_with(key))
+                .collect();
+            match matches.len() {
+                0 => {}
+                1 => return Ok(matches.into_iter().next().expect("one match")),
+                n => bail!("multiple containers ({n}) match the prefix \"{key}\": use more of the id or the name"),
+            }
+        }
+        Err(anyhow!("No such container: {key}"))
+    }
+
+    /// Remove a container's files and free its name.
+    pub fn remove(&self, container: &Container) -> Result<()> {
+        let _lock = self.lock()?;
+        let name_file = self.names_dir().join(&container.config.name);
+        if fs::read_to_string(&name_file).is_ok_and(|id| id.trim() == container.config.id) {
+            fs::remove_file(&name_file)
+                .with_context(|| format!("remove {}", name_file.display()))?;
+        }
+        // config.json first: from then on the directory is no container.
+        match fs::remove_file(container.dir.join("config.json")) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("remove {}", container.dir.display())),
+        }
+        fs::remove_dir_all(&container.dir)
+            .with_context(|| format!("remove {}", container.dir.display()))
+    }
+
+    /// Ids of the images that containers use.
+    pub fn images_in_use(&self) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .list()?
+            .into_iter()
+            .map(|c| (c.config.image_id.clone(), c.config.id.clone()))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_start_time_is_readable() {
+        let me = std::process::id() as i32;
+        assert!(pid_start_time(me).is_some());
+        assert_eq!(pid_start_time(me), pid_start_time(me));
+        assert_eq!(pid_start_time(i32::MAX), None);
+    }
+}

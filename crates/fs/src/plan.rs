@@ -1,0 +1,351 @@
+//! The mount plan: every step that builds a container's root filesystem, as
+//! plain data (`mount(2)`, `mknod(2)`, `symlink(2)`, `pivot_root(2)`).
+//!
+//! Targets are paths *inside* the container (relative to its root). The
+//! executor resolves them within the new root (`openat2(2)` with
+//! `RESOLVE_IN_ROOT`), so a symlink in an image can never point a mount at
+//! the host.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Serialize, Serializer};
+
+/// `MS_*` mount flags, shown by name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct MountFlags(pub u64);
+
+const FLAG_NAMES: [(u64, &str); 8] = [
+    (libc::MS_RDONLY, "ro"),
+    (libc::MS_NOSUID, "nosuid"),
+    (libc::MS_NODEV, "nodev"),
+    (libc::MS_NOEXEC, "noexec"),
+    (libc::MS_STRICTATIME, "strictatime"),
+    (libc::MS_BIND, "bind"),
+    (libc::MS_REC, "rec"),
+    (libc::MS_PRIVATE, "private"),
+];
+
+impl MountFlags {
+    fn names(self) -> Vec<&'static str> {
+        FLAG_NAMES
+            .iter()
+            .filter(|(bit, _)| self.0 & bit != 0)
+            .map(|(_, n)| *n)
+            .collect()
+    }
+}
+
+impl fmt::Debug for MountFlags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.names().join(","))
+    }
+}
+
+impl Serialize for MountFlags {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.names().serialize(s)
+    }
+}
+
+/// What to create at a bind mount's target when it is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Create {
+    Dir,
+    File,
+}
+
+/// A bind volume, `-v SOURCE:TARGET[:ro]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    /// Absolute host path, symlinks already resolved.
+    pub source: PathBuf,
+    /// Absolute container path.
+    pub target: String,
+    pub read_only: bool,
+    /// Whether the source is a directory or a file.
+    pub kind: Create,
+}
+
+/// What a container's filesystem is made of.
+#[derive(Debug, Clone)]
+pub struct RootfsSpec {
+    /// Image layer directories, bottom first.
+    pub layers: Vec<PathBuf>,
+    /// The container's writable layer and overlayfs work directory.
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    /// Where the overlay is mounted (in the container's mount namespace only).
+    pub merged: PathBuf,
+    pub volumes: Vec<Volume>,
+    /// Files the runtime provides, bound over the image's: (host file, container path).
+    pub files: Vec<(PathBuf, String)>,
+    /// `--read-only`.
+    pub read_only: bool,
+    /// Absolute container path to start in; created when missing.
+    pub workdir: String,
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Step {
+    /// `mount --make-rprivate /`: nothing mounted here propagates back to the host.
+    MakePrivate,
+    /// Mount the overlay root at `target` (a host path).
+    Overlay {
+        target: PathBuf,
+        lower: Vec<PathBuf>,
+        upper: PathBuf,
+        work: PathBuf,
+    },
+    /// Mount a filesystem at a container path (created as a directory).
+    Mount {
+        fstype: String,
+        source: String,
+        target: String,
+        flags: MountFlags,
+        data: String,
+    },
+    /// Bind a host path at a container path.
+    Bind {
+        source: PathBuf,
+        target: String,
+        create: Create,
+        read_only: bool,
+    },
+    /// Create a character device node.
+    Mknod {
+        path: String,
+        major: u32,
+        minor: u32,
+        mode: u32,
+    },
+    /// Create a symbolic link at `link` pointing to `target`.
+    Symlink { link: String, target: String },
+    /// Create a directory and its parents.
+    MkdirAll { path: String },
+    /// Make the overlay the root and detach the old root.
+    PivotRoot,
+    /// Remount `/` read-only (`--read-only`).
+    RemountRootReadOnly,
+    /// Change to the working directory.
+    Chdir { path: String },
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::MakePrivate => write!(f, "make mount propagation private"),
+            Step::Overlay { target, .. } => write!(
+                f,
+                "mount the overlay root filesystem on {}",
+                target.display()
+            ),
+            Step::Mount { fstype, target, .. } => write!(f, "mount {fstype} on {target}"),
+            Step::Bind { source, target, .. } => {
+                write!(f, "bind mount {} on {target}", source.display())
+            }
+            Step::Mknod { path, .. } => write!(f, "create device {path}"),
+            Step::Symlink { link, .. } => write!(f, "create symlink {link}"),
+            Step::MkdirAll { path } => write!(f, "create directory {path}"),
+            Step::PivotRoot => write!(f, "pivot_root into the container's root filesystem"),
+            Step::RemountRootReadOnly => write!(f, "remount the root filesystem read-only"),
+            Step::Chdir { path } => write!(f, "change to working directory {path}"),
+        }
+    }
+}
+
+/// The plan: steps in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MountPlan {
+    pub steps: Vec<Step>,
+}
+
+const NOSUID: u64 = libc::MS_NOSUID;
+const NODEV: u64 = libc::MS_NODEV;
+const NOEXEC: u64 = libc::MS_NOEXEC;
+
+fn mount(fstype: &str, source: &str, target: &str, flags: u64, data: &str) -> Step {
+    Step::Mount {
+        fstype: fstype.into(),
+        source: source.into(),
+        target: target.into(),
+        flags: MountFlags(flags),
+        data: data.into(),
+    }
+}
+
+/// Decide every step that builds the container's filesystem.
+pub fn plan(spec: &RootfsSpec) -> MountPlan {
+    let mut steps = vec![
+        Step::MakePrivate,
+        Step::Overlay {
+            target: spec.merged.clone(),
+            // overlayfs lists the top layer first.
+            lower: spec.layers.iter().rev().cloned().collect(),
+            upper: spec.upper.clone(),
+            work: spec.work.clone(),
+        },
+        mount("proc", "proc", "/proc", NOSUID | NODEV | NOEXEC, ""),
+        mount(
+            "sysfs",
+            "sysfs",
+            "/sys",
+            NOSUID | NODEV | NOEXEC | libc::MS_RDONLY,
+            "",
+        ),
+        mount(
+            "tmpfs",
+            "tmpfs",
+            "/dev",
+            NOSUID | libc::MS_STRICTATIME,
+            "mode=755,size=65536k",
+        ),
+    ];
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ] {
+        steps.push(Step::Mknod {
+            path: format!("/dev/{name}"),
+            major,
+            minor,
+            mode: 0o666,
+        });
+    }
+    for (link, target) in [
+        ("/dev/fd", "/proc/self/fd"),
+        ("/dev/stdin", "/proc/self/fd/0"),
+        ("/dev/stdout", "/proc/self/fd/1"),
+        ("/dev/stderr", "/proc/self/fd/2"),
+        ("/dev/ptmx", "pts/ptmx"),
+    ] {
+        steps.push(Step::Symlink {
+            link: link.into(),
+            target: target.into(),
+        });
+    }
+    steps.extend([
+        mount(
+            "devpts",
+            "devpts",
+            "/dev/pts",
+            NOSUID | NOEXEC,
+            "newinstance,ptmxmode=0666,mode=0620,gid=5",
+        ),
+        mount(
+            "tmpfs",
+            "shm",
+            "/dev/shm",
+            NOSUID | NODEV | NOEXEC,
+            "mode=1777,size=65536k",
+        ),
+        mount(
+            "mqueue",
+            "mqueue",
+            "/dev/mqueue",
+            NOSUID | NODEV | NOEXEC,
+            "",
+        ),
+    ]);
+    for (source, target) in &spec.files {
+        steps.push(Step::Bind {
+            source: source.clone(),
+            target: target.clone(),
+            create: Create::File,
+            read_only: false,
+        });
+    }
+    for v in &spec.volumes {
+        steps.push(Step::Bind {
+            source: v.source.clone(),
+            target: v.target.clone(),
+            create: v.kind,
+            read_only: v.read_only,
+        });
+    }
+    if spec.workdir != "/" {
+        steps.push(Step::MkdirAll {
+            path: spec.workdir.clone(),
+        });
+    }
+    steps.push(Step::PivotRoot);
+    if spec.read_only {
+        steps.push(Step::RemountRootReadOnly);
+    }
+    steps.push(Step::Chdir {
+        path: spec.workdir.clone(),
+    });
+    MountPlan { steps }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> RootfsSpec {
+        RootfsSpec {
+            layers: vec!["/s/images/layers/aaa".into(), "/s/images/layers/bbb".into()],
+            upper: "/s/containers/ID/upper".into(),
+            work: "/s/containers/ID/work".into(),
+            merged: "/s/containers/ID/merged".into(),
+            volumes: vec![],
+            files: vec![],
+            read_only: false,
+            workdir: "/".into(),
+        }
+    }
+
+    #[test]
+    fn default_plan() {
+        insta::assert_yaml_snapshot!(plan(&spec()));
+    }
+
+    #[test]
+    fn volumes_read_only_root_and_workdir() {
+        let mut s = spec();
+        s.volumes = vec![
+            Volume {
+                source: "/srv/data".into(),
+                target: "/data".into(),
+                read_only: false,
+                kind: Create::Dir,
+            },
+            Volume {
+                source: "/etc/motd".into(),
+                target: "/etc/motd".into(),
+                read_only: true,
+                kind: Create::File,
+            },
+        ];
+        s.files = vec![("/s/containers/ID/hostname".into(), "/etc/hostname".into())];
+        s.read_only = true;
+        s.workdir = "/work/dir".into();
+        let steps = plan(&s).steps;
+        // Only what differs from the default plan, so the snapshot stays short.
+        let tail: Vec<_> = steps
+            .iter()
+            .filter(|st| !plan(&spec()).steps.contains(st))
+            .collect();
+        insta::assert_yaml_snapshot!(tail);
+    }
+
+    #[test]
+    fn pivot_comes_after_every_mount_and_before_chdir() {
+        let steps = plan(&spec()).steps;
+        let pivot = steps.iter().position(|s| *s == Step::PivotRoot).unwrap();
+        assert!(steps[..pivot]
+            .iter()
+            .all(|s| !matches!(s, Step::Chdir { .. })));
+        assert!(steps[pivot..]
+            .iter()
+            .all(|s| !matches!(s, Step::Mount { .. } | Step::Bind { .. })));
+        assert_eq!(steps[0], Step::MakePrivate);
+    }
+}

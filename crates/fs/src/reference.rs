@@ -1,0 +1,128 @@
+//! Image references, `NAME[:TAG]`, with docker's grammar for names: path
+//! components of lowercase letters and digits joined by `.`, `_`, `__` or
+//! dashes, separated by `/`; tags of up to 128 word characters, `.` and `-`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::ReferenceError;
+
+/// A parsed `NAME[:TAG]`; the tag defaults to `latest`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Reference {
+    pub name: String,
+    pub tag: String,
+}
+
+fn valid_component(c: &str) -> bool {
+    let bytes = c.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return false;
+    }
+    // Separators: one '.', one or two '_', or any number of '-'.
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if alnum(b) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && !alnum(bytes[i]) {
+            i += 1;
+        }
+        let sep = &c[start..i];
+        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|b| b == b'-');
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+fn valid_tag(t: &str) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let bytes = t.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 128
+        && word(bytes[0])
+        && bytes.iter().all(|&b| word(b) || b == b'.' || b == b'-')
+}
+
+impl FromStr for Reference {
+    type Err = ReferenceError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.is_empty() {
+            return Err(ReferenceError::Empty);
+        }
+        // A ':' after the last '/' starts the tag.
+        let last_slash = s.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match s[last_slash..].find(':') {
+            Some(i) => (&s[..last_slash + i], &s[last_slash + i + 1..]),
+            None => (s, "latest"),
+        };
+        if name.len() > 255 || !name.split('/').all(valid_component) {
+            return Err(ReferenceError::Malformed(s.to_string()));
+        }
+        if !valid_tag(tag) {
+            return Err(ReferenceError::BadTag(tag.to_string()));
+        }
+        Ok(Reference {
+            name: name.to_string(),
+            tag: tag.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.name, self.tag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Reference, ReferenceError> {
+        s.parse()
+    }
+
+    #[test]
+    fn names_and_tags() {
+        assert_eq!(parse("busybox").unwrap().to_string(), "busybox:latest");
+        assert_eq!(parse("busybox:1.36").unwrap().tag, "1.36");
+        assert_eq!(
+            parse("library/my-app_x:v1.0-rc1").unwrap().name,
+            "library/my-app_x"
+        );
+        assert_eq!(parse("a__b.c---d").unwrap().name, "a__b.c---d");
+    }
+
+    #[test]
+    fn malformed_names_are_refused() {
+        for bad in [
+            "Busybox",
+            "-x",
+            "x-",
+            "a..b",
+            "a___b",
+            "a//b",
+            "/a",
+            "a/",
+            "has space",
+            "a:b:c",
+            "a@b",
+        ] {
+            assert!(parse(bad).is_err(), "{bad} should be refused");
+        }
+        assert_eq!(parse(""), Err(ReferenceError::Empty));
+        assert!(matches!(parse("busybox:"), Err(ReferenceError::BadTag(_))));
+        assert!(matches!(
+            parse("busybox:.x"),
+            Err(ReferenceError::BadTag(_))
+        ));
+    }
+}

@@ -1,0 +1,655 @@
+//! The image store: unpacked layers addressed by the sha256 of their
+//! uncompressed tar stream (docker's "diff id"), image records addressed by
+//! the sha256 of their layer list, and an index of names.
+//!
+//! ```text
+//! images/
+//!   layers/<hex>/        one unpacked layer; never written to after import
+//!   records/<id>.json    an image: its layers (bottom first), size, config
+//!   repositories.json    "name:tag" -> image id
+//!   tmp/                 imports in progress (removed when they fail)
+//!   lock                 flock(2) held while the index or records change
+//! ```
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{write_atomic, Error, Reference};
+
+/// The runtime configuration an image carries. An imported rootfs has none
+/// (like `docker import`): the command must then be given to `run`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageConfig {
+    #[serde(default)]
+    pub env: Vec<String>,
+    #[serde(default)]
+    pub cmd: Vec<String>,
+    #[serde(default)]
+    pub working_dir: String,
+}
+
+/// An image record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    /// `sha256:<hex>` of the layer list.
+    pub id: String,
+    /// Layer digests, `sha256:<hex>`, bottom layer first.
+    pub layers: Vec<String>,
+    /// Seconds since the epoch.
+    pub created: u64,
+    /// Bytes in the unpacked layers.
+    pub size: u64,
+    #[serde(default)]
+    pub config: ImageConfig,
+    /// Names that point at this image, filled in by [`ImageStore::list`].
+    #[serde(skip)]
+    pub names: Vec<String>,
+}
+
+impl Image {
+    /// The id without `sha256:`, first 12 hex digits, as `docker images` shows it.
+    pub fn short_id(&self) -> &str {
+        let hex = self.id.strip_prefix("sha256:").unwrap_or(&self.id);
+        &hex[..hex.len().min(12)]
+    }
+}
+
+/// A content-addressed image store rooted at a directory.
+#[derive(Debug, Clone)]
+pub struct ImageStore {
+    root: PathBuf,
+}
+
+/// An exclusive `flock(2)` on the store, released on drop.
+struct Lock(File);
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // SAFETY: unlocks an flock held on an open fd.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+/// Hashes and counts what passes through, and notes whether the underlying
+/// reader ever reported end-of-file.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    eof: bool,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.eof = true;
+        }
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn dir_size(path: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                total += meta.len();
+            }
+        }
+    }
+    total
+}
+
+/// Remove a directory tree, making read-only directories writable first.
+fn remove_tree(path: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            let _ = fs::set_permissions(path, fs::Permissions::from_mode(0o755));
+            fs::remove_dir_all(path)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+impl ImageStore {
+    /// A store rooted at `root`. Nothing is created until the first import,
+    /// so look-ups on a fresh root leave no trace.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, Error> {
+        Ok(ImageStore { root: root.into() })
+    }
+
+    fn create_dirs(&self) -> Result<(), Error> {
+        for sub in ["layers", "records", "tmp"] {
+            let dir = self.root.join(sub);
+            fs::create_dir_all(&dir).map_err(Error::io(&dir))?;
+        }
+        Ok(())
+    }
+
+    /// The record files, as (id hex, path); none on a fresh store.
+    fn record_ids(&self) -> Result<Vec<String>, Error> {
+        let records = self.root.join("records");
+        let entries = match fs::read_dir(&records) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(Error::Io {
+                    path: records,
+                    source: e,
+                })
+            }
+        };
+        Ok(entries
+            .flatten()
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|f| f.strip_suffix(".json"))
+                    .map(str::to_string)
+            })
+            .collect())
+    }
+
+    fn lock(&self) -> Result<Lock, Error> {
+        self.create_dirs()?;
+        let path = self.root.join("lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(Error::io(&path))?;
+        // SAFETY: flock on an open fd.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(Error::Io {
+                path,
+                source: io::Error::last_os_error(),
+            });
+        }
+        Ok(Lock(file))
+    }
+
+    /// Directory of an unpacked layer.
+    pub fn layer_path(&self, digest: &str) -> PathBuf {
+        self.root
+            .join("layers")
+            .join(digest.strip_prefix("sha256:").unwrap_or(digest))
+    }
+
+    /// The layer directories of an image, bottom first.
+    pub fn layer_paths(&self, image: &Image) -> Vec<PathBuf> {
+        image.layers.iter().map(|l| self.layer_path(l)).collect()
+    }
+
+    fn record_path(&self, id: &str) -> PathBuf {
+        self.root
+            .join("records")
+            .join(format!("{}.json", id.strip_prefix("sha256:").unwrap_or(id)))
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.root.join("repositories.json")
+    }
+
+    fn read_index(&self) -> Result<BTreeMap<String, String>, Error> {
+        let path = self.index_path();
+        match fs::read(&path) {
+            Ok(data) => {
+                serde_json::from_slice(&data).map_err(|source| Error::BadRecord { path, source })
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(e) => Err(Error::Io { path, source: e }),
+        }
+    }
+
+    fn write_index(&self, index: &BTreeMap<String, String>) -> Result<(), Error> {
+        let path = self.index_path();
+        let data = serde_json::to_vec_pretty(index).expect("a map of strings serialises");
+        write_atomic(&path, &data, true).map_err(Error::io(path))
+    }
+
+    fn read_record(&self, id: &str) -> Result<Image, Error> {
+        let path = self.record_path(id);
+        let data = fs::read(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::NoSuchImage(id.to_string()),
+            _ => Error::Io {
+                path: path.clone(),
+                source: e,
+            },
+        })?;
+        serde_json::from_slice(&data).map_err(|source| Error::BadRecord { path, source })
+    }
+
+    /// Import a root filesystem — a tar archive (plain or gzip) or a
+    /// directory — as a one-layer image named `reference`. A failed import
+    /// leaves nothing behind.
+    pub fn import(&self, source: &Path, reference: &Reference) -> Result<Image, Error> {
+        let meta = fs::metadata(source).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => Error::SourceMissing(source.to_path_buf()),
+            _ => Error::Io {
+                path: source.to_path_buf(),
+                source: e,
+            },
+        })?;
+        self.create_dirs()?;
+        let tmp = tempdir_in(&self.root.join("tmp"))?;
+        let result = if meta.is_dir() {
+            // Pack the directory into a tar first, so a directory and the
+            // tarball of it go through one path and get one kind of digest.
+            let tar_path = tmp.path.join("layer.tar");
+            pack_dir(source, &tar_path)
+                .map_err(Error::io(source))
+                .and_then(|()| self.unpack_layer(&tar_path, &tmp.path.join("rootfs"), source))
+        } else {
+            self.unpack_layer(source, &tmp.path.join("rootfs"), source)
+        };
+        let digest = result?;
+        let layer = format!("sha256:{digest}");
+        let final_path = self.layer_path(&layer);
+        let size = dir_size(&tmp.path.join("rootfs"));
+
+        let layers = vec![layer];
+        let id = image_id(&layers);
+        let _lock = self.lock()?;
+        if !final_path.exists() {
+            let from = tmp.path.join("rootfs");
+            fs::rename(&from, &final_path).map_err(Error::io(&final_path))?;
+        }
+        let image = match self.read_record(&id) {
+            Ok(existing) => existing,
+            Err(Error::NoSuchImage(_)) => {
+                let image = Image {
+                    id: id.clone(),
+                    layers,
+                    created: now(),
+                    size,
+                    config: ImageConfig::default(),
+                    names: Vec::new(),
+                };
+                let path = self.record_path(&id);
+                let data = serde_json::to_vec_pretty(&image).expect("image record serialises");
+                write_atomic(&path, &data, true).map_err(Error::io(path))?;
+                image
+            }
+            Err(e) => return Err(e),
+        };
+        let mut index = self.read_index()?;
+        index.insert(reference.to_string(), id);
+        self.write_index(&index)?;
+        Ok(image)
+    }
+
+    /// Unpack a tar stream into `dest`; return the sha256 (hex) of the
+    /// uncompressed stream.
+    fn unpack_layer(&self, tarball: &Path, dest: &Path, shown: &Path) -> Result<String, Error> {
+        let mut file = File::open(tarball).map_err(Error::io(tarball))?;
+        let mut magic = [0u8; 2];
+        let gzip = matches!(file.read(&mut magic), Ok(2) if magic == [0x1f, 0x8b]);
+        let file = File::open(tarball).map_err(Error::io(tarball))?;
+        let reader: Box<dyn Read> = if gzip {
+            Box::new(flate2::read::GzDecoder::new(BufReader::new(file)))
+        } else {
+            Box::new(BufReader::new(file))
+        };
+        let mut hashing = Hashing {
+            inner: reader,
+            hasher: Sha256::new(),
+            eof: false,
+        };
+        fs::create_dir(dest).map_err(Error::io(dest))?;
+        let mut archive = tar::Archive::new(&mut hashing);
+        archive.set_preserve_permissions(true);
+        archive.set_preserve_ownerships(true);
+        archive.set_preserve_mtime(true);
+        archive.set_overwrite(true);
+        archive.unpack(dest).map_err(|source| match source.kind() {
+            io::ErrorKind::UnexpectedEof => Error::Truncated(shown.to_path_buf()),
+            _ if gzip && is_gzip_truncation(&source) => Error::Truncated(shown.to_path_buf()),
+            _ => Error::NotATarball {
+                path: shown.to_path_buf(),
+                source,
+            },
+        })?;
+        drop(archive);
+        // A whole archive ends with zero blocks: the tar reader stops at the
+        // first one and never sees end-of-file. End-of-file before that
+        // means the archive was cut off at an entry boundary.
+        if hashing.eof {
+            return Err(Error::Truncated(shown.to_path_buf()));
+        }
+        io::copy(&mut hashing, &mut io::sink())
+            .map_err(|_| Error::Truncated(shown.to_path_buf()))?;
+        if fs::read_dir(dest)
+            .map_err(Error::io(dest))?
+            .next()
+            .is_none()
+        {
+            return Err(Error::EmptyArchive(shown.to_path_buf()));
+        }
+        Ok(hex(&hashing.hasher.finalize()))
+    }
+
+    /// Find an image by `name[:tag]`, or by a prefix of its id.
+    pub fn resolve(&self, name: &str) -> Result<Image, Error> {
+        let index = self.read_index()?;
+        if let Ok(reference) = name.parse::<Reference>() {
+            if let Some(id) = index.get(&reference.to_string()) {
+                return self.read_record(id);
+            }
+        }
+        let hex_part = name.strip_prefix("sha256:").unwrap_or(name);
+        if !hex_part.is_empty()
+            && hex_part.len() <= 64
+            && hex_part.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            let found: Vec<String> = self
+                .record_ids()?
+                .into_iter()
+                .filter(|id| id.starts_with(hex_part))
+                .collect();
+            match found.len() {
+                0 => {}
+                1 => return self.read_record(&found[0]),
+                _ => return Err(Error::AmbiguousImage(name.to_string())),
+            }
+        }
+        Err(Error::NoSuchImage(name.to_string()))
+    }
+
+    /// Every image, with the names that point at it, newest first.
+    pub fn list(&self) -> Result<Vec<Image>, Error> {
+        let index = self.read_index()?;
+        let mut images = Vec::new();
+        for id in self.record_ids()? {
+            let mut image = self.read_record(&id)?;
+            image.names = index
+                .iter()
+                .filter(|(_, v)| **v == image.id)
+                .map(|(k, _)| k.clone())
+                .collect();
+            images.push(image);
+        }
+        images.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+        Ok(images)
+    }
+
+    /// Remove the name `name` (or all names of an image given by id). The
+    /// image record and its layers go when no name is left and `in_use(id)`
+    /// says no container needs them; otherwise the image stays, nameless
+    /// ("dangling"), as docker leaves it.
+    pub fn remove(&self, name: &str, in_use: impl Fn(&str) -> bool) -> Result<Removed, Error> {
+        let image = self.resolve(name)?;
+        let _lock = self.lock()?;
+        let mut index = self.read_index()?;
+        let by_name = name
+            .parse::<Reference>()
+            .ok()
+            .map(|r| r.to_string())
+            .filter(|r| index.contains_key(r));
+        let untagged: Vec<String> = match by_name {
+            Some(reference) => vec![reference],
+            None => index
+                .iter()
+                .filter(|(_, id)| **id == image.id)
+                .map(|(n, _)| n.clone())
+                .collect(),
+        };
+        index.retain(|n, _| !untagged.contains(n));
+        self.write_index(&index)?;
+        let still_named = index.values().any(|id| *id == image.id);
+        if still_named || in_use(&image.id) {
+            return Ok(Removed {
+                image,
+                untagged,
+                deleted: false,
+            });
+        }
+        let record = self.record_path(&image.id);
+        fs::remove_file(&record).map_err(Error::io(&record))?;
+        // Layers shared with another image stay.
+        let mut kept = Vec::new();
+        for other in self.list()? {
+            kept.extend(other.layers);
+        }
+        for layer in &image.layers {
+            if !kept.contains(layer) {
+                let path = self.layer_path(layer);
+                remove_tree(&path).map_err(Error::io(&path))?;
+            }
+        }
+        Ok(Removed {
+            image,
+            untagged,
+            deleted: true,
+        })
+    }
+}
+
+/// What [`ImageStore::remove`] did.
+#[derive(Debug)]
+pub struct Removed {
+    pub image: Image,
+    /// The names taken away.
+    pub untagged: Vec<String>,
+    /// Whether the image itself (record and unshared layers) is gone.
+    pub deleted: bool,
+}
+
+/// The image id: the sha256 of its layer list, so importing the same content
+/// twice gives the same image.
+fn image_id(layers: &[String]) -> String {
+    let canonical = serde_json::json!({ "rootfs": { "type": "layers", "diff_ids": layers } });
+    format!(
+        "sha256:{}",
+        hex(&Sha256::digest(canonical.to_string().as_bytes()))
+    )
+}
+
+fn is_gzip_truncation(err: &io::Error) -> bool {
+    let text = err.to_string();
+    text.contains("unexpected end")
+        || text.contains("corrupt deflate")
+        || text.contains("invalid gzip")
+}
+
+/// Pack a directory into a tar file, entries sorted, symlinks kept as links.
+fn pack_dir(dir: &Path, out: &Path) -> io::Result<()> {
+    let file = File::create(out)?;
+    let mut builder = tar::Builder::new(io::BufWriter::new(file));
+    builder.follow_symlinks(false);
+    builder.mode(tar::HeaderMode::Complete);
+    builder.append_dir_all(".", dir)?;
+    builder
+        .into_inner()?
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()
+}
+
+/// A temporary directory removed on drop (the store's own, so a crash
+/// leaves it where the next import can't confuse it with a layer).
+struct TempDir {
+    path: PathBuf,
+}
+
+fn tempdir_in(parent: &Path) -> Result<TempDir, Error> {
+    let mut bytes = [0u8; 8];
+    // SAFETY: getrandom writes at most 8 bytes into an 8-byte buffer.
+    unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    let path = parent.join(format!("import-{}", hex(&bytes)));
+    fs::create_dir(&path).map_err(Error::io(&path))?;
+    Ok(TempDir { path })
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = remove_tree(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn sample_tar(dir: &Path) -> PathBuf {
+        let src = dir.join("src");
+        fs::create_dir_all(src.join("bin")).unwrap();
+        fs::write(src.join("bin/hello"), b"#!/bin/sh\necho hi\n").unwrap();
+        std::os::unix::fs::symlink("hello", src.join("bin/hi")).unwrap();
+        let tar_path = dir.join("rootfs.tar");
+        pack_dir(&src, &tar_path).unwrap();
+        tar_path
+    }
+
+    fn reference(s: &str) -> Reference {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn import_tar_gzip_and_directory_give_one_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path().join("images")).unwrap();
+        let tar_path = sample_tar(dir.path());
+        let a = store.import(&tar_path, &reference("a")).unwrap();
+
+        let gz_path = dir.path().join("rootfs.tar.gz");
+        let mut gz = flate2::write::GzEncoder::new(
+            File::create(&gz_path).unwrap(),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(&fs::read(&tar_path).unwrap()).unwrap();
+        gz.finish().unwrap();
+        let b = store.import(&gz_path, &reference("b:v1")).unwrap();
+        assert_eq!(a.id, b.id, "same content, same image");
+        assert_eq!(a.layers.len(), 1);
+
+        let layer = store.layer_path(&a.layers[0]);
+        assert_eq!(
+            fs::read(layer.join("bin/hello")).unwrap(),
+            b"#!/bin/sh\necho hi\n"
+        );
+        assert_eq!(
+            fs::read_link(layer.join("bin/hi")).unwrap(),
+            Path::new("hello")
+        );
+
+        let c = store
+            .import(&dir.path().join("src"), &reference("c"))
+            .unwrap();
+        assert_eq!(store.resolve("c").unwrap().id, c.id);
+        assert_eq!(store.resolve(&a.short_id()[..6]).unwrap().id, a.id);
+        let listed = store.list().unwrap();
+        assert!(listed.iter().any(|i| i.names.contains(&"b:v1".to_string())));
+        assert!(fs::read_dir(dir.path().join("images/tmp"))
+            .unwrap()
+            .next()
+            .is_none());
+    }
+
+    #[test]
+    fn bad_archives_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path().join("images")).unwrap();
+        let text = dir.path().join("notes.txt");
+        fs::write(
+            &text,
+            "this is not a tarball at all, just some words\n".repeat(40),
+        )
+        .unwrap();
+        assert!(matches!(
+            store.import(&text, &reference("x")),
+            Err(Error::NotATarball { .. })
+        ));
+
+        let tar_path = sample_tar(dir.path());
+        let data = fs::read(&tar_path).unwrap();
+        let cut = dir.path().join("cut.tar");
+        // Cut inside the first file's content, then at an entry boundary.
+        for len in [700, 512 * 3] {
+            fs::write(&cut, &data[..len]).unwrap();
+            let err = store.import(&cut, &reference("x")).unwrap_err();
+            assert!(
+                matches!(err, Error::Truncated(_) | Error::NotATarball { .. }),
+                "{len}: {err:?}"
+            );
+        }
+        let gz_path = dir.path().join("cut.tar.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&data).unwrap();
+        let gz_data = gz.finish().unwrap();
+        fs::write(&gz_path, &gz_data[..gz_data.len() / 2]).unwrap();
+        assert!(store.import(&gz_path, &reference("x")).is_err());
+
+        let empty = dir.path().join("empty.tar");
+        fs::write(&empty, [0u8; 1024]).unwrap();
+        assert!(matches!(
+            store.import(&empty, &reference("x")),
+            Err(Error::EmptyArchive(_))
+        ));
+
+        assert!(matches!(
+            store.import(&dir.path().join("nope"), &reference("x")),
+            Err(Error::SourceMissing(_))
+        ));
+        assert!(store.list().unwrap().is_empty());
+        assert!(fs::read_dir(dir.path().join("images/layers"))
+            .unwrap()
+            .next()
+            .is_none());
+        assert!(fs::read_dir(dir.path().join("images/tmp"))
+            .unwrap()
+            .next()
+            .is_none());
+    }
+
+    #[test]
+    fn remove_keeps_images_in_use_and_shared_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path().join("images")).unwrap();
+        let tar_path = sample_tar(dir.path());
+        let image = store.import(&tar_path, &reference("a")).unwrap();
+        store.import(&tar_path, &reference("b")).unwrap();
+
+        let removed = store.remove("a", |_| false).unwrap();
+        assert_eq!(removed.untagged, ["a:latest"]);
+        assert!(!removed.deleted, "still named b");
+        assert!(
+            !store.remove("b", |_| true).unwrap().deleted,
+            "in use: stays dangling"
+        );
+        assert!(store.layer_path(&image.layers[0]).exists());
+        assert!(store.remove(image.short_id(), |_| false).unwrap().deleted);
+        assert!(!store.layer_path(&image.layers[0]).exists());
+        assert!(matches!(store.resolve("a"), Err(Error::NoSuchImage(_))));
+    }
+}

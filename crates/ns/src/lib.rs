@@ -1,0 +1,39 @@
+//! Start a process in new Linux namespaces and supervise it.
+//!
+//! A container's init is created by one `clone3(2)` call that asks for new
+//! mount, UTS, IPC, network and PID namespaces (`namespaces(7)`). The child
+//! then blocks on a `SOCK_SEQPACKET` socketpair until the parent has finished
+//! its side of the setup (cgroups, network) and says "go". Anything that fails
+//! in the child before `execve(2)` is sent back as a small typed message; a
+//! successful exec closes the child's end (it is `CLOEXEC`), which the parent
+//! reads as end-of-file.
+//!
+//! ```no_run
+//! use tinydocker_ns::{spawn, Namespaces, SignalForwarder};
+//!
+//! let signals = SignalForwarder::block()?;
+//! let mut child = spawn(Namespaces::CONTAINER, None, |chan| {
+//!     chan.wait_go();
+//!     // ... set up mounts, hostname ...
+//!     tinydocker_ns::child::reset_signals();
+//!     chan.fail(0, libc::ENOENT) // or exec
+//! })?;
+//! child.go()?;
+//! let started = child.wait_exec()?;
+//! let status = signals.supervise(&mut child)?;
+//! println!("exit code {}", status.code());
+//! # Ok::<(), tinydocker_ns::Error>(())
+//! ```
+
+pub mod child;
+mod clone;
+mod error;
+mod signals;
+mod status;
+mod sync;
+
+pub use clone::{spawn, Child, Namespaces};
+pub use error::Error;
+pub use signals::{SignalForwarder, FORWARDED_SIGNALS};
+pub use status::ExitStatus;
+pub use sync::{ChildChannel, ChildFailure};

@@ -1,0 +1,185 @@
+//! The parent<->child handshake over a `SOCK_SEQPACKET` socketpair (`unix(7)`).
+//!
+//! Message boundaries are kept by the socket type, so each `read` returns one
+//! whole message: a one-byte "go" from the parent, or an eight-byte failure
+//! from the child. End-of-file on the parent's side means the child's end was
+//! closed: by a successful `execve(2)` (the fd is `CLOEXEC`) or by its death.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::Error;
+
+const GO: u8 = b'G';
+
+/// A failure the child reports before exec: which step of the caller's setup
+/// failed (the caller numbers its steps) and the `errno` it failed with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildFailure {
+    pub step: u32,
+    pub errno: i32,
+}
+
+impl ChildFailure {
+    fn encode(self) -> [u8; 8] {
+        let mut buf = [0u8; 8];
+        buf[..4].copy_from_slice(&self.step.to_ne_bytes());
+        buf[4..].copy_from_slice(&self.errno.to_ne_bytes());
+        buf
+    }
+
+    fn decode(buf: [u8; 8]) -> Self {
+        let mut step = [0u8; 4];
+        let mut errno = [0u8; 4];
+        step.copy_from_slice(&buf[..4]);
+        errno.copy_from_slice(&buf[4..]);
+        ChildFailure {
+            step: u32::from_ne_bytes(step),
+            errno: i32::from_ne_bytes(errno),
+        }
+    }
+}
+
+/// Create the socketpair: (parent end, child end), both `CLOEXEC`.
+pub(crate) fn pair() -> Result<(OwnedFd, OwnedFd), Error> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` is a valid, writable array of two ints.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(Error::SocketPair(io::Error::last_os_error()));
+    }
+    // SAFETY: socketpair succeeded, so both fds are open and owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Parent side: say go.
+pub(crate) fn send_go(fd: &OwnedFd) -> Result<(), Error> {
+    loop {
+        // SAFETY: writes one byte from a valid buffer to an open fd.
+        let rc = unsafe { libc::send(fd.as_raw_fd(), [GO].as_ptr().cast(), 1, libc::MSG_NOSIGNAL) };
+        if rc == 1 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            // The child already died: its exit status tells the story.
+            Some(libc::EPIPE) | Some(libc::ECONNRESET) => return Ok(()),
+            _ => return Err(Error::SendGo(err)),
+        }
+    }
+}
+
+/// Parent side: wait for the child's verdict. `Ok(None)`: the child's end was
+/// closed (exec succeeded, or the child died). `Ok(Some(f))`: a reported failure.
+pub(crate) fn read_result(fd: &OwnedFd) -> Result<Option<ChildFailure>, Error> {
+    let mut buf = [0u8; 8];
+    loop {
+        // SAFETY: reads at most 8 bytes into a valid 8-byte buffer.
+        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        match n {
+            0 => return Ok(None),
+            8 => return Ok(Some(ChildFailure::decode(buf))),
+            n if n < 0 => {
+                let err = io::Error::last_os_error();
+                match err.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::ECONNRESET) => return Ok(None),
+                    _ => return Err(Error::ReadResult(err)),
+                }
+            }
+            _ => {
+                return Err(Error::ReadResult(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "short message from the container process",
+                )))
+            }
+        }
+    }
+}
+
+/// The child's end of the handshake. Everything here is async-signal-safe
+/// and allocation-free: it runs between clone and exec.
+pub struct ChildChannel {
+    fd: RawFd,
+}
+
+impl ChildChannel {
+    pub(crate) fn new(fd: RawFd) -> Self {
+        ChildChannel { fd }
+    }
+
+    /// Block until the parent says go. If the parent died instead, exit.
+    pub fn wait_go(&self) {
+        let mut buf = [0u8; 1];
+        loop {
+            // SAFETY: reads at most one byte into a valid buffer.
+            let n = unsafe { libc::recv(self.fd, buf.as_mut_ptr().cast(), 1, 0) };
+            if n == 1 && buf[0] == GO {
+                return;
+            }
+            if n < 0 && crate::child::errno() == libc::EINTR {
+                continue;
+            }
+            crate::child::exit(1);
+        }
+    }
+
+    /// Report a failure of setup step `step` with `errno`, then exit.
+    pub fn fail(&self, step: u32, errno: i32) -> ! {
+        let msg = ChildFailure { step, errno }.encode();
+        // SAFETY: sends 8 bytes from a valid buffer; the result does not
+        // matter, the process exits next either way.
+        unsafe { libc::send(self.fd, msg.as_ptr().cast(), msg.len(), libc::MSG_NOSIGNAL) };
+        crate::child::exit(1)
+    }
+
+    /// The raw fd, for callers that must keep it open across their own fd
+    /// shuffling (it is `CLOEXEC` and closes itself at exec).
+    pub fn as_raw_fd(&self) -> RawFd {
+        self.fd
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_roundtrips() {
+        let f = ChildFailure {
+            step: 7,
+            errno: libc::ENOENT,
+        };
+        assert_eq!(ChildFailure::decode(f.encode()), f);
+    }
+
+    #[test]
+    fn eof_reads_as_success_and_messages_as_failures() {
+        let (parent, child) = pair().unwrap();
+        let chan = ChildChannel::new(child.as_raw_fd());
+        let msg = ChildFailure {
+            step: 2,
+            errno: libc::EACCES,
+        }
+        .encode();
+        // SAFETY: valid buffer and open fd.
+        unsafe { libc::send(chan.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
+        assert_eq!(
+            read_result(&parent).unwrap(),
+            Some(ChildFailure {
+                step: 2,
+                errno: libc::EACCES
+            })
+        );
+        drop(child);
+        assert_eq!(read_result(&parent).unwrap(), None);
+    }
+}
