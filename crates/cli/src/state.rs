@@ -3,8 +3,10 @@
 //! ```text
 //! containers/<id>/config.json   what was asked for (written once)
 //! containers/<id>/state.json    how it is going (pid, exit code, times)
-//! containers/<id>/{upper,work,merged}   writable layer, overlay work dir, mount point
+//! containers/<id>/{upper,work}  writable layer and overlay work directory
 //! names/<name>                  the id that holds a name
+//! rootfs/                       where every container mounts its root, each
+//!                               in its own mount namespace (so they never clash)
 //! containers.lock               flock(2) held while a name is taken or freed
 //! ```
 //!
@@ -168,9 +170,6 @@ impl Container {
     pub fn work(&self) -> PathBuf {
         self.dir.join("work")
     }
-    pub fn merged(&self) -> PathBuf {
-        self.dir.join("merged")
-    }
 
     pub fn short_id(&self) -> &str {
         &self.config.id[..12]
@@ -226,6 +225,12 @@ impl Root {
         self.path.join("names")
     }
 
+    /// The mount point of container roots. Mounts happen in each container's
+    /// private mount namespace, so one empty directory serves them all.
+    pub fn mountpoint(&self) -> PathBuf {
+        self.path.join("rootfs")
+    }
+
     fn lock(&self) -> Result<Lock> {
         fs::create_dir_all(&self.path)
             .with_context(|| format!("create state root {}", self.path.display()))?;
@@ -254,7 +259,8 @@ impl Root {
         let dir = self.containers_dir().join(&config.id);
         let result = (|| -> Result<Container> {
             fs::create_dir_all(self.names_dir())?;
-            for sub in ["upper", "work", "merged"] {
+            fs::create_dir_all(self.mountpoint())?;
+            for sub in ["upper", "work"] {
                 fs::create_dir_all(dir.join(sub))?;
             }
             let data = serde_json::to_vec_pretty(&config).expect("config serialises");

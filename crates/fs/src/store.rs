@@ -205,6 +205,30 @@ impl ImageStore {
             .join(digest.strip_prefix("sha256:").unwrap_or(digest))
     }
 
+    /// A layer shared by every container, placed above the image's layers:
+    /// it holds the directories the runtime mounts on (`/proc`, `/sys`,
+    /// `/dev`), so they exist in every root without a write (and an overlay
+    /// copy-up) into each container's own layer. Created once, atomically.
+    pub fn init_layer(&self) -> Result<PathBuf, Error> {
+        let path = self.root.join("init-layer");
+        if path.is_dir() {
+            return Ok(path);
+        }
+        self.create_dirs()?;
+        let tmp = tempdir_in(&self.root.join("tmp"))?;
+        let staged = tmp.path.join("layer");
+        for dir in ["proc", "sys", "dev"] {
+            let d = staged.join(dir);
+            fs::create_dir_all(&d).map_err(Error::io(&d))?;
+        }
+        match fs::rename(&staged, &path) {
+            Ok(()) => Ok(path),
+            // Another process won the race: its layer is the same.
+            Err(_) if path.is_dir() => Ok(path),
+            Err(e) => Err(Error::Io { path, source: e }),
+        }
+    }
+
     /// The layer directories of an image, bottom first.
     pub fn layer_paths(&self, image: &Image) -> Vec<PathBuf> {
         image.layers.iter().map(|l| self.layer_path(l)).collect()

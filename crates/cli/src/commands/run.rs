@@ -236,6 +236,8 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
             dir => dir.to_string(),
         });
 
+    let mut layers = store.layer_paths(&image);
+    layers.push(store.init_layer()?);
     let mut attempt = 0;
     let mut container = loop {
         let name = v
@@ -247,7 +249,7 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
             name,
             image: args.image.clone(),
             image_id: image.id.clone(),
-            layers: store.layer_paths(&image),
+            layers: layers.clone(),
             cmd: cmd.clone(),
             env: env.clone(),
             workdir: workdir.clone(),
@@ -275,7 +277,7 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
         }
     };
 
-    let result = start_and_wait(&mut container, &v);
+    let result = start_and_wait(root, &mut container, &v);
     let remove = args.rm;
     match result {
         Ok(code) => {
@@ -447,13 +449,13 @@ fn describe_failure(failure: ChildFailure, mounts: &MountPlan, cmd: &str) -> Exi
     Exit { code, message }
 }
 
-fn start_and_wait(container: &mut Container, v: &Validated) -> Result<i32> {
+fn start_and_wait(root: &Root, container: &mut Container, v: &Validated) -> Result<i32> {
     let config = container.config.clone();
     let spec = RootfsSpec {
         layers: config.layers.clone(),
         upper: container.upper(),
         work: container.work(),
-        merged: container.merged(),
+        merged: root.mountpoint(),
         volumes: v.volumes.clone(),
         files: Vec::new(),
         read_only: config.read_only,

@@ -1,0 +1,188 @@
+//! `cargo xtask bench`: whole-process timings of `tinydocker run`, side by
+//! side with runc on an equivalent bundle, runs alternating (A B A B ...)
+//! after warm-up. Reports median, min and max wall time, CPU time and peak
+//! resident memory of the runtime process (from `wait4(2)`'s rusage).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::{build, rootfs, workspace};
+
+struct Sample {
+    wall_ms: f64,
+    cpu_ms: f64,
+    maxrss_kib: i64,
+}
+
+struct Runtime {
+    name: String,
+    /// Builds the command for run number `i`.
+    command: Box<dyn Fn(usize) -> Command>,
+    samples: Vec<Sample>,
+}
+
+/// Run a command to completion; time it and read its rusage.
+fn measure(mut cmd: Command) -> Result<Sample> {
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    let start = Instant::now();
+    let child = cmd.spawn().with_context(|| format!("start {cmd:?}"))?;
+    let pid = child.id() as i32;
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid output buffer.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child with valid output pointers.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    if rc != pid {
+        bail!("wait4 {pid}: {}", std::io::Error::last_os_error());
+    }
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr {
+            use std::io::Read;
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        bail!("{cmd:?} failed (wait status {status}): {}", stderr.trim());
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 * 1e3 + t.tv_usec as f64 / 1e3;
+    Ok(Sample {
+        wall_ms: wall.as_secs_f64() * 1e3,
+        cpu_ms: tv(usage.ru_utime) + tv(usage.ru_stime),
+        maxrss_kib: usage.ru_maxrss,
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Removes the bench's state on drop, also after an error.
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn runc_bundle(scratch: &Path, rootfs: &Path) -> Result<PathBuf> {
+    let bundle = scratch.join("bundle");
+    fs::create_dir_all(&bundle)?;
+    let out = Command::new("runc").args(["spec", "--bundle"]).arg(&bundle).output().context("runc spec")?;
+    if !out.status.success() {
+        bail!("runc spec: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let spec = fs::read_to_string(bundle.join("config.json"))?;
+    // The default spec: all namespaces tinydocker uses (plus cgroup), a
+    // read-only rootfs, proc/dev/devpts/shm/mqueue/sysfs mounts. Run `true`
+    // without a terminal, from our busybox rootfs.
+    let spec = spec
+        .replacen("\"terminal\": true", "\"terminal\": false", 1)
+        .replacen("\"sh\"", "\"true\"", 1)
+        .replacen("\"path\": \"rootfs\"", &format!("\"path\": \"{}\"", rootfs.display()), 1);
+    fs::write(bundle.join("config.json"), spec)?;
+    Ok(bundle)
+}
+
+pub fn bench(args: &[String]) -> Result<()> {
+    let mut runs = 20usize;
+    let mut json: Option<PathBuf> = None;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--runs" => runs = it.next().context("--runs needs a number")?.parse().context("--runs needs a number")?,
+            "--json" => json = Some(it.next().context("--json needs a file")?.into()),
+            other => bail!("unknown argument {other:?} (expected --runs N, --json FILE)"),
+        }
+    }
+    if runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    let bin = build(true)?;
+    let rootfs = workspace().join("target/xtask/busybox-rootfs");
+    rootfs::busybox(&rootfs)?;
+    let scratch = Scratch { dir: std::env::temp_dir().join(format!("tinydocker-bench-{}", std::process::id())) };
+    let state = scratch.dir.join("state");
+    fs::create_dir_all(&state)?;
+    crate::run(Command::new(&bin).arg("--root").arg(&state).arg("import").arg(&rootfs).arg("busybox").stdout(Stdio::null()))?;
+
+    let mut runtimes = Vec::new();
+    {
+        let (bin, state) = (bin.clone(), state.clone());
+        runtimes.push(Runtime {
+            name: "tinydocker".into(),
+            command: Box::new(move |_| {
+                let mut c = Command::new(&bin);
+                c.arg("--root").arg(&state).args(["run", "--rm", "--network", "none", "busybox", "true"]);
+                c
+            }),
+            samples: Vec::new(),
+        });
+    }
+    let runc_available = Command::new("runc").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    if runc_available {
+        let bundle = runc_bundle(&scratch.dir, &rootfs)?;
+        let runc_root = scratch.dir.join("runc-state");
+        let prefix = format!("tdbench-{}", std::process::id());
+        runtimes.push(Runtime {
+            name: "runc".into(),
+            command: Box::new(move |i| {
+                let mut c = Command::new("runc");
+                c.arg("--root").arg(&runc_root).arg("run").arg("--bundle").arg(&bundle).arg(format!("{prefix}-{i}"));
+                c
+            }),
+            samples: Vec::new(),
+        });
+    } else {
+        println!("runc: not installed (apt-get install runc); timing tinydocker alone");
+    }
+
+    let warmup = 3;
+    for i in 0..warmup + runs {
+        for rt in &mut runtimes {
+            let sample = measure((rt.command)(i)).with_context(|| format!("{} run {i}", rt.name))?;
+            if i >= warmup {
+                rt.samples.push(sample);
+            }
+        }
+    }
+
+    println!("case: run --rm --network none busybox true   ({runs} runs each, alternating, after {warmup} warm-up runs)");
+    println!("{:<12} {:>10} {:>10} {:>10} {:>12} {:>14}", "runtime", "median ms", "min ms", "max ms", "cpu ms (med)", "peak RSS KiB");
+    let mut rows = Vec::new();
+    for rt in &runtimes {
+        let wall: Vec<f64> = rt.samples.iter().map(|s| s.wall_ms).collect();
+        let cpu = median(rt.samples.iter().map(|s| s.cpu_ms).collect());
+        let rss = rt.samples.iter().map(|s| s.maxrss_kib).max().unwrap_or(0);
+        let (med, min, max) = (median(wall.clone()), wall.iter().cloned().fold(f64::MAX, f64::min), wall.iter().cloned().fold(0.0, f64::max));
+        println!("{:<12} {:>10.2} {:>10.2} {:>10.2} {:>12.2} {:>14}", rt.name, med, min, max, cpu, rss);
+        rows.push((rt.name.clone(), med, min, max, cpu, rss));
+    }
+    if runtimes.len() == 2 {
+        // Pair by pair: run i of runc over run i of tinydocker.
+        let ratios: Vec<f64> = runtimes[1].samples.iter().zip(&runtimes[0].samples).map(|(p, t)| p.wall_ms / t.wall_ms).collect();
+        println!("runc / tinydocker, median of pairwise ratios: {:.2}x", median(ratios));
+    }
+    if let Some(path) = json {
+        let items: Vec<String> = rows
+            .iter()
+            .map(|(n, med, min, max, cpu, rss)| {
+                format!("{{\"case\":\"run-none\",\"runtime\":\"{n}\",\"runs\":{runs},\"median_ms\":{med:.3},\"min_ms\":{min:.3},\"max_ms\":{max:.3},\"cpu_median_ms\":{cpu:.3},\"peak_rss_kib\":{rss}}}")
+            })
+            .collect();
+        fs::write(&path, format!("[{}]\n", items.join(",")))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! `cargo xtask`: project tasks in Rust.
+//!
+//! - `cargo xtask demo`  build tinydocker, import a busybox image made from the
+//!   host's busybox, and run a container.
+//! - `cargo xtask test`  build the binary, then run every test of the workspace
+//!   (unit tests and the root integration tests) against it.
+//! - `cargo xtask bench [--runs N] [--json FILE]`  time whole `tinydocker run`
+//!   processes side by side with runc.
+
+mod bench;
+mod rootfs;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+fn main() {
+    if let Err(err) = real_main() {
+        eprintln!("xtask: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("demo") => demo(&args[1..]),
+        Some("test") => test(&args[1..]),
+        Some("bench") => bench::bench(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <demo|test|bench> [args]\n\n  demo                 build, import a busybox image, run a container\n  test [-- ARGS]       build the binary and run all tests (root integration tests included)\n  bench [--runs N] [--json FILE]\n                       time `tinydocker run --rm --network none busybox true` and runc");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The workspace root (xtask's parent directory).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(workspace());
+    cmd
+}
+
+pub fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("start {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed: {status}");
+    }
+    Ok(())
+}
+
+/// Build the tinydocker binary; return its path.
+pub fn build(release: bool) -> Result<PathBuf> {
+    let mut cmd = cargo();
+    cmd.args(["build", "--quiet", "-p", "tinydocker"]);
+    if release {
+        cmd.arg("--release");
+    }
+    run(&mut cmd)?;
+    Ok(workspace().join("target").join(if release { "release" } else { "debug" }).join("tinydocker"))
+}
+
+fn demo(_args: &[String]) -> Result<()> {
+    let bin = build(true)?;
+    let rootfs = workspace().join("target/xtask/busybox-rootfs");
+    rootfs::busybox(&rootfs)?;
+    println!("$ tinydocker import {} busybox", rootfs.display());
+    run(Command::new(&bin).arg("import").arg(&rootfs).arg("busybox"))?;
+    let script = "echo \"hello from $(hostname), pid $$ in a new pid namespace\"; \
+                  echo 'processes:'; ps; echo 'interfaces:'; ls /sys/class/net; \
+                  echo 'root filesystem:'; ls /";
+    println!("$ tinydocker run --rm busybox sh -c '...'");
+    run(Command::new(&bin).args(["run", "--rm", "busybox", "sh", "-c", script]))?;
+    Ok(())
+}
+
+fn test(args: &[String]) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("the integration tests create namespaces and mounts: run as root");
+    }
+    let bin = build(false)?;
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace"]).env("TINYDOCKER_BIN", &bin);
+    let extra: Vec<&String> = args.iter().skip_while(|a| *a == "--").collect();
+    if !extra.is_empty() {
+        cmd.arg("--").args(extra);
+    }
+    run(&mut cmd)
+}
