@@ -27,7 +27,9 @@ struct Runtime {
 
 /// Run a command to completion; time it and read its rusage.
 fn measure(mut cmd: Command) -> Result<Sample> {
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     let start = Instant::now();
     let child = cmd.spawn().with_context(|| format!("start {cmd:?}"))?;
     let pid = child.id() as i32;
@@ -80,7 +82,11 @@ impl Drop for Scratch {
 fn runc_bundle(scratch: &Path, rootfs: &Path) -> Result<PathBuf> {
     let bundle = scratch.join("bundle");
     fs::create_dir_all(&bundle)?;
-    let out = Command::new("runc").args(["spec", "--bundle"]).arg(&bundle).output().context("runc spec")?;
+    let out = Command::new("runc")
+        .args(["spec", "--bundle"])
+        .arg(&bundle)
+        .output()
+        .context("runc spec")?;
     if !out.status.success() {
         bail!("runc spec: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -91,7 +97,11 @@ fn runc_bundle(scratch: &Path, rootfs: &Path) -> Result<PathBuf> {
     let spec = spec
         .replacen("\"terminal\": true", "\"terminal\": false", 1)
         .replacen("\"sh\"", "\"true\"", 1)
-        .replacen("\"path\": \"rootfs\"", &format!("\"path\": \"{}\"", rootfs.display()), 1);
+        .replacen(
+            "\"path\": \"rootfs\"",
+            &format!("\"path\": \"{}\"", rootfs.display()),
+            1,
+        );
     fs::write(bundle.join("config.json"), spec)?;
     Ok(bundle)
 }
@@ -102,7 +112,13 @@ pub fn bench(args: &[String]) -> Result<()> {
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
-            "--runs" => runs = it.next().context("--runs needs a number")?.parse().context("--runs needs a number")?,
+            "--runs" => {
+                runs = it
+                    .next()
+                    .context("--runs needs a number")?
+                    .parse()
+                    .context("--runs needs a number")?
+            }
             "--json" => json = Some(it.next().context("--json needs a file")?.into()),
             other => bail!("unknown argument {other:?} (expected --runs N, --json FILE)"),
         }
@@ -113,10 +129,20 @@ pub fn bench(args: &[String]) -> Result<()> {
     let bin = build(true)?;
     let rootfs = workspace().join("target/xtask/busybox-rootfs");
     rootfs::busybox(&rootfs)?;
-    let scratch = Scratch { dir: std::env::temp_dir().join(format!("tinydocker-bench-{}", std::process::id())) };
+    let scratch = Scratch {
+        dir: std::env::temp_dir().join(format!("tinydocker-bench-{}", std::process::id())),
+    };
     let state = scratch.dir.join("state");
     fs::create_dir_all(&state)?;
-    crate::run(Command::new(&bin).arg("--root").arg(&state).arg("import").arg(&rootfs).arg("busybox").stdout(Stdio::null()))?;
+    crate::run(
+        Command::new(&bin)
+            .arg("--root")
+            .arg(&state)
+            .arg("import")
+            .arg(&rootfs)
+            .arg("busybox")
+            .stdout(Stdio::null()),
+    )?;
 
     let mut runtimes = Vec::new();
     {
@@ -125,13 +151,24 @@ pub fn bench(args: &[String]) -> Result<()> {
             name: "tinydocker".into(),
             command: Box::new(move |_| {
                 let mut c = Command::new(&bin);
-                c.arg("--root").arg(&state).args(["run", "--rm", "--network", "none", "busybox", "true"]);
+                c.arg("--root").arg(&state).args([
+                    "run",
+                    "--rm",
+                    "--network",
+                    "none",
+                    "busybox",
+                    "true",
+                ]);
                 c
             }),
             samples: Vec::new(),
         });
     }
-    let runc_available = Command::new("runc").arg("--version").stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    let runc_available = Command::new("runc")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
     if runc_available {
         let bundle = runc_bundle(&scratch.dir, &rootfs)?;
         let runc_root = scratch.dir.join("runc-state");
@@ -140,7 +177,12 @@ pub fn bench(args: &[String]) -> Result<()> {
             name: "runc".into(),
             command: Box::new(move |i| {
                 let mut c = Command::new("runc");
-                c.arg("--root").arg(&runc_root).arg("run").arg("--bundle").arg(&bundle).arg(format!("{prefix}-{i}"));
+                c.arg("--root")
+                    .arg(&runc_root)
+                    .arg("run")
+                    .arg("--bundle")
+                    .arg(&bundle)
+                    .arg(format!("{prefix}-{i}"));
                 c
             }),
             samples: Vec::new(),
@@ -152,7 +194,8 @@ pub fn bench(args: &[String]) -> Result<()> {
     let warmup = 3;
     for i in 0..warmup + runs {
         for rt in &mut runtimes {
-            let sample = measure((rt.command)(i)).with_context(|| format!("{} run {i}", rt.name))?;
+            let sample =
+                measure((rt.command)(i)).with_context(|| format!("{} run {i}", rt.name))?;
             if i >= warmup {
                 rt.samples.push(sample);
             }
@@ -160,20 +203,38 @@ pub fn bench(args: &[String]) -> Result<()> {
     }
 
     println!("case: run --rm --network none busybox true   ({runs} runs each, alternating, after {warmup} warm-up runs)");
-    println!("{:<12} {:>10} {:>10} {:>10} {:>12} {:>14}", "runtime", "median ms", "min ms", "max ms", "cpu ms (med)", "peak RSS KiB");
+    println!(
+        "{:<12} {:>10} {:>10} {:>10} {:>12} {:>14}",
+        "runtime", "median ms", "min ms", "max ms", "cpu ms (med)", "peak RSS KiB"
+    );
     let mut rows = Vec::new();
     for rt in &runtimes {
         let wall: Vec<f64> = rt.samples.iter().map(|s| s.wall_ms).collect();
         let cpu = median(rt.samples.iter().map(|s| s.cpu_ms).collect());
         let rss = rt.samples.iter().map(|s| s.maxrss_kib).max().unwrap_or(0);
-        let (med, min, max) = (median(wall.clone()), wall.iter().cloned().fold(f64::MAX, f64::min), wall.iter().cloned().fold(0.0, f64::max));
-        println!("{:<12} {:>10.2} {:>10.2} {:>10.2} {:>12.2} {:>14}", rt.name, med, min, max, cpu, rss);
+        let (med, min, max) = (
+            median(wall.clone()),
+            wall.iter().cloned().fold(f64::MAX, f64::min),
+            wall.iter().cloned().fold(0.0, f64::max),
+        );
+        println!(
+            "{:<12} {:>10.2} {:>10.2} {:>10.2} {:>12.2} {:>14}",
+            rt.name, med, min, max, cpu, rss
+        );
         rows.push((rt.name.clone(), med, min, max, cpu, rss));
     }
     if runtimes.len() == 2 {
         // Pair by pair: run i of runc over run i of tinydocker.
-        let ratios: Vec<f64> = runtimes[1].samples.iter().zip(&runtimes[0].samples).map(|(p, t)| p.wall_ms / t.wall_ms).collect();
-        println!("runc / tinydocker, median of pairwise ratios: {:.2}x", median(ratios));
+        let ratios: Vec<f64> = runtimes[1]
+            .samples
+            .iter()
+            .zip(&runtimes[0].samples)
+            .map(|(p, t)| p.wall_ms / t.wall_ms)
+            .collect();
+        println!(
+            "runc / tinydocker, median of pairwise ratios: {:.2}x",
+            median(ratios)
+        );
     }
     if let Some(path) = json {
         let items: Vec<String> = rows

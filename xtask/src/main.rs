@@ -37,7 +37,10 @@ fn real_main() -> Result<()> {
 
 /// The workspace root (xtask's parent directory).
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 pub fn cargo() -> Command {
@@ -62,7 +65,10 @@ pub fn build(release: bool) -> Result<PathBuf> {
         cmd.arg("--release");
     }
     run(&mut cmd)?;
-    Ok(workspace().join("target").join(if release { "release" } else { "debug" }).join("tinydocker"))
+    Ok(workspace()
+        .join("target")
+        .join(if release { "release" } else { "debug" })
+        .join("tinydocker"))
 }
 
 fn demo(_args: &[String]) -> Result<()> {
@@ -86,7 +92,8 @@ fn test(args: &[String]) -> Result<()> {
     }
     let bin = build(false)?;
     let mut cmd = cargo();
-    cmd.args(["test", "--workspace"]).env("TINYDOCKER_BIN", &bin);
+    cmd.args(["test", "--workspace"])
+        .env("TINYDOCKER_BIN", &bin);
     let extra: Vec<&String> = args.iter().skip_while(|a| *a == "--").collect();
     if !extra.is_empty() {
         cmd.arg("--").args(extra);

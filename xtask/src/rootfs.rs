@@ -24,13 +24,19 @@ pub fn busybox(dir: &Path) -> Result<()> {
     }
     fs::set_permissions(staging.join("tmp"), fs::Permissions::from_mode(0o1777))?;
     fs::copy(busybox, staging.join("bin/busybox")).context("copy /bin/busybox")?;
-    let list = Command::new(busybox).arg("--list").output().context("busybox --list")?;
+    let list = Command::new(busybox)
+        .arg("--list")
+        .output()
+        .context("busybox --list")?;
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         if applet != "busybox" && !applet.is_empty() {
             symlink("busybox", staging.join("bin").join(applet))?;
         }
     }
-    fs::write(staging.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")?;
+    fs::write(
+        staging.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    )?;
     fs::write(staging.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n")?;
     if let Some(parent) = dir.parent() {
         fs::create_dir_all(parent)?;

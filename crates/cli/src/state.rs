@@ -315,7 +315,7 @@ impl Root {
                 all.push(c);
             }
         }
-        all.sort_by(|a, b| b.config.created.cmp(&a.config.created));
+        all.sort_by_key(|c| std::cmp::Reverse(c.config.created));
         Ok(all)
     }
 

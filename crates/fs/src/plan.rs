@@ -48,6 +48,10 @@ impl Serialize for MountFlags {
     }
 }
 
+fn octal<S: Serializer>(mode: &u32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{mode:04o}"))
+}
+
 /// What to create at a bind mount's target when it is missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -120,6 +124,7 @@ pub enum Step {
         path: String,
         major: u32,
         minor: u32,
+        #[serde(serialize_with = "octal")]
         mode: u32,
     },
     /// Create a symbolic link at `link` pointing to `target`.

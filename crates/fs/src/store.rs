@@ -363,7 +363,7 @@ impl ImageStore {
                 source,
             },
         })?;
-        drop(archive);
+
         // A whole archive ends with zero blocks: the tar reader stops at the
         // first one and never sees end-of-file. End-of-file before that
         // means the archive was cut off at an entry boundary.
