@@ -1,1 +1,15 @@
+//! Root integration tests: drive the built `tinydocker` binary against the
+//! real kernel. Each test has its own state root ([`TestRoot`]) and names,
+//! so they run in parallel; each cleans up after itself even when it fails.
+//!
+//! Run as root: `cargo build -p tinydocker && cargo test -p tinydocker-tests`.
+//!
+//! [`TestRoot`]: tinydocker_tests::TestRoot
 
+mod bad_input;
+mod filesystem;
+mod flags;
+mod image;
+mod isolation;
+mod lifecycle;
+mod signals;
