@@ -4,9 +4,12 @@
 //! containers/<id>/config.json   what was asked for (written once)
 //! containers/<id>/state.json    how it is going (pid, exit code, times)
 //! containers/<id>/{upper,work}  writable layer and overlay work directory
+//!                               (a `--rm` container has none: its writable
+//!                               layer is a tmpfs in its own mount namespace)
 //! names/<name>                  the id that holds a name
 //! rootfs/                       where every container mounts its root, each
 //!                               in its own mount namespace (so they never clash)
+//! scratch/                      likewise, where `--rm` containers mount their tmpfs
 //! containers.lock               flock(2) held while a name is taken or freed
 //! ```
 //!
@@ -231,6 +234,12 @@ impl Root {
         self.path.join("rootfs")
     }
 
+    /// Where a `--rm` container mounts the tmpfs that holds its writable
+    /// layer, in its own mount namespace (shared, like [`Self::mountpoint`]).
+    pub fn scratch(&self) -> PathBuf {
+        self.path.join("scratch")
+    }
+
     fn lock(&self) -> Result<Lock> {
         fs::create_dir_all(&self.path)
             .with_context(|| format!("create state root {}", self.path.display()))?;
@@ -260,8 +269,13 @@ impl Root {
         let result = (|| -> Result<Container> {
             fs::create_dir_all(self.names_dir())?;
             fs::create_dir_all(self.mountpoint())?;
-            for sub in ["upper", "work"] {
-                fs::create_dir_all(dir.join(sub))?;
+            fs::create_dir_all(self.scratch())?;
+            fs::create_dir_all(&dir)?;
+            // A --rm container's writable layer is a tmpfs of its own.
+            if !config.auto_remove {
+                for sub in ["upper", "work"] {
+                    fs::create_dir(dir.join(sub))?;
+                }
             }
             let data = serde_json::to_vec_pretty(&config).expect("config serialises");
             write_atomic(&dir.join("config.json"), &data, false)?;

@@ -80,6 +80,11 @@ fn cpath(p: &Path) -> Result<CString, Error> {
 #[derive(Debug)]
 enum Prepared {
     MakePrivate,
+    Scratch {
+        target: CString,
+        upper: CString,
+        work: CString,
+    },
     Overlay {
         target: CString,
         data: CString,
@@ -129,6 +134,11 @@ impl PreparedPlan {
         for step in &plan.steps {
             steps.push(match step {
                 Step::MakePrivate => Prepared::MakePrivate,
+                Step::Scratch { target } => Prepared::Scratch {
+                    target: cpath(target)?,
+                    upper: cpath(&target.join("upper"))?,
+                    work: cpath(&target.join("work"))?,
+                },
                 Step::Overlay {
                     target,
                     lower,
@@ -221,6 +231,16 @@ impl PreparedPlan {
                 Prepared::MakePrivate => {
                     sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
                         .map_err(fail)?
+                }
+                Prepared::Scratch {
+                    target,
+                    upper,
+                    work,
+                } => {
+                    sys::mount(Some(c"tmpfs"), target, Some(c"tmpfs"), 0, Some(c"mode=755"))
+                        .map_err(fail)?;
+                    sys::mkdirat(libc::AT_FDCWD, upper, 0o755).map_err(fail)?;
+                    sys::mkdirat(libc::AT_FDCWD, work, 0o755).map_err(fail)?;
                 }
                 Prepared::Overlay { target, data } => {
                     sys::mount(Some(c"overlay"), target, Some(c"overlay"), 0, Some(data))
@@ -562,6 +582,7 @@ mod tests {
             upper: "/u".into(),
             work: "/w".into(),
             merged: "/m".into(),
+            scratch: Some("/s".into()),
             volumes: vec![],
             files: vec![],
             read_only: true,

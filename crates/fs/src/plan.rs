@@ -80,6 +80,10 @@ pub struct RootfsSpec {
     /// The container's writable layer and overlayfs work directory.
     pub upper: PathBuf,
     pub work: PathBuf,
+    /// When set, the writable layer is not `upper`/`work` but a tmpfs
+    /// mounted here inside the container's own mount namespace: it vanishes
+    /// with the container and costs no disk I/O (for `--rm` containers).
+    pub scratch: Option<PathBuf>,
     /// Where the overlay is mounted (in the container's mount namespace only).
     pub merged: PathBuf,
     pub volumes: Vec<Volume>,
@@ -97,6 +101,9 @@ pub struct RootfsSpec {
 pub enum Step {
     /// `mount --make-rprivate /`: nothing mounted here propagates back to the host.
     MakePrivate,
+    /// Mount a tmpfs at `target` (a host path, seen only in the container's
+    /// mount namespace) holding empty `upper` and `work` directories.
+    Scratch { target: PathBuf },
     /// Mount the overlay root at `target` (a host path).
     Overlay {
         target: PathBuf,
@@ -143,6 +150,11 @@ impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Step::MakePrivate => write!(f, "make mount propagation private"),
+            Step::Scratch { target } => write!(
+                f,
+                "mount the writable layer's tmpfs on {}",
+                target.display()
+            ),
             Step::Overlay { target, .. } => write!(
                 f,
                 "mount the overlay root filesystem on {}",
@@ -184,14 +196,23 @@ fn mount(fstype: &str, source: &str, target: &str, flags: u64, data: &str) -> St
 
 /// Decide every step that builds the container's filesystem.
 pub fn plan(spec: &RootfsSpec) -> MountPlan {
-    let mut steps = vec![
-        Step::MakePrivate,
+    let mut steps = vec![Step::MakePrivate];
+    let (upper, work) = match &spec.scratch {
+        Some(target) => {
+            steps.push(Step::Scratch {
+                target: target.clone(),
+            });
+            (target.join("upper"), target.join("work"))
+        }
+        None => (spec.upper.clone(), spec.work.clone()),
+    };
+    steps.extend([
         Step::Overlay {
             target: spec.merged.clone(),
             // overlayfs lists the top layer first.
             lower: spec.layers.iter().rev().cloned().collect(),
-            upper: spec.upper.clone(),
-            work: spec.work.clone(),
+            upper,
+            work,
         },
         mount("proc", "proc", "/proc", NOSUID | NODEV | NOEXEC, ""),
         mount(
@@ -208,7 +229,7 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
             NOSUID | libc::MS_STRICTATIME,
             "mode=755,size=65536k",
         ),
-    ];
+    ]);
     for (name, major, minor) in [
         ("null", 1, 3),
         ("zero", 1, 5),
@@ -300,6 +321,7 @@ mod tests {
             upper: "/s/containers/ID/upper".into(),
             work: "/s/containers/ID/work".into(),
             merged: "/s/containers/ID/merged".into(),
+            scratch: None,
             volumes: vec![],
             files: vec![],
             read_only: false,
@@ -339,6 +361,26 @@ mod tests {
             .filter(|st| !plan(&spec()).steps.contains(st))
             .collect();
         insta::assert_yaml_snapshot!(tail);
+    }
+
+    #[test]
+    fn scratch_layer_replaces_upper_and_work() {
+        let mut s = spec();
+        s.scratch = Some("/s/scratch".into());
+        let steps = plan(&s).steps;
+        assert_eq!(
+            steps[1],
+            Step::Scratch {
+                target: "/s/scratch".into()
+            }
+        );
+        let Step::Overlay { upper, work, .. } = &steps[2] else {
+            panic!("{:?}", steps[2])
+        };
+        assert_eq!(
+            (upper.to_str().unwrap(), work.to_str().unwrap()),
+            ("/s/scratch/upper", "/s/scratch/work")
+        );
     }
 
     #[test]

@@ -456,6 +456,7 @@ fn start_and_wait(root: &Root, container: &mut Container, v: &Validated) -> Resu
         upper: container.upper(),
         work: container.work(),
         merged: root.mountpoint(),
+        scratch: config.auto_remove.then(|| root.scratch()),
         volumes: v.volumes.clone(),
         files: Vec::new(),
         read_only: config.read_only,
