@@ -167,13 +167,6 @@ pub struct Container {
 }
 
 impl Container {
-    pub fn upper(&self) -> PathBuf {
-        self.dir.join("upper")
-    }
-    pub fn work(&self) -> PathBuf {
-        self.dir.join("work")
-    }
-
     pub fn short_id(&self) -> &str {
         &self.config.id[..12]
     }
@@ -224,6 +217,11 @@ impl Root {
         self.path.join("containers")
     }
 
+    /// The directory of the container with this id.
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.containers_dir().join(id)
+    }
+
     fn names_dir(&self) -> PathBuf {
         self.path.join("names")
     }
@@ -265,7 +263,7 @@ impl Root {
                 );
             }
         }
-        let dir = self.containers_dir().join(&config.id);
+        let dir = self.container_dir(&config.id);
         let result = (|| -> Result<Container> {
             fs::create_dir_all(self.names_dir())?;
             fs::create_dir_all(self.mountpoint())?;

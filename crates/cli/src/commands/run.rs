@@ -32,6 +32,7 @@ const STEP_STDIN: u32 = 1003;
 const STEP_FDS: u32 = 1004;
 const STEP_SESSION: u32 = 1005;
 const STEP_EXEC: u32 = 1006;
+const STEP_UNSHARE: u32 = 1007;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Network {
@@ -238,46 +239,55 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
 
     let mut layers = store.layer_paths(&image);
     layers.push(store.init_layer()?);
+    let mut config = Config {
+        id: id.clone(),
+        name: v.name.clone().unwrap_or_else(|| names::generate(&id, 0)),
+        image: args.image.clone(),
+        image_id: image.id.clone(),
+        layers,
+        cmd,
+        env,
+        workdir,
+        hostname,
+        volumes: v
+            .volumes
+            .iter()
+            .map(|v| VolumeRecord {
+                source: v.source.clone(),
+                target: v.target.clone(),
+                read_only: v.read_only,
+            })
+            .collect(),
+        read_only: args.read_only,
+        network: args.network.clone(),
+        interactive: args.interactive,
+        auto_remove: args.rm,
+        created: state::now_nanos(),
+    };
+
+    // Start the init first: while it creates its network namespace (the
+    // costliest part of cloning, ~1 ms) on the other core, this process
+    // writes the container's record.
+    let prepared = Prepared::new(root, &config, &v)?;
+    let signals = SignalForwarder::block()?;
+    let mut init = prepared.spawn()?;
     let mut attempt = 0;
     let mut container = loop {
-        let name = v
-            .name
-            .clone()
-            .unwrap_or_else(|| names::generate(&id, attempt));
-        let config = Config {
-            id: id.clone(),
-            name,
-            image: args.image.clone(),
-            image_id: image.id.clone(),
-            layers: layers.clone(),
-            cmd: cmd.clone(),
-            env: env.clone(),
-            workdir: workdir.clone(),
-            hostname: hostname.clone(),
-            volumes: v
-                .volumes
-                .iter()
-                .map(|v| VolumeRecord {
-                    source: v.source.clone(),
-                    target: v.target.clone(),
-                    read_only: v.read_only,
-                })
-                .collect(),
-            read_only: args.read_only,
-            network: args.network.clone(),
-            interactive: args.interactive,
-            auto_remove: args.rm,
-            created: state::now_nanos(),
-        };
-        match root.create(config) {
+        match root.create(config.clone()) {
             Ok(c) => break c,
             // A generated name that happens to be taken: try a longer one.
-            Err(_) if v.name.is_none() && attempt < 8 => attempt += 1,
-            Err(e) => return Err(e),
+            Err(_) if v.name.is_none() && attempt < 8 => {
+                attempt += 1;
+                config.name = names::generate(&id, attempt);
+            }
+            Err(e) => {
+                let _ = init.kill_and_reap();
+                return Err(e);
+            }
         }
     };
 
-    let result = start_and_wait(root, &mut container, &v);
+    let result = start_and_wait(&mut container, &prepared, &mut init, signals);
     let remove = args.rm;
     match result {
         Ok(code) => {
@@ -314,6 +324,8 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
 /// What the child needs, all prepared in the parent so the child only makes
 /// system calls.
 struct ChildPlan {
+    /// Namespaces the child creates itself, before waiting for go.
+    unshare: Option<Namespaces>,
     mounts: PreparedPlan,
     hostname: CString,
     loopback: bool,
@@ -363,6 +375,11 @@ fn child_main(
     // before waiting for go, so a parent that died first is noticed as EOF.
     if let Err(e) = child::set_parent_death_signal(libc::SIGKILL) {
         chan.fail(STEP_SESSION, e);
+    }
+    if let Some(namespaces) = plan.unshare {
+        if let Err(e) = child::unshare(namespaces) {
+            chan.fail(STEP_UNSHARE, e);
+        }
     }
     chan.wait_go();
     // Signals from the user's terminal reach the container through the
@@ -426,6 +443,10 @@ fn describe_failure(failure: ChildFailure, mounts: &MountPlan, cmd: &str) -> Exi
             format!("exec: \"{cmd}\": executable file not found in $PATH"),
         ),
         STEP_EXEC => (errors::CANNOT_EXECUTE, format!("exec: \"{cmd}\": {why}")),
+        STEP_UNSHARE => (
+            errors::USAGE,
+            format!("create the network namespace: {why}"),
+        ),
         STEP_CGROUP_NS => (
             errors::USAGE,
             format!("enter a new cgroup namespace: {why}"),
@@ -449,62 +470,78 @@ fn describe_failure(failure: ChildFailure, mounts: &MountPlan, cmd: &str) -> Exi
     Exit { code, message }
 }
 
-fn start_and_wait(root: &Root, container: &mut Container, v: &Validated) -> Result<i32> {
-    let config = container.config.clone();
-    let spec = RootfsSpec {
-        layers: config.layers.clone(),
-        upper: container.upper(),
-        work: container.work(),
-        merged: root.mountpoint(),
-        scratch: config.auto_remove.then(|| root.scratch()),
-        volumes: v.volumes.clone(),
-        files: Vec::new(),
-        read_only: config.read_only,
-        workdir: config.workdir.clone(),
-    };
-    for layer in &spec.layers {
-        if !Path::new(layer).is_dir() {
-            bail!(
-                "image layer {} is missing: remove the container and import the image again",
-                layer.display()
-            );
+/// Everything the child needs, decided and converted in the parent before
+/// the clone.
+struct Prepared {
+    mounts: MountPlan,
+    child: ChildPlan,
+    clone: Namespaces,
+}
+
+impl Prepared {
+    fn new(root: &Root, config: &Config, v: &Validated) -> Result<Prepared> {
+        let dir = root.container_dir(&config.id);
+        let spec = RootfsSpec {
+            layers: config.layers.clone(),
+            upper: dir.join("upper"),
+            work: dir.join("work"),
+            merged: root.mountpoint(),
+            scratch: config.auto_remove.then(|| root.scratch()),
+            volumes: v.volumes.clone(),
+            files: Vec::new(),
+            read_only: config.read_only,
+            workdir: config.workdir.clone(),
+        };
+        for layer in &spec.layers {
+            if !Path::new(layer).is_dir() {
+                bail!(
+                    "image layer {} is missing: import the image again",
+                    layer.display()
+                );
+            }
         }
+        let mounts = plan(&spec);
+        let candidates = exec_candidates(&config.cmd[0], &config.env);
+        // clone3 creates the PID namespace (only a new process can enter
+        // one) and the cheap ones; the network namespace, which takes most
+        // of the time, the child makes itself, in parallel with the parent.
+        let clone = Namespaces::CONTAINER.without(Namespaces::NET);
+        let child = ChildPlan {
+            unshare: (v.network == Network::None).then_some(Namespaces::NET),
+            mounts: PreparedPlan::new(&mounts)?,
+            hostname: CString::new(config.hostname.as_str())?,
+            loopback: v.network == Network::None,
+            null_stdin: !config.interactive,
+            candidates: cstrings(&candidates)?,
+            argv: cstrings(&config.cmd)?,
+            envp: cstrings(&config.env)?,
+        };
+        Ok(Prepared {
+            mounts,
+            child,
+            clone,
+        })
     }
-    let mounts = plan(&spec);
-    let candidates = exec_candidates(&config.cmd[0], &config.env);
-    let child_plan = ChildPlan {
-        mounts: PreparedPlan::new(&mounts)?,
-        hostname: CString::new(config.hostname.as_str())?,
-        loopback: v.network == Network::None,
-        null_stdin: !config.interactive,
-        candidates: cstrings(&candidates)?,
-        argv: cstrings(&config.cmd)?,
-        envp: cstrings(&config.env)?,
-    };
-    let null = std::ptr::null::<c_char>();
-    let argv: Vec<*const c_char> = child_plan
-        .argv
-        .iter()
-        .map(|s| s.as_ptr())
-        .chain([null])
-        .collect();
-    let envp: Vec<*const c_char> = child_plan
-        .envp
-        .iter()
-        .map(|s| s.as_ptr())
-        .chain([null])
-        .collect();
-    let cands: Vec<&std::ffi::CStr> = child_plan.candidates.iter().map(|c| c.as_c_str()).collect();
 
-    let namespaces = match v.network {
-        Network::None => Namespaces::CONTAINER,
-        Network::Host => Namespaces::CONTAINER.without(Namespaces::NET),
-    };
-    let signals = SignalForwarder::block()?;
-    let mut init = spawn(namespaces, None, |chan| {
-        child_main(chan, &child_plan, &argv, &envp, &cands)
-    })?;
+    /// Clone the container's init; it waits for go.
+    fn spawn(&self) -> Result<tinydocker_ns::Child> {
+        let plan = &self.child;
+        let null = std::ptr::null::<c_char>();
+        let argv: Vec<*const c_char> = plan.argv.iter().map(|s| s.as_ptr()).chain([null]).collect();
+        let envp: Vec<*const c_char> = plan.envp.iter().map(|s| s.as_ptr()).chain([null]).collect();
+        let cands: Vec<&std::ffi::CStr> = plan.candidates.iter().map(|c| c.as_c_str()).collect();
+        Ok(spawn(self.clone, None, |chan| {
+            child_main(chan, plan, &argv, &envp, &cands)
+        })?)
+    }
+}
 
+fn start_and_wait(
+    container: &mut Container,
+    prepared: &Prepared,
+    init: &mut tinydocker_ns::Child,
+    signals: SignalForwarder,
+) -> Result<i32> {
     let started = (|| -> Result<Option<ChildFailure>> {
         let pid = init.pid();
         container.save_state(State {
@@ -521,20 +558,22 @@ fn start_and_wait(root: &Root, container: &mut Container, v: &Validated) -> Resu
         Ok(None) => {}
         Ok(Some(failure)) => {
             let _ = init.try_wait(true);
-            return Err(describe_failure(failure, &mounts, &config.cmd[0]).into());
+            return Err(
+                describe_failure(failure, &prepared.mounts, &container.config.cmd[0]).into(),
+            );
         }
         Err(e) => {
             let _ = init.kill_and_reap();
             return Err(e);
         }
     }
-    let status = signals.supervise(&mut init)?;
+    let status = signals.supervise(init)?;
     drop(signals);
     let mut state = container.state.clone();
     state.status = Status::Exited;
     state.exit_code = status.code();
     state.finished_at = state::now_nanos();
-    if !config.auto_remove {
+    if !container.config.auto_remove {
         container.save_state(state)?;
     }
     Ok(status.code())
