@@ -192,38 +192,43 @@ pub fn bench(args: &[String]) -> Result<()> {
     }
 
     let warmup = 3;
+    let mut rows = Vec::new();
+    // Start from clean page cache: the build just wrote a lot, and its
+    // writeback would otherwise compete with the first runs for the disk.
+    // SAFETY: sync has no preconditions.
+    unsafe { libc::sync() };
+    // Alone first: the figure for tinydocker by itself, with no other
+    // runtime's teardown (netns cleanup, cgroup removal) running in the
+    // background of its runs.
+    let mut alone = Vec::new();
     for i in 0..warmup + runs {
-        for rt in &mut runtimes {
-            let sample =
-                measure((rt.command)(i)).with_context(|| format!("{} run {i}", rt.name))?;
-            if i >= warmup {
-                rt.samples.push(sample);
-            }
+        let sample = measure((runtimes[0].command)(i)).context("tinydocker run")?;
+        if i >= warmup {
+            alone.push(sample);
         }
     }
-
-    println!("case: run --rm --network none busybox true   ({runs} runs each, alternating, after {warmup} warm-up runs)");
     println!(
-        "{:<12} {:>10} {:>10} {:>10} {:>12} {:>14}",
-        "runtime", "median ms", "min ms", "max ms", "cpu ms (med)", "peak RSS KiB"
+        "case: run --rm --network none busybox true   ({runs} runs, after {warmup} warm-up runs)"
     );
-    let mut rows = Vec::new();
-    for rt in &runtimes {
-        let wall: Vec<f64> = rt.samples.iter().map(|s| s.wall_ms).collect();
-        let cpu = median(rt.samples.iter().map(|s| s.cpu_ms).collect());
-        let rss = rt.samples.iter().map(|s| s.maxrss_kib).max().unwrap_or(0);
-        let (med, min, max) = (
-            median(wall.clone()),
-            wall.iter().cloned().fold(f64::MAX, f64::min),
-            wall.iter().cloned().fold(0.0, f64::max),
-        );
-        println!(
-            "{:<12} {:>10.2} {:>10.2} {:>10.2} {:>12.2} {:>14}",
-            rt.name, med, min, max, cpu, rss
-        );
-        rows.push((rt.name.clone(), med, min, max, cpu, rss));
-    }
-    if runtimes.len() == 2 {
+    header();
+    rows.push(report("tinydocker", "alone", runs, &alone));
+
+    if runtimes.len() > 1 {
+        for i in 0..warmup + runs {
+            for rt in &mut runtimes {
+                let sample =
+                    measure((rt.command)(i)).with_context(|| format!("{} run {i}", rt.name))?;
+                if i >= warmup {
+                    rt.samples.push(sample);
+                }
+            }
+        }
+        println!();
+        println!("case: the same, side by side   ({runs} runs each, alternating A B A B, after {warmup} warm-up runs)");
+        header();
+        for rt in &runtimes {
+            rows.push(report(&rt.name, "alternating", runs, &rt.samples));
+        }
         // Pair by pair: run i of runc over run i of tinydocker.
         let ratios: Vec<f64> = runtimes[1]
             .samples
@@ -237,13 +242,28 @@ pub fn bench(args: &[String]) -> Result<()> {
         );
     }
     if let Some(path) = json {
-        let items: Vec<String> = rows
-            .iter()
-            .map(|(n, med, min, max, cpu, rss)| {
-                format!("{{\"case\":\"run-none\",\"runtime\":\"{n}\",\"runs\":{runs},\"median_ms\":{med:.3},\"min_ms\":{min:.3},\"max_ms\":{max:.3},\"cpu_median_ms\":{cpu:.3},\"peak_rss_kib\":{rss}}}")
-            })
-            .collect();
-        fs::write(&path, format!("[{}]\n", items.join(",")))?;
+        fs::write(&path, format!("[{}]\n", rows.join(",")))?;
     }
     Ok(())
+}
+
+fn header() {
+    println!(
+        "{:<12} {:>10} {:>10} {:>10} {:>12} {:>14}",
+        "runtime", "median ms", "min ms", "max ms", "cpu ms (med)", "peak RSS KiB"
+    );
+}
+
+/// Print a row of the table; return it as a JSON object.
+fn report(name: &str, mode: &str, runs: usize, samples: &[Sample]) -> String {
+    let wall: Vec<f64> = samples.iter().map(|s| s.wall_ms).collect();
+    let cpu = median(samples.iter().map(|s| s.cpu_ms).collect());
+    let rss = samples.iter().map(|s| s.maxrss_kib).max().unwrap_or(0);
+    let med = median(wall.clone());
+    let min = wall.iter().cloned().fold(f64::MAX, f64::min);
+    let max = wall.iter().cloned().fold(0.0, f64::max);
+    println!("{name:<12} {med:>10.2} {min:>10.2} {max:>10.2} {cpu:>12.2} {rss:>14}");
+    format!(
+        "{{\"case\":\"run-none\",\"runtime\":\"{name}\",\"mode\":\"{mode}\",\"runs\":{runs},\"median_ms\":{med:.3},\"min_ms\":{min:.3},\"max_ms\":{max:.3},\"cpu_median_ms\":{cpu:.3},\"peak_rss_kib\":{rss}}}"
+    )
 }

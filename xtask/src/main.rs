@@ -57,12 +57,27 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// Build the tinydocker binary; return its path.
+/// Build the tinydocker binary; return its path. The release binary is
+/// linked statically (glibc's static libc): the dynamic loader costs about
+/// 0.5 ms of every start here, a tenth of a whole `run`. Only the final link
+/// needs the flag, so `cargo rustc` passes it to the binary alone (proc-macro
+/// dependencies cannot be built with it).
 pub fn build(release: bool) -> Result<PathBuf> {
     let mut cmd = cargo();
-    cmd.args(["build", "--quiet", "-p", "tinydocker"]);
     if release {
-        cmd.arg("--release");
+        cmd.args([
+            "rustc",
+            "--quiet",
+            "--release",
+            "-p",
+            "tinydocker",
+            "--bin",
+            "tinydocker",
+            "--",
+        ])
+        .args(["-C", "target-feature=+crt-static"]);
+    } else {
+        cmd.args(["build", "--quiet", "-p", "tinydocker"]);
     }
     run(&mut cmd)?;
     Ok(workspace()
