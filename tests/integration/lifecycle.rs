@@ -108,7 +108,7 @@ fn exited_container_is_kept_until_rm() {
     assert_eq!(root.host_mounts(), Vec::<String>::new());
     let id = &root.container_ids()[0];
     let dir = root.path().join("containers").join(id);
-    for f in ["config.json", "state.json", "upper", "work"] {
+    for f in ["container.json", "upper", "work"] {
         assert!(dir.join(f).exists(), "{} missing", dir.join(f).display());
     }
 

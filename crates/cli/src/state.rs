@@ -1,8 +1,8 @@
 //! The container store under the state root.
 //!
 //! ```text
-//! containers/<id>/config.json   what was asked for (written once)
-//! containers/<id>/state.json    how it is going (pid, exit code, times)
+//! containers/<id>/container.json  what was asked for (config, written once)
+//!                               and how it is going (state: pid, exit code, times)
 //! containers/<id>/{upper,work}  writable layer and overlay work directory
 //!                               (a `--rm` container has none: its writable
 //!                               layer is a tmpfs in its own mount namespace)
@@ -13,8 +13,10 @@
 //! containers.lock               flock(2) held while a name is taken or freed
 //! ```
 //!
-//! Files are replaced atomically (temp file + rename). Liveness is decided
-//! by the pid *and* its start time, never a bare pid.
+//! Files are replaced atomically (temp file + rename). Config and state share
+//! one file: every file created and deleted costs a new inode, the largest
+//! single cost of `run --rm` on a disk like this one. Liveness is decided by
+//! the pid *and* its start time, never a bare pid.
 
 use std::fs::{self, File};
 use std::io;
@@ -144,6 +146,28 @@ impl Drop for Lock {
     }
 }
 
+/// The record file of a container.
+const RECORD: &str = "container.json";
+
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    config: &'a Config,
+    state: &'a State,
+}
+
+#[derive(Deserialize)]
+struct Record {
+    config: Config,
+    state: State,
+}
+
+fn write_record(dir: &Path, config: &Config, state: &State) -> Result<()> {
+    let path = dir.join(RECORD);
+    let data =
+        serde_json::to_vec_pretty(&RecordRef { config, state }).expect("a record serialises");
+    write_atomic(&path, &data, false).with_context(|| format!("write {}", path.display()))
+}
+
 fn lock_file(path: &Path) -> Result<Lock> {
     let file = File::options()
         .create(true)
@@ -174,9 +198,7 @@ impl Container {
     /// Record a new state (atomically; no fsync: runtime state does not
     /// outlive a reboot anyway, and the rename keeps it whole on a crash).
     pub fn save_state(&mut self, state: State) -> Result<()> {
-        let path = self.dir.join("state.json");
-        let data = serde_json::to_vec(&state).expect("state serialises");
-        write_atomic(&path, &data, false).with_context(|| format!("write {}", path.display()))?;
+        write_record(&self.dir, &self.config, &state)?;
         self.state = state;
         Ok(())
     }
@@ -246,14 +268,14 @@ impl Root {
 
     /// Create a container: take its name, make its directories, write its
     /// config. On any failure nothing of it is left.
-    pub fn create(&self, config: Config) -> Result<Container> {
+    pub fn create(&self, config: Config, state: State) -> Result<Container> {
         let _lock = self.lock()?;
         let name_file = self.names_dir().join(&config.name);
         if let Ok(holder) = fs::read_to_string(&name_file) {
             if self
                 .containers_dir()
                 .join(holder.trim())
-                .join("config.json")
+                .join(RECORD)
                 .exists()
             {
                 bail!(
@@ -275,13 +297,12 @@ impl Root {
                     fs::create_dir(dir.join(sub))?;
                 }
             }
-            let data = serde_json::to_vec_pretty(&config).expect("config serialises");
-            write_atomic(&dir.join("config.json"), &data, false)?;
+            write_record(&dir, &config, &state)?;
             write_atomic(&name_file, config.id.as_bytes(), false)?;
             Ok(Container {
                 dir: dir.clone(),
                 config,
-                state: State::created(),
+                state,
             })
         })();
         if result.is_err() {
@@ -292,23 +313,14 @@ impl Root {
     }
 
     fn load(&self, dir: &Path) -> Result<Container> {
-        let config_path = dir.join("config.json");
-        let config: Config = serde_json::from_slice(
-            &fs::read(&config_path).with_context(|| format!("read {}", config_path.display()))?,
-        )
-        .with_context(|| format!("parse {}", config_path.display()))?;
-        let state = match fs::read(dir.join("state.json")) {
-            Ok(data) => serde_json::from_slice(&data)
-                .with_context(|| format!("parse {}", dir.join("state.json").display()))?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => State::created(),
-            Err(e) => {
-                return Err(e).with_context(|| format!("read {}", dir.join("state.json").display()))
-            }
-        };
+        let path = dir.join(RECORD);
+        let data = fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+        let record: Record =
+            serde_json::from_slice(&data).with_context(|| format!("parse {}", path.display()))?;
         Ok(Container {
             dir: dir.to_path_buf(),
-            config,
-            state,
+            config: record.config,
+            state: record.state,
         })
     }
 
@@ -322,7 +334,7 @@ impl Root {
         };
         let mut all = Vec::new();
         for entry in entries.flatten() {
-            // A directory without config.json is a creation cut short: not a container.
+            // A directory without a record is a creation cut short: not a container.
             if let Ok(c) = self.load(&entry.path()) {
                 all.push(c);
             }
@@ -364,8 +376,8 @@ impl Root {
             fs::remove_file(&name_file)
                 .with_context(|| format!("remove {}", name_file.display()))?;
         }
-        // config.json first: from then on the directory is no container.
-        match fs::remove_file(container.dir.join("config.json")) {
+        // The record first: from then on the directory is no container.
+        match fs::remove_file(container.dir.join(RECORD)) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("remove {}", container.dir.display())),

@@ -222,11 +222,18 @@ impl PreparedPlan {
         // SAFETY: umask has no preconditions.
         unsafe { libc::umask(0) };
         let mut root = Fd(-1);
+        // The parent directory of the last node or link made: /dev's entries
+        // come in a row, so its fd is opened once, not once per entry.
+        // Forgotten at every other step, since a mount may cover it.
+        let mut parent: Option<(&CStr, Fd)> = None;
         for (i, step) in self.steps.iter().enumerate() {
             let fail = |errno: i32| StepFailure {
                 step: i as u32,
                 errno,
             };
+            if !matches!(step, Prepared::Mknod { .. } | Prepared::Symlink { .. }) {
+                parent = None;
+            }
             match step {
                 Prepared::MakePrivate => {
                     sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
@@ -289,13 +296,12 @@ impl PreparedPlan {
                     }
                 }
                 Prepared::Mknod { path, mode, dev } => {
-                    let parent = open_parent(&root, path).map_err(fail)?;
-                    sys::mknodat(parent.0, path.name(), libc::S_IFCHR | mode, *dev)
-                        .map_err(fail)?;
+                    let dir = cached_parent(&mut parent, &root, path).map_err(fail)?;
+                    sys::mknodat(dir, path.name(), libc::S_IFCHR | mode, *dev).map_err(fail)?;
                 }
                 Prepared::Symlink { link, target } => {
-                    let parent = open_parent(&root, link).map_err(fail)?;
-                    sys::symlinkat(target, parent.0, link.name()).map_err(fail)?;
+                    let dir = cached_parent(&mut parent, &root, link).map_err(fail)?;
+                    sys::symlinkat(target, dir, link.name()).map_err(fail)?;
                 }
                 Prepared::MkdirAll { path } => {
                     mkdir_all(&root, path).map_err(fail)?;
@@ -388,6 +394,24 @@ fn mkdir_components(root: &Fd, prefixes: &[CString], names: &[CString]) -> Resul
 fn mkdir_all(root: &Fd, path: &RelPath) -> Result<Fd, i32> {
     mkdir_components(root, &path.prefixes, &path.names)?;
     open_in_root(root, path.full(), libc::O_PATH | libc::O_DIRECTORY)
+}
+
+/// The parent directory of `path`, from the cache when it holds that one.
+fn cached_parent<'a>(
+    cache: &mut Option<(&'a CStr, Fd)>,
+    root: &Fd,
+    path: &'a RelPath,
+) -> Result<i32, i32> {
+    let wanted = path.parent();
+    match cache {
+        Some((key, fd)) if *key == wanted => Ok(fd.0),
+        _ => {
+            let fd = open_parent(root, path)?;
+            let raw = fd.0;
+            *cache = Some((wanted, fd));
+            Ok(raw)
+        }
+    }
 }
 
 /// Create the parent directories of `path`; return an `O_PATH` fd of the parent.

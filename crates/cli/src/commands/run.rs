@@ -271,9 +271,17 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
     let prepared = Prepared::new(root, &config, &v)?;
     let signals = SignalForwarder::block()?;
     let mut init = prepared.spawn()?;
+    let pid = init.pid();
+    let running = State {
+        status: Status::Running,
+        pid,
+        pid_start: state::pid_start_time(pid).unwrap_or(0),
+        started_at: state::now_nanos(),
+        ..State::created()
+    };
     let mut attempt = 0;
     let mut container = loop {
-        match root.create(config.clone()) {
+        match root.create(config.clone(), running.clone()) {
             Ok(c) => break c,
             // A generated name that happens to be taken: try a longer one.
             Err(_) if v.name.is_none() && attempt < 8 => {
@@ -299,17 +307,16 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
         Err(err) => {
             // A failure to start: the record says why (without --rm), or goes.
             let code = errors::exit_code(&err);
-            let outcome =
-                if remove || code == errors::USAGE && container.state.status == Status::Created {
-                    root.remove(&container)
-                } else {
-                    let mut state = container.state.clone();
-                    state.status = Status::Exited;
-                    state.exit_code = code;
-                    state.error = errors::one_line(&err);
-                    state.finished_at = state::now_nanos();
-                    container.save_state(state)
-                };
+            let outcome = if remove {
+                root.remove(&container)
+            } else {
+                let mut state = container.state.clone();
+                state.status = Status::Exited;
+                state.exit_code = code;
+                state.error = errors::one_line(&err);
+                state.finished_at = state::now_nanos();
+                container.save_state(state)
+            };
             if let Err(cleanup) = outcome {
                 eprintln!(
                     "tinydocker: clean up after failed start: {}",
@@ -543,14 +550,6 @@ fn start_and_wait(
     signals: SignalForwarder,
 ) -> Result<i32> {
     let started = (|| -> Result<Option<ChildFailure>> {
-        let pid = init.pid();
-        container.save_state(State {
-            status: Status::Running,
-            pid,
-            pid_start: state::pid_start_time(pid).unwrap_or(0),
-            started_at: state::now_nanos(),
-            ..State::created()
-        })?;
         init.go()?;
         Ok(init.wait_exec()?)
     })();
