@@ -79,16 +79,6 @@ pub fn unshare_cgroup_namespace() -> Result<(), i32> {
     Ok(())
 }
 
-/// Move the calling process into new namespaces of the given kinds
-/// (`unshare(2)`). A new PID namespace is for children only: clone for that.
-pub fn unshare(namespaces: crate::Namespaces) -> Result<(), i32> {
-    // SAFETY: unshare takes a flag word.
-    if unsafe { libc::unshare(namespaces.bits() as libc::c_int) } != 0 {
-        return Err(errno());
-    }
-    Ok(())
-}
-
 /// Set the UTS namespace's host name.
 pub fn set_hostname(name: &CStr) -> Result<(), i32> {
     let bytes = name.to_bytes();
