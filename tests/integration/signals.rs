@@ -89,3 +89,25 @@ fn init_killed_by_sigkill_gives_137() {
     root.run(&["rm", "killed"]).ok();
     root.assert_no_containers();
 }
+
+#[test]
+fn rm_force_of_a_foreground_container_leaves_nothing() {
+    // `rm -f` from another shell kills the container; the foreground `run`
+    // then exits 137 and records nothing into the removed directory.
+    let root = TestRoot::new();
+    let mut run = root.spawn(&[
+        "run",
+        "--name",
+        "victim",
+        "busybox",
+        "sh",
+        "-c",
+        "echo ready; sleep 100",
+    ]);
+    run.expect_line("ready");
+    root.run(&["rm", "-f", "victim"]).ok().stdout_is("victim");
+    run.finish().code(137);
+    root.assert_no_containers();
+    assert_eq!(root.names(), Vec::<String>::new());
+    assert_eq!(root.host_mounts(), Vec::<String>::new());
+}

@@ -175,11 +175,20 @@ fn lock_file(path: &Path) -> Result<Lock> {
         .write(true)
         .open(path)
         .with_context(|| format!("open lock {}", path.display()))?;
-    // SAFETY: flock on an open fd.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(io::Error::last_os_error()).with_context(|| format!("lock {}", path.display()));
+    flock(file, path)
+}
+
+fn flock(file: File, path: &Path) -> Result<Lock> {
+    loop {
+        // SAFETY: flock on an open fd.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(Lock(file));
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err).with_context(|| format!("lock {}", path.display()));
+        }
     }
-    Ok(Lock(file))
 }
 
 /// A container's directory and records.
@@ -198,9 +207,26 @@ impl Container {
     /// Record a new state (atomically; no fsync: runtime state does not
     /// outlive a reboot anyway, and the rename keeps it whole on a crash).
     pub fn save_state(&mut self, state: State) -> Result<()> {
+        let lock = self.lock()?;
+        // Removed meanwhile (`rm -f` from another shell): nothing to record.
+        if lock.is_none() || !self.dir.join(RECORD).exists() {
+            self.state = state;
+            return Ok(());
+        }
         write_record(&self.dir, &self.config, &state)?;
         self.state = state;
         Ok(())
+    }
+
+    /// Serialise changes to this container with other tinydocker processes
+    /// (an `flock(2)` on its directory). `None` when the directory is gone.
+    pub fn lock(&self) -> Result<Option<Lock>> {
+        let dir = match File::open(&self.dir) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("open {}", self.dir.display())),
+        };
+        flock(dir, &self.dir).map(Some)
     }
 
     /// The recorded state checked against the live system.
@@ -368,7 +394,8 @@ impl Root {
         Err(anyhow!("No such container: {key}"))
     }
 
-    /// Remove a container's files and free its name.
+    /// Remove a container's files and free its name. The caller holds the
+    /// container's [`Container::lock`].
     pub fn remove(&self, container: &Container) -> Result<()> {
         let _lock = self.lock()?;
         let name_file = self.names_dir().join(&container.config.name);
@@ -382,8 +409,11 @@ impl Root {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("remove {}", container.dir.display())),
         }
-        fs::remove_dir_all(&container.dir)
-            .with_context(|| format!("remove {}", container.dir.display()))
+        match fs::remove_dir_all(&container.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("remove {}", container.dir.display())),
+        }
     }
 
     /// Ids of the images that containers use.

@@ -25,6 +25,11 @@ pub fn rm(root: &Root, args: RmArgs) -> Result<i32> {
 
 fn remove_one(root: &Root, key: &str, force: bool) -> Result<()> {
     let container = root.find(key)?;
+    let Some(_lock) = container.lock()? else {
+        bail!("No such container: {key}");
+    };
+    // Reread under the lock: the state may have changed meanwhile.
+    let container = root.find(&container.config.id)?;
     if let Observed::Running { .. } = container.observe() {
         if !force {
             bail!(

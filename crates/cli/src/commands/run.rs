@@ -298,6 +298,7 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
     match result {
         Ok(code) => {
             if remove {
+                let _lock = container.lock()?;
                 root.remove(&container)?;
             }
             Ok(code)
@@ -306,7 +307,7 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
             // A failure to start: the record says why (without --rm), or goes.
             let code = errors::exit_code(&err);
             let outcome = if remove {
-                root.remove(&container)
+                container.lock().and_then(|_lock| root.remove(&container))
             } else {
                 let mut state = container.state.clone();
                 state.status = Status::Exited;
