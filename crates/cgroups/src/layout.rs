@@ -138,6 +138,38 @@ mod tests {
         insta::assert_debug_snapshot!(layout);
     }
 
+    /// systemd's legacy mode: cpu and cpuacct (and net_cls, net_prio)
+    /// co-mounted, no v2 mount.
+    #[test]
+    fn legacy() {
+        let text = "\
+25 1 254:0 / / rw,relatime - ext4 /dev/vda rw
+30 25 0:26 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755
+31 30 0:27 / /sys/fs/cgroup/systemd rw,nosuid,nodev,noexec,relatime shared:10 - cgroup cgroup rw,xattr,release_agent=/lib/systemd/systemd-cgroups-agent,name=systemd
+32 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid,nodev,noexec,relatime shared:11 - cgroup cgroup rw,cpu,cpuacct
+33 30 0:29 / /sys/fs/cgroup/net_cls,net_prio rw,nosuid,nodev,noexec,relatime shared:12 - cgroup cgroup rw,net_cls,net_prio
+34 30 0:30 / /sys/fs/cgroup/cpuset rw,nosuid,nodev,noexec,relatime shared:13 - cgroup cgroup rw,cpuset,clone_children
+35 30 0:31 / /sys/fs/cgroup/memory rw,nosuid,nodev,noexec,relatime shared:14 - cgroup cgroup rw,memory
+36 30 0:32 / /sys/fs/cgroup/pids rw,nosuid,nodev,noexec,relatime shared:15 - cgroup cgroup rw,pids
+37 30 0:33 / /sys/fs/cgroup/freezer rw,nosuid,nodev,noexec,relatime shared:16 - cgroup cgroup rw,freezer
+38 30 0:34 / /sys/fs/cgroup/blkio rw,nosuid,nodev,noexec,relatime shared:17 - cgroup cgroup rw,blkio
+";
+        let layout = Layout::from_mountinfo(text).unwrap();
+        insta::assert_debug_snapshot!(layout);
+    }
+
+    /// A v2-only host, as systemd sets it up by default.
+    #[test]
+    fn unified_sample() {
+        let text = "\
+25 1 254:0 / / rw,relatime - ext4 /dev/vda rw
+26 25 0:25 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot
+27 25 0:26 / /sys/fs/bpf rw,nosuid,nodev,noexec,relatime shared:5 - bpf bpf rw,mode=700
+";
+        let layout = Layout::from_mountinfo(text).unwrap();
+        insta::assert_debug_snapshot!(layout);
+    }
+
     #[test]
     fn unified() {
         let text = "25 1 254:0 / / rw - ext4 /dev/vda rw\n26 25 0:25 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";

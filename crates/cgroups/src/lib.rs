@@ -1,33 +1,53 @@
-//! Linux control groups (`cgroups(7)`).
+//! Linux control groups (`cgroups(7)`) for containers: detect the host's
+//! layout, create a cgroup, write limits, read usage and OOM kills, freeze,
+//! kill everything inside, remove.
 //!
 //! The host's layout is one of three: unified (cgroup v2 only), legacy
 //! (v1 controller hierarchies only) or hybrid (v1 controllers plus a v2
 //! mount without controllers, as systemd sets up in "hybrid" mode). Hybrid
-//! hosts are driven through v1.
+//! hosts are driven through v1. Each [`Manager`] method has a v1 and a v2
+//! implementation ([`v1::Manager`], [`v2::Manager`]); [`AnyManager`] picks
+//! one at runtime. [`Manager::plan`] lists the writes [`Manager::apply`]
+//! does, without doing them.
 //!
 //! ```no_run
-//! use tinydocker_cgroups::Layout;
+//! use tinydocker_cgroups::{AnyManager, Layout, Manager, Resources};
 //!
 //! let layout = Layout::detect()?;
-//! println!("{layout:?}");
+//! let cgroup = AnyManager::new(&layout, "tinydocker/0123456789ab");
+//! let res = Resources { memory: Some(64 << 20), pids_limit: Some(10), ..Resources::default() };
+//! for w in cgroup.plan(&res) {
+//!     println!("{} {} <- {}", w.controller, w.file, w.value);
+//! }
+//! cgroup.create()?;
+//! cgroup.apply(&res)?;
+//! cgroup.add_task(std::process::id() as i32)?;
+//! println!("{:?}", cgroup.stats()?);
 //! # Ok::<(), tinydocker_cgroups::Error>(())
 //! ```
 
+mod any;
+mod common;
+mod cpus;
+mod error;
+#[cfg(test)]
+mod fake;
 mod layout;
+mod resources;
+mod stats;
+mod sys;
+pub mod v1;
+pub mod v2;
 
+pub use any::AnyManager;
+pub use common::{shares_to_weight, Manager, Write};
+pub use cpus::{online_cpus, online_mems, parse_cpu_list};
+pub use error::Error;
 pub use layout::{Layout, Mount};
+pub use resources::Resources;
+pub use stats::Stats;
 
-use std::path::PathBuf;
-
-/// Errors of this crate.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("read {path}")]
-    ReadMounts {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("no cgroup filesystem is mounted (looked in {0})")]
-    NoCgroups(PathBuf),
-}
+/// The README's examples, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
+use crate::limits::LimitArgs;
+
 pub const DEFAULT_ROOT: &str = "/var/lib/tinydocker";
 
 #[derive(Debug, Parser)]
@@ -24,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a command in a new container
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List containers
     Ps(PsArgs),
     /// Remove one or more containers
@@ -35,6 +37,10 @@ pub enum Command {
     Images(ImagesArgs),
     /// Remove one or more images
     Rmi(RmiArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(StatsArgs),
+    /// Update the resource limits of a running container
+    Update(Box<UpdateArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +86,13 @@ pub struct RunArgs {
     /// namespace with only lo) or host (the host's network)
     #[arg(long, default_value = "none", value_name = "NETWORK")]
     pub network: String,
+
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
+    /// Optional parent cgroup for the container (default: tinydocker)
+    #[arg(long = "cgroup-parent", value_name = "PATH")]
+    pub cgroup_parent: Option<String>,
 
     /// Print help
     #[arg(long, action = ArgAction::Help)]
@@ -147,6 +160,31 @@ pub struct RmiArgs {
     /// Images, by NAME[:TAG] or id
     #[arg(required = true, value_name = "IMAGE")]
     pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long = "no-stream")]
+    pub no_stream: bool,
+    /// Don't truncate output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Containers, by name, id or unique id prefix (default: all running)
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Running containers, by name, id or unique id prefix
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
 }
 
 #[cfg(test)]

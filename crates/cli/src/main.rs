@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod errors;
 mod human;
+mod limits;
 mod names;
 mod state;
 

@@ -26,6 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use tinydocker_cgroups::{AnyManager, Layout, Resources};
 use tinydocker_fs::{write_atomic, ImageStore};
 
 /// A bind volume as recorded.
@@ -57,6 +58,12 @@ pub struct Config {
     pub auto_remove: bool,
     /// Nanoseconds since the epoch.
     pub created: u128,
+    /// Resource limits, as last applied (`run`, then `update`).
+    #[serde(default)]
+    pub resources: Resources,
+    /// The cgroup, relative to the hierarchy roots ("tinydocker/<id>").
+    #[serde(default)]
+    pub cgroup: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +91,9 @@ pub struct State {
     pub started_at: u128,
     #[serde(default)]
     pub finished_at: u128,
+    /// The kernel's OOM killer killed a process of the container.
+    #[serde(default)]
+    pub oom_killed: bool,
 }
 
 impl State {
@@ -96,6 +106,7 @@ impl State {
             error: String::new(),
             started_at: 0,
             finished_at: 0,
+            oom_killed: false,
         }
     }
 }
@@ -216,6 +227,19 @@ impl Container {
         write_record(&self.dir, &self.config, &state)?;
         self.state = state;
         Ok(())
+    }
+
+    /// Rewrite the record (config and state) while the caller holds
+    /// [`Container::lock`].
+    pub fn save_state_locked(&mut self, state: State) -> Result<()> {
+        write_record(&self.dir, &self.config, &state)?;
+        self.state = state;
+        Ok(())
+    }
+
+    /// The container's cgroup manager (None for a record without a cgroup).
+    pub fn cgroup(&self, layout: &Layout) -> Option<AnyManager> {
+        (!self.config.cgroup.is_empty()).then(|| AnyManager::new(layout, &self.config.cgroup))
     }
 
     /// Serialise changes to this container with other tinydocker processes

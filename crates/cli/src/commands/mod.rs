@@ -6,6 +6,8 @@ mod ps;
 mod rm;
 mod rmi;
 mod run;
+mod stats;
+mod update;
 
 use anyhow::Result;
 
@@ -16,12 +18,14 @@ use crate::state::Root;
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let root = Root::new(cli.root);
     match cli.command {
-        Command::Run(args) => run::run(&root, args),
+        Command::Run(args) => run::run(&root, *args),
         Command::Ps(args) => ps::ps(&root, args),
         Command::Rm(args) => rm::rm(&root, args),
         Command::Import(args) => import::import(&root, args),
         Command::Images(args) => images::images(&root, args),
         Command::Rmi(args) => rmi::rmi(&root, args),
+        Command::Stats(args) => stats::stats(&root, args),
+        Command::Update(args) => update::update(&root, *args),
     }
 }
 

@@ -2,6 +2,8 @@
 
 use anyhow::{bail, Context, Result};
 
+use tinydocker_cgroups::{Layout, Manager};
+
 use crate::cli::RmArgs;
 use crate::state::{Observed, Root};
 
@@ -39,6 +41,13 @@ fn remove_one(root: &Root, key: &str, force: bool) -> Result<()> {
         }
         kill(container.state.pid, container.state.pid_start)
             .with_context(|| format!("kill container {}", container.config.name))?;
+    }
+    // Normally gone with the container; left behind when its runtime was
+    // killed. Kill what is left in it and remove it.
+    if let Some(cgroup) = container.cgroup(&Layout::detect()?) {
+        cgroup
+            .remove()
+            .with_context(|| format!("remove cgroup {}", container.config.cgroup))?;
     }
     root.remove(&container)
 }

@@ -11,17 +11,21 @@
 use std::convert::Infallible;
 use std::ffi::{c_char, CString};
 use std::fs;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
+use tinydocker_cgroups::{AnyManager, Layout, Manager, Resources};
 use tinydocker_fs::{plan, Create, MountPlan, PreparedPlan, RootfsSpec, Volume};
 use tinydocker_ns::{child, spawn, ChildChannel, ChildFailure, Namespaces, SignalForwarder};
 
 use crate::cli::RunArgs;
 use crate::errors::{self, Exit};
+use crate::limits::{self, Host};
 use crate::names;
 use crate::state::{self, Config, Container, Root, State, Status, VolumeRecord};
 
+const DEFAULT_CGROUP_PARENT: &str = "tinydocker";
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Child steps after the mount plan, numbered past any plan's length.
@@ -48,6 +52,8 @@ struct Validated {
     volumes: Vec<Volume>,
     hostname: Option<String>,
     network: Network,
+    resources: Resources,
+    cgroup_parent: String,
 }
 
 fn parse_env_entry(entry: &str, out: &mut Vec<String>) -> Result<()> {
@@ -176,6 +182,17 @@ fn validate(args: &RunArgs) -> Result<Validated> {
         "host" => Network::Host,
         other => bail!("network {other} not found (available: none, host)"),
     };
+    // The host is only asked when a limit needs checking against it.
+    let resources = if args.limits.any() {
+        args.limits
+            .resources(&Host::detect()?, &Resources::default())?
+    } else {
+        Resources::default()
+    };
+    let cgroup_parent = match &args.cgroup_parent {
+        Some(parent) => limits::cgroup_parent(parent)?,
+        None => DEFAULT_CGROUP_PARENT.to_string(),
+    };
     Ok(Validated {
         name: args.name.clone(),
         env,
@@ -183,6 +200,8 @@ fn validate(args: &RunArgs) -> Result<Validated> {
         volumes,
         hostname: args.hostname.clone(),
         network,
+        resources,
+        cgroup_parent,
     })
 }
 
@@ -262,13 +281,33 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
         interactive: args.interactive,
         auto_remove: args.rm,
         created: state::now_nanos(),
+        resources: v.resources.clone(),
+        cgroup: format!("{}/{id}", v.cgroup_parent),
     };
 
-    // Clone the init first (it waits for go), then write the record once,
-    // with the init's pid already in it.
     let prepared = Prepared::new(root, &config, &v)?;
+    // The cgroup exists, with its limits, before the init does: the init
+    // starts inside it (clone3 CLONE_INTO_CGROUP on v2; on v1 it is moved in
+    // before go), so the user's command never runs unlimited.
+    let layout = Layout::detect()?;
+    let cgroup = AnyManager::new(&layout, &config.cgroup);
+    if let Err(e) = cgroup
+        .create()
+        .and_then(|()| cgroup.apply(&config.resources))
+    {
+        let _ = cgroup.remove();
+        return Err(anyhow::Error::new(e).context(format!("set up cgroup {}", config.cgroup)));
+    }
+    // Clone the init (it waits for go), then write the record once, with
+    // the init's pid already in it.
     let signals = SignalForwarder::block()?;
-    let mut init = prepared.spawn()?;
+    let mut init = match prepared.spawn(&cgroup) {
+        Ok(init) => init,
+        Err(e) => {
+            let _ = cgroup.remove();
+            return Err(e);
+        }
+    };
     let pid = init.pid();
     let running = State {
         status: Status::Running,
@@ -288,12 +327,13 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
             }
             Err(e) => {
                 let _ = init.kill_and_reap();
+                let _ = cgroup.remove();
                 return Err(e);
             }
         }
     };
 
-    let result = start_and_wait(&mut container, &prepared, &mut init, signals);
+    let result = start_and_wait(&mut container, &prepared, &mut init, signals, &cgroup);
     let remove = args.rm;
     match result {
         Ok(code) => {
@@ -305,6 +345,13 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
         }
         Err(err) => {
             // A failure to start: the record says why (without --rm), or goes.
+            let _ = init.kill_and_reap();
+            if let Err(e) = cgroup.remove() {
+                eprintln!(
+                    "tinydocker: remove cgroup {}: {e:#}",
+                    container.config.cgroup
+                );
+            }
             let code = errors::exit_code(&err);
             let outcome = if remove {
                 container.lock().and_then(|_lock| root.remove(&container))
@@ -520,16 +567,31 @@ impl Prepared {
         })
     }
 
-    /// Clone the container's init; it waits for go.
-    fn spawn(&self) -> Result<tinydocker_ns::Child> {
+    /// Clone the container's init into its cgroup; it waits for go.
+    fn spawn(&self, cgroup: &AnyManager) -> Result<tinydocker_ns::Child> {
         let plan = &self.child;
         let null = std::ptr::null::<c_char>();
         let argv: Vec<*const c_char> = plan.argv.iter().map(|s| s.as_ptr()).chain([null]).collect();
         let envp: Vec<*const c_char> = plan.envp.iter().map(|s| s.as_ptr()).chain([null]).collect();
         let cands: Vec<&std::ffi::CStr> = plan.candidates.iter().map(|c| c.as_c_str()).collect();
-        Ok(spawn(self.clone, None, |chan| {
+        // v2: born in the cgroup. Kernels or hierarchies that refuse
+        // CLONE_INTO_CGROUP get the v1 way: moved in before go.
+        if let Some(dir) = cgroup.open_dir()? {
+            let born_inside = spawn(self.clone, Some(dir.as_raw_fd()), |chan| {
+                child_main(chan, plan, &argv, &envp, &cands)
+            });
+            if let Ok(init) = born_inside {
+                return Ok(init);
+            }
+        }
+        let mut init = spawn(self.clone, None, |chan| {
             child_main(chan, plan, &argv, &envp, &cands)
-        })?)
+        })?;
+        if let Err(e) = cgroup.add_task(init.pid()) {
+            let _ = init.kill_and_reap();
+            return Err(anyhow::Error::new(e).context("move the container into its cgroup"));
+        }
+        Ok(init)
     }
 }
 
@@ -538,6 +600,7 @@ fn start_and_wait(
     prepared: &Prepared,
     init: &mut tinydocker_ns::Child,
     signals: SignalForwarder,
+    cgroup: &AnyManager,
 ) -> Result<i32> {
     let started = (|| -> Result<Option<ChildFailure>> {
         init.go()?;
@@ -558,10 +621,29 @@ fn start_and_wait(
     }
     let status = signals.supervise(init)?;
     drop(signals);
+    // The OOM count lives in the cgroup: read it before the cgroup goes.
+    let oom_kills = cgroup.oom_kills().unwrap_or(0);
+    if let Err(e) = cgroup.remove() {
+        eprintln!(
+            "tinydocker: remove cgroup {}: {e:#}",
+            container.config.cgroup
+        );
+    }
     let mut state = container.state.clone();
     state.status = Status::Exited;
     state.exit_code = status.code();
     state.finished_at = state::now_nanos();
+    state.oom_killed = oom_kills > 0;
+    if state.oom_killed {
+        let limit = match container.config.resources.memory {
+            Some(bytes) => format!("its memory limit of {}", limits::binary_size(bytes as u64)),
+            None => "no memory limit: the host ran out of memory".to_string(),
+        };
+        eprintln!(
+            "tinydocker: container {} was killed by the kernel's OOM killer ({limit})",
+            container.config.name
+        );
+    }
     if !container.config.auto_remove {
         container.save_state(state)?;
     }

@@ -1,0 +1,130 @@
+//! The errors of this crate: one variant per step that can fail, each naming
+//! the file, directory or process it was working on.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The mount table could not be read.
+    #[error("read {path}")]
+    ReadMounts {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The mount table lists no cgroup filesystem.
+    #[error("no cgroup filesystem is mounted (looked in {0})")]
+    NoCgroups(PathBuf),
+    /// A control file could not be read.
+    #[error("read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A control file could not be written.
+    #[error("write {value:?} to {path}")]
+    Write {
+        path: PathBuf,
+        value: String,
+        #[source]
+        source: io::Error,
+    },
+    /// A control file holds something this crate does not understand.
+    #[error("parse {path}: unexpected {text:?}")]
+    Parse { path: PathBuf, text: String },
+    /// A CPU or memory-node list such as `0-2,5` is malformed.
+    #[error("cpu list {list:?}: {reason} (expected a list like 0-2,5)")]
+    CpuList { list: String, reason: &'static str },
+    /// A combination of resource limits the kernel would refuse or
+    /// misinterpret.
+    #[error("invalid resources: {reason}")]
+    InvalidResources { reason: String },
+    /// A limit needs a v1 controller whose hierarchy is not mounted.
+    #[error("the {controller} cgroup controller is not mounted (needed for {file})")]
+    NoHierarchy { controller: String, file: String },
+    /// The manager's path is the hierarchy's root: killing or removing it
+    /// would hit the whole machine.
+    #[error("refusing to {action} the root cgroup")]
+    RootCgroup { action: &'static str },
+    /// The cgroup does not exist (in any hierarchy).
+    #[error("cgroup {path} does not exist")]
+    NotFound { path: PathBuf },
+    /// A cgroup directory could not be created.
+    #[error("create {path}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A cgroup directory could not be removed.
+    #[error("remove {path}")]
+    RemoveDir {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A cgroup directory could not be opened.
+    #[error("open {path}")]
+    OpenDir {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// `pidfd_open(2)` failed for a process of the cgroup.
+    #[error("open a pidfd for process {pid}")]
+    PidfdOpen {
+        pid: i32,
+        #[source]
+        source: io::Error,
+    },
+    /// A process of the cgroup could not be sent SIGKILL.
+    #[error("send SIGKILL to process {pid}")]
+    Kill {
+        pid: i32,
+        #[source]
+        source: io::Error,
+    },
+    /// Waiting (inotify, poll) for a cgroup or its processes failed.
+    #[error("wait for {what} of {path}")]
+    Wait {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    /// The kernel did not report the expected state in time (processes
+    /// stuck in uninterruptible sleep, for instance).
+    #[error("timed out after {secs}s waiting for {what} of {path}")]
+    Timeout {
+        path: PathBuf,
+        what: &'static str,
+        secs: u64,
+    },
+    /// The v1 freezer did not reach FROZEN.
+    #[error("freeze {path}: the state stayed {state:?}")]
+    Freeze { path: PathBuf, state: String },
+    /// Processes kept appearing in the cgroup after every round of kills.
+    #[error("processes remain in {path} after {rounds} rounds of SIGKILL")]
+    NotEmpty { path: PathBuf, rounds: u32 },
+}
+
+impl Error {
+    /// The `io::Error` underneath, if any (for callers matching on errno).
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Error::ReadMounts { source, .. }
+            | Error::Read { source, .. }
+            | Error::Write { source, .. }
+            | Error::CreateDir { source, .. }
+            | Error::RemoveDir { source, .. }
+            | Error::OpenDir { source, .. }
+            | Error::PidfdOpen { source, .. }
+            | Error::Kill { source, .. }
+            | Error::Wait { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Test helpers: a fake cgroupfs in a temp dir. A plain directory does not
+//! grow control files as cgroupfs does, so tests create the files a kernel
+//! would have.
+
+use std::path::Path;
+
+/// Create `dir` (and its parents) with these control files.
+pub(crate) fn cgroup(dir: &Path, files: &[(&str, &str)]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.join(name), content).unwrap();
+    }
+}
+
+/// Delete the files of `dir` (not its subdirectories), as rmdir on
+/// cgroupfs would do, so the test's rmdir can succeed.
+pub(crate) fn drop_files(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+}
+
+pub(crate) fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A pid no kernel hands out (pid_max is at most 2^22), so nothing real can
+/// be signalled by mistake.
+pub(crate) const FAKE_PID: i32 = 2_000_000_000;

@@ -1,0 +1,189 @@
+//! The limits a container asks for, in docker's terms (`--cpus`,
+//! `--cpu-shares`, `--cpuset-cpus`, `--memory`, `--memory-swap`,
+//! `--memory-reservation`, `--pids-limit`), before they are mapped onto the
+//! v1 or v2 control files (cgroups(7)).
+
+use serde::{Deserialize, Serialize};
+
+use crate::{parse_cpu_list, Error};
+
+/// Resource limits for one cgroup. Every field is optional: `None` leaves
+/// the kernel's default (for limits: unlimited).
+///
+/// ```
+/// use tinydocker_cgroups::Resources;
+///
+/// // docker run --cpus 0.5 --memory 64m --pids-limit 10
+/// let res = Resources {
+///     cpu_quota: Some(50_000),
+///     cpu_period: Some(100_000),
+///     memory: Some(64 << 20),
+///     pids_limit: Some(10),
+///     ..Resources::default()
+/// };
+/// res.validate()?;
+/// # Ok::<(), tinydocker_cgroups::Error>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Resources {
+    /// CPU time per period, in microseconds; -1 = unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_quota: Option<i64>,
+    /// The period, in microseconds (100000 when a quota is set without one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_period: Option<u64>,
+    /// Relative CPU weight in v1 units (default 1024; 0 = unset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_shares: Option<u64>,
+    /// CPUs the processes may run on ("0-2,5").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes the processes may allocate from ("0").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpuset_mems: Option<String>,
+    /// Memory limit in bytes; -1 = unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<i64>,
+    /// Memory plus swap in bytes (docker's `--memory-swap`); -1 = unlimited swap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_swap: Option<i64>,
+    /// Soft limit in bytes (v1 `memory.soft_limit_in_bytes`, v2 `memory.low`); -1 = unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<i64>,
+    /// Maximum number of processes; -1 or 0 = unlimited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<i64>,
+}
+
+/// The period the kernel uses, and that docker's `--cpus` assumes.
+pub(crate) const DEFAULT_CPU_PERIOD: u64 = 100_000;
+
+impl Resources {
+    /// Check the combinations the kernel would refuse or misread, with the
+    /// same rules as runc: a swap limit needs a memory limit no larger than
+    /// it; sizes and counts are -1 or positive; cpu lists parse.
+    /// [`Manager::apply`](crate::Manager::apply) calls this first.
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid = |reason: String| Err(Error::InvalidResources { reason });
+        for (name, value) in [
+            ("memory", self.memory),
+            ("memory swap", self.memory_swap),
+            ("memory reservation", self.memory_reservation),
+            ("pids limit", self.pids_limit),
+        ] {
+            if let Some(v) = value {
+                if v < -1 {
+                    return invalid(format!(
+                        "{name} {v}: expected -1 (unlimited) or a positive number"
+                    ));
+                }
+            }
+        }
+        if let Some(q) = self.cpu_quota {
+            if q == 0 || q < -1 {
+                return invalid(format!(
+                    "cpu quota {q}: expected -1 (unlimited) or a positive number of microseconds"
+                ));
+            }
+        }
+        if self.cpu_period == Some(0) {
+            return invalid("cpu period 0: expected a positive number of microseconds".into());
+        }
+        if let Some(swap) = self.memory_swap {
+            if swap != -1 {
+                match self.memory {
+                    None | Some(-1) => {
+                        return invalid("a memory+swap limit needs a memory limit too".into())
+                    }
+                    Some(memory) if swap < memory => {
+                        return invalid(format!(
+                            "memory+swap limit {swap} is smaller than the memory limit {memory}"
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        if let Some(cpus) = &self.cpuset_cpus {
+            parse_cpu_list(cpus)?;
+        }
+        if let Some(mems) = &self.cpuset_mems {
+            parse_cpu_list(mems)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate() {
+        assert!(Resources::default().validate().is_ok());
+        let ok = Resources {
+            memory: Some(64 << 20),
+            memory_swap: Some(128 << 20),
+            cpu_quota: Some(-1),
+            pids_limit: Some(0),
+            cpuset_cpus: Some("0-1".into()),
+            ..Resources::default()
+        };
+        assert!(ok.validate().is_ok());
+        let unlimited_swap = Resources {
+            memory_swap: Some(-1),
+            ..Resources::default()
+        };
+        assert!(unlimited_swap.validate().is_ok());
+        for bad in [
+            Resources {
+                memory_swap: Some(1 << 20),
+                ..Resources::default()
+            },
+            Resources {
+                memory: Some(2 << 20),
+                memory_swap: Some(1 << 20),
+                ..Resources::default()
+            },
+            Resources {
+                memory: Some(-2),
+                ..Resources::default()
+            },
+            Resources {
+                cpu_quota: Some(0),
+                ..Resources::default()
+            },
+            Resources {
+                cpu_period: Some(0),
+                ..Resources::default()
+            },
+        ] {
+            assert!(
+                matches!(bad.validate(), Err(Error::InvalidResources { .. })),
+                "{bad:?}"
+            );
+        }
+        let bad_cpus = Resources {
+            cpuset_cpus: Some("1-".into()),
+            ..Resources::default()
+        };
+        assert!(matches!(bad_cpus.validate(), Err(Error::CpuList { .. })));
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let res = Resources {
+            memory: Some(1 << 20),
+            cpuset_cpus: Some("0".into()),
+            ..Resources::default()
+        };
+        let json = serde_json::to_string(&res).unwrap();
+        assert_eq!(json, r#"{"cpuset_cpus":"0","memory":1048576}"#);
+        assert_eq!(serde_json::from_str::<Resources>(&json).unwrap(), res);
+        assert_eq!(
+            serde_json::from_str::<Resources>("{}").unwrap(),
+            Resources::default()
+        );
+    }
+}

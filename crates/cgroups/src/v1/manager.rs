@@ -1,0 +1,608 @@
+//! The v1 manager: one cgroup, with a directory of the same relative path
+//! in each controller hierarchy it uses (cgroups(7)).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::blkio::Blkio;
+use super::cpu::Cpu;
+use super::cpuacct::CpuAcct;
+use super::cpuset::CpuSet;
+use super::freezer::Freezer;
+use super::memory::Memory;
+use super::pids::Pids;
+use crate::common::{
+    self, is_busy, mkdir, procs_recursive, read_procs, relative, remove_tree, wait_exited,
+    write_file, Controller, Write, REMOVE_ATTEMPTS,
+};
+use crate::sys::{self, is_errno, WAIT_TIMEOUT};
+use crate::{Error, Mount, Resources, Stats};
+
+/// The controllers a container's cgroup lives in, in the order their
+/// hierarchies are visited.
+const CONTROLLERS: [&str; 7] = [
+    Cpu::NAME,
+    CpuAcct::NAME,
+    CpuSet::NAME,
+    Memory::NAME,
+    Pids::NAME,
+    Freezer::NAME,
+    Blkio::NAME,
+];
+
+/// Rounds of freeze/kill/thaw before `kill_all` gives up: a second round
+/// only happens when a process joined while the first was under way.
+const KILL_ROUNDS: u32 = 10;
+
+/// A cgroup on a v1 (legacy or hybrid) host.
+///
+/// ```no_run
+/// use tinydocker_cgroups::{Layout, Manager};
+///
+/// if let Layout::Legacy { hierarchies } | Layout::Hybrid { hierarchies, .. } = Layout::detect()? {
+///     let cgroup = tinydocker_cgroups::v1::Manager::new(&hierarchies, "tinydocker/0123456789ab");
+///     cgroup.create()?;
+///     println!("{:?}", cgroup.dirs());
+/// }
+/// # Ok::<(), tinydocker_cgroups::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manager {
+    path: PathBuf,
+    /// (controller, hierarchy mount point) for each used controller that is mounted.
+    mounts: Vec<(&'static str, PathBuf)>,
+}
+
+impl Manager {
+    /// The cgroup `path` (relative to the hierarchy roots; only its normal
+    /// components count) in the `hierarchies` of a legacy or hybrid layout.
+    pub fn new(hierarchies: &[Mount], path: impl Into<PathBuf>) -> Manager {
+        let mounts = CONTROLLERS
+            .iter()
+            .filter_map(|&controller| {
+                hierarchies
+                    .iter()
+                    .find(|m| m.controllers.iter().any(|c| c == controller))
+                    .map(|m| (controller, m.path.clone()))
+            })
+            .collect();
+        Manager {
+            path: relative(&path.into()),
+            mounts,
+        }
+    }
+
+    /// The cgroup's directory in the hierarchy holding `controller`, if mounted.
+    pub fn dir(&self, controller: &str) -> Option<PathBuf> {
+        self.mounts
+            .iter()
+            .find(|(c, _)| *c == controller)
+            .map(|(_, mount)| mount.join(&self.path))
+    }
+
+    /// The cgroup's directory in each hierarchy used; co-mounted controllers
+    /// ("cpu,cpuacct") share one.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        self.hierarchies()
+            .into_iter()
+            .map(|mount| mount.join(&self.path))
+            .collect()
+    }
+
+    /// The mount points of the hierarchies used, each once.
+    fn hierarchies(&self) -> Vec<&Path> {
+        let mut out: Vec<&Path> = Vec::new();
+        for (_, mount) in &self.mounts {
+            if !out.contains(&mount.as_path()) {
+                out.push(mount);
+            }
+        }
+        out
+    }
+
+    fn require(&self, controller: &str, file: &str) -> Result<PathBuf, Error> {
+        self.dir(controller).ok_or_else(|| Error::NoHierarchy {
+            controller: controller.to_string(),
+            file: file.to_string(),
+        })
+    }
+
+    /// A path naming this cgroup in errors: its first directory.
+    fn display_dir(&self) -> PathBuf {
+        self.dirs()
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| self.path.clone())
+    }
+
+    fn refuse_root(&self, action: &'static str) -> Result<(), Error> {
+        if self.path.as_os_str().is_empty() {
+            return Err(Error::RootCgroup { action });
+        }
+        Ok(())
+    }
+
+    fn apply_controller<C: Controller>(&self, res: &Resources) -> Result<(), Error> {
+        let writes = C::plan(res);
+        let Some(first) = writes.first() else {
+            return Ok(());
+        };
+        let dir = self.require(C::NAME, &first.file)?;
+        C::apply(&dir, res)
+    }
+
+    fn stats_controller<C: Controller>(&self, stats: &mut Stats) -> Result<(), Error> {
+        match self.dir(C::NAME) {
+            Some(dir) => C::stats(&dir, stats),
+            None => Ok(()),
+        }
+    }
+
+    /// Every pid in the cgroup and below it, in every hierarchy, once.
+    fn all_procs(&self) -> Result<Vec<i32>, Error> {
+        let mut pids = Vec::new();
+        for dir in self.dirs() {
+            pids.extend(procs_recursive(&dir)?);
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(pids)
+    }
+
+    /// One round of kill_all: with the cgroup freezing, pin each process
+    /// with a pidfd and SIGKILL it through that pidfd, so a reused pid can
+    /// never be hit. Returns the pidfds.
+    fn kill_listed(&self) -> Result<Vec<OwnedFd>, Error> {
+        let mut pidfds = Vec::new();
+        for pid in self.all_procs()? {
+            match sys::pidfd_open(pid) {
+                Ok(fd) => pidfds.push((pid, fd)),
+                // Exited since the list was read.
+                Err(err) if is_errno(&err, libc::ESRCH) => {}
+                Err(source) => return Err(Error::PidfdOpen { pid, source }),
+            }
+        }
+        for (pid, fd) in &pidfds {
+            match sys::pidfd_send_signal(fd.as_fd(), libc::SIGKILL) {
+                Ok(()) => {}
+                Err(err) if is_errno(&err, libc::ESRCH) => {}
+                Err(source) => return Err(Error::Kill { pid: *pid, source }),
+            }
+        }
+        Ok(pidfds.into_iter().map(|(_, fd)| fd).collect())
+    }
+
+    fn rmdir_all(&self) -> Result<(), Error> {
+        // Best effort: try every hierarchy, report the first failure.
+        let mut first_err = None;
+        for dir in self.dirs() {
+            if let Err(err) = remove_tree(&dir) {
+                first_err.get_or_insert(err);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+impl common::Manager for Manager {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn plan(&self, res: &Resources) -> Vec<Write> {
+        let mut writes = Cpu::plan(res);
+        writes.extend(CpuSet::plan(res));
+        writes.extend(Memory::plan(res));
+        writes.extend(Pids::plan(res));
+        writes
+    }
+
+    fn create(&self) -> Result<(), Error> {
+        let cpuset_mount = self
+            .mounts
+            .iter()
+            .find(|(c, _)| *c == CpuSet::NAME)
+            .map(|(_, m)| m.as_path());
+        for mount in self.hierarchies() {
+            if Some(mount) == cpuset_mount {
+                CpuSet::create(mount, &self.path)?;
+                continue;
+            }
+            let mut dir = mount.to_path_buf();
+            for part in self.path.iter() {
+                dir.push(part);
+                mkdir(&dir)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&self, res: &Resources) -> Result<(), Error> {
+        res.validate()?;
+        self.apply_controller::<Cpu>(res)?;
+        self.apply_controller::<CpuSet>(res)?;
+        self.apply_controller::<Memory>(res)?;
+        self.apply_controller::<Pids>(res)
+    }
+
+    fn add_task(&self, pid: i32) -> Result<(), Error> {
+        for dir in self.dirs() {
+            write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn procs(&self) -> Result<Vec<i32>, Error> {
+        let mut pids = Vec::new();
+        for dir in self.dirs() {
+            pids.extend(read_procs(&dir.join("cgroup.procs"))?);
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(pids)
+    }
+
+    fn stats(&self) -> Result<Stats, Error> {
+        if !self.dirs().iter().any(|d| d.is_dir()) {
+            return Err(Error::NotFound {
+                path: self.display_dir(),
+            });
+        }
+        let mut stats = Stats::default();
+        self.stats_controller::<Cpu>(&mut stats)?;
+        self.stats_controller::<CpuAcct>(&mut stats)?;
+        self.stats_controller::<Memory>(&mut stats)?;
+        self.stats_controller::<Pids>(&mut stats)?;
+        self.stats_controller::<Blkio>(&mut stats)?;
+        Ok(stats)
+    }
+
+    fn oom_kills(&self) -> Result<u64, Error> {
+        match self.dir(Memory::NAME) {
+            Some(dir) => Memory::oom_kills(&dir),
+            None => Ok(0),
+        }
+    }
+
+    fn freeze(&self) -> Result<(), Error> {
+        Freezer::freeze(&self.require(Freezer::NAME, "freezer.state")?)
+    }
+
+    fn thaw(&self) -> Result<(), Error> {
+        Freezer::thaw(&self.require(Freezer::NAME, "freezer.state")?)
+    }
+
+    fn kill_all(&self) -> Result<(), Error> {
+        self.refuse_root("kill every process of")?;
+        let deadline = Instant::now() + WAIT_TIMEOUT;
+        let freezer = self
+            .dir(Freezer::NAME)
+            .filter(|d| d.join("freezer.state").exists());
+        for _ in 0..KILL_ROUNDS {
+            if self.all_procs()?.is_empty() {
+                return Ok(());
+            }
+            // Freezing stops forks: each task stops before it next returns
+            // to user space and children forked meanwhile start frozen, so
+            // the list read next is complete but for forks already under
+            // way, which the next round catches. Frozen tasks die at the thaw.
+            if let Some(dir) = &freezer {
+                Freezer::start_freeze(dir)?;
+            }
+            let killed = self.kill_listed();
+            let thawed = match &freezer {
+                Some(dir) => Freezer::thaw(dir),
+                None => Ok(()),
+            };
+            let pidfds = killed?;
+            thawed?;
+            wait_exited(&pidfds, deadline, &self.display_dir())?;
+        }
+        if self.all_procs()?.is_empty() {
+            return Ok(());
+        }
+        Err(Error::NotEmpty {
+            path: self.display_dir(),
+            rounds: KILL_ROUNDS,
+        })
+    }
+
+    fn remove(&self) -> Result<(), Error> {
+        self.refuse_root("remove")?;
+        let mut attempt = 1;
+        loop {
+            self.kill_all()?;
+            match self.rmdir_all() {
+                Ok(()) => return Ok(()),
+                // EBUSY right after the last task left: kill_all above
+                // waits on the processes again before the next try.
+                Err(err) if is_busy(&err) && attempt < REMOVE_ATTEMPTS => attempt += 1,
+                Err(err) => return Err(err),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::Manager as _;
+    use crate::fake::{self, FAKE_PID};
+    use crate::{AnyManager, Layout};
+
+    /// A legacy layout with systemd's usual mounts — cpu and cpuacct
+    /// co-mounted — under `root`.
+    fn layout(root: &Path) -> Layout {
+        let mut text = String::from("25 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n");
+        for (i, (dir, opts)) in [
+            ("cpu,cpuacct", "rw,cpu,cpuacct"),
+            ("cpuset", "rw,cpuset"),
+            ("memory", "rw,memory"),
+            ("devices", "rw,devices"),
+            ("freezer", "rw,freezer"),
+            ("blkio", "rw,blkio"),
+            ("pids", "rw,pids"),
+            ("systemd", "rw,xattr,release_agent=/x,name=systemd"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            text.push_str(&format!(
+                "{} 30 0:{} / {}/{dir} rw,relatime - cgroup cgroup {opts}\n",
+                31 + i,
+                27 + i,
+                root.display()
+            ));
+        }
+        Layout::from_mountinfo(&text).unwrap()
+    }
+
+    fn full() -> Resources {
+        Resources {
+            cpu_quota: Some(50_000),
+            cpu_period: Some(100_000),
+            cpu_shares: Some(512),
+            cpuset_cpus: Some("0-1".into()),
+            cpuset_mems: Some("0".into()),
+            memory: Some(64 << 20),
+            memory_swap: Some(128 << 20),
+            memory_reservation: Some(32 << 20),
+            pids_limit: Some(10),
+        }
+    }
+
+    fn minimal() -> Resources {
+        Resources {
+            cpu_quota: Some(50_000),
+            memory: Some(-1),
+            pids_limit: Some(0),
+            ..Resources::default()
+        }
+    }
+
+    #[test]
+    fn plan_full() {
+        let root = tempfile::tempdir().unwrap();
+        let m = AnyManager::new(&layout(root.path()), "tinydocker/abc");
+        assert!(!m.is_v2());
+        insta::assert_yaml_snapshot!(m.plan(&full()));
+    }
+
+    #[test]
+    fn plan_minimal() {
+        let root = tempfile::tempdir().unwrap();
+        let m = AnyManager::new(&layout(root.path()), "tinydocker/abc");
+        insta::assert_yaml_snapshot!(m.plan(&minimal()));
+        assert!(m.plan(&Resources::default()).is_empty());
+    }
+
+    #[test]
+    fn hierarchies_counted_once() {
+        let root = tempfile::tempdir().unwrap();
+        let Layout::Legacy { hierarchies } = layout(root.path()) else {
+            panic!("not legacy")
+        };
+        let m = Manager::new(&hierarchies, "/tinydocker/abc/");
+        assert_eq!(m.path(), Path::new("tinydocker/abc"));
+        let names: Vec<_> = m
+            .dirs()
+            .iter()
+            .map(|d| d.strip_prefix(root.path()).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "cpu,cpuacct/tinydocker/abc",
+                "cpuset/tinydocker/abc",
+                "memory/tinydocker/abc",
+                "pids/tinydocker/abc",
+                "freezer/tinydocker/abc",
+                "blkio/tinydocker/abc",
+            ]
+        );
+        assert_eq!(m.dir("cpu"), m.dir("cpuacct"));
+        assert_eq!(m.dir("devices"), None);
+    }
+
+    /// create, apply, add_task, stats, oom_kills, freeze, remove against a
+    /// fake v1 tree.
+    #[test]
+    fn fake_cgroupfs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let m = AnyManager::new(&layout(root), "tinydocker/abc");
+        let AnyManager::V1(v1) = &m else {
+            panic!("not v1")
+        };
+        // A real cpuset level has the files from the start, empty.
+        fake::cgroup(
+            &root.join("cpuset"),
+            &[("cpuset.cpus", "0-3\n"), ("cpuset.mems", "0\n")],
+        );
+        let empty_cpuset = [
+            ("cpuset.cpus", "\n"),
+            ("cpuset.mems", "\n"),
+            ("cgroup.procs", ""),
+        ];
+        fake::cgroup(&root.join("cpuset/tinydocker"), &empty_cpuset);
+        fake::cgroup(&root.join("cpuset/tinydocker/abc"), &empty_cpuset);
+        for h in ["cpu,cpuacct", "memory", "pids", "freezer", "blkio"] {
+            std::fs::create_dir_all(root.join(h)).unwrap();
+        }
+
+        m.create().unwrap();
+        m.create().unwrap(); // idempotent
+        for dir in v1.dirs() {
+            assert!(dir.is_dir(), "{}", dir.display());
+        }
+        assert!(!root.join("devices/tinydocker").exists());
+        assert!(!root.join("systemd/tinydocker").exists());
+        for level in ["cpuset/tinydocker", "cpuset/tinydocker/abc"] {
+            assert_eq!(fake::read(&root.join(level).join("cpuset.cpus")), "0-3");
+            assert_eq!(fake::read(&root.join(level).join("cpuset.mems")), "0");
+        }
+
+        // What the kernel puts in each new directory.
+        let dir = |h: &str| root.join(h).join("tinydocker/abc");
+        fake::cgroup(
+            &dir("cpu,cpuacct"),
+            &[
+                ("cpu.cfs_period_us", "100000\n"),
+                ("cpu.cfs_quota_us", "-1\n"),
+                ("cpu.shares", "1024\n"),
+                (
+                    "cpu.stat",
+                    "nr_periods 20\nnr_throttled 5\nthrottled_time 7000\n",
+                ),
+                ("cpuacct.usage", "123456789\n"),
+                ("cgroup.procs", ""),
+            ],
+        );
+        fake::cgroup(
+            &dir("memory"),
+            &[
+                ("memory.limit_in_bytes", "9223372036854771712\n"),
+                ("memory.memsw.limit_in_bytes", "9223372036854771712\n"),
+                ("memory.soft_limit_in_bytes", "9223372036854771712\n"),
+                ("memory.usage_in_bytes", "10485760\n"),
+                (
+                    "memory.stat",
+                    "cache 4096\ninactive_file 1\ntotal_cache 4096\ntotal_inactive_file 1048576\n",
+                ),
+                (
+                    "memory.oom_control",
+                    "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+                ),
+                ("cgroup.procs", ""),
+            ],
+        );
+        fake::cgroup(
+            &dir("pids"),
+            &[
+                ("pids.max", "max\n"),
+                ("pids.current", "1\n"),
+                ("cgroup.procs", ""),
+            ],
+        );
+        fake::cgroup(
+            &dir("freezer"),
+            &[("freezer.state", "THAWED\n"), ("cgroup.procs", "")],
+        );
+        fake::cgroup(
+            &dir("blkio"),
+            &[
+                (
+                    "blkio.throttle.io_service_bytes",
+                    "8:0 Read 4096\n8:0 Write 512\n8:0 Total 4608\nTotal 4608\n",
+                ),
+                ("cgroup.procs", ""),
+            ],
+        );
+
+        let res = full();
+        m.apply(&res).unwrap();
+        for w in m.plan(&res) {
+            let path = v1.dir(&w.controller).unwrap().join(&w.file);
+            assert_eq!(fake::read(&path), w.value, "{}", path.display());
+        }
+        assert!(matches!(
+            m.apply(&Resources {
+                memory_swap: Some(1),
+                ..Resources::default()
+            }),
+            Err(Error::InvalidResources { .. })
+        ));
+
+        m.add_task(FAKE_PID).unwrap();
+        for d in v1.dirs() {
+            assert_eq!(fake::read(&d.join("cgroup.procs")), FAKE_PID.to_string());
+        }
+        assert_eq!(m.procs().unwrap(), [FAKE_PID]);
+
+        let stats = m.stats().unwrap();
+        assert_eq!(
+            stats,
+            Stats {
+                cpu_usage_ns: 123456789,
+                nr_periods: 20,
+                nr_throttled: 5,
+                throttled_ns: 7000,
+                memory_usage: 10485760 - 1048576,
+                memory_limit: Some(64 << 20),
+                pids_current: 1,
+                pids_limit: Some(10),
+                oom_kills: 2,
+                block_read: 4096,
+                block_write: 512,
+            }
+        );
+        assert_eq!(m.oom_kills().unwrap(), 2);
+
+        m.freeze().unwrap();
+        assert_eq!(fake::read(&dir("freezer").join("freezer.state")), "FROZEN");
+        m.thaw().unwrap();
+        assert_eq!(fake::read(&dir("freezer").join("freezer.state")), "THAWED");
+
+        // The process left; rmdir on cgroupfs takes the files along.
+        for d in v1.dirs() {
+            fake::drop_files(&d);
+        }
+        m.remove().unwrap();
+        for d in v1.dirs() {
+            assert!(!d.exists(), "{}", d.display());
+            assert!(d.parent().unwrap().is_dir(), "the parent stays");
+        }
+        m.remove().unwrap(); // idempotent
+        m.kill_all().unwrap(); // a missing cgroup is empty
+        assert!(matches!(m.stats(), Err(Error::NotFound { .. })));
+    }
+
+    #[test]
+    fn root_cgroup_is_never_killed_or_removed() {
+        let root = tempfile::tempdir().unwrap();
+        let m = AnyManager::new(&layout(root.path()), "/");
+        assert!(matches!(m.kill_all(), Err(Error::RootCgroup { .. })));
+        assert!(matches!(m.remove(), Err(Error::RootCgroup { .. })));
+    }
+
+    #[test]
+    fn missing_hierarchy_is_named() {
+        let root = tempfile::tempdir().unwrap();
+        let hierarchies = [Mount {
+            path: root.path().join("memory"),
+            controllers: vec!["memory".into()],
+        }];
+        let m = Manager::new(&hierarchies, "x");
+        let err = m
+            .apply(&Resources {
+                pids_limit: Some(5),
+                ..Resources::default()
+            })
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the pids cgroup controller is not mounted (needed for pids.max)"
+        );
+    }
+}
