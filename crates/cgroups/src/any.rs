@@ -48,6 +48,19 @@ impl AnyManager {
         }
     }
 
+    /// v1 only: the `tasks` file of every hierarchy. A single-threaded
+    /// process that writes "0" (itself) into each joins the cgroup without
+    /// the kernel's global threadgroup lock, whose RCU grace period makes a
+    /// `cgroup.procs` write cost a millisecond or more (kernel 5.17+; older
+    /// kernels take the lock either way). See [`crate::join_self`]. None on v2,
+    /// where a process is cloned straight into its cgroup instead.
+    pub fn self_join_files(&self) -> Option<Vec<PathBuf>> {
+        match self {
+            AnyManager::V1(m) => Some(m.dirs().into_iter().map(|d| d.join("tasks")).collect()),
+            AnyManager::V2(_) => None,
+        }
+    }
+
     pub fn is_v2(&self) -> bool {
         matches!(self, AnyManager::V2(_))
     }

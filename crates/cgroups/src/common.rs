@@ -280,6 +280,22 @@ pub(crate) fn remove_tree(dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
+/// The common case of removal, tried first: the processes are gone and
+/// there are no child cgroups, so one `rmdir(2)` per directory does it.
+/// True when every directory is gone; false sends the caller down the full
+/// path (kill what is left, remove children deepest first).
+pub(crate) fn rmdir_fast(dirs: &[PathBuf]) -> bool {
+    let mut all = true;
+    for dir in dirs {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(_) => all = false,
+        }
+    }
+    all
+}
+
 /// Create `dir` if missing (one level).
 pub(crate) fn mkdir(dir: &Path) -> Result<(), Error> {
     match std::fs::create_dir(dir) {

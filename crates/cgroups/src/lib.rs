@@ -51,3 +51,27 @@ pub use stats::Stats;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+/// Move the calling (single-threaded) process into a v1 cgroup by writing
+/// "0" to each of `tasks_files` (from [`AnyManager::self_join_files`]).
+/// Allocation-free, for a child between clone and exec. Returns the errno.
+pub fn join_self(tasks_files: &[std::ffi::CString]) -> Result<(), i32> {
+    for file in tasks_files {
+        // SAFETY: a valid C string; the fd is closed below.
+        let fd = unsafe { libc::open(file.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            // SAFETY: __errno_location always returns a valid pointer.
+            return Err(unsafe { *libc::__errno_location() });
+        }
+        // SAFETY: writes one byte from a valid buffer to an open fd.
+        let n = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
+        // SAFETY: __errno_location always returns a valid pointer.
+        let errno = unsafe { *libc::__errno_location() };
+        // SAFETY: closes the fd opened above.
+        unsafe { libc::close(fd) };
+        if n != 1 {
+            return Err(errno);
+        }
+    }
+    Ok(())
+}

@@ -29,6 +29,16 @@ impl CpuSet {
     /// time; every level whose `cpuset.cpus` or `cpuset.mems` is empty (a new
     /// one, or one left half-made by a crash) gets its parent's values.
     pub(crate) fn create(mount: &Path, relative: &Path) -> Result<(), Error> {
+        // The common case: the parent exists (and has its cpus and mems), the
+        // leaf is new and so empty: copy the parent's values into it.
+        let leaf = mount.join(relative);
+        if let (Some(parent), Ok(())) = (leaf.parent(), std::fs::create_dir(&leaf)) {
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                let inherited = read_file(&parent.join(file))?;
+                write_file(&leaf.join(file), inherited.trim())?;
+            }
+            return Ok(());
+        }
         let mut parent = mount.to_path_buf();
         for part in relative.iter() {
             let dir = parent.join(part);

@@ -13,8 +13,8 @@ use super::freezer::Freezer;
 use super::memory::Memory;
 use super::pids::Pids;
 use crate::common::{
-    self, is_busy, mkdir, procs_recursive, read_procs, relative, remove_tree, wait_exited,
-    write_file, Controller, Write, REMOVE_ATTEMPTS,
+    self, is_busy, mkdir, procs_recursive, read_procs, relative, remove_tree, rmdir_fast,
+    wait_exited, write_file, Controller, Write, REMOVE_ATTEMPTS,
 };
 use crate::sys::{self, is_errno, WAIT_TIMEOUT};
 use crate::{Error, Mount, Resources, Stats};
@@ -209,6 +209,14 @@ impl common::Manager for Manager {
                 CpuSet::create(mount, &self.path)?;
                 continue;
             }
+            // The leaf first: its parent (tinydocker/) is there but for the
+            // first container, so one mkdir is the common case.
+            let leaf = mount.join(&self.path);
+            match std::fs::create_dir(&leaf) {
+                Ok(()) => continue,
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(_) => {}
+            }
             let mut dir = mount.to_path_buf();
             for part in self.path.iter() {
                 dir.push(part);
@@ -310,6 +318,9 @@ impl common::Manager for Manager {
 
     fn remove(&self) -> Result<(), Error> {
         self.refuse_root("remove")?;
+        if rmdir_fast(&self.dirs()) {
+            return Ok(());
+        }
         let mut attempt = 1;
         loop {
             self.kill_all()?;

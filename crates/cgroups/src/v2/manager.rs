@@ -15,7 +15,7 @@ use super::memory::Memory;
 use super::pids::Pids;
 use crate::common::{
     self, is_busy, mkdir, procs_recursive, read_file, read_procs, relative, remove_tree,
-    wait_exited, write_file, write_io, Controller, Write, REMOVE_ATTEMPTS,
+    rmdir_fast, wait_exited, write_file, write_io, Controller, Write, REMOVE_ATTEMPTS,
 };
 use crate::sys::{self, is_errno, WAIT_TIMEOUT};
 use crate::{Error, Resources, Stats};
@@ -258,6 +258,9 @@ impl common::Manager for Manager {
 
     fn remove(&self) -> Result<(), Error> {
         self.refuse_root("remove")?;
+        if rmdir_fast(&[self.dir()]) {
+            return Ok(());
+        }
         let mut attempt = 1;
         loop {
             self.kill_all()?;

@@ -36,6 +36,7 @@ const STEP_STDIN: u32 = 1003;
 const STEP_FDS: u32 = 1004;
 const STEP_SESSION: u32 = 1005;
 const STEP_EXEC: u32 = 1006;
+const STEP_CGROUP: u32 = 1007;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Network {
@@ -285,12 +286,12 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
         cgroup: format!("{}/{id}", v.cgroup_parent),
     };
 
-    let prepared = Prepared::new(root, &config, &v)?;
     // The cgroup exists, with its limits, before the init does: the init
     // starts inside it (clone3 CLONE_INTO_CGROUP on v2; on v1 it is moved in
     // before go), so the user's command never runs unlimited.
     let layout = Layout::detect()?;
     let cgroup = AnyManager::new(&layout, &config.cgroup);
+    let prepared = Prepared::new(root, &config, &v, &cgroup)?;
     if let Err(e) = cgroup
         .create()
         .and_then(|()| cgroup.apply(&config.resources))
@@ -377,6 +378,8 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
 /// What the child needs, all prepared in the parent so the child only makes
 /// system calls.
 struct ChildPlan {
+    /// v1: the cgroup `tasks` files the child writes itself into.
+    join_cgroup: Vec<CString>,
     mounts: PreparedPlan,
     hostname: CString,
     loopback: bool,
@@ -426,6 +429,11 @@ fn child_main(
     // before waiting for go, so a parent that died first is noticed as EOF.
     if let Err(e) = child::set_parent_death_signal(libc::SIGKILL) {
         chan.fail(STEP_SESSION, e);
+    }
+    // Into the cgroup first, so everything after (mounts included) is
+    // accounted to it. (v2: the child was cloned into it.)
+    if let Err(e) = tinydocker_cgroups::join_self(&plan.join_cgroup) {
+        chan.fail(STEP_CGROUP, e);
     }
     chan.wait_go();
     // Signals from the user's terminal reach the container through the
@@ -489,6 +497,7 @@ fn describe_failure(failure: ChildFailure, mounts: &MountPlan, cmd: &str) -> Exi
             format!("exec: \"{cmd}\": executable file not found in $PATH"),
         ),
         STEP_EXEC => (errors::CANNOT_EXECUTE, format!("exec: \"{cmd}\": {why}")),
+        STEP_CGROUP => (errors::USAGE, format!("join the container's cgroup: {why}")),
         STEP_CGROUP_NS => (
             errors::USAGE,
             format!("enter a new cgroup namespace: {why}"),
@@ -521,7 +530,7 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(root: &Root, config: &Config, v: &Validated) -> Result<Prepared> {
+    fn new(root: &Root, config: &Config, v: &Validated, cgroup: &AnyManager) -> Result<Prepared> {
         let dir = root.container_dir(&config.id);
         let spec = RootfsSpec {
             layers: config.layers.clone(),
@@ -551,7 +560,14 @@ impl Prepared {
             Network::None => Namespaces::CONTAINER,
             Network::Host => Namespaces::CONTAINER.without(Namespaces::NET),
         };
+        let join: Vec<String> = cgroup
+            .self_join_files()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
         let child = ChildPlan {
+            join_cgroup: cstrings(&join)?,
             mounts: PreparedPlan::new(&mounts)?,
             hostname: CString::new(config.hostname.as_str())?,
             loopback: v.network == Network::None,
@@ -575,7 +591,8 @@ impl Prepared {
         let envp: Vec<*const c_char> = plan.envp.iter().map(|s| s.as_ptr()).chain([null]).collect();
         let cands: Vec<&std::ffi::CStr> = plan.candidates.iter().map(|c| c.as_c_str()).collect();
         // v2: born in the cgroup. Kernels or hierarchies that refuse
-        // CLONE_INTO_CGROUP get the v1 way: moved in before go.
+        // CLONE_INTO_CGROUP get moved in before go. (v1: the child joins
+        // by itself, see ChildPlan::join_cgroup.)
         if let Some(dir) = cgroup.open_dir()? {
             let born_inside = spawn(self.clone, Some(dir.as_raw_fd()), |chan| {
                 child_main(chan, plan, &argv, &envp, &cands)
@@ -587,9 +604,11 @@ impl Prepared {
         let mut init = spawn(self.clone, None, |chan| {
             child_main(chan, plan, &argv, &envp, &cands)
         })?;
-        if let Err(e) = cgroup.add_task(init.pid()) {
-            let _ = init.kill_and_reap();
-            return Err(anyhow::Error::new(e).context("move the container into its cgroup"));
+        if cgroup.is_v2() {
+            if let Err(e) = cgroup.add_task(init.pid()) {
+                let _ = init.kill_and_reap();
+                return Err(anyhow::Error::new(e).context("move the container into its cgroup"));
+            }
         }
         Ok(init)
     }
