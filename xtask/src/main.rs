@@ -94,9 +94,49 @@ fn demo(_args: &[String]) -> Result<()> {
     run(Command::new(&bin).arg("import").arg(&rootfs).arg("busybox"))?;
     let script = "echo \"hello from $(hostname), pid $$ in a new pid namespace\"; \
                   echo 'processes:'; ps; echo 'interfaces:'; ls /sys/class/net; \
-                  echo 'root filesystem:'; ls /";
-    println!("$ tinydocker run --rm busybox sh -c '...'");
-    run(Command::new(&bin).args(["run", "--rm", "busybox", "sh", "-c", script]))?;
+                  echo 'root filesystem:'; ls /; echo 'cgroup (its own root, in a cgroup namespace):'; \
+                  cat /proc/self/cgroup";
+    println!("$ tinydocker run --rm --cpus 0.5 --memory 64m --pids-limit 20 busybox sh -c '...'");
+    run(Command::new(&bin).args([
+        "run",
+        "--rm",
+        "--cpus",
+        "0.5",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "20",
+        "busybox",
+        "sh",
+        "-c",
+        script,
+    ]))?;
+    // The memory limit at work: the init allocates twice its limit.
+    println!(
+        "$ tinydocker run --rm --memory 64m busybox dd if=/dev/zero of=/dev/null bs=128M count=1"
+    );
+    let status = Command::new(&bin)
+        .args([
+            "run",
+            "--rm",
+            "--memory",
+            "64m",
+            "busybox",
+            "dd",
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=128M",
+            "count=1",
+        ])
+        .status()
+        .context("start tinydocker")?;
+    println!(
+        "exit code {} (137: killed by the OOM killer, as the line above says)",
+        status.code().unwrap_or(-1)
+    );
+    if status.code() != Some(137) {
+        bail!("expected the OOM killer to end the container with 137");
+    }
     Ok(())
 }
 
