@@ -200,11 +200,33 @@ pub fn bench(args: &[String]) -> Result<()> {
     // Alone first: the figure for tinydocker by itself, with no other
     // runtime's teardown (netns cleanup, cgroup removal) running in the
     // background of its runs.
+    // The same with limits, alternating with the plain runs, for what
+    // applying limits costs.
+    let limited = |_: usize| {
+        let mut c = Command::new(&bin);
+        c.arg("--root")
+            .arg(&state)
+            .args(["run", "--rm", "--network", "none"]);
+        c.args([
+            "--cpus",
+            "1",
+            "--memory",
+            "256m",
+            "--pids-limit",
+            "100",
+            "busybox",
+            "true",
+        ]);
+        c
+    };
     let mut alone = Vec::new();
+    let mut with_limits = Vec::new();
     for i in 0..warmup + runs {
-        let sample = measure((runtimes[0].command)(i)).context("tinydocker run")?;
+        let plain = measure((runtimes[0].command)(i)).context("tinydocker run")?;
+        let limits = measure(limited(i)).context("tinydocker run with limits")?;
         if i >= warmup {
-            alone.push(sample);
+            alone.push(plain);
+            with_limits.push(limits);
         }
     }
     println!(
@@ -212,6 +234,16 @@ pub fn bench(args: &[String]) -> Result<()> {
     );
     header();
     rows.push(report("tinydocker", "alone", runs, &alone));
+    println!();
+    println!("case: the same with --cpus 1 --memory 256m --pids-limit 100   (alternating with the case above)");
+    header();
+    rows.push(report("tinydocker", "limits", runs, &with_limits));
+    let plain_median = median(alone.iter().map(|s| s.wall_ms).collect());
+    let limits_median = median(with_limits.iter().map(|s| s.wall_ms).collect());
+    println!(
+        "limits add {:+.2} ms to the median",
+        limits_median - plain_median
+    );
 
     if runtimes.len() > 1 {
         for i in 0..warmup + runs {
