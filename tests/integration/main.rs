@@ -7,6 +7,7 @@
 //! [`TestRoot`]: tinydocker_tests::TestRoot
 
 mod bad_input;
+mod cgroups;
 mod filesystem;
 mod flags;
 mod image;

@@ -189,6 +189,67 @@ pub fn busybox_rootfs() -> &'static Path {
         .path()
 }
 
+const STRESS: &str = "/usr/bin/stress";
+
+/// Fill `dir` with the busybox root filesystem of [`make_busybox_rootfs`]
+/// plus the host's dynamically linked `/usr/bin/stress` and the shared
+/// libraries `ldd` lists for it (and the dynamic loader), at the same paths.
+pub fn make_stress_rootfs(dir: &Path) {
+    assert!(
+        Path::new(STRESS).is_file(),
+        "{STRESS} is missing: apt-get install stress"
+    );
+    make_busybox_rootfs(dir);
+    let mut ldd = Command::new("ldd");
+    ldd.arg(STRESS);
+    let libs = output(ldd, None);
+    libs.ok();
+    // "libm.so.6 => /lib/x86_64-linux-gnu/libm.so.6 (0x...)" and
+    // "/lib64/ld-linux-x86-64.so.2 (0x...)"; linux-vdso has no file.
+    let mut files: Vec<PathBuf> = vec![PathBuf::from(STRESS)];
+    for line in libs.lines() {
+        files.extend(
+            line.split_whitespace()
+                .filter(|word| word.starts_with('/'))
+                .map(PathBuf::from),
+        );
+    }
+    let loader = PathBuf::from("/lib64/ld-linux-x86-64.so.2");
+    if loader.exists() && !files.contains(&loader) {
+        files.push(loader);
+    }
+    for file in files {
+        let dest = dir.join(file.strip_prefix("/").expect("absolute path"));
+        fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir in rootfs");
+        // fs::copy follows symlinks: the rootfs gets the files themselves.
+        fs::copy(&file, &dest)
+            .unwrap_or_else(|e| panic!("copy {} into the rootfs: {e}", file.display()));
+        fs::set_permissions(&dest, fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+}
+
+extern "C" fn remove_stress_rootfs() {
+    if let Some(dir) = STRESS_ROOTFS.get() {
+        let _ = fs::remove_dir_all(dir.path());
+    }
+}
+
+static STRESS_ROOTFS: OnceLock<TempDir> = OnceLock::new();
+
+/// The rootfs of [`make_stress_rootfs`], built once per test process (and
+/// removed when it exits). Read-only for tests.
+pub fn stress_rootfs() -> &'static Path {
+    STRESS_ROOTFS
+        .get_or_init(|| {
+            let dir = TempDir::new("stress-rootfs");
+            make_stress_rootfs(dir.path());
+            // SAFETY: registering a plain extern "C" fn with no arguments.
+            unsafe { libc::atexit(remove_stress_rootfs) };
+            dir
+        })
+        .path()
+}
+
 /// Pack `dir` with `busybox tar` into `out/rootfs.tar`, and gzip that into
 /// `out/rootfs.tar.gz`; returns both paths.
 pub fn tarballs(dir: &Path, out: &Path) -> (PathBuf, PathBuf) {
@@ -699,6 +760,24 @@ impl TestRoot {
         let out = self.run(&["run", "--rm", "busybox", "sh", "-c", script]);
         out.ok();
         out.stdout
+    }
+
+    /// Import [`stress_rootfs`] as the image `stress`.
+    pub fn import_stress(&self) {
+        self.run(&["import", &stress_rootfs().to_string_lossy(), "stress"])
+            .ok();
+    }
+
+    /// The record of container `id` (`containers/<id>/container.json`).
+    pub fn record(&self, id: &str) -> serde_json::Value {
+        let path = self
+            .path()
+            .join("containers")
+            .join(id)
+            .join("container.json");
+        let text =
+            fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
     }
 
     /// Full ids of every container, as `ps -aq --no-trunc` lists them.

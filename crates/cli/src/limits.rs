@@ -5,15 +5,19 @@ use anyhow::{bail, Result};
 use clap::Args;
 use tinydocker_cgroups::Resources;
 
-/// Flags shared by `run` and `update`. Values are taken as text and checked
-/// here, so every mistake gets one clear line.
+/// Flags shared by `run` and `update`. Values are taken as text (a leading
+/// '-' included) and checked here, so every mistake gets one clear line.
 #[derive(Debug, Clone, Default, Args)]
 pub struct LimitArgs {
     /// Number of CPUs (a decimal, e.g. 0.5)
-    #[arg(long, value_name = "DECIMAL")]
+    #[arg(long, value_name = "DECIMAL", allow_hyphen_values = true)]
     pub cpus: Option<String>,
     /// Limit CPU CFS (Completely Fair Scheduler) period, in microseconds
-    #[arg(long = "cpu-period", value_name = "MICROSECONDS")]
+    #[arg(
+        long = "cpu-period",
+        value_name = "MICROSECONDS",
+        allow_hyphen_values = true
+    )]
     pub cpu_period: Option<String>,
     /// Limit CPU CFS (Completely Fair Scheduler) quota, in microseconds (-1: unlimited)
     #[arg(
@@ -23,22 +27,31 @@ pub struct LimitArgs {
     )]
     pub cpu_quota: Option<String>,
     /// CPU shares (relative weight)
-    #[arg(short = 'c', long = "cpu-shares", value_name = "SHARES")]
+    #[arg(
+        short = 'c',
+        long = "cpu-shares",
+        value_name = "SHARES",
+        allow_hyphen_values = true
+    )]
     pub cpu_shares: Option<String>,
     /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-cpus", value_name = "LIST")]
+    #[arg(long = "cpuset-cpus", value_name = "LIST", allow_hyphen_values = true)]
     pub cpuset_cpus: Option<String>,
     /// Memory nodes in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-mems", value_name = "LIST")]
+    #[arg(long = "cpuset-mems", value_name = "LIST", allow_hyphen_values = true)]
     pub cpuset_mems: Option<String>,
     /// Memory limit (e.g. 512m, 2g)
-    #[arg(short = 'm', long, value_name = "SIZE")]
+    #[arg(short = 'm', long, value_name = "SIZE", allow_hyphen_values = true)]
     pub memory: Option<String>,
     /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
     #[arg(long = "memory-swap", value_name = "SIZE", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
     /// Memory soft limit
-    #[arg(long = "memory-reservation", value_name = "SIZE")]
+    #[arg(
+        long = "memory-reservation",
+        value_name = "SIZE",
+        allow_hyphen_values = true
+    )]
     pub memory_reservation: Option<String>,
     /// Tune container pids limit (-1 or 0 for unlimited)
     #[arg(long = "pids-limit", value_name = "N", allow_hyphen_values = true)]
