@@ -226,6 +226,24 @@ fn cpu_rate(cgroup: &Cgroup) -> (f64, Stats, Stats) {
     (rate, before, after)
 }
 
+/// [`cpu_rate`] over up to `tries` windows, until one is `accepted`: the
+/// suite's other tests share the two CPUs, and a window in which they took
+/// one is no measure of the limit. A wrong limit fails every window.
+fn cpu_rate_settled(
+    cgroup: &Cgroup,
+    tries: usize,
+    accepted: impl Fn(f64) -> bool,
+) -> (f64, Stats, Stats) {
+    let mut last = cpu_rate(cgroup);
+    for _ in 1..tries {
+        if accepted(last.0) {
+            break;
+        }
+        last = cpu_rate(cgroup);
+    }
+    last
+}
+
 /// `rm -f NAME` of a running foreground container: the `run` ends with
 /// 137, nothing is left, and its cgroup is gone.
 #[track_caller]
@@ -264,7 +282,7 @@ fn half_a_cpu_throttles_a_busy_loop() {
         ],
     );
     let cgroup = Cgroup::of(&id);
-    let (rate, before, after) = cpu_rate(&cgroup);
+    let (rate, before, after) = cpu_rate_settled(&cgroup, 3, |r| (0.4..=0.6).contains(&r));
     assert!(
         (0.4..=0.6).contains(&rate),
         "--cpus 0.5: a busy loop used {rate:.3} of a CPU ({before:?} -> {after:?})"
@@ -285,7 +303,7 @@ fn unlimited_busy_loop_gets_a_whole_cpu() {
         &["run", "--name", "free", "busybox", "sh", "-c", BUSY],
     );
     let cgroup = Cgroup::of(&id);
-    let (rate, before, after) = cpu_rate(&cgroup);
+    let (rate, before, after) = cpu_rate_settled(&cgroup, 4, |r| r > 0.8);
     assert!(
         rate > 0.8,
         "no limit: a busy loop used only {rate:.3} of a CPU ({before:?} -> {after:?})"

@@ -731,9 +731,24 @@ impl TestRoot {
     }
 
     /// `tinydocker --root ROOT ARGS...`, not yet run.
+    /// `tinydocker --root ROOT ARGS...`. A `run` that names no network gets
+    /// `--network none`: tests that are not about networking should not
+    /// each build a bridge network on the host; network tests say
+    /// `--network bridge` (or a network's name).
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin());
-        cmd.arg("--root").arg(self.path()).args(args);
+        cmd.arg("--root").arg(self.path());
+        let names_network = args
+            .iter()
+            .any(|a| *a == "--network" || a.starts_with("--network="));
+        match args.split_first() {
+            Some((&"run", rest)) if !names_network => {
+                cmd.args(["run", "--network", "none"]).args(rest);
+            }
+            _ => {
+                cmd.args(args);
+            }
+        }
         // Make sure the environment cannot pick another root.
         cmd.env_remove("TINYDOCKER_ROOT");
         cmd
@@ -861,6 +876,17 @@ impl Drop for TestRoot {
             for id in ps.stdout.split_whitespace() {
                 if !matches!(quiet(&["rm", "-f", id]), Some(o) if o.code == 0) {
                     problems.push(format!("rm -f {id} failed"));
+                }
+            }
+        }
+        // Networks the test made (the default one included): removed, so no
+        // bridge, rule or address of this root stays on the host.
+        if let Some(ls) = quiet(&["network", "ls"]) {
+            for line in ls.stdout.lines().skip(1) {
+                if let Some(name) = line.split_whitespace().nth(1) {
+                    if !matches!(quiet(&["network", "rm", name]), Some(o) if o.code == 0) {
+                        problems.push(format!("network rm {name} failed"));
+                    }
                 }
             }
         }

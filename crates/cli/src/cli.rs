@@ -41,6 +41,57 @@ pub enum Command {
     Stats(StatsArgs),
     /// Update the resource limits of a running container
     Update(Box<UpdateArgs>),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCommand),
+    /// List port mappings of a container
+    Port(PortArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Create a network
+    Create(NetworkCreateArgs),
+    /// List networks
+    #[command(alias = "list")]
+    Ls(NetworkLsArgs),
+    /// Display detailed information on one or more networks
+    Inspect(NetworkNamesArgs),
+    /// Remove one or more networks
+    #[command(alias = "remove")]
+    Rm(NetworkNamesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkCreateArgs {
+    /// Subnet in CIDR format (default: a free private /16)
+    #[arg(long, value_name = "CIDR")]
+    pub subnet: Option<String>,
+    /// IPv4 gateway for the subnet (default: its first address)
+    #[arg(long, value_name = "ADDRESS")]
+    pub gateway: Option<String>,
+    /// Network name
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkLsArgs {
+    /// Only display network IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkNamesArgs {
+    /// Networks, by name
+    #[arg(required = true, value_name = "NETWORK")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// Container, by name, id or unique id prefix
+    pub container: String,
 }
 
 #[derive(Debug, Args)]
@@ -82,10 +133,27 @@ pub struct RunArgs {
     #[arg(long = "read-only")]
     pub read_only: bool,
 
-    /// Connect the container to a network: none (an isolated network
-    /// namespace with only lo) or host (the host's network)
-    #[arg(long, default_value = "none", value_name = "NETWORK")]
+    /// Connect the container to a network: bridge (the default), none (an
+    /// isolated network namespace with only lo), host, or a network made with
+    /// `network create`
+    #[arg(long, default_value = "bridge", value_name = "NETWORK")]
     pub network: String,
+
+    /// IPv4 address for the container (within its network's subnet)
+    #[arg(long, value_name = "ADDRESS")]
+    pub ip: Option<String>,
+
+    /// Publish a container's port to the host ([HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp])
+    #[arg(short = 'p', long = "publish", value_name = "PORTS")]
+    pub publish: Vec<String>,
+
+    /// Set a custom DNS server
+    #[arg(long, value_name = "ADDRESS")]
+    pub dns: Vec<String>,
+
+    /// Add a custom host-to-IP mapping (NAME:IP)
+    #[arg(long = "add-host", value_name = "NAME:IP")]
+    pub add_host: Vec<String>,
 
     #[command(flatten)]
     pub limits: LimitArgs,

@@ -8,6 +8,7 @@ mod errors;
 mod human;
 mod limits;
 mod names;
+mod networks;
 mod state;
 
 use std::process::ExitCode;

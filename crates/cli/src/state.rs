@@ -37,6 +37,20 @@ pub struct VolumeRecord {
     pub read_only: bool,
 }
 
+/// A container's place on a bridge network, fixed at creation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NetSettings {
+    pub network: String,
+    pub bridge: String,
+    pub ip: std::net::Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: std::net::Ipv4Addr,
+    /// The host end of its veth pair.
+    pub host_if: String,
+    #[serde(default)]
+    pub ports: Vec<tinydocker_net::PortMapping>,
+}
+
 /// What the user asked for; written once at creation.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Config {
@@ -64,6 +78,9 @@ pub struct Config {
     /// The cgroup, relative to the hierarchy roots ("tinydocker/<id>").
     #[serde(default)]
     pub cgroup: String,
+    /// Bridge networking (None for --network none or host).
+    #[serde(default)]
+    pub net: Option<NetSettings>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,7 +196,7 @@ fn write_record(dir: &Path, config: &Config, state: &State) -> Result<()> {
     write_atomic(&path, &data, false).with_context(|| format!("write {}", path.display()))
 }
 
-fn lock_file(path: &Path) -> Result<Lock> {
+pub fn lock_file(path: &Path) -> Result<Lock> {
     let file = File::options()
         .create(true)
         .truncate(false)

@@ -114,6 +114,10 @@ enum Prepared {
     MkdirAll {
         path: RelPath,
     },
+    WriteFile {
+        path: CString,
+        content: Vec<u8>,
+    },
     PivotRoot,
     RemountRootReadOnly,
     Chdir {
@@ -204,6 +208,10 @@ impl PreparedPlan {
                 },
                 Step::MkdirAll { path } => Prepared::MkdirAll {
                     path: RelPath::new(path)?,
+                },
+                Step::WriteFile { path, content } => Prepared::WriteFile {
+                    path: cpath(path)?,
+                    content: content.as_bytes().to_vec(),
                 },
                 Step::PivotRoot => Prepared::PivotRoot,
                 Step::RemountRootReadOnly => Prepared::RemountRootReadOnly,
@@ -305,6 +313,9 @@ impl PreparedPlan {
                 }
                 Prepared::MkdirAll { path } => {
                     mkdir_all(&root, path).map_err(fail)?;
+                }
+                Prepared::WriteFile { path, content } => {
+                    sys::write_file(path, content).map_err(fail)?
                 }
                 Prepared::PivotRoot => sys::pivot_root(&root).map_err(fail)?,
                 Prepared::RemountRootReadOnly => {
@@ -557,6 +568,27 @@ mod sys {
     pub fn symlinkat(target: &CStr, dirfd: i32, name: &CStr) -> Result<(), i32> {
         // SAFETY: valid C strings.
         check(unsafe { libc::symlinkat(target.as_ptr(), dirfd, name.as_ptr()) } as i64).map(drop)
+    }
+
+    /// Create or truncate `path` (mode 0644) and write `content` to it.
+    pub fn write_file(path: &CStr, content: &[u8]) -> Result<(), i32> {
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC;
+        // SAFETY: a valid C string; the fd is closed below.
+        let fd = check(unsafe { libc::open(path.as_ptr(), flags, 0o644) } as i64)? as i32;
+        let fd = Fd(fd);
+        let mut written = 0;
+        while written < content.len() {
+            // SAFETY: writes from within the bounds of `content` to an open fd.
+            let n = unsafe {
+                libc::write(
+                    fd.0,
+                    content[written..].as_ptr().cast(),
+                    content.len() - written,
+                )
+            };
+            written += check(n as i64)? as usize;
+        }
+        Ok(())
     }
 
     pub fn chdir(path: &CStr) -> Result<(), i32> {

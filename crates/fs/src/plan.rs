@@ -72,6 +72,16 @@ pub struct Volume {
     pub kind: Create,
 }
 
+/// A file the runtime writes for the container and binds into it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvidedFile {
+    /// Where it is written: the container's directory, or its scratch tmpfs.
+    pub host: PathBuf,
+    pub content: String,
+    /// Absolute container path it is bound on.
+    pub target: String,
+}
+
 /// What a container's filesystem is made of.
 #[derive(Debug, Clone)]
 pub struct RootfsSpec {
@@ -87,8 +97,9 @@ pub struct RootfsSpec {
     /// Where the overlay is mounted (in the container's mount namespace only).
     pub merged: PathBuf,
     pub volumes: Vec<Volume>,
-    /// Files the runtime provides, bound over the image's: (host file, container path).
-    pub files: Vec<(PathBuf, String)>,
+    /// Files the runtime provides (`/etc/hosts`, `/etc/hostname`,
+    /// `/etc/resolv.conf`): written by the child, then bound over the image's.
+    pub files: Vec<ProvidedFile>,
     /// `--read-only`.
     pub read_only: bool,
     /// Absolute container path to start in; created when missing.
@@ -136,6 +147,8 @@ pub enum Step {
     },
     /// Create a symbolic link at `link` pointing to `target`.
     Symlink { link: String, target: String },
+    /// Write a file (a host path, seen in the container's mount namespace).
+    WriteFile { path: PathBuf, content: String },
     /// Create a directory and its parents.
     MkdirAll { path: String },
     /// Make the overlay the root and detach the old root.
@@ -167,6 +180,7 @@ impl fmt::Display for Step {
             Step::Mknod { path, .. } => write!(f, "create device {path}"),
             Step::Symlink { link, .. } => write!(f, "create symlink {link}"),
             Step::MkdirAll { path } => write!(f, "create directory {path}"),
+            Step::WriteFile { path, .. } => write!(f, "write {}", path.display()),
             Step::PivotRoot => write!(f, "pivot_root into the container's root filesystem"),
             Step::RemountRootReadOnly => write!(f, "remount the root filesystem read-only"),
             Step::Chdir { path } => write!(f, "change to working directory {path}"),
@@ -280,14 +294,19 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
             "",
         ),
     ]);
-    for (source, target) in &spec.files {
+    for file in &spec.files {
+        steps.push(Step::WriteFile {
+            path: file.host.clone(),
+            content: file.content.clone(),
+        });
         steps.push(Step::Bind {
-            source: source.clone(),
-            target: target.clone(),
+            source: file.host.clone(),
+            target: file.target.clone(),
             create: Create::File,
             read_only: false,
         });
     }
+
     for v in &spec.volumes {
         steps.push(Step::Bind {
             source: v.source.clone(),
@@ -351,7 +370,11 @@ mod tests {
                 kind: Create::File,
             },
         ];
-        s.files = vec![("/s/containers/ID/hostname".into(), "/etc/hostname".into())];
+        s.files = vec![ProvidedFile {
+            host: "/s/containers/ID/hostname".into(),
+            content: "box\n".into(),
+            target: "/etc/hostname".into(),
+        }];
         s.read_only = true;
         s.workdir = "/work/dir".into();
         let steps = plan(&s).steps;

@@ -2,6 +2,8 @@
 
 mod images;
 mod import;
+mod network;
+mod port;
 mod ps;
 mod rm;
 mod rmi;
@@ -26,6 +28,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rmi(args) => rmi::rmi(&root, args),
         Command::Stats(args) => stats::stats(&root, args),
         Command::Update(args) => update::update(&root, *args),
+        Command::Network(cmd) => network::network(&root, cmd),
+        Command::Port(args) => port::port(&root, args),
     }
 }
 

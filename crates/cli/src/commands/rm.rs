@@ -49,6 +49,11 @@ fn remove_one(root: &Root, key: &str, force: bool) -> Result<()> {
             .remove()
             .with_context(|| format!("remove cgroup {}", container.config.cgroup))?;
     }
+    // Likewise its network side: veth, published ports, address.
+    if let Some(net) = &container.config.net {
+        crate::networks::release(&root.path, &container.config.id, net)
+            .with_context(|| format!("release the network of {}", container.config.name))?;
+    }
     root.remove(&container)
 }
 

@@ -11,19 +11,22 @@
 use std::convert::Infallible;
 use std::ffi::{c_char, CString};
 use std::fs;
-use std::os::fd::AsRawFd;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use tinydocker_cgroups::{AnyManager, Layout, Manager, Resources};
-use tinydocker_fs::{plan, Create, MountPlan, PreparedPlan, RootfsSpec, Volume};
+use tinydocker_fs::{plan, Create, MountPlan, PreparedPlan, ProvidedFile, RootfsSpec, Volume};
+use tinydocker_net::{nft, Endpoint, Netlink, PortMapping};
 use tinydocker_ns::{child, spawn, ChildChannel, ChildFailure, Namespaces, SignalForwarder};
 
 use crate::cli::RunArgs;
 use crate::errors::{self, Exit};
 use crate::limits::{self, Host};
 use crate::names;
-use crate::state::{self, Config, Container, Root, State, Status, VolumeRecord};
+use crate::networks::{self, Networks};
+use crate::state::{self, Config, Container, NetSettings, Root, State, Status, VolumeRecord};
 
 const DEFAULT_CGROUP_PARENT: &str = "tinydocker";
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -38,10 +41,12 @@ const STEP_SESSION: u32 = 1005;
 const STEP_EXEC: u32 = 1006;
 const STEP_CGROUP: u32 = 1007;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Network {
     None,
     Host,
+    /// The default bridge or a network made with `network create`.
+    Bridge(String),
 }
 
 /// Every flag, checked. Building this touches nothing.
@@ -55,6 +60,10 @@ struct Validated {
     network: Network,
     resources: Resources,
     cgroup_parent: String,
+    ip: Option<Ipv4Addr>,
+    ports: Vec<PortMapping>,
+    dns: Vec<Ipv4Addr>,
+    add_hosts: Vec<(String, Ipv4Addr)>,
 }
 
 fn parse_env_entry(entry: &str, out: &mut Vec<String>) -> Result<()> {
@@ -139,7 +148,7 @@ fn validate_hostname(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn validate(args: &RunArgs) -> Result<Validated> {
+fn validate(args: &RunArgs, root_path: &Path) -> Result<Validated> {
     if let Some(name) = &args.name {
         names::validate(name)?;
     }
@@ -181,8 +190,66 @@ fn validate(args: &RunArgs) -> Result<Validated> {
     let network = match args.network.as_str() {
         "none" => Network::None,
         "host" => Network::Host,
-        other => bail!("network {other} not found (available: none, host)"),
+        name => {
+            if name != networks::DEFAULT && Networks::new(root_path).get(name)?.is_none() {
+                bail!("network {name} not found");
+            }
+            Network::Bridge(name.to_string())
+        }
     };
+    let bridged = matches!(network, Network::Bridge(_));
+    let ip = match &args.ip {
+        Some(text) => {
+            let ip: Ipv4Addr = text
+                .parse()
+                .map_err(|_| anyhow!("--ip {text:?}: expected an IPv4 address"))?;
+            if !bridged {
+                bail!(
+                    "--ip needs a bridge network, not --network {}",
+                    args.network
+                );
+            }
+            Some(ip)
+        }
+        None => None,
+    };
+    let mut ports: Vec<PortMapping> = Vec::new();
+    for text in &args.publish {
+        let mapping: PortMapping = text.parse()?;
+        if let Some(other) = ports.iter().find(|p| p.conflicts(&mapping)) {
+            bail!(
+                "-p {text}: host port {} is published twice ({other})",
+                mapping.host_port
+            );
+        }
+        ports.push(mapping);
+    }
+    if !ports.is_empty() && !bridged {
+        bail!(
+            "-p needs a bridge network: with --network {} there is nothing to publish through",
+            args.network
+        );
+    }
+    let dns = args
+        .dns
+        .iter()
+        .map(|d| {
+            d.parse::<Ipv4Addr>()
+                .map_err(|_| anyhow!("--dns {d:?}: expected an IPv4 address"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut add_hosts = Vec::new();
+    for entry in &args.add_host {
+        let Some((name, addr)) = entry.split_once(':') else {
+            bail!("--add-host {entry:?}: expected NAME:IP");
+        };
+        validate_hostname(name)
+            .map_err(|_| anyhow!("--add-host {entry:?}: {name:?} is not a valid host name"))?;
+        let addr: Ipv4Addr = addr
+            .parse()
+            .map_err(|_| anyhow!("--add-host {entry:?}: {addr:?} is not an IPv4 address"))?;
+        add_hosts.push((name.to_string(), addr));
+    }
     // The host is only asked when a limit needs checking against it.
     let resources = if args.limits.any() {
         args.limits
@@ -203,6 +270,10 @@ fn validate(args: &RunArgs) -> Result<Validated> {
         network,
         resources,
         cgroup_parent,
+        ip,
+        ports,
+        dns,
+        add_hosts,
     })
 }
 
@@ -219,7 +290,7 @@ fn host_hostname() -> String {
 }
 
 pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
-    let v = validate(&args)?;
+    let v = validate(&args, &root.path)?;
     let store = root.images()?;
     let image = store.resolve(&args.image)?;
     let cmd = if args.command.is_empty() {
@@ -235,10 +306,10 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
     }
 
     let id = names::new_id();
-    let hostname = match (&v.hostname, v.network) {
+    let hostname = match (&v.hostname, &v.network) {
         (Some(h), _) => h.clone(),
         (None, Network::Host) => host_hostname(),
-        (None, Network::None) => id[..12].to_string(),
+        (None, _) => id[..12].to_string(),
     };
     let mut env = vec![
         format!("PATH={DEFAULT_PATH}"),
@@ -284,14 +355,50 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
         created: state::now_nanos(),
         resources: v.resources.clone(),
         cgroup: format!("{}/{id}", v.cgroup_parent),
+        net: None,
     };
+
+    // Bridge networking: the network (the default one is made on first
+    // use), an address, and the published ports checked against those of
+    // running containers under a lock held until the record exists.
+    let mut ports_lock = None;
+    if let Network::Bridge(name) = &v.network {
+        let networks = Networks::new(&root.path);
+        let net = networks
+            .for_run(name)?
+            .ok_or_else(|| anyhow!("network {name} not found"))?;
+        if !v.ports.is_empty() {
+            ports_lock = Some(state::lock_file(&networks.dir().join("ports.lock"))?);
+            check_ports(root, &v.ports)?;
+        }
+        let ip = networks
+            .ipam(name)
+            .allocate(net.subnet, net.gateway, &id, v.ip, |owner| {
+                root.container_dir(owner).join("container.json").exists()
+            })?;
+        config.net = Some(NetSettings {
+            network: name.clone(),
+            bridge: net.bridge,
+            ip,
+            prefix: net.subnet.prefix(),
+            gateway: net.gateway,
+            host_if: networks::host_if(&id),
+            ports: v.ports.clone(),
+        });
+    }
+    let mut undo = NetUndo {
+        root,
+        id: &id,
+        net: config.net.clone(),
+    };
+    let files = etc_files(root, &config, &v);
 
     // The cgroup exists, with its limits, before the init does: the init
     // starts inside it (clone3 CLONE_INTO_CGROUP on v2; on v1 it is moved in
     // before go), so the user's command never runs unlimited.
     let layout = Layout::detect()?;
     let cgroup = AnyManager::new(&layout, &config.cgroup);
-    let prepared = Prepared::new(root, &config, &v, &cgroup)?;
+    let prepared = Prepared::new(root, &config, &v, &cgroup, files)?;
     if let Err(e) = cgroup
         .create()
         .and_then(|()| cgroup.apply(&config.resources))
@@ -334,7 +441,11 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
         }
     };
 
-    let result = start_and_wait(&mut container, &prepared, &mut init, signals, &cgroup);
+    // From here on the record names everything to undo.
+    undo.net = None;
+    drop(ports_lock);
+
+    let result = start_and_wait(root, &mut container, &prepared, &mut init, signals, &cgroup);
     let remove = args.rm;
     match result {
         Ok(code) => {
@@ -352,6 +463,14 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
                     "tinydocker: remove cgroup {}: {e:#}",
                     container.config.cgroup
                 );
+            }
+            if let Some(net) = &container.config.net {
+                if let Err(e) = networks::release(&root.path, &container.config.id, net) {
+                    eprintln!(
+                        "tinydocker: release the network of {}: {e:#}",
+                        container.config.name
+                    );
+                }
             }
             let code = errors::exit_code(&err);
             let outcome = if remove {
@@ -373,6 +492,83 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
             Err(err)
         }
     }
+}
+
+/// Releases what a start reserved on a network (its address) when it fails
+/// before the container's record exists; after that, the record says what
+/// to undo and `net` is cleared.
+struct NetUndo<'a> {
+    root: &'a Root,
+    id: &'a str,
+    net: Option<NetSettings>,
+}
+
+impl Drop for NetUndo<'_> {
+    fn drop(&mut self) {
+        if let Some(net) = &self.net {
+            let _ = networks::release(&self.root.path, self.id, net);
+        }
+    }
+}
+
+/// A published host port must not be in use by a running container.
+fn check_ports(root: &Root, ports: &[PortMapping]) -> Result<()> {
+    for other in root.list()? {
+        if !matches!(other.observe(), state::Observed::Running { .. }) {
+            continue;
+        }
+        let Some(net) = &other.config.net else {
+            continue;
+        };
+        for mine in ports {
+            if let Some(theirs) = net.ports.iter().find(|p| p.conflicts(mine)) {
+                bail!(
+                    "Bind for {}:{} failed: port is already allocated (published by container {}: {theirs})",
+                    mine.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string()),
+                    mine.host_port,
+                    other.config.name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// /etc/hosts, /etc/hostname and /etc/resolv.conf, written by the child into
+/// the container's directory (or, for --rm, its scratch tmpfs) and bound
+/// over the image's.
+fn etc_files(root: &Root, config: &Config, v: &Validated) -> Vec<ProvidedFile> {
+    let files = networks::EtcFiles {
+        hostname: &config.hostname,
+        name: &config.name,
+        ip: config.net.as_ref().map(|n| n.ip),
+        add_hosts: &v.add_hosts,
+        dns: &v.dns,
+        bridged: matches!(v.network, Network::Bridge(_)),
+    };
+    let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let dir = if config.auto_remove {
+        root.scratch()
+    } else {
+        root.container_dir(&config.id)
+    };
+    vec![
+        ProvidedFile {
+            host: dir.join("hosts"),
+            content: files.hosts(),
+            target: "/etc/hosts".into(),
+        },
+        ProvidedFile {
+            host: dir.join("hostname"),
+            content: files.hostname(),
+            target: "/etc/hostname".into(),
+        },
+        ProvidedFile {
+            host: dir.join("resolv.conf"),
+            content: files.resolv_conf(&host_resolv),
+            target: "/etc/resolv.conf".into(),
+        },
+    ]
 }
 
 /// What the child needs, all prepared in the parent so the child only makes
@@ -530,7 +726,13 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(root: &Root, config: &Config, v: &Validated, cgroup: &AnyManager) -> Result<Prepared> {
+    fn new(
+        root: &Root,
+        config: &Config,
+        v: &Validated,
+        cgroup: &AnyManager,
+        files: Vec<ProvidedFile>,
+    ) -> Result<Prepared> {
         let dir = root.container_dir(&config.id);
         let spec = RootfsSpec {
             layers: config.layers.clone(),
@@ -539,7 +741,7 @@ impl Prepared {
             merged: root.mountpoint(),
             scratch: config.auto_remove.then(|| root.scratch()),
             volumes: v.volumes.clone(),
-            files: Vec::new(),
+            files,
             read_only: config.read_only,
             workdir: config.workdir.clone(),
         };
@@ -557,8 +759,8 @@ impl Prepared {
         // namespace in the child instead, in parallel with the parent's
         // record writing, measured no faster here.)
         let clone = match v.network {
-            Network::None => Namespaces::CONTAINER,
             Network::Host => Namespaces::CONTAINER.without(Namespaces::NET),
+            Network::None | Network::Bridge(_) => Namespaces::CONTAINER,
         };
         let join: Vec<String> = cgroup
             .self_join_files()
@@ -570,7 +772,7 @@ impl Prepared {
             join_cgroup: cstrings(&join)?,
             mounts: PreparedPlan::new(&mounts)?,
             hostname: CString::new(config.hostname.as_str())?,
-            loopback: v.network == Network::None,
+            loopback: v.network != Network::Host,
             null_stdin: !config.interactive,
             candidates: cstrings(&candidates)?,
             argv: cstrings(&config.cmd)?,
@@ -615,6 +817,7 @@ impl Prepared {
 }
 
 fn start_and_wait(
+    root: &Root,
     container: &mut Container,
     prepared: &Prepared,
     init: &mut tinydocker_ns::Child,
@@ -622,6 +825,21 @@ fn start_and_wait(
     cgroup: &AnyManager,
 ) -> Result<i32> {
     let started = (|| -> Result<Option<ChildFailure>> {
+        // The endpoint goes into the init's network namespace while it
+        // waits for go: the command starts with its network ready.
+        if let Some(net) = &container.config.net {
+            let netns = networks::netns_fd(init.pid())?;
+            Netlink::new()?.create_endpoint(&Endpoint {
+                host_if: &net.host_if,
+                bridge: &net.bridge,
+                netns: netns.as_fd(),
+                container_if: "eth0",
+                address: net.ip,
+                prefix: net.prefix,
+                gateway: net.gateway,
+            })?;
+            nft::run(&nft::publish_script(&net.bridge, net.ip, &net.ports))?;
+        }
         init.go()?;
         Ok(init.wait_exec()?)
     })();
@@ -647,6 +865,14 @@ fn start_and_wait(
             "tinydocker: remove cgroup {}: {e:#}",
             container.config.cgroup
         );
+    }
+    if let Some(net) = &container.config.net {
+        if let Err(e) = networks::release(&root.path, &container.config.id, net) {
+            eprintln!(
+                "tinydocker: release the network of {}: {e:#}",
+                container.config.name
+            );
+        }
     }
     let mut state = container.state.clone();
     state.status = Status::Exited;

@@ -1,0 +1,476 @@
+//! Networks under the state root: `networks/<name>.json` (subnet, gateway,
+//! bridge device), the IPAM files beside them, and their setup on the host
+//! (bridge over netlink, NAT rules in our nftables table, forwarding).
+//!
+//! The default network `bridge` is made on first use, on the first private
+//! /16 of a list that overlaps no route of the host and no other network.
+//! Setup is redone when the host has rebooted since (the bridge and rules
+//! are gone then): the record keeps the boot id it was set up under.
+
+use std::fs;
+use std::io;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use tinydocker_net::{nft, sysctl, Ipam, Ipv4Net, Netlink};
+
+use crate::state::{now_nanos, Lock};
+
+/// The default network's name.
+pub const DEFAULT: &str = "bridge";
+
+/// Subnets tried, in order, for networks created without `--subnet`:
+/// 10.88.0.0/16 up to 10.254.0.0/16, then 172.18.0.0/16 up to 172.31.0.0/16.
+fn candidates() -> impl Iterator<Item = Ipv4Net> {
+    let tens = (88..=254u8).map(|b| Ipv4Net::new(Ipv4Addr::new(10, b, 0, 0), 16));
+    let one_seven_twos = (18..=31u8).map(|b| Ipv4Net::new(Ipv4Addr::new(172, b, 0, 0), 16));
+    tens.chain(one_seven_twos)
+        .map(|n| n.expect("a /16 network address"))
+}
+
+/// A short stable tag of a state root, so two roots on one host never
+/// share a bridge device or an nftables table.
+pub fn root_tag(root: &Path) -> Option<String> {
+    let path = root.to_string_lossy();
+    if path == crate::cli::DEFAULT_ROOT {
+        return None;
+    }
+    // FNV-1a, 32 bits: stable across runs and versions.
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in path.bytes() {
+        hash ^= u32::from(b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    Some(format!("{hash:08x}"))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Network {
+    pub name: String,
+    pub id: String,
+    pub bridge: String,
+    pub subnet: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    pub created: u128,
+    /// The boot the bridge and rules were set up in.
+    #[serde(default)]
+    pub boot_id: String,
+}
+
+fn boot_id() -> String {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map_or_else(|_| String::new(), |s| s.trim().to_string())
+}
+
+/// docker's rule for network names, as for containers.
+fn validate_name(name: &str) -> Result<()> {
+    let bytes = name.as_bytes();
+    let ok = !bytes.is_empty()
+        && bytes.len() <= 64
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+    if !ok {
+        bail!("invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+    }
+    if matches!(name, "none" | "host") {
+        bail!("network name {name:?} is reserved");
+    }
+    Ok(())
+}
+
+pub struct Networks {
+    dir: PathBuf,
+    tag: Option<String>,
+}
+
+impl Networks {
+    pub fn new(root: &Path) -> Networks {
+        Networks {
+            dir: root.join("networks"),
+            tag: root_tag(root),
+        }
+    }
+
+    /// The default network's bridge: `tinydocker0` for the default state
+    /// root, `tdb-<tag>` for any other.
+    fn default_bridge(&self) -> String {
+        match &self.tag {
+            None => "tinydocker0".to_string(),
+            Some(tag) => format!("tdb-{tag}"),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn lock(&self) -> Result<Lock> {
+        fs::create_dir_all(&self.dir).with_context(|| format!("create {}", self.dir.display()))?;
+        crate::state::lock_file(&self.dir.join("networks.lock"))
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.json"))
+    }
+
+    pub fn ipam(&self, name: &str) -> Ipam {
+        Ipam::new(&self.dir, name)
+    }
+
+    pub fn get(&self, name: &str) -> Result<Option<Network>> {
+        match fs::read(self.path(name)) {
+            Ok(data) => {
+                Ok(Some(serde_json::from_slice(&data).with_context(|| {
+                    format!("parse {}", self.path(name).display())
+                })?))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("read {}", self.path(name).display())),
+        }
+    }
+
+    pub fn list(&self) -> Result<Vec<Network>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("read {}", self.dir.display())),
+        };
+        let mut all = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(net) = name.strip_suffix(".json").filter(|n| !n.ends_with(".ipam")) {
+                if let Some(n) = self.get(net)? {
+                    all.push(n);
+                }
+            }
+        }
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
+    }
+
+    fn save(&self, net: &Network) -> Result<()> {
+        let data = serde_json::to_vec_pretty(net).expect("a network serialises");
+        tinydocker_fs::write_atomic(&self.path(&net.name), &data, true)
+            .with_context(|| format!("write {}", self.path(&net.name).display()))
+    }
+
+    /// A network by name for `run`: the default one is created on first
+    /// use; any is set up again after a reboot. `None` for an unknown name.
+    pub fn for_run(&self, name: &str) -> Result<Option<Network>> {
+        match self.get(name)? {
+            Some(net) if net.boot_id == boot_id() => Ok(Some(net)),
+            Some(_) => {
+                let _lock = self.lock()?;
+                let mut net = self
+                    .get(name)?
+                    .ok_or_else(|| anyhow!("network {name} not found"))?;
+                if net.boot_id != boot_id() {
+                    setup(&net)?;
+                    net.boot_id = boot_id();
+                    self.save(&net)?;
+                }
+                Ok(Some(net))
+            }
+            None if name == DEFAULT => Ok(Some(self.create(DEFAULT, None, None)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Create a network (`network create`, or the default one on first use).
+    pub fn create(
+        &self,
+        name: &str,
+        subnet: Option<&str>,
+        gateway: Option<&str>,
+    ) -> Result<Network> {
+        validate_name(name)?;
+        let subnet: Option<Ipv4Net> = subnet.map(|s| s.parse()).transpose()?;
+        let gateway: Option<Ipv4Addr> = gateway
+            .map(|g| {
+                g.parse()
+                    .map_err(|_| anyhow!("invalid gateway {g:?}: expected an IPv4 address"))
+            })
+            .transpose()?;
+        if let (Some(g), None) = (gateway, subnet) {
+            bail!("--gateway {g} needs --subnet");
+        }
+        let _lock = self.lock()?;
+        if let Some(existing) = self.get(name)? {
+            if name == DEFAULT {
+                return Ok(existing);
+            }
+            bail!("network with name {name} already exists");
+        }
+        let others: Vec<Ipv4Net> = self.list()?.iter().map(|n| n.subnet).collect();
+        let routes: Vec<Ipv4Net> = Netlink::new()?
+            .routes()?
+            .into_iter()
+            .filter(|(_, prefix)| *prefix > 0)
+            .filter_map(|(addr, prefix)| Ipv4Net::new(addr, prefix).ok())
+            .collect();
+        let subnet = match subnet {
+            Some(s) => {
+                if let Some(o) = others.iter().find(|o| o.overlaps(&s)) {
+                    bail!("subnet {s} overlaps the subnet {o} of another network");
+                }
+                if let Some(r) = routes.iter().find(|r| r.overlaps(&s)) {
+                    bail!("subnet {s} overlaps the host's route to {r}: choose another --subnet");
+                }
+                if s.prefix() > 30 {
+                    bail!("subnet {s} is too small: it needs room for a gateway and containers (at most /30)");
+                }
+                s
+            }
+            None => candidates()
+                .find(|c| !others.iter().chain(&routes).any(|o| o.overlaps(c)))
+                .ok_or_else(|| anyhow!("no free private subnet: every candidate overlaps a host route or a network; give --subnet"))?,
+        };
+        let gateway = gateway.unwrap_or_else(|| subnet.first_host());
+        if !subnet.contains(gateway) || gateway == subnet.network() || gateway == subnet.broadcast()
+        {
+            bail!("gateway {gateway} is not a usable address of the subnet {subnet}");
+        }
+        let id = crate::names::new_id();
+        let bridge = if name == DEFAULT {
+            self.default_bridge()
+        } else {
+            format!("td-{}", &id[..8])
+        };
+        let net = Network {
+            name: name.to_string(),
+            id,
+            bridge,
+            subnet,
+            gateway,
+            created: now_nanos(),
+            boot_id: boot_id(),
+        };
+        if let Err(e) = setup(&net) {
+            let _ = teardown(&net, true);
+            return Err(e);
+        }
+        if let Err(e) = self.save(&net) {
+            let _ = teardown(&net, true);
+            return Err(e);
+        }
+        Ok(net)
+    }
+
+    /// Remove a network: refused while a container is attached.
+    pub fn remove(&self, name: &str, attached: impl Fn(&str) -> Vec<String>) -> Result<Network> {
+        let _lock = self.lock()?;
+        let net = self
+            .get(name)?
+            .ok_or_else(|| anyhow!("network {name} not found"))?;
+        let users = attached(name);
+        if !users.is_empty() {
+            bail!(
+                "error while removing network: network {name} has active endpoints ({})",
+                users.join(", ")
+            );
+        }
+        let last = self.list()?.len() == 1;
+        teardown(&net, last)?;
+        self.ipam(name).remove()?;
+        fs::remove_file(self.path(name))
+            .with_context(|| format!("remove {}", self.path(name).display()))?;
+        Ok(net)
+    }
+}
+
+/// Bridge up with the gateway address, NAT and forwarding rules, IPv4
+/// forwarding on (Linux drops routed traffic otherwise), and
+/// route_localnet on the bridge (so 127.0.0.1:PORT reaches published ports).
+fn setup(net: &Network) -> Result<()> {
+    Netlink::new()?.ensure_bridge(&net.bridge, net.gateway, net.subnet.prefix())?;
+    sysctl::enable_ip_forward()
+        .context("enable IPv4 forwarding (/proc/sys/net/ipv4/ip_forward)")?;
+    sysctl::set_route_localnet(&net.bridge)
+        .with_context(|| format!("set route_localnet on {}", net.bridge))?;
+    nft::run(&nft::network_script(&net.bridge, net.subnet))?;
+    Ok(())
+}
+
+/// Best effort: every step is tried, all failures reported.
+fn teardown(net: &Network, last: bool) -> Result<()> {
+    let mut errors = Vec::new();
+    if let Err(e) = Netlink::new().and_then(|n| n.delete_link(&net.bridge)) {
+        errors.push(format!("delete bridge {}: {e}", net.bridge));
+    }
+    if let Err(e) = nft::run(&nft::remove_network_script(&net.bridge, net.subnet)) {
+        errors.push(format!("remove the rules of {}: {e}", net.name));
+    }
+    // The table is shared by every state root on the host: it goes with
+    // the last network of any of them.
+    if last && !nft::table_in_use().unwrap_or(true) {
+        if let Err(e) = nft::run(&nft::delete_table_script()) {
+            errors.push(format!("delete table {}: {e}", nft::TABLE));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        bail!("{}", errors.join("; "))
+    }
+}
+
+/// The host interface name of a container's veth: "veth" + 7 hex digits of its id.
+pub fn host_if(id: &str) -> String {
+    format!("veth{}", &id[..7])
+}
+
+/// The network namespace of a process, to build its endpoint in.
+pub fn netns_fd(pid: i32) -> Result<fs::File> {
+    let path = format!("/proc/{pid}/ns/net");
+    fs::File::open(&path).with_context(|| format!("open {path}"))
+}
+
+/// Undo a container's network side, best effort (every step tried, all
+/// failures reported): its veth (which takes the peer with it), its
+/// published ports, its address. Each step is idempotent, so `rm` can run
+/// it again after a runtime that died half-way.
+pub fn release(root: &Path, id: &str, net: &crate::state::NetSettings) -> Result<()> {
+    let mut errors = Vec::new();
+    if let Err(e) = Netlink::new().and_then(|n| n.delete_link(&net.host_if)) {
+        errors.push(format!("delete {}: {e}", net.host_if));
+    }
+    if !net.ports.is_empty() {
+        // Added, then deleted, in one batch: exact, and no error when the
+        // mappings were already gone.
+        let script = nft::publish_script(&net.bridge, net.ip, &net.ports)
+            + &nft::unpublish_script(&net.bridge, net.ip, &net.ports);
+        if let Err(e) = nft::run(&script) {
+            errors.push(format!("unpublish ports: {e}"));
+        }
+    }
+    if let Err(e) = Networks::new(root).ipam(&net.network).release(id) {
+        errors.push(format!("release {}: {e}", net.ip));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        bail!("{}", errors.join("; "))
+    }
+}
+
+/// The files every container gets: /etc/hosts (localhost, its own name
+/// and address, --add-host entries), /etc/hostname, /etc/resolv.conf (the
+/// host's, without loopback name servers a bridged container can't reach;
+/// or --dns).
+pub struct EtcFiles<'a> {
+    pub hostname: &'a str,
+    pub name: &'a str,
+    pub ip: Option<Ipv4Addr>,
+    pub add_hosts: &'a [(String, Ipv4Addr)],
+    pub dns: &'a [Ipv4Addr],
+    pub bridged: bool,
+}
+
+impl EtcFiles<'_> {
+    pub fn hosts(&self) -> String {
+        let mut s = String::from(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+        );
+        for (name, addr) in self.add_hosts {
+            s.push_str(&format!("{addr}\t{name}\n"));
+        }
+        if let Some(ip) = self.ip {
+            if self.name != self.hostname {
+                s.push_str(&format!("{ip}\t{} {}\n", self.hostname, self.name));
+            } else {
+                s.push_str(&format!("{ip}\t{}\n", self.hostname));
+            }
+        }
+        s
+    }
+
+    pub fn hostname(&self) -> String {
+        format!("{}\n", self.hostname)
+    }
+
+    pub fn resolv_conf(&self, host: &str) -> String {
+        if !self.dns.is_empty() {
+            return self
+                .dns
+                .iter()
+                .map(|d| format!("nameserver {d}\n"))
+                .collect();
+        }
+        if !self.bridged {
+            return host.to_string();
+        }
+        let mut out = String::new();
+        let mut servers = 0;
+        for line in host.lines() {
+            if let Some(addr) = line.trim().strip_prefix("nameserver") {
+                let addr = addr.trim();
+                if addr.starts_with("127.") || addr == "::1" {
+                    continue;
+                }
+                servers += 1;
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        if servers == 0 {
+            // docker's fallback when the host only has a local resolver.
+            out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etc_files() {
+        let add = [("db".to_string(), Ipv4Addr::new(10, 0, 0, 9))];
+        let files = EtcFiles {
+            hostname: "abc123",
+            name: "web",
+            ip: Some(Ipv4Addr::new(10, 88, 0, 2)),
+            add_hosts: &add,
+            dns: &[],
+            bridged: true,
+        };
+        let hosts = files.hosts();
+        assert!(hosts.starts_with("127.0.0.1\tlocalhost\n"));
+        assert!(hosts.contains("10.0.0.9\tdb\n"));
+        assert!(hosts.ends_with("10.88.0.2\tabc123 web\n"));
+        assert_eq!(files.hostname(), "abc123\n");
+        let host = "search example.org\nnameserver 127.0.0.53\noptions edns0\n";
+        assert_eq!(
+            files.resolv_conf(host),
+            "search example.org\noptions edns0\nnameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        );
+        assert_eq!(
+            files.resolv_conf("nameserver 192.0.2.53\n"),
+            "nameserver 192.0.2.53\n"
+        );
+        let dns = [Ipv4Addr::new(1, 1, 1, 1)];
+        let files = EtcFiles { dns: &dns, ..files };
+        assert_eq!(files.resolv_conf(host), "nameserver 1.1.1.1\n");
+    }
+
+    #[test]
+    fn names() {
+        validate_name("bridge").unwrap();
+        validate_name("my-net_1.x").unwrap();
+        for bad in ["", "-a", "a b", "a/b", "none", "host"] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(host_if("0123456789abcdef"), "veth0123456");
+        assert_eq!(candidates().count(), 167 + 14);
+        assert_eq!(root_tag(Path::new(crate::cli::DEFAULT_ROOT)), None);
+        let tag = root_tag(Path::new("/tmp/x")).unwrap();
+        assert_eq!(tag.len(), 8);
+        assert_eq!(root_tag(Path::new("/tmp/x")).unwrap(), tag);
+        assert!(format!("tdb-{tag}").len() <= 15);
+    }
+}
