@@ -22,10 +22,11 @@ const MIB: u64 = 1 << 20;
 const CPU_WINDOW: Duration = Duration::from_millis(2000);
 
 /// The tests that measure a CPU rate take this, so that they never run at
-/// the same time and distort each other's rates.
+/// the same time and distort each other's rates. Tests elsewhere that load
+/// every CPU for a while (many containers at once) take it too.
 static CPU_MEASUREMENT: Mutex<()> = Mutex::new(());
 
-fn cpu_alone() -> MutexGuard<'static, ()> {
+pub(crate) fn cpu_alone() -> MutexGuard<'static, ()> {
     // A test that failed while holding it must not fail the others too.
     CPU_MEASUREMENT
         .lock()

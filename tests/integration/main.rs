@@ -13,4 +13,5 @@ mod flags;
 mod image;
 mod isolation;
 mod lifecycle;
+mod network;
 mod signals;

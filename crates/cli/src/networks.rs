@@ -21,6 +21,9 @@ use crate::state::{now_nanos, Lock};
 /// The default network's name.
 pub const DEFAULT: &str = "bridge";
 
+/// The host-wide lock of network setup (see [`Networks::lock`]).
+const HOST_LOCK: &str = "/run/tinydocker/networks.lock";
+
 /// Subnets tried, in order, for networks created without `--subnet`:
 /// 10.88.0.0/16 up to 10.254.0.0/16, then 172.18.0.0/16 up to 172.31.0.0/16.
 fn candidates() -> impl Iterator<Item = Ipv4Net> {
@@ -108,9 +111,18 @@ impl Networks {
         &self.dir
     }
 
+    /// Networks are a host-wide matter: bridges, routes and the nft table
+    /// are shared by every state root. Choosing a subnet, setting a network
+    /// up and tearing it down happen under one lock for the whole host, so
+    /// two roots never pick the same subnet or undo each other's rules.
     fn lock(&self) -> Result<Lock> {
         fs::create_dir_all(&self.dir).with_context(|| format!("create {}", self.dir.display()))?;
-        crate::state::lock_file(&self.dir.join("networks.lock"))
+        let host = Path::new(HOST_LOCK);
+        match host.parent().map(fs::create_dir_all) {
+            Some(Ok(())) => crate::state::lock_file(host),
+            // No writable /run: fall back to this root's own lock.
+            _ => crate::state::lock_file(&self.dir.join("networks.lock")),
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {

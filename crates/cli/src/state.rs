@@ -149,13 +149,20 @@ pub fn now_nanos() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
-/// The start time of a process, or None if there is no such process.
+/// The start time of a live process, or None if there is no such process
+/// or it has exited and waits to be reaped (a zombie keeps its pid and its
+/// start time, but it is no longer running anything).
 pub fn pid_start_time(pid: i32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: skip past the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
-    // Field 3 is the first after the name; the start time is field 22.
-    rest.split(' ').nth(19)?.parse().ok()
+    let mut fields = rest.split(' ');
+    // Field 3, the state: Z (zombie) and X (dead) are not running.
+    if matches!(fields.next()?, "Z" | "X") {
+        return None;
+    }
+    // The start time is field 22.
+    fields.nth(18)?.parse().ok()
 }
 
 /// The state root.
