@@ -341,14 +341,28 @@ pub fn netns_fd(pid: i32) -> Result<fs::File> {
     fs::File::open(&path).with_context(|| format!("open {path}"))
 }
 
+/// What [`release`] does with the container's veth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Veth {
+    /// Delete it now (rm, a failed start).
+    Delete,
+    /// Leave it to the kernel: the container has exited, so its network
+    /// namespace is going away, and with it the veth pair. Deleting it here
+    /// would wait for that same teardown (RTNL, RCU grace periods, device
+    /// refcounts: 15-30 ms on this host) on the path of every `run`.
+    GoesWithNamespace,
+}
+
 /// Undo a container's network side, best effort (every step tried, all
 /// failures reported): its veth (which takes the peer with it), its
 /// published ports, its address. Each step is idempotent, so `rm` can run
 /// it again after a runtime that died half-way.
-pub fn release(root: &Path, id: &str, net: &crate::state::NetSettings) -> Result<()> {
+pub fn release(root: &Path, id: &str, net: &crate::state::NetSettings, veth: Veth) -> Result<()> {
     let mut errors = Vec::new();
-    if let Err(e) = Netlink::new().and_then(|n| n.delete_link(&net.host_if)) {
-        errors.push(format!("delete {}: {e}", net.host_if));
+    if veth == Veth::Delete {
+        if let Err(e) = Netlink::new().and_then(|n| n.delete_link(&net.host_if)) {
+            errors.push(format!("delete {}: {e}", net.host_if));
+        }
     }
     if !net.ports.is_empty() {
         // Added, then deleted, in one batch: exact, and no error when the

@@ -51,8 +51,13 @@ fn remove_one(root: &Root, key: &str, force: bool) -> Result<()> {
     }
     // Likewise its network side: veth, published ports, address.
     if let Some(net) = &container.config.net {
-        crate::networks::release(&root.path, &container.config.id, net)
-            .with_context(|| format!("release the network of {}", container.config.name))?;
+        crate::networks::release(
+            &root.path,
+            &container.config.id,
+            net,
+            crate::networks::Veth::Delete,
+        )
+        .with_context(|| format!("release the network of {}", container.config.name))?;
     }
     root.remove(&container)
 }

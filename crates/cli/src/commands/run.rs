@@ -465,7 +465,12 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
                 );
             }
             if let Some(net) = &container.config.net {
-                if let Err(e) = networks::release(&root.path, &container.config.id, net) {
+                if let Err(e) = networks::release(
+                    &root.path,
+                    &container.config.id,
+                    net,
+                    networks::Veth::Delete,
+                ) {
                     eprintln!(
                         "tinydocker: release the network of {}: {e:#}",
                         container.config.name
@@ -506,7 +511,7 @@ struct NetUndo<'a> {
 impl Drop for NetUndo<'_> {
     fn drop(&mut self) {
         if let Some(net) = &self.net {
-            let _ = networks::release(&self.root.path, self.id, net);
+            let _ = networks::release(&self.root.path, self.id, net, networks::Veth::Delete);
         }
     }
 }
@@ -867,7 +872,12 @@ fn start_and_wait(
         );
     }
     if let Some(net) = &container.config.net {
-        if let Err(e) = networks::release(&root.path, &container.config.id, net) {
+        if let Err(e) = networks::release(
+            &root.path,
+            &container.config.id,
+            net,
+            networks::Veth::GoesWithNamespace,
+        ) {
             eprintln!(
                 "tinydocker: release the network of {}: {e:#}",
                 container.config.name
