@@ -68,13 +68,24 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Removes the bench's state on drop, also after an error.
+/// Removes the bench's state on drop, also after an error: its default
+/// network (bridge device, nft elements) through the binary, then the files.
 struct Scratch {
     dir: PathBuf,
+    bin: PathBuf,
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        let state = self.dir.join("state");
+        if state.join("networks").join("bridge.json").exists() {
+            let _ = Command::new(&self.bin)
+                .arg("--root")
+                .arg(&state)
+                .args(["network", "rm", "bridge"])
+                .stdout(Stdio::null())
+                .status();
+        }
         let _ = fs::remove_dir_all(&self.dir);
     }
 }
@@ -131,6 +142,7 @@ pub fn bench(args: &[String]) -> Result<()> {
     rootfs::busybox(&rootfs)?;
     let scratch = Scratch {
         dir: std::env::temp_dir().join(format!("tinydocker-bench-{}", std::process::id())),
+        bin: bin.clone(),
     };
     let state = scratch.dir.join("state");
     fs::create_dir_all(&state)?;
@@ -200,33 +212,44 @@ pub fn bench(args: &[String]) -> Result<()> {
     // Alone first: the figure for tinydocker by itself, with no other
     // runtime's teardown (netns cleanup, cgroup removal) running in the
     // background of its runs.
-    // The same with limits, alternating with the plain runs, for what
-    // applying limits costs.
-    let limited = |_: usize| {
-        let mut c = Command::new(&bin);
-        c.arg("--root")
-            .arg(&state)
-            .args(["run", "--rm", "--network", "none"]);
-        c.args([
-            "--cpus",
-            "1",
-            "--memory",
-            "256m",
-            "--pids-limit",
-            "100",
-            "busybox",
-            "true",
-        ]);
-        c
+    // The same with limits, and on the default bridge network, alternating
+    // with the plain runs: what limits and networking cost.
+    let variant = |extra: &'static [&'static str]| {
+        let (bin, state) = (bin.clone(), state.clone());
+        move |_: usize| {
+            let mut c = Command::new(&bin);
+            c.arg("--root")
+                .arg(&state)
+                .args(["run", "--rm"])
+                .args(extra)
+                .args(["busybox", "true"]);
+            c
+        }
     };
+    let limited = variant(&[
+        "--network",
+        "none",
+        "--cpus",
+        "1",
+        "--memory",
+        "256m",
+        "--pids-limit",
+        "100",
+    ]);
+    let bridged = variant(&["--network", "bridge"]);
+    // The first bridged run creates the default network: not timed.
+    measure(bridged(0)).context("tinydocker run on the default bridge")?;
     let mut alone = Vec::new();
     let mut with_limits = Vec::new();
+    let mut on_bridge = Vec::new();
     for i in 0..warmup + runs {
         let plain = measure((runtimes[0].command)(i)).context("tinydocker run")?;
         let limits = measure(limited(i)).context("tinydocker run with limits")?;
+        let bridge = measure(bridged(i)).context("tinydocker run on the default bridge")?;
         if i >= warmup {
             alone.push(plain);
             with_limits.push(limits);
+            on_bridge.push(bridge);
         }
     }
     println!(
@@ -235,14 +258,22 @@ pub fn bench(args: &[String]) -> Result<()> {
     header();
     rows.push(report("tinydocker", "alone", runs, &alone));
     println!();
-    println!("case: the same with --cpus 1 --memory 256m --pids-limit 100   (alternating with the case above)");
+    println!("case: the same with --cpus 1 --memory 256m --pids-limit 100   (alternating with the others)");
     header();
     rows.push(report("tinydocker", "limits", runs, &with_limits));
+    println!();
+    println!(
+        "case: run --rm busybox true on the default bridge network   (alternating with the others)"
+    );
+    header();
+    rows.push(report("tinydocker", "bridge", runs, &on_bridge));
     let plain_median = median(alone.iter().map(|s| s.wall_ms).collect());
     let limits_median = median(with_limits.iter().map(|s| s.wall_ms).collect());
+    let bridge_median = median(on_bridge.iter().map(|s| s.wall_ms).collect());
     println!(
-        "limits add {:+.2} ms to the median",
-        limits_median - plain_median
+        "limits add {:+.2} ms to the median; the bridge network adds {:+.2} ms",
+        limits_median - plain_median,
+        bridge_median - plain_median
     );
 
     if runtimes.len() > 1 {
