@@ -458,25 +458,7 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
         Err(err) => {
             // A failure to start: the record says why (without --rm), or goes.
             let _ = init.kill_and_reap();
-            if let Err(e) = cgroup.remove() {
-                eprintln!(
-                    "tinydocker: remove cgroup {}: {e:#}",
-                    container.config.cgroup
-                );
-            }
-            if let Some(net) = &container.config.net {
-                if let Err(e) = networks::release(
-                    &root.path,
-                    &container.config.id,
-                    net,
-                    networks::Veth::Delete,
-                ) {
-                    eprintln!(
-                        "tinydocker: release the network of {}: {e:#}",
-                        container.config.name
-                    );
-                }
-            }
+            release_runtime(root, &container.config, &cgroup, networks::Veth::Delete);
             let code = errors::exit_code(&err);
             let outcome = if remove {
                 container.lock().and_then(|_lock| root.remove(&container))
@@ -495,6 +477,20 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
                 );
             }
             Err(err)
+        }
+    }
+}
+
+/// What a container holds only while it runs: its cgroup, and on a bridge
+/// network its address, published ports and veth. Best effort: a failure is
+/// reported on stderr and the rest is still released.
+fn release_runtime(root: &Root, config: &Config, cgroup: &AnyManager, veth: networks::Veth) {
+    if let Err(e) = cgroup.remove() {
+        eprintln!("tinydocker: remove cgroup {}: {e:#}", config.cgroup);
+    }
+    if let Some(net) = &config.net {
+        if let Err(e) = networks::release(&root.path, &config.id, net, veth) {
+            eprintln!("tinydocker: release the network of {}: {e:#}", config.name);
         }
     }
 }
@@ -865,25 +861,12 @@ fn start_and_wait(
     drop(signals);
     // The OOM count lives in the cgroup: read it before the cgroup goes.
     let oom_kills = cgroup.oom_kills().unwrap_or(0);
-    if let Err(e) = cgroup.remove() {
-        eprintln!(
-            "tinydocker: remove cgroup {}: {e:#}",
-            container.config.cgroup
-        );
-    }
-    if let Some(net) = &container.config.net {
-        if let Err(e) = networks::release(
-            &root.path,
-            &container.config.id,
-            net,
-            networks::Veth::GoesWithNamespace,
-        ) {
-            eprintln!(
-                "tinydocker: release the network of {}: {e:#}",
-                container.config.name
-            );
-        }
-    }
+    release_runtime(
+        root,
+        &container.config,
+        cgroup,
+        networks::Veth::GoesWithNamespace,
+    );
     let mut state = container.state.clone();
     state.status = Status::Exited;
     state.exit_code = status.code();
