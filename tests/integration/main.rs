@@ -8,6 +8,7 @@
 
 mod bad_input;
 mod cgroups;
+mod control;
 mod filesystem;
 mod flags;
 mod image;

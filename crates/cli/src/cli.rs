@@ -46,6 +46,48 @@ pub enum Command {
     Network(NetworkCommand),
     /// List port mappings of a container
     Port(PortArgs),
+    /// Kill one or more running containers
+    Kill(KillArgs),
+    /// Stop one or more running containers
+    Stop(StopArgs),
+    /// Return low-level information on containers, networks or images
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send to the container
+    #[arg(short, long, default_value = "KILL", value_name = "SIGNAL")]
+    pub signal: String,
+    /// Containers, by name, id or unique id prefix
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container
+    #[arg(
+        short = 't',
+        long = "time",
+        default_value = "10",
+        value_name = "SECONDS",
+        allow_hyphen_values = true
+    )]
+    pub time: String,
+    /// Signal to send to the container (default: TERM)
+    #[arg(short, long, value_name = "SIGNAL")]
+    pub signal: Option<String>,
+    /// Containers, by name, id or unique id prefix
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Containers (name, id or prefix), networks or images
+    #[arg(required = true, value_name = "NAME|ID")]
+    pub objects: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@ mod human;
 mod limits;
 mod names;
 mod networks;
+mod process;
 mod state;
 
 use std::process::ExitCode;

@@ -111,6 +111,13 @@ pub struct State {
     /// The kernel's OOM killer killed a process of the container.
     #[serde(default)]
     pub oom_killed: bool,
+    /// The tinydocker process that supervises it (a foreground `run`) and
+    /// its start time: it records the exit, so waiting for a container to
+    /// be stopped for good means waiting for this process too.
+    #[serde(default)]
+    pub runtime_pid: i32,
+    #[serde(default)]
+    pub runtime_start: u64,
 }
 
 impl State {
@@ -124,6 +131,8 @@ impl State {
             started_at: 0,
             finished_at: 0,
             oom_killed: false,
+            runtime_pid: 0,
+            runtime_start: 0,
         }
     }
 }

@@ -2,9 +2,11 @@
 
 mod images;
 mod import;
+mod inspect;
+mod kill;
 mod network;
 mod port;
-mod ps;
+pub mod ps;
 mod rm;
 mod rmi;
 mod run;
@@ -30,6 +32,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Update(args) => update::update(&root, *args),
         Command::Network(cmd) => network::network(&root, cmd),
         Command::Port(args) => port::port(&root, args),
+        Command::Kill(args) => kill::kill(&root, args),
+        Command::Stop(args) => kill::stop(&root, args),
+        Command::Inspect(args) => inspect::inspect(&root, args),
     }
 }
 

@@ -6,6 +6,16 @@ use crate::cli::PsArgs;
 use crate::human;
 use crate::state::{Container, Observed, Root};
 
+/// docker's one-word State.Status: created, running, exited, dead.
+pub fn status_word(observed: Observed) -> &'static str {
+    match observed {
+        Observed::Created => "created",
+        Observed::Running { .. } => "running",
+        Observed::Exited { .. } => "exited",
+        Observed::Dead => "dead",
+    }
+}
+
 /// The STATUS column: "Up 3 minutes", "Exited (137) 2 seconds ago", "Created".
 pub fn status_text(observed: Observed) -> String {
     match observed {

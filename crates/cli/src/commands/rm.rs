@@ -5,6 +5,7 @@ use anyhow::{bail, Context, Result};
 use tinydocker_cgroups::{Layout, Manager};
 
 use crate::cli::RmArgs;
+use crate::process::Process;
 use crate::state::{Observed, Root};
 
 pub fn rm(root: &Root, args: RmArgs) -> Result<i32> {
@@ -62,37 +63,11 @@ fn remove_one(root: &Root, key: &str, force: bool) -> Result<()> {
     root.remove(&container)
 }
 
-/// SIGKILL the container's init through a pidfd (opened only after checking
-/// the start time, so it cannot name a recycled pid), and wait for it to go.
+/// SIGKILL the container's init and wait (up to 10 s) for it to go.
 fn kill(pid: i32, start: u64) -> Result<()> {
-    // SAFETY: pidfd_open takes a pid and flags.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
-    if fd < 0 {
-        return Ok(()); // already gone
+    if let Some(init) = Process::open(pid, start) {
+        init.signal(libc::SIGKILL)?;
+        init.wait(Some(std::time::Duration::from_secs(10)));
     }
-    // SAFETY: fd is a pidfd we own from here on.
-    let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-    if crate::state::pid_start_time(pid) != Some(start) {
-        return Ok(()); // the pid now belongs to another process
-    }
-    use std::os::fd::AsRawFd;
-    // SAFETY: pidfd_send_signal on an open pidfd, no siginfo.
-    unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            libc::SIGKILL,
-            std::ptr::null::<libc::siginfo_t>(),
-            0u32,
-        )
-    };
-    // A pidfd polls readable when the process has exited.
-    let mut pfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    unsafe { libc::poll(&mut pfd, 1, 10_000) };
     Ok(())
 }

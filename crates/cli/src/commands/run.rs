@@ -417,11 +417,14 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
         }
     };
     let pid = init.pid();
+    let me = std::process::id() as i32;
     let running = State {
         status: Status::Running,
         pid,
         pid_start: state::pid_start_time(pid).unwrap_or(0),
         started_at: state::now_nanos(),
+        runtime_pid: me,
+        runtime_start: state::pid_start_time(me).unwrap_or(0),
         ..State::created()
     };
     let mut attempt = 0;
