@@ -188,3 +188,40 @@ fn stdin_is_dev_null_without_interactive() {
     .ok()
     .stdout_is("/dev/null");
 }
+
+#[test]
+fn read_only_volume_is_read_only_all_the_way_down() {
+    // A mount under the volume's source comes along with it (a recursive
+    // bind) and must be read-only too.
+    let root = TestRoot::new();
+    let src = TempDir::new("ro-rec");
+    let sub = src.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let sub_c = std::ffi::CString::new(sub.to_str().unwrap()).unwrap();
+    // SAFETY: valid C strings; a fresh tmpfs on our own temp directory.
+    let rc = unsafe {
+        libc::mount(
+            c"tmpfs".as_ptr(),
+            sub_c.as_ptr(),
+            c"tmpfs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "mount a tmpfs on {}", sub.display());
+    struct Unmount(std::ffi::CString);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            // SAFETY: unmounts the tmpfs this test mounted.
+            unsafe { libc::umount2(self.0.as_ptr(), libc::MNT_DETACH) };
+        }
+    }
+    let _unmount = Unmount(sub_c);
+    let volume = format!("{}:/data:ro", src.path().display());
+    let out = root.run(&[
+        "run", "--rm", "-v", &volume, "busybox", "sh", "-c",
+        "touch /data/sub/escaped 2>/dev/null && echo written; touch /data/top 2>/dev/null && echo written; echo done",
+    ]);
+    out.ok().stdout_is("done");
+    assert!(!sub.join("escaped").exists());
+}

@@ -1759,3 +1759,53 @@ fn network_churn_in_other_roots_keeps_rules() {
         missing.len()
     );
 }
+
+#[test]
+fn rm_of_a_stopped_container_keeps_a_running_ones_port() {
+    // The stopped one released its address and port at exit; the running one
+    // got the same address and publishes the same port. Removing the
+    // stopped one must not touch the running one's mapping.
+    let root = TestRoot::new();
+    let port = free_port();
+    let spec = format!("{port}:80");
+    let (old, new) = (format!("old-{}", tag()), format!("new-{}", tag()));
+    root.run(&[
+        "run",
+        "--network",
+        "bridge",
+        "--name",
+        &old,
+        "-p",
+        &spec,
+        "busybox",
+        "true",
+    ])
+    .ok();
+    let script = format!(
+        "{TERM_EXITS}mkdir /www && echo still-here > /www/index.html && httpd -p 80 -h /www \
+         && echo ready && {WAIT_FOR_TERM}"
+    );
+    let mut run = root.spawn(&[
+        "run",
+        "--rm",
+        "--network",
+        "bridge",
+        "--name",
+        &new,
+        "-p",
+        &spec,
+        "busybox",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    run.expect_line("ready");
+    let fetch = || http_get(port).unwrap_or_else(|e| panic!("GET 127.0.0.1:{port}: {e}"));
+    assert!(fetch().ends_with("still-here\n"));
+    root.run(&["rm", &old]).ok().stdout_is(&old);
+    assert!(
+        fetch().ends_with("still-here\n"),
+        "the running container lost its port"
+    );
+    stop(&mut run).ok();
+}

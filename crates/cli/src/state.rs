@@ -114,6 +114,9 @@ pub struct State {
     /// The tinydocker process that supervises it (a foreground `run`) and
     /// its start time: it records the exit, so waiting for a container to
     /// be stopped for good means waiting for this process too.
+    /// Its address, ports and veth were released (at its exit).
+    #[serde(default)]
+    pub net_released: bool,
     #[serde(default)]
     pub runtime_pid: i32,
     #[serde(default)]
@@ -133,6 +136,7 @@ impl State {
             oom_killed: false,
             runtime_pid: 0,
             runtime_start: 0,
+            net_released: false,
         }
     }
 }

@@ -297,10 +297,21 @@ impl PreparedPlan {
                     if *read_only {
                         // Reopen: the old fd names the covered mount point, not the new mount.
                         let fd = open_in_root(&root, target.full(), libc::O_PATH).map_err(fail)?;
-                        let path = FdPath::new(fd.0);
-                        let kept = sys::mount_flags(path.as_cstr()).map_err(fail)?;
-                        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | kept;
-                        sys::mount(None, path.as_cstr(), None, flags, None).map_err(fail)?;
+                        // Read-only all the way down: mounts under the source
+                        // came along (MS_REC) and must not stay writable.
+                        match sys::set_read_only_recursive(&fd) {
+                            Ok(()) => {}
+                            // Kernels before 5.12: the top mount only.
+                            Err(libc::ENOSYS) => {
+                                let path = FdPath::new(fd.0);
+                                let kept = sys::mount_flags(path.as_cstr()).map_err(fail)?;
+                                let flags =
+                                    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | kept;
+                                sys::mount(None, path.as_cstr(), None, flags, None)
+                                    .map_err(fail)?;
+                            }
+                            Err(errno) => return Err(fail(errno)),
+                        }
                     }
                 }
                 Prepared::Mknod { path, mode, dev } => {
@@ -522,7 +533,7 @@ mod sys {
     const RESOLVE_IN_ROOT: u64 = 0x10;
 
     /// Open `path` as if `root` were `/`: `..` and absolute symlinks stay
-    /// inside it. Falls back to a plain `openat` on kernels before 5.6.
+    /// inside it. Needs Linux 5.6 (ENOSYS before).
     pub fn openat2_in_root(root: i32, path: &CStr, flags: i32, mode: u32) -> Result<Fd, i32> {
         let how = OpenHow {
             flags: (flags | libc::O_CLOEXEC) as u64,
@@ -543,16 +554,9 @@ mod sys {
                 std::mem::size_of::<OpenHow>(),
             )
         };
-        match check(fd) {
-            Ok(fd) => Ok(Fd(fd as i32)),
-            Err(libc::ENOSYS) => {
-                // SAFETY: valid C string.
-                let fd =
-                    unsafe { libc::openat(root, path.as_ptr(), flags | libc::O_CLOEXEC, mode) };
-                check(fd as i64).map(|fd| Fd(fd as i32))
-            }
-            Err(e) => Err(e),
-        }
+        // No fallback to a plain openat on kernels without openat2 (before
+        // 5.6): it would let symlinks in an image point mounts at the host.
+        check(fd).map(|fd| Fd(fd as i32))
     }
 
     pub fn mkdirat(dirfd: i32, name: &CStr, mode: u32) -> Result<(), i32> {
@@ -568,6 +572,40 @@ mod sys {
     pub fn symlinkat(target: &CStr, dirfd: i32, name: &CStr) -> Result<(), i32> {
         // SAFETY: valid C strings.
         check(unsafe { libc::symlinkat(target.as_ptr(), dirfd, name.as_ptr()) } as i64).map(drop)
+    }
+
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    const AT_RECURSIVE: u32 = 0x8000;
+
+    /// Make the mount at `fd` and every mount below it read-only
+    /// (`mount_setattr(2)` with `AT_RECURSIVE`, Linux 5.12+).
+    pub fn set_read_only_recursive(fd: &Fd) -> Result<(), i32> {
+        let attr = MountAttr {
+            attr_set: MOUNT_ATTR_RDONLY,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        // SAFETY: an open fd, an empty C string with AT_EMPTY_PATH, and a valid
+        // mount_attr of the size passed.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                fd.0,
+                c"".as_ptr(),
+                libc::AT_EMPTY_PATH as u32 | AT_RECURSIVE,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            )
+        };
+        check(rc).map(drop)
     }
 
     /// Create or truncate `path` (mode 0644) and write `content` to it.

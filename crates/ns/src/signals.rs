@@ -64,6 +64,15 @@ impl SignalForwarder {
         Ok(SignalForwarder { fd, old_mask })
     }
 
+    /// Leave the signals blocked for the rest of this process's life (it is
+    /// about to exit). Unblocking would deliver, with its default action,
+    /// any signal that arrived after the child's exit: a late Ctrl-C would
+    /// kill the process before it has recorded and cleaned up, and turn its
+    /// exit code into 130.
+    pub fn keep_blocked(self) {
+        std::mem::forget(self);
+    }
+
     /// Forward signals to `child` until it exits; return how it ended.
     pub fn supervise(&self, child: &mut Child) -> Result<ExitStatus, Error> {
         loop {

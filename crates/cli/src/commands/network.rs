@@ -12,7 +12,11 @@ fn attached(root: &Root, network: &str) -> Vec<String> {
         .unwrap_or_default()
         .into_iter()
         .filter(|c| c.config.net.as_ref().is_some_and(|n| n.network == network))
-        .filter(|c| matches!(c.observe(), Observed::Running { .. }))
+        // A Dead one (its runtime was killed) still holds an address until rm.
+        .filter(|c| {
+            matches!(c.observe(), Observed::Running { .. } | Observed::Dead)
+                && !c.state.net_released
+        })
         .map(|c| c.config.name)
         .collect()
 }

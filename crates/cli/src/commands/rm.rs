@@ -28,11 +28,6 @@ pub fn rm(root: &Root, args: RmArgs) -> Result<i32> {
 
 fn remove_one(root: &Root, key: &str, force: bool) -> Result<()> {
     let container = root.find(key)?;
-    let Some(_lock) = container.lock()? else {
-        bail!("No such container: {key}");
-    };
-    // Reread under the lock: the state may have changed meanwhile.
-    let container = root.find(&container.config.id)?;
     if let Observed::Running { .. } = container.observe() {
         if !force {
             bail!(
@@ -42,7 +37,19 @@ fn remove_one(root: &Root, key: &str, force: bool) -> Result<()> {
         }
         kill(container.state.pid, container.state.pid_start)
             .with_context(|| format!("kill container {}", container.config.name))?;
+        // Its runtime then releases what the container held and records
+        // the exit (under the container's lock, so not while we hold it).
+        if let Some(runtime) =
+            Process::open(container.state.runtime_pid, container.state.runtime_start)
+        {
+            runtime.wait(Some(std::time::Duration::from_secs(30)));
+        }
     }
+    let Some(_lock) = container.lock()? else {
+        bail!("No such container: {key}");
+    };
+    // Reread under the lock: the runtime may have recorded the exit.
+    let container = root.find(&container.config.id)?;
     // Normally gone with the container; left behind when its runtime was
     // killed. Kill what is left in it and remove it.
     if let Some(cgroup) = container.cgroup(&Layout::detect()?) {
@@ -50,15 +57,21 @@ fn remove_one(root: &Root, key: &str, force: bool) -> Result<()> {
             .remove()
             .with_context(|| format!("remove cgroup {}", container.config.cgroup))?;
     }
-    // Likewise its network side: veth, published ports, address.
-    if let Some(net) = &container.config.net {
-        crate::networks::release(
+    // Likewise its network side (veth, published ports, address), unless
+    // its runtime released it already: the address and ports may belong to
+    // another container by now.
+    if let (Some(net), false) = (&container.config.net, container.state.net_released) {
+        if let Err(e) = crate::networks::release(
             &root.path,
             &container.config.id,
             net,
             crate::networks::Veth::Delete,
-        )
-        .with_context(|| format!("release the network of {}", container.config.name))?;
+        ) {
+            eprintln!(
+                "tinydocker: release the network of {}: {e:#}",
+                container.config.name
+            );
+        }
     }
     root.remove(&container)
 }

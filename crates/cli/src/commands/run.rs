@@ -290,6 +290,16 @@ fn host_hostname() -> String {
 }
 
 pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
+    // Blocked from the start, so an INT or TERM during setup cannot kill this
+    // process half-way (it is forwarded to the container once that runs),
+    // and never unblocked: see SignalForwarder::keep_blocked.
+    let signals = SignalForwarder::block()?;
+    let result = run_blocked(root, args, &signals);
+    signals.keep_blocked();
+    result
+}
+
+fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<i32> {
     let v = validate(&args, &root.path)?;
     let store = root.images()?;
     let image = store.resolve(&args.image)?;
@@ -408,7 +418,6 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
     }
     // Clone the init (it waits for go), then write the record once, with
     // the init's pid already in it.
-    let signals = SignalForwarder::block()?;
     let mut init = match prepared.spawn(&cgroup) {
         Ok(init) => init,
         Err(e) => {
@@ -462,6 +471,7 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
             // A failure to start: the record says why (without --rm), or goes.
             let _ = init.kill_and_reap();
             release_runtime(root, &container.config, &cgroup, networks::Veth::Delete);
+            container.state.net_released = true;
             let code = errors::exit_code(&err);
             let outcome = if remove {
                 container.lock().and_then(|_lock| root.remove(&container))
@@ -518,7 +528,12 @@ impl Drop for NetUndo<'_> {
 /// A published host port must not be in use by a running container.
 fn check_ports(root: &Root, ports: &[PortMapping]) -> Result<()> {
     for other in root.list()? {
-        if !matches!(other.observe(), state::Observed::Running { .. }) {
+        // A Dead one (its runtime was killed) still holds its ports until rm.
+        if !matches!(
+            other.observe(),
+            state::Observed::Running { .. } | state::Observed::Dead
+        ) || other.state.net_released
+        {
             continue;
         }
         let Some(net) = &other.config.net else {
@@ -825,7 +840,7 @@ fn start_and_wait(
     container: &mut Container,
     prepared: &Prepared,
     init: &mut tinydocker_ns::Child,
-    signals: SignalForwarder,
+    signals: &SignalForwarder,
     cgroup: &AnyManager,
 ) -> Result<i32> {
     let started = (|| -> Result<Option<ChildFailure>> {
@@ -861,7 +876,6 @@ fn start_and_wait(
         }
     }
     let status = signals.supervise(init)?;
-    drop(signals);
     // The OOM count lives in the cgroup: read it before the cgroup goes.
     let oom_kills = cgroup.oom_kills().unwrap_or(0);
     release_runtime(
@@ -875,6 +889,7 @@ fn start_and_wait(
     state.exit_code = status.code();
     state.finished_at = state::now_nanos();
     state.oom_killed = oom_kills > 0;
+    state.net_released = true;
     if state.oom_killed {
         let limit = match container.config.resources.memory {
             Some(bytes) => format!("its memory limit of {}", limits::binary_size(bytes as u64)),
