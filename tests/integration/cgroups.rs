@@ -823,3 +823,85 @@ fn negative_cpus_as_a_separate_argument() {
     let root = TestRoot::new();
     rejected(&root, &["--cpus", "-1"]);
 }
+
+#[test]
+fn shared_parents_go_with_the_last_container() {
+    // Levels of tinydocker's own tree are removed by the last container out
+    // of them, whichever way it ends; a parent outside that tree is the
+    // user's and stays. (`tinydocker` itself is shared with the other tests
+    // running now, so its own removal is checked through a level below it.)
+    let shared = ParentGuard(format!("tinydocker/{}", unique_parent()));
+    let users = ParentGuard(unique_parent());
+    let root = TestRoot::new();
+    let spawn = |name: &str| {
+        let args = [
+            "run",
+            "--name",
+            name,
+            "--cgroup-parent",
+            &shared.0,
+            "busybox",
+            "sh",
+            "-c",
+            WAIT,
+        ];
+        let mut run = root.spawn(&args);
+        run.expect_line("ready");
+        run
+    };
+    let mut first = spawn("first");
+    let mut second = spawn("second");
+
+    root.run(&["rm", "-f", "first"]).ok();
+    assert_eq!(first.finish().code, 137);
+    assert!(
+        !cgroup_dirs(&shared.0).is_empty(),
+        "{} removed while second runs",
+        shared.0
+    );
+
+    // The last one out: its runtime is killed, then rm cleans up.
+    second.signal(libc::SIGKILL);
+    second.finish();
+    root.run(&["rm", "-f", "second"]).ok();
+    root.assert_no_containers();
+    assert_eq!(
+        cgroup_dirs(&shared.0),
+        Vec::<PathBuf>::new(),
+        "{} left behind",
+        shared.0
+    );
+
+    // A container that exits by itself takes its level along too.
+    root.run(&[
+        "run",
+        "--rm",
+        "--cgroup-parent",
+        &shared.0,
+        "busybox",
+        "true",
+    ])
+    .ok();
+    assert_eq!(
+        cgroup_dirs(&shared.0),
+        Vec::<PathBuf>::new(),
+        "{} left behind",
+        shared.0
+    );
+
+    // The user's parent stays.
+    root.run(&[
+        "run",
+        "--rm",
+        "--cgroup-parent",
+        &users.0,
+        "busybox",
+        "true",
+    ])
+    .ok();
+    assert!(
+        !cgroup_dirs(&users.0).is_empty(),
+        "the user's parent {} was removed",
+        users.0
+    );
+}

@@ -61,6 +61,15 @@ impl AnyManager {
         }
     }
 
+    /// The manager of this cgroup's parent; None at the top level.
+    pub fn parent(&self) -> Option<AnyManager> {
+        let parent = self.path().parent().filter(|p| !p.as_os_str().is_empty())?;
+        Some(match self {
+            AnyManager::V1(m) => AnyManager::V1(m.with_path(parent)),
+            AnyManager::V2(m) => AnyManager::V2(m.with_path(parent)),
+        })
+    }
+
     pub fn is_v2(&self) -> bool {
         matches!(self, AnyManager::V2(_))
     }
@@ -109,5 +118,8 @@ impl Manager for AnyManager {
     }
     fn remove(&self) -> Result<(), Error> {
         self.inner().remove()
+    }
+    fn remove_if_empty(&self) -> bool {
+        self.inner().remove_if_empty()
     }
 }

@@ -55,6 +55,10 @@ pub trait Manager {
     /// cgroups below it, deepest first) from every hierarchy; never its
     /// parents. A missing directory is fine.
     fn remove(&self) -> Result<(), Error>;
+    /// Remove the cgroup from every hierarchy if it is empty (no process,
+    /// no child cgroup); true when it is gone everywhere. For parents that
+    /// containers share: the last one out removes them.
+    fn remove_if_empty(&self) -> bool;
 }
 
 /// One control-file write of a plan: `value` into `file` of the cgroup's
@@ -294,6 +298,27 @@ pub(crate) fn rmdir_fast(dirs: &[PathBuf]) -> bool {
         }
     }
     all
+}
+
+/// Run `create` again (a few times) when a directory it builds on vanished
+/// under it: another process removed a shared parent (see
+/// [`Manager::remove_if_empty`]) between its check and its mkdir.
+pub(crate) fn retry_vanished(create: impl Fn() -> Result<(), Error>) -> Result<(), Error> {
+    const ATTEMPTS: usize = 5;
+    let mut attempt = 1;
+    loop {
+        match create() {
+            Err(err)
+                if attempt < ATTEMPTS
+                    && err
+                        .io_error()
+                        .is_some_and(|e| e.kind() == io::ErrorKind::NotFound) =>
+            {
+                attempt += 1
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Create `dir` if missing (one level).

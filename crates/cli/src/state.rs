@@ -26,7 +26,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use tinydocker_cgroups::{AnyManager, Layout, Resources};
+use tinydocker_cgroups::{AnyManager, Layout, Manager, Resources};
 use tinydocker_fs::{write_atomic, ImageStore};
 
 /// A bind volume as recorded.
@@ -160,6 +160,25 @@ pub fn now_nanos() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos())
+}
+
+/// The parent of container cgroups unless `--cgroup-parent` names another.
+pub const DEFAULT_CGROUP_PARENT: &str = "tinydocker";
+
+/// Remove a container's cgroup, then every level of tinydocker's own tree
+/// above it (`tinydocker/...`) that no other container uses, so the last
+/// container out leaves nothing in cgroupfs. A `--cgroup-parent` outside
+/// that tree is the user's and stays.
+pub fn remove_cgroup(cgroup: &AnyManager) -> Result<(), tinydocker_cgroups::Error> {
+    cgroup.remove()?;
+    let mut level = cgroup.parent();
+    while let Some(parent) = level {
+        if !parent.path().starts_with(DEFAULT_CGROUP_PARENT) || !parent.remove_if_empty() {
+            break;
+        }
+        level = parent.parent();
+    }
+    Ok(())
 }
 
 /// The start time of a live process, or None if there is no such process

@@ -13,8 +13,8 @@ use super::freezer::Freezer;
 use super::memory::Memory;
 use super::pids::Pids;
 use crate::common::{
-    self, is_busy, mkdir, procs_recursive, read_procs, relative, remove_tree, rmdir_fast,
-    wait_exited, write_file, Controller, Write, REMOVE_ATTEMPTS,
+    self, is_busy, mkdir, procs_recursive, read_procs, relative, remove_tree, retry_vanished,
+    rmdir_fast, wait_exited, write_file, Controller, Write, REMOVE_ATTEMPTS,
 };
 use crate::sys::{self, is_errno, WAIT_TIMEOUT};
 use crate::{Error, Mount, Resources, Stats};
@@ -55,6 +55,14 @@ pub struct Manager {
 }
 
 impl Manager {
+    /// The same hierarchies, another cgroup (already normalised).
+    pub(crate) fn with_path(&self, path: &Path) -> Manager {
+        Manager {
+            path: path.to_path_buf(),
+            ..self.clone()
+        }
+    }
+
     /// The cgroup `path` (relative to the hierarchy roots; only its normal
     /// components count) in the `hierarchies` of a legacy or hybrid layout.
     pub fn new(hierarchies: &[Mount], path: impl Into<PathBuf>) -> Manager {
@@ -199,31 +207,33 @@ impl common::Manager for Manager {
     }
 
     fn create(&self) -> Result<(), Error> {
-        let cpuset_mount = self
-            .mounts
-            .iter()
-            .find(|(c, _)| *c == CpuSet::NAME)
-            .map(|(_, m)| m.as_path());
-        for mount in self.hierarchies() {
-            if Some(mount) == cpuset_mount {
-                CpuSet::create(mount, &self.path)?;
-                continue;
+        retry_vanished(|| {
+            let cpuset_mount = self
+                .mounts
+                .iter()
+                .find(|(c, _)| *c == CpuSet::NAME)
+                .map(|(_, m)| m.as_path());
+            for mount in self.hierarchies() {
+                if Some(mount) == cpuset_mount {
+                    CpuSet::create(mount, &self.path)?;
+                    continue;
+                }
+                // The leaf first: its parent (tinydocker/) is there but for the
+                // first container, so one mkdir is the common case.
+                let leaf = mount.join(&self.path);
+                match std::fs::create_dir(&leaf) {
+                    Ok(()) => continue,
+                    Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(_) => {}
+                }
+                let mut dir = mount.to_path_buf();
+                for part in self.path.iter() {
+                    dir.push(part);
+                    mkdir(&dir)?;
+                }
             }
-            // The leaf first: its parent (tinydocker/) is there but for the
-            // first container, so one mkdir is the common case.
-            let leaf = mount.join(&self.path);
-            match std::fs::create_dir(&leaf) {
-                Ok(()) => continue,
-                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(_) => {}
-            }
-            let mut dir = mount.to_path_buf();
-            for part in self.path.iter() {
-                dir.push(part);
-                mkdir(&dir)?;
-            }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn apply(&self, res: &Resources) -> Result<(), Error> {
@@ -314,6 +324,10 @@ impl common::Manager for Manager {
             path: self.display_dir(),
             rounds: KILL_ROUNDS,
         })
+    }
+
+    fn remove_if_empty(&self) -> bool {
+        self.refuse_root("remove").is_ok() && rmdir_fast(&self.dirs())
     }
 
     fn remove(&self) -> Result<(), Error> {

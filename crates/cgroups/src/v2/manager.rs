@@ -15,7 +15,8 @@ use super::memory::Memory;
 use super::pids::Pids;
 use crate::common::{
     self, is_busy, mkdir, procs_recursive, read_file, read_procs, relative, remove_tree,
-    rmdir_fast, wait_exited, write_file, write_io, Controller, Write, REMOVE_ATTEMPTS,
+    retry_vanished, rmdir_fast, wait_exited, write_file, write_io, Controller, Write,
+    REMOVE_ATTEMPTS,
 };
 use crate::sys::{self, is_errno, WAIT_TIMEOUT};
 use crate::{Error, Resources, Stats};
@@ -40,6 +41,14 @@ pub struct Manager {
 }
 
 impl Manager {
+    /// The same hierarchies, another cgroup (already normalised).
+    pub(crate) fn with_path(&self, path: &Path) -> Manager {
+        Manager {
+            path: path.to_path_buf(),
+            ..self.clone()
+        }
+    }
+
     /// The cgroup `path` (relative to `root`; only its normal components
     /// count) in the v2 hierarchy mounted at `root`.
     pub fn new(root: impl Into<PathBuf>, path: impl Into<PathBuf>) -> Manager {
@@ -170,13 +179,15 @@ impl common::Manager for Manager {
     }
 
     fn create(&self) -> Result<(), Error> {
-        let mut dir = self.root.clone();
-        for part in self.path.iter() {
-            Self::enable_controllers(&dir)?;
-            dir.push(part);
-            mkdir(&dir)?;
-        }
-        Ok(())
+        retry_vanished(|| {
+            let mut dir = self.root.clone();
+            for part in self.path.iter() {
+                Self::enable_controllers(&dir)?;
+                dir.push(part);
+                mkdir(&dir)?;
+            }
+            Ok(())
+        })
     }
 
     fn apply(&self, res: &Resources) -> Result<(), Error> {
@@ -254,6 +265,10 @@ impl common::Manager for Manager {
         // before it becomes a zombie its parent can reap: wait for that too.
         let pidfds: Vec<OwnedFd> = pidfds.into_iter().map(|(_, fd)| fd).collect();
         wait_exited(&pidfds, deadline, &dir)
+    }
+
+    fn remove_if_empty(&self) -> bool {
+        self.refuse_root("remove").is_ok() && rmdir_fast(&[self.dir()])
     }
 
     fn remove(&self) -> Result<(), Error> {

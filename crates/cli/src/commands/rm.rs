@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 
-use tinydocker_cgroups::{Layout, Manager};
+use tinydocker_cgroups::Layout;
 
 use crate::cli::RmArgs;
 use crate::process::Process;
@@ -53,8 +53,7 @@ fn remove_one(root: &Root, key: &str, force: bool) -> Result<()> {
     // Normally gone with the container; left behind when its runtime was
     // killed. Kill what is left in it and remove it.
     if let Some(cgroup) = container.cgroup(&Layout::detect()?) {
-        cgroup
-            .remove()
+        crate::state::remove_cgroup(&cgroup)
             .with_context(|| format!("remove cgroup {}", container.config.cgroup))?;
     }
     // Likewise its network side (veth, published ports, address), unless

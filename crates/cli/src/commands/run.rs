@@ -28,7 +28,6 @@ use crate::names;
 use crate::networks::{self, Networks};
 use crate::state::{self, Config, Container, NetSettings, Root, State, Status, VolumeRecord};
 
-const DEFAULT_CGROUP_PARENT: &str = "tinydocker";
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Child steps after the mount plan, numbered past any plan's length.
@@ -259,7 +258,7 @@ fn validate(args: &RunArgs, root_path: &Path) -> Result<Validated> {
     };
     let cgroup_parent = match &args.cgroup_parent {
         Some(parent) => limits::cgroup_parent(parent)?,
-        None => DEFAULT_CGROUP_PARENT.to_string(),
+        None => state::DEFAULT_CGROUP_PARENT.to_string(),
     };
     Ok(Validated {
         name: args.name.clone(),
@@ -413,7 +412,7 @@ fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<
         .create()
         .and_then(|()| cgroup.apply(&config.resources))
     {
-        let _ = cgroup.remove();
+        let _ = state::remove_cgroup(&cgroup);
         return Err(anyhow::Error::new(e).context(format!("set up cgroup {}", config.cgroup)));
     }
     // Clone the init (it waits for go), then write the record once, with
@@ -421,7 +420,7 @@ fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<
     let mut init = match prepared.spawn(&cgroup) {
         Ok(init) => init,
         Err(e) => {
-            let _ = cgroup.remove();
+            let _ = state::remove_cgroup(&cgroup);
             return Err(e);
         }
     };
@@ -447,7 +446,7 @@ fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<
             }
             Err(e) => {
                 let _ = init.kill_and_reap();
-                let _ = cgroup.remove();
+                let _ = state::remove_cgroup(&cgroup);
                 return Err(e);
             }
         }
@@ -498,7 +497,7 @@ fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<
 /// network its address, published ports and veth. Best effort: a failure is
 /// reported on stderr and the rest is still released.
 fn release_runtime(root: &Root, config: &Config, cgroup: &AnyManager, veth: networks::Veth) {
-    if let Err(e) = cgroup.remove() {
+    if let Err(e) = state::remove_cgroup(cgroup) {
         eprintln!("tinydocker: remove cgroup {}: {e:#}", config.cgroup);
     }
     if let Some(net) = &config.net {
