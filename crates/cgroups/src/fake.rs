@@ -30,3 +30,28 @@ pub(crate) fn read(path: &Path) -> String {
 /// A pid no kernel hands out (pid_max is at most 2^22), so nothing real can
 /// be signalled by mistake.
 pub(crate) const FAKE_PID: i32 = 2_000_000_000;
+
+/// Every resource set, for plan snapshots of both versions.
+pub(crate) fn full() -> crate::Resources {
+    crate::Resources {
+        cpu_quota: Some(50_000),
+        cpu_period: Some(100_000),
+        cpu_shares: Some(512),
+        cpuset_cpus: Some("0-1".into()),
+        cpuset_mems: Some("0".into()),
+        memory: Some(64 << 20),
+        memory_swap: Some(128 << 20),
+        memory_reservation: Some(32 << 20),
+        pids_limit: Some(10),
+    }
+}
+
+/// A few resources, "unlimited" values included.
+pub(crate) fn minimal() -> crate::Resources {
+    crate::Resources {
+        cpu_quota: Some(50_000),
+        memory: Some(-1),
+        pids_limit: Some(0),
+        ..crate::Resources::default()
+    }
+}

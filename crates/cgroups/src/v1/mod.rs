@@ -9,6 +9,6 @@ mod cpuset;
 mod freezer;
 mod manager;
 mod memory;
-mod pids;
+pub(crate) mod pids;
 
 pub use manager::Manager;

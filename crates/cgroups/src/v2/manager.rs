@@ -294,7 +294,7 @@ impl common::Manager for Manager {
 mod tests {
     use super::*;
     use crate::common::Manager as _;
-    use crate::fake::{self, FAKE_PID};
+    use crate::fake::{self, full, minimal, FAKE_PID};
     use crate::sys::Inotify;
     use crate::{AnyManager, Layout};
 
@@ -305,29 +305,6 @@ mod tests {
             root.display()
         );
         Layout::from_mountinfo(&text).unwrap()
-    }
-
-    fn full() -> Resources {
-        Resources {
-            cpu_quota: Some(50_000),
-            cpu_period: Some(100_000),
-            cpu_shares: Some(512),
-            cpuset_cpus: Some("0-1".into()),
-            cpuset_mems: Some("0".into()),
-            memory: Some(64 << 20),
-            memory_swap: Some(128 << 20),
-            memory_reservation: Some(32 << 20),
-            pids_limit: Some(10),
-        }
-    }
-
-    fn minimal() -> Resources {
-        Resources {
-            cpu_quota: Some(50_000),
-            memory: Some(-1),
-            pids_limit: Some(0),
-            ..Resources::default()
-        }
     }
 
     #[test]
