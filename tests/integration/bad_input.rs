@@ -181,3 +181,31 @@ fn import_of_truncated_tarballs() {
         import_rejected(&root, &cut);
     }
 }
+
+#[test]
+fn a_mount_that_fails_in_the_child_is_reported_and_leaves_nothing() {
+    // A directory volume onto a file of the image: the child cannot make
+    // its mount point, says which step failed, and everything goes.
+    let root = TestRoot::new();
+    for rm in [true, false] {
+        let mut args = vec!["run"];
+        if rm {
+            args.push("--rm");
+        }
+        args.extend(["-v", "/tmp:/bin/busybox/x", "busybox", "true"]);
+        let out = root.run(&args);
+        out.usage_error()
+            .stderr_has("bind mount /tmp on /bin/busybox/x");
+        assert_eq!(root.host_mounts(), Vec::<String>::new());
+    }
+    // Without --rm the record stays, saying why, as docker keeps a container
+    // that failed to start; rm removes it.
+    let ps = root.run(&["ps", "-a"]);
+    ps.ok();
+    assert!(ps.stdout.contains("Exited (125)"), "{}", ps.stdout);
+    let ids = root.run(&["ps", "-aq"]);
+    for id in ids.lines() {
+        root.run(&["rm", id]).ok();
+    }
+    root.assert_no_containers();
+}

@@ -730,6 +730,20 @@ fn published_port_answers_from_the_host_until_removed() {
     root.run(&["port", &name]).ok().stdout_is(&format!(
         "80/tcp -> 0.0.0.0:{p_any}\n80/tcp -> 127.0.0.1:{p_lo}\n53/udp -> 0.0.0.0:{p_udp}"
     ));
+    let ps = root.run(&["ps"]);
+    ps.ok();
+    let row = ps
+        .lines()
+        .into_iter()
+        .find(|l| l.ends_with(&name))
+        .map(str::to_string);
+    assert!(
+        row.as_deref().is_some_and(|r| r.contains(&format!(
+            "0.0.0.0:{p_any}->80/tcp, 127.0.0.1:{p_lo}->80/tcp, 0.0.0.0:{p_udp}->53/udp"
+        ))),
+        "PORTS of {name} in ps:\n{}",
+        ps.stdout
+    );
     let any = nft_map("ports_any");
     let addr = nft_map("ports_addr");
     for (map, element) in [

@@ -28,6 +28,21 @@ pub fn status_text(observed: Observed) -> String {
     }
 }
 
+/// The PORTS column: "0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp".
+fn ports_text(c: &Container) -> String {
+    let Some(net) = &c.config.net else {
+        return String::new();
+    };
+    net.ports
+        .iter()
+        .map(|p| {
+            let ip = p.host_ip.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+            format!("{ip}:{}->{}/{}", p.host_port, p.container_port, p.proto)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn command_text(c: &Container, no_trunc: bool) -> String {
     let cmd = c.config.cmd.join(" ");
     let cmd = if !no_trunc && cmd.chars().count() > 20 {
@@ -70,7 +85,7 @@ pub fn ps(root: &Root, args: PsArgs) -> Result<i32> {
                 command_text(c, args.no_trunc),
                 format!("{} ago", human::duration(human::since(c.config.created))),
                 status_text(*o),
-                String::new(),
+                ports_text(c),
                 c.config.name.clone(),
             ]
         })
