@@ -22,7 +22,7 @@ use crate::state::{now_nanos, Lock};
 pub const DEFAULT: &str = "bridge";
 
 /// The host-wide lock of network setup (see [`Networks::lock`]).
-const HOST_LOCK: &str = "/run/tinydocker/networks.lock";
+const HOST_LOCK: &str = "/run/tinydocker-networks.lock";
 
 /// Subnets tried, in order, for networks created without `--subnet`:
 /// 10.88.0.0/16 up to 10.254.0.0/16, then 172.18.0.0/16 up to 172.31.0.0/16.
@@ -85,6 +85,47 @@ fn validate_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// The host-wide lock: an flock on a file that exists only while someone
+/// holds it, so nothing of ours stays in /run. Whoever releases it deletes
+/// the file first; a waiter that then gets the lock on the deleted file sees
+/// that the path no longer names it, and starts over.
+struct HostLock {
+    path: PathBuf,
+    _lock: Lock,
+}
+
+impl HostLock {
+    fn take(path: &Path) -> Result<HostLock> {
+        use std::os::unix::fs::MetadataExt;
+        loop {
+            let lock = crate::state::lock_file(path)?;
+            let held = lock
+                .file()
+                .metadata()
+                .with_context(|| format!("stat {}", path.display()))?;
+            match fs::metadata(path) {
+                Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => {
+                    return Ok(HostLock {
+                        path: path.to_path_buf(),
+                        _lock: lock,
+                    })
+                }
+                // Deleted (or replaced) by the holder we waited for.
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("stat {}", path.display())),
+            }
+        }
+    }
+}
+
+impl Drop for HostLock {
+    fn drop(&mut self) {
+        // Still held here: nobody can be between its open and its check.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
 pub struct Networks {
     dir: PathBuf,
     tag: Option<String>,
@@ -115,14 +156,9 @@ impl Networks {
     /// are shared by every state root. Choosing a subnet, setting a network
     /// up and tearing it down happen under one lock for the whole host, so
     /// two roots never pick the same subnet or undo each other's rules.
-    fn lock(&self) -> Result<Lock> {
+    fn lock(&self) -> Result<HostLock> {
         fs::create_dir_all(&self.dir).with_context(|| format!("create {}", self.dir.display()))?;
-        let host = Path::new(HOST_LOCK);
-        match host.parent().map(fs::create_dir_all) {
-            Some(Ok(())) => crate::state::lock_file(host),
-            // No writable /run: fall back to this root's own lock.
-            _ => crate::state::lock_file(&self.dir.join("networks.lock")),
-        }
+        HostLock::take(Path::new(HOST_LOCK))
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -453,6 +489,27 @@ impl EtcFiles<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_host_lock_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("net.lock");
+        let held = HostLock::take(&path).unwrap();
+        assert!(path.exists());
+        // A second taker waits, then gets it once the first lets go.
+        let taker = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let lock = HostLock::take(&path).unwrap();
+                assert!(path.exists());
+                drop(lock);
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        drop(held);
+        taker.join().unwrap();
+        assert!(!path.exists(), "the lock file stayed");
+    }
 
     #[test]
     fn etc_files() {

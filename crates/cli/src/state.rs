@@ -206,6 +206,13 @@ pub struct Root {
 /// An exclusive `flock(2)`, released on drop.
 pub struct Lock(File);
 
+impl Lock {
+    /// The locked file.
+    pub fn file(&self) -> &File {
+        &self.0
+    }
+}
+
 impl Drop for Lock {
     fn drop(&mut self) {
         // SAFETY: unlocks an flock held on an open fd.
