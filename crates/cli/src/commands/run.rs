@@ -403,8 +403,9 @@ fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<
     let files = etc_files(root, &config, &v);
 
     // The cgroup exists, with its limits, before the init does: the init
-    // starts inside it (clone3 CLONE_INTO_CGROUP on v2; on v1 it is moved in
-    // before go), so the user's command never runs unlimited.
+    // starts inside it (clone3 CLONE_INTO_CGROUP on v2; on v1 the child
+    // writes itself into it first thing), so the user's command never runs
+    // unlimited.
     let layout = Layout::detect()?;
     let cgroup = AnyManager::new(&layout, &config.cgroup);
     let prepared = Prepared::new(root, &config, &v, &cgroup, files)?;
