@@ -5,7 +5,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use crate::common::{Manager, Write};
-use crate::{v1, v2, Error, Layout, Resources, Stats};
+use crate::{v1, v2, DeviceControl, DeviceRule, Error, Layout, Resources, Stats};
 
 /// A cgroup on whatever layout the host has.
 ///
@@ -94,6 +94,9 @@ impl Manager for AnyManager {
     }
     fn apply(&self, res: &Resources) -> Result<(), Error> {
         self.inner().apply(res)
+    }
+    fn set_devices(&self, rules: &[DeviceRule]) -> Result<DeviceControl, Error> {
+        self.inner().set_devices(rules)
     }
     fn add_task(&self, pid: i32) -> Result<(), Error> {
         self.inner().add_task(pid)

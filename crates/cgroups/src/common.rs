@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use crate::sys::is_errno;
-use crate::{Error, Resources, Stats};
+use crate::{DeviceControl, DeviceRule, Error, Resources, Stats};
 
 /// One cgroup, driven the same way on v1 and v2.
 ///
@@ -36,6 +36,30 @@ pub trait Manager {
     fn create(&self) -> Result<(), Error>;
     /// Validate `res`, then write the limits.
     fn apply(&self, res: &Resources) -> Result<(), Error>;
+    /// Restrict the device nodes the cgroup's processes may open or create
+    /// to `rules`, on top of "deny everything" (an allow-list, as runc
+    /// applies it; [`DeviceRule::allow_all`] lifts every restriction, for
+    /// `--privileged`). Call it after [`create`](Manager::create) and
+    /// before any process joins: it only narrows a cgroup nobody is in yet.
+    /// v1: resets `devices.deny` with `a`, then writes each rule. v2:
+    /// loads an eBPF device program built from the rules and attaches it
+    /// to the cgroup (a second call adds a second program; a device must
+    /// then pass both). [`DeviceControl::Unavailable`] when the host cannot
+    /// restrict devices (no v1 `devices` hierarchy; the kernel refused the
+    /// program with EPERM, EINVAL, ENOSYS or EOPNOTSUPP), for the caller
+    /// to record.
+    ///
+    /// ```no_run
+    /// use tinydocker_cgroups::{AnyManager, DeviceControl, DeviceRule, Layout, Manager};
+    ///
+    /// let cgroup = AnyManager::new(&Layout::detect()?, "tinydocker/0123456789ab");
+    /// cgroup.create()?;
+    /// if let DeviceControl::Unavailable(why) = cgroup.set_devices(&DeviceRule::default_allowed())? {
+    ///     eprintln!("warning: device access is not restricted: {why}");
+    /// }
+    /// # Ok::<(), tinydocker_cgroups::Error>(())
+    /// ```
+    fn set_devices(&self, rules: &[DeviceRule]) -> Result<DeviceControl, Error>;
     /// Move a process in (every hierarchy on v1).
     fn add_task(&self, pid: i32) -> Result<(), Error>;
     /// The processes in the cgroup itself (not its descendants), sorted.

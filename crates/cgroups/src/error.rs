@@ -106,6 +106,25 @@ pub enum Error {
     /// The v1 freezer did not reach FROZEN.
     #[error("freeze {path}: the state stayed {state:?}")]
     Freeze { path: PathBuf, state: String },
+    /// A device rule the kernel would refuse or misread.
+    #[error("device rule {rule:?}: {reason}")]
+    InvalidDeviceRule { rule: String, reason: &'static str },
+    /// `bpf(BPF_PROG_LOAD)` refused the v2 device program for a reason
+    /// other than the host lacking support (those give
+    /// [`DeviceControl::Unavailable`](crate::DeviceControl::Unavailable)).
+    #[error("load the eBPF device program for {path}")]
+    LoadDeviceProgram {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// `bpf(BPF_PROG_ATTACH)` of the v2 device program to the cgroup failed.
+    #[error("attach the eBPF device program to {path}")]
+    AttachDeviceProgram {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     /// Processes kept appearing in the cgroup after every round of kills.
     #[error("processes remain in {path} after {rounds} rounds of SIGKILL")]
     NotEmpty { path: PathBuf, rounds: u32 },
@@ -123,7 +142,9 @@ impl Error {
             | Error::OpenDir { source, .. }
             | Error::PidfdOpen { source, .. }
             | Error::Kill { source, .. }
-            | Error::Wait { source, .. } => Some(source),
+            | Error::Wait { source, .. }
+            | Error::LoadDeviceProgram { source, .. }
+            | Error::AttachDeviceProgram { source, .. } => Some(source),
             _ => None,
         }
     }

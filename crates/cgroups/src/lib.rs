@@ -8,7 +8,9 @@
 //! hosts are driven through v1. Each [`Manager`] method has a v1 and a v2
 //! implementation ([`v1::Manager`], [`v2::Manager`]); [`AnyManager`] picks
 //! one at runtime. [`Manager::plan`] lists the writes [`Manager::apply`]
-//! does, without doing them.
+//! does, without doing them. [`Manager::set_devices`] restricts device
+//! access to a [`DeviceRule`] allow-list (v1 `devices` controller, v2 eBPF
+//! device program).
 //!
 //! ```no_run
 //! use tinydocker_cgroups::{AnyManager, Layout, Manager, Resources};
@@ -29,6 +31,7 @@
 mod any;
 mod common;
 mod cpus;
+mod devices;
 mod error;
 #[cfg(test)]
 mod fake;
@@ -42,6 +45,7 @@ pub mod v2;
 pub use any::AnyManager;
 pub use common::{shares_to_weight, Manager, Write};
 pub use cpus::{online_cpus, online_mems, parse_cpu_list};
+pub use devices::{DeviceControl, DeviceRule, DeviceType};
 pub use error::Error;
 pub use layout::{Layout, Mount};
 pub use resources::Resources;

@@ -1,8 +1,9 @@
 //! The few raw system calls this crate needs — `pidfd_open(2)`,
-//! `pidfd_send_signal(2)`, `poll(2)` and `inotify(7)` — each behind a safe
+//! `pidfd_send_signal(2)`, `poll(2)`, `inotify(7)`, `fstatfs(2)` and the
+//! two `bpf(2)` commands of the v2 device program — each behind a safe
 //! wrapper, so `unsafe` lives in this one module.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -155,6 +156,122 @@ impl Inotify {
             }
         }
     }
+}
+
+/// `CGROUP2_SUPER_MAGIC` (linux/magic.h): the `f_type` of cgroup2.
+const CGROUP2_SUPER_MAGIC: libc::c_long = 0x6367_7270;
+
+/// Whether `fd` lies on a cgroup2 filesystem (`fstatfs(2)`).
+pub(crate) fn is_cgroup2(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    // SAFETY: statfs is plain old data; all zeroes is a valid value.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid fd and a pointer to a live statfs.
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(st.f_type as libc::c_long == CGROUP2_SUPER_MAGIC)
+}
+
+// bpf(2) commands, program and attach types (linux/bpf.h).
+const BPF_PROG_LOAD: libc::c_int = 5;
+const BPF_PROG_ATTACH: libc::c_int = 8;
+const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+const BPF_CGROUP_DEVICE: u32 = 6;
+const BPF_F_ALLOW_MULTI: u32 = 1 << 1;
+
+/// The head of `union bpf_attr` for `BPF_PROG_LOAD`, up to the fields
+/// used; the kernel zero-fills the rest.
+#[repr(C)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+}
+
+/// `union bpf_attr` for `BPF_PROG_ATTACH`.
+#[repr(C)]
+struct ProgAttachAttr {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+}
+
+/// `bpf(cmd, attr, sizeof *attr)`; the result (an fd, or 0) or -1.
+///
+/// # Safety
+///
+/// `attr` must be the attribute struct of `cmd` and every pointer in it
+/// valid for the kernel to read for the duration of the call.
+unsafe fn bpf<T>(cmd: libc::c_int, attr: &T) -> io::Result<libc::c_long> {
+    // SAFETY: the caller vouches for attr; its size goes along.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr as *const T,
+            std::mem::size_of::<T>() as libc::c_uint,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(rc)
+}
+
+/// Load `insns` as a `BPF_PROG_TYPE_CGROUP_DEVICE` program named `name`
+/// (at most 15 of `[A-Za-z0-9_.]`) under `license`; the program's fd.
+pub(crate) fn bpf_load_device_program(
+    insns: &[crate::v2::bpf::Insn],
+    license: &CStr,
+    name: &str,
+) -> io::Result<OwnedFd> {
+    let mut prog_name = [0u8; 16];
+    let len = name.len().min(prog_name.len() - 1);
+    prog_name[..len].copy_from_slice(&name.as_bytes()[..len]);
+    let attr = ProgLoadAttr {
+        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
+        insn_cnt: u32::try_from(insns.len())
+            .map_err(|_| io::Error::from_raw_os_error(libc::E2BIG))?,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: 0,
+        log_size: 0,
+        log_buf: 0,
+        kern_version: 0,
+        prog_flags: 0,
+        prog_name,
+    };
+    // SAFETY: the BPF_PROG_LOAD attributes; insns (bpf_insn layout,
+    // insn_cnt of them) and the NUL-terminated license outlive the call.
+    let fd = unsafe { bpf(BPF_PROG_LOAD, &attr)? };
+    // SAFETY: the kernel just returned this fd; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Attach the device program `prog` to the cgroup whose directory is open
+/// as `cgroup`, next to any others (`BPF_F_ALLOW_MULTI`). The attachment
+/// holds a reference: `prog` may be closed afterwards.
+pub(crate) fn bpf_attach_device_program(
+    cgroup: BorrowedFd<'_>,
+    prog: BorrowedFd<'_>,
+) -> io::Result<()> {
+    let attr = ProgAttachAttr {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        attach_flags: BPF_F_ALLOW_MULTI,
+    };
+    // SAFETY: the BPF_PROG_ATTACH attributes, holding no pointers.
+    unsafe { bpf(BPF_PROG_ATTACH, &attr)? };
+    Ok(())
 }
 
 /// Whether `err` is `errno`.

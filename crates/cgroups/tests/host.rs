@@ -10,6 +10,9 @@ use std::process::{Child, Command};
 
 use tinydocker_cgroups::{AnyManager, Layout, Manager, Resources};
 
+#[path = "host/devices.rs"]
+mod devices;
+
 /// Why the test cannot run here, if it cannot.
 fn skip_reason(layout: &Layout) -> Option<String> {
     // SAFETY: geteuid has no preconditions and cannot fail.

@@ -31,13 +31,17 @@ impl CpuSet {
     pub(crate) fn create(mount: &Path, relative: &Path) -> Result<(), Error> {
         // The common case: the parent exists (and has its cpus and mems), the
         // leaf is new and so empty: copy the parent's values into it.
+        // A parent another runtime has just made may not have its values
+        // yet: then every level is filled in below.
         let leaf = mount.join(relative);
         if let (Some(parent), Ok(())) = (leaf.parent(), std::fs::create_dir(&leaf)) {
-            for file in ["cpuset.cpus", "cpuset.mems"] {
-                let inherited = read_file(&parent.join(file))?;
-                write_file(&leaf.join(file), inherited.trim())?;
+            let cpus = read_file(&parent.join("cpuset.cpus"))?;
+            let mems = read_file(&parent.join("cpuset.mems"))?;
+            if !cpus.trim().is_empty() && !mems.trim().is_empty() {
+                write_file(&leaf.join("cpuset.cpus"), cpus.trim())?;
+                write_file(&leaf.join("cpuset.mems"), mems.trim())?;
+                return Ok(());
             }
-            return Ok(());
         }
         let mut parent = mount.to_path_buf();
         for part in relative.iter() {

@@ -9,6 +9,7 @@ use super::blkio::Blkio;
 use super::cpu::Cpu;
 use super::cpuacct::CpuAcct;
 use super::cpuset::CpuSet;
+use super::devices::Devices;
 use super::freezer::Freezer;
 use super::memory::Memory;
 use super::pids::Pids;
@@ -16,12 +17,15 @@ use crate::common::{
     self, is_busy, mkdir, procs_recursive, read_procs, relative, remove_tree, retry_vanished,
     rmdir_fast, wait_exited, write_file, Controller, Write, REMOVE_ATTEMPTS,
 };
+use crate::devices::validate_all;
 use crate::sys::{self, is_errno, WAIT_TIMEOUT};
-use crate::{Error, Mount, Resources, Stats};
+use crate::{DeviceControl, DeviceRule, Error, Mount, Resources, Stats};
 
 /// The controllers a container's cgroup lives in, in the order their
-/// hierarchies are visited.
-const CONTROLLERS: [&str; 7] = [
+/// hierarchies are visited. `devices` holds no limit of [`Resources`] but
+/// the allow-list of [`set_devices`](common::Manager::set_devices), which
+/// binds a process only once it has joined that hierarchy's cgroup too.
+const CONTROLLERS: [&str; 8] = [
     Cpu::NAME,
     CpuAcct::NAME,
     CpuSet::NAME,
@@ -29,6 +33,7 @@ const CONTROLLERS: [&str; 7] = [
     Pids::NAME,
     Freezer::NAME,
     Blkio::NAME,
+    Devices::NAME,
 ];
 
 /// Rounds of freeze/kill/thaw before `kill_all` gives up: a second round
@@ -244,6 +249,18 @@ impl common::Manager for Manager {
         self.apply_controller::<Pids>(res)
     }
 
+    fn set_devices(&self, rules: &[DeviceRule]) -> Result<DeviceControl, Error> {
+        self.refuse_root("restrict the devices of")?;
+        validate_all(rules)?;
+        let Some(dir) = self.dir(Devices::NAME) else {
+            return Ok(DeviceControl::Unavailable(
+                "the v1 devices cgroup controller is not mounted".into(),
+            ));
+        };
+        Devices::apply(&dir, rules)?;
+        Ok(DeviceControl::Enforced)
+    }
+
     fn add_task(&self, pid: i32) -> Result<(), Error> {
         for dir in self.dirs() {
             write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
@@ -421,10 +438,15 @@ mod tests {
                 "pids/tinydocker/abc",
                 "freezer/tinydocker/abc",
                 "blkio/tinydocker/abc",
+                "devices/tinydocker/abc",
             ]
         );
         assert_eq!(m.dir("cpu"), m.dir("cpuacct"));
-        assert_eq!(m.dir("devices"), None);
+        assert_eq!(m.dir("systemd"), None);
+        let joins = AnyManager::new(&layout(root.path()), "tinydocker/abc")
+            .self_join_files()
+            .unwrap();
+        assert!(joins.contains(&root.path().join("devices/tinydocker/abc/tasks")));
     }
 
     /// create, apply, add_task, stats, oom_kills, freeze, remove against a
@@ -449,7 +471,14 @@ mod tests {
         ];
         fake::cgroup(&root.join("cpuset/tinydocker"), &empty_cpuset);
         fake::cgroup(&root.join("cpuset/tinydocker/abc"), &empty_cpuset);
-        for h in ["cpu,cpuacct", "memory", "pids", "freezer", "blkio"] {
+        for h in [
+            "cpu,cpuacct",
+            "memory",
+            "pids",
+            "freezer",
+            "blkio",
+            "devices",
+        ] {
             std::fs::create_dir_all(root.join(h)).unwrap();
         }
 
@@ -458,7 +487,7 @@ mod tests {
         for dir in v1.dirs() {
             assert!(dir.is_dir(), "{}", dir.display());
         }
-        assert!(!root.join("devices/tinydocker").exists());
+        assert!(root.join("devices/tinydocker/abc").is_dir());
         assert!(!root.join("systemd/tinydocker").exists());
         for level in ["cpuset/tinydocker", "cpuset/tinydocker/abc"] {
             assert_eq!(fake::read(&root.join(level).join("cpuset.cpus")), "0-3");
@@ -521,6 +550,31 @@ mod tests {
                 ("cgroup.procs", ""),
             ],
         );
+
+        fake::cgroup(
+            &dir("devices"),
+            &[
+                ("devices.allow", ""),
+                ("devices.deny", ""),
+                ("devices.list", "a *:* rwm\n"),
+                ("cgroup.procs", ""),
+            ],
+        );
+
+        // Each write replaces the fake file's content: the last one of each
+        // file is left (the sequence is in the plan snapshot).
+        let control = m.set_devices(&DeviceRule::default_allowed()).unwrap();
+        assert_eq!(control, DeviceControl::Enforced);
+        assert_eq!(fake::read(&dir("devices").join("devices.deny")), "a");
+        assert_eq!(
+            fake::read(&dir("devices").join("devices.allow")),
+            "c 10:200 rwm"
+        );
+        let bad = DeviceRule::allow(crate::DeviceType::Char, Some(-1), None, "r");
+        assert!(matches!(
+            m.set_devices(&[bad]),
+            Err(Error::InvalidDeviceRule { .. })
+        ));
 
         let res = full();
         m.apply(&res).unwrap();
@@ -586,6 +640,7 @@ mod tests {
         let m = AnyManager::new(&layout(root.path()), "/");
         assert!(matches!(m.kill_all(), Err(Error::RootCgroup { .. })));
         assert!(matches!(m.remove(), Err(Error::RootCgroup { .. })));
+        assert!(matches!(m.set_devices(&[]), Err(Error::RootCgroup { .. })));
     }
 
     #[test]
@@ -605,6 +660,11 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "the pids cgroup controller is not mounted (needed for pids.max)"
+        );
+        let control = m.set_devices(&DeviceRule::default_allowed()).unwrap();
+        assert_eq!(
+            control,
+            DeviceControl::Unavailable("the v1 devices cgroup controller is not mounted".into())
         );
     }
 }

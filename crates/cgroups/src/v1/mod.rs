@@ -6,6 +6,7 @@ mod blkio;
 mod cpu;
 mod cpuacct;
 mod cpuset;
+mod devices;
 mod freezer;
 mod manager;
 mod memory;

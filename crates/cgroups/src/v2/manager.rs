@@ -6,8 +6,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::bpf::device_program;
 use super::cpu::Cpu;
 use super::cpuset::CpuSet;
+use super::devices::Devices;
 use super::events;
 use super::freezer::Freezer;
 use super::io::Io;
@@ -18,8 +20,9 @@ use crate::common::{
     retry_vanished, rmdir_fast, wait_exited, write_file, write_io, Controller, Write,
     REMOVE_ATTEMPTS,
 };
+use crate::devices::validate_all;
 use crate::sys::{self, is_errno, WAIT_TIMEOUT};
-use crate::{Error, Resources, Stats};
+use crate::{DeviceControl, DeviceRule, Error, Resources, Stats};
 
 /// The controllers enabled for a container's cgroup, when the host offers them.
 const CONTROLLERS: [&str; 4] = [Cpu::NAME, CpuSet::NAME, Memory::NAME, Pids::NAME];
@@ -197,6 +200,14 @@ impl common::Manager for Manager {
         CpuSet::apply(&dir, res)?;
         Memory::apply(&dir, res)?;
         Pids::apply(&dir, res)
+    }
+
+    fn set_devices(&self, rules: &[DeviceRule]) -> Result<DeviceControl, Error> {
+        self.refuse_root("restrict the devices of")?;
+        validate_all(rules)?;
+        let program = device_program(rules);
+        let dir = self.open_dir()?;
+        Devices::attach(&self.dir(), dir.as_fd(), &program)
     }
 
     fn add_task(&self, pid: i32) -> Result<(), Error> {
@@ -451,6 +462,14 @@ mod tests {
         let fd = m.open_dir().unwrap();
         assert!(fd.is_some());
 
+        // A temp dir is no cgroup2: the program is built and checked, but
+        // never loaded.
+        let control = m.set_devices(&DeviceRule::default_allowed()).unwrap();
+        let DeviceControl::Unavailable(why) = control else {
+            panic!("{control:?}")
+        };
+        assert!(why.ends_with("is not on a cgroup2 filesystem"), "{why}");
+
         fake::drop_files(&dir);
         m.remove().unwrap();
         assert!(!dir.exists());
@@ -466,6 +485,7 @@ mod tests {
         let m = Manager::new(root.path(), "");
         assert!(matches!(m.kill_all(), Err(Error::RootCgroup { .. })));
         assert!(matches!(m.remove(), Err(Error::RootCgroup { .. })));
+        assert!(matches!(m.set_devices(&[]), Err(Error::RootCgroup { .. })));
     }
 
     #[test]

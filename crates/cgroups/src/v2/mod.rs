@@ -2,8 +2,10 @@
 //! one directory per cgroup, controllers enabled for children through each
 //! parent's `cgroup.subtree_control`.
 
+pub(crate) mod bpf;
 mod cpu;
 mod cpuset;
+mod devices;
 mod events;
 mod freezer;
 mod io;
