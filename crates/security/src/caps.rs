@@ -1,0 +1,394 @@
+//! Capabilities (`capabilities(7)`): names, docker's `--cap-add` and
+//! `--cap-drop`, podman's default set, and the child side that applies a
+//! set with plain system calls.
+
+use std::fmt;
+
+use thiserror::Error;
+
+/// Every capability the kernel headers name, by number.
+pub const NAMES: [&str; 41] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// podman's default set (containers.conf `default_capabilities`).
+pub const DEFAULT: [&str; 11] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SETFCAP",
+    "CAP_SETGID",
+    "CAP_SETPCAP",
+    "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+];
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum Error {
+    #[error("unknown capability: {0:?}")]
+    Unknown(String),
+}
+
+/// A set of capabilities, one bit per number.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct CapSet(pub u64);
+
+/// Parse `NAME`, `CAP_NAME` or `ALL` in any case into a capability number;
+/// `None` for `ALL`.
+fn parse_name(name: &str) -> Result<Option<u32>, Error> {
+    let upper = name.trim().to_ascii_uppercase();
+    if upper == "ALL" {
+        return Ok(None);
+    }
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    NAMES
+        .iter()
+        .position(|n| *n == full)
+        .map(|i| Some(i as u32))
+        .ok_or_else(|| Error::Unknown(name.to_string()))
+}
+
+impl CapSet {
+    /// Every capability this table names.
+    pub const ALL: CapSet = CapSet((1u64 << NAMES.len()) - 1);
+
+    /// podman's default set.
+    pub fn default_set() -> CapSet {
+        DEFAULT.iter().fold(CapSet(0), |s, n| {
+            s.with(NAMES.iter().position(|x| x == n).unwrap() as u32)
+        })
+    }
+
+    /// The set docker computes from `--cap-add` and `--cap-drop`, starting
+    /// from `base`: with `--cap-add ALL`, every capability but the dropped
+    /// ones; with `--cap-drop ALL`, only the added ones; otherwise `base`
+    /// minus the drops, plus the adds (so one named in both is kept).
+    pub fn with_changes(base: CapSet, add: &[String], drop: &[String]) -> Result<CapSet, Error> {
+        let parse = |names: &[String]| {
+            names
+                .iter()
+                .map(|n| parse_name(n))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let (adds, drops) = (parse(add)?, parse(drop)?);
+        let bits = |caps: &[Option<u32>]| caps.iter().flatten().fold(0u64, |b, c| b | 1 << c);
+        let (add_bits, drop_bits) = (bits(&adds), bits(&drops));
+        Ok(if adds.contains(&None) {
+            CapSet(CapSet::ALL.0 & !drop_bits)
+        } else if drops.contains(&None) {
+            CapSet(add_bits)
+        } else {
+            CapSet((base.0 & !drop_bits) | add_bits)
+        })
+    }
+
+    pub fn with(self, cap: u32) -> CapSet {
+        CapSet(self.0 | (1 << cap))
+    }
+
+    pub fn contains(&self, cap: u32) -> bool {
+        cap < 64 && self.0 & (1 << cap) != 0
+    }
+
+    /// Whether the set holds the capability named `CAP_X` or `X`.
+    pub fn contains_name(&self, name: &str) -> bool {
+        matches!(parse_name(name), Ok(Some(cap)) if self.contains(cap))
+    }
+
+    /// The names in the set, in number order.
+    pub fn names(&self) -> Vec<&'static str> {
+        NAMES
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.contains(*i as u32))
+            .map(|(_, n)| *n)
+            .collect()
+    }
+}
+
+impl fmt::Debug for CapSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.names()).finish()
+    }
+}
+
+/// Who the container's process runs as.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Identity {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+/// Child-side steps, for the error a failure reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    KeepCaps,
+    Bounding,
+    Groups,
+    Gid,
+    Uid,
+    Capset,
+    Ambient,
+    NoNewPrivs,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::KeepCaps => "keep capabilities across the user change",
+            Step::Bounding => "drop capabilities from the bounding set",
+            Step::Groups => "set the supplementary groups",
+            Step::Gid => "set the group id",
+            Step::Uid => "set the user id",
+            Step::Capset => "set the capability sets",
+            Step::Ambient => "clear the ambient capability set",
+            Step::NoNewPrivs => "set no_new_privs",
+        })
+    }
+}
+
+/// The calling process's bounding set: all a container it starts can have.
+pub fn current_bounding() -> CapSet {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .map_or(CapSet::ALL, |bits| CapSet(bits & CapSet::ALL.0))
+}
+
+/// The highest capability number the running kernel knows.
+pub fn last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(NAMES.len() as u32 - 1)
+}
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// Everything the child does to drop privileges, with no allocation:
+/// prepared in the parent, applied between the mount plan and `execve`.
+#[derive(Debug, Clone)]
+pub struct Privileges {
+    /// The bounding, permitted and effective sets (inheritable and
+    /// ambient are left empty).
+    pub caps: CapSet,
+    pub identity: Identity,
+    /// Set `PR_SET_NO_NEW_PRIVS`.
+    pub no_new_privs: bool,
+    /// From [`last_cap`]: bounding-set entries past it do not exist.
+    pub last_cap: u32,
+}
+
+impl Privileges {
+    /// Drop the bounding set, switch to the identity, set the other sets,
+    /// clear the ambient set and set no_new_privs (when asked): the order
+    /// in which each step still has the capability it needs.
+    pub fn apply(&self) -> Result<(), (Step, i32)> {
+        let check = |step: Step, rc: libc::c_long| {
+            if rc < 0 {
+                Err((step, crate::errno()))
+            } else {
+                Ok(())
+            }
+        };
+        // SAFETY: prctl with integer arguments.
+        check(Step::KeepCaps, unsafe {
+            libc::prctl(libc::PR_SET_KEEPCAPS, 1 as libc::c_ulong, 0, 0, 0)
+        } as libc::c_long)?;
+        for cap in 0..=self.last_cap.min(63) {
+            if !self.caps.contains(cap) {
+                // SAFETY: prctl with integer arguments.
+                let rc =
+                    unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+                // EINVAL: a capability this kernel does not have.
+                if rc < 0 && crate::errno() != libc::EINVAL {
+                    return Err((Step::Bounding, crate::errno()));
+                }
+            }
+        }
+        let id = &self.identity;
+        // Raw system calls: glibc's wrappers would signal every thread the
+        // parent had, which this cloned child does not have.
+        // SAFETY: the pointer and length describe a valid slice of gid_t.
+        let rc = unsafe { libc::syscall(libc::SYS_setgroups, id.groups.len(), id.groups.as_ptr()) };
+        check(Step::Groups, rc)?;
+        // SAFETY: setresgid takes plain ids.
+        let rc = unsafe { libc::syscall(libc::SYS_setresgid, id.gid, id.gid, id.gid) };
+        check(Step::Gid, rc)?;
+        // SAFETY: setresuid takes plain ids.
+        let rc = unsafe { libc::syscall(libc::SYS_setresuid, id.uid, id.uid, id.uid) };
+        check(Step::Uid, rc)?;
+        let mut header = CapHeader {
+            version: LINUX_CAPABILITY_VERSION_3,
+            pid: 0,
+        };
+        let lo = self.caps.0 as u32;
+        let hi = (self.caps.0 >> 32) as u32;
+        // The inheritable set stays empty, as docker and podman leave it
+        // since CVE-2022-24769: with it, a non-root user's exec of a file
+        // with inheritable file capabilities would gain them.
+        let data = [
+            CapData {
+                effective: lo,
+                permitted: lo,
+                inheritable: 0,
+            },
+            CapData {
+                effective: hi,
+                permitted: hi,
+                inheritable: 0,
+            },
+        ];
+        // SAFETY: a version-3 header and two data structs, as capset(2) wants.
+        check(Step::Capset, unsafe {
+            libc::syscall(libc::SYS_capset, &mut header, data.as_ptr())
+        })?;
+        // SAFETY: prctl with integer arguments.
+        let rc = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+                0,
+                0,
+                0,
+            )
+        };
+        // EINVAL: a kernel without ambient capabilities (before 4.3).
+        if rc < 0 && crate::errno() != libc::EINVAL {
+            return Err((Step::Ambient, crate::errno()));
+        }
+        if self.no_new_privs {
+            // SAFETY: prctl with integer arguments.
+            check(Step::NoNewPrivs, unsafe {
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0)
+            } as libc::c_long)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn default_set_is_podmans() {
+        insta::assert_debug_snapshot!(CapSet::default_set());
+        assert_eq!(CapSet::default_set().names().len(), 11);
+    }
+
+    #[test]
+    fn names_with_or_without_prefix_any_case() {
+        let set =
+            CapSet::with_changes(CapSet(0), &strings(&["net_admin", "CAP_SYS_TIME"]), &[]).unwrap();
+        assert_eq!(set.names(), ["CAP_NET_ADMIN", "CAP_SYS_TIME"]);
+        assert!(set.contains_name("NET_ADMIN"));
+        assert!(set.contains_name("cap_sys_time"));
+        assert!(!set.contains_name("SYS_ADMIN"));
+    }
+
+    #[test]
+    fn add_and_drop() {
+        let d = CapSet::default_set();
+        let set = CapSet::with_changes(d, &strings(&["SYS_ADMIN"]), &strings(&["CHOWN"])).unwrap();
+        assert!(set.contains_name("SYS_ADMIN"));
+        assert!(!set.contains_name("CHOWN"));
+        assert!(set.contains_name("KILL"));
+        // drop ALL, then the adds.
+        let set = CapSet::with_changes(d, &strings(&["KILL"]), &strings(&["ALL"])).unwrap();
+        assert_eq!(set.names(), ["CAP_KILL"]);
+        // add ALL, minus the drops.
+        let set = CapSet::with_changes(d, &strings(&["all"]), &strings(&["SYS_ADMIN"])).unwrap();
+        assert!(!set.contains_name("SYS_ADMIN"));
+        assert_eq!(set.names().len(), NAMES.len() - 1);
+        // Named in both: dropped from the base, then added back (docker's order).
+        let set = CapSet::with_changes(d, &strings(&["KILL"]), &strings(&["KILL"])).unwrap();
+        assert!(set.contains_name("KILL"));
+    }
+
+    #[test]
+    fn unknown_names_are_refused() {
+        for bad in ["CAP_NOPE", "", "SYS_ADMINX", "CAP_"] {
+            assert_eq!(
+                CapSet::with_changes(CapSet(0), &strings(&[bad]), &[]),
+                Err(Error::Unknown(bad.to_string()))
+            );
+            assert!(CapSet::with_changes(CapSet(0), &[], &strings(&[bad])).is_err());
+        }
+    }
+
+    #[test]
+    fn all_covers_the_table() {
+        assert_eq!(CapSet::ALL.names().len(), NAMES.len());
+        assert!(CapSet::ALL.contains_name("CHECKPOINT_RESTORE"));
+    }
+}

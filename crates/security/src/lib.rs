@@ -1,0 +1,21 @@
+//! Container hardening, decided in the parent and applied by the child
+//! between `clone` and `execve(2)`:
+//!
+//! - [`caps`]: the capability sets (`capabilities(7)`): docker's flag
+//!   names, podman's default set, and the allocation-free child side that
+//!   drops the bounding set, switches user and sets the other sets;
+//! - [`seccomp`]: docker's seccomp profile format, a default profile with
+//!   the semantics of docker's, compiled by libseccomp to a BPF program
+//!   (cached on disk) that the child loads with one system call;
+//! - [`user`]: `--user` resolved against the image's `/etc/passwd` and
+//!   `/etc/group`.
+
+pub mod caps;
+pub mod seccomp;
+pub mod user;
+
+/// The calling thread's `errno`.
+pub(crate) fn errno() -> i32 {
+    // SAFETY: __errno_location always returns a valid thread-local pointer.
+    unsafe { *libc::__errno_location() }
+}

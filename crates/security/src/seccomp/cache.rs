@@ -1,0 +1,124 @@
+//! Compiled programs on disk, so that starting a container does not run
+//! libseccomp each time. A file is named by the sha256 of what determines
+//! its content (the resolved rules, libseccomp's version, the native
+//! architecture), so it never needs invalidating; one that cannot be a
+//! program (empty, a partial instruction) is compiled again.
+//!
+//! Whoever can write the directory can change every container's filter:
+//! it is created 0700 and belongs in root-owned state.
+
+use std::fs::{self, DirBuilder, File};
+use std::io::{self, Write};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use super::compile::libseccomp_version;
+use super::filter::is_program;
+use super::profile::Arch;
+use super::resolve::Resolved;
+use super::Error;
+
+/// Bumped when the key's inputs or the file format change.
+const KEY_VERSION: &[u8] = b"tinydocker seccomp cache 1\n";
+
+/// Feeds serde's output straight into the hash, without a buffer.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The file in `cache_dir` that holds the program for `resolved`:
+/// `<cache_dir>/<sha256>.bpf`.
+///
+/// ```
+/// use std::path::Path;
+/// use tinydocker_security::caps::CapSet;
+/// use tinydocker_security::seccomp::{self, Profile};
+///
+/// let resolved = seccomp::resolve(&Profile::docker_default(), &CapSet::default_set())?;
+/// let file = seccomp::cache_file(&resolved, Path::new("/var/lib/tinydocker/seccomp"))?;
+/// assert_eq!(file.extension().unwrap(), "bpf");
+/// # Ok::<(), seccomp::Error>(())
+/// ```
+pub fn cache_file(resolved: &Resolved, cache_dir: &Path) -> Result<PathBuf, Error> {
+    let mut hash = Sha256::new();
+    hash.update(KEY_VERSION);
+    hash.update(libseccomp_version()?.as_bytes());
+    hash.update(b"\n");
+    hash.update(Arch::native().map_or("unknown", Arch::as_str).as_bytes());
+    hash.update(b"\n");
+    serde_json::to_writer(HashWriter(&mut hash), resolved)
+        .expect("serialising plain data into a hash cannot fail");
+    let mut name = String::with_capacity(64 + 4);
+    for byte in hash.finalize() {
+        name.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+        name.push(char::from(b"0123456789abcdef"[usize::from(byte & 0xf)]));
+    }
+    name.push_str(".bpf");
+    Ok(cache_dir.join(name))
+}
+
+/// The cached program for `resolved`, or `build`'s, which is then cached.
+pub(crate) fn load_or_build(
+    cache_dir: &Path,
+    resolved: &Resolved,
+    build: impl FnOnce(&Resolved) -> Result<Vec<u8>, Error>,
+) -> Result<Vec<u8>, Error> {
+    let path = cache_file(resolved, cache_dir)?;
+    match fs::read(&path) {
+        Ok(bytes) if is_program(&bytes) => return Ok(bytes),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(Error::Cache {
+                op: "read",
+                path,
+                source,
+            })
+        }
+    }
+    let bytes = build(resolved)?;
+    write_atomically(cache_dir, &path, &bytes)?;
+    Ok(bytes)
+}
+
+/// Write to a temporary file in the same directory, flush it to disk and
+/// rename it over `path`: a reader sees the old file or the whole new one,
+/// never a torn one, even after a crash.
+fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let err = |op, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Cache { op, path, source }
+    };
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(err("create", dir))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.{}.tmp",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = File::create_new(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .map_err(err("write", &tmp))
+        .and_then(|()| fs::rename(&tmp, path).map_err(err("rename into", path)));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
+}

@@ -1,0 +1,175 @@
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use tinydocker_security::caps::CapSet;
+use tinydocker_security::seccomp::{
+    cache_file, compile, libseccomp_version, resolve, unknown_syscalls, Profile, Resolved,
+};
+
+fn default_resolved() -> Resolved {
+    resolve(&Profile::docker_default(), &CapSet::default_set()).unwrap()
+}
+
+fn allow_all() -> Resolved {
+    let profile = Profile::from_json(r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#).unwrap();
+    resolve(&profile, &CapSet::default_set()).unwrap()
+}
+
+#[test]
+fn compiles_the_default_profile() {
+    let resolved = default_resolved();
+    let filter = compile(&resolved, None).unwrap();
+    assert!(filter.len() > 100 && filter.len() <= 4096, "{filter:?}");
+    assert_eq!(filter.flags(), 0);
+    // The program ends in a return.
+    let last = filter.instructions().last().unwrap();
+    assert_eq!(last.code, (libc::BPF_RET | libc::BPF_K) as u16);
+    // Same input, same program.
+    assert_eq!(
+        compile(&resolved, None).unwrap().to_bytes(),
+        filter.to_bytes()
+    );
+    eprintln!(
+        "default filter: {} rules, {} BPF instructions, libseccomp {}, unknown to it: {:?}",
+        resolved.rules.len(),
+        filter.len(),
+        libseccomp_version().unwrap(),
+        unknown_syscalls(&resolved)
+    );
+}
+
+#[test]
+fn second_compile_hits_the_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("nested/seccomp");
+    let resolved = default_resolved();
+    let fresh = compile(&resolved, None).unwrap().to_bytes();
+
+    let first = compile(&resolved, Some(&cache)).unwrap();
+    let file = cache_file(&resolved, &cache).unwrap();
+    assert_eq!(first.to_bytes(), fresh);
+    assert_eq!(fs::read(&file).unwrap(), fresh);
+    assert_eq!(
+        fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        fs::read_dir(&cache).unwrap().count(),
+        1,
+        "no temp files left"
+    );
+
+    let second = compile(&resolved, Some(&cache)).unwrap();
+    assert_eq!(second.to_bytes(), fresh);
+
+    // Proof that the second compile read the file: plant another valid
+    // program under the same name and get it back.
+    let planted = compile(&allow_all(), None).unwrap().to_bytes();
+    assert_ne!(planted, fresh);
+    fs::write(&file, &planted).unwrap();
+    assert_eq!(
+        compile(&resolved, Some(&cache)).unwrap().to_bytes(),
+        planted
+    );
+}
+
+#[test]
+fn corrupt_cache_files_are_recompiled() {
+    let dir = tempfile::tempdir().unwrap();
+    let resolved = default_resolved();
+    let fresh = compile(&resolved, None).unwrap().to_bytes();
+    let file = cache_file(&resolved, dir.path()).unwrap();
+    for corrupt in [&b""[..], &fresh[..fresh.len() - 3], b"garbage"] {
+        fs::write(&file, corrupt).unwrap();
+        assert_eq!(
+            compile(&resolved, Some(dir.path())).unwrap().to_bytes(),
+            fresh
+        );
+        assert_eq!(fs::read(&file).unwrap(), fresh, "the file is repaired");
+    }
+}
+
+#[test]
+fn key_depends_on_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = default_resolved();
+    let admin = resolve(&Profile::docker_default(), &CapSet::ALL).unwrap();
+    assert_eq!(
+        cache_file(&base, dir.path()).unwrap(),
+        cache_file(&base.clone(), dir.path()).unwrap()
+    );
+    assert_ne!(
+        cache_file(&base, dir.path()).unwrap(),
+        cache_file(&admin, dir.path()).unwrap()
+    );
+    let name = cache_file(&base, dir.path()).unwrap();
+    let name = name.file_name().unwrap().to_str().unwrap();
+    assert!(name.len() == 64 + 4 && name.ends_with(".bpf"), "{name}");
+}
+
+#[test]
+fn unreadable_cache_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let resolved = default_resolved();
+    // A directory where the file should be.
+    fs::create_dir(cache_file(&resolved, dir.path()).unwrap()).unwrap();
+    let err = compile(&resolved, Some(dir.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("seccomp cache: read "), "{err}");
+}
+
+#[test]
+fn every_action_and_operator_compiles() {
+    let profile = Profile::from_json(
+        r#"{"defaultAction": "SCMP_ACT_KILL_PROCESS", "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+            "syscalls": [
+              {"names": ["read", "no_such_syscall"], "action": "SCMP_ACT_ALLOW"},
+              {"names": ["write"], "action": "SCMP_ACT_LOG"},
+              {"names": ["close"], "action": "SCMP_ACT_TRAP"},
+              {"names": ["dup"], "action": "SCMP_ACT_TRACE", "errnoRet": 9},
+              {"names": ["dup2"], "action": "SCMP_ACT_KILL"},
+              {"names": ["dup3"], "action": "SCMP_ACT_KILL_THREAD"},
+              {"names": ["getpid"], "action": "SCMP_ACT_KILL_PROCESS"},
+              {"names": ["ioctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": 25, "args": [
+                {"index": 1, "value": 21505, "op": "SCMP_CMP_EQ"},
+                {"index": 2, "value": 0, "op": "SCMP_CMP_NE"}]},
+              {"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [
+                {"index": 0, "value": 10, "op": "SCMP_CMP_LE"},
+                {"index": 0, "value": 16, "op": "SCMP_CMP_GE"}]},
+              {"names": ["mmap"], "action": "SCMP_ACT_ALLOW", "args": [
+                {"index": 2, "value": 4, "valueTwo": 0, "op": "SCMP_CMP_MASKED_EQ"},
+                {"index": 1, "value": 4096, "op": "SCMP_CMP_LT"},
+                {"index": 3, "value": 0, "op": "SCMP_CMP_GT"}]}
+            ]}"#,
+    )
+    .unwrap();
+    let resolved = resolve(&profile, &CapSet::default_set()).unwrap();
+    assert_eq!(unknown_syscalls(&resolved), ["no_such_syscall"]);
+    let filter = compile(&resolved, None).unwrap();
+    assert_eq!(filter.flags(), libc::SECCOMP_FILTER_FLAG_LOG as u32);
+    assert!(filter.len() > 10);
+}
+
+fn time<T>(runs: u32, mut f: impl FnMut() -> T) -> Duration {
+    let start = Instant::now();
+    for _ in 0..runs {
+        std::hint::black_box(f());
+    }
+    start.elapsed() / runs
+}
+
+/// Prints the timings (`--nocapture`); only asserts that a hit is much
+/// cheaper than a compile, as absolute times depend on the build profile.
+#[test]
+fn cache_hit_is_cheap() {
+    let dir = tempfile::tempdir().unwrap();
+    let resolved = default_resolved();
+    let miss = time(20, || compile(&resolved, None).unwrap());
+    compile(&resolved, Some(dir.path())).unwrap();
+    let hit = time(200, || compile(&resolved, Some(dir.path())).unwrap());
+    let key = time(200, || cache_file(&resolved, dir.path()).unwrap());
+    eprintln!("seccomp compile (miss): {miss:?}, cache hit: {hit:?}, of which key: {key:?}");
+    assert!(hit * 5 < miss, "hit {hit:?} vs miss {miss:?}");
+}
