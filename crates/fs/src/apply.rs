@@ -11,7 +11,7 @@ use std::ffi::{CStr, CString};
 use std::io;
 use std::path::Path;
 
-use crate::{Create, Error, MountPlan, Step};
+use crate::{Create, Error, MountPlan, NodeKind, Step};
 
 /// Step `step` of the plan failed with `errno`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +107,12 @@ enum Prepared {
         mode: u32,
         dev: libc::dev_t,
     },
+    Mask {
+        path: RelPath,
+    },
+    ReadOnlyPath {
+        path: RelPath,
+    },
     Symlink {
         link: RelPath,
         target: CString,
@@ -194,13 +200,24 @@ impl PreparedPlan {
                 },
                 Step::Mknod {
                     path,
+                    kind,
                     major,
                     minor,
                     mode,
                 } => Prepared::Mknod {
                     path: RelPath::new(path)?,
-                    mode: *mode,
+                    mode: *mode
+                        | match kind {
+                            NodeKind::Char => libc::S_IFCHR,
+                            NodeKind::Block => libc::S_IFBLK,
+                        },
                     dev: libc::makedev(*major, *minor),
+                },
+                Step::Mask { path } => Prepared::Mask {
+                    path: RelPath::new(path)?,
+                },
+                Step::ReadOnlyPath { path } => Prepared::ReadOnlyPath {
+                    path: RelPath::new(path)?,
                 },
                 Step::Symlink { link, target } => Prepared::Symlink {
                     link: RelPath::new(link)?,
@@ -295,28 +312,31 @@ impl PreparedPlan {
                     let bind = libc::MS_BIND | libc::MS_REC;
                     sys::mount(Some(source), path.as_cstr(), None, bind, None).map_err(fail)?;
                     if *read_only {
-                        // Reopen: the old fd names the covered mount point, not the new mount.
-                        let fd = open_in_root(&root, target.full(), libc::O_PATH).map_err(fail)?;
-                        // Read-only all the way down: mounts under the source
-                        // came along (MS_REC) and must not stay writable.
-                        match sys::set_read_only_recursive(&fd) {
-                            Ok(()) => {}
-                            // Kernels before 5.12: the top mount only.
-                            Err(libc::ENOSYS) => {
-                                let path = FdPath::new(fd.0);
-                                let kept = sys::mount_flags(path.as_cstr()).map_err(fail)?;
-                                let flags =
-                                    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | kept;
-                                sys::mount(None, path.as_cstr(), None, flags, None)
-                                    .map_err(fail)?;
-                            }
-                            Err(errno) => return Err(fail(errno)),
-                        }
+                        make_read_only(&root, target).map_err(fail)?;
                     }
                 }
                 Prepared::Mknod { path, mode, dev } => {
                     let dir = cached_parent(&mut parent, &root, path).map_err(fail)?;
-                    sys::mknodat(dir, path.name(), libc::S_IFCHR | mode, *dev).map_err(fail)?;
+                    match sys::mknodat(dir, path.name(), *mode, *dev) {
+                        // A node given with --device over a file of the image.
+                        Err(libc::EEXIST) => {
+                            sys::unlinkat(dir, path.name()).map_err(fail)?;
+                            sys::mknodat(dir, path.name(), *mode, *dev).map_err(fail)?;
+                        }
+                        other => other.map_err(fail)?,
+                    }
+                }
+                Prepared::Mask { path } => mask(&root, path).map_err(fail)?,
+                Prepared::ReadOnlyPath { path } => {
+                    let fd = match open_in_root(&root, path.full(), libc::O_PATH | libc::O_NOFOLLOW)
+                    {
+                        Err(libc::ENOENT) => continue,
+                        other => other.map_err(fail)?,
+                    };
+                    let at = FdPath::new(fd.0);
+                    let bind = libc::MS_BIND | libc::MS_REC;
+                    sys::mount(Some(at.as_cstr()), at.as_cstr(), None, bind, None).map_err(fail)?;
+                    make_read_only(&root, path).map_err(fail)?;
                 }
                 Prepared::Symlink { link, target } => {
                     let dir = cached_parent(&mut parent, &root, link).map_err(fail)?;
@@ -340,6 +360,60 @@ impl PreparedPlan {
         // SAFETY: umask has no preconditions.
         unsafe { libc::umask(0o022) };
         Ok(())
+    }
+}
+
+/// Make the mount at `target` read-only, all the way down: mounts under
+/// it (from a recursive bind) must not stay writable.
+fn make_read_only(root: &Fd, target: &RelPath) -> Result<(), i32> {
+    // Open after the mount: an older fd names the covered mount point.
+    let fd = open_in_root(root, target.full(), libc::O_PATH)?;
+    match sys::set_read_only_recursive(&fd) {
+        Ok(()) => Ok(()),
+        // Kernels before 5.12: the top mount only.
+        Err(libc::ENOSYS) => {
+            let path = FdPath::new(fd.0);
+            let kept = sys::mount_flags(path.as_cstr())?;
+            let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | kept;
+            sys::mount(None, path.as_cstr(), None, flags, None)
+        }
+        Err(errno) => Err(errno),
+    }
+}
+
+/// Hide `path`: an empty read-only tmpfs over a directory, the container's
+/// `/dev/null` over anything else. A missing path needs no hiding.
+fn mask(root: &Fd, path: &RelPath) -> Result<(), i32> {
+    let fd = match open_in_root(root, path.full(), libc::O_PATH | libc::O_NOFOLLOW) {
+        Err(libc::ENOENT) => return Ok(()),
+        other => other?,
+    };
+    // SAFETY: fstat writes into a valid, zeroed struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid fd and a valid pointer to a stat struct.
+    if unsafe { libc::fstat(fd.0, &mut st) } != 0 {
+        return Err(sys::errno());
+    }
+    let target = FdPath::new(fd.0);
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        sys::mount(
+            Some(c"tmpfs"),
+            target.as_cstr(),
+            Some(c"tmpfs"),
+            flags,
+            Some(c"size=0,mode=755"),
+        )
+    } else {
+        let null = open_in_root(root, c"dev/null", libc::O_PATH | libc::O_NOFOLLOW)?;
+        let source = FdPath::new(null.0);
+        sys::mount(
+            Some(source.as_cstr()),
+            target.as_cstr(),
+            None,
+            libc::MS_BIND,
+            None,
+        )
     }
 }
 
@@ -465,6 +539,10 @@ mod sys {
         }
     }
 
+    pub fn errno() -> i32 {
+        tinydocker_errno()
+    }
+
     fn tinydocker_errno() -> i32 {
         // SAFETY: __errno_location always returns a valid thread-local pointer.
         unsafe { *libc::__errno_location() }
@@ -562,6 +640,11 @@ mod sys {
     pub fn mkdirat(dirfd: i32, name: &CStr, mode: u32) -> Result<(), i32> {
         // SAFETY: valid C string.
         check(unsafe { libc::mkdirat(dirfd, name.as_ptr(), mode) } as i64).map(drop)
+    }
+
+    pub fn unlinkat(dirfd: i32, name: &CStr) -> Result<(), i32> {
+        // SAFETY: a valid C string relative to a valid dirfd.
+        check(unsafe { libc::unlinkat(dirfd, name.as_ptr(), 0) } as i64).map(drop)
     }
 
     pub fn mknodat(dirfd: i32, name: &CStr, mode: u32, dev: libc::dev_t) -> Result<(), i32> {
@@ -681,6 +764,16 @@ mod tests {
             files: vec![],
             read_only: true,
             workdir: "/x".into(),
+            devices: vec![crate::DeviceNode {
+                path: "/dev/sda".into(),
+                kind: crate::NodeKind::Block,
+                major: 8,
+                minor: 0,
+                mode: 0o660,
+            }],
+            masked_paths: vec!["/proc/kcore".into()],
+            readonly_paths: vec!["/proc/sys".into()],
+            sys_writable: false,
         };
         let plan = crate::plan(&spec);
         assert_eq!(

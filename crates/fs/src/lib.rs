@@ -28,6 +28,9 @@ mod store;
 pub use apply::{PreparedPlan, StepFailure};
 pub use atomic::write_atomic;
 pub use error::{Error, ReferenceError};
-pub use plan::{plan, Create, MountFlags, MountPlan, ProvidedFile, RootfsSpec, Step, Volume};
+pub use plan::{
+    plan, Create, DeviceNode, MountFlags, MountPlan, NodeKind, ProvidedFile, RootfsSpec, Step,
+    Volume, MASKED_PATHS, READONLY_PATHS,
+};
 pub use reference::Reference;
 pub use store::{Image, ImageConfig, ImageStore, Removed};

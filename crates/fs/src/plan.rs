@@ -72,6 +72,53 @@ pub struct Volume {
     pub kind: Create,
 }
 
+/// The kind of a device node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeKind {
+    Char,
+    Block,
+}
+
+/// A device node the container gets besides the standard ones (`--device`,
+/// or every host device under `--privileged`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceNode {
+    /// Absolute container path.
+    pub path: String,
+    pub kind: NodeKind,
+    pub major: u32,
+    pub minor: u32,
+    /// Permission bits.
+    pub mode: u32,
+}
+
+/// docker's masked paths: an empty read-only tmpfs over a directory,
+/// `/dev/null` over a file. Those missing on the host are skipped.
+pub const MASKED_PATHS: [&str; 12] = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/sys/devices/virtual/powercap",
+    "/sys/firmware",
+];
+
+/// docker's read-only paths: bound on themselves and made read-only.
+pub const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
 /// A file the runtime writes for the container and binds into it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProvidedFile {
@@ -104,6 +151,15 @@ pub struct RootfsSpec {
     pub read_only: bool,
     /// Absolute container path to start in; created when missing.
     pub workdir: String,
+    /// Device nodes besides the standard ones; one at a standard node's
+    /// path replaces it.
+    pub devices: Vec<DeviceNode>,
+    /// Paths hidden from the container ([`MASKED_PATHS`] by default).
+    pub masked_paths: Vec<String>,
+    /// Paths made read-only ([`READONLY_PATHS`] by default).
+    pub readonly_paths: Vec<String>,
+    /// Mount `/sys` read-write (`--privileged`).
+    pub sys_writable: bool,
 }
 
 /// One step of the plan.
@@ -137,9 +193,10 @@ pub enum Step {
         create: Create,
         read_only: bool,
     },
-    /// Create a character device node.
+    /// Create a device node (replacing whatever is at `path`).
     Mknod {
         path: String,
+        kind: NodeKind,
         major: u32,
         minor: u32,
         #[serde(serialize_with = "octal")]
@@ -151,6 +208,12 @@ pub enum Step {
     WriteFile { path: PathBuf, content: String },
     /// Create a directory and its parents.
     MkdirAll { path: String },
+    /// Hide a path: an empty read-only tmpfs over a directory, the
+    /// container's `/dev/null` over anything else; nothing if it is missing.
+    Mask { path: String },
+    /// Bind a path on itself and make it read-only (recursively); nothing
+    /// if it is missing.
+    ReadOnlyPath { path: String },
     /// Make the overlay the root and detach the old root.
     PivotRoot,
     /// Remount `/` read-only (`--read-only`).
@@ -179,6 +242,8 @@ impl fmt::Display for Step {
             }
             Step::Mknod { path, .. } => write!(f, "create device {path}"),
             Step::Symlink { link, .. } => write!(f, "create symlink {link}"),
+            Step::Mask { path } => write!(f, "mask {path}"),
+            Step::ReadOnlyPath { path } => write!(f, "make {path} read-only"),
             Step::MkdirAll { path } => write!(f, "create directory {path}"),
             Step::WriteFile { path, .. } => write!(f, "write {}", path.display()),
             Step::PivotRoot => write!(f, "pivot_root into the container's root filesystem"),
@@ -233,7 +298,14 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
             "sysfs",
             "sysfs",
             "/sys",
-            NOSUID | NODEV | NOEXEC | libc::MS_RDONLY,
+            NOSUID
+                | NODEV
+                | NOEXEC
+                | if spec.sys_writable {
+                    0
+                } else {
+                    libc::MS_RDONLY
+                },
             "",
         ),
         mount(
@@ -252,11 +324,25 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
         ("urandom", 1, 9),
         ("tty", 5, 0),
     ] {
+        let path = format!("/dev/{name}");
+        if spec.devices.iter().any(|d| d.path == path) {
+            continue;
+        }
         steps.push(Step::Mknod {
-            path: format!("/dev/{name}"),
+            path,
+            kind: NodeKind::Char,
             major,
             minor,
             mode: 0o666,
+        });
+    }
+    for d in &spec.devices {
+        steps.push(Step::Mknod {
+            path: d.path.clone(),
+            kind: d.kind,
+            major: d.major,
+            minor: d.minor,
+            mode: d.mode,
         });
     }
     for (link, target) in [
@@ -294,6 +380,12 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
             "",
         ),
     ]);
+    for path in &spec.masked_paths {
+        steps.push(Step::Mask { path: path.clone() });
+    }
+    for path in &spec.readonly_paths {
+        steps.push(Step::ReadOnlyPath { path: path.clone() });
+    }
     for file in &spec.files {
         steps.push(Step::WriteFile {
             path: file.host.clone(),
@@ -345,6 +437,10 @@ mod tests {
             files: vec![],
             read_only: false,
             workdir: "/".into(),
+            devices: vec![],
+            masked_paths: MASKED_PATHS.map(String::from).to_vec(),
+            readonly_paths: READONLY_PATHS.map(String::from).to_vec(),
+            sys_writable: false,
         }
     }
 
@@ -384,6 +480,48 @@ mod tests {
             .filter(|st| !plan(&spec()).steps.contains(st))
             .collect();
         insta::assert_yaml_snapshot!(tail);
+    }
+
+    #[test]
+    fn privileged_devices_and_no_masks() {
+        let mut s = spec();
+        s.masked_paths.clear();
+        s.readonly_paths.clear();
+        s.sys_writable = true;
+        s.devices = vec![
+            DeviceNode {
+                path: "/dev/null".into(),
+                kind: NodeKind::Char,
+                major: 1,
+                minor: 3,
+                mode: 0o620,
+            },
+            DeviceNode {
+                path: "/dev/sda".into(),
+                kind: NodeKind::Block,
+                major: 8,
+                minor: 0,
+                mode: 0o660,
+            },
+        ];
+        let steps = plan(&s).steps;
+        assert!(!steps
+            .iter()
+            .any(|st| matches!(st, Step::Mask { .. } | Step::ReadOnlyPath { .. })));
+        let nulls: Vec<_> = steps
+            .iter()
+            .filter(|st| matches!(st, Step::Mknod { path, .. } if path == "/dev/null"))
+            .collect();
+        // The --device node replaces the standard one.
+        assert_eq!(nulls.len(), 1);
+        insta::assert_yaml_snapshot!(steps
+            .iter()
+            .filter(|st| match st {
+                Step::Mknod { .. } => true,
+                Step::Mount { fstype, .. } => fstype == "sysfs",
+                _ => false,
+            })
+            .collect::<Vec<_>>());
     }
 
     #[test]
