@@ -15,4 +15,5 @@ mod image;
 mod isolation;
 mod lifecycle;
 mod network;
+mod security;
 mod signals;

@@ -414,9 +414,13 @@ fn containers_on_the_default_bridge_reach_each_other_and_the_gateway() {
 
     // A: serves on 8080, then waits for B's address, fetches from B and
     // pings its own gateway (found from its default route).
+    // busybox's ping opens a raw socket: it needs CAP_NET_RAW, which
+    // podman's default set (tinydocker's) leaves out.
     let mut a = root.spawn(&[
         "run",
         "--rm",
+        "--cap-add",
+        "NET_RAW",
         "--network",
         "bridge",
         "--name",
@@ -452,6 +456,8 @@ fn containers_on_the_default_bridge_reach_each_other_and_the_gateway() {
     let mut b = root.spawn(&[
         "run",
         "--rm",
+        "--cap-add",
+        "NET_RAW",
         "--network",
         "bridge",
         "--name",

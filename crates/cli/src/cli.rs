@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::limits::LimitArgs;
+use crate::security::SecurityArgs;
 
 pub const DEFAULT_ROOT: &str = "/var/lib/tinydocker";
 
@@ -203,6 +204,9 @@ pub struct RunArgs {
     /// Optional parent cgroup for the container (default: tinydocker)
     #[arg(long = "cgroup-parent", value_name = "PATH")]
     pub cgroup_parent: Option<String>,
+
+    #[command(flatten)]
+    pub security: SecurityArgs,
 
     /// Print help
     #[arg(long, action = ArgAction::Help)]

@@ -32,3 +32,15 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 pub fn one_line(err: &anyhow::Error) -> String {
     format!("{err:#}").replace('\n', " ")
 }
+
+/// An I/O error's text as Go prints it: "no such file or directory",
+/// without Rust's capital letter and " (os error N)".
+pub fn io_text(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

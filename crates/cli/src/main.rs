@@ -10,6 +10,7 @@ mod limits;
 mod names;
 mod networks;
 mod process;
+mod security;
 mod state;
 
 use std::process::ExitCode;

@@ -81,6 +81,9 @@ pub struct Config {
     /// Bridge networking (None for --network none or host).
     #[serde(default)]
     pub net: Option<NetSettings>,
+    /// Capabilities, seccomp, devices, user.
+    #[serde(default)]
+    pub security: crate::security::SecurityConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -112,3 +112,22 @@ pub fn exec_first(candidates: &[&CStr], argv: &[*const c_char], envp: &[*const c
     }
     result
 }
+
+/// Write `content` to an existing file (a sysctl under `/proc/sys`) in one
+/// `write(2)`.
+pub fn write_file(path: &CStr, content: &[u8]) -> Result<(), i32> {
+    // SAFETY: a valid C string; the fd is closed below.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: writes from a valid buffer to the fd opened above.
+    let n = unsafe { libc::write(fd, content.as_ptr().cast(), content.len()) };
+    let err = errno();
+    // SAFETY: closes the fd opened above.
+    unsafe { libc::close(fd) };
+    if n != content.len() as isize {
+        return Err(if n < 0 { err } else { libc::EIO });
+    }
+    Ok(())
+}

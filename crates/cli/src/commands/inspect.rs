@@ -8,6 +8,7 @@ use crate::cli::InspectArgs;
 use crate::commands::ps::status_word;
 use crate::human::rfc3339;
 use crate::networks::Networks;
+use crate::security::SeccompChoice;
 use crate::state::{Container, Observed, Root};
 
 fn container(c: &Container) -> Value {
@@ -37,6 +38,7 @@ fn container(c: &Container) -> Value {
             )
         })
         .collect();
+    let sec = &config.security;
     json!({
         "Id": config.id,
         "Created": rfc3339(config.created),
@@ -62,6 +64,7 @@ fn container(c: &Container) -> Value {
             "Image": config.image,
             "WorkingDir": config.workdir,
             "OpenStdin": config.interactive,
+            "User": sec.user,
         },
         "HostConfig": {
             "Binds": config.volumes.iter().map(|v| format!("{}:{}{}", v.source.display(), v.target, if v.read_only { ":ro" } else { "" })).collect::<Vec<_>>(),
@@ -81,6 +84,24 @@ fn container(c: &Container) -> Value {
             "MemoryReservation": r.memory_reservation.unwrap_or(0),
             "PidsLimit": r.pids_limit.unwrap_or(0),
             "RestartPolicy": { "Name": "no", "MaximumRetryCount": 0 },
+            "Privileged": sec.privileged,
+            "CapAdd": sec.cap_add,
+            "CapDrop": sec.cap_drop,
+            "SecurityOpt": sec.security_opt,
+            "GroupAdd": sec.group_add,
+            "Devices": sec.devices.iter().map(|d| json!({
+                "PathOnHost": d.host,
+                "PathInContainer": d.container,
+                "CgroupPermissions": d.permissions,
+            })).collect::<Vec<_>>(),
+            "Capabilities": sec.capabilities,
+            "NoNewPrivileges": sec.no_new_privileges,
+            "Seccomp": match &sec.seccomp {
+                SeccompChoice::Default => "default".to_string(),
+                SeccompChoice::Unconfined => "unconfined".to_string(),
+                SeccompChoice::Profile(p) => p.display().to_string(),
+            },
+            "DeviceCgroup": sec.device_cgroup,
         },
         "NetworkSettings": {
             "IPAddress": config.net.as_ref().map_or(String::new(), |n| n.ip.to_string()),

@@ -16,16 +16,19 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use tinydocker_cgroups::{AnyManager, Layout, Manager, Resources};
+use tinydocker_cgroups::{AnyManager, DeviceControl, Layout, Manager, Resources};
 use tinydocker_fs::{plan, Create, MountPlan, PreparedPlan, ProvidedFile, RootfsSpec, Volume};
 use tinydocker_net::{nft, Endpoint, Netlink, PortMapping};
 use tinydocker_ns::{child, spawn, ChildChannel, ChildFailure, Namespaces, SignalForwarder};
+use tinydocker_security::caps::{self, Privileges};
+use tinydocker_security::seccomp;
 
 use crate::cli::RunArgs;
 use crate::errors::{self, Exit};
 use crate::limits::{self, Host};
 use crate::names;
 use crate::networks::{self, Networks};
+use crate::security;
 use crate::state::{self, Config, Container, NetSettings, Root, State, Status, VolumeRecord};
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -39,6 +42,28 @@ const STEP_FDS: u32 = 1004;
 const STEP_SESSION: u32 = 1005;
 const STEP_EXEC: u32 = 1006;
 const STEP_CGROUP: u32 = 1007;
+const STEP_SECCOMP: u32 = 1008;
+/// Writing a sysctl: this plus its index in `ChildPlan::sysctls`.
+const STEP_SYSCTL: u32 = 1200;
+
+/// What docker sets in a container's own network namespace, so that ping
+/// and low ports work without CAP_NET_RAW or CAP_NET_BIND_SERVICE.
+const NETNS_SYSCTLS: [(&str, &str); 2] = [
+    ("net/ipv4/ping_group_range", "0 2147483647"),
+    ("net/ipv4/ip_unprivileged_port_start", "0"),
+];
+/// Dropping privileges: this plus the index of the capability step.
+const STEP_PRIVILEGES: u32 = 1100;
+const PRIVILEGE_STEPS: [caps::Step; 8] = [
+    caps::Step::KeepCaps,
+    caps::Step::Bounding,
+    caps::Step::Groups,
+    caps::Step::Gid,
+    caps::Step::Uid,
+    caps::Step::Capset,
+    caps::Step::Ambient,
+    caps::Step::NoNewPrivs,
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Network {
@@ -63,6 +88,7 @@ struct Validated {
     ports: Vec<PortMapping>,
     dns: Vec<Ipv4Addr>,
     add_hosts: Vec<(String, Ipv4Addr)>,
+    security: security::Checked,
 }
 
 fn parse_env_entry(entry: &str, out: &mut Vec<String>) -> Result<()> {
@@ -260,6 +286,7 @@ fn validate(args: &RunArgs, root_path: &Path) -> Result<Validated> {
         Some(parent) => limits::cgroup_parent(parent)?,
         None => state::DEFAULT_CGROUP_PARENT.to_string(),
     };
+    let security = security::check(&args.security)?;
     Ok(Validated {
         name: args.name.clone(),
         env,
@@ -273,6 +300,7 @@ fn validate(args: &RunArgs, root_path: &Path) -> Result<Validated> {
         ports,
         dns,
         add_hosts,
+        security,
     })
 }
 
@@ -320,10 +348,17 @@ fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<
         (None, Network::Host) => host_hostname(),
         (None, _) => id[..12].to_string(),
     };
+    let mut layers = store.layer_paths(&image);
+    let security = v.security.prepare(&layers, &root.path)?;
+    let home = match &security.home {
+        Some(home) => home.clone(),
+        None if security.privileges.identity.uid == 0 => "/root".to_string(),
+        None => "/".to_string(),
+    };
     let mut env = vec![
         format!("PATH={DEFAULT_PATH}"),
         format!("HOSTNAME={hostname}"),
-        "HOME=/root".to_string(),
+        format!("HOME={home}"),
     ];
     for e in image.config.env.iter().chain(&v.env) {
         set_env(&mut env, e.clone());
@@ -336,7 +371,6 @@ fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<
             dir => dir.to_string(),
         });
 
-    let mut layers = store.layer_paths(&image);
     layers.push(store.init_layer()?);
     let mut config = Config {
         id: id.clone(),
@@ -365,6 +399,7 @@ fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<
         resources: v.resources.clone(),
         cgroup: format!("{}/{id}", v.cgroup_parent),
         net: None,
+        security: v.security.config.clone(),
     };
 
     // Bridge networking: the network (the default one is made on first
@@ -408,13 +443,23 @@ fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<
     // unlimited.
     let layout = Layout::detect()?;
     let cgroup = AnyManager::new(&layout, &config.cgroup);
-    let prepared = Prepared::new(root, &config, &v, &cgroup, files)?;
-    if let Err(e) = cgroup
+    let prepared = Prepared::new(root, &config, &v, &cgroup, files, &security)?;
+    let devices = cgroup
         .create()
         .and_then(|()| cgroup.apply(&config.resources))
-    {
-        let _ = state::remove_cgroup(&cgroup);
-        return Err(anyhow::Error::new(e).context(format!("set up cgroup {}", config.cgroup)));
+        .and_then(|()| cgroup.set_devices(&security.device_rules));
+    match devices {
+        Ok(control) => {
+            config.security.device_cgroup = match control {
+                _ if config.security.privileged => "all devices allowed".to_string(),
+                DeviceControl::Enforced => "enforced".to_string(),
+                DeviceControl::Unavailable(why) => format!("unavailable: {why}"),
+            }
+        }
+        Err(e) => {
+            let _ = state::remove_cgroup(&cgroup);
+            return Err(anyhow::Error::new(e).context(format!("set up cgroup {}", config.cgroup)));
+        }
     }
     // Clone the init (it waits for go), then write the record once, with
     // the init's pid already in it.
@@ -602,6 +647,12 @@ struct ChildPlan {
     candidates: Vec<CString>,
     argv: Vec<CString>,
     envp: Vec<CString>,
+    privileges: Privileges,
+    seccomp: Option<seccomp::Filter>,
+    /// `/proc/sys/...` files and values, written before the mount plan
+    /// (through the host's /proc, which shows the child's own network
+    /// namespace).
+    sysctls: Vec<(CString, Vec<u8>)>,
 }
 
 /// Where `execve` will look for the command: the command itself when it has
@@ -660,6 +711,11 @@ fn child_main(
     if let Err(e) = child::unshare_cgroup_namespace() {
         chan.fail(STEP_CGROUP_NS, e);
     }
+    for (i, (path, value)) in plan.sysctls.iter().enumerate() {
+        if let Err(e) = child::write_file(path, value) {
+            chan.fail(STEP_SYSCTL + i as u32, e);
+        }
+    }
     if let Err(f) = plan.mounts.apply() {
         chan.fail(f.step, f.errno);
     }
@@ -684,6 +740,27 @@ fn child_main(
     if let Err(e) = child::mark_fds_cloexec() {
         chan.fail(STEP_FDS, e);
     }
+    // Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: load it
+    // while the process still has it (the filter must then allow what
+    // dropping privileges calls, as docker's does). With no_new_privs, load
+    // it last, so the filter does not constrain the runtime's own steps.
+    let load_seccomp = || {
+        if let Some(filter) = &plan.seccomp {
+            if let Err(e) = filter.load() {
+                chan.fail(STEP_SECCOMP, e);
+            }
+        }
+    };
+    if !plan.privileges.no_new_privs {
+        load_seccomp();
+    }
+    if let Err((step, e)) = plan.privileges.apply() {
+        let index = PRIVILEGE_STEPS.iter().position(|s| *s == step).unwrap_or(0);
+        chan.fail(STEP_PRIVILEGES + index as u32, e);
+    }
+    if plan.privileges.no_new_privs {
+        load_seccomp();
+    }
     child::reset_signals();
     let errno = child::exec_first(cands, argv, envp);
     chan.fail(STEP_EXEC, errno)
@@ -691,13 +768,7 @@ fn child_main(
 
 /// The text of an errno, without Rust's " (os error N)".
 fn errno_text(errno: i32) -> String {
-    let text = std::io::Error::from_raw_os_error(errno).to_string();
-    let text = text.split(" (os error").next().unwrap_or(&text).to_string();
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => text,
-    }
+    errors::io_text(&std::io::Error::from_raw_os_error(errno))
 }
 
 fn describe_failure(failure: ChildFailure, mounts: &MountPlan, cmd: &str) -> Exit {
@@ -728,6 +799,20 @@ fn describe_failure(failure: ChildFailure, mounts: &MountPlan, cmd: &str) -> Exi
             format!("mark file descriptors close-on-exec: {why}"),
         ),
         STEP_SESSION => (errors::USAGE, format!("start a new session: {why}")),
+        STEP_SECCOMP => (errors::USAGE, format!("load the seccomp filter: {why}")),
+        n if (STEP_SYSCTL..STEP_SYSCTL + NETNS_SYSCTLS.len() as u32).contains(&n) => (
+            errors::USAGE,
+            format!(
+                "set sysctl {}: {why}",
+                NETNS_SYSCTLS[(n - STEP_SYSCTL) as usize]
+                    .0
+                    .replace('/', ".")
+            ),
+        ),
+        n if (STEP_PRIVILEGES..STEP_PRIVILEGES + PRIVILEGE_STEPS.len() as u32).contains(&n) => (
+            errors::USAGE,
+            format!("{}: {why}", PRIVILEGE_STEPS[(n - STEP_PRIVILEGES) as usize]),
+        ),
         n => match mounts.steps.get(n as usize) {
             Some(step) => (errors::USAGE, format!("{step}: {why}")),
             None => (errors::USAGE, format!("container setup step {n}: {why}")),
@@ -751,6 +836,7 @@ impl Prepared {
         v: &Validated,
         cgroup: &AnyManager,
         files: Vec<ProvidedFile>,
+        security: &security::Prepared,
     ) -> Result<Prepared> {
         let dir = root.container_dir(&config.id);
         let spec = RootfsSpec {
@@ -763,6 +849,10 @@ impl Prepared {
             files,
             read_only: config.read_only,
             workdir: config.workdir.clone(),
+            devices: security.nodes.clone(),
+            masked_paths: security.masked_paths.clone(),
+            readonly_paths: security.readonly_paths.clone(),
+            sys_writable: security.sys_writable,
         };
         for layer in &spec.layers {
             if !Path::new(layer).is_dir() {
@@ -796,6 +886,21 @@ impl Prepared {
             candidates: cstrings(&candidates)?,
             argv: cstrings(&config.cmd)?,
             envp: cstrings(&config.env)?,
+            privileges: security.privileges.clone(),
+            seccomp: security.seccomp.clone(),
+            sysctls: if v.network == Network::Host {
+                vec![]
+            } else {
+                NETNS_SYSCTLS
+                    .iter()
+                    .map(|(key, value)| {
+                        Ok((
+                            CString::new(format!("/proc/sys/{key}"))?,
+                            value.as_bytes().to_vec(),
+                        ))
+                    })
+                    .collect::<Result<_>>()?
+            },
         };
         Ok(Prepared {
             mounts,
