@@ -237,19 +237,23 @@ pub fn bench(args: &[String]) -> Result<()> {
         "100",
     ]);
     let bridged = variant(&["--network", "bridge"]);
+    let unconfined = variant(&["--network", "none", "--security-opt", "seccomp=unconfined"]);
     // The first bridged run creates the default network: not timed.
     measure(bridged(0)).context("tinydocker run on the default bridge")?;
     let mut alone = Vec::new();
     let mut with_limits = Vec::new();
     let mut on_bridge = Vec::new();
+    let mut no_filter = Vec::new();
     for i in 0..warmup + runs {
         let plain = measure((runtimes[0].command)(i)).context("tinydocker run")?;
         let limits = measure(limited(i)).context("tinydocker run with limits")?;
         let bridge = measure(bridged(i)).context("tinydocker run on the default bridge")?;
+        let unfiltered = measure(unconfined(i)).context("tinydocker run, seccomp=unconfined")?;
         if i >= warmup {
             alone.push(plain);
             with_limits.push(limits);
             on_bridge.push(bridge);
+            no_filter.push(unfiltered);
         }
     }
     println!(
@@ -267,7 +271,25 @@ pub fn bench(args: &[String]) -> Result<()> {
     );
     header();
     rows.push(report("tinydocker", "bridge", runs, &on_bridge));
+    println!();
+    println!(
+        "case: the same with --security-opt seccomp=unconfined   (alternating with the others)"
+    );
+    header();
+    rows.push(report("tinydocker", "seccomp-unconfined", runs, &no_filter));
     let plain_median = median(alone.iter().map(|s| s.wall_ms).collect());
+    let unconfined_median = median(no_filter.iter().map(|s| s.wall_ms).collect());
+    let pairwise = median(
+        alone
+            .iter()
+            .zip(&no_filter)
+            .map(|(a, b)| a.wall_ms - b.wall_ms)
+            .collect(),
+    );
+    println!(
+        "the default seccomp filter adds {:+.2} ms to the median ({pairwise:+.2} ms, median of pairwise differences)",
+        plain_median - unconfined_median
+    );
     let limits_median = median(with_limits.iter().map(|s| s.wall_ms).collect());
     let bridge_median = median(on_bridge.iter().map(|s| s.wall_ms).collect());
     println!(

@@ -194,10 +194,38 @@ pub(crate) fn write_file(path: &Path, value: &str) -> Result<(), Error> {
     })
 }
 
-/// Do `writes` in `dir`, in order.
+/// Do `writes` in `dir`, in order, one `write(2)` each. Writes in a row
+/// to the same file (the device rules, one per write) share one open.
 pub(crate) fn write_all(dir: &Path, writes: &[Write]) -> Result<(), Error> {
+    let mut open: Option<(&str, std::fs::File)> = None;
     for w in writes {
-        write_file(&dir.join(&w.file), &w.value)?;
+        let path = dir.join(&w.file);
+        let failed = |source| Error::Write {
+            path: path.clone(),
+            value: w.value.clone(),
+            source,
+        };
+        let file = match &mut open {
+            Some((name, file)) if *name == w.file => file,
+            _ => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .truncate(true)
+                    .open(&path)
+                    .map_err(failed)?;
+                &mut open.insert((w.file.as_str(), file)).1
+            }
+        };
+        match file.write(w.value.as_bytes()) {
+            Ok(n) if n == w.value.len() => {}
+            Ok(_) => {
+                return Err(failed(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "short write",
+                )))
+            }
+            Err(e) => return Err(failed(e)),
+        }
     }
     Ok(())
 }

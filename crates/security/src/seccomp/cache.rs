@@ -22,7 +22,7 @@ use super::resolve::Resolved;
 use super::Error;
 
 /// Bumped when the key's inputs or the file format change.
-const KEY_VERSION: &[u8] = b"tinydocker seccomp cache 1\n";
+const KEY_VERSION: &[u8] = b"tinydocker seccomp cache 2 (binary tree)\n";
 
 /// Feeds serde's output straight into the hash, without a buffer.
 struct HashWriter<'a>(&'a mut Sha256);

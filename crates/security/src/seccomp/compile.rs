@@ -97,6 +97,12 @@ pub(crate) fn build(resolved: &Resolved) -> Result<Vec<u8>, Error> {
     // container); the attribute only matters to seccomp_load anyway.
     ctx.set_ctl_nnp(false)
         .map_err(lib("turn off the context's no_new_privs".into()))?;
+    // A binary tree of syscall numbers rather than a linear list: the
+    // kernel loads it (verifies, JITs, precomputes its per-syscall cache by
+    // emulating the program) in about a third of the time, 0.5 ms against
+    // 1.5 ms here for the default profile, and runs it in fewer steps.
+    ctx.set_ctl_optimize(2)
+        .map_err(lib("ask for a binary-tree filter".into()))?;
     for arch in &resolved.architectures {
         let scmp = arch.to_scmp();
         let present = ctx
