@@ -10,6 +10,11 @@
 //! - [`user`]: `--user` resolved against the image's `/etc/passwd` and
 //!   `/etc/group`.
 
+/// The README's example, compiled as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub mod caps;
 pub mod seccomp;
 pub mod user;
