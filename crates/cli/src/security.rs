@@ -165,9 +165,7 @@ pub fn check(args: &SecurityArgs) -> Result<Checked> {
             ("no-new-privileges", None) => no_new_privileges = true,
             ("no-new-privileges", Some(v)) => no_new_privileges = parse_bool(option, v)?,
             ("seccomp", Some("unconfined")) => choice = SeccompChoice::Unconfined,
-            ("seccomp", Some("builtin" | "default")) if !args.privileged => {
-                choice = SeccompChoice::Default
-            }
+            ("seccomp", Some("builtin" | "default")) => choice = SeccompChoice::Default,
             ("seccomp", Some(path)) if !path.is_empty() => {
                 choice = SeccompChoice::Profile(PathBuf::from(path))
             }
@@ -186,8 +184,13 @@ pub fn check(args: &SecurityArgs) -> Result<Checked> {
         SeccompChoice::Unconfined => None,
         SeccompChoice::Default => Some(seccomp::Profile::docker_default()),
         SeccompChoice::Profile(path) => {
-            let text = fs::read_to_string(path)
-                .with_context(|| format!("opening seccomp profile {}", path.display()))?;
+            let text = fs::read_to_string(path).map_err(|e| {
+                anyhow!(
+                    "opening seccomp profile {}: {}",
+                    path.display(),
+                    crate::errors::io_text(&e)
+                )
+            })?;
             Some(
                 seccomp::Profile::from_json(&text)
                     .with_context(|| format!("decoding seccomp profile {}", path.display()))?,
@@ -249,6 +252,8 @@ fn node_of(host: &Path, container: &str) -> Result<DeviceNode> {
         major: libc::major(rdev),
         minor: libc::minor(rdev),
         mode: meta.mode() & 0o777,
+        uid: meta.uid(),
+        gid: meta.gid(),
     })
 }
 
@@ -273,6 +278,19 @@ fn parse_device(spec: &str) -> Result<(DeviceRecord, DeviceNode)> {
         if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
             bail!("invalid device specification: {spec:?}: {path:?} must be an absolute path without '..'");
         }
+    }
+    // Where a node cannot go: over the root or /dev, or into a filesystem
+    // the runtime mounts (read-only, or the container's own devpts, shm,
+    // mqueue).
+    let target = container.trim_end_matches('/');
+    let under = |dir: &str| target == dir || target.starts_with(&format!("{dir}/"));
+    if target.is_empty()
+        || target == "/dev"
+        || ["/proc", "/sys", "/dev/pts", "/dev/shm", "/dev/mqueue"]
+            .iter()
+            .any(|d| under(d))
+    {
+        bail!("invalid device specification: {spec:?}: a device cannot be put at {container:?}");
     }
     let host_path = PathBuf::from(host);
     let node = node_of(&host_path, container)?;
@@ -527,6 +545,14 @@ mod tests {
             "/dev/null:relative",
             "/etc/hostname",
             "/dev/null:/a:r:extra",
+            "/dev/null:/",
+            "/dev/null:/dev",
+            "/dev/null:/dev/",
+            "/dev/null:/proc/x",
+            "/dev/null:/sys/x",
+            "/dev/null:/dev/pts/x",
+            "/dev/null:/dev/shm/x",
+            "/dev/null:/dev/mqueue/x",
         ] {
             assert!(parse_device(bad).is_err(), "{bad}");
         }

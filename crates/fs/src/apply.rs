@@ -106,6 +106,7 @@ enum Prepared {
         path: RelPath,
         mode: u32,
         dev: libc::dev_t,
+        owner: (u32, u32),
     },
     Mask {
         path: RelPath,
@@ -204,7 +205,10 @@ impl PreparedPlan {
                     major,
                     minor,
                     mode,
+                    uid,
+                    gid,
                 } => Prepared::Mknod {
+                    owner: (*uid, *gid),
                     path: RelPath::new(path)?,
                     mode: *mode
                         | match kind {
@@ -315,7 +319,12 @@ impl PreparedPlan {
                         make_read_only(&root, target).map_err(fail)?;
                     }
                 }
-                Prepared::Mknod { path, mode, dev } => {
+                Prepared::Mknod {
+                    path,
+                    mode,
+                    dev,
+                    owner,
+                } => {
                     let dir = cached_parent(&mut parent, &root, path).map_err(fail)?;
                     match sys::mknodat(dir, path.name(), *mode, *dev) {
                         // A node given with --device over a file of the image.
@@ -324,6 +333,9 @@ impl PreparedPlan {
                             sys::mknodat(dir, path.name(), *mode, *dev).map_err(fail)?;
                         }
                         other => other.map_err(fail)?,
+                    }
+                    if *owner != (0, 0) {
+                        sys::chownat(dir, path.name(), owner.0, owner.1).map_err(fail)?;
                     }
                 }
                 Prepared::Mask { path } => mask(&root, path).map_err(fail)?,
@@ -642,6 +654,13 @@ mod sys {
         check(unsafe { libc::mkdirat(dirfd, name.as_ptr(), mode) } as i64).map(drop)
     }
 
+    pub fn chownat(dirfd: i32, name: &CStr, uid: u32, gid: u32) -> Result<(), i32> {
+        // SAFETY: a valid C string relative to a valid dirfd.
+        let rc =
+            unsafe { libc::fchownat(dirfd, name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) };
+        check(rc as i64).map(drop)
+    }
+
     pub fn unlinkat(dirfd: i32, name: &CStr) -> Result<(), i32> {
         // SAFETY: a valid C string relative to a valid dirfd.
         check(unsafe { libc::unlinkat(dirfd, name.as_ptr(), 0) } as i64).map(drop)
@@ -770,6 +789,8 @@ mod tests {
                 major: 8,
                 minor: 0,
                 mode: 0o660,
+                uid: 0,
+                gid: 6,
             }],
             masked_paths: vec!["/proc/kcore".into()],
             readonly_paths: vec!["/proc/sys".into()],

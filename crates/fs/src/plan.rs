@@ -48,6 +48,10 @@ impl Serialize for MountFlags {
     }
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 fn octal<S: Serializer>(mode: &u32, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format!("{mode:04o}"))
 }
@@ -91,11 +95,15 @@ pub struct DeviceNode {
     pub minor: u32,
     /// Permission bits.
     pub mode: u32,
+    /// Owner, as on the host.
+    pub uid: u32,
+    pub gid: u32,
 }
 
-/// docker's masked paths: an empty read-only tmpfs over a directory,
+/// docker's masked paths and podman's (`/sys/dev/block`, `/sys/fs/selinux`):
+/// an empty read-only tmpfs over a directory,
 /// `/dev/null` over a file. Those missing on the host are skipped.
-pub const MASKED_PATHS: [&str; 12] = [
+pub const MASKED_PATHS: [&str; 14] = [
     "/proc/acpi",
     "/proc/asound",
     "/proc/interrupts",
@@ -106,8 +114,10 @@ pub const MASKED_PATHS: [&str; 12] = [
     "/proc/scsi",
     "/proc/timer_list",
     "/proc/timer_stats",
+    "/sys/dev/block",
     "/sys/devices/virtual/powercap",
     "/sys/firmware",
+    "/sys/fs/selinux",
 ];
 
 /// docker's read-only paths: bound on themselves and made read-only.
@@ -201,6 +211,11 @@ pub enum Step {
         minor: u32,
         #[serde(serialize_with = "octal")]
         mode: u32,
+        /// Owner (the standard nodes are root's).
+        #[serde(skip_serializing_if = "is_zero")]
+        uid: u32,
+        #[serde(skip_serializing_if = "is_zero")]
+        gid: u32,
     },
     /// Create a symbolic link at `link` pointing to `target`.
     Symlink { link: String, target: String },
@@ -334,6 +349,8 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
             major,
             minor,
             mode: 0o666,
+            uid: 0,
+            gid: 0,
         });
     }
     for d in &spec.devices {
@@ -343,6 +360,8 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
             major: d.major,
             minor: d.minor,
             mode: d.mode,
+            uid: d.uid,
+            gid: d.gid,
         });
     }
     for (link, target) in [
@@ -380,12 +399,6 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
             "",
         ),
     ]);
-    for path in &spec.masked_paths {
-        steps.push(Step::Mask { path: path.clone() });
-    }
-    for path in &spec.readonly_paths {
-        steps.push(Step::ReadOnlyPath { path: path.clone() });
-    }
     for file in &spec.files {
         steps.push(Step::WriteFile {
             path: file.host.clone(),
@@ -411,6 +424,14 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
         steps.push(Step::MkdirAll {
             path: spec.workdir.clone(),
         });
+    }
+    // Last before the pivot, over the volumes too: a volume on /proc/sys
+    // is made read-only again, one on a masked path is masked.
+    for path in &spec.masked_paths {
+        steps.push(Step::Mask { path: path.clone() });
+    }
+    for path in &spec.readonly_paths {
+        steps.push(Step::ReadOnlyPath { path: path.clone() });
     }
     steps.push(Step::PivotRoot);
     if spec.read_only {
@@ -495,6 +516,8 @@ mod tests {
                 major: 1,
                 minor: 3,
                 mode: 0o620,
+                uid: 0,
+                gid: 5,
             },
             DeviceNode {
                 path: "/dev/sda".into(),
@@ -502,6 +525,8 @@ mod tests {
                 major: 8,
                 minor: 0,
                 mode: 0o660,
+                uid: 0,
+                gid: 6,
             },
         ];
         let steps = plan(&s).steps;
@@ -555,5 +580,26 @@ mod tests {
             .iter()
             .all(|s| !matches!(s, Step::Mount { .. } | Step::Bind { .. })));
         assert_eq!(steps[0], Step::MakePrivate);
+    }
+
+    #[test]
+    fn masks_cover_volumes() {
+        let mut s = spec();
+        s.volumes = vec![Volume {
+            source: "/proc/sys".into(),
+            target: "/proc/sys".into(),
+            read_only: false,
+            kind: Create::Dir,
+        }];
+        let steps = plan(&s).steps;
+        let last_bind = steps
+            .iter()
+            .rposition(|s| matches!(s, Step::Bind { .. }))
+            .unwrap();
+        let first_mask = steps
+            .iter()
+            .position(|s| matches!(s, Step::Mask { .. } | Step::ReadOnlyPath { .. }))
+            .unwrap();
+        assert!(first_mask > last_bind, "{steps:#?}");
     }
 }

@@ -132,6 +132,26 @@ impl ChildChannel {
         }
     }
 
+    /// Exit if the parent has died: its end of the channel is closed (it
+    /// keeps it open until the child's exec). For use after something
+    /// that may have missed the parent's death, such as re-arming the
+    /// parent-death signal that a user change cleared.
+    pub fn exit_if_parent_gone(&self) {
+        let mut buf = [0u8; 1];
+        // SAFETY: peeks at most one byte into a valid buffer, without blocking.
+        let n = unsafe {
+            libc::recv(
+                self.fd,
+                buf.as_mut_ptr().cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        if n == 0 {
+            crate::child::exit(1);
+        }
+    }
+
     /// Report a failure of setup step `step` with `errno`, then exit.
     pub fn fail(&self, step: u32, errno: i32) -> ! {
         let msg = ChildFailure { step, errno }.encode();

@@ -21,6 +21,27 @@ pub enum Error {
     NoGroup(String),
     #[error("invalid user {0:?}: expected USER[:GROUP]")]
     Invalid(String),
+    #[error("{kind} id {id} is out of range (0 to 2147483647)")]
+    OutOfRange { kind: &'static str, id: String },
+}
+
+/// The highest id a container may run as: above it, the kernel's ids are
+/// negative as `int`, and -1 (4294967295) means "leave unchanged" to
+/// `setresuid(2)`: a container asked to run as it would stay root.
+pub const MAX_ID: u32 = i32::MAX as u32;
+
+/// A number in `text`, within [`MAX_ID`]; `None` when `text` is no number.
+fn parse_id(kind: &'static str, text: &str) -> Result<Option<u32>, Error> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(None);
+    }
+    match text.parse::<u64>() {
+        Ok(n) if n <= u64::from(MAX_ID) => Ok(Some(n as u32)),
+        _ => Err(Error::OutOfRange {
+            kind,
+            id: text.to_string(),
+        }),
+    }
 }
 
 /// One line of `/etc/passwd`.
@@ -48,8 +69,8 @@ fn passwd_entries(text: &str) -> impl Iterator<Item = Passwd<'_>> {
         }
         Some(Passwd {
             name: f[0],
-            uid: f[2].parse().ok()?,
-            gid: f[3].parse().ok()?,
+            uid: f[2].parse().ok().filter(|id| *id <= MAX_ID)?,
+            gid: f[3].parse().ok().filter(|id| *id <= MAX_ID)?,
             home: f[5],
         })
     })
@@ -63,7 +84,7 @@ fn group_entries(text: &str) -> impl Iterator<Item = Group<'_>> {
         }
         Some(Group {
             name: f[0],
-            gid: f[2].parse().ok()?,
+            gid: f[2].parse().ok().filter(|id| *id <= MAX_ID)?,
             members: f[3].split(',').filter(|m| !m.is_empty()).collect(),
         })
     })
@@ -81,9 +102,7 @@ fn find_group(group: &str, groups: &str) -> Result<u32, Error> {
     if let Some(g) = group_entries(groups).find(|g| g.name == group) {
         return Ok(g.gid);
     }
-    group
-        .parse::<u32>()
-        .map_err(|_| Error::NoGroup(group.to_string()))
+    parse_id("group", group)?.ok_or_else(|| Error::NoGroup(group.to_string()))
 }
 
 /// Resolve `spec` (empty for the default, root) and `group_add` against the
@@ -104,17 +123,15 @@ pub fn resolve(
         return Err(Error::Invalid(spec.to_string()));
     }
     let user = if user.is_empty() { "0" } else { user };
+    let number = parse_id("user", user)?;
     // A name first; a number the image does not list is still fine.
-    let entry = passwd_entries(passwd).find(|p| p.name == user).or_else(|| {
-        let uid: u32 = user.parse().ok()?;
-        passwd_entries(passwd).find(|p| p.uid == uid)
-    });
+    let entry = passwd_entries(passwd)
+        .find(|p| p.name == user)
+        .or_else(|| passwd_entries(passwd).find(|p| Some(p.uid) == number));
     let (uid, mut gid, name, home) = match &entry {
         Some(p) => (p.uid, p.gid, Some(p.name), Some(p.home.to_string())),
         None => {
-            let uid = user
-                .parse::<u32>()
-                .map_err(|_| Error::NoUser(user.to_string()))?;
+            let uid = number.ok_or_else(|| Error::NoUser(user.to_string()))?;
             (uid, 0, None, None)
         }
     };
@@ -227,6 +244,38 @@ mod tests {
         for bad in [":1", "1:", "1:2:3"] {
             assert_eq!(id(bad, &[]), Err(Error::Invalid(bad.into())), "{bad}");
         }
+    }
+
+    #[test]
+    fn ids_beyond_int_are_refused() {
+        let range = |kind, id: &str| {
+            Err(Error::OutOfRange {
+                kind,
+                id: id.to_string(),
+            })
+        };
+        assert_eq!(id("4294967295", &[]), range("user", "4294967295"));
+        assert_eq!(id("2147483648", &[]), range("user", "2147483648"));
+        assert_eq!(
+            id("99999999999999999999", &[]),
+            range("user", "99999999999999999999")
+        );
+        assert_eq!(id("1000:4294967295", &[]), range("group", "4294967295"));
+        assert_eq!(id("web", &["2147483648"]), range("group", "2147483648"));
+        assert_eq!(
+            id("2147483647:2147483647", &[]),
+            Ok(ident(2147483647, 2147483647, &[2147483647]))
+        );
+        // An image's entry beyond the range is no entry at all.
+        let passwd = "big:x:4294967295:0::/:/bin/sh\n";
+        assert_eq!(
+            resolve("big", &[], passwd, "").map(|u| u.identity),
+            Err(Error::NoUser("big".into()))
+        );
+        assert_eq!(
+            id("4294967295", &[]).unwrap_err().to_string(),
+            "user id 4294967295 is out of range (0 to 2147483647)"
+        );
     }
 
     #[test]

@@ -453,7 +453,13 @@ fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<
             config.security.device_cgroup = match control {
                 _ if config.security.privileged => "all devices allowed".to_string(),
                 DeviceControl::Enforced => "enforced".to_string(),
-                DeviceControl::Unavailable(why) => format!("unavailable: {why}"),
+                DeviceControl::Unavailable(why) => {
+                    eprintln!(
+                        "tinydocker: warning: the device cgroup is not enforced for {}: {why}",
+                        config.name
+                    );
+                    format!("unavailable: {why}")
+                }
             }
         }
         Err(e) => {
@@ -758,6 +764,12 @@ fn child_main(
         let index = PRIVILEGE_STEPS.iter().position(|s| *s == step).unwrap_or(0);
         chan.fail(STEP_PRIVILEGES + index as u32, e);
     }
+    // A change of user clears the parent-death signal: arm it again, then
+    // make sure the runtime did not die in between.
+    if let Err(e) = child::set_parent_death_signal(libc::SIGKILL) {
+        chan.fail(STEP_SESSION, e);
+    }
+    chan.exit_if_parent_gone();
     if plan.privileges.no_new_privs {
         load_seccomp();
     }

@@ -8,8 +8,8 @@
 //! it is created 0700 and belongs in root-owned state.
 
 use std::fs::{self, DirBuilder, File};
-use std::io::{self, Write};
-use std::os::unix::fs::DirBuilderExt;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -76,7 +76,42 @@ pub(crate) fn load_or_build(
     build: impl FnOnce(&Resolved) -> Result<Vec<u8>, Error>,
 ) -> Result<Vec<u8>, Error> {
     let path = cache_file(resolved, cache_dir)?;
-    match fs::read(&path) {
+    match fs::symlink_metadata(cache_dir) {
+        Ok(meta) => trusted(cache_dir, &meta, true)?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(Error::Cache {
+                op: "inspect",
+                path: cache_dir.to_path_buf(),
+                source,
+            })
+        }
+    }
+    let read = File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .and_then(|mut file| {
+            let meta = file.metadata()?;
+            let mut bytes = Vec::with_capacity(meta.len() as usize);
+            file.read_to_end(&mut bytes)?;
+            Ok((meta, bytes))
+        });
+    let read = match read {
+        Ok((meta, bytes)) => {
+            trusted(&path, &meta, false)?;
+            Ok(bytes)
+        }
+        // O_NOFOLLOW on a symbolic link.
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(Error::Untrusted {
+                path,
+                why: "is a symbolic link".into(),
+            })
+        }
+        Err(e) => Err(e),
+    };
+    match read {
         Ok(bytes) if is_program(&bytes) => return Ok(bytes),
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -91,6 +126,34 @@ pub(crate) fn load_or_build(
     let bytes = build(resolved)?;
     write_atomically(cache_dir, &path, &bytes)?;
     Ok(bytes)
+}
+
+/// The cache decides every container's filter: only what this process's
+/// user owns and nobody else can write may be used.
+fn trusted(path: &Path, meta: &fs::Metadata, dir: bool) -> Result<(), Error> {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    let why = if dir && !meta.is_dir() {
+        Some("is not a directory".to_string())
+    } else if !dir && !meta.is_file() {
+        Some("is not a regular file".to_string())
+    } else if meta.uid() != euid {
+        Some(format!("is owned by uid {}, not {euid}", meta.uid()))
+    } else if meta.mode() & 0o022 != 0 {
+        Some(format!(
+            "can be written by others (mode {:04o})",
+            meta.mode() & 0o7777
+        ))
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(Error::Untrusted {
+            path: path.to_path_buf(),
+            why,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Write to a temporary file in the same directory, flush it to disk and
@@ -113,7 +176,11 @@ fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), Error> 
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let written = File::create_new(&tmp)
+    let written = File::options()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
         .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
         .map_err(err("write", &tmp))
         .and_then(|()| fs::rename(&tmp, path).map_err(err("rename into", path)));

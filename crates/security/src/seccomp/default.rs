@@ -459,6 +459,8 @@ const PERSONALITIES: [u64; 5] = [0x0, 0x8, 0x2_0000, 0x2_0008, 0xffff_ffff];
 
 const AF_ALG: u64 = libc::AF_ALG as u64;
 const AF_VSOCK: u64 = libc::AF_VSOCK as u64;
+/// The last address family Linux 6.x knows (AF_MCTP); AF_MAX is one more.
+const AF_LAST: u64 = 45;
 // The socket rules below allow every family but these two, which must be
 // two apart with one family between them.
 const _: () = assert!(AF_ALG == 38 && AF_VSOCK == 40);
@@ -643,12 +645,15 @@ impl Profile {
 
         // Every address family but AF_ALG (the kernel crypto API, a
         // recurring source of bugs) and AF_VSOCK (host to guest
-        // communication).
-        for (op, family) in [
-            (CmpOp::Lt, AF_ALG),
-            (CmpOp::Eq, AF_ALG + 1),
-            (CmpOp::Gt, AF_VSOCK),
-        ] {
+        // communication). Those above AF_VSOCK are listed one by one, not
+        // as "greater than": the filter compares all 64 bits of the
+        // argument while the kernel reads an int, so 0x1_0000_0028 would
+        // pass a comparison with 40 and still open AF_VSOCK. (docker's
+        // profile, "not equal to 40", has that hole.)
+        let rules = [(CmpOp::Lt, AF_ALG), (CmpOp::Eq, AF_ALG + 1)]
+            .into_iter()
+            .chain((AF_VSOCK + 1..=AF_LAST).map(|family| (CmpOp::Eq, family)));
+        for (op, family) in rules {
             syscalls.push(SyscallRule {
                 args: vec![arg(0, op, family)],
                 ..allow(&["socket"])

@@ -85,6 +85,8 @@ pub enum Error {
     TooLong(usize),
     #[error("seccomp: a {0}-byte program is not a whole number of BPF instructions")]
     Program(usize),
+    #[error("seccomp cache: {path} {why}: whoever can write it chooses every container's filter; remove it or make it root's, mode 0700 (directory) or 0600 (file)")]
+    Untrusted { path: PathBuf, why: String },
     #[error("seccomp cache: {op} {path}")]
     Cache {
         op: &'static str,

@@ -102,9 +102,9 @@ fn default_profile_semantics() {
             .count(),
         5
     );
-    // 361 always allowed, 3 from kernel 4.8, socket 3 times, personality 5
+    // 361 always allowed, 3 from kernel 4.8, socket 7 times, personality 5
     // times, arch_prctl and modify_ldt on amd64, clone, clone3, chroot.
-    assert_eq!(names_of(&r.rules).len(), 377);
+    assert_eq!(names_of(&r.rules).len(), 381);
 }
 
 #[test]
