@@ -833,15 +833,25 @@ fn no_new_privileges_flag() {
     }
 }
 
-const MASKED_FILES: [&str; 6] = [
+/// `tinydocker_fs::MASKED_PATHS` (the test crate does not depend on
+/// tinydocker-fs): /dev/null over the files, an empty read-only tmpfs over
+/// the directories.
+const MASKED: [&str; 14] = [
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/interrupts",
     "/proc/kcore",
     "/proc/keys",
     "/proc/latency_stats",
     "/proc/sched_debug",
+    "/proc/scsi",
     "/proc/timer_list",
     "/proc/timer_stats",
+    "/sys/devices/virtual/powercap",
+    "/sys/firmware",
+    "/sys/dev/block",
+    "/sys/fs/selinux",
 ];
-const MASKED_DIRS: [&str; 4] = ["/proc/acpi", "/proc/asound", "/proc/scsi", "/sys/firmware"];
 const READ_ONLY: [&str; 5] = [
     "/proc/bus",
     "/proc/fs",
@@ -858,12 +868,20 @@ fn on_host<const N: usize>(paths: [&'static str; N]) -> Vec<&'static str> {
         .collect()
 }
 
+/// The masked paths this host has, split into (files, directories) by what
+/// they are on the host.
+fn masked_on_host() -> (Vec<&'static str>, Vec<&'static str>) {
+    on_host(MASKED)
+        .into_iter()
+        .partition(|p| !Path::new(p).is_dir())
+}
+
 #[test]
 fn masked_and_read_only_paths() {
     let root = attack_root();
-    let files = on_host(MASKED_FILES);
-    let dirs = on_host(MASKED_DIRS);
+    let (files, dirs) = masked_on_host();
     let read_only = on_host(READ_ONLY);
+    eprintln!("masked files {files:?}, masked directories {dirs:?}, read-only {read_only:?}");
     assert!(!files.is_empty() && !read_only.is_empty());
 
     // Default: /dev/null over the files, an empty read-only tmpfs over the
@@ -1074,4 +1092,421 @@ fn bad_security_input_is_rejected() {
         args.extend(["busybox", "true"]);
         rejected(&root, &args);
     }
+}
+
+/// `run ARGS` must fail as a usage error whose one line mentions `needle`,
+/// with and without `--rm`, and leave no container.
+#[track_caller]
+fn rejected_mentioning(root: &TestRoot, args: &[&str], needle: &str) {
+    for rm in [true, false] {
+        let mut full = vec!["run"];
+        if rm {
+            full.push("--rm");
+        }
+        full.extend_from_slice(args);
+        root.run(&full).usage_error().stderr_has(needle);
+        root.assert_no_containers();
+    }
+}
+
+#[test]
+fn ids_out_of_range_are_refused_before_anything_exists() {
+    let root = attack_root();
+    // The kernel takes uids and gids up to 2^32-2 (2^32-1 is "no change"),
+    // but ids from 2^31 on are negative to much of userland: refused.
+    for (flags, id) in [
+        (&["--user", "4294967295"][..], "4294967295"),
+        (&["--user", "2147483648"][..], "2147483648"),
+        (&["--user", "1000:4294967295"][..], "4294967295"),
+        (&["--group-add", "4294967295"][..], "4294967295"),
+    ] {
+        let mut args = flags.to_vec();
+        args.extend([IMAGE, "true"]);
+        rejected_mentioning(&root, &args, id);
+    }
+    // The largest id that is not refused.
+    let out = run_in(&root, &["--user", "2147483647"], &["id", "-u"]);
+    out.ok().stdout_is("2147483647");
+    let (uid, gid, groups) = parse_ids(&attempt(
+        &root,
+        &["--user", "1000:2147483647", "--group-add", "2147483647"],
+        &["ids"],
+    ));
+    assert_eq!((uid, gid), (1000, 2147483647));
+    assert!(groups.contains(&2147483647), "groups {groups:?}");
+    root.assert_no_containers();
+}
+
+/// A pidfd for `pid` (of a process that is not the test's child).
+fn pidfd_of(pid: i32) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    assert!(
+        fd >= 0,
+        "pidfd_open({pid}): {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: fd is a fresh pidfd that nothing else owns.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }
+}
+
+/// Wait (poll on the pidfd, no sleeping) until its process has exited;
+/// false if it is still there after `timeout`.
+fn exits_within(pidfd: &std::os::fd::OwnedFd, timeout: std::time::Duration) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis() as i32;
+    loop {
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n >= 0 {
+            return n > 0;
+        }
+        assert_eq!(
+            std::io::Error::last_os_error().kind(),
+            std::io::ErrorKind::Interrupted,
+            "poll on a pidfd"
+        );
+    }
+}
+
+/// The values of a `/proc/PID/status` line, e.g. `Uid` → its four ids.
+#[track_caller]
+fn host_status_field(pid: i32, key: &str) -> Vec<String> {
+    let text = fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/status: {e}"));
+    let st = parse_status(&text);
+    field(&st, key)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_container_dies_with_its_runtime() {
+    let root = attack_root();
+    // Root is the control: a parent-death signal set before the switch to
+    // another user is cleared by the kernel when the credentials change.
+    for (flags, uid, name) in [
+        (&["-u", "1000"][..], "1000", "orphan-user"),
+        (&[][..], "0", "orphan-root"),
+    ] {
+        let mut args = vec!["run", "--name", name];
+        args.extend_from_slice(flags);
+        args.extend([IMAGE, "sh", "-c", "echo ready; exec sleep 1000"]);
+        let mut run = root.spawn(&args);
+        run.expect_line("ready");
+        let out = root.run(&["inspect", name]);
+        out.ok();
+        let all: serde_json::Value = serde_json::from_str(&out.stdout).expect("inspect JSON");
+        let state = &all[0]["State"];
+        assert_eq!(state["Running"], true, "{name}: {state}");
+        let pid = state["Pid"].as_i64().expect("State.Pid") as i32;
+        assert!(pid > 0 && pid != run.pid(), "{name}: State.Pid {pid}");
+        let pidfd = pidfd_of(pid);
+        // The container's init, as the user asked for: pid 1 of a pid
+        // namespace of its own.
+        let nspid = host_status_field(pid, "NSpid");
+        assert!(
+            nspid.len() >= 2 && nspid.last().map(String::as_str) == Some("1"),
+            "{name}: host pid {pid} is not a container's init: NSpid {nspid:?}"
+        );
+        assert_eq!(host_status_field(pid, "Uid")[0], uid, "{name}: pid {pid}");
+
+        run.signal(libc::SIGKILL);
+        let exited = exits_within(&pidfd, std::time::Duration::from_secs(10));
+        // Cleaned up before asserting: rm -f kills a survivor, which also
+        // lets the runtime's output pipes close.
+        root.run(&["rm", "-f", name]).ok();
+        let _ = run.finish();
+        assert!(
+            exited,
+            "{name} ({flags:?}): the container's init (host pid {pid}) still runs 10 s after its runtime was killed"
+        );
+    }
+    root.assert_no_containers();
+}
+
+#[test]
+fn socket_families_are_compared_as_the_kernel_reads_them() {
+    let root = attack_root();
+    // AF_VSOCK (40) with a bit set above the int the kernel reads.
+    const WIDE_VSOCK: &str = "0x100000028";
+    let unconfined = ["--security-opt", "seccomp=unconfined"];
+    // What the kernel says without a filter: the family is truncated to
+    // an int, so the wide one is AF_VSOCK. Nothing is connected: the
+    // helper closes the socket at once.
+    let vsock = attempt(&root, &unconfined, &["socket", "40"]);
+    let wide = attempt(&root, &unconfined, &["socket", WIDE_VSOCK]);
+    let alg = attempt(&root, &unconfined, &["socket", "38", "seqpacket"]);
+    eprintln!("unconfined: AF_VSOCK {vsock}, {WIDE_VSOCK} {wide}, AF_ALG {alg}");
+    assert_eq!(wide, vsock, "socket({WIDE_VSOCK}) unconfined");
+    for (what, got) in [("AF_VSOCK", &vsock), ("AF_ALG", &alg)] {
+        assert_ne!(
+            got, "EPERM",
+            "socket({what}) without a filter: the kernel itself says EPERM, the filter's answer could not be told apart"
+        );
+    }
+    // The default filter.
+    expect(&root, &[], &["socket", "40"], "EPERM");
+    expect(&root, &[], &["socket", WIDE_VSOCK], "EPERM");
+    expect(&root, &[], &["socket", "38", "seqpacket"], "EPERM");
+    expect(&root, &[], &["socket", "2"], "ok");
+    expect(&root, &[], &["socket", "1"], "ok");
+}
+
+#[test]
+fn privileged_with_the_default_seccomp_profile_named() {
+    let root = attack_root();
+    for opt in ["seccomp=default", "seccomp=builtin"] {
+        let flags = ["--privileged", "--security-opt", opt];
+        let st = status(&root, &flags);
+        assert_eq!(
+            field(&st, "Seccomp"),
+            "2",
+            "{flags:?}: {}",
+            security_lines(&st)
+        );
+        // docker's profile: AF_VSOCK is denied whatever the capabilities.
+        expect(&root, &flags, &["socket", "40"], "EPERM");
+    }
+    // The control: --privileged alone has no filter.
+    expect(
+        &root,
+        &["--privileged"],
+        &["socket", "40"],
+        &attempt(
+            &root,
+            &["--security-opt", "seccomp=unconfined"],
+            &["socket", "40"],
+        ),
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The seccomp cache
+
+/// The cache of compiled filters in a state root.
+fn seccomp_cache(root: &TestRoot) -> PathBuf {
+    root.path().join("seccomp")
+}
+
+/// The compiled filters in the cache.
+fn cached_filters(root: &TestRoot) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(seccomp_cache(root))
+        .expect("list the seccomp cache")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "bpf"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[track_caller]
+fn chown(path: &Path, uid: u32, gid: u32) {
+    let c = CString::new(path.to_string_lossy().as_bytes()).expect("path");
+    // SAFETY: lchown with a valid C string.
+    let rc = unsafe { libc::lchown(c.as_ptr(), uid, gid) };
+    assert_eq!(
+        rc,
+        0,
+        "chown {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+#[test]
+fn a_seccomp_cache_directory_others_can_write_is_refused() {
+    let root = TestRoot::new();
+    let cache = seccomp_cache(&root);
+    let shown = cache.to_string_lossy().into_owned();
+    fs::create_dir(&cache).unwrap();
+    // Writable by everyone: anyone could plant a filter that allows all.
+    fs::set_permissions(&cache, fs::Permissions::from_mode(0o777)).unwrap();
+    rejected_mentioning(&root, &["busybox", "true"], &shown);
+    // Mode 0700 but another user's: that user can write it.
+    fs::set_permissions(&cache, fs::Permissions::from_mode(0o700)).unwrap();
+    chown(&cache, 65534, 65534);
+    rejected_mentioning(&root, &["busybox", "true"], &shown);
+    // Root's, 0700: used.
+    chown(&cache, 0, 0);
+    root.run(&["run", "--rm", "busybox", "true"]).ok();
+    assert_eq!(
+        cached_filters(&root).len(),
+        1,
+        "{:?}",
+        cached_filters(&root)
+    );
+    root.assert_no_containers();
+}
+
+#[test]
+fn a_seccomp_cache_file_of_another_owner_or_a_symlink_is_refused() {
+    let root = TestRoot::new();
+    root.run(&["run", "--rm", "busybox", "true"]).ok();
+    let files = cached_filters(&root);
+    assert_eq!(files.len(), 1, "one filter cached after a run: {files:?}");
+    let file = &files[0];
+    let name = file
+        .file_name()
+        .expect("file name")
+        .to_string_lossy()
+        .into_owned();
+    let meta = fs::symlink_metadata(file).unwrap();
+    assert!(
+        meta.is_file() && meta.uid() == 0,
+        "{}: {meta:?}",
+        file.display()
+    );
+
+    // Another user's file: that user could have written any filter.
+    chown(file, 65534, 65534);
+    rejected_mentioning(&root, &["busybox", "true"], &name);
+    // The control: root's again, used again.
+    chown(file, 0, 0);
+    root.run(&["run", "--rm", "busybox", "true"]).ok();
+
+    // A symlink to a copy of the very same program, owned by root: the
+    // link itself is refused (its target could be anyone's file).
+    let elsewhere = TempDir::new("seccomp-cache-symlink");
+    let copy = elsewhere.join(&name);
+    fs::copy(file, &copy).unwrap();
+    fs::remove_file(file).unwrap();
+    std::os::unix::fs::symlink(&copy, file).unwrap();
+    rejected_mentioning(&root, &["busybox", "true"], &name);
+    // The control: without the link, the filter is compiled again.
+    fs::remove_file(file).unwrap();
+    root.run(&["run", "--rm", "busybox", "true"]).ok();
+    let meta = fs::symlink_metadata(file).unwrap();
+    assert!(meta.is_file(), "{}: {meta:?}", file.display());
+    root.assert_no_containers();
+}
+
+// ---------------------------------------------------------------------------
+// --device: the node's owner and mode, and where it may go
+
+#[test]
+fn device_keeps_the_host_nodes_owner_and_mode() {
+    let root = attack_root();
+    let host = TempDir::new("device-owner");
+    let node = host.join("tdnull");
+    let c = CString::new(node.to_string_lossy().as_bytes()).unwrap();
+    // SAFETY: mknod with a valid C string: a null device, 1:3.
+    let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o660, libc::makedev(1, 3)) };
+    assert_eq!(rc, 0, "mknod {}", node.display());
+    // Explicitly, whatever the umask.
+    fs::set_permissions(&node, fs::Permissions::from_mode(0o660)).unwrap();
+    chown(&node, 0, 4242);
+    let meta = fs::metadata(&node).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o7777),
+        (0, 4242, 0o660)
+    );
+
+    let device = format!("{}:/dev/tdnull", node.display());
+    let member = [
+        "--device",
+        &device,
+        "-u",
+        "1000:1000",
+        "--group-add",
+        "4242",
+    ];
+    expect(&root, &member, &["stat", "/dev/tdnull"], "chr 1:3");
+    expect(&root, &member, &["perm", "/dev/tdnull"], "0:4242 0660");
+    expect(&root, &member, &["write", "/dev/tdnull", "x"], "ok");
+    // Not in the group: the node's mode keeps the user out.
+    let other = ["--device", &device, "-u", "1000:1000"];
+    expect(&root, &other, &["perm", "/dev/tdnull"], "0:4242 0660");
+    expect(&root, &other, &["write", "/dev/tdnull", "x"], "open:EACCES");
+}
+
+#[test]
+fn device_container_paths_that_are_not_a_node_of_dev_are_refused() {
+    let root = TestRoot::new();
+    for target in [
+        "/",
+        "/dev",
+        "/proc/x",
+        "/sys/x",
+        "/dev/pts/x",
+        "/dev/shm/x",
+        "/dev/mqueue/x",
+    ] {
+        let spec = format!("/dev/null:{target}");
+        rejected(&root, &["--device", &spec, "busybox", "true"]);
+    }
+    // The control: a node of /dev of its own.
+    root.run(&[
+        "run",
+        "--rm",
+        "--device",
+        "/dev/null:/dev/td-null",
+        "busybox",
+        "true",
+    ])
+    .ok();
+}
+
+// ---------------------------------------------------------------------------
+// Volumes cannot lift the read-only and masked paths
+
+#[test]
+fn a_volume_over_a_read_only_path_stays_read_only() {
+    let root = attack_root();
+    let sysctl = "/proc/sys/kernel/panic";
+    assert!(Path::new(sysctl).exists(), "{sysctl} missing on the host");
+    // The host's /proc/sys bound back over the container's: the read-only
+    // paths are made read-only after the volumes. (Should it be writable,
+    // the value written is the one just read.)
+    let flags = ["-v", "/proc/sys:/proc/sys"];
+    expect(&root, &flags, &["write-back", sysctl], "open:EROFS");
+    let mounts = mounts_inside(&root, &flags);
+    let m = top(&mounts, "/proc/sys").expect("/proc/sys mounted");
+    assert!(m.read_only(), "/proc/sys: {m:?}");
+}
+
+#[test]
+fn a_volume_over_a_masked_path_stays_masked() {
+    let root = attack_root();
+    let host = TempDir::new("masked-volume");
+    let dir = host.join("dir");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("marker"), "host-secret\n").unwrap();
+    let file = host.join("file");
+    fs::write(&file, "host-secret\n").unwrap();
+
+    let (files, dirs) = masked_on_host();
+    let masked_dir = "/sys/firmware";
+    assert!(
+        dirs.contains(&masked_dir),
+        "{masked_dir} missing on the host"
+    );
+    let masked_file = *files.first().expect("no masked file on the host");
+    let over_dir = format!("{}:{masked_dir}", dir.display());
+    let over_file = format!("{}:{masked_file}", file.display());
+    // The control: the same directory elsewhere is there.
+    let elsewhere = format!("{}:/td-vol", dir.display());
+    let flags = ["-v", &over_dir, "-v", &over_file, "-v", &elsewhere];
+
+    let mounts = mounts_inside(&root, &flags);
+    let m = top(&mounts, masked_dir).unwrap_or_else(|| panic!("nothing at {masked_dir}"));
+    assert!(m.fstype == "tmpfs" && m.read_only(), "{masked_dir}: {m:?}");
+    let script = format!("ls -A {masked_dir}; echo --; ls -A /td-vol");
+    let out = run_in(&root, &flags, &["sh", "-c", &script]);
+    out.ok();
+    assert_eq!(
+        out.stdout, "--\nmarker\n",
+        "{masked_dir} is not the empty mask"
+    );
+    expect(&root, &flags, &["stat", masked_file], "chr 1:3");
+    expect(&root, &flags, &["read1", masked_file], "eof");
+    expect(&root, &flags, &["cat", "/td-vol/marker"], "ok:host-secret");
 }

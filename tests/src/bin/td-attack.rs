@@ -38,6 +38,12 @@
 //! - `ids`: `uid=R/E/S gid=R/E/S groups=G,G...` (groups sorted).
 //! - `euid`: `euid=N`.
 //! - `fds`: one line per entry of /proc/self/fd: `FD TARGET`.
+//! - `perm PATH...`: per path `UID:GID MODE` (the owner and the permission
+//!   bits in octal, e.g. `0:4242 0660`) or the errno.
+//! - `socket FAMILY [stream|dgram|seqpacket]`: the raw `socket(2)` system
+//!   call with FAMILY (decimal or `0x` hex) passed as a full 64-bit
+//!   argument, type SOCK_STREAM unless given, protocol 0; the socket is
+//!   closed at once (nothing is bound, connected or sent).
 
 use std::ffi::CString;
 use std::io::Write;
@@ -95,6 +101,11 @@ fn name(e: i32) -> String {
         (libc::EKEYREJECTED, "EKEYREJECTED"),
         (libc::EKEYREVOKED, "EKEYREVOKED"),
         (libc::EKEYEXPIRED, "EKEYEXPIRED"),
+        (libc::EPROTOTYPE, "EPROTOTYPE"),
+        (libc::EPROTONOSUPPORT, "EPROTONOSUPPORT"),
+        (libc::ESOCKTNOSUPPORT, "ESOCKTNOSUPPORT"),
+        (libc::EPFNOSUPPORT, "EPFNOSUPPORT"),
+        (libc::EAFNOSUPPORT, "EAFNOSUPPORT"),
     ];
     known
         .iter()
@@ -225,6 +236,17 @@ fn stat(path: &str) -> String {
         libc::S_IFLNK => "lnk".into(),
         _ => "other".into(),
     }
+}
+
+fn perm(path: &str) -> String {
+    let c = cstr(path);
+    // SAFETY: an all-zero stat is a valid out-buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: lstat with a valid C string and out-buffer.
+    if unsafe { libc::lstat(c.as_ptr(), &mut st) } < 0 {
+        return name(errno());
+    }
+    format!("{}:{} {:04o}", st.st_uid, st.st_gid, st.st_mode & 0o7777)
 }
 
 fn cat(path: &str) -> String {
@@ -440,6 +462,40 @@ fn kill0(pid: libc::pid_t) -> String {
     outcome(unsafe { libc::kill(pid, 0) } as libc::c_long)
 }
 
+/// `socket(family, kind, 0)` as the raw system call, the family a full
+/// 64-bit register: the kernel reads an `int`, so a filter that compares
+/// all 64 bits sees another family than the kernel does.
+fn socket(family: u64, kind: &str) -> String {
+    let kind = match kind {
+        "stream" => libc::SOCK_STREAM,
+        "dgram" => libc::SOCK_DGRAM,
+        "seqpacket" => libc::SOCK_SEQPACKET,
+        _ => usage("the socket type is stream, dgram or seqpacket"),
+    };
+    // SAFETY: socket takes three integers; a new fd is closed at once.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_socket,
+            family,
+            (kind | libc::SOCK_CLOEXEC) as libc::c_long,
+            0 as libc::c_long,
+        )
+    };
+    if fd >= 0 {
+        close(fd as i32);
+    }
+    outcome(fd)
+}
+
+/// A number in decimal or `0x` hex.
+fn num_u64(s: &str) -> u64 {
+    let parsed = match s.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    };
+    parsed.unwrap_or_else(|| usage(&format!("not a number: {s:?}")))
+}
+
 fn ids() -> String {
     let (mut r, mut e, mut s) = (0, 0, 0);
     let (mut gr, mut ge, mut gs) = (0, 0, 0);
@@ -520,6 +576,15 @@ fn main() {
             format!("euid={}", unsafe { libc::geteuid() })
         }
         "fds" => fds(),
+        "perm" => args[1..]
+            .iter()
+            .map(|p| perm(p))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        "socket" => socket(
+            num_u64(arg(&args, 1)),
+            args.get(2).map_or("stream", String::as_str),
+        ),
         other => usage(&format!("unknown subcommand {other:?}")),
     };
     let mut stdout = std::io::stdout().lock();

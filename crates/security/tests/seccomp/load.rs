@@ -288,3 +288,56 @@ fn without_no_new_privs_or_cap_sys_admin_load_fails() {
     }
     assert_eq!(errno, libc::EACCES);
 }
+
+/// `socket(family, type, 0)` as the raw system call, the family a full
+/// 64-bit register; a socket made is closed at once.
+fn raw_socket(family: u64, kind: libc::c_int) -> i32 {
+    // SAFETY: socket takes integers; a new fd is closed at once.
+    unsafe {
+        let fd = libc::syscall(
+            libc::SYS_socket,
+            family,
+            kind as libc::c_long,
+            0 as libc::c_long,
+        );
+        if fd >= 0 {
+            libc::close(fd as libc::c_int);
+        }
+        outcome(fd)
+    }
+}
+
+/// The socket families docker's profile denies, also when the family has
+/// bits set above the `int` the kernel reads (it truncates them, so a rule
+/// comparing all 64 bits would see another family than the kernel).
+fn probe_sockets() -> Results {
+    let mut r = [0; CHECKS];
+    r[0] = raw_socket(libc::AF_VSOCK as u64, libc::SOCK_STREAM);
+    r[1] = raw_socket(1 << 32 | libc::AF_VSOCK as u64, libc::SOCK_STREAM);
+    r[2] = raw_socket(libc::AF_ALG as u64, libc::SOCK_SEQPACKET);
+    r[3] = raw_socket(1 << 32 | libc::AF_ALG as u64, libc::SOCK_SEQPACKET);
+    r[4] = raw_socket(libc::AF_INET as u64, libc::SOCK_STREAM);
+    r[5] = raw_socket(libc::AF_UNIX as u64, libc::SOCK_STREAM);
+    r
+}
+
+#[test]
+fn socket_families_are_compared_on_32_bits() {
+    let names = [
+        "AF_VSOCK",
+        "1<<32 | AF_VSOCK",
+        "AF_ALG",
+        "1<<32 | AF_ALG",
+        "AF_INET",
+        "AF_UNIX",
+    ];
+    let expected = [libc::EPERM, libc::EPERM, libc::EPERM, libc::EPERM, 0, 0];
+    for caps in [CapSet::default_set(), CapSet::ALL] {
+        let resolved = resolve(&Profile::docker_default(), &caps).unwrap();
+        let filter = compile(&resolved, None).unwrap();
+        let got = in_child(&filter, probe_sockets).expect("load the filter");
+        let got: Vec<(&str, i32)> = names.into_iter().zip(got).collect();
+        let want: Vec<(&str, i32)> = names.into_iter().zip(expected).collect();
+        assert_eq!(got, want, "default profile with {caps:?}");
+    }
+}
