@@ -116,7 +116,8 @@ impl Default for SecurityConfig {
 pub struct Checked {
     pub config: SecurityConfig,
     caps: CapSet,
-    profile: Option<seccomp::Profile>,
+    /// A profile file, parsed, and its bytes.
+    profile: Option<(seccomp::Profile, Vec<u8>)>,
     devices: Vec<(DeviceRecord, DeviceNode)>,
 }
 
@@ -179,22 +180,23 @@ pub fn check(args: &SecurityArgs) -> Result<Checked> {
             ),
         }
     }
-    // The profile is read now, so a bad one stops the run before anything exists.
+    // A profile file is read now, so a bad one stops the run before
+    // anything exists. (The default one is only built when its compiled
+    // program is not in the cache.)
     let profile = match &choice {
-        SeccompChoice::Unconfined => None,
-        SeccompChoice::Default => Some(seccomp::Profile::docker_default()),
+        SeccompChoice::Unconfined | SeccompChoice::Default => None,
         SeccompChoice::Profile(path) => {
-            let text = fs::read_to_string(path).map_err(|e| {
+            let bytes = fs::read(path).map_err(|e| {
                 anyhow!(
                     "opening seccomp profile {}: {}",
                     path.display(),
                     crate::errors::io_text(&e)
                 )
             })?;
-            Some(
-                seccomp::Profile::from_json(&text)
-                    .with_context(|| format!("decoding seccomp profile {}", path.display()))?,
-            )
+            let text = String::from_utf8_lossy(&bytes);
+            let parsed = seccomp::Profile::from_json(&text)
+                .with_context(|| format!("decoding seccomp profile {}", path.display()))?;
+            Some((parsed, bytes))
         }
     };
     let devices = args
@@ -394,15 +396,19 @@ impl Checked {
         let passwd = image_file(layers, "passwd");
         let group = image_file(layers, "group");
         let user = user::resolve(&cfg.user, &cfg.group_add, &passwd, &group)?;
-        let seccomp = match &self.profile {
-            None => None,
-            Some(profile) => {
-                let resolved = seccomp::resolve(profile, &self.caps)?;
-                Some(seccomp::compile(
-                    &resolved,
-                    Some(&state_root.join("seccomp")),
-                )?)
-            }
+        let cache = state_root.join("seccomp");
+        let seccomp = match (&cfg.seccomp, &self.profile) {
+            (SeccompChoice::Unconfined, _) => None,
+            (_, Some((profile, bytes))) => Some(seccomp::compile_cached(
+                seccomp::Source::File(profile, bytes),
+                &self.caps,
+                &cache,
+            )?),
+            (_, None) => Some(seccomp::compile_cached(
+                seccomp::Source::Default,
+                &self.caps,
+                &cache,
+            )?),
         };
         let mut nodes = Vec::new();
         let device_rules = if cfg.privileged {
@@ -484,6 +490,20 @@ mod tests {
         .unwrap();
         assert_eq!(c.config.seccomp, SeccompChoice::Unconfined);
         assert!(c.profile.is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.json");
+        fs::write(&file, r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#).unwrap();
+        let opt = format!("seccomp={}", file.display());
+        let c = check(&args(|a| a.security_opt = vec![opt])).unwrap();
+        assert_eq!(c.config.seccomp, SeccompChoice::Profile(file.clone()));
+        assert!(c.profile.is_some());
+        fs::write(&file, "{").unwrap();
+        let opt = format!("seccomp={}", file.display());
+        let err = check(&args(|a| a.security_opt = vec![opt])).unwrap_err();
+        assert!(
+            format!("{err:#}").starts_with("decoding seccomp profile"),
+            "{err:#}"
+        );
         for bad in [
             "bogus",
             "seccomp",

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use super::compile::libseccomp_version;
 use super::filter::is_program;
 use super::profile::Arch;
-use super::resolve::Resolved;
+use super::resolve::{Host, Resolved};
 use super::Error;
 
 /// Bumped when the key's inputs or the file format change.
@@ -60,13 +60,7 @@ pub fn cache_file(resolved: &Resolved, cache_dir: &Path) -> Result<PathBuf, Erro
     hash.update(b"\n");
     serde_json::to_writer(HashWriter(&mut hash), resolved)
         .expect("serialising plain data into a hash cannot fail");
-    let mut name = String::with_capacity(64 + 4);
-    for byte in hash.finalize() {
-        name.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
-        name.push(char::from(b"0123456789abcdef"[usize::from(byte & 0xf)]));
-    }
-    name.push_str(".bpf");
-    Ok(cache_dir.join(name))
+    Ok(cache_dir.join(hex_name(hash)))
 }
 
 /// The cached program for `resolved`, or `build`'s, which is then cached.
@@ -76,6 +70,46 @@ pub(crate) fn load_or_build(
     build: impl FnOnce(&Resolved) -> Result<Vec<u8>, Error>,
 ) -> Result<Vec<u8>, Error> {
     let path = cache_file(resolved, cache_dir)?;
+    load_or_build_at(cache_dir, path, || build(resolved))
+}
+
+/// The cache file for a program known by its inputs rather than its rules:
+/// the profile's source (`source`: the default's, or a profile file's
+/// bytes), the capabilities and this host. Finding it needs neither the
+/// profile nor resolving it: the path of every `run`.
+pub(crate) fn keyed_file(
+    cache_dir: &Path,
+    source: &[u8],
+    caps: u64,
+    host: &Host,
+) -> Result<PathBuf, Error> {
+    let mut hash = Sha256::new();
+    hash.update(KEY_VERSION);
+    hash.update(b"keyed\n");
+    // Any change to the code that turns a profile into a program.
+    hash.update(env!("TD_SECCOMP_SOURCE_HASH").as_bytes());
+    hash.update(libseccomp_version()?.as_bytes());
+    hash.update(format!("\n{}\n{}\n{caps:x}\n", host.arch.as_str(), host.kernel).as_bytes());
+    hash.update(source);
+    Ok(cache_dir.join(hex_name(hash)))
+}
+
+fn hex_name(hash: Sha256) -> String {
+    let mut name = String::with_capacity(64 + 4);
+    for byte in hash.finalize() {
+        name.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+        name.push(char::from(b"0123456789abcdef"[usize::from(byte & 0xf)]));
+    }
+    name.push_str(".bpf");
+    name
+}
+
+/// The program cached at `path`, or `build`'s, which is then cached there.
+pub(crate) fn load_or_build_at(
+    cache_dir: &Path,
+    path: PathBuf,
+    build: impl FnOnce() -> Result<Vec<u8>, Error>,
+) -> Result<Vec<u8>, Error> {
     match fs::symlink_metadata(cache_dir) {
         Ok(meta) => trusted(cache_dir, &meta, true)?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -123,7 +157,7 @@ pub(crate) fn load_or_build(
             })
         }
     }
-    let bytes = build(resolved)?;
+    let bytes = build()?;
     write_atomically(cache_dir, &path, &bytes)?;
     Ok(bytes)
 }

@@ -14,9 +14,10 @@ use libseccomp::{
 };
 
 use super::filter::{Filter, MAX_INSTRUCTIONS};
-use super::profile::{ArgRule, CmpOp};
-use super::resolve::{Action, Resolved};
+use super::profile::{ArgRule, CmpOp, Profile};
+use super::resolve::{resolve_for, Action, Host, Resolved};
 use super::{cache, Error};
+use crate::caps::CapSet;
 
 /// Compile `resolved` to a BPF program, through the cache in `cache_dir`
 /// when given (see [`cache_file`](super::cache_file)).
@@ -36,6 +37,43 @@ pub fn compile(resolved: &Resolved, cache_dir: Option<&Path>) -> Result<Filter, 
         Some(dir) => cache::load_or_build(dir, resolved, build)?,
         None => build(resolved)?,
     };
+    Filter::from_bytes(&bytes, flags).ok_or(Error::Program(bytes.len()))
+}
+
+/// Where a profile comes from, for [`compile_cached`].
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// [`Profile::docker_default`].
+    Default,
+    /// A profile file: its parsed profile and its bytes (the cache key).
+    File(&'a Profile, &'a [u8]),
+}
+
+/// The program for `source` and `caps` on this host, from `cache_dir` when
+/// it was compiled before, found without building or resolving the profile
+/// (the cache file is named by a hash of the source, the capabilities, the
+/// host, libseccomp's version and this code's), else compiled and cached.
+pub fn compile_cached(
+    source: Source<'_>,
+    caps: &CapSet,
+    cache_dir: &Path,
+) -> Result<Filter, Error> {
+    let host = Host::current()?;
+    let (key, flags): (&[u8], u32) = match source {
+        Source::Default => (b"default", 0),
+        Source::File(profile, bytes) => (
+            bytes,
+            profile.flags.iter().fold(0, |f, flag| f | flag.bits()),
+        ),
+    };
+    let path = cache::keyed_file(cache_dir, key, caps.0, &host)?;
+    let bytes = cache::load_or_build_at(cache_dir, path, || {
+        let resolved = match source {
+            Source::Default => resolve_for(&Profile::docker_default(), caps, &host)?,
+            Source::File(profile, _) => resolve_for(profile, caps, &host)?,
+        };
+        build(&resolved)
+    })?;
     Filter::from_bytes(&bytes, flags).ok_or(Error::Program(bytes.len()))
 }
 

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 pub use cache::cache_file;
-pub use compile::{compile, libseccomp_version, unknown_syscalls};
+pub use compile::{compile, compile_cached, libseccomp_version, unknown_syscalls, Source};
 pub use filter::{Filter, MAX_INSTRUCTIONS};
 pub use profile::{
     ActionName, Arch, ArchMap, ArgRule, CmpOp, Conditions, FilterFlag, KernelVersion, Profile,
