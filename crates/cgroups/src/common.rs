@@ -362,9 +362,12 @@ pub(crate) fn retry_vanished(create: impl Fn() -> Result<(), Error>) -> Result<(
         match create() {
             Err(err)
                 if attempt < ATTEMPTS
-                    && err
-                        .io_error()
-                        .is_some_and(|e| e.kind() == io::ErrorKind::NotFound) =>
+                    && err.io_error().is_some_and(|e| {
+                        // ENODEV: a file of a cgroup being removed (its
+                        // directory is still there, the cgroup is dead).
+                        e.kind() == io::ErrorKind::NotFound
+                            || e.raw_os_error() == Some(libc::ENODEV)
+                    }) =>
             {
                 attempt += 1
             }
