@@ -6,9 +6,13 @@
 //!   (unit tests and the root integration tests) against it.
 //! - `cargo xtask bench [--runs N] [--json FILE]`  time whole `tinydocker run`
 //!   processes side by side with runc.
+//! - `cargo xtask vm-test [--cgroup v2|v1|hybrid|all] ...`  boot real kernels
+//!   under QEMU, one per cgroup layout, and run the VM suite and the
+//!   integration tests in each (see `vm.rs`).
 
 mod bench;
 mod rootfs;
+mod vm;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,8 +32,9 @@ fn real_main() -> Result<()> {
         Some("demo") => demo(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
+        Some("vm-test") => vm::vm_test(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|bench> [args]\n\n  demo                 build, import a busybox image, run a container\n  test [-- ARGS]       build the binary and run all tests (root integration tests included)\n  bench [--runs N] [--json FILE]\n                       time `tinydocker run --rm --network none busybox true` and runc");
+            eprintln!("usage: cargo xtask <demo|test|bench|vm-test> [args]\n\n  demo                 build, import a busybox image, run a container\n  test [-- ARGS]       build the binary and run all tests (root integration tests included)\n  bench [--runs N] [--json FILE]\n                       time `tinydocker run --rm --network none busybox true` and runc\n  vm-test [--cgroup v2|v1|hybrid|all] [--accel auto|kvm|tcg] [--kernel VMLINUZ] ...\n                       the QEMU suite on cgroup v2, v1 and hybrid (--help for all flags)");
             std::process::exit(2);
         }
     }
