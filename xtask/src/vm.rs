@@ -491,11 +491,16 @@ fn pack(run: &Path, bins: &Binaries, modules: &[kernel::Module]) -> Result<Tree>
         t.program("", &host_tool(name, package)?, None)?;
     }
     t.file("usr/bin/tinydocker", &bins.tinydocker, Some(0o755))?;
-    // The integration tests name td-attack by the path cargo built it at.
-    t.file(
-        &bins.td_attack,
-        &stripped(&bins.td_attack, &staged),
-        Some(0o755),
+    // The integration tests name td-attack by the path cargo built it at;
+    // init puts it back there when a tmpfs covers that path (a checkout
+    // under /tmp).
+    let td_attack = stripped(&bins.td_attack, &staged);
+    t.file(&bins.td_attack, &td_attack, Some(0o755))?;
+    t.file("vm/td-attack", &td_attack, Some(0o755))?;
+    t.data(
+        "vm/td-attack.path",
+        format!("{}\n", bins.td_attack.display()),
+        0o644,
     )?;
     for (dest, bin) in [
         ("vm/integration", &bins.integration),
