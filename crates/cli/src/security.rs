@@ -116,6 +116,8 @@ impl Default for SecurityConfig {
 pub struct Checked {
     pub config: SecurityConfig,
     caps: CapSet,
+    /// tinydocker's own bounding set, read once.
+    available: CapSet,
     /// A profile file, parsed, and its bytes.
     profile: Option<(seccomp::Profile, Vec<u8>)>,
     devices: Vec<(DeviceRecord, DeviceNode)>,
@@ -224,6 +226,7 @@ pub fn check(args: &SecurityArgs) -> Result<Checked> {
             device_cgroup: String::new(),
         },
         caps,
+        available,
         profile,
         devices,
     })
@@ -439,7 +442,7 @@ impl Checked {
                 caps: self.caps,
                 identity: user.identity,
                 no_new_privs: cfg.no_new_privileges,
-                last_cap: caps::last_cap(),
+                bounding: self.available,
             },
             seccomp,
             nodes,

@@ -206,14 +206,6 @@ pub fn current_bounding() -> CapSet {
         .map_or(CapSet::ALL, |bits| CapSet(bits & CapSet::ALL.0))
 }
 
-/// The highest capability number the running kernel knows.
-pub fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(NAMES.len() as u32 - 1)
-}
-
 #[repr(C)]
 struct CapHeader {
     version: u32,
@@ -240,8 +232,9 @@ pub struct Privileges {
     pub identity: Identity,
     /// Set `PR_SET_NO_NEW_PRIVS`.
     pub no_new_privs: bool,
-    /// From [`last_cap`]: bounding-set entries past it do not exist.
-    pub last_cap: u32,
+    /// The bounding set the process has now ([`current_bounding`]): what
+    /// is in it and not in `caps` is dropped.
+    pub bounding: CapSet,
 }
 
 impl Privileges {
@@ -260,8 +253,8 @@ impl Privileges {
         check(Step::KeepCaps, unsafe {
             libc::prctl(libc::PR_SET_KEEPCAPS, 1 as libc::c_ulong, 0, 0, 0)
         } as libc::c_long)?;
-        for cap in 0..=self.last_cap.min(63) {
-            if !self.caps.contains(cap) {
+        for cap in 0..64 {
+            if self.bounding.contains(cap) && !self.caps.contains(cap) {
                 // SAFETY: prctl with integer arguments.
                 let rc =
                     unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
