@@ -165,6 +165,11 @@ pub struct RunArgs {
     #[arg(short = 'd', long)]
     pub detach: bool,
 
+    /// Run an init inside the container that forwards signals and reaps
+    /// processes
+    #[arg(long)]
+    pub init: bool,
+
     /// Set environment variables (KEY=VALUE, or KEY to pass the host's value)
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,

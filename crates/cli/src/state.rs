@@ -70,6 +70,9 @@ pub struct Config {
     pub network: String,
     pub interactive: bool,
     pub auto_remove: bool,
+    /// `--init`: a minimal init runs as pid 1 and forks the command.
+    #[serde(default)]
+    pub init: bool,
     /// Nanoseconds since the epoch.
     pub created: u128,
     /// Resource limits, as last applied (`run`, then `update`).

@@ -14,7 +14,7 @@
 
 use std::ffi::{CString, OsString};
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -67,10 +67,13 @@ pub fn detach(
 
 /// The parent's side: the supervisor's one report, then end of file.
 fn wait_report(report: OwnedFd, pid: i32) -> Result<i32> {
+    // One line; not up to end of file, which other holders of the pipe
+    // (a process of the container that has not exec'd yet) could delay.
     let mut text = String::new();
-    File::from(report)
-        .read_to_string(&mut text)
+    io::BufReader::new(File::from(report))
+        .read_line(&mut text)
         .context("read the supervisor's report")?;
+    let text = text.trim_end_matches('\n');
     if let Some(id) = text.strip_prefix("started ") {
         println!("{id}");
         return Ok(0);
@@ -151,11 +154,11 @@ fn supervisor(
     match result {
         Err(err) => {
             let code = errors::exit_code(&err);
-            let _ = write!(report, "failed {code} {}", errors::one_line(&err));
+            let _ = writeln!(report, "failed {code} {}", errors::one_line(&err));
             std::process::exit(code)
         }
         Ok(monitor) => {
-            let _ = write!(report, "started {}", monitor.id);
+            let _ = writeln!(report, "started {}", monitor.id);
             drop(report);
             redirect_to_null(&[2]);
             let err = monitor.exec();

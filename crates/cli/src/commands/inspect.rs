@@ -71,6 +71,7 @@ fn container(c: &Container) -> Value {
             "NetworkMode": config.network,
             "PortBindings": ports,
             "AutoRemove": config.auto_remove,
+            "Init": config.init,
             "ReadonlyRootfs": config.read_only,
             "CgroupParent": config.cgroup.rsplit_once('/').map_or("", |(parent, _)| parent),
             "NanoCpus": match (r.cpu_quota, r.cpu_period) { (Some(q), Some(p)) if q > 0 => q as u64 * 1_000_000_000 / p.max(1), _ => 0 },

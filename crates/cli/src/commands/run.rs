@@ -46,6 +46,7 @@ const STEP_SESSION: u32 = 1005;
 const STEP_EXEC: u32 = 1006;
 const STEP_CGROUP: u32 = 1007;
 const STEP_SECCOMP: u32 = 1008;
+const STEP_INIT: u32 = 1009;
 /// Writing a sysctl: this plus its index in `ChildPlan::sysctls`.
 const STEP_SYSCTL: u32 = 1200;
 
@@ -425,6 +426,7 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
         network: args.network.clone(),
         interactive: args.interactive,
         auto_remove: args.rm,
+        init: args.init,
         created: state::now_nanos(),
         resources: v.resources.clone(),
         cgroup: format!("{}/{id}", v.cgroup_parent),
@@ -678,6 +680,8 @@ struct ChildPlan {
     null_stdin: bool,
     /// Runtime fds for the container's 0, 1 and 2.
     stdio: [Option<RawFd>; 3],
+    /// `--init`: stay as pid 1 and fork the command.
+    init: bool,
     candidates: Vec<CString>,
     argv: Vec<CString>,
     envp: Vec<CString>,
@@ -809,9 +813,16 @@ fn child_main(
     if plan.privileges.no_new_privs {
         load_seccomp();
     }
-    child::reset_signals();
-    let errno = child::exec_first(cands, argv, envp);
-    chan.fail(STEP_EXEC, errno)
+    let exec = || -> Infallible {
+        child::reset_signals();
+        let errno = child::exec_first(cands, argv, envp);
+        chan.fail(STEP_EXEC, errno)
+    };
+    if plan.init {
+        let errno = tinydocker_ns::init::fork_and_reap(chan.as_raw_fd(), exec);
+        chan.fail(STEP_INIT, errno)
+    }
+    match exec() {}
 }
 
 /// The text of an errno, without Rust's " (os error N)".
@@ -848,6 +859,7 @@ fn describe_failure(failure: ChildFailure, mounts: &MountPlan, cmd: &str) -> Exi
         ),
         STEP_SESSION => (errors::USAGE, format!("start a new session: {why}")),
         STEP_SECCOMP => (errors::USAGE, format!("load the seccomp filter: {why}")),
+        STEP_INIT => (errors::USAGE, format!("fork the command from --init: {why}")),
         n if (STEP_SYSCTL..STEP_SYSCTL + NETNS_SYSCTLS.len() as u32).contains(&n) => (
             errors::USAGE,
             format!(
@@ -933,6 +945,7 @@ impl Prepared {
             loopback: v.network != Network::Host,
             null_stdin: !config.interactive && stdio.fds[0].is_none(),
             stdio: stdio.fds,
+            init: config.init,
             candidates: cstrings(&candidates)?,
             argv: cstrings(&config.cmd)?,
             envp: cstrings(&config.env)?,

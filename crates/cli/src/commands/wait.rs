@@ -44,7 +44,14 @@ fn wait_one(root: &Root, key: &str) -> Result<i32> {
         let this_run = (c.state.pid, c.state.pid_start);
         match observed {
             Observed::Exited { code, .. } => return Ok(code),
-            Observed::Dead => return Ok(DEAD_CODE),
+            // Read again: the supervisor may have recorded the exit and
+            // gone between the read above and the liveness checks.
+            Observed::Dead => {
+                return Ok(match root.find(&id).map(|c| c.observe()) {
+                    Ok(Observed::Exited { code, .. }) => code,
+                    _ => DEAD_CODE,
+                })
+            }
             Observed::Running { .. } => match waiting_for {
                 Some(run) if run != this_run => return Ok(c.state.exit_code),
                 _ => waiting_for = Some(this_run),
