@@ -14,6 +14,7 @@ mod flags;
 mod image;
 mod isolation;
 mod lifecycle;
+mod logs;
 mod network;
 mod security;
 mod signals;
