@@ -55,7 +55,7 @@ fn hierarchies() -> Vec<PathBuf> {
 }
 
 /// The directories of the cgroup `rel` that exist, in any hierarchy.
-fn cgroup_dirs(rel: &str) -> Vec<PathBuf> {
+pub(super) fn cgroup_dirs(rel: &str) -> Vec<PathBuf> {
     hierarchies()
         .into_iter()
         .map(|h| h.join(rel))

@@ -9,6 +9,7 @@
 mod bad_input;
 mod cgroups;
 mod control;
+mod detached;
 mod filesystem;
 mod flags;
 mod image;

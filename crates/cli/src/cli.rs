@@ -53,8 +53,17 @@ pub enum Command {
     Stop(StopArgs),
     /// Return low-level information on containers, networks or images
     Inspect(InspectArgs),
+    /// Block until one or more containers stop, then print their exit codes
+    Wait(WaitArgs),
     /// Fetch the logs of a container
     Logs(LogsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Containers, by name, id or unique id prefix
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +162,10 @@ pub struct RunArgs {
     /// Keep STDIN open
     #[arg(short = 'i', long)]
     pub interactive: bool,
+
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long)]
+    pub detach: bool,
 
     /// Set environment variables (KEY=VALUE, or KEY to pass the host's value)
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]

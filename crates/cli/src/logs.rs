@@ -30,7 +30,6 @@ pub const LOG_FILE: &str = "container.log";
 /// The longest "log" an entry holds (not counting its '\n'): a longer line
 /// is stored as several entries, all but the last without '\n' (docker's
 /// partial messages, at docker's 16 KiB).
-#[allow(dead_code)] // Written by the supervisor of `run -d`.
 pub const MAX_LINE: usize = 16 * 1024;
 
 /// Which of the container's outputs a line came from.
@@ -40,7 +39,6 @@ pub enum Stream {
     Stderr,
 }
 
-#[allow(dead_code)] // Written by the supervisor of `run -d`.
 impl Stream {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -61,7 +59,6 @@ impl Stream {
 ///
 /// Memory stays small and bounded: at most [`MAX_LINE`] pending bytes per
 /// stream plus one encoded entry, whatever the container writes.
-#[allow(dead_code)] // Written by the supervisor of `run -d`.
 pub struct LogWriter {
     file: File,
     /// The incomplete last line of each stream (stdout, stderr).
@@ -71,7 +68,6 @@ pub struct LogWriter {
     clock: fn() -> u128,
 }
 
-#[allow(dead_code)] // Written by the supervisor of `run -d`.
 impl LogWriter {
     /// Open (or create, mode 0640) the log for appending.
     pub fn open(path: &Path) -> io::Result<LogWriter> {
@@ -162,7 +158,6 @@ impl LogWriter {
 
 /// How many bytes at the end of `bytes` begin a UTF-8 character that is
 /// not complete there (0 to 3).
-#[allow(dead_code)] // Written by the supervisor of `run -d`.
 fn incomplete_utf8_tail(bytes: &[u8]) -> usize {
     for k in 1..=bytes.len().min(3) {
         let b = bytes[bytes.len() - k];
@@ -181,7 +176,6 @@ fn incomplete_utf8_tail(bytes: &[u8]) -> usize {
 }
 
 /// One entry, with its '\n', into `out` (cleared first).
-#[allow(dead_code)] // Written by the supervisor of `run -d`.
 fn encode_entry(out: &mut Vec<u8>, stream: Stream, time: u128, log: &[u8]) {
     out.clear();
     out.extend_from_slice(b"{\"log\":");

@@ -14,12 +14,17 @@ mod networks;
 mod process;
 mod security;
 mod state;
+mod supervisor;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == supervisor::MONITOR_ARG) {
+        supervisor::monitor_main(&args[2..]);
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

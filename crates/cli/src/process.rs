@@ -32,6 +32,11 @@ impl Process {
         (pid_start_time(pid) == Some(start)).then_some(Process { fd })
     }
 
+    /// The pidfd: readable once the process has exited.
+    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+
     pub fn signal(&self, signal: i32) -> io::Result<()> {
         // SAFETY: pidfd_send_signal on an open pidfd, no siginfo.
         let rc = unsafe {

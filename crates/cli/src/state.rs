@@ -20,7 +20,7 @@
 
 use std::fs::{self, File};
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -200,6 +200,52 @@ pub fn pid_start_time(pid: i32) -> Option<u64> {
     fields.nth(18)?.parse().ok()
 }
 
+/// Changes to a container's directory, by inotify: its record replaced
+/// (the atomic rename), files written or removed, the directory removed.
+/// Made before the record is read, so no change between the read and the
+/// wait is missed.
+pub struct Watch {
+    fd: OwnedFd,
+}
+
+impl Watch {
+    pub fn new(dir: &Path) -> Result<Watch> {
+        // SAFETY: inotify_init1 with flags only.
+        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error()).context("inotify_init1");
+        }
+        // SAFETY: a fresh fd that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())?;
+        let mask = libc::IN_MOVED_TO
+            | libc::IN_MODIFY
+            | libc::IN_CREATE
+            | libc::IN_DELETE
+            | libc::IN_DELETE_SELF;
+        // SAFETY: a valid inotify fd and C string.
+        if unsafe { libc::inotify_add_watch(fd.as_raw_fd(), path.as_ptr(), mask) } < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::NotFound {
+                bail!("No such container: {}", dir.display());
+            }
+            return Err(err).with_context(|| format!("watch {}", dir.display()));
+        }
+        Ok(Watch { fd })
+    }
+
+    pub fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+
+    /// Consume the pending events (call when the fd is readable).
+    pub fn drain(&self) {
+        let mut buf = [0u8; 4096];
+        // SAFETY: reads into a buffer of the given length.
+        unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    }
+}
+
 /// The state root.
 #[derive(Debug, Clone)]
 pub struct Root {
@@ -328,8 +374,11 @@ impl Container {
                 at: self.state.finished_at,
             },
             Status::Running => {
-                if self.state.pid > 0
-                    && pid_start_time(self.state.pid) == Some(self.state.pid_start)
+                // Its init gone but its supervisor alive: the exit is being
+                // recorded.
+                let alive = |pid: i32, start: u64| pid > 0 && pid_start_time(pid) == Some(start);
+                if alive(self.state.pid, self.state.pid_start)
+                    || alive(self.state.runtime_pid, self.state.runtime_start)
                 {
                     Observed::Running {
                         since: self.state.started_at,

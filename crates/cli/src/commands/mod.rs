@@ -10,9 +10,10 @@ mod port;
 pub mod ps;
 mod rm;
 mod rmi;
-mod run;
+pub mod run;
 mod stats;
 mod update;
+mod wait;
 
 use anyhow::Result;
 
@@ -36,6 +37,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Kill(args) => kill::kill(&root, args),
         Command::Stop(args) => kill::stop(&root, args),
         Command::Inspect(args) => inspect::inspect(&root, args),
+        Command::Wait(args) => wait::wait(&root, args),
         Command::Logs(args) => logs::logs(&root, args),
     }
 }

@@ -12,14 +12,16 @@ use std::convert::Infallible;
 use std::ffi::{c_char, CString};
 use std::fs;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
 use tinydocker_cgroups::{AnyManager, DeviceControl, Layout, Manager, Resources};
 use tinydocker_fs::{plan, Create, MountPlan, PreparedPlan, ProvidedFile, RootfsSpec, Volume};
 use tinydocker_net::{nft, Endpoint, Netlink, PortMapping};
-use tinydocker_ns::{child, spawn, ChildChannel, ChildFailure, Namespaces, SignalForwarder};
+use tinydocker_ns::{
+    child, spawn, ChildChannel, ChildFailure, ExitStatus, Namespaces, SignalForwarder,
+};
 use tinydocker_security::caps::{self, Privileges};
 use tinydocker_security::seccomp;
 
@@ -30,6 +32,7 @@ use crate::names;
 use crate::networks::{self, Networks};
 use crate::security;
 use crate::state::{self, Config, Container, NetSettings, Root, State, Status, VolumeRecord};
+use crate::supervisor;
 
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -327,7 +330,34 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
 }
 
 fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<i32> {
-    let v = validate(&args, &root.path)?;
+    if args.detach {
+        let interactive = args.interactive;
+        return supervisor::detach(root, interactive, |stdio| launch(root, &args, stdio));
+    }
+    let mut launched = launch(root, &args, Stdio::default())?;
+    let status = signals.supervise(&mut launched.init)?;
+    finish(root, &mut launched.container, &launched.cgroup, status)
+}
+
+/// Where the container's standard streams come from: runtime fds put on
+/// its 0, 1 and 2 (None: the runtime's own; for stdin, /dev/null unless
+/// the container is interactive).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Stdio {
+    pub fds: [Option<RawFd>; 3],
+}
+
+/// A container whose command runs: what its supervisor needs.
+pub(crate) struct Launched {
+    pub container: Container,
+    pub init: tinydocker_ns::Child,
+    pub cgroup: AnyManager,
+}
+
+/// Create the container and start its command. On failure nothing of it is
+/// left but its record, which says why (and not even that with `--rm`).
+fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
+    let v = validate(args, &root.path)?;
     let store = root.images()?;
     let image = store.resolve(&args.image)?;
     let cmd = if args.command.is_empty() {
@@ -443,7 +473,7 @@ fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<
     // unlimited.
     let layout = Layout::detect()?;
     let cgroup = AnyManager::new(&layout, &config.cgroup);
-    let prepared = Prepared::new(root, &config, &v, &cgroup, files, &security)?;
+    let prepared = Prepared::new(root, &config, &v, &cgroup, files, &security, stdio)?;
     let devices = cgroup
         .create()
         .and_then(|()| cgroup.apply(&config.resources))
@@ -508,23 +538,19 @@ fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<
     undo.net = None;
     drop(ports_lock);
 
-    let result = start_and_wait(root, &mut container, &prepared, &mut init, signals, &cgroup);
-    let remove = args.rm;
-    match result {
-        Ok(code) => {
-            if remove {
-                let _lock = container.lock()?;
-                root.remove(&container)?;
-            }
-            Ok(code)
-        }
+    match start(&container, &prepared, &mut init) {
+        Ok(()) => Ok(Launched {
+            container,
+            init,
+            cgroup,
+        }),
         Err(err) => {
             // A failure to start: the record says why (without --rm), or goes.
             let _ = init.kill_and_reap();
             release_runtime(root, &container.config, &cgroup, networks::Veth::Delete);
             container.state.net_released = true;
             let code = errors::exit_code(&err);
-            let outcome = if remove {
+            let outcome = if container.config.auto_remove {
                 container.lock().and_then(|_lock| root.remove(&container))
             } else {
                 let mut state = container.state.clone();
@@ -650,6 +676,8 @@ struct ChildPlan {
     hostname: CString,
     loopback: bool,
     null_stdin: bool,
+    /// Runtime fds for the container's 0, 1 and 2.
+    stdio: [Option<RawFd>; 3],
     candidates: Vec<CString>,
     argv: Vec<CString>,
     envp: Vec<CString>,
@@ -743,6 +771,14 @@ fn child_main(
             libc::close(fd);
         }
     }
+    for (target, fd) in plan.stdio.iter().enumerate() {
+        if let Some(fd) = *fd {
+            // SAFETY: dup2 of an fd the runtime opened onto a standard one.
+            if unsafe { libc::dup2(fd, target as i32) } < 0 {
+                chan.fail(STEP_STDIN, child::errno());
+            }
+        }
+    }
     if let Err(e) = child::mark_fds_cloexec() {
         chan.fail(STEP_FDS, e);
     }
@@ -805,7 +841,7 @@ fn describe_failure(failure: ChildFailure, mounts: &MountPlan, cmd: &str) -> Exi
             errors::USAGE,
             format!("bring up the loopback interface: {why}"),
         ),
-        STEP_STDIN => (errors::USAGE, format!("open /dev/null as stdin: {why}")),
+        STEP_STDIN => (errors::USAGE, format!("set up the standard streams: {why}")),
         STEP_FDS => (
             errors::USAGE,
             format!("mark file descriptors close-on-exec: {why}"),
@@ -849,6 +885,7 @@ impl Prepared {
         cgroup: &AnyManager,
         files: Vec<ProvidedFile>,
         security: &security::Prepared,
+        stdio: Stdio,
     ) -> Result<Prepared> {
         let dir = root.container_dir(&config.id);
         let spec = RootfsSpec {
@@ -894,7 +931,8 @@ impl Prepared {
             mounts: PreparedPlan::new(&mounts)?,
             hostname: CString::new(config.hostname.as_str())?,
             loopback: v.network != Network::Host,
-            null_stdin: !config.interactive,
+            null_stdin: !config.interactive && stdio.fds[0].is_none(),
+            stdio: stdio.fds,
             candidates: cstrings(&candidates)?,
             argv: cstrings(&config.cmd)?,
             envp: cstrings(&config.env)?,
@@ -952,47 +990,44 @@ impl Prepared {
     }
 }
 
-fn start_and_wait(
-    root: &Root,
-    container: &mut Container,
+/// Connect the init to its network (while it waits for go), say go, and
+/// wait until it has exec'd the command or failed.
+fn start(
+    container: &Container,
     prepared: &Prepared,
     init: &mut tinydocker_ns::Child,
-    signals: &SignalForwarder,
-    cgroup: &AnyManager,
-) -> Result<i32> {
-    let started = (|| -> Result<Option<ChildFailure>> {
-        // The endpoint goes into the init's network namespace while it
-        // waits for go: the command starts with its network ready.
-        if let Some(net) = &container.config.net {
-            let netns = networks::netns_fd(init.pid())?;
-            Netlink::new()?.create_endpoint(&Endpoint {
-                host_if: &net.host_if,
-                bridge: &net.bridge,
-                netns: netns.as_fd(),
-                container_if: "eth0",
-                address: net.ip,
-                prefix: net.prefix,
-                gateway: net.gateway,
-            })?;
-            nft::run(&nft::publish_script(&net.bridge, net.ip, &net.ports))?;
-        }
-        init.go()?;
-        Ok(init.wait_exec()?)
-    })();
-    match started {
-        Ok(None) => {}
-        Ok(Some(failure)) => {
-            let _ = init.try_wait(true);
-            return Err(
-                describe_failure(failure, &prepared.mounts, &container.config.cmd[0]).into(),
-            );
-        }
-        Err(e) => {
-            let _ = init.kill_and_reap();
-            return Err(e);
-        }
+) -> Result<()> {
+    // The endpoint goes into the init's network namespace while it
+    // waits for go: the command starts with its network ready.
+    if let Some(net) = &container.config.net {
+        let netns = networks::netns_fd(init.pid())?;
+        Netlink::new()?.create_endpoint(&Endpoint {
+            host_if: &net.host_if,
+            bridge: &net.bridge,
+            netns: netns.as_fd(),
+            container_if: "eth0",
+            address: net.ip,
+            prefix: net.prefix,
+            gateway: net.gateway,
+        })?;
+        nft::run(&nft::publish_script(&net.bridge, net.ip, &net.ports))?;
     }
-    let status = signals.supervise(init)?;
+    init.go()?;
+    if let Some(failure) = init.wait_exec()? {
+        let _ = init.try_wait(true);
+        return Err(describe_failure(failure, &prepared.mounts, &container.config.cmd[0]).into());
+    }
+    Ok(())
+}
+
+/// After the container's init exited: release what it held, record how it
+/// ended (or remove it, with `--rm`); return its exit code.
+pub(crate) fn finish(
+    root: &Root,
+    container: &mut Container,
+    cgroup: &AnyManager,
+    status: ExitStatus,
+) -> Result<i32> {
     // The OOM count lives in the cgroup: read it before the cgroup goes.
     let oom_kills = cgroup.oom_kills().unwrap_or(0);
     release_runtime(
@@ -1017,7 +1052,11 @@ fn start_and_wait(
             container.config.name
         );
     }
-    if !container.config.auto_remove {
+    if container.config.auto_remove {
+        if let Some(_lock) = container.lock()? {
+            root.remove(container)?;
+        }
+    } else {
         container.save_state(state)?;
     }
     Ok(status.code())

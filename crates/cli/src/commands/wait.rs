@@ -1,0 +1,89 @@
+//! `tinydocker wait CONTAINER...`: block until each container stops, then
+//! print its exit code.
+//!
+//! No polling: the wait is a `poll(2)` on an inotify watch of the
+//! container's directory (its supervisor records the exit by replacing the
+//! record), on its init's pidfd and on its supervisor's pidfd (a supervisor
+//! killed before it could record leaves a dead container).
+
+use std::io;
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::WaitArgs;
+use crate::process::Process;
+use crate::state::{Observed, Root, Watch};
+
+pub fn wait(root: &Root, args: WaitArgs) -> Result<i32> {
+    for key in &args.containers {
+        let code = wait_one(root, key)?;
+        println!("{code}");
+    }
+    Ok(0)
+}
+
+/// What a container killed with its supervisor ended with: its init got
+/// the parent-death signal, SIGKILL.
+const DEAD_CODE: i32 = 128 + libc::SIGKILL;
+
+fn wait_one(root: &Root, key: &str) -> Result<i32> {
+    let first = root.find(key)?;
+    let id = first.config.id.clone();
+    let watch = Watch::new(&first.dir)?;
+    // The run being waited for: a restart policy starts another one, and
+    // `wait` returns when the first ends, as docker's does.
+    let mut waiting_for: Option<(i32, u64)> = None;
+    loop {
+        let Ok(c) = root.find(&id) else {
+            bail!(
+                "container {} was removed before its exit code could be read",
+                first.config.name
+            );
+        };
+        let observed = c.observe();
+        let this_run = (c.state.pid, c.state.pid_start);
+        match observed {
+            Observed::Exited { code, .. } => return Ok(code),
+            Observed::Dead => return Ok(DEAD_CODE),
+            Observed::Running { .. } => match waiting_for {
+                Some(run) if run != this_run => return Ok(c.state.exit_code),
+                _ => waiting_for = Some(this_run),
+            },
+            Observed::Created => {}
+        }
+        let init = Process::open(c.state.pid, c.state.pid_start);
+        let supervisor = Process::open(c.state.runtime_pid, c.state.runtime_start);
+        let raw = |p: &Option<Process>| p.as_ref().map_or(-1, Process::as_raw_fd);
+        let mut fds = [
+            libc::pollfd {
+                fd: watch.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: raw(&init),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: raw(&supervisor),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        loop {
+            // SAFETY: poll on a valid array; negative fds are skipped.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            if n >= 0 {
+                break;
+            }
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err).context("poll");
+            }
+        }
+        if fds[0].revents != 0 {
+            watch.drain();
+        }
+    }
+}

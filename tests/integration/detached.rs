@@ -1,0 +1,263 @@
+//! `run -d`: the supervisor, its log, `wait`, and what is left when the
+//! supervisor or the container is killed.
+
+use tinydocker_tests::TestRoot;
+
+use super::cgroups::cgroup_dirs;
+
+/// `run -d ARGS...`: the printed id, checked to be 64 hex digits.
+fn detach(root: &TestRoot, args: &[&str]) -> String {
+    let mut all = vec!["run", "-d"];
+    all.extend_from_slice(args);
+    let out = root.run(&all);
+    out.ok();
+    let id = out.text().to_string();
+    assert!(
+        id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "run -d printed {id:?}"
+    );
+    id
+}
+
+fn state(root: &TestRoot, id: &str) -> serde_json::Value {
+    root.record(id)["state"].clone()
+}
+
+/// The lines of the container's log, as (stream, text).
+fn log_entries(root: &TestRoot, id: &str) -> Vec<(String, String)> {
+    let path = root
+        .path()
+        .join("containers")
+        .join(id)
+        .join("container.log");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    text.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a json log line");
+            let time = v["time"].as_str().expect("time");
+            assert!(time.ends_with('Z') && time.len() == 30, "time {time:?}");
+            (
+                v["stream"].as_str().expect("stream").to_string(),
+                v["log"].as_str().expect("log").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn ps_status(root: &TestRoot, name: &str) -> String {
+    let out = root.run(&["ps", "-a"]);
+    out.ok();
+    out.lines()
+        .into_iter()
+        .find(|l| l.ends_with(name))
+        .unwrap_or_else(|| panic!("no ps row for {name}: {}", out.text()))
+        .to_string()
+}
+
+fn process_alive(pid: i64) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+#[test]
+fn detached_container_runs_logs_and_records_its_exit() {
+    let root = TestRoot::new();
+    let id = detach(
+        &root,
+        &[
+            "--name",
+            "bg",
+            "busybox",
+            "sh",
+            "-c",
+            "echo out1; echo err1 >&2; read x; echo out2; exit 3",
+        ],
+    );
+    // Without -i its stdin is /dev/null: `read` fails at once and it goes on.
+    root.run(&["wait", "bg"]).ok().stdout_is("3");
+    // Each stream in order (two pipes: their relative order is not kept).
+    let entries = log_entries(&root, &id);
+    let stream = |name: &str| -> Vec<String> {
+        entries
+            .iter()
+            .filter(|(s, _)| s == name)
+            .map(|(_, l)| l.clone())
+            .collect()
+    };
+    assert_eq!(stream("stdout"), ["out1\n", "out2\n"]);
+    assert_eq!(stream("stderr"), ["err1\n"]);
+    assert_eq!(entries.len(), 3);
+    let s = state(&root, &id);
+    assert_eq!(s["status"], "exited");
+    assert_eq!(s["exit_code"], 3);
+    assert!(ps_status(&root, "bg").contains("Exited (3)"));
+    // Its cgroup went with it.
+    assert_eq!(
+        cgroup_dirs(&format!("tinydocker/{id}")),
+        Vec::<std::path::PathBuf>::new()
+    );
+    root.run(&["rm", "bg"]).ok();
+    root.assert_no_containers();
+}
+
+#[test]
+fn detached_run_returns_while_the_container_runs() {
+    let root = TestRoot::new();
+    // root.run waits for end of file on stdout and stderr: a supervisor that
+    // kept them open would hang here.
+    let id = detach(&root, &["--name", "sleeper", "busybox", "sleep", "100"]);
+    assert!(ps_status(&root, "sleeper").contains("Up"));
+    let s = state(&root, &id);
+    assert_eq!(s["status"], "running");
+    let supervisor = s["runtime_pid"].as_i64().unwrap();
+    assert!(process_alive(supervisor));
+    // The supervisor is in a session of its own, with no terminal.
+    let stat = std::fs::read_to_string(format!("/proc/{supervisor}/stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    assert_eq!(fields[3], supervisor.to_string(), "session id = its pid");
+    assert_eq!(fields[4], "0", "no controlling terminal");
+    root.run(&["stop", "-t", "1", "sleeper"]).ok();
+    // pid 1 ignores SIGTERM without a handler: killed after the timeout.
+    assert_eq!(state(&root, &id)["exit_code"], 137);
+    assert!(
+        !process_alive(supervisor),
+        "the supervisor exits with its container"
+    );
+    assert_eq!(
+        cgroup_dirs(&format!("tinydocker/{id}")),
+        Vec::<std::path::PathBuf>::new()
+    );
+    root.run(&["rm", "sleeper"]).ok();
+    root.assert_no_containers();
+}
+
+#[test]
+fn interactive_detached_keeps_stdin_open() {
+    let root = TestRoot::new();
+    // `cat` with stdin at end of file exits at once...
+    root.run(&["run", "-d", "--name", "closed", "busybox", "cat"])
+        .ok();
+    root.run(&["wait", "closed"]).ok().stdout_is("0");
+    // ...with -i it waits for input that never comes, as with docker.
+    detach(&root, &["-i", "--name", "open", "busybox", "cat"]);
+    root.run(&["wait", "closed"]).ok();
+    assert!(ps_status(&root, "open").contains("Up"));
+    root.run(&["rm", "-f", "open", "closed"]).ok();
+    root.assert_no_containers();
+}
+
+#[test]
+fn detached_start_failures_are_reported_by_run() {
+    let root = TestRoot::new();
+    root.run(&["run", "-d", "--name", "nf", "busybox", "no-such-command"])
+        .code(127)
+        .one_error_line()
+        .stderr_has("executable file not found");
+    root.run(&["run", "-d", "--rm", "busybox", "/etc/passwd"])
+        .code(126)
+        .one_error_line();
+    root.run(&["run", "-d", "no-such-image"])
+        .code(125)
+        .one_error_line();
+    // The failed container without --rm keeps a record that says why.
+    let row = ps_status(&root, "nf");
+    assert!(row.contains("Exited (127)"), "{row}");
+    root.run(&["rm", "nf"]).ok();
+    root.assert_no_containers();
+}
+
+#[test]
+fn detached_rm_removes_the_container_at_its_exit() {
+    let root = TestRoot::new();
+    let id = detach(&root, &["--rm", "busybox", "sh", "-c", "echo bye"]);
+    // wait reports either the code or, once removed, that it is gone.
+    let out = root.run(&["wait", &id]);
+    assert!(
+        out.code == 0 || out.stderr.contains("removed") || out.stderr.contains("No such container"),
+        "{}",
+        out.stderr
+    );
+    // Removed by the supervisor: a second wait finds no such container.
+    root.run(&["wait", &id]).code(125).stderr_has("container");
+    root.assert_no_containers();
+}
+
+#[test]
+fn killing_the_supervisor_kills_the_container_and_rm_cleans_up() {
+    let root = TestRoot::new();
+    let id = detach(&root, &["--name", "orphan", "busybox", "sleep", "100"]);
+    let s = state(&root, &id);
+    let (supervisor, init) = (
+        s["runtime_pid"].as_i64().unwrap(),
+        s["pid"].as_i64().unwrap(),
+    );
+    // SAFETY: SIGKILL to the test's own supervisor process.
+    unsafe { libc::kill(supervisor as i32, libc::SIGKILL) };
+    // The init dies with it (parent-death signal): wait sees it dead.
+    root.run(&["wait", "orphan"]).ok().stdout_is("137");
+    assert!(!process_alive(init));
+    assert!(ps_status(&root, "orphan").contains("Dead"));
+    // The cgroup it left is removed by rm.
+    root.run(&["rm", "orphan"]).ok();
+    assert_eq!(
+        cgroup_dirs(&format!("tinydocker/{id}")),
+        Vec::<std::path::PathBuf>::new()
+    );
+    root.assert_no_containers();
+}
+
+#[test]
+fn killing_the_container_is_recorded_by_the_supervisor() {
+    let root = TestRoot::new();
+    let id = detach(&root, &["--name", "victim", "busybox", "sleep", "100"]);
+    let init = state(&root, &id)["pid"].as_i64().unwrap();
+    // SAFETY: SIGKILL to the test's own container init.
+    unsafe { libc::kill(init as i32, libc::SIGKILL) };
+    root.run(&["wait", "victim"]).ok().stdout_is("137");
+    let s = state(&root, &id);
+    assert_eq!(s["status"], "exited");
+    assert_eq!(s["exit_code"], 137);
+    assert_eq!(
+        cgroup_dirs(&format!("tinydocker/{id}")),
+        Vec::<std::path::PathBuf>::new()
+    );
+    root.run(&["rm", "victim"]).ok();
+    root.assert_no_containers();
+}
+
+#[test]
+fn detached_bridge_container_releases_its_network_at_exit() {
+    let root = TestRoot::new();
+    let id = detach(
+        &root,
+        &[
+            "--network",
+            "bridge",
+            "--name",
+            "netbg",
+            "busybox",
+            "sleep",
+            "100",
+        ],
+    );
+    let host_if = root.record(&id)["config"]["net"]["host_if"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let link = format!("/sys/class/net/{host_if}");
+    assert!(std::path::Path::new(&link).exists(), "{link}");
+    root.run(&["kill", "netbg"]).ok();
+    root.run(&["wait", "netbg"]).ok().stdout_is("137");
+    assert!(!std::path::Path::new(&link).exists(), "{link} left behind");
+    assert_eq!(state(&root, &id)["net_released"], true);
+    root.run(&["rm", "netbg"]).ok();
+    root.assert_no_containers();
+}
+
+#[test]
+fn wait_bad_input() {
+    let root = TestRoot::new();
+    root.run(&["wait", "nope"]).code(125).one_error_line();
+}
