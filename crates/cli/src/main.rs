@@ -6,7 +6,6 @@ mod cli;
 mod commands;
 mod errors;
 mod human;
-mod inotify;
 mod limits;
 mod logs;
 mod names;

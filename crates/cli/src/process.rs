@@ -3,7 +3,7 @@
 //! or waited on, and waiting is a `poll(2)` on the pidfd, not a sleep loop.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -73,13 +73,6 @@ impl Process {
                 return rc > 0;
             }
         }
-    }
-}
-
-/// The pidfd: it polls readable once the process has exited.
-impl AsFd for Process {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
     }
 }
 

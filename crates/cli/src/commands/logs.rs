@@ -10,16 +10,14 @@
 //! the exit), so it also ends when either dies without a word.
 
 use std::io::{self, Write};
-use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
 use anyhow::{Context, Result};
 
 use crate::cli::LogsArgs;
-use crate::inotify::{wait_readable, Watch};
 use crate::logs::{format_time, parse_tail, parse_time, Entry, LogReader, Stream, LOG_FILE};
 use crate::process::Process;
-use crate::state::{now_nanos, Container, Observed, Root};
+use crate::state::{now_nanos, Container, Observed, Root, Watch};
 
 pub fn logs(root: &Root, args: LogsArgs) -> Result<i32> {
     let tail = parse_tail(&args.tail).map_err(anyhow::Error::msg)?;
@@ -121,13 +119,15 @@ fn open(path: &Path, tail: Option<usize>) -> Result<Option<LogReader>> {
 /// while it runs, and the runtime that supervises it, which drains the
 /// container's output into the log and records the exit after the init
 /// has gone.
-fn writers(c: &Container) -> Vec<Process> {
-    let mut alive = Vec::new();
-    if matches!(c.observe(), Observed::Running { .. }) {
-        alive.extend(Process::open(c.state.pid, c.state.pid_start));
-    }
-    alive.extend(Process::open(c.state.runtime_pid, c.state.runtime_start));
-    alive
+fn writers(c: &Container) -> [Option<Process>; 2] {
+    let init = match c.observe() {
+        Observed::Running { .. } => Process::open(c.state.pid, c.state.pid_start),
+        _ => None,
+    };
+    [
+        init,
+        Process::open(c.state.runtime_pid, c.state.runtime_start),
+    ]
 }
 
 fn follow(
@@ -137,28 +137,18 @@ fn follow(
     window: &Window,
     out: &mut Output,
 ) -> Result<()> {
-    let dir = &container.dir;
     let id = &container.config.id;
-    let path = dir.join(LOG_FILE);
+    let path = container.dir.join(LOG_FILE);
     // Watching starts before the first look at the log and the record:
     // whatever changes after that look wakes the poll below.
-    let watch = Watch::new(
-        dir,
-        libc::IN_CREATE
-            | libc::IN_MODIFY
-            | libc::IN_MOVED_TO
-            | libc::IN_DELETE
-            | libc::IN_DELETE_SELF
-            | libc::IN_MOVE_SELF,
-    )
-    .with_context(|| format!("watch {}", dir.display()))?;
+    let watch = Watch::new(&container.dir)?;
     let mut reader = open(&path, tail)?;
     loop {
         // The record before the log: when it shows nothing left that could
         // write, the log read after it is complete. Removed: the same.
-        let alive = match root.find(id) {
+        let writers = match root.find(id) {
             Ok(current) => writers(&current),
-            Err(_) => Vec::new(),
+            Err(_) => [None, None],
         };
         if reader.is_none() {
             // Created after we started: all of it is new, no --tail.
@@ -167,7 +157,7 @@ fn follow(
         if let Some(reader) = &mut reader {
             print_new(reader, &path, window, out)?;
         }
-        if alive.is_empty() {
+        if writers.iter().all(Option::is_none) {
             return Ok(());
         }
         // Until --until has passed, if given.
@@ -181,10 +171,27 @@ fn follow(
                 ((until - now).div_ceil(1_000_000)).min(i32::MAX as u128) as i32
             }
         };
-        let mut fds: Vec<BorrowedFd<'_>> = vec![watch.as_fd()];
-        fds.extend(alive.iter().map(AsFd::as_fd));
-        wait_readable(&fds, timeout_ms).context("wait for the log")?;
-        watch.drain().context("read inotify events")?;
+        let pollfd = |fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let raw = |p: &Option<Process>| p.as_ref().map_or(-1, Process::as_raw_fd);
+        let mut fds = [
+            pollfd(watch.as_raw_fd()),
+            pollfd(raw(&writers[0])),
+            pollfd(raw(&writers[1])),
+        ];
+        // SAFETY: poll on a valid array; negative fds are skipped.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::Interrupted {
+                return Err(err).context("poll");
+            }
+        } else if fds[0].revents != 0 {
+            watch.drain();
+        }
     }
 }
 
