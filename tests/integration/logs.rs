@@ -271,15 +271,15 @@ fn detached_output_is_logged_by_stream() {
         &root,
         &[
             "--name",
-            "d",
+            "det",
             "busybox",
             "sh",
             "-c",
             "echo out1; echo err1 >&2; echo out2; echo err2 >&2; printf 'no newline'",
         ],
     );
-    root.run(&["wait", "d"]).ok().stdout_is("0");
-    let out = root.run(&["logs", "d"]);
+    root.run(&["wait", "det"]).ok().stdout_is("0");
+    let out = root.run(&["logs", "det"]);
     out.ok();
     assert_eq!(out.stdout, "out1\nout2\nno newline");
     assert_eq!(out.stderr, "err1\nerr2\n");
@@ -334,20 +334,20 @@ fn detached_logs_tail_timestamps_and_time_window() {
         &root,
         &[
             "--name",
-            "d",
+            "det",
             "busybox",
             "sh",
             "-c",
             "for i in 1 2 3 4 5; do echo line$i; done",
         ],
     );
-    root.run(&["wait", "d"]).ok().stdout_is("0");
-    root.run(&["logs", "--tail", "2", "d"])
+    root.run(&["wait", "det"]).ok().stdout_is("0");
+    root.run(&["logs", "--tail", "2", "det"])
         .ok()
         .stdout_is("line4\nline5");
-    root.run(&["logs", "--tail", "0", "d"]).ok().stdout_is("");
+    root.run(&["logs", "--tail", "0", "det"]).ok().stdout_is("");
 
-    let out = root.run(&["logs", "-t", "d"]);
+    let out = root.run(&["logs", "-t", "det"]);
     out.ok();
     let mut last = String::new();
     for (i, line) in out.lines().iter().enumerate() {
@@ -361,24 +361,28 @@ fn detached_logs_tail_timestamps_and_time_window() {
     assert_eq!(out.lines().len(), 5);
 
     // A window in the future holds nothing; one from before the run, all.
-    root.run(&["logs", "--since", "2999-01-01T00:00:00Z", "d"])
+    root.run(&["logs", "--since", "2999-01-01T00:00:00Z", "det"])
         .ok()
         .stdout_is("");
     let later = (before + 3600).to_string();
-    root.run(&["logs", "--since", &later, "d"])
+    root.run(&["logs", "--since", &later, "det"])
         .ok()
         .stdout_is("");
     let earlier = (before - 1).to_string();
     assert_eq!(
-        root.run(&["logs", "--since", &earlier, "d"]).lines().len(),
+        root.run(&["logs", "--since", &earlier, "det"])
+            .lines()
+            .len(),
         5
     );
-    assert_eq!(root.run(&["logs", "--since", "1h", "d"]).lines().len(), 5);
-    root.run(&["logs", "--until", "1h", "d"]).ok().stdout_is("");
-    root.run(&["logs", "--tail", "-3", "d"])
+    assert_eq!(root.run(&["logs", "--since", "1h", "det"]).lines().len(), 5);
+    root.run(&["logs", "--until", "1h", "det"])
+        .ok()
+        .stdout_is("");
+    root.run(&["logs", "--tail", "-3", "det"])
         .usage_error()
         .stderr_has("--tail");
-    root.run(&["logs", "--since", "soon", "d"])
+    root.run(&["logs", "--since", "soon", "det"])
         .usage_error()
         .stderr_has("--since");
 }
