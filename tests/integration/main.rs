@@ -15,6 +15,7 @@ mod flags;
 mod image;
 mod isolation;
 mod lifecycle;
+mod logs;
 mod network;
 mod security;
 mod signals;

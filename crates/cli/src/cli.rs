@@ -55,6 +55,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(WaitArgs),
+    /// Fetch the logs of a container
+    Logs(LogsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -317,6 +319,35 @@ pub struct UpdateArgs {
     /// Running containers, by name, id or unique id prefix
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Follow log output
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Show logs since a timestamp (e.g. "2013-01-02T13:23:37Z", 1700000000.5)
+    /// or relative (e.g. "42m" for 42 minutes)
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// Number of lines to show from the end of the logs
+    #[arg(
+        short = 'n',
+        long,
+        default_value = "all",
+        value_name = "N",
+        allow_hyphen_values = true
+    )]
+    pub tail: String,
+    /// Show timestamps
+    #[arg(short, long)]
+    pub timestamps: bool,
+    /// Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or
+    /// relative (e.g. "42m" for 42 minutes)
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub until: Option<String>,
+    /// Container, by name, id or unique id prefix
+    pub container: String,
 }
 
 #[cfg(test)]

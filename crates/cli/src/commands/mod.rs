@@ -4,6 +4,7 @@ mod images;
 mod import;
 mod inspect;
 mod kill;
+mod logs;
 mod network;
 mod port;
 pub mod ps;
@@ -37,6 +38,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Stop(args) => kill::stop(&root, args),
         Command::Inspect(args) => inspect::inspect(&root, args),
         Command::Wait(args) => wait::wait(&root, args),
+        Command::Logs(args) => logs::logs(&root, args),
     }
 }
 
