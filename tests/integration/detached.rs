@@ -261,3 +261,37 @@ fn wait_bad_input() {
     let root = TestRoot::new();
     root.run(&["wait", "nope"]).code(125).one_error_line();
 }
+
+#[test]
+fn init_forwards_signals_and_reaps_orphans() {
+    let root = TestRoot::new();
+    // The command is not pid 1; an orphan of it is reaped by the init, so
+    // no zombie is left; the command's exit code is the container's.
+    root.run(&[
+        "run",
+        "--rm",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $$; sh -c 'sleep 0.1 &'; sleep 0.5; grep -l ' Z ' /proc/[0-9]*/stat; exit 4",
+    ])
+    .code(4)
+    .stdout_is("2");
+    // Without an init the command is pid 1 and ignores SIGTERM (no handler):
+    // stop must kill it. With one, the TERM reaches the command: 143 at once.
+    let id = detach(
+        &root,
+        &["--init", "--name", "fwd", "busybox", "sleep", "100"],
+    );
+    assert_eq!(root.record(&id)["config"]["init"], true);
+    root.run(&["stop", "-t", "30", "fwd"]).ok();
+    root.run(&["wait", "fwd"]).ok().stdout_is("143");
+    // A command that is not there: 127 through the init, nothing left.
+    root.run(&["run", "--rm", "--init", "busybox", "no-such-command"])
+        .code(127)
+        .one_error_line()
+        .stderr_has("executable file not found");
+    root.run(&["rm", "fwd"]).ok();
+    root.assert_no_containers();
+}

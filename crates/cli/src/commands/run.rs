@@ -859,7 +859,10 @@ fn describe_failure(failure: ChildFailure, mounts: &MountPlan, cmd: &str) -> Exi
         ),
         STEP_SESSION => (errors::USAGE, format!("start a new session: {why}")),
         STEP_SECCOMP => (errors::USAGE, format!("load the seccomp filter: {why}")),
-        STEP_INIT => (errors::USAGE, format!("fork the command from --init: {why}")),
+        STEP_INIT => (
+            errors::USAGE,
+            format!("fork the command from --init: {why}"),
+        ),
         n if (STEP_SYSCTL..STEP_SYSCTL + NETNS_SYSCTLS.len() as u32).contains(&n) => (
             errors::USAGE,
             format!(
