@@ -29,6 +29,7 @@ pub mod child;
 mod clone;
 mod error;
 pub mod init;
+pub mod pty;
 mod signals;
 mod status;
 mod sync;
