@@ -167,6 +167,10 @@ pub struct RunArgs {
     #[arg(short = 'd', long)]
     pub detach: bool,
 
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+
     /// Run an init inside the container that forwards signals and reaps
     /// processes
     #[arg(long)]

@@ -73,6 +73,9 @@ pub struct Config {
     /// `--init`: a minimal init runs as pid 1 and forks the command.
     #[serde(default)]
     pub init: bool,
+    /// `-t`: the command runs on a pseudo-terminal of the container's own.
+    #[serde(default)]
+    pub tty: bool,
     /// Nanoseconds since the epoch.
     pub created: u128,
     /// Resource limits, as last applied (`run`, then `update`).

@@ -47,6 +47,7 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 pub fn detach(
     root: &Root,
     interactive: bool,
+    tty: bool,
     launch: impl FnOnce(Stdio) -> Result<Launched>,
 ) -> Result<i32> {
     let (report_r, report_w) = pipe().context("create a pipe")?;
@@ -56,7 +57,7 @@ pub fn detach(
         -1 => Err(io::Error::last_os_error()).context("fork the supervisor"),
         0 => {
             drop(report_r);
-            supervisor(root, interactive, launch, report_w)
+            supervisor(root, interactive, tty, launch, report_w)
         }
         pid => {
             drop(report_w);
@@ -113,6 +114,7 @@ fn redirect_to_null(targets: &[i32]) {
 fn supervisor(
     root: &Root,
     interactive: bool,
+    tty: bool,
     launch: impl FnOnce(Stdio) -> Result<Launched>,
     report: OwnedFd,
 ) -> ! {
@@ -126,26 +128,40 @@ fn supervisor(
     redirect_to_null(&[0, 1]);
     let mut report = File::from(report);
     let result = (|| -> Result<Monitor> {
-        let (out_r, out_w) = pipe().context("create the stdout pipe")?;
-        let (err_r, err_w) = pipe().context("create the stderr pipe")?;
-        let stdin = if interactive {
+        // With -t everything the command reads and writes is its terminal,
+        // whose master comes back from the launch.
+        let (out, err) = if tty {
+            (None, None)
+        } else {
+            (
+                Some(pipe().context("create the stdout pipe")?),
+                Some(pipe().context("create the stderr pipe")?),
+            )
+        };
+        let stdin = if interactive && !tty {
             Some(pipe().context("create the stdin pipe")?)
         } else {
             None
         };
+        let write_end = |p: &Option<(OwnedFd, OwnedFd)>| p.as_ref().map(|(_, w)| w.as_raw_fd());
         let launched = launch(Stdio {
             fds: [
                 stdin.as_ref().map(|(r, _)| r.as_raw_fd()),
-                Some(out_w.as_raw_fd()),
-                Some(err_w.as_raw_fd()),
+                write_end(&out),
+                write_end(&err),
             ],
+            tty_size: None,
         })?;
+        let (out, err) = match launched.terminal {
+            Some(master) => (Some(master), None),
+            None => (out.map(|(r, _)| r), err.map(|(r, _)| r)),
+        };
         Ok(Monitor {
             root: root.path.clone(),
             id: launched.container.config.id.clone(),
             pid: launched.init.pid(),
-            out: Some(out_r),
-            err: Some(err_r),
+            out,
+            err,
             // Held open and never written: `-d -i` keeps the command's
             // stdin open, as docker does.
             stdin: stdin.map(|(_, w)| w),
@@ -200,6 +216,9 @@ fn parse_fd(arg: &OsString) -> Result<Option<OwnedFd>> {
 impl Monitor {
     /// Re-execute this binary as the monitor; returns only on failure.
     fn exec(&self) -> io::Error {
+        // Nothing else of this process's fds (some inherited from the
+        // user's shell) goes on into the monitor.
+        let _ = tinydocker_ns::child::mark_fds_cloexec();
         let fds = [&self.out, &self.err, &self.stdin];
         for fd in fds.into_iter().flatten() {
             // SAFETY: clears FD_CLOEXEC on an fd we own, so it survives exec.

@@ -158,6 +158,13 @@ impl Child {
         sync::read_result(&self.sock)
     }
 
+    /// The fd the child passes with
+    /// [`ChildChannel::send_fd`](crate::ChildChannel::send_fd) after go, or
+    /// the failure it reported first.
+    pub fn receive_fd(&self) -> Result<Result<OwnedFd, ChildFailure>, Error> {
+        sync::receive_fd(&self.sock)
+    }
+
     /// Send a signal, through the pidfd where there is one (it cannot hit a
     /// recycled pid).
     pub fn signal(&self, signal: i32) -> Result<(), Error> {

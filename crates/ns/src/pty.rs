@@ -530,6 +530,51 @@ fn drain(master: BorrowedFd<'_>, output: &mut Output<'_>, buf: &mut [u8]) -> Res
     }
 }
 
+/// In the child, once its root is the container's: a pair from its own
+/// `/dev/ptmx` (so the slave is `/dev/pts/N` of the container's devpts),
+/// the master sized `size`. Returns (master, slave), both close-on-exec, or
+/// the errno of the step that failed. Async-signal-safe and allocation-free.
+pub fn open_in_child(size: Option<&libc::winsize>) -> Result<(RawFd, RawFd), i32> {
+    // SAFETY: a valid C string; the result is checked.
+    let master = unsafe {
+        libc::open(
+            c"/dev/ptmx".as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if master < 0 {
+        return Err(errno());
+    }
+    let fail = |master: RawFd| {
+        let e = errno();
+        crate::child::close(master);
+        Err(e)
+    };
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int from a valid pointer.
+    if unsafe { libc::ioctl(master, libc::TIOCSPTLCK, &unlock) } != 0 {
+        return fail(master);
+    }
+    if let Some(size) = size {
+        // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer.
+        if unsafe { libc::ioctl(master, libc::TIOCSWINSZ, size as *const libc::winsize) } != 0 {
+            return fail(master);
+        }
+    }
+    // SAFETY: TIOCGPTPEER takes open flags and returns a new fd.
+    let slave = unsafe {
+        libc::ioctl(
+            master,
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if slave < 0 {
+        return fail(master);
+    }
+    Ok((master, slave))
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::fd::AsFd;

@@ -11,6 +11,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use crate::Error;
 
 const GO: u8 = b'G';
+/// The one byte that carries an fd from the child.
+const FD_MESSAGE: u8 = b'F';
 
 /// A failure the child reports before exec: which step of the caller's setup
 /// failed (the caller numbers its steps) and the `errno` it failed with.
@@ -74,6 +76,67 @@ pub(crate) fn send_go(fd: &OwnedFd) -> Result<(), Error> {
             Some(libc::EPIPE) | Some(libc::ECONNRESET) => return Ok(()),
             _ => return Err(Error::SendGo(err)),
         }
+    }
+}
+
+/// Parent side: the fd the child passed with [`ChildChannel::send_fd`], or
+/// the failure it reported before it could.
+pub(crate) fn receive_fd(fd: &OwnedFd) -> Result<Result<OwnedFd, ChildFailure>, Error> {
+    #[repr(C)]
+    union Control {
+        buf: [u8; 64],
+        _align: libc::cmsghdr,
+    }
+    let mut data = [0u8; 8];
+    let mut control = Control { buf: [0; 64] };
+    loop {
+        let mut iov = libc::iovec {
+            iov_base: data.as_mut_ptr().cast(),
+            iov_len: data.len(),
+        };
+        // SAFETY: msghdr is plain old data; zeroed is valid.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        // SAFETY: a pointer to the control buffer, of its size.
+        msg.msg_control = unsafe { control.buf.as_mut_ptr() }.cast();
+        msg.msg_controllen = 64;
+        // SAFETY: a valid msghdr whose buffers outlive the call.
+        let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(Error::ReadResult(err));
+        }
+        if n == 8 {
+            return Ok(Err(ChildFailure::decode(data)));
+        }
+        // SAFETY: the kernel filled msg_control; CMSG_FIRSTHDR checks the length.
+        let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+        // SAFETY: a non-null header inside the control buffer.
+        let passed = !cmsg.is_null()
+            && unsafe {
+                (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS
+            };
+        if n == 1 && data[0] == FD_MESSAGE && passed {
+            let mut raw: RawFd = -1;
+            // SAFETY: the data of an SCM_RIGHTS header holds at least one fd.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    libc::CMSG_DATA(cmsg),
+                    (&mut raw as *mut RawFd).cast::<u8>(),
+                    std::mem::size_of::<RawFd>(),
+                )
+            };
+            // SAFETY: the kernel installed this fd in our table for us.
+            return Ok(Ok(unsafe { OwnedFd::from_raw_fd(raw) }));
+        }
+        return Err(Error::ReadResult(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the container process ended before it passed its terminal",
+        )));
     }
 }
 
@@ -159,6 +222,56 @@ impl ChildChannel {
         // matter, the process exits next either way.
         unsafe { libc::send(self.fd, msg.as_ptr().cast(), msg.len(), libc::MSG_NOSIGNAL) };
         crate::child::exit(1)
+    }
+
+    /// Pass an open fd to the parent (`SCM_RIGHTS`), such as the master of
+    /// a pseudo-terminal the child opened in its own devpts. The parent
+    /// takes it with [`Child::receive_fd`](crate::Child::receive_fd).
+    pub fn send_fd(&self, fd: RawFd) -> Result<(), i32> {
+        #[repr(C)]
+        union Control {
+            buf: [u8; 64],
+            _align: libc::cmsghdr,
+        }
+        let mut byte = [FD_MESSAGE];
+        let mut iov = libc::iovec {
+            iov_base: byte.as_mut_ptr().cast(),
+            iov_len: 1,
+        };
+        let mut control = Control { buf: [0; 64] };
+        // SAFETY: msghdr is plain old data; zeroed is valid.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        // SAFETY: CMSG_SPACE is a pure computation.
+        let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+        // SAFETY: the buffer is 64 bytes, more than CMSG_SPACE of one fd.
+        msg.msg_control = unsafe { control.buf.as_mut_ptr() }.cast();
+        msg.msg_controllen = space;
+        // SAFETY: msg_control points at a zeroed buffer of msg_controllen
+        // bytes, so the first header is inside it.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+            std::ptr::copy_nonoverlapping(
+                (&fd as *const RawFd).cast::<u8>(),
+                libc::CMSG_DATA(cmsg),
+                std::mem::size_of::<RawFd>(),
+            );
+        }
+        loop {
+            // SAFETY: a valid msghdr on an open socket.
+            let n = unsafe { libc::sendmsg(self.fd, &msg, libc::MSG_NOSIGNAL) };
+            if n == 1 {
+                return Ok(());
+            }
+            if n < 0 && crate::child::errno() == libc::EINTR {
+                continue;
+            }
+            return Err(crate::child::errno());
+        }
     }
 
     /// The raw fd, for callers that must keep it open across their own fd

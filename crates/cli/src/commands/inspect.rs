@@ -64,6 +64,7 @@ fn container(c: &Container) -> Value {
             "Image": config.image,
             "WorkingDir": config.workdir,
             "OpenStdin": config.interactive,
+            "Tty": config.tty,
             "User": sec.user,
         },
         "HostConfig": {

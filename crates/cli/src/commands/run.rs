@@ -12,7 +12,7 @@ use std::convert::Infallible;
 use std::ffi::{c_char, CString};
 use std::fs;
 use std::net::Ipv4Addr;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -20,7 +20,7 @@ use tinydocker_cgroups::{AnyManager, DeviceControl, Layout, Manager, Resources};
 use tinydocker_fs::{plan, Create, MountPlan, PreparedPlan, ProvidedFile, RootfsSpec, Volume};
 use tinydocker_net::{nft, Endpoint, Netlink, PortMapping};
 use tinydocker_ns::{
-    child, spawn, ChildChannel, ChildFailure, ExitStatus, Namespaces, SignalForwarder,
+    child, pty, spawn, ChildChannel, ChildFailure, ExitStatus, Namespaces, SignalForwarder,
 };
 use tinydocker_security::caps::{self, Privileges};
 use tinydocker_security::seccomp;
@@ -47,6 +47,7 @@ const STEP_EXEC: u32 = 1006;
 const STEP_CGROUP: u32 = 1007;
 const STEP_SECCOMP: u32 = 1008;
 const STEP_INIT: u32 = 1009;
+const STEP_TTY: u32 = 1010;
 /// Writing a sysctl: this plus its index in `ChildPlan::sysctls`.
 const STEP_SYSCTL: u32 = 1200;
 
@@ -332,11 +333,45 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
 
 fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<i32> {
     if args.detach {
-        let interactive = args.interactive;
-        return supervisor::detach(root, interactive, |stdio| launch(root, &args, stdio));
+        let (interactive, tty) = (args.interactive, args.tty);
+        return supervisor::detach(root, interactive, tty, |stdio| launch(root, &args, stdio));
     }
-    let mut launched = launch(root, &args, Stdio::default())?;
-    let status = signals.supervise(&mut launched.init)?;
+    let user_terminal = pty::user_terminal();
+    let stdin = std::io::stdin();
+    let stdin_is_tty = pty::window_size(stdin.as_fd()).is_ok();
+    if args.tty && args.interactive && !stdin_is_tty {
+        bail!("the input device is not a TTY");
+    }
+    let size = user_terminal.and_then(|t| pty::window_size(t).ok());
+    let mut launched = launch(
+        root,
+        &args,
+        Stdio {
+            tty_size: size,
+            ..Stdio::default()
+        },
+    )?;
+    let status = match &launched.terminal {
+        Some(master) => {
+            // The user's keys go to the program as they are (Ctrl-C
+            // included) while it runs; the terminal is restored after.
+            let raw = if args.interactive {
+                Some(pty::RawMode::enter(stdin.as_fd())?)
+            } else {
+                None
+            };
+            let stdout = std::io::stdout();
+            let user = pty::UserSide {
+                input: args.interactive.then(|| stdin.as_fd()),
+                output: stdout.as_fd(),
+                terminal: user_terminal,
+            };
+            let status = pty::relay(master.as_fd(), &user, signals, &mut launched.init);
+            drop(raw);
+            status?
+        }
+        None => signals.supervise(&mut launched.init)?,
+    };
     finish(root, &mut launched.container, &launched.cgroup, status)
 }
 
@@ -346,6 +381,8 @@ fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Stdio {
     pub fds: [Option<RawFd>; 3],
+    /// `-t`: the window size of the container's pseudo-terminal.
+    pub tty_size: Option<libc::winsize>,
 }
 
 /// A container whose command runs: what its supervisor needs.
@@ -353,6 +390,8 @@ pub(crate) struct Launched {
     pub container: Container,
     pub init: tinydocker_ns::Child,
     pub cgroup: AnyManager,
+    /// `-t`: the master of the container's pseudo-terminal.
+    pub terminal: Option<OwnedFd>,
 }
 
 /// Create the container and start its command. On failure nothing of it is
@@ -427,6 +466,7 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
         interactive: args.interactive,
         auto_remove: args.rm,
         init: args.init,
+        tty: args.tty,
         created: state::now_nanos(),
         resources: v.resources.clone(),
         cgroup: format!("{}/{id}", v.cgroup_parent),
@@ -541,10 +581,11 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
     drop(ports_lock);
 
     match start(&container, &prepared, &mut init) {
-        Ok(()) => Ok(Launched {
+        Ok(terminal) => Ok(Launched {
             container,
             init,
             cgroup,
+            terminal,
         }),
         Err(err) => {
             // A failure to start: the record says why (without --rm), or goes.
@@ -682,6 +723,9 @@ struct ChildPlan {
     stdio: [Option<RawFd>; 3],
     /// `--init`: stay as pid 1 and fork the command.
     init: bool,
+    /// `-t`: open a pseudo-terminal in the container (this size), pass its
+    /// master to the runtime and make the slave the command's terminal.
+    tty: Option<Option<libc::winsize>>,
     candidates: Vec<CString>,
     argv: Vec<CString>,
     envp: Vec<CString>,
@@ -773,6 +817,20 @@ fn child_main(
                 chan.fail(STEP_STDIN, child::errno());
             }
             libc::close(fd);
+        }
+    }
+    if let Some(size) = &plan.tty {
+        match pty::open_in_child(size.as_ref()) {
+            Ok((master, slave)) => {
+                if let Err(e) = chan.send_fd(master) {
+                    chan.fail(STEP_TTY, e);
+                }
+                child::close(master);
+                if let Err(e) = pty::attach(slave) {
+                    chan.fail(STEP_TTY, e);
+                }
+            }
+            Err(e) => chan.fail(STEP_TTY, e),
         }
     }
     for (target, fd) in plan.stdio.iter().enumerate() {
@@ -946,9 +1004,10 @@ impl Prepared {
             mounts: PreparedPlan::new(&mounts)?,
             hostname: CString::new(config.hostname.as_str())?,
             loopback: v.network != Network::Host,
-            null_stdin: !config.interactive && stdio.fds[0].is_none(),
+            null_stdin: !config.interactive && !config.tty && stdio.fds[0].is_none(),
             stdio: stdio.fds,
             init: config.init,
+            tty: config.tty.then_some(stdio.tty_size),
             candidates: cstrings(&candidates)?,
             argv: cstrings(&config.cmd)?,
             envp: cstrings(&config.env)?,
@@ -1007,12 +1066,13 @@ impl Prepared {
 }
 
 /// Connect the init to its network (while it waits for go), say go, and
-/// wait until it has exec'd the command or failed.
+/// wait until it has exec'd the command or failed. With `-t`, returns the
+/// master of the pseudo-terminal the init opened in the container.
 fn start(
     container: &Container,
     prepared: &Prepared,
     init: &mut tinydocker_ns::Child,
-) -> Result<()> {
+) -> Result<Option<OwnedFd>> {
     // The endpoint goes into the init's network namespace while it
     // waits for go: the command starts with its network ready.
     if let Some(net) = &container.config.net {
@@ -1029,11 +1089,22 @@ fn start(
         nft::run(&nft::publish_script(&net.bridge, net.ip, &net.ports))?;
     }
     init.go()?;
-    if let Some(failure) = init.wait_exec()? {
+    let failed = |init: &mut tinydocker_ns::Child, failure| -> anyhow::Error {
         let _ = init.try_wait(true);
-        return Err(describe_failure(failure, &prepared.mounts, &container.config.cmd[0]).into());
+        describe_failure(failure, &prepared.mounts, &container.config.cmd[0]).into()
+    };
+    let terminal = if container.config.tty {
+        match init.receive_fd()? {
+            Ok(master) => Some(master),
+            Err(failure) => return Err(failed(init, failure)),
+        }
+    } else {
+        None
+    };
+    if let Some(failure) = init.wait_exec()? {
+        return Err(failed(init, failure));
     }
-    Ok(())
+    Ok(terminal)
 }
 
 /// After the container's init exited: release what it held, record how it
