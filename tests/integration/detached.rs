@@ -295,3 +295,50 @@ fn init_forwards_signals_and_reaps_orphans() {
     root.run(&["rm", "fwd"]).ok();
     root.assert_no_containers();
 }
+
+#[test]
+fn ps_formats_and_container_prune() {
+    let root = TestRoot::new();
+    let up = detach(&root, &["--name", "up", "busybox", "sleep", "100"]);
+    root.run(&["run", "--name", "done", "busybox", "sh", "-c", "exit 2"])
+        .code(2);
+    // One JSON object per line with docker's field names.
+    let out = root.run(&["ps", "-a", "--format", "json", "--no-trunc"]);
+    out.ok();
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("a json line"))
+        .collect();
+    assert_eq!(rows.len(), 2);
+    let up_row = rows.iter().find(|r| r["Names"] == "up").expect("up");
+    assert_eq!(up_row["ID"], up.as_str());
+    assert_eq!(up_row["State"], "running");
+    assert_eq!(up_row["Command"], "\"sleep 100\"");
+    let done_row = rows.iter().find(|r| r["Names"] == "done").expect("done");
+    assert_eq!(done_row["State"], "exited");
+    assert!(done_row["Status"]
+        .as_str()
+        .unwrap()
+        .starts_with("Exited (2)"));
+    // A template; only running ones without -a.
+    root.run(&["ps", "--format", "{{.Names}}\\t{{.State}}"])
+        .ok()
+        .stdout_is("up\trunning");
+    root.run(&["ps", "--format", "{{.Nope}}"])
+        .code(125)
+        .one_error_line();
+    // prune asks first; "n" keeps everything.
+    root.run_with_stdin(&["container", "prune"], b"n\n").ok();
+    assert_eq!(root.container_ids().len(), 2);
+    let out = root.run(&["container", "prune", "-f"]);
+    out.ok();
+    assert!(
+        out.text().starts_with("Deleted Containers:"),
+        "{}",
+        out.text()
+    );
+    assert_eq!(root.container_ids(), [up.clone()]);
+    root.run(&["rm", "-f", "up"]).ok();
+    root.assert_no_containers();
+}

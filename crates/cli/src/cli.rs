@@ -55,6 +55,9 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(WaitArgs),
+    /// Manage containers
+    #[command(subcommand)]
+    Container(ContainerCommand),
     /// Fetch the logs of a container
     Logs(LogsArgs),
 }
@@ -259,6 +262,10 @@ pub struct PsArgs {
     /// Don't truncate output
     #[arg(long = "no-trunc")]
     pub no_trunc: bool,
+    /// Format the output: table (the default), json (one object per
+    /// line), or a template such as '{{.ID}}\t{{.Names}}'
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -392,4 +399,17 @@ mod tests {
         let run = cmd.find_subcommand_mut("run").unwrap();
         insta::assert_snapshot!(run.render_help().to_string());
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCommand {
+    /// Remove all stopped containers
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
 }

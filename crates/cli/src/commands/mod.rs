@@ -38,6 +38,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Stop(args) => kill::stop(&root, args),
         Command::Inspect(args) => inspect::inspect(&root, args),
         Command::Wait(args) => wait::wait(&root, args),
+        Command::Container(crate::cli::ContainerCommand::Prune(args)) => rm::prune(&root, args),
         Command::Logs(args) => logs::logs(&root, args),
     }
 }

@@ -70,6 +70,24 @@ pub fn ps(root: &Root, args: PsArgs) -> Result<i32> {
             c.short_id().to_string()
         }
     };
+    if let Some(format) = args.format.as_deref().filter(|f| *f != "table") {
+        let mut out = String::new();
+        for (c, o) in &containers {
+            let fields = fields(c, *o, args.no_trunc);
+            if format == "json" {
+                let object: serde_json::Map<String, serde_json::Value> = fields
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+                    .collect();
+                out.push_str(&serde_json::Value::Object(object).to_string());
+            } else {
+                out.push_str(&template(format, &fields)?);
+            }
+            out.push('\n');
+        }
+        print!("{out}");
+        return Ok(0);
+    }
     if args.quiet {
         for (c, _) in &containers {
             println!("{}", id(c));
@@ -103,4 +121,75 @@ pub fn ps(root: &Root, args: PsArgs) -> Result<i32> {
         &rows,
     );
     Ok(0)
+}
+
+/// docker's names for a container's fields in `--format`.
+fn fields(c: &Container, o: Observed, no_trunc: bool) -> Vec<(&'static str, String)> {
+    let id = if no_trunc {
+        c.config.id.clone()
+    } else {
+        c.short_id().to_string()
+    };
+    vec![
+        ("Command", command_text(c, no_trunc)),
+        ("CreatedAt", human::rfc3339(c.config.created)),
+        ("ID", id),
+        ("Image", c.config.image.clone()),
+        ("Names", c.config.name.clone()),
+        ("Networks", c.config.network.clone()),
+        ("Ports", ports_text(c)),
+        (
+            "RunningFor",
+            format!("{} ago", human::duration(human::since(c.config.created))),
+        ),
+        ("State", status_word(o).to_string()),
+        ("Status", status_text(o)),
+    ]
+}
+
+/// Fill a template such as `{{.ID}}\t{{.Names}}` (Go's syntax, fields only;
+/// `\t` and `\n` as escapes).
+fn template(format: &str, fields: &[(&str, String)]) -> Result<String> {
+    let mut out = String::new();
+    let mut rest = format;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find("}}") else {
+            anyhow::bail!("invalid --format {format:?}: unclosed {{{{");
+        };
+        let name = rest[start + 2..start + end].trim();
+        let Some((_, value)) = fields
+            .iter()
+            .find(|(k, _)| Some(*k) == name.strip_prefix('.'))
+        else {
+            anyhow::bail!(
+                "invalid --format {format:?}: unknown field {name:?} (known: {})",
+                fields
+                    .iter()
+                    .map(|(k, _)| format!(".{k}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        };
+        out.push_str(value);
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out.replace("\\t", "\t").replace("\\n", "\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates() {
+        let fields = vec![("ID", "abc".to_string()), ("Names", "web".to_string())];
+        assert_eq!(
+            template("{{.ID}}\\t{{ .Names }}!", &fields).unwrap(),
+            "abc\tweb!"
+        );
+        assert!(template("{{.Nope}}", &fields).is_err());
+        assert!(template("{{.ID", &fields).is_err());
+    }
 }

@@ -83,3 +83,71 @@ fn kill(pid: i32, start: u64) -> Result<()> {
     }
     Ok(())
 }
+
+/// `tinydocker container prune [-f]`: remove every container that is not
+/// running (exited, created, or dead: killed with its runtime).
+pub fn prune(root: &Root, args: crate::cli::PruneArgs) -> Result<i32> {
+    use std::io::{BufRead, Write};
+    if !args.force {
+        print!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+            return Ok(0);
+        }
+    }
+    let mut removed = Vec::new();
+    let mut failed = false;
+    let mut reclaimed = 0;
+    for container in root.list()? {
+        if let Observed::Running { .. } = container.observe() {
+            continue;
+        }
+        let size = disk_usage(&container.dir);
+        match remove_one(root, &container.config.id, false) {
+            Ok(()) => {
+                removed.push(container.config.id);
+                reclaimed += size;
+            }
+            // Started meanwhile: not stopped any more, so not pruned.
+            Err(_)
+                if matches!(
+                    root.find(&container.config.id).map(|c| c.observe()),
+                    Ok(Observed::Running { .. })
+                ) => {}
+            Err(e) => {
+                eprintln!("tinydocker: {}", crate::errors::one_line(&e));
+                failed = true;
+            }
+        }
+    }
+    if !removed.is_empty() {
+        println!("Deleted Containers:");
+        for id in &removed {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!(
+        "Total reclaimed space: {}",
+        crate::human::size(reclaimed).replace(' ', "")
+    );
+    Ok(if failed { crate::errors::USAGE } else { 0 })
+}
+
+/// The bytes the files under `dir` take (its writable layer, log, record).
+fn disk_usage(dir: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => m.blocks() * 512 + disk_usage(&e.path()),
+            Ok(m) => m.blocks() * 512,
+            Err(_) => 0,
+        })
+        .sum()
+}
