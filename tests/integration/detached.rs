@@ -338,7 +338,7 @@ fn ps_formats_and_container_prune() {
         "{}",
         out.text()
     );
-    assert_eq!(root.container_ids(), [up.clone()]);
+    assert_eq!(root.container_ids(), [up]);
     root.run(&["rm", "-f", "up"]).ok();
     root.assert_no_containers();
 }
