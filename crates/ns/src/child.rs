@@ -5,6 +5,7 @@
 //! prepared by the parent, with no allocation.
 
 use std::ffi::{c_char, CStr};
+use std::os::fd::RawFd;
 
 /// The calling thread's `errno`.
 pub fn errno() -> i32 {
@@ -130,4 +131,66 @@ pub fn write_file(path: &CStr, content: &[u8]) -> Result<(), i32> {
         return Err(if n < 0 { err } else { libc::EIO });
     }
     Ok(())
+}
+
+/// Enter namespaces with `setns(2)`: with a pidfd, every namespace of that
+/// process named in `nstypes` (`CLONE_NEW*` flags) at once, atomically
+/// (Linux 5.8+); with a `/proc/PID/ns/*` file, that one namespace
+/// (`nstypes` 0 or its flag).
+///
+/// Entering a mount namespace also moves the caller to that namespace's
+/// root (a container's root after its `pivot_root`), root directory and
+/// working directory both. Entering a PID namespace changes only where
+/// the caller's *future children* are born, so a parent may use it too.
+pub fn setns(fd: RawFd, nstypes: i32) -> Result<(), i32> {
+    // SAFETY: setns takes an fd and a flag word; a bad fd fails with EBADF.
+    if unsafe { libc::setns(fd, nstypes) } != 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// Change the working directory (`chdir(2)`).
+pub fn chdir(path: &CStr) -> Result<(), i32> {
+    // SAFETY: a valid C string.
+    if unsafe { libc::chdir(path.as_ptr()) } != 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// Make `fd` this process's `target` (0, 1 or 2), with `dup2(2)`. The copy
+/// is not close-on-exec, whatever `fd` is.
+pub fn dup_onto(fd: RawFd, target: RawFd) -> Result<(), i32> {
+    if fd == target {
+        // dup2 onto itself would keep a close-on-exec flag: clear it.
+        // SAFETY: F_SETFD on an fd; a bad one fails with EBADF.
+        if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } != 0 {
+            return Err(errno());
+        }
+        return Ok(());
+    }
+    // SAFETY: dup2 on two fd numbers; a bad source fails with EBADF.
+    if unsafe { libc::dup2(fd, target) } < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// Make the process non-dumpable (`PR_SET_DUMPABLE` 0), so that nothing
+/// in a namespace it joins can `ptrace(2)` it or open its `/proc/PID/fd`
+/// before it has dropped its privileges; `execve(2)` of the user's program
+/// makes it dumpable again.
+pub fn set_non_dumpable() -> Result<(), i32> {
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0) } != 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// Close an fd the child inherited and must not keep (`close(2)`).
+pub fn close(fd: RawFd) {
+    // SAFETY: closes an fd number of this process; a bad one fails with EBADF.
+    unsafe { libc::close(fd) };
 }

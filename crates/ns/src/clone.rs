@@ -13,6 +13,9 @@ use crate::{Error, ExitStatus};
 pub struct Namespaces(u64);
 
 impl Namespaces {
+    /// No new namespace: the child shares the caller's (or those it joins
+    /// itself, as `exec` does).
+    pub const NONE: Namespaces = Namespaces(0);
     pub const MOUNT: Namespaces = Namespaces(libc::CLONE_NEWNS as u64);
     pub const UTS: Namespaces = Namespaces(libc::CLONE_NEWUTS as u64);
     pub const IPC: Namespaces = Namespaces(libc::CLONE_NEWIPC as u64);

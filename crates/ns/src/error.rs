@@ -23,6 +23,38 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    #[error("open {path}")]
+    OpenPty {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path} is not a pseudo-terminal multiplexer (expected character device 5:2)")]
+    NotPtmx { path: String },
+    #[error("unlock the pseudo-terminal")]
+    UnlockPty(#[source] io::Error),
+    #[error("open the pseudo-terminal's peer")]
+    OpenPtyPeer(#[source] io::Error),
+    #[error("read the terminal's window size")]
+    GetWindowSize(#[source] io::Error),
+    #[error("set the pseudo-terminal's window size")]
+    SetWindowSize(#[source] io::Error),
+    #[error("read the terminal's settings")]
+    GetTermios(#[source] io::Error),
+    #[error("put the terminal in raw mode")]
+    SetTermios(#[source] io::Error),
+    #[error("make the pseudo-terminal non-blocking")]
+    NonBlocking(#[source] io::Error),
+    #[error("wait for terminal input or output")]
+    Poll(#[source] io::Error),
+    #[error("read the input")]
+    ReadInput(#[source] io::Error),
+    #[error("read the pseudo-terminal")]
+    ReadPty(#[source] io::Error),
+    #[error("write to the pseudo-terminal")]
+    WritePty(#[source] io::Error),
+    #[error("write the output")]
+    WriteOutput(#[source] io::Error),
     #[error("send signal {signal} to process {pid}")]
     Kill {
         pid: i32,

@@ -28,6 +28,7 @@
 pub mod child;
 mod clone;
 mod error;
+pub mod pty;
 mod signals;
 mod status;
 mod sync;

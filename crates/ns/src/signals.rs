@@ -2,7 +2,7 @@
 //! init, and notice its exit, with one `signalfd(2)`: no handlers, no sleeps.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::{Child, Error, ExitStatus};
 
@@ -108,6 +108,14 @@ impl SignalForwarder {
                 return Err(Error::ReadSignal(err));
             }
         }
+    }
+}
+
+/// The signalfd, for a caller's own `poll(2)` loop (the pseudo-terminal
+/// relay): readable when [`SignalForwarder::next`] will not block.
+impl AsRawFd for SignalForwarder {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
     }
 }
 
