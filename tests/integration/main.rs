@@ -9,6 +9,7 @@
 mod bad_input;
 mod cgroups;
 mod control;
+mod exec;
 mod filesystem;
 mod flags;
 mod image;

@@ -3,7 +3,7 @@
 //! or waited on, and waiting is a `poll(2)` on the pidfd, not a sleep loop.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -30,6 +30,11 @@ impl Process {
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         // Checked after opening: from here on the pidfd names this process.
         (pid_start_time(pid) == Some(start)).then_some(Process { fd })
+    }
+
+    /// The pidfd, to enter the process's namespaces (`setns(2)`).
+    pub fn pidfd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 
     pub fn signal(&self, signal: i32) -> io::Result<()> {

@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod exec;
 mod images;
 mod import;
 mod inspect;
@@ -35,6 +36,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Kill(args) => kill::kill(&root, args),
         Command::Stop(args) => kill::stop(&root, args),
         Command::Inspect(args) => inspect::inspect(&root, args),
+        Command::Exec(args) => exec::exec(&root, args),
     }
 }
 
