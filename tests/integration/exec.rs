@@ -391,34 +391,61 @@ impl Terminal {
     }
 }
 
-/// Wait for `child` under the watchdog; its exit code.
-fn finish(mut child: Child) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    let deadline = Instant::now() + WATCHDOG;
-    // SAFETY: pidfd_open on our own unreaped child.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as i32, 0) } as i32;
-    check(fd, "pidfd_open");
-    // SAFETY: a fresh fd nobody else owns.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut pfd = libc::pollfd {
-        fd: pidfd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let left = deadline.saturating_duration_since(Instant::now());
-    // SAFETY: one valid pollfd.
-    let ready = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) } > 0;
-    if !ready {
-        let _ = child.kill();
+impl Terminal {
+    /// Wait for `child` under the watchdog, reading what it shows
+    /// meanwhile (so it never blocks on a full terminal); its exit code.
+    fn finish(&mut self, mut child: Child) -> i32 {
+        use std::os::unix::process::ExitStatusExt;
+        let deadline = Instant::now() + WATCHDOG;
+        // SAFETY: pidfd_open on our own unreaped child.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as i32, 0) } as i32;
+        check(fd, "pidfd_open");
+        // SAFETY: a fresh fd nobody else owns.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let exited = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break false;
+            }
+            let mut pfds = [
+                libc::pollfd {
+                    fd: pidfd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.master.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: two valid pollfds.
+            unsafe { libc::poll(pfds.as_mut_ptr(), 2, left.as_millis() as i32) };
+            if pfds[0].revents != 0 {
+                break true;
+            }
+            if pfds[1].revents != 0 {
+                let mut buf = [0u8; 4096];
+                // SAFETY: reads into a valid buffer.
+                let n = unsafe {
+                    libc::read(self.master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())
+                };
+                assert!(n > 0, "read the terminal: {}", io::Error::last_os_error());
+                self.seen.extend_from_slice(&buf[..n as usize]);
+            }
+        };
+        if !exited {
+            let _ = child.kill();
+        }
+        let status = child.wait().expect("wait for tinydocker");
+        assert!(exited, "tinydocker still ran after {WATCHDOG:?}");
+        assert_eq!(
+            status.signal(),
+            None,
+            "tinydocker itself was killed: {status:?}"
+        );
+        status.code().expect("an exit code")
     }
-    let status = child.wait().expect("wait for tinydocker");
-    assert!(ready, "tinydocker still ran after {WATCHDOG:?}");
-    assert_eq!(
-        status.signal(),
-        None,
-        "tinydocker itself was killed: {status:?}"
-    );
-    status.code().expect("an exit code")
 }
 
 #[test]
@@ -443,7 +470,7 @@ fn tty_sessions() {
     let shown = term.wait_for("MARK3");
     assert!(shown.contains("40 120\r\n"), "{shown:?}");
     term.type_in(b"exit 4\n");
-    assert_eq!(finish(session), 4);
+    assert_eq!(term.finish(session), 4);
     // And cooked again afterwards.
     assert_eq!(term.lflag(), cooked, "terminal settings restored");
 
@@ -461,7 +488,7 @@ fn tty_sessions() {
     );
     term.wait_for("ready");
     term.type_in(&[0x03]);
-    assert_eq!(finish(session), 130);
+    assert_eq!(term.finish(session), 130);
     assert_eq!(term.lflag(), cooked, "terminal settings restored");
 
     // -t without -i: a terminal, output through it, the user's terminal
@@ -469,26 +496,33 @@ fn tty_sessions() {
     let session = term.spawn(&root, &["exec", "-t", "term", "sh", "-c", "tty; echo done"]);
     let shown = term.wait_for("done");
     assert!(shown.contains("/dev/pts/"), "{shown:?}");
-    assert_eq!(finish(session), 0);
+    assert_eq!(term.finish(session), 0);
     assert_eq!(term.lflag(), cooked);
 
     // A failure to start restores the terminal too, and says why.
     let session = term.spawn(&root, &["exec", "-it", "term", "nosuchcommand"]);
     term.wait_for("executable file not found");
-    assert_eq!(finish(session), 127);
+    assert_eq!(term.finish(session), 127);
     assert_eq!(term.lflag(), cooked);
 
     // Everything a short-lived program wrote is passed on before exec
     // exits.
     let session = term.spawn(
         &root,
-        &["exec", "-t", "term", "sh", "-c", "seq 1 2000; echo END"],
+        &[
+            "exec",
+            "-t",
+            "term",
+            "sh",
+            "-c",
+            "seq 1 20000 > /tmp/big; cat /tmp/big; echo END",
+        ],
     );
-    assert_eq!(finish(session), 0);
+    assert_eq!(term.finish(session), 0);
     // (Without -i the user's terminal stays cooked: it adds a \r of its own.)
     let shown = term.shown_now().replace('\r', "");
     assert!(
-        shown.ends_with("\n1999\n2000\nEND\n"),
+        shown.ends_with("\n19999\n20000\nEND\n"),
         "{:?}",
         &shown[shown.len().saturating_sub(100)..]
     );
