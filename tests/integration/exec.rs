@@ -10,7 +10,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
 use std::time::Instant;
 
-use tinydocker_tests::{children_of, Running, TestRoot, WATCHDOG};
+use tinydocker_tests::{children_of, Running, TempDir, TestRoot, WATCHDOG};
 
 /// A container that stays up: `run --name NAME [FLAGS] busybox` with a
 /// file written, a variable set, and its init `sleep`ing as pid 1.
@@ -111,6 +111,38 @@ fn exec_joins_every_namespace_and_the_cgroup_of_the_container() {
     ])
     .ok()
     .stdout_is("NoNewPrivs:\t1\nSeccomp:\t2");
+}
+
+#[test]
+fn exec_runs_under_the_containers_own_restrictions() {
+    let root = TestRoot::new();
+    let dir = TempDir::new("exec-seccomp-profile");
+    let profile = dir.join("no-mkdir.json");
+    fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let _run = start(
+        &root,
+        "strict",
+        &["--security-opt", &opt, "--cap-drop", "CHOWN"],
+    );
+    // The profile as the container got it, even with the file gone.
+    fs::remove_file(&profile).unwrap();
+    let out = root.run(&["exec", "strict", "mkdir", "/tmp/new"]);
+    out.code(1);
+    assert!(
+        out.stderr.contains("Operation not permitted"),
+        "{}",
+        out.stderr
+    );
+    root.run(&["exec", "strict", "touch", "/tmp/allowed"]).ok();
+    // Without CAP_CHOWN, as the container.
+    root.run(&["exec", "strict", "chown", "1:1", "/tmp/allowed"])
+        .code(1);
 }
 
 #[test]

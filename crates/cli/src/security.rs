@@ -595,6 +595,46 @@ mod tests {
     }
 
     #[test]
+    fn a_recorded_config_checks_back_to_the_same_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.json");
+        let json = r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}"#;
+        fs::write(&file, json).unwrap();
+        let c = check(&args(|a| {
+            a.cap_drop = vec!["CHOWN".into()];
+            a.security_opt = vec![format!("seccomp={}", file.display())];
+            a.user = Some("1000".into());
+        }))
+        .unwrap();
+        assert_eq!(c.config.seccomp_profile.as_deref(), Some(json));
+        // Recorded, then the file changes: the record's profile counts.
+        let record: SecurityConfig =
+            serde_json::from_str(&serde_json::to_string(&c.config).unwrap()).unwrap();
+        fs::write(&file, "{").unwrap();
+        let again = Checked::from_config(&record).unwrap();
+        assert_eq!(again.caps, c.caps);
+        assert_eq!(again.available, c.available);
+        assert_eq!(again.config.user, "1000");
+        assert!(again.config.no_new_privileges);
+        let (profile, bytes) = again.profile.as_ref().unwrap();
+        assert_eq!(bytes.as_slice(), json.as_bytes());
+        assert_eq!(profile.syscalls.len(), 1);
+        // Defaults record no profile; an old record without one reads the file.
+        let plain = check(&SecurityArgs::default()).unwrap();
+        assert_eq!(plain.config.seccomp_profile, None);
+        assert!(Checked::from_config(&plain.config)
+            .unwrap()
+            .profile
+            .is_none());
+        let mut old = record.clone();
+        old.seccomp_profile = None;
+        assert!(
+            Checked::from_config(&old).is_err(),
+            "the file is no profile now"
+        );
+    }
+
+    #[test]
     fn capabilities() {
         let c = check(&args(|a| {
             a.cap_add = vec!["net_admin".into()];
