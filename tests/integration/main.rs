@@ -10,6 +10,7 @@ mod bad_input;
 mod cgroups;
 mod control;
 mod detached;
+mod exec;
 mod filesystem;
 mod flags;
 mod image;

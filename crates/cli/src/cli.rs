@@ -60,6 +60,8 @@ pub enum Command {
     Container(ContainerCommand),
     /// Fetch the logs of a container
     Logs(LogsArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
 }
 
 #[derive(Debug, Args)]
@@ -361,6 +363,35 @@ pub struct LogsArgs {
     pub container: String,
 }
 
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Keep STDIN open
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Set environment variables (KEY=VALUE, or KEY to pass the host's value)
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    pub workdir: Option<String>,
+    /// Username or UID, with an optional group (USER[:GROUP])
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    pub user: Option<String>,
+    /// Container, by name, id or unique id prefix
+    pub container: String,
+    /// Command and arguments
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    pub command: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,6 +422,36 @@ mod tests {
         assert!(run.rm);
         assert_eq!(run.image, "img");
         assert_eq!(run.command, ["ls", "-la", "--rm"]);
+    }
+
+    #[test]
+    fn exec_arguments_after_the_command_are_its_own() {
+        let cli = Cli::try_parse_from([
+            "tinydocker",
+            "exec",
+            "-it",
+            "-e",
+            "A=1",
+            "-u",
+            "1000:1000",
+            "-w",
+            "/tmp",
+            "web",
+            "ls",
+            "-la",
+            "-t",
+        ])
+        .unwrap();
+        let Command::Exec(exec) = cli.command else {
+            panic!("not exec")
+        };
+        assert!(exec.interactive && exec.tty);
+        assert_eq!(exec.env, ["A=1"]);
+        assert_eq!(exec.user.as_deref(), Some("1000:1000"));
+        assert_eq!(exec.workdir.as_deref(), Some("/tmp"));
+        assert_eq!(exec.container, "web");
+        assert_eq!(exec.command, ["ls", "-la", "-t"]);
+        assert!(Cli::try_parse_from(["tinydocker", "exec", "web"]).is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! or waited on, and waiting is a `poll(2)` on the pidfd, not a sleep loop.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use anyhow::{bail, Result};
@@ -35,6 +35,11 @@ impl Process {
     /// The pidfd: readable once the process has exited.
     pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.fd.as_raw_fd()
+    }
+
+    /// The pidfd, to enter the process's namespaces (`setns(2)`).
+    pub fn pidfd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 
     pub fn signal(&self, signal: i32) -> io::Result<()> {

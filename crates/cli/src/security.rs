@@ -89,6 +89,10 @@ pub struct SecurityConfig {
     /// privileged.
     #[serde(default)]
     pub device_cgroup: String,
+    /// A `seccomp=PROFILE.json` file's content as `run` read it: `exec`
+    /// applies the same filter even if the file changed or went since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seccomp_profile: Option<String>,
 }
 
 impl Default for SecurityConfig {
@@ -107,6 +111,7 @@ impl Default for SecurityConfig {
             user: String::new(),
             group_add: vec![],
             device_cgroup: String::new(),
+            seccomp_profile: None,
         }
     }
 }
@@ -195,10 +200,7 @@ pub fn check(args: &SecurityArgs) -> Result<Checked> {
                     crate::errors::io_text(&e)
                 )
             })?;
-            let text = String::from_utf8_lossy(&bytes);
-            let parsed = seccomp::Profile::from_json(&text)
-                .with_context(|| format!("decoding seccomp profile {}", path.display()))?;
-            Some((parsed, bytes))
+            Some(parse_profile(path, bytes)?)
         }
     };
     let devices = args
@@ -224,12 +226,22 @@ pub fn check(args: &SecurityArgs) -> Result<Checked> {
             user: args.user.clone().unwrap_or_default(),
             group_add: args.group_add.clone(),
             device_cgroup: String::new(),
+            seccomp_profile: profile
+                .as_ref()
+                .map(|(_, bytes)| String::from_utf8_lossy(bytes).into_owned()),
         },
         caps,
         available,
         profile,
         devices,
     })
+}
+
+fn parse_profile(path: &Path, bytes: Vec<u8>) -> Result<(seccomp::Profile, Vec<u8>)> {
+    let text = String::from_utf8_lossy(&bytes);
+    let parsed = seccomp::Profile::from_json(&text)
+        .with_context(|| format!("decoding seccomp profile {}", path.display()))?;
+    Ok((parsed, bytes))
 }
 
 fn node_of(host: &Path, container: &str) -> Result<DeviceNode> {
@@ -391,10 +403,53 @@ fn device_rule(node: &DeviceNode, permissions: &str) -> DeviceRule {
     )
 }
 
+/// What a process of the container runs under: for its init (`run`) and
+/// for every process `exec` starts in it.
+pub struct ProcessSecurity {
+    pub privileges: Privileges,
+    pub seccomp: Option<seccomp::Filter>,
+    /// From the user's passwd entry, for `HOME`.
+    pub home: Option<String>,
+}
+
 impl Checked {
+    /// The recorded configuration of a container, checked again, to start
+    /// another process under the same rules (`exec`): the same
+    /// capabilities (within what this process may hand on), the same
+    /// seccomp filter (a profile file's as recorded), no_new_privs and user.
+    pub fn from_config(config: &SecurityConfig) -> Result<Checked> {
+        let caps = CapSet::with_changes(CapSet(0), &config.capabilities, &[])
+            .map_err(|e| anyhow!("the container's recorded capabilities: {e}"))?;
+        let available = caps::current_bounding();
+        let profile = match (&config.seccomp, &config.seccomp_profile) {
+            (SeccompChoice::Profile(path), Some(text)) => {
+                Some(parse_profile(path, text.clone().into_bytes())?)
+            }
+            // A record from before profiles were recorded: the file again.
+            (SeccompChoice::Profile(path), None) => {
+                let bytes = fs::read(path).map_err(|e| {
+                    anyhow!(
+                        "opening the container's seccomp profile {}: {}",
+                        path.display(),
+                        crate::errors::io_text(&e)
+                    )
+                })?;
+                Some(parse_profile(path, bytes)?)
+            }
+            _ => None,
+        };
+        Ok(Checked {
+            config: config.clone(),
+            caps: CapSet(caps.0 & available.0),
+            available,
+            profile,
+            devices: vec![],
+        })
+    }
+
     /// Resolve the user against the image and compile the seccomp filter
     /// (from the cache under `state_root` when it was compiled before).
-    pub fn prepare(&self, layers: &[PathBuf], state_root: &Path) -> Result<Prepared> {
+    pub fn process(&self, layers: &[PathBuf], state_root: &Path) -> Result<ProcessSecurity> {
         let cfg = &self.config;
         let passwd = image_file(layers, "passwd");
         let group = image_file(layers, "group");
@@ -413,6 +468,23 @@ impl Checked {
                 &cache,
             )?),
         };
+        Ok(ProcessSecurity {
+            privileges: Privileges {
+                caps: self.caps,
+                identity: user.identity,
+                no_new_privs: cfg.no_new_privileges,
+                bounding: self.available,
+            },
+            seccomp,
+            home: user.home,
+        })
+    }
+
+    /// [`Checked::process`], and what the parent sets up for the init: its
+    /// devices and masked paths.
+    pub fn prepare(&self, layers: &[PathBuf], state_root: &Path) -> Result<Prepared> {
+        let cfg = &self.config;
+        let process = self.process(layers, state_root)?;
         let mut nodes = Vec::new();
         let device_rules = if cfg.privileged {
             host_devices(Path::new("/dev"), &mut nodes);
@@ -438,19 +510,14 @@ impl Checked {
             )
         };
         Ok(Prepared {
-            privileges: Privileges {
-                caps: self.caps,
-                identity: user.identity,
-                no_new_privs: cfg.no_new_privileges,
-                bounding: self.available,
-            },
-            seccomp,
+            privileges: process.privileges,
+            seccomp: process.seccomp,
             nodes,
             masked_paths,
             readonly_paths,
             sys_writable: cfg.privileged,
             device_rules,
-            home: user.home,
+            home: process.home,
         })
     }
 }
@@ -524,6 +591,46 @@ mod tests {
         assert!(
             format!("{err:#}").contains("/no/such/profile.json"),
             "{err:#}"
+        );
+    }
+
+    #[test]
+    fn a_recorded_config_checks_back_to_the_same_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.json");
+        let json = r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}"#;
+        fs::write(&file, json).unwrap();
+        let c = check(&args(|a| {
+            a.cap_drop = vec!["CHOWN".into()];
+            a.security_opt = vec![format!("seccomp={}", file.display())];
+            a.user = Some("1000".into());
+        }))
+        .unwrap();
+        assert_eq!(c.config.seccomp_profile.as_deref(), Some(json));
+        // Recorded, then the file changes: the record's profile counts.
+        let record: SecurityConfig =
+            serde_json::from_str(&serde_json::to_string(&c.config).unwrap()).unwrap();
+        fs::write(&file, "{").unwrap();
+        let again = Checked::from_config(&record).unwrap();
+        assert_eq!(again.caps, c.caps);
+        assert_eq!(again.available, c.available);
+        assert_eq!(again.config.user, "1000");
+        assert!(again.config.no_new_privileges);
+        let (profile, bytes) = again.profile.as_ref().unwrap();
+        assert_eq!(bytes.as_slice(), json.as_bytes());
+        assert_eq!(profile.syscalls.len(), 1);
+        // Defaults record no profile; an old record without one reads the file.
+        let plain = check(&SecurityArgs::default()).unwrap();
+        assert_eq!(plain.config.seccomp_profile, None);
+        assert!(Checked::from_config(&plain.config)
+            .unwrap()
+            .profile
+            .is_none());
+        let mut old = record.clone();
+        old.seccomp_profile = None;
+        assert!(
+            Checked::from_config(&old).is_err(),
+            "the file is no profile now"
         );
     }
 

@@ -8,6 +8,9 @@
 //! successful exec closes the child's end (it is `CLOEXEC`), which the parent
 //! reads as end-of-file.
 //!
+//! [`child::setns`] joins a running process's namespaces instead (`exec`),
+//! and [`pty`] gives the child a pseudo-terminal and relays it to the user.
+//!
 //! ```no_run
 //! use tinydocker_ns::{spawn, Namespaces, SignalForwarder};
 //!

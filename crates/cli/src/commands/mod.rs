@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod exec;
 mod images;
 mod import;
 mod inspect;
@@ -40,6 +41,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Wait(args) => wait::wait(&root, args),
         Command::Container(crate::cli::ContainerCommand::Prune(args)) => rm::prune(&root, args),
         Command::Logs(args) => logs::logs(&root, args),
+        Command::Exec(args) => exec::exec(&root, args),
     }
 }
 

@@ -59,7 +59,7 @@ const NETNS_SYSCTLS: [(&str, &str); 2] = [
 ];
 /// Dropping privileges: this plus the index of the capability step.
 const STEP_PRIVILEGES: u32 = 1100;
-const PRIVILEGE_STEPS: [caps::Step; 8] = [
+pub(crate) const PRIVILEGE_STEPS: [caps::Step; 8] = [
     caps::Step::KeepCaps,
     caps::Step::Bounding,
     caps::Step::Groups,
@@ -96,7 +96,7 @@ struct Validated {
     security: security::Checked,
 }
 
-fn parse_env_entry(entry: &str, out: &mut Vec<String>) -> Result<()> {
+pub(crate) fn parse_env_entry(entry: &str, out: &mut Vec<String>) -> Result<()> {
     let (key, value) = match entry.split_once('=') {
         Some((k, v)) => (k, Some(v)),
         None => (entry, None),
@@ -310,7 +310,7 @@ fn validate(args: &RunArgs, root_path: &Path) -> Result<Validated> {
 }
 
 /// Set `KEY=VALUE` in an environment list, replacing an earlier `KEY`.
-fn set_env(env: &mut Vec<String>, entry: String) {
+pub(crate) fn set_env(env: &mut Vec<String>, entry: String) {
     let key = entry.split('=').next().unwrap_or_default().to_string();
     env.retain(|e| e.split('=').next() != Some(key.as_str()));
     env.push(entry);
@@ -739,7 +739,7 @@ struct ChildPlan {
 
 /// Where `execve` will look for the command: the command itself when it has
 /// a '/', else each directory of the container's PATH (empty means ".").
-fn exec_candidates(cmd: &str, env: &[String]) -> Vec<String> {
+pub(crate) fn exec_candidates(cmd: &str, env: &[String]) -> Vec<String> {
     if cmd.contains('/') {
         return vec![cmd.to_string()];
     }
@@ -759,7 +759,7 @@ fn exec_candidates(cmd: &str, env: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn cstrings<'a>(items: impl IntoIterator<Item = &'a String>) -> Result<Vec<CString>> {
+pub(crate) fn cstrings<'a>(items: impl IntoIterator<Item = &'a String>) -> Result<Vec<CString>> {
     items
         .into_iter()
         .map(|s| CString::new(s.as_str()).map_err(|_| anyhow!("{s:?} contains a NUL byte")))
@@ -884,7 +884,7 @@ fn child_main(
 }
 
 /// The text of an errno, without Rust's " (os error N)".
-fn errno_text(errno: i32) -> String {
+pub(crate) fn errno_text(errno: i32) -> String {
     errors::io_text(&std::io::Error::from_raw_os_error(errno))
 }
 
