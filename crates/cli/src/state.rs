@@ -130,6 +130,11 @@ pub struct State {
     pub runtime_pid: i32,
     #[serde(default)]
     pub runtime_start: u64,
+    /// The host's boot (`/proc/sys/kernel/random/boot_id`) the container
+    /// was started in: a record from an earlier boot is of a container the
+    /// reboot stopped.
+    #[serde(default)]
+    pub boot_id: String,
 }
 
 impl State {
@@ -146,6 +151,7 @@ impl State {
             runtime_pid: 0,
             runtime_start: 0,
             net_released: false,
+            boot_id: boot_id().to_string(),
         }
     }
 }
@@ -169,6 +175,33 @@ pub fn now_nanos() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos())
+}
+
+/// The exit code shown for a container that was running when the host
+/// went down (docker's).
+pub const REBOOT_EXIT_CODE: i32 = 255;
+
+/// This boot's id, read once per process.
+pub fn boot_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// When this boot began, in nanoseconds since the epoch (`btime` of
+/// /proc/stat).
+fn boot_time() -> u128 {
+    fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|stat| {
+            stat.lines()
+                .find_map(|l| l.strip_prefix("btime "))
+                .and_then(|t| t.trim().parse::<u128>().ok())
+        })
+        .map_or(0, |secs| secs * 1_000_000_000)
 }
 
 /// The parent of container cgroups unless `--cgroup-parent` names another.
@@ -275,6 +308,24 @@ impl Drop for Lock {
     }
 }
 
+/// The prefix of a container directory being made: `.making-PID-START-ID`.
+const MAKING: &str = ".making-";
+
+/// Remove a container directory whose making was cut short: its maker
+/// (`PID-START-...`) is gone.
+fn sweep_unfinished(path: &Path, maker: &str) {
+    let mut parts = maker.splitn(3, '-');
+    let (Some(pid), Some(start)) = (parts.next(), parts.next()) else {
+        return;
+    };
+    let (Ok(pid), Ok(start)) = (pid.parse::<i32>(), start.parse::<u64>()) else {
+        return;
+    };
+    if pid_start_time(pid) != Some(start) {
+        let _ = fs::remove_dir_all(path);
+    }
+}
+
 /// The record file of a container.
 const RECORD: &str = "container.json";
 
@@ -373,8 +424,28 @@ impl Container {
 
     /// The recorded state checked against the live system.
     pub fn observe(&self) -> Observed {
+        let alive = |pid: i32, start: u64| pid > 0 && pid_start_time(pid) == Some(start);
+        let active = matches!(self.state.status, Status::Created | Status::Running);
+        if active && !self.state.boot_id.is_empty() && self.state.boot_id != boot_id() {
+            // The host rebooted since: processes, cgroups, mounts and
+            // interfaces went with it.
+            return Observed::Exited {
+                code: REBOOT_EXIT_CODE,
+                at: boot_time(),
+            };
+        }
         match self.state.status {
-            Status::Created => Observed::Created,
+            // Being set up by its runtime, or left half-made by one that
+            // was killed.
+            Status::Created => {
+                if self.state.runtime_pid == 0
+                    || alive(self.state.runtime_pid, self.state.runtime_start)
+                {
+                    Observed::Created
+                } else {
+                    Observed::Dead
+                }
+            }
             Status::Exited => Observed::Exited {
                 code: self.state.exit_code,
                 at: self.state.finished_at,
@@ -382,7 +453,6 @@ impl Container {
             Status::Running => {
                 // Its init gone but its supervisor alive: the exit is being
                 // recorded.
-                let alive = |pid: i32, start: u64| pid > 0 && pid_start_time(pid) == Some(start);
                 if alive(self.state.pid, self.state.pid_start)
                     || alive(self.state.runtime_pid, self.state.runtime_start)
                 {
@@ -457,19 +527,32 @@ impl Root {
             }
         }
         let dir = self.container_dir(&config.id);
+        // Made under a name that says who makes it, then renamed into place
+        // whole: a creation cut short (even by SIGKILL) leaves no directory
+        // that looks like a container, and what it leaves is swept once
+        // its maker is gone (see `list`).
+        let me = std::process::id() as i32;
+        let making = self.containers_dir().join(format!(
+            "{MAKING}{me}-{}-{}",
+            pid_start_time(me).unwrap_or(0),
+            config.id
+        ));
         let result = (|| -> Result<Container> {
             fs::create_dir_all(self.names_dir())?;
             fs::create_dir_all(self.mountpoint())?;
             fs::create_dir_all(self.scratch())?;
-            fs::create_dir_all(&dir)?;
+            fs::create_dir_all(&making)?;
             // A --rm container's writable layer is a tmpfs of its own.
             if !config.auto_remove {
                 for sub in ["upper", "work"] {
-                    fs::create_dir(dir.join(sub))?;
+                    fs::create_dir(making.join(sub))?;
                 }
             }
-            write_record(&dir, &config, &state)?;
+            write_record(&making, &config, &state)?;
+            // The name names an id whose record does not exist yet: still
+            // free, until the rename below.
             write_atomic(&name_file, config.id.as_bytes(), false)?;
+            fs::rename(&making, &dir)?;
             Ok(Container {
                 dir: dir.clone(),
                 config,
@@ -477,7 +560,7 @@ impl Root {
             })
         })();
         if result.is_err() {
-            let _ = fs::remove_dir_all(&dir);
+            let _ = fs::remove_dir_all(&making);
             let _ = fs::remove_file(&name_file);
         }
         result.with_context(|| format!("create container directory {}", dir.display()))
@@ -505,6 +588,14 @@ impl Root {
         };
         let mut all = Vec::new();
         for entry in entries.flatten() {
+            if let Some(maker) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix(MAKING))
+            {
+                sweep_unfinished(&entry.path(), maker);
+                continue;
+            }
             // A directory without a record is a creation cut short: not a container.
             if let Ok(c) = self.load(&entry.path()) {
                 all.push(c);

@@ -516,80 +516,44 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
     let layout = Layout::detect()?;
     let cgroup = AnyManager::new(&layout, &config.cgroup);
     let prepared = Prepared::new(root, &config, &v, &cgroup, files, &security, stdio)?;
-    let devices = cgroup
-        .create()
-        .and_then(|()| cgroup.apply(&config.resources))
-        .and_then(|()| cgroup.set_devices(&security.device_rules));
-    match devices {
-        Ok(control) => {
-            config.security.device_cgroup = match control {
-                _ if config.security.privileged => "all devices allowed".to_string(),
-                DeviceControl::Enforced => "enforced".to_string(),
-                DeviceControl::Unavailable(why) => {
-                    eprintln!(
-                        "tinydocker: warning: the device cgroup is not enforced for {}: {why}",
-                        config.name
-                    );
-                    format!("unavailable: {why}")
-                }
-            }
-        }
-        Err(e) => {
-            let _ = state::remove_cgroup(&cgroup);
-            return Err(anyhow::Error::new(e).context(format!("set up cgroup {}", config.cgroup)));
-        }
-    }
-    // Clone the init (it waits for go), then write the record once, with
-    // the init's pid already in it.
-    let mut init = match prepared.spawn(&cgroup) {
-        Ok(init) => init,
-        Err(e) => {
-            let _ = state::remove_cgroup(&cgroup);
-            return Err(e);
-        }
-    };
-    let pid = init.pid();
+    // The record first, naming this process as the container's runtime:
+    // whatever kills it from here on, the record says what there is to
+    // clean up (`ps` shows the container dead, `rm` removes its cgroup and
+    // releases its network).
     let me = std::process::id() as i32;
-    let running = State {
-        status: Status::Running,
-        pid,
-        pid_start: state::pid_start_time(pid).unwrap_or(0),
-        started_at: state::now_nanos(),
+    let starting = State {
         runtime_pid: me,
         runtime_start: state::pid_start_time(me).unwrap_or(0),
         ..State::created()
     };
     let mut attempt = 0;
     let mut container = loop {
-        match root.create(config.clone(), running.clone()) {
+        match root.create(config.clone(), starting.clone()) {
             Ok(c) => break c,
             // A generated name that happens to be taken: try a longer one.
             Err(_) if v.name.is_none() && attempt < 8 => {
                 attempt += 1;
                 config.name = names::generate(&id, attempt);
             }
-            Err(e) => {
-                let _ = init.kill_and_reap();
-                let _ = state::remove_cgroup(&cgroup);
-                return Err(e);
-            }
+            Err(e) => return Err(e),
         }
     };
-
-    // From here on the record names everything to undo.
     undo.net = None;
     drop(ports_lock);
 
-    match start(&container, &prepared, &mut init) {
+    let mut init = None;
+    match boot(&mut container, &prepared, &security, &cgroup, &mut init) {
         Ok(terminal) => Ok(Launched {
             container,
-            init,
+            init: init.expect("a booted container has an init"),
             cgroup,
             terminal,
         }),
         Err(err) => {
             // A failure to start: the record says why (without --rm), or goes.
-            let _ = init.kill_and_reap();
+            if let Some(init) = init.as_mut() {
+                let _ = init.kill_and_reap();
+            }
             release_runtime(root, &container.config, &cgroup, networks::Veth::Delete);
             container.state.net_released = true;
             let code = errors::exit_code(&err);
@@ -612,6 +576,49 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
             Err(err)
         }
     }
+}
+
+/// Make the container's cgroup with its limits, clone its init into it,
+/// record it running, and start it (see [`start`]). The init, once
+/// cloned, is left in `init` for the caller to clean up after a failure.
+fn boot(
+    container: &mut Container,
+    prepared: &Prepared,
+    security: &security::Prepared,
+    cgroup: &AnyManager,
+    init: &mut Option<tinydocker_ns::Child>,
+) -> Result<Option<OwnedFd>> {
+    let control = cgroup
+        .create()
+        .and_then(|()| cgroup.apply(&container.config.resources))
+        .and_then(|()| cgroup.set_devices(&security.device_rules))
+        .map_err(|e| {
+            anyhow::Error::new(e).context(format!("set up cgroup {}", container.config.cgroup))
+        })?;
+    let config = &mut container.config;
+    config.security.device_cgroup = match control {
+        _ if config.security.privileged => "all devices allowed".to_string(),
+        DeviceControl::Enforced => "enforced".to_string(),
+        DeviceControl::Unavailable(why) => {
+            eprintln!(
+                "tinydocker: warning: the device cgroup is not enforced for {}: {why}",
+                config.name
+            );
+            format!("unavailable: {why}")
+        }
+    };
+    // Clone the init (it waits for go), then record its pid.
+    let child = init.insert(prepared.spawn(cgroup)?);
+    let pid = child.pid();
+    let running = State {
+        status: Status::Running,
+        pid,
+        pid_start: state::pid_start_time(pid).unwrap_or(0),
+        started_at: state::now_nanos(),
+        ..container.state.clone()
+    };
+    container.save_state(running)?;
+    start(container, prepared, child)
 }
 
 /// What a container holds only while it runs: its cgroup, and on a bridge
@@ -648,12 +655,9 @@ impl Drop for NetUndo<'_> {
 /// A published host port must not be in use by a running container.
 fn check_ports(root: &Root, ports: &[PortMapping]) -> Result<()> {
     for other in root.list()? {
-        // A Dead one (its runtime was killed) still holds its ports until rm.
-        if !matches!(
-            other.observe(),
-            state::Observed::Running { .. } | state::Observed::Dead
-        ) || other.state.net_released
-        {
+        // A Dead one (its runtime was killed) still holds its ports until
+        // rm, and one being set up holds them already.
+        if matches!(other.observe(), state::Observed::Exited { .. }) || other.state.net_released {
             continue;
         }
         let Some(net) = &other.config.net else {
