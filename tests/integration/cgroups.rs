@@ -64,7 +64,7 @@ pub(super) fn cgroup_dirs(rel: &str) -> Vec<PathBuf> {
 }
 
 /// A cgroup parent name no other test (or anything else) uses.
-fn unique_parent() -> String {
+pub(super) fn unique_parent() -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     format!(
         "tdtest-{}-{}",
@@ -76,7 +76,7 @@ fn unique_parent() -> String {
 /// Removes a `--cgroup-parent` made for a test from every hierarchy
 /// (rmdir only: never anything with a cgroup left inside). Declare it
 /// before the [`TestRoot`], so the root's containers are removed first.
-struct ParentGuard(String);
+pub(super) struct ParentGuard(pub(super) String);
 
 impl Drop for ParentGuard {
     fn drop(&mut self) {

@@ -9,6 +9,7 @@
 mod bad_input;
 mod cgroups;
 mod control;
+mod crash;
 mod detached;
 mod exec;
 mod filesystem;

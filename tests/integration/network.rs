@@ -100,16 +100,16 @@ fn bridge_ports_settled(bridge: &str, expected: usize) -> Vec<String> {
 }
 
 /// The interfaces enslaved to `bridge` on the host.
-fn bridge_ports(bridge: &str) -> Vec<String> {
+pub(super) fn bridge_ports(bridge: &str) -> Vec<String> {
     entries(&Path::new("/sys/class/net").join(bridge).join("brif"))
 }
 
 /// What `network inspect` says about a network.
-struct NetInfo {
+pub(super) struct NetInfo {
     subnet: Ipv4Addr,
     prefix: u8,
     gateway: Ipv4Addr,
-    bridge: String,
+    pub(super) bridge: String,
     /// Containers attached: name → (address, prefix, host interface).
     containers: Vec<(String, Ipv4Addr, u8, String)>,
 }
@@ -154,7 +154,7 @@ fn parse_cidr(text: &str) -> (Ipv4Addr, u8) {
 }
 
 #[track_caller]
-fn inspect(root: &TestRoot, name: &str) -> NetInfo {
+pub(super) fn inspect(root: &TestRoot, name: &str) -> NetInfo {
     let out = root.run(&["network", "inspect", name]);
     out.ok();
     let v: Value = serde_json::from_str(&out.stdout)
@@ -232,7 +232,11 @@ fn id_of(root: &TestRoot, name: &str) -> String {
 /// Create a user network on the first /24 of `candidates` that is free
 /// (another network or a host route may hold one): its subnet.
 #[track_caller]
-fn create_network(root: &TestRoot, name: &str, candidates: impl Iterator<Item = String>) -> String {
+pub(super) fn create_network(
+    root: &TestRoot,
+    name: &str,
+    candidates: impl Iterator<Item = String>,
+) -> String {
     let mut tried = Vec::new();
     for subnet in candidates.take(32) {
         let out = root.run(&["network", "create", "--subnet", &subnet, name]);
@@ -251,7 +255,7 @@ fn create_network(root: &TestRoot, name: &str, candidates: impl Iterator<Item = 
 }
 
 /// /24s in 10.`second`.0.0/16, starting at one this process picks.
-fn subnets_in(second: u8) -> impl Iterator<Item = String> {
+pub(super) fn subnets_in(second: u8) -> impl Iterator<Item = String> {
     let start = std::process::id() as usize + uniq() as usize * 37;
     (0..256).map(move |i| format!("10.{second}.{}.0/24", (start + i) % 256))
 }

@@ -308,6 +308,15 @@ impl Drop for Lock {
     }
 }
 
+/// The id a name file holds: a symbolic link to the id (a regular file
+/// holding it in roots made before).
+fn read_name(path: &Path) -> Option<String> {
+    match fs::read_link(path) {
+        Ok(target) => target.to_str().map(String::from),
+        Err(_) => fs::read_to_string(path).ok().map(|s| s.trim().to_string()),
+    }
+}
+
 /// The prefix of a container directory being made: `.making-PID-START-ID`.
 const MAKING: &str = ".making-";
 
@@ -512,7 +521,7 @@ impl Root {
     pub fn create(&self, config: Config, state: State) -> Result<Container> {
         let _lock = self.lock()?;
         let name_file = self.names_dir().join(&config.name);
-        if let Ok(holder) = fs::read_to_string(&name_file) {
+        if let Some(holder) = read_name(&name_file) {
             if self
                 .containers_dir()
                 .join(holder.trim())
@@ -550,8 +559,14 @@ impl Root {
             }
             write_record(&making, &config, &state)?;
             // The name names an id whose record does not exist yet: still
-            // free, until the rename below.
-            write_atomic(&name_file, config.id.as_bytes(), false)?;
+            // free, until the rename below. A symbolic link is made whole
+            // or not at all (a temporary file to rename could be left by a
+            // kill); a stale one (its holder's record is gone) is replaced.
+            match fs::remove_file(&name_file) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+            std::os::unix::fs::symlink(&config.id, &name_file)?;
             fs::rename(&making, &dir)?;
             Ok(Container {
                 dir: dir.clone(),
@@ -610,7 +625,7 @@ impl Root {
         if key.is_empty() {
             bail!("No such container: {key}");
         }
-        if let Ok(id) = fs::read_to_string(self.names_dir().join(key)) {
+        if let Some(id) = read_name(&self.names_dir().join(key)) {
             if let Ok(c) = self.load(&self.containers_dir().join(id.trim())) {
                 return Ok(c);
             }
@@ -635,7 +650,7 @@ impl Root {
     pub fn remove(&self, container: &Container) -> Result<()> {
         let _lock = self.lock()?;
         let name_file = self.names_dir().join(&container.config.name);
-        if fs::read_to_string(&name_file).is_ok_and(|id| id.trim() == container.config.id) {
+        if read_name(&name_file).is_some_and(|id| id == container.config.id) {
             fs::remove_file(&name_file)
                 .with_context(|| format!("remove {}", name_file.display()))?;
         }

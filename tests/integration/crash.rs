@@ -1,0 +1,134 @@
+//! Crash safety: whatever is killed with SIGKILL at any moment, the next
+//! `ps` tells the truth and `rm` cleans up everything the container had.
+
+use std::process::{Command, Stdio};
+
+use tinydocker_tests::{entries, TestRoot};
+
+use super::cgroups::{cgroup_dirs, unique_parent, ParentGuard};
+use super::network::{bridge_ports, create_network, inspect, subnets_in};
+
+/// Every 64-hex string in a JSON document (the owners in an IPAM file).
+fn ids_in(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s)
+            if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            out.push(s.clone())
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|v| ids_in(v, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|v| ids_in(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn sigkill_of_run_at_any_moment_leaves_nothing_after_rm() {
+    let parent = unique_parent();
+    let _guard = ParentGuard(parent.clone());
+    let root = TestRoot::new();
+    create_network(&root, "crashnet", subnets_in(249));
+    let bridge = inspect(&root, "crashnet").bridge;
+    // How long a whole run takes here, to spread the kills over it.
+    let clock = std::time::Instant::now();
+    root.run(&[
+        "run",
+        "--rm",
+        "--network",
+        "crashnet",
+        "--cgroup-parent",
+        &parent,
+        "busybox",
+        "true",
+    ])
+    .ok();
+    let whole = clock.elapsed();
+    // Kill `run` at moments spread over its whole setup: before the record,
+    // with a cgroup, with an init, with a veth, after the command started.
+    const ROUNDS: u32 = 24;
+    for round in 0..ROUNDS {
+        let mut cmd: Command = root.cmd(&[
+            "run",
+            "--network",
+            "crashnet",
+            "--cgroup-parent",
+            &parent,
+            "busybox",
+            "sleep",
+            "100",
+        ]);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().expect("spawn run");
+        std::thread::sleep(whole * round / (ROUNDS - 4));
+        // SAFETY: SIGKILL to the test's own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        child.wait().expect("reap run");
+    }
+    // The truth: nothing runs any more (each init died with its runtime),
+    // nothing is still "being created".
+    let out = root.run(&["ps", "-a", "--format", "{{.ID}} {{.State}}"]);
+    out.ok();
+    for line in out.lines() {
+        let state = line.split(' ').nth(1).unwrap_or_default();
+        assert!(
+            matches!(state, "dead" | "exited"),
+            "after SIGKILL of its run: {line}\n{}",
+            out.text()
+        );
+    }
+    let left = root.container_ids();
+    // Some kills came after the record existed (the point of the test).
+    assert!(
+        left.len() >= 4,
+        "only {} records after {ROUNDS} kills",
+        left.len()
+    );
+    for id in left {
+        root.run(&["rm", &id]).ok();
+    }
+    root.assert_no_containers();
+    // No cgroup, no veth, no address is left.
+    for dir in cgroup_dirs(&parent) {
+        let children: Vec<String> = entries(&dir)
+            .into_iter()
+            .filter(|e| dir.join(e).is_dir())
+            .collect();
+        assert_eq!(
+            children,
+            Vec::<String>::new(),
+            "cgroups left in {}",
+            dir.display()
+        );
+    }
+    assert_eq!(
+        bridge_ports(&bridge),
+        Vec::<String>::new(),
+        "veths left on {bridge}"
+    );
+    // An address taken by a run killed before its record existed is
+    // reclaimed at the next allocation: after one more container, it holds
+    // the only address.
+    let out = root.run(&[
+        "run",
+        "-d",
+        "--network",
+        "crashnet",
+        "--cgroup-parent",
+        &parent,
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    out.ok();
+    let last = out.text().to_string();
+    let ipam = root.path().join("networks").join("crashnet.ipam.json");
+    let leases: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&ipam).expect("ipam file")).expect("json");
+    let mut owners = Vec::new();
+    ids_in(&leases, &mut owners);
+    assert_eq!(owners, [last.clone()], "leases: {leases}");
+    root.run(&["rm", "-f", &last]).ok();
+    root.assert_no_containers();
+}
