@@ -128,7 +128,7 @@ fn sigkill_of_run_at_any_moment_leaves_nothing_after_rm() {
         serde_json::from_str(&std::fs::read_to_string(&ipam).expect("ipam file")).expect("json");
     let mut owners = Vec::new();
     ids_in(&leases, &mut owners);
-    assert_eq!(owners, [last.clone()], "leases: {leases}");
+    assert_eq!(owners, std::slice::from_ref(&last), "leases: {leases}");
     root.run(&["rm", "-f", &last]).ok();
     root.assert_no_containers();
 }

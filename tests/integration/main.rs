@@ -19,5 +19,6 @@ mod isolation;
 mod lifecycle;
 mod logs;
 mod network;
+mod restart;
 mod security;
 mod signals;

@@ -447,6 +447,18 @@ impl Checked {
         })
     }
 
+    /// With the recorded `--device` nodes looked up again on the host (to
+    /// start the container anew: `start`, a restart).
+    pub fn with_devices(mut self) -> Result<Checked> {
+        self.devices = self
+            .config
+            .devices
+            .iter()
+            .map(|d| Ok((d.clone(), node_of(&d.host, &d.container)?)))
+            .collect::<Result<_>>()?;
+        Ok(self)
+    }
+
     /// Resolve the user against the image and compile the seccomp filter
     /// (from the cache under `state_root` when it was compiled before).
     pub fn process(&self, layers: &[PathBuf], state_root: &Path) -> Result<ProcessSecurity> {

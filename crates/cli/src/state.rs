@@ -90,6 +90,68 @@ pub struct Config {
     /// Capabilities, seccomp, devices, user.
     #[serde(default)]
     pub security: crate::security::SecurityConfig,
+    /// `--dns` servers.
+    #[serde(default)]
+    pub dns: Vec<std::net::Ipv4Addr>,
+    /// `--add-host` entries.
+    #[serde(default)]
+    pub add_hosts: Vec<(String, std::net::Ipv4Addr)>,
+    /// `--restart`, kept by the supervisor.
+    #[serde(default)]
+    pub restart: RestartPolicy,
+}
+
+/// `--restart no|on-failure[:N]|always|unless-stopped`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartPolicy {
+    /// "no", "on-failure", "always" or "unless-stopped" (docker's names).
+    pub name: String,
+    /// on-failure's limit of restarts (0: none).
+    #[serde(default)]
+    pub maximum_retry_count: u32,
+}
+
+impl RestartPolicy {
+    pub fn parse(text: &str) -> Result<RestartPolicy> {
+        let (name, count) = match text.split_once(':') {
+            Some((name, count)) => (name, Some(count)),
+            None => (text, None),
+        };
+        let maximum_retry_count = match (name, count) {
+            ("on-failure", Some(n)) => n.parse::<u32>().map_err(|_| {
+                anyhow!("invalid restart policy {text:?}: the maximum retry count must be a number, 0 or more")
+            })?,
+            (_, None) => 0,
+            (_, Some(_)) => bail!(
+                "invalid restart policy {text:?}: maximum retry count can only be used with 'on-failure'"
+            ),
+        };
+        match name {
+            "no" | "on-failure" | "always" | "unless-stopped" => Ok(RestartPolicy {
+                name: name.to_string(),
+                maximum_retry_count,
+            }),
+            _ => bail!(
+                "invalid restart policy {text:?}: expected no, on-failure[:N], always or unless-stopped"
+            ),
+        }
+    }
+
+    /// Whether a run that ended with `code` is restarted, after
+    /// `restarts` restarts so far. A container stopped by the user
+    /// (`stop`, `kill`) never is.
+    pub fn restarts(&self, code: i32, restarts: u32, stopped_by_user: bool) -> bool {
+        if stopped_by_user {
+            return false;
+        }
+        match self.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => {
+                code != 0 && (self.maximum_retry_count == 0 || restarts < self.maximum_retry_count)
+            }
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +159,8 @@ pub struct Config {
 pub enum Status {
     Created,
     Running,
+    /// Exited; its supervisor waits to start it again (restart policy).
+    Restarting,
     Exited,
 }
 
@@ -130,6 +194,13 @@ pub struct State {
     pub runtime_pid: i32,
     #[serde(default)]
     pub runtime_start: u64,
+    /// Restarts by the restart policy since the last `start`.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// `stop` or `kill` asked for the end of this run: the restart policy
+    /// does not apply.
+    #[serde(default)]
+    pub stopped_by_user: bool,
     /// The host's boot (`/proc/sys/kernel/random/boot_id`) the container
     /// was started in: a record from an earlier boot is of a container the
     /// reboot stopped.
@@ -152,6 +223,8 @@ impl State {
             runtime_start: 0,
             net_released: false,
             boot_id: boot_id().to_string(),
+            restart_count: 0,
+            stopped_by_user: false,
         }
     }
 }
@@ -164,6 +237,11 @@ pub enum Observed {
         since: u128,
     },
     Exited {
+        code: i32,
+        at: u128,
+    },
+    /// Exited, to be started again by its supervisor.
+    Restarting {
         code: i32,
         at: u128,
     },
@@ -434,7 +512,10 @@ impl Container {
     /// The recorded state checked against the live system.
     pub fn observe(&self) -> Observed {
         let alive = |pid: i32, start: u64| pid > 0 && pid_start_time(pid) == Some(start);
-        let active = matches!(self.state.status, Status::Created | Status::Running);
+        let active = matches!(
+            self.state.status,
+            Status::Created | Status::Running | Status::Restarting
+        );
         if active && !self.state.boot_id.is_empty() && self.state.boot_id != boot_id() {
             // The host rebooted since: processes, cgroups, mounts and
             // interfaces went with it.
@@ -456,6 +537,17 @@ impl Container {
                 }
             }
             Status::Exited => Observed::Exited {
+                code: self.state.exit_code,
+                at: self.state.finished_at,
+            },
+            // Its supervisor gone, nobody will restart it.
+            Status::Restarting if !alive(self.state.runtime_pid, self.state.runtime_start) => {
+                Observed::Exited {
+                    code: self.state.exit_code,
+                    at: self.state.finished_at,
+                }
+            }
+            Status::Restarting => Observed::Restarting {
                 code: self.state.exit_code,
                 at: self.state.finished_at,
             },
@@ -680,6 +772,24 @@ impl Root {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn restart_policies() {
+        let p = |t: &str| RestartPolicy::parse(t).unwrap();
+        assert!(!p("no").restarts(1, 0, false));
+        assert!(p("always").restarts(0, 99, false));
+        assert!(p("unless-stopped").restarts(0, 0, false));
+        assert!(!p("always").restarts(1, 0, true), "stopped by the user");
+        let limited = p("on-failure:2");
+        assert_eq!(limited.maximum_retry_count, 2);
+        assert!(limited.restarts(3, 1, false));
+        assert!(!limited.restarts(3, 2, false));
+        assert!(!limited.restarts(0, 0, false), "a success is no failure");
+        assert!(p("on-failure").restarts(1, 1000, false));
+        for bad in ["", "sometimes", "always:1", "on-failure:-1", "on-failure:x"] {
+            assert!(RestartPolicy::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn own_start_time_is_readable() {

@@ -18,15 +18,16 @@ use std::io::{self, BufRead, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use tinydocker_cgroups::Layout;
 use tinydocker_ns::ExitStatus;
 
-use crate::commands::run::{finish, Launched, Stdio};
+use crate::commands::run::{finish, relaunch, Launched, Stdio};
 use crate::errors::{self, Exit};
 use crate::logs::{LogWriter, Stream, LOG_FILE};
-use crate::state::Root;
+use crate::state::{Root, Status, Watch};
 
 /// The hidden first argument that makes `tinydocker` a monitor.
 pub const MONITOR_ARG: &str = "__supervise";
@@ -48,6 +49,7 @@ pub fn detach(
     root: &Root,
     interactive: bool,
     tty: bool,
+    echo: Option<&str>,
     launch: impl FnOnce(Stdio) -> Result<Launched>,
 ) -> Result<i32> {
     let (report_r, report_w) = pipe().context("create a pipe")?;
@@ -61,13 +63,13 @@ pub fn detach(
         }
         pid => {
             drop(report_w);
-            wait_report(report_r, pid)
+            wait_report(report_r, pid, echo)
         }
     }
 }
 
 /// The parent's side: the supervisor's one report, then end of file.
-fn wait_report(report: OwnedFd, pid: i32) -> Result<i32> {
+fn wait_report(report: OwnedFd, pid: i32, echo: Option<&str>) -> Result<i32> {
     // One line; not up to end of file, which other holders of the pipe
     // (a process of the container that has not exec'd yet) could delay.
     let mut text = String::new();
@@ -76,7 +78,7 @@ fn wait_report(report: OwnedFd, pid: i32) -> Result<i32> {
         .context("read the supervisor's report")?;
     let text = text.trim_end_matches('\n');
     if let Some(id) = text.strip_prefix("started ") {
-        println!("{id}");
+        println!("{}", echo.unwrap_or(id));
         return Ok(0);
     }
     if let Some((code, message)) = text
@@ -127,46 +129,7 @@ fn supervisor(
     // of the setup reach them.
     redirect_to_null(&[0, 1]);
     let mut report = File::from(report);
-    let result = (|| -> Result<Monitor> {
-        // With -t everything the command reads and writes is its terminal,
-        // whose master comes back from the launch.
-        let (out, err) = if tty {
-            (None, None)
-        } else {
-            (
-                Some(pipe().context("create the stdout pipe")?),
-                Some(pipe().context("create the stderr pipe")?),
-            )
-        };
-        let stdin = if interactive && !tty {
-            Some(pipe().context("create the stdin pipe")?)
-        } else {
-            None
-        };
-        let write_end = |p: &Option<(OwnedFd, OwnedFd)>| p.as_ref().map(|(_, w)| w.as_raw_fd());
-        let launched = launch(Stdio {
-            fds: [
-                stdin.as_ref().map(|(r, _)| r.as_raw_fd()),
-                write_end(&out),
-                write_end(&err),
-            ],
-            tty_size: None,
-        })?;
-        let (out, err) = match launched.terminal {
-            Some(master) => (Some(master), None),
-            None => (out.map(|(r, _)| r), err.map(|(r, _)| r)),
-        };
-        Ok(Monitor {
-            root: root.path.clone(),
-            id: launched.container.config.id.clone(),
-            pid: launched.init.pid(),
-            out,
-            err,
-            // Held open and never written: `-d -i` keeps the command's
-            // stdin open, as docker does.
-            stdin: stdin.map(|(_, w)| w),
-        })
-    })();
+    let result = launch_with_pipes(root, interactive, tty, launch);
     match result {
         Err(err) => {
             let code = errors::exit_code(&err);
@@ -183,6 +146,54 @@ fn supervisor(
             monitor_and_exit(monitor)
         }
     }
+}
+
+/// Give the container pipes for its output (and stdin with `-i`), or its
+/// own terminal with `-t`, and launch it: what the monitor then holds.
+fn launch_with_pipes(
+    root: &Root,
+    interactive: bool,
+    tty: bool,
+    launch: impl FnOnce(Stdio) -> Result<Launched>,
+) -> Result<Monitor> {
+    // With -t everything the command reads and writes is its terminal,
+    // whose master comes back from the launch.
+    let (out, err) = if tty {
+        (None, None)
+    } else {
+        (
+            Some(pipe().context("create the stdout pipe")?),
+            Some(pipe().context("create the stderr pipe")?),
+        )
+    };
+    let stdin = if interactive && !tty {
+        Some(pipe().context("create the stdin pipe")?)
+    } else {
+        None
+    };
+    let write_end = |p: &Option<(OwnedFd, OwnedFd)>| p.as_ref().map(|(_, w)| w.as_raw_fd());
+    let launched = launch(Stdio {
+        fds: [
+            stdin.as_ref().map(|(r, _)| r.as_raw_fd()),
+            write_end(&out),
+            write_end(&err),
+        ],
+        tty_size: None,
+    })?;
+    let (out, err) = match launched.terminal {
+        Some(master) => (Some(master), None),
+        None => (out.map(|(r, _)| r), err.map(|(r, _)| r)),
+    };
+    Ok(Monitor {
+        root: root.path.clone(),
+        id: launched.container.config.id.clone(),
+        pid: launched.init.pid(),
+        out,
+        err,
+        // Held open and never written: `-d -i` keeps the command's
+        // stdin open, as docker does.
+        stdin: stdin.map(|(_, w)| w),
+    })
 }
 
 /// What the monitor holds: the init (its child) and the output pipes.
@@ -339,13 +350,27 @@ impl Monitor {
 
 fn monitor_and_exit(mut monitor: Monitor) -> ! {
     let code = match monitor_once(&mut monitor) {
-        Ok(()) => 0,
+        Ok(Some(next)) => {
+            // Restarted: the same again, as a fresh monitor image.
+            let _ = next.exec();
+            monitor_and_exit(next)
+        }
+        Ok(None) => 0,
         Err(_) => errors::USAGE,
     };
     std::process::exit(code)
 }
 
-fn monitor_once(monitor: &mut Monitor) -> Result<()> {
+/// The first delay before a restart; it doubles with each restart in a
+/// row, up to [`MAX_BACKOFF`], as docker's does, and starts again after a
+/// run of [`RESET_AFTER`] or more.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+const RESET_AFTER: Duration = Duration::from_secs(10);
+
+/// Watch the run to its end and record it; then, if the restart policy
+/// says so, start the container again and return its new monitor.
+fn monitor_once(monitor: &mut Monitor) -> Result<Option<Monitor>> {
     let status = monitor.relay()?;
     monitor.stdin = None;
     let root = Root::new(monitor.root.clone());
@@ -353,8 +378,72 @@ fn monitor_once(monitor: &mut Monitor) -> Result<()> {
     let cgroup = container
         .cgroup(&Layout::detect()?)
         .ok_or_else(|| anyhow!("container {} has no cgroup", monitor.id))?;
-    finish(&root, &mut container, &cgroup, status)?;
-    Ok(())
+    let code = finish(&root, &mut container, &cgroup, status)?;
+    let Ok(mut container) = root.find(&monitor.id) else {
+        // Removed (--rm, or rm -f meanwhile).
+        return Ok(None);
+    };
+    let restarts = container.state.restart_count;
+    if !container
+        .config
+        .restart
+        .restarts(code, restarts, container.state.stopped_by_user)
+    {
+        return Ok(None);
+    }
+    let ran = Duration::from_nanos(
+        (container
+            .state
+            .finished_at
+            .saturating_sub(container.state.started_at)) as u64,
+    );
+    let delay = if ran >= RESET_AFTER {
+        FIRST_BACKOFF
+    } else {
+        FIRST_BACKOFF
+            .saturating_mul(1 << restarts.min(10))
+            .min(MAX_BACKOFF)
+    };
+    // Waiting to restart: `stop`, `kill` or `rm -f` meanwhile mark the
+    // record (or remove it), which ends the wait and the restart.
+    let watch = Watch::new(&container.dir)?;
+    let mut state = container.state.clone();
+    state.status = Status::Restarting;
+    container.save_state(state)?;
+    let deadline = Instant::now() + delay;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let mut pfd = libc::pollfd {
+            fd: watch.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, left.as_millis().max(1) as i32) };
+        if n > 0 {
+            watch.drain();
+            match root.find(&monitor.id) {
+                Ok(c) if !c.state.stopped_by_user => {}
+                Ok(mut c) => {
+                    // Stopped while waiting: exited for good.
+                    let mut state = c.state.clone();
+                    state.status = Status::Exited;
+                    c.save_state(state)?;
+                    return Ok(None);
+                }
+                Err(_) => return Ok(None),
+            }
+        }
+    }
+    let (interactive, tty) = (container.config.interactive, container.config.tty);
+    let id = monitor.id.clone();
+    let next = launch_with_pipes(&root, interactive, tty, |stdio| {
+        relaunch(&root, &id, stdio, restarts + 1)
+    })?;
+    Ok(Some(next))
 }
 
 /// `tinydocker __supervise ROOT ID PID OUT ERR STDIN`: the re-executed

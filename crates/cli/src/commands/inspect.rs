@@ -47,9 +47,13 @@ fn container(c: &Container) -> Value {
         "State": {
             "Status": status_word(observed),
             "Running": running,
+            "Restarting": matches!(observed, Observed::Restarting { .. }),
             "Dead": matches!(observed, Observed::Dead),
             "Pid": if running { state.pid } else { 0 },
-            "ExitCode": state.exit_code,
+            "ExitCode": match observed {
+                Observed::Exited { code, .. } | Observed::Restarting { code, .. } => code,
+                _ => state.exit_code,
+            },
             "OOMKilled": state.oom_killed,
             "Error": state.error,
             "StartedAt": rfc3339(state.started_at),
@@ -57,6 +61,8 @@ fn container(c: &Container) -> Value {
         },
         "Image": config.image_id,
         "Name": format!("/{}", config.name),
+        "RestartCount": state.restart_count,
+        "LogPath": c.dir.join(crate::logs::LOG_FILE),
         "Config": {
             "Hostname": config.hostname,
             "Env": config.env,
@@ -72,6 +78,10 @@ fn container(c: &Container) -> Value {
             "NetworkMode": config.network,
             "PortBindings": ports,
             "AutoRemove": config.auto_remove,
+            "RestartPolicy": {
+                "Name": if config.restart.name.is_empty() { "no" } else { config.restart.name.as_str() },
+                "MaximumRetryCount": config.restart.maximum_retry_count,
+            },
             "Init": config.init,
             "ReadonlyRootfs": config.read_only,
             "CgroupParent": config.cgroup.rsplit_once('/').map_or("", |(parent, _)| parent),
@@ -85,7 +95,6 @@ fn container(c: &Container) -> Value {
             "MemorySwap": r.memory_swap.unwrap_or(0),
             "MemoryReservation": r.memory_reservation.unwrap_or(0),
             "PidsLimit": r.pids_limit.unwrap_or(0),
-            "RestartPolicy": { "Name": "no", "MaximumRetryCount": 0 },
             "Privileged": sec.privileged,
             "CapAdd": sec.cap_add,
             "CapDrop": sec.cap_drop,

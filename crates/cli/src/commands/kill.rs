@@ -16,10 +16,42 @@ fn init(c: &Container) -> Option<Process> {
     }
 }
 
+/// Record that the user ended this run (`stop`, `kill`, `rm -f`): its
+/// restart policy does not apply, and a supervisor waiting to restart it
+/// gives up. Returns the container as read under its lock.
+pub fn mark_stopped(root: &Root, container: &Container) -> Result<Container> {
+    let Some(_lock) = container.lock()? else {
+        return Ok(container.clone());
+    };
+    let mut c = root.find(&container.config.id)?;
+    if matches!(
+        c.observe(),
+        Observed::Running { .. } | Observed::Restarting { .. }
+    ) && !c.state.stopped_by_user
+    {
+        let mut state = c.state.clone();
+        state.stopped_by_user = true;
+        c.save_state_locked(state)?;
+    }
+    Ok(c)
+}
+
+/// Wait (up to 30 s) for the runtime that supervises the container to
+/// finish: it records the exit and releases what the container held.
+pub fn wait_for_runtime(container: &Container) {
+    if let Some(runtime) = Process::open(container.state.runtime_pid, container.state.runtime_start)
+    {
+        runtime.wait(Some(Duration::from_secs(30)));
+    }
+}
+
 pub fn kill(root: &Root, args: KillArgs) -> Result<i32> {
     let signal = parse_signal(&args.signal)?;
     for key in &args.containers {
         let container = root.find(key)?;
+        if init(&container).is_some() {
+            mark_stopped(root, &container)?;
+        }
         let Some(process) = init(&container) else {
             bail!(
                 "cannot kill container {key}: container {} is not running",
@@ -33,32 +65,48 @@ pub fn kill(root: &Root, args: KillArgs) -> Result<i32> {
 }
 
 pub fn stop(root: &Root, args: StopArgs) -> Result<i32> {
-    let grace = match args.time.trim().parse::<i64>() {
-        Ok(t) if t >= 0 => Duration::from_secs(t as u64),
-        _ => bail!(
-            "invalid timeout {:?}: expected a number of seconds, 0 or more",
-            args.time
-        ),
-    };
+    let grace = grace_period(&args.time)?;
     let signal = parse_signal(args.signal.as_deref().unwrap_or("TERM"))?;
     for key in &args.containers {
-        let container = root.find(key)?;
-        // Stopping a stopped container is no error, as with docker.
-        if let Some(process) = init(&container) {
-            process.signal(signal)?;
-            if !process.wait(Some(grace)) {
-                process.signal(libc::SIGKILL)?;
-                process.wait(None);
-            }
-            // Then the runtime that supervises it records the exit and
-            // releases what it held: stopped means all of that is done.
-            if let Some(runtime) =
-                Process::open(container.state.runtime_pid, container.state.runtime_start)
-            {
-                runtime.wait(Some(Duration::from_secs(30)));
-            }
-        }
+        stop_one(root, key, signal, grace)?;
         println!("{key}");
     }
     Ok(0)
+}
+
+/// Stop a container: `signal`, then SIGKILL after `grace`; return once its
+/// runtime has recorded the exit and released what it held. Stopping a
+/// stopped container is no error, as with docker.
+pub fn stop_one(root: &Root, key: &str, signal: i32, grace: Duration) -> Result<()> {
+    let container = mark_stopped(root, &root.find(key)?)?;
+    if let Some(process) = init(&container) {
+        process.signal(signal)?;
+        if !process.wait(Some(grace)) {
+            process.signal(libc::SIGKILL)?;
+            process.wait(None);
+        }
+    }
+    // Running or waiting to restart: its runtime records the end.
+    wait_for_runtime(&container);
+    Ok(())
+}
+
+/// `tinydocker restart [-t SECONDS] CONTAINER...`: stop, then start.
+pub fn restart(root: &Root, args: crate::cli::RestartArgs) -> Result<i32> {
+    let grace = grace_period(&args.time)?;
+    for key in &args.containers {
+        stop_one(root, key, libc::SIGTERM, grace)?;
+        let code = super::start::start_one(root, key)?;
+        if code != 0 {
+            return Ok(code);
+        }
+    }
+    Ok(0)
+}
+
+fn grace_period(text: &str) -> Result<Duration> {
+    match text.trim().parse::<i64>() {
+        Ok(t) if t >= 0 => Ok(Duration::from_secs(t as u64)),
+        _ => bail!("invalid timeout {text:?}: expected a number of seconds, 0 or more"),
+    }
 }

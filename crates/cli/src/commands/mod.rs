@@ -12,6 +12,7 @@ pub mod ps;
 mod rm;
 mod rmi;
 pub mod run;
+mod start;
 mod stats;
 mod update;
 mod wait;
@@ -42,6 +43,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Container(crate::cli::ContainerCommand::Prune(args)) => rm::prune(&root, args),
         Command::Logs(args) => logs::logs(&root, args),
         Command::Exec(args) => exec::exec(&root, args),
+        Command::Start(args) => start::start(&root, args),
+        Command::Restart(args) => kill::restart(&root, args),
     }
 }
 

@@ -12,6 +12,7 @@ pub fn status_word(observed: Observed) -> &'static str {
         Observed::Created => "created",
         Observed::Running { .. } => "running",
         Observed::Exited { .. } => "exited",
+        Observed::Restarting { .. } => "restarting",
         Observed::Dead => "dead",
     }
 }
@@ -23,6 +24,12 @@ pub fn status_text(observed: Observed) -> String {
         Observed::Running { since } => format!("Up {}", human::duration(human::since(since))),
         Observed::Exited { code, at } => {
             format!("Exited ({code}) {} ago", human::duration(human::since(at)))
+        }
+        Observed::Restarting { code, at } => {
+            format!(
+                "Restarting ({code}) {} ago",
+                human::duration(human::since(at))
+            )
         }
         Observed::Dead => "Dead".into(),
     }

@@ -28,22 +28,25 @@ pub fn rm(root: &Root, args: RmArgs) -> Result<i32> {
 
 fn remove_one(root: &Root, key: &str, force: bool) -> Result<()> {
     let container = root.find(key)?;
-    if let Observed::Running { .. } = container.observe() {
+    let observed = container.observe();
+    if let Observed::Running { .. } | Observed::Restarting { .. } = observed {
         if !force {
+            let what = match observed {
+                Observed::Restarting { .. } => "container is restarting",
+                _ => "container is running",
+            };
             bail!(
-                "cannot remove container \"{}\": container is running: stop the container before removing or force remove",
+                "cannot remove container \"{}\": {what}: stop the container before removing or force remove",
                 container.config.name
             );
         }
+        // No restart after this, whatever the policy.
+        let container = super::kill::mark_stopped(root, &container)?;
         kill(container.state.pid, container.state.pid_start)
             .with_context(|| format!("kill container {}", container.config.name))?;
         // Its runtime then releases what the container held and records
         // the exit (under the container's lock, so not while we hold it).
-        if let Some(runtime) =
-            Process::open(container.state.runtime_pid, container.state.runtime_start)
-        {
-            runtime.wait(Some(std::time::Duration::from_secs(30)));
-        }
+        super::kill::wait_for_runtime(&container);
     }
     let Some(_lock) = container.lock()? else {
         bail!("No such container: {key}");

@@ -94,6 +94,7 @@ struct Validated {
     dns: Vec<Ipv4Addr>,
     add_hosts: Vec<(String, Ipv4Addr)>,
     security: security::Checked,
+    restart: state::RestartPolicy,
 }
 
 pub(crate) fn parse_env_entry(entry: &str, out: &mut Vec<String>) -> Result<()> {
@@ -292,7 +293,12 @@ fn validate(args: &RunArgs, root_path: &Path) -> Result<Validated> {
         None => state::DEFAULT_CGROUP_PARENT.to_string(),
     };
     let security = security::check(&args.security)?;
+    let restart = state::RestartPolicy::parse(&args.restart)?;
+    if restart.name != "no" && args.rm {
+        bail!("conflicting options: --restart and --rm");
+    }
     Ok(Validated {
+        restart,
         name: args.name.clone(),
         env,
         workdir: args.workdir.clone(),
@@ -334,7 +340,9 @@ pub fn run(root: &Root, args: RunArgs) -> Result<i32> {
 fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<i32> {
     if args.detach {
         let (interactive, tty) = (args.interactive, args.tty);
-        return supervisor::detach(root, interactive, tty, |stdio| launch(root, &args, stdio));
+        return supervisor::detach(root, interactive, tty, None, |stdio| {
+            launch(root, &args, stdio)
+        });
     }
     let user_terminal = pty::user_terminal();
     let stdin = std::io::stdin();
@@ -472,6 +480,9 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
         cgroup: format!("{}/{id}", v.cgroup_parent),
         net: None,
         security: v.security.config.clone(),
+        dns: v.dns.clone(),
+        add_hosts: v.add_hosts.clone(),
+        restart: v.restart.clone(),
     };
 
     // Bridge networking: the network (the default one is made on first
@@ -507,7 +518,7 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
         id: &id,
         net: config.net.clone(),
     };
-    let files = etc_files(root, &config, &v);
+    let files = etc_files(root, &config);
 
     // The cgroup exists, with its limits, before the init does: the init
     // starts inside it (clone3 CLONE_INTO_CGROUP on v2; on v1 the child
@@ -515,7 +526,7 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
     // unlimited.
     let layout = Layout::detect()?;
     let cgroup = AnyManager::new(&layout, &config.cgroup);
-    let prepared = Prepared::new(root, &config, &v, &cgroup, files, &security, stdio)?;
+    let prepared = Prepared::new(root, &config, &v.volumes, &cgroup, files, &security, stdio)?;
     // The record first, naming this process as the container's runtime:
     // whatever kills it from here on, the record says what there is to
     // clean up (`ps` shows the container dead, `rm` removes its cgroup and
@@ -549,33 +560,187 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
             cgroup,
             terminal,
         }),
-        Err(err) => {
-            // A failure to start: the record says why (without --rm), or goes.
-            if let Some(init) = init.as_mut() {
-                let _ = init.kill_and_reap();
+        Err(err) => Err(failed_start(root, &mut container, &cgroup, &mut init, err)),
+    }
+}
+
+/// After a failure to start: kill the init if there is one, release what
+/// the container held, and record why (without --rm) or remove it.
+fn failed_start(
+    root: &Root,
+    container: &mut Container,
+    cgroup: &AnyManager,
+    init: &mut Option<tinydocker_ns::Child>,
+    err: anyhow::Error,
+) -> anyhow::Error {
+    if let Some(init) = init.as_mut() {
+        let _ = init.kill_and_reap();
+    }
+    release_runtime(root, &container.config, cgroup, networks::Veth::Delete);
+    container.state.net_released = true;
+    let code = errors::exit_code(&err);
+    let outcome = if container.config.auto_remove {
+        container.lock().and_then(|_lock| root.remove(container))
+    } else {
+        let mut state = container.state.clone();
+        state.status = Status::Exited;
+        state.exit_code = code;
+        state.error = errors::one_line(&err);
+        state.finished_at = state::now_nanos();
+        container.save_state(state)
+    };
+    if let Err(cleanup) = outcome {
+        eprintln!(
+            "tinydocker: clean up after failed start: {}",
+            errors::one_line(&cleanup)
+        );
+    }
+    err
+}
+
+/// Start an existing container again (`start`, a restart policy): its
+/// record, name and writable layer are kept; its network address, cgroup,
+/// endpoint and init are made anew, as `run` makes them.
+pub(crate) fn relaunch(root: &Root, key: &str, stdio: Stdio, restarts: u32) -> Result<Launched> {
+    let found = root.find(key)?;
+    let mut container = {
+        let Some(_lock) = found.lock()? else {
+            bail!("No such container: {key}");
+        };
+        // Read again under the lock: another command may have started it.
+        let mut c = root.find(&found.config.id)?;
+        match c.observe() {
+            state::Observed::Running { .. } | state::Observed::Created => {
+                return Err(Exit {
+                    code: errors::USAGE,
+                    message: format!("container {} is already running", c.config.name),
+                }
+                .into())
             }
-            release_runtime(root, &container.config, &cgroup, networks::Veth::Delete);
-            container.state.net_released = true;
-            let code = errors::exit_code(&err);
-            let outcome = if container.config.auto_remove {
-                container.lock().and_then(|_lock| root.remove(&container))
-            } else {
-                let mut state = container.state.clone();
-                state.status = Status::Exited;
-                state.exit_code = code;
-                state.error = errors::one_line(&err);
-                state.finished_at = state::now_nanos();
-                container.save_state(state)
-            };
-            if let Err(cleanup) = outcome {
-                eprintln!(
-                    "tinydocker: clean up after failed start: {}",
-                    errors::one_line(&cleanup)
-                );
+            // Killed with its runtime (or by a reboot): what it held first.
+            state::Observed::Dead
+            | state::Observed::Exited { .. }
+            | state::Observed::Restarting { .. } => release_leftovers(root, &c)?,
+        }
+        let me = std::process::id() as i32;
+        let claim = State {
+            runtime_pid: me,
+            runtime_start: state::pid_start_time(me).unwrap_or(0),
+            restart_count: restarts,
+            exit_code: c.state.exit_code,
+            finished_at: c.state.finished_at,
+            net_released: true,
+            ..State::created()
+        };
+        c.save_state_locked(claim)?;
+        c
+    };
+    let layout = Layout::detect()?;
+    let cgroup = AnyManager::new(&layout, &container.config.cgroup);
+    let mut init = None;
+    match relaunch_steps(root, &mut container, &cgroup, stdio, &mut init) {
+        Ok(terminal) => Ok(Launched {
+            container,
+            init: init.expect("a started container has an init"),
+            cgroup,
+            terminal,
+        }),
+        Err(err) => Err(failed_start(root, &mut container, &cgroup, &mut init, err)),
+    }
+}
+
+fn relaunch_steps(
+    root: &Root,
+    container: &mut Container,
+    cgroup: &AnyManager,
+    stdio: Stdio,
+    init: &mut Option<tinydocker_ns::Child>,
+) -> Result<Option<OwnedFd>> {
+    let volumes = volumes_of(&container.config)?;
+    let id = container.config.id.clone();
+    if let Network::Bridge(name) = network_of(&container.config) {
+        let networks = Networks::new(&root.path);
+        let net = networks
+            .for_run(&name)?
+            .ok_or_else(|| anyhow!("network {name} not found"))?;
+        let ports = container
+            .config
+            .net
+            .as_ref()
+            .map(|n| n.ports.clone())
+            .unwrap_or_default();
+        let _ports_lock = if ports.is_empty() {
+            None
+        } else {
+            let lock = state::lock_file(&networks.dir().join("ports.lock"))?;
+            check_ports(root, &ports)?;
+            Some(lock)
+        };
+        // Its address of before when it is free, as docker keeps it.
+        let ipam = networks.ipam(&name);
+        let alive = |owner: &str| root.container_dir(owner).join("container.json").exists();
+        let previous = container.config.net.as_ref().map(|n| n.ip);
+        let ip = match ipam.allocate(net.subnet, net.gateway, &id, previous, alive) {
+            Ok(ip) => ip,
+            Err(_) if previous.is_some() => {
+                ipam.allocate(net.subnet, net.gateway, &id, None, alive)?
             }
-            Err(err)
+            Err(e) => return Err(e.into()),
+        };
+        // The veth of its last run goes with that run's network namespace,
+        // which the kernel tears down in the background: make sure it is
+        // gone before a new one of the same name is made.
+        Netlink::new()?.delete_link(&networks::host_if(&id))?;
+        container.config.net = Some(NetSettings {
+            network: name.clone(),
+            bridge: net.bridge,
+            ip,
+            prefix: net.subnet.prefix(),
+            gateway: net.gateway,
+            host_if: networks::host_if(&id),
+            ports,
+        });
+        let mut state = container.state.clone();
+        state.net_released = false;
+        container.save_state(state)?;
+    }
+    let security = security::Checked::from_config(&container.config.security)?
+        .with_devices()?
+        .prepare(&container.config.layers, &root.path)?;
+    let files = etc_files(root, &container.config);
+    let prepared = Prepared::new(
+        root,
+        &container.config,
+        &volumes,
+        cgroup,
+        files,
+        &security,
+        stdio,
+    )?;
+    boot(container, &prepared, &security, cgroup, init)
+}
+
+/// What a container killed with its runtime (or by a reboot) may still
+/// hold: its cgroup, and its network side unless released.
+pub(crate) fn release_leftovers(root: &Root, container: &Container) -> Result<()> {
+    if let Some(cgroup) = container.cgroup(&Layout::detect()?) {
+        state::remove_cgroup(&cgroup)
+            .with_context(|| format!("remove cgroup {}", container.config.cgroup))?;
+    }
+    if let (Some(net), false) = (&container.config.net, container.state.net_released) {
+        if let Err(e) = networks::release(
+            &root.path,
+            &container.config.id,
+            net,
+            networks::Veth::Delete,
+        ) {
+            eprintln!(
+                "tinydocker: release the network of {}: {e:#}",
+                container.config.name
+            );
         }
     }
+    Ok(())
 }
 
 /// Make the container's cgroup with its limits, clone its init into it,
@@ -677,17 +842,52 @@ fn check_ports(root: &Root, ports: &[PortMapping]) -> Result<()> {
     Ok(())
 }
 
+/// The kind of network a container was made with.
+fn network_of(config: &Config) -> Network {
+    match config.network.as_str() {
+        "none" => Network::None,
+        "host" => Network::Host,
+        name => Network::Bridge(name.to_string()),
+    }
+}
+
+/// A container's volumes as recorded, checked again (for `start`).
+fn volumes_of(config: &Config) -> Result<Vec<Volume>> {
+    config
+        .volumes
+        .iter()
+        .map(|v| {
+            let meta = fs::metadata(&v.source).map_err(|_| {
+                anyhow!(
+                    "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                    v.source.display()
+                )
+            })?;
+            Ok(Volume {
+                source: v.source.clone(),
+                target: v.target.clone(),
+                read_only: v.read_only,
+                kind: if meta.is_dir() {
+                    Create::Dir
+                } else {
+                    Create::File
+                },
+            })
+        })
+        .collect()
+}
+
 /// /etc/hosts, /etc/hostname and /etc/resolv.conf, written by the child into
 /// the container's directory (or, for --rm, its scratch tmpfs) and bound
 /// over the image's.
-fn etc_files(root: &Root, config: &Config, v: &Validated) -> Vec<ProvidedFile> {
+fn etc_files(root: &Root, config: &Config) -> Vec<ProvidedFile> {
     let files = networks::EtcFiles {
         hostname: &config.hostname,
         name: &config.name,
         ip: config.net.as_ref().map(|n| n.ip),
-        add_hosts: &v.add_hosts,
-        dns: &v.dns,
-        bridged: matches!(v.network, Network::Bridge(_)),
+        add_hosts: &config.add_hosts,
+        dns: &config.dns,
+        bridged: matches!(network_of(config), Network::Bridge(_)),
     };
     let host_resolv = fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let dir = if config.auto_remove {
@@ -958,7 +1158,7 @@ impl Prepared {
     fn new(
         root: &Root,
         config: &Config,
-        v: &Validated,
+        volumes: &[Volume],
         cgroup: &AnyManager,
         files: Vec<ProvidedFile>,
         security: &security::Prepared,
@@ -971,7 +1171,7 @@ impl Prepared {
             work: dir.join("work"),
             merged: root.mountpoint(),
             scratch: config.auto_remove.then(|| root.scratch()),
-            volumes: v.volumes.clone(),
+            volumes: volumes.to_vec(),
             files,
             read_only: config.read_only,
             workdir: config.workdir.clone(),
@@ -993,7 +1193,8 @@ impl Prepared {
         // Every namespace in the one clone3 call. (Creating the network
         // namespace in the child instead, in parallel with the parent's
         // record writing, measured no faster here.)
-        let clone = match v.network {
+        let network = network_of(config);
+        let clone = match network {
             Network::Host => Namespaces::CONTAINER.without(Namespaces::NET),
             Network::None | Network::Bridge(_) => Namespaces::CONTAINER,
         };
@@ -1007,7 +1208,7 @@ impl Prepared {
             join_cgroup: cstrings(&join)?,
             mounts: PreparedPlan::new(&mounts)?,
             hostname: CString::new(config.hostname.as_str())?,
-            loopback: v.network != Network::Host,
+            loopback: network != Network::Host,
             null_stdin: !config.interactive && !config.tty && stdio.fds[0].is_none(),
             stdio: stdio.fds,
             init: config.init,
@@ -1017,7 +1218,7 @@ impl Prepared {
             envp: cstrings(&config.env)?,
             privileges: security.privileges.clone(),
             seccomp: security.seccomp.clone(),
-            sysctls: if v.network == Network::Host {
+            sysctls: if network == Network::Host {
                 vec![]
             } else {
                 NETNS_SYSCTLS

@@ -43,7 +43,7 @@ fn wait_one(root: &Root, key: &str) -> Result<i32> {
         let observed = c.observe();
         let this_run = (c.state.pid, c.state.pid_start);
         match observed {
-            Observed::Exited { code, .. } => return Ok(code),
+            Observed::Exited { code, .. } | Observed::Restarting { code, .. } => return Ok(code),
             // Read again: the supervisor may have recorded the exit and
             // gone between the read above and the liveness checks.
             Observed::Dead => {
