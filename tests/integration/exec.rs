@@ -262,7 +262,7 @@ fn stdin_only_with_i() {
 /// A pseudo-terminal the test opens: its slave is the "user's terminal"
 /// of a `tinydocker` started on it, its master the test's keyboard and
 /// screen.
-struct Terminal {
+pub(super) struct Terminal {
     master: OwnedFd,
     slave: OwnedFd,
     seen: Vec<u8>,
@@ -273,7 +273,7 @@ fn check(rc: libc::c_int, what: &str) {
 }
 
 impl Terminal {
-    fn open(rows: u16, cols: u16) -> Terminal {
+    pub(super) fn open(rows: u16, cols: u16) -> Terminal {
         // SAFETY: a valid C string; checked below.
         let fd = unsafe {
             libc::open(
@@ -310,7 +310,7 @@ impl Terminal {
         t
     }
 
-    fn resize(&self, rows: u16, cols: u16) {
+    pub(super) fn resize(&self, rows: u16, cols: u16) {
         let size = libc::winsize {
             ws_row: rows,
             ws_col: cols,
@@ -325,7 +325,7 @@ impl Terminal {
     }
 
     /// The slave's local flags (ICANON: cooked, i.e. not in raw mode).
-    fn lflag(&self) -> libc::tcflag_t {
+    pub(super) fn lflag(&self) -> libc::tcflag_t {
         // SAFETY: termios is plain old data.
         let mut t: libc::termios = unsafe { std::mem::zeroed() };
         // SAFETY: tcgetattr into a valid termios.
@@ -338,7 +338,7 @@ impl Terminal {
 
     /// Start `tinydocker ARGS` with this terminal as its controlling
     /// terminal and stdio, as a shell would.
-    fn spawn(&self, root: &TestRoot, args: &[&str]) -> Child {
+    pub(super) fn spawn(&self, root: &TestRoot, args: &[&str]) -> Child {
         let mut cmd = root.cmd(args);
         let stdio = || Stdio::from(self.slave.try_clone().expect("dup the slave"));
         cmd.stdin(stdio()).stdout(stdio()).stderr(stdio());
@@ -354,7 +354,7 @@ impl Terminal {
         cmd.spawn().expect("spawn tinydocker on the terminal")
     }
 
-    fn type_in(&self, bytes: &[u8]) {
+    pub(super) fn type_in(&self, bytes: &[u8]) {
         // SAFETY: writes from a valid buffer.
         let n = unsafe { libc::write(self.master.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
         assert_eq!(n, bytes.len() as isize, "type {bytes:?}");
@@ -363,7 +363,7 @@ impl Terminal {
     /// Everything shown since the last call, up to and including `needle`
     /// (waiting for it, under the watchdog).
     #[track_caller]
-    fn wait_for(&mut self, needle: &str) -> String {
+    pub(super) fn wait_for(&mut self, needle: &str) -> String {
         let deadline = Instant::now() + WATCHDOG;
         loop {
             let text = String::from_utf8_lossy(&self.seen).into_owned();
@@ -399,7 +399,7 @@ impl Terminal {
 
 impl Terminal {
     /// Everything shown and not read yet, without waiting.
-    fn shown_now(&mut self) -> String {
+    pub(super) fn shown_now(&mut self) -> String {
         loop {
             let mut pfd = libc::pollfd {
                 fd: self.master.as_raw_fd(),
@@ -426,7 +426,7 @@ impl Terminal {
 impl Terminal {
     /// Wait for `child` under the watchdog, reading what it shows
     /// meanwhile (so it never blocks on a full terminal); its exit code.
-    fn finish(&mut self, mut child: Child) -> i32 {
+    pub(super) fn finish(&mut self, mut child: Child) -> i32 {
         use std::os::unix::process::ExitStatusExt;
         let deadline = Instant::now() + WATCHDOG;
         // SAFETY: pidfd_open on our own unreaped child.

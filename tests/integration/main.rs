@@ -22,3 +22,4 @@ mod network;
 mod restart;
 mod security;
 mod signals;
+mod tty;
