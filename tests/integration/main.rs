@@ -22,4 +22,5 @@ mod network;
 mod restart;
 mod security;
 mod signals;
+mod snapshots;
 mod tty;
