@@ -288,3 +288,44 @@ fn after_a_reboot_containers_show_exited_and_start_and_rm_work() {
     link_gone(&host_if);
     root.assert_no_containers();
 }
+
+#[test]
+fn concurrent_starts_of_one_container_start_it_once() {
+    let root = TestRoot::new();
+    detach(&root, &["--name", "once", "busybox", "sleep", "100"]);
+    root.run(&["stop", "-t", "0", "once"]).ok();
+    // Four at the same time: the container's lock lets one claim it.
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let cmd = root.cmd(&["start", "once"]);
+            std::thread::spawn(move || tinydocker_tests::output(cmd, None))
+        })
+        .collect();
+    let outs: Vec<_> = starts.into_iter().map(|t| t.join().unwrap()).collect();
+    let started = outs.iter().filter(|o| o.code == 0).count();
+    assert_eq!(
+        started,
+        1,
+        "{:?}",
+        outs.iter().map(|o| &o.stderr).collect::<Vec<_>>()
+    );
+    for out in outs.iter().filter(|o| o.code != 0) {
+        out.code(125).one_error_line().stderr_has("already running");
+    }
+    // One supervisor, one init.
+    let supervisors = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| {
+                    String::from_utf8_lossy(&c).contains("__supervise")
+                        && String::from_utf8_lossy(&c).contains(&*root.path().to_string_lossy())
+                })
+                .unwrap_or(false)
+        })
+        .count();
+    assert_eq!(supervisors, 1);
+    root.run(&["rm", "-f", "once"]).ok();
+    root.assert_no_containers();
+}
