@@ -66,8 +66,16 @@ fn sigkill_of_run_at_any_moment_leaves_nothing_after_rm() {
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         child.wait().expect("reap run");
     }
-    // The truth: nothing runs any more (each init died with its runtime),
-    // nothing is still "being created".
+    // Each init dies with its runtime (the parent-death signal, delivered
+    // as the runtime exits; the init may take a moment to get scheduled
+    // and go).
+    for id in root.container_ids() {
+        let pid = root.record(&id)["state"]["pid"].as_i64().unwrap_or(0);
+        if pid > 0 {
+            super::restart::wait_gone(pid);
+        }
+    }
+    // The truth: nothing runs any more, nothing is still "being created".
     let out = root.run(&["ps", "-a", "--format", "{{.ID}} {{.State}}"]);
     out.ok();
     for line in out.lines() {

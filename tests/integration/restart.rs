@@ -28,7 +28,7 @@ fn status(root: &TestRoot, name: &str) -> String {
 }
 
 /// Wait (a test may poll; the runtime does not) until process `pid` is gone.
-fn wait_gone(pid: i64) {
+pub(super) fn wait_gone(pid: i64) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();

@@ -398,18 +398,15 @@ fn read_name(path: &Path) -> Option<String> {
 /// The prefix of a container directory being made: `.making-PID-START-ID`.
 const MAKING: &str = ".making-";
 
-/// Remove a container directory whose making was cut short: its maker
-/// (`PID-START-...`) is gone.
-fn sweep_unfinished(path: &Path, maker: &str) {
+/// Whether the maker named in a `.making-PID-START-ID` directory is gone.
+fn maker_gone(maker: &str) -> bool {
     let mut parts = maker.splitn(3, '-');
     let (Some(pid), Some(start)) = (parts.next(), parts.next()) else {
-        return;
+        return false;
     };
-    let (Ok(pid), Ok(start)) = (pid.parse::<i32>(), start.parse::<u64>()) else {
-        return;
-    };
-    if pid_start_time(pid) != Some(start) {
-        let _ = fs::remove_dir_all(path);
+    match (pid.parse::<i32>(), start.parse::<u64>()) {
+        (Ok(pid), Ok(start)) => pid_start_time(pid) != Some(start),
+        _ => false,
     }
 }
 
@@ -685,6 +682,18 @@ impl Root {
         })
     }
 
+    /// Remove what a creation cut short left: the directory being made,
+    /// and the name it had taken for it.
+    fn sweep_unfinished(&self, making: &Path) {
+        if let Ok(c) = self.load(making) {
+            let name_file = self.names_dir().join(&c.config.name);
+            if read_name(&name_file).is_some_and(|id| id == c.config.id) {
+                let _ = fs::remove_file(&name_file);
+            }
+        }
+        let _ = fs::remove_dir_all(making);
+    }
+
     /// Every container with a readable record, newest first.
     pub fn list(&self) -> Result<Vec<Container>> {
         let dir = self.containers_dir();
@@ -700,7 +709,9 @@ impl Root {
                 .to_str()
                 .and_then(|n| n.strip_prefix(MAKING))
             {
-                sweep_unfinished(&entry.path(), maker);
+                if maker_gone(maker) {
+                    self.sweep_unfinished(&entry.path());
+                }
                 continue;
             }
             // A directory without a record is a creation cut short: not a container.

@@ -29,7 +29,8 @@ use tinydocker_security::seccomp;
 
 use crate::cli::ExecArgs;
 use crate::commands::run::{
-    cstrings, errno_text, exec_candidates, parse_env_entry, set_env, PRIVILEGE_STEPS,
+    cstrings, errno_text, exec_candidates, lock_down, parse_env_entry, set_env, LockDownSteps,
+    PRIVILEGE_STEPS,
 };
 use crate::errors::{self, Exit};
 use crate::process::Process;
@@ -341,31 +342,16 @@ fn child_main(
     if let Err(e) = child::mark_fds_cloexec() {
         chan.fail(STEP_FDS, e);
     }
-    // In `run`'s order: without no_new_privs the filter is loaded while
-    // the process still has CAP_SYS_ADMIN; with it, last.
-    let load_seccomp = || {
-        if let Some(filter) = &plan.seccomp {
-            if let Err(e) = filter.load() {
-                chan.fail(STEP_SECCOMP, e);
-            }
-        }
-    };
-    if !plan.privileges.no_new_privs {
-        load_seccomp();
-    }
-    if let Err((step, e)) = plan.privileges.apply() {
-        let index = PRIVILEGE_STEPS.iter().position(|s| *s == step).unwrap_or(0);
-        chan.fail(STEP_PRIVILEGES + index as u32, e);
-    }
-    // A change of user clears the parent-death signal: arm it again, then
-    // make sure the runtime did not die in between.
-    if let Err(e) = child::set_parent_death_signal(libc::SIGKILL) {
-        chan.fail(STEP_SESSION, e);
-    }
-    chan.exit_if_parent_gone();
-    if plan.privileges.no_new_privs {
-        load_seccomp();
-    }
+    lock_down(
+        &chan,
+        &plan.privileges,
+        plan.seccomp.as_ref(),
+        LockDownSteps {
+            seccomp: STEP_SECCOMP,
+            privileges: STEP_PRIVILEGES,
+            session: STEP_SESSION,
+        },
+    );
     child::reset_signals();
     let errno = child::exec_first(cands, argv, envp);
     chan.fail(STEP_EXEC, errno)

@@ -1048,33 +1048,16 @@ fn child_main(
     if let Err(e) = child::mark_fds_cloexec() {
         chan.fail(STEP_FDS, e);
     }
-    // Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: load it
-    // while the process still has it (the filter must then allow what
-    // dropping privileges calls, as docker's does). With no_new_privs, load
-    // it last, so the filter does not constrain the runtime's own steps.
-    let load_seccomp = || {
-        if let Some(filter) = &plan.seccomp {
-            if let Err(e) = filter.load() {
-                chan.fail(STEP_SECCOMP, e);
-            }
-        }
-    };
-    if !plan.privileges.no_new_privs {
-        load_seccomp();
-    }
-    if let Err((step, e)) = plan.privileges.apply() {
-        let index = PRIVILEGE_STEPS.iter().position(|s| *s == step).unwrap_or(0);
-        chan.fail(STEP_PRIVILEGES + index as u32, e);
-    }
-    // A change of user clears the parent-death signal: arm it again, then
-    // make sure the runtime did not die in between.
-    if let Err(e) = child::set_parent_death_signal(libc::SIGKILL) {
-        chan.fail(STEP_SESSION, e);
-    }
-    chan.exit_if_parent_gone();
-    if plan.privileges.no_new_privs {
-        load_seccomp();
-    }
+    lock_down(
+        &chan,
+        &plan.privileges,
+        plan.seccomp.as_ref(),
+        LockDownSteps {
+            seccomp: STEP_SECCOMP,
+            privileges: STEP_PRIVILEGES,
+            session: STEP_SESSION,
+        },
+    );
     let exec = || -> Infallible {
         child::reset_signals();
         let errno = child::exec_first(cands, argv, envp);
@@ -1085,6 +1068,50 @@ fn child_main(
         chan.fail(STEP_INIT, errno)
     }
     match exec() {}
+}
+
+/// The step numbers [`lock_down`] reports its failures with.
+pub(crate) struct LockDownSteps {
+    pub seccomp: u32,
+    /// Plus the index of the failed step in [`PRIVILEGE_STEPS`].
+    pub privileges: u32,
+    pub session: u32,
+}
+
+/// The last steps before exec, the same for a container's init and for
+/// every process `exec` starts in it. Without no_new_privs, loading a
+/// filter takes CAP_SYS_ADMIN: it is loaded while the process still has it
+/// (the filter must then allow what dropping privileges calls, as docker's
+/// does). With no_new_privs it is loaded last, so it does not constrain the
+/// runtime's own steps. A change of user clears the parent-death signal: it
+/// is armed again, then the runtime is checked to be still alive.
+pub(crate) fn lock_down(
+    chan: &ChildChannel,
+    privileges: &Privileges,
+    seccomp: Option<&seccomp::Filter>,
+    steps: LockDownSteps,
+) {
+    let load_seccomp = || {
+        if let Some(filter) = seccomp {
+            if let Err(e) = filter.load() {
+                chan.fail(steps.seccomp, e);
+            }
+        }
+    };
+    if !privileges.no_new_privs {
+        load_seccomp();
+    }
+    if let Err((step, e)) = privileges.apply() {
+        let index = PRIVILEGE_STEPS.iter().position(|s| *s == step).unwrap_or(0);
+        chan.fail(steps.privileges + index as u32, e);
+    }
+    if let Err(e) = child::set_parent_death_signal(libc::SIGKILL) {
+        chan.fail(steps.session, e);
+    }
+    chan.exit_if_parent_gone();
+    if privileges.no_new_privs {
+        load_seccomp();
+    }
 }
 
 /// The text of an errno, without Rust's " (os error N)".
