@@ -53,7 +53,7 @@ impl<'a> Contender<'a> {
     }
 
     fn step(&mut self, i: usize, warmup: usize, bench: &Bench) -> Result<()> {
-        let result = measure(&mut (self.make)(i), self.tree, &bench.stop).and_then(|sample| {
+        let result = measure(&mut (self.make)(i), self.tree, &bench.meter).and_then(|sample| {
             if let Some(after) = &self.after {
                 after(i)?;
             }
@@ -245,12 +245,12 @@ pub fn run_bridge(bench: &Bench) -> Result<CaseReport> {
 /// Case 4: `exec true` into a running `sleep` container.
 pub fn exec(bench: &Bench) -> Result<CaseReport> {
     let td = &bench.td;
-    let stop = &bench.stop;
+    let meter = &bench.meter;
     let mut contenders = vec![];
     let id = measure(
         &mut td.cmd(&["run", "-d", "--network", "none", "busybox", "sleep", "1000"]),
         Tree::Direct,
-        stop,
+        meter,
     )
     .context("tinydocker run -d")?
     .stdout
@@ -273,7 +273,7 @@ pub fn exec(bench: &Bench) -> Result<CaseReport> {
         let cid = format!("tdbench-exec-{}", oci.name);
         let mut start = oci.cmd(&["run", "-d", "--bundle"]);
         start.arg(bench.bundle(oci.name, Variant::Sleep)).arg(&cid);
-        match measure(&mut start, Tree::Direct, stop) {
+        match measure(&mut start, Tree::Direct, meter) {
             Ok(_) => {
                 oci_ids.push((oci, cid.clone()));
                 contenders.push(Contender::new(oci.name, label, command, move |_| {
@@ -298,7 +298,7 @@ pub fn exec(bench: &Bench) -> Result<CaseReport> {
                 "1000",
             ]),
             Tree::Direct,
-            stop,
+            meter,
         );
         match start {
             Ok(sample) => {
@@ -319,19 +319,19 @@ pub fn exec(bench: &Bench) -> Result<CaseReport> {
     }
     let result = alternate(&mut contenders, bench);
     // The containers go now (the sweeps would also get them at the end).
-    let mut teardown = vec![measure(&mut td.cmd(&["rm", "-f", &id]), Tree::Whole, stop)];
+    let mut teardown = vec![measure(&mut td.cmd(&["rm", "-f", &id]), Tree::Whole, meter)];
     for (oci, cid) in &oci_ids {
         teardown.push(measure(
             &mut oci.cmd(&["delete", "-f", cid]),
             Tree::Whole,
-            stop,
+            meter,
         ));
     }
     if let (Some(podman), Some(pid)) = (&bench.podman, &podman_id) {
         teardown.push(measure(
             &mut podman.cmd(&["rm", "-f", "-t", "0", pid]),
             Tree::Whole,
-            stop,
+            meter,
         ));
     }
     result?;
@@ -366,7 +366,7 @@ pub fn import(bench: &Bench) -> Result<CaseReport> {
         measure(
             &mut td.cmd(&["rmi", "bench-import"]),
             Tree::Whole,
-            &bench.stop,
+            &bench.meter,
         )
         .map(drop)
     }));
@@ -387,7 +387,7 @@ pub fn import(bench: &Bench) -> Result<CaseReport> {
             measure(
                 &mut podman.cmd(&["rmi", "localhost/bench-import"]),
                 Tree::Whole,
-                &bench.stop,
+                &bench.meter,
             )
             .map(drop)
         }));

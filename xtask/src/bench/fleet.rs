@@ -86,7 +86,7 @@ impl<'a> Side<'a> {
         if self.failed.is_some() {
             return Ok(None);
         }
-        match measure(cmd, tree, &bench.stop) {
+        match measure(cmd, tree, &bench.meter) {
             Ok(s) => Ok(Some(s)),
             Err(e) if is_interrupted(&e) || self.podman.is_none() => {
                 Err(e.context(format!("fleet, {what}")))
@@ -339,13 +339,18 @@ fn report(bench: &Bench, sides: &[Side]) -> CaseReport {
         ("stop", "stop -t 0 ID..., all in one command"),
         ("rm", "rm ID..., all in one command"),
     ];
+    // A side that failed says so once, at the first step it has no figure for.
+    let mut told = vec![false; sides.len()];
     for (step, _) in steps {
         for (i, side) in sides.iter().enumerate() {
             let samples = step_samples(side, step);
             let outcome = if samples.is_empty() {
                 match &side.failed {
-                    Some(why) => Outcome::Failed(why.clone()),
-                    None => continue,
+                    Some(why) if !told[i] => {
+                        told[i] = true;
+                        Outcome::Failed(why.clone())
+                    }
+                    _ => continue,
                 }
             } else {
                 let stats = Stats::of(&samples);
@@ -367,7 +372,10 @@ fn report(bench: &Bench, sides: &[Side]) -> CaseReport {
             });
         }
     }
-    rows.extend(bench.missing_rows(Case::Fleet));
+    rows.extend(bench.missing_rows(Case::Fleet).into_iter().map(|mut row| {
+        row.step = Some("all".into());
+        row
+    }));
     let mut notes = vec![
         format!("{n} containers; `start` is per container; `ps` over {runs} runs; x tinydocker: median of the pairwise ratios (container i, ps run i)"),
         "stop -t 0: `sleep` as pid 1 ignores SIGTERM, the default grace period would only time the 10 s timeout".to_string(),

@@ -21,6 +21,25 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use super::signals::Interrupt;
+use super::taskstats::ExitStats;
+
+/// What measuring needs: the stop signals to watch, and where peak memory
+/// comes from — taskstats (see `taskstats.rs`), or where the kernel has
+/// none, wait4's ru_maxrss, which is never below the bench's own resident
+/// size at the spawn.
+pub struct Meter {
+    pub stop: Interrupt,
+    pub exits: Option<ExitStats>,
+}
+
+impl Meter {
+    pub fn rss_source(&self) -> &'static str {
+        match self.exits {
+            Some(_) => "taskstats hiwater_rss of the runtime's own process at its exit",
+            None => "wait4 ru_maxrss (taskstats unavailable): includes the bench's own resident size at the spawn",
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Sample {
@@ -28,10 +47,9 @@ pub struct Sample {
     /// User + system time of the process and the descendants it (or, for
     /// [`Tree::Whole`], the bench) waited for.
     pub cpu_ms: f64,
-    /// ru_maxrss of the command's own process: the largest peak resident
-    /// set of it and of the descendants *it* waited for (a maximum over
-    /// processes, not a sum). Orphans the bench reaps are not in it.
-    pub maxrss_kib: i64,
+    /// Peak resident set of the command's own process (not of its
+    /// descendants): see [`Meter`]. None when its record was lost.
+    pub peak_rss_kib: Option<i64>,
     pub stdout: String,
 }
 
@@ -172,7 +190,8 @@ pub fn short_error(err: &anyhow::Error) -> String {
 /// it exits with a non-zero status (the error holds its stderr), or with
 /// [`super::signals::Interrupted`] when a stop signal arrives (the command
 /// is then killed).
-pub fn measure(cmd: &mut Command, tree: Tree, stop: &Interrupt) -> Result<Sample> {
+pub fn measure(cmd: &mut Command, tree: Tree, meter: &Meter) -> Result<Sample> {
+    let stop = &meter.stop;
     stop.check()?;
     let out = memfd(c"bench-stdout")?;
     let err = memfd(c"bench-stderr")?;
@@ -184,6 +203,9 @@ pub fn measure(cmd: &mut Command, tree: Tree, stop: &Interrupt) -> Result<Sample
         Tree::Direct => None,
     };
     let before = children();
+    if let Some(exits) = &meter.exits {
+        exits.drain();
+    }
     let start = Instant::now();
     let child = cmd
         .spawn()
@@ -199,6 +221,10 @@ pub fn measure(cmd: &mut Command, tree: Tree, stop: &Interrupt) -> Result<Sample
     }
     let wall = start.elapsed();
     let (status, usage) = reap(pid)?;
+    let peak_rss_kib = match &meter.exits {
+        Some(exits) => exits.peak_rss_kib(pid),
+        None => Some(usage.ru_maxrss),
+    };
     let mut cpu = cpu_ms(&usage);
     if subreaper.is_some() {
         // Orphans of the command's tree were reparented to us as their
@@ -243,7 +269,7 @@ pub fn measure(cmd: &mut Command, tree: Tree, stop: &Interrupt) -> Result<Sample
     Ok(Sample {
         wall_ms: wall.as_secs_f64() * 1e3,
         cpu_ms: cpu,
-        maxrss_kib: usage.ru_maxrss,
+        peak_rss_kib,
         stdout,
     })
 }
@@ -288,7 +314,8 @@ pub struct Stats {
     pub min_ms: f64,
     pub max_ms: f64,
     pub cpu_median_ms: f64,
-    pub peak_rss_kib: i64,
+    /// The largest of the samples' peaks (None if none had one).
+    pub peak_rss_kib: Option<i64>,
 }
 
 impl Stats {
@@ -301,7 +328,7 @@ impl Stats {
             min_ms: wall.iter().copied().fold(f64::INFINITY, f64::min),
             max_ms: wall.iter().copied().fold(0.0, f64::max),
             cpu_median_ms: median(&cpu),
-            peak_rss_kib: samples.iter().map(|s| s.maxrss_kib).max().unwrap_or(0),
+            peak_rss_kib: samples.iter().filter_map(|s| s.peak_rss_kib).max(),
         }
     }
 
@@ -340,7 +367,7 @@ mod tests {
         Sample {
             wall_ms,
             cpu_ms: wall_ms / 2.0,
-            maxrss_kib: wall_ms as i64,
+            peak_rss_kib: Some(wall_ms as i64),
             stdout: String::new(),
         }
     }
@@ -359,7 +386,7 @@ mod tests {
         let s = Stats::of(&a);
         assert_eq!((s.median_ms, s.min_ms, s.max_ms), (20.0, 10.0, 30.0));
         assert_eq!(s.cpu_median_ms, 10.0);
-        assert_eq!(s.peak_rss_kib, 30);
+        assert_eq!(s.peak_rss_kib, Some(30));
         // 2, 3, 2: the median of the pairs, not the ratio of the medians.
         assert_eq!(pairwise_ratio(&a, &b), Some(2.0));
         assert_eq!(pairwise_ratio(&a, &[]), None);

@@ -32,6 +32,7 @@ mod measure;
 mod peers;
 mod report;
 mod signals;
+mod taskstats;
 mod teardown;
 
 use std::fs;
@@ -42,7 +43,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::{build, rootfs, workspace};
-use measure::{measure, Tree};
+use measure::{measure, Meter, Tree};
 use peers::{Oci, Podman, Tinydocker};
 use report::{CaseReport, Outcome, Row};
 use signals::Interrupt;
@@ -197,7 +198,7 @@ impl Options {
 
 pub struct Bench {
     pub opts: Options,
-    pub stop: Interrupt,
+    pub meter: Meter,
     pub td: Tinydocker,
     pub runc: Option<Oci>,
     pub crun: Option<Oci>,
@@ -263,6 +264,13 @@ pub fn bench(args: &[String]) -> Result<()> {
     // From here on everything made is registered for removal, and a stop
     // signal ends the run through that cleanup.
     let stop = Interrupt::install()?;
+    let exits = match taskstats::ExitStats::open() {
+        Ok(exits) => Some(exits),
+        Err(e) => {
+            println!("peak memory: taskstats unavailable ({e:#}); using wait4's ru_maxrss, which includes the bench's own size");
+            None
+        }
+    };
     let pid = std::process::id();
     let scratch = std::env::temp_dir().join(format!("tinydocker-bench-{pid}"));
     let cgroup_parent = format!("tdbench-{pid}");
@@ -341,7 +349,7 @@ pub fn bench(args: &[String]) -> Result<()> {
 
     let bench = Bench {
         opts,
-        stop,
+        meter: Meter { stop, exits },
         td,
         runc,
         crun,
@@ -374,18 +382,25 @@ pub fn bench(args: &[String]) -> Result<()> {
 
 /// Set up, then run the cases; the tables as they finish.
 fn run(bench: &Bench, rootfs_dir: &Path, rootfs_tar: &Path) -> Result<Vec<CaseReport>> {
-    let stop = &bench.stop;
+    let meter = &bench.meter;
     println!(
         "tinydocker bench: {} runs per runtime after {} warm-up rounds, fleet of {}",
         bench.opts.runs, bench.opts.warmup, bench.opts.fleet
     );
+    println!(
+        "wall time: until the runtime's process exits; cpu: user+sys of its whole process tree (orphans it leaves included); peak RSS: {}",
+        meter.rss_source()
+    );
     for (name, why) in &bench.missing {
         println!("{name}: {why}: its rows are not run");
+    }
+    if bench.podman.is_some() && bench.runc.is_none() {
+        println!("podman: without runc it uses its default runtime, and crun refuses hybrid cgroup hosts (apt-get install runc)");
     }
     measure(
         bench.td.cmd(&["import"]).arg(rootfs_tar).arg("busybox"),
         Tree::Whole,
-        stop,
+        meter,
     )
     .context("tinydocker import")?;
     let oci = bench.oci();
@@ -414,7 +429,7 @@ fn run(bench: &Bench, rootfs_dir: &Path, rootfs_tar: &Path) -> Result<Vec<CaseRe
                 .arg(rootfs_tar)
                 .arg(peers::PODMAN_IMAGE),
             Tree::Whole,
-            stop,
+            meter,
         )
         .context("podman import of the busybox rootfs")?;
     }
@@ -425,7 +440,7 @@ fn run(bench: &Bench, rootfs_dir: &Path, rootfs_tar: &Path) -> Result<Vec<CaseRe
 
     let mut reports = Vec::new();
     for case in &bench.opts.cases {
-        stop.check()?;
+        meter.stop.check()?;
         let report = match case {
             Case::RunNone | Case::RunLimits => cases::run_to_exit(bench, *case)?,
             Case::RunBridge => cases::run_bridge(bench)?,
@@ -551,7 +566,7 @@ fn targets(bench: &Bench, reports: &[CaseReport]) -> Vec<Target> {
         .flat_map(|r| r.rows.iter())
         .filter(|r| r.runtime == "tinydocker")
         .filter_map(|r| r.stats())
-        .map(|s| s.peak_rss_kib)
+        .filter_map(|s| s.peak_rss_kib)
         .max();
     out.push(limit(
         "peak RSS of the tinydocker process <= 8 MiB, every case",
@@ -635,6 +650,7 @@ fn document(bench: &Bench, reports: &[CaseReport], left: &[String]) -> Value {
             "fleet": bench.opts.fleet,
         },
         "runtimes": runtimes,
+        "peak_rss_source": bench.meter.rss_source(),
         "missing": bench.missing.iter().map(|(n, why)| json!({ "runtime": n, "why": why })).collect::<Vec<_>>(),
         "cases": reports.iter().map(CaseReport::json).collect::<Vec<_>>(),
         "targets": targets_json(bench, reports),

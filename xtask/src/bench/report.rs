@@ -100,7 +100,7 @@ impl CaseReport {
                     cells.push(format!("{:.2}", stats.min_ms));
                     cells.push(format!("{:.2}", stats.max_ms));
                     cells.push(format!("{:.2}", stats.cpu_median_ms));
-                    cells.push(stats.peak_rss_kib.to_string());
+                    cells.push(stats.peak_rss_kib.map_or("-".into(), |k| k.to_string()));
                     cells.push(ratio.map_or(String::new(), |r| format!("{r:.2}x")));
                 }
                 Outcome::Failed(why) => cells.push(format!("failed: {why}")),
