@@ -271,6 +271,9 @@ pub fn exec(bench: &Bench) -> Result<CaseReport> {
             oci.name, oci.name
         );
         let cid = format!("tdbench-exec-{}", oci.name);
+        // Detached without --console-socket: the bundle has no terminal, so
+        // the container inherits runc's stdio (/dev/null and the bench's
+        // memfds, which nothing waits on).
         let mut start = oci.cmd(&["run", "-d", "--bundle"]);
         start.arg(bench.bundle(oci.name, Variant::Sleep)).arg(&cid);
         match measure(&mut start, Tree::Direct, meter) {

@@ -191,7 +191,12 @@ impl Options {
         if opts.cases.is_empty() {
             opts.cases = Case::ALL.to_vec();
         }
-        opts.cases.dedup();
+        let mut seen = Vec::new();
+        opts.cases.retain(|c| {
+            let first = !seen.contains(c);
+            seen.push(*c);
+            first
+        });
         Ok(opts)
     }
 }
@@ -729,8 +734,8 @@ mod tests {
         let o = Options::parse(&args(&[])).unwrap();
         assert_eq!((o.runs, o.fleet, o.cases.len()), (20, 100, 6));
         let o = Options::parse(&args(&[
-            "--case", "exec,1", "--case", "fleet", "--runs", "2", "--fleet", "5", "--json",
-            "x.json",
+            "--case", "exec,1", "--case", "fleet", "--case", "4", "--runs", "2", "--fleet", "5",
+            "--json", "x.json",
         ]))
         .unwrap();
         assert_eq!(o.cases, vec![Case::Exec, Case::RunNone, Case::Fleet]);
