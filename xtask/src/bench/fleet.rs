@@ -11,12 +11,16 @@
 //! step would time the timeout, not the runtime.
 
 use std::fs;
+use std::os::fd::AsRawFd;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
-use super::measure::{measure, median, pairwise_ratio, short_error, Sample, Stats, Tree};
+use super::measure::{
+    measure, median, pairwise_ratio, pidfd_open, short_error, Sample, Stats, Tree,
+};
 use super::peers::{Podman, PODMAN_IMAGE};
 use super::report::{CaseReport, Outcome, Row};
 use super::signals::is_interrupted;
@@ -27,7 +31,26 @@ use super::{Bench, Case};
 struct Keeper {
     pid: i32,
     start: u64,
+    /// VmRSS: what the target is about. It counts the pages of the binary
+    /// that every such process shares, in full, in each of them.
     rss_kib: i64,
+    /// RssAnon: the memory that is this process's own.
+    anon_kib: i64,
+    /// Pss (smaps_rollup): its proportional share, shared pages divided
+    /// among the processes that map them — what each one really adds.
+    pss_kib: i64,
+}
+
+impl Keeper {
+    fn of(pid: i32) -> Keeper {
+        Keeper {
+            pid,
+            start: start_time(pid).unwrap_or(0),
+            rss_kib: status_kib(pid, "status", "VmRSS:").unwrap_or(0),
+            anon_kib: status_kib(pid, "status", "RssAnon:").unwrap_or(0),
+            pss_kib: status_kib(pid, "smaps_rollup", "Pss:").unwrap_or(0),
+        }
+    }
 }
 
 /// One runtime's fleet.
@@ -44,6 +67,8 @@ struct Side<'a> {
     /// tinydocker: each container's cgroup, relative to the hierarchy roots.
     cgroups: Vec<String>,
     left: Vec<String>,
+    /// Keepers still running when `rm` returned, gone soon after.
+    lingered: usize,
     failed: Option<String>,
     podman: Option<&'a Podman>,
 }
@@ -62,6 +87,7 @@ impl<'a> Side<'a> {
             keepers: Vec::new(),
             cgroups: Vec::new(),
             left: Vec::new(),
+            lingered: 0,
             failed: None,
             podman,
         }
@@ -145,10 +171,10 @@ impl<'a> Side<'a> {
     }
 }
 
-/// VmRSS of a live process, in KiB.
-fn rss_kib(pid: i32) -> Option<i64> {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+/// A "Key:   123 kB" line of /proc/PID/FILE, in KiB.
+fn status_kib(pid: i32, file: &str, key: &str) -> Option<i64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -183,11 +209,7 @@ fn tinydocker_keepers(root: &Path, side: &mut Side) -> Result<()> {
         if pid <= 0 || !cmdline(pid).contains("__supervise") {
             bail!("container {id}: its record names no live supervisor (runtime_pid {pid})");
         }
-        side.keepers.push(Keeper {
-            pid,
-            start: start_time(pid).unwrap_or(0),
-            rss_kib: rss_kib(pid).unwrap_or(0),
-        });
+        side.keepers.push(Keeper::of(pid));
         if let Some(cgroup) = record["config"]["cgroup"].as_str() {
             side.cgroups.push(cgroup.to_string());
         }
@@ -205,23 +227,77 @@ fn podman_keepers(bench: &Bench, side: &mut Side) -> Result<()> {
     };
     for pid in out.stdout.split_whitespace() {
         let pid: i32 = pid.parse().context("conmon pid")?;
-        side.keepers.push(Keeper {
-            pid,
-            start: start_time(pid).unwrap_or(0),
-            rss_kib: rss_kib(pid).unwrap_or(0),
-        });
+        side.keepers.push(Keeper::of(pid));
     }
     Ok(())
+}
+
+enum Gone {
+    Already,
+    /// Still running at the check, exited before the deadline.
+    Within,
+    No,
+}
+
+/// Whether the keeper process has exited, waiting for it until `deadline`.
+fn exited_by(k: &Keeper, deadline: Instant) -> Result<Gone> {
+    let alive = |k: &Keeper| k.start != 0 && start_time(k.pid) == Some(k.start);
+    if !alive(k) {
+        return Ok(Gone::Already);
+    }
+    let Ok(fd) = pidfd_open(k.pid) else {
+        return Ok(Gone::Already);
+    };
+    // The pid could have been reused between the check and the open.
+    if !alive(k) {
+        return Ok(Gone::Already);
+    }
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        // SAFETY: one valid pollfd.
+        let rc = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) };
+        if rc > 0 {
+            return Ok(Gone::Within);
+        }
+        if rc == 0 {
+            return Ok(Gone::No);
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err).context("poll a pidfd");
+        }
+    }
 }
 
 /// What is left of the fleet after `rm`.
 fn leftovers(bench: &Bench, side: &mut Side) -> Result<()> {
     let mut left = Vec::new();
+    // tinydocker's `stop` returns once each supervisor has exited: they
+    // must be gone now. podman's `rm` returns before each conmon has run
+    // its exit command and exited: give them a moment (poll(2) on pidfds).
+    let grace = match side.podman {
+        None => Duration::ZERO,
+        Some(_) => Duration::from_secs(10),
+    };
+    let deadline = Instant::now() + grace;
+    let mut lingered = 0;
     for k in &side.keepers {
-        if k.start != 0 && start_time(k.pid) == Some(k.start) {
-            left.push(format!("process {} ({})", k.pid, cmdline(k.pid).trim()));
+        match exited_by(k, deadline)? {
+            Gone::Already => {}
+            Gone::Within => lingered += 1,
+            Gone::No => {
+                let cmd = cmdline(k.pid);
+                let cmd = cmd.split_whitespace().next().unwrap_or("");
+                left.push(format!("process {} ({cmd})", k.pid));
+            }
         }
     }
+    side.lingered = lingered;
     let mut cmd = side.cmd(bench, &["ps", "-aq"]);
     if let Some(ps) = side.step(bench, "ps -aq", &mut cmd, Tree::Whole)? {
         let n = ps.stdout.split_whitespace().count();
@@ -390,21 +466,28 @@ fn report(bench: &Bench, sides: &[Side]) -> CaseReport {
             Some(_) => "conmon",
         };
         let max = side.keepers.iter().map(|k| k.rss_kib).max().unwrap_or(0);
+        let anon: Vec<f64> = side.keepers.iter().map(|k| k.anon_kib as f64).collect();
+        let pss: Vec<f64> = side.keepers.iter().map(|k| k.pss_kib as f64).collect();
         if !rss.is_empty() {
             notes.push(format!(
-                "{}: started {} containers in {:.0} ms; {keeper} resident memory (VmRSS) per container: max {} KiB, median {:.0} KiB ({} processes)",
+                "{}: started {} containers in {:.0} ms (sum of the starts); one {keeper} per container: VmRSS max {} KiB, median {:.0} KiB; its own (RssAnon) median {:.0} KiB; PSS median {:.0} KiB",
                 side.label,
                 side.ids.len(),
                 total,
                 max,
                 median(&rss),
-                rss.len()
+                median(&anon),
+                median(&pss),
             ));
         }
         if side.failed.is_none() {
+            let lingered = match side.lingered {
+                0 => String::new(),
+                n => format!(" ({n} {keeper} processes were still exiting when rm returned)"),
+            };
             notes.push(match side.left.is_empty() {
                 true => format!(
-                    "{}: after rm, nothing is left (records, names, mounts, processes, cgroups)",
+                    "{}: after rm, nothing is left (records, names, mounts, processes, cgroups){lingered}",
                     side.label
                 ),
                 false => format!(
@@ -425,7 +508,10 @@ fn report(bench: &Bench, sides: &[Side]) -> CaseReport {
                     "median": median(&rss),
                     "all": side.keepers.iter().map(|k| k.rss_kib).collect::<Vec<_>>(),
                 },
+                "keeper_anon_kib_median": median(&anon),
+                "keeper_pss_kib_median": median(&pss),
                 "left_behind": side.left,
+                "keepers_exiting_after_rm": side.lingered,
                 "failed": side.failed,
             }),
         );

@@ -607,7 +607,7 @@ fn targets(bench: &Bench, reports: &[CaseReport]) -> Vec<Target> {
                     "{} started, nothing left",
                     f.extra["tinydocker"]["containers"]
                 ),
-                false => left.join("; "),
+                false => format!("{} things left behind (listed below)", left.len()),
             }
         }),
         met: fleet.map(|f| {
