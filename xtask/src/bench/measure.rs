@@ -214,6 +214,7 @@ pub fn measure(cmd: &mut Command, tree: Tree, meter: &Meter) -> Result<Sample> {
     // Our unreaped child: the pid cannot be reused before we wait for it.
     let pidfd = pidfd_open(pid).context("pidfd_open")?;
     if let Err(e) = stop.wait_exit(pidfd.as_fd()) {
+        // A second stop signal: no more waiting.
         // SAFETY: signalling our own unreaped child.
         unsafe { libc::kill(pid, libc::SIGKILL) };
         let _ = reap(pid);
@@ -244,6 +245,8 @@ pub fn measure(cmd: &mut Command, tree: Tree, meter: &Meter) -> Result<Sample> {
         }
     }
     drop(subreaper);
+    // A stop signal while it ran: it has finished, now stop.
+    stop.check()?;
     let stdout = read_all(out);
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
         let stderr = read_all(err);

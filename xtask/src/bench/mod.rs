@@ -279,12 +279,25 @@ pub fn bench(args: &[String]) -> Result<()> {
     let pid = std::process::id();
     let scratch = std::env::temp_dir().join(format!("tinydocker-bench-{pid}"));
     let cgroup_parent = format!("tdbench-{pid}");
+    // The steps run last registered first: the runtimes remove their
+    // containers, then whatever still runs in the bench's cgroups is killed
+    // and the cgroups go, then podman's host directories, then the files.
     let mut teardown = Teardown::default();
     {
         let scratch = scratch.clone();
         teardown.push("remove the scratch directory", move || {
             teardown::remove_tree(&scratch)
         });
+    }
+    if peers::version("podman").is_some() {
+        // Podman's files outside its --root: gone with it if it made them.
+        for dir in peers::PODMAN_HOST_DIRS {
+            if !Path::new(dir).exists() {
+                teardown.push(format!("remove {dir} (made by podman)"), move || {
+                    teardown::remove_tree(Path::new(dir))
+                });
+            }
+        }
     }
     {
         let parent = cgroup_parent.clone();
@@ -338,18 +351,8 @@ pub fn bench(args: &[String]) -> Result<()> {
         });
     }
     if let Some(p) = &podman {
-        // Podman's files outside its --root: gone with it if it made them.
-        for dir in peers::PODMAN_HOST_DIRS {
-            if !Path::new(dir).exists() {
-                teardown.push(format!("remove {dir} (made by podman)"), move || {
-                    teardown::remove_tree(Path::new(dir))
-                });
-            }
-        }
         let p = p.clone();
-        teardown.push("remove podman's containers, images and store", move || {
-            p.sweep()
-        });
+        teardown.push("remove podman's containers and images", move || p.sweep());
     }
 
     let bench = Bench {

@@ -221,8 +221,9 @@ impl Podman {
         self.cmd(&args)
     }
 
-    /// Remove every container and image of the private store, then the
-    /// store itself.
+    /// Remove every container and image of the private store (the store
+    /// itself goes with the scratch directory, after anything podman lost
+    /// track of is killed with the bench's cgroups).
     pub fn sweep(&self) -> Result<()> {
         if !self.dir.exists() {
             return Ok(());
@@ -235,9 +236,6 @@ impl Podman {
             if let Err(e) = run_cleanup(&mut self.cmd(args)) {
                 errors.push(format!("{e:#}"));
             }
-        }
-        if let Err(e) = super::teardown::remove_tree(&self.dir) {
-            errors.push(format!("{e:#}"));
         }
         if errors.is_empty() {
             Ok(())

@@ -1,8 +1,9 @@
 //! Interruption: SIGINT, SIGTERM and SIGHUP are blocked and read from a
 //! signalfd (signalfd(2)), so a Ctrl-C or a `kill` never ends the bench
-//! between two steps of its cleanup. The bench checks for them between
-//! measurements and while it waits for a child; it then stops, and the
-//! cleanup guards run as the error unwinds the stack.
+//! between two steps of its cleanup. A first signal lets the command that
+//! runs finish (killing `podman run` half-way leaves a container podman no
+//! longer knows); the bench then stops, and the cleanup guards run as the
+//! error unwinds the stack. A second signal kills that command at once.
 
 use std::fmt;
 use std::io;
@@ -30,6 +31,8 @@ impl std::error::Error for Interrupted {}
 
 pub struct Interrupt {
     fd: OwnedFd,
+    /// The first stop signal, once one has come.
+    got: std::cell::Cell<Option<i32>>,
 }
 
 fn stop_signals() -> libc::sigset_t {
@@ -64,11 +67,23 @@ impl Interrupt {
         }
         // SAFETY: `fd` is a fresh descriptor nobody else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Interrupt { fd })
+        Ok(Interrupt {
+            fd,
+            got: std::cell::Cell::new(None),
+        })
     }
 
     /// Err(Interrupted) if a stop signal has arrived.
     pub fn check(&self) -> Result<()> {
+        if let Some(sig) = self.got.get() {
+            return Err(Interrupted(sig).into());
+        }
+        self.read()
+            .map_or(Ok(()), |sig| Err(Interrupted(sig).into()))
+    }
+
+    /// A signal from the signalfd, if one is queued (it is then recorded).
+    fn read(&self) -> Option<i32> {
         // SAFETY: signalfd_siginfo is plain data.
         let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
@@ -80,14 +95,20 @@ impl Interrupt {
                 size,
             )
         };
-        if n == size as isize {
-            return Err(Interrupted(info.ssi_signo as i32).into());
+        if n != size as isize {
+            return None;
         }
-        Ok(())
+        let sig = info.ssi_signo as i32;
+        if self.got.get().is_none() {
+            self.got.set(Some(sig));
+        }
+        Some(sig)
     }
 
-    /// Sleep until `pidfd`'s process exits (Ok) or a stop signal arrives
-    /// (Err(Interrupted)); poll(2) on both.
+    /// Sleep until `pidfd`'s process exits (poll(2) on it and the
+    /// signalfd). A first stop signal is recorded and the wait goes on (the
+    /// caller's next [`Interrupt::check`] fails); a second one ends the
+    /// wait with Err(Interrupted), the process still running.
     pub fn wait_exit(&self, pidfd: BorrowedFd<'_>) -> Result<()> {
         let mut fds = [
             libc::pollfd {
@@ -112,7 +133,10 @@ impl Interrupt {
                 return Err(err.into());
             }
             if fds[1].revents != 0 {
-                self.check()?;
+                let earlier = self.got.get();
+                if let (Some(first), Some(_)) = (earlier, self.read()) {
+                    return Err(Interrupted(first).into());
+                }
             }
             if fds[0].revents != 0 {
                 return Ok(());

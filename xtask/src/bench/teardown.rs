@@ -5,6 +5,7 @@
 //! collected and reported together.
 
 use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -117,33 +118,106 @@ pub fn cgroup_mounts() -> Vec<PathBuf> {
 }
 
 /// rmdir `rel` and everything below it in every cgroup hierarchy, deepest
-/// first. A cgroup that still has processes stays, and is reported.
+/// first, once the processes in them are gone: those that do not exit
+/// within 10 s are killed. The runtimes' own removals should have left
+/// nothing running: what had to be killed is reported, as is a cgroup that
+/// will not go.
 pub fn remove_cgroup_tree(rel: &str) -> Result<()> {
-    fn walk(dir: &Path, errors: &mut Vec<String>) {
+    fn dirs(dir: &Path, out: &mut Vec<PathBuf>) {
         if let Ok(entries) = fs::read_dir(dir) {
             for entry in entries.flatten() {
                 if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    walk(&entry.path(), errors);
+                    dirs(&entry.path(), out);
                 }
             }
         }
+        out.push(dir.to_path_buf());
+    }
+    let mut tree = Vec::new();
+    for mount in cgroup_mounts() {
+        let dir = mount.join(rel);
+        if dir.exists() {
+            dirs(&dir, &mut tree);
+        }
+    }
+    let mut pids: Vec<i32> = tree
+        .iter()
+        .filter_map(|d| fs::read_to_string(d.join("cgroup.procs")).ok())
+        .flat_map(|procs| {
+            procs
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<i32>>()
+        })
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    let mut errors = Vec::new();
+    // A runtime's removal may return while its monitors still exit (podman's
+    // conmon runs `podman container cleanup` first): 10 s for them to go.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let still: Vec<(i32, OwnedFd)> = pids
+        .iter()
+        .filter_map(|&pid| Some((pid, super::measure::pidfd_open(pid).ok()?)))
+        .filter(|(_, fd)| !exits_by(fd, deadline))
+        .collect();
+    if !still.is_empty() {
+        let names: Vec<String> = still
+            .iter()
+            .map(|(p, _)| {
+                let comm = fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+                format!("{p} ({})", comm.trim())
+            })
+            .collect();
+        errors.push(format!(
+            "killed what was left running: {}",
+            names.join(", ")
+        ));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        for (_, fd) in &still {
+            // SAFETY: pidfd_send_signal on a pidfd we own, no siginfo.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    libc::SIGKILL,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                )
+            };
+        }
+        for (_, fd) in &still {
+            exits_by(fd, deadline);
+        }
+    }
+    for dir in &tree {
         if let Err(e) = fs::remove_dir(dir) {
             if e.kind() != std::io::ErrorKind::NotFound {
                 errors.push(format!("{}: {e}", dir.display()));
             }
         }
     }
-    let mut errors = Vec::new();
-    for mount in cgroup_mounts() {
-        let dir = mount.join(rel);
-        if dir.exists() {
-            walk(&dir, &mut errors);
-        }
-    }
     if errors.is_empty() {
         Ok(())
     } else {
-        anyhow::bail!("cannot remove cgroups: {}", errors.join("; "))
+        anyhow::bail!("cgroup {rel}: {}", errors.join("; "))
+    }
+}
+
+/// Whether the process of `pidfd` exits before `deadline` (poll(2)).
+fn exits_by(pidfd: &OwnedFd, deadline: std::time::Instant) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        // SAFETY: one valid pollfd.
+        let rc = unsafe { libc::poll(&mut pfd, 1, left.as_millis() as i32) };
+        if rc >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return rc > 0;
+        }
     }
 }
 
