@@ -4,8 +4,8 @@
 //!   host's busybox, and run a container.
 //! - `cargo xtask test`  build the binary, then run every test of the workspace
 //!   (unit tests and the root integration tests) against it.
-//! - `cargo xtask bench [--runs N] [--json FILE]`  time whole `tinydocker run`
-//!   processes side by side with runc.
+//! - `cargo xtask bench [--case NAME]... [--runs N] [--fleet N] [--json FILE]`
+//!   time tinydocker side by side with runc, crun and podman (see `bench/`).
 //! - `cargo xtask vm-test [--cgroup v2|v1|hybrid|all] ...`  boot real kernels
 //!   under QEMU, one per cgroup layout, and run the VM suite and the
 //!   integration tests in each (see `vm.rs`).
@@ -34,7 +34,7 @@ fn real_main() -> Result<()> {
         Some("bench") => bench::bench(&args[1..]),
         Some("vm-test") => vm::vm_test(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|bench|vm-test> [args]\n\n  demo                 build, import a busybox image, run a container\n  test [-- ARGS]       build the binary and run all tests (root integration tests included)\n  bench [--runs N] [--json FILE]\n                       time `tinydocker run --rm --network none busybox true` and runc\n  vm-test [--cgroup v2|v1|hybrid|all] [--accel auto|kvm|tcg] [--kernel VMLINUZ] ...\n                       the QEMU suite on cgroup v2, v1 and hybrid (--help for all flags)");
+            eprintln!("usage: cargo xtask <demo|test|bench|vm-test> [args]\n\n  demo                 build, import a busybox image, run a container\n  test [-- ARGS]       build the binary and run all tests (root integration tests included)\n  bench [--case NAME]... [--runs N] [--fleet N] [--json FILE]\n                       tinydocker side by side with runc, crun and podman: run, exec, a fleet, import\n  vm-test [--cgroup v2|v1|hybrid|all] [--accel auto|kvm|tcg] [--kernel VMLINUZ] ...\n                       the QEMU suite on cgroup v2, v1 and hybrid (--help for all flags)");
             std::process::exit(2);
         }
     }

@@ -1,0 +1,416 @@
+//! Cases 1-4 and 6: the same operation with each runtime, runs alternating
+//! (A B C A B C ...) after warm-up runs, so a drift of the machine touches
+//! every runtime alike and run i of a peer can be paired with run i of
+//! tinydocker.
+
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use super::measure::{measure, pairwise_ratio, short_error, Sample, Stats, Tree};
+use super::report::{CaseReport, Outcome, Row};
+use super::signals::is_interrupted;
+use super::{Bench, Case, Variant};
+
+/// One runtime's side of a case.
+pub struct Contender<'a> {
+    pub runtime: &'static str,
+    pub label: String,
+    pub command: String,
+    /// The command of run number `i` (warm-up runs included).
+    pub make: Box<dyn Fn(usize) -> Command + 'a>,
+    /// Untimed work after run `i` (removing an imported image).
+    pub after: Option<Box<dyn Fn(usize) -> Result<()> + 'a>>,
+    pub tree: Tree,
+    pub samples: Vec<Sample>,
+    pub failed: Option<String>,
+}
+
+impl<'a> Contender<'a> {
+    pub fn new(
+        runtime: &'static str,
+        label: impl Into<String>,
+        command: impl Into<String>,
+        make: impl Fn(usize) -> Command + 'a,
+    ) -> Contender<'a> {
+        Contender {
+            runtime,
+            label: label.into(),
+            command: command.into(),
+            make: Box::new(make),
+            after: None,
+            tree: Tree::Whole,
+            samples: Vec::new(),
+            failed: None,
+        }
+    }
+
+    /// A contender that could not even be set up: a row with the reason.
+    pub fn failed(runtime: &'static str, label: String, command: String, why: String) -> Self {
+        let mut c = Contender::new(runtime, label, command, |_| Command::new("false"));
+        c.failed = Some(why);
+        c
+    }
+
+    fn step(&mut self, i: usize, warmup: usize, bench: &Bench) -> Result<()> {
+        let result = measure(&mut (self.make)(i), self.tree, &bench.meter).and_then(|sample| {
+            if let Some(after) = &self.after {
+                after(i)?;
+            }
+            Ok(sample)
+        });
+        match result {
+            Ok(sample) => {
+                if i >= warmup {
+                    self.samples.push(sample);
+                }
+                Ok(())
+            }
+            Err(e) if is_interrupted(&e) => Err(e),
+            // tinydocker is what is under test: its failure ends the bench.
+            Err(e) if self.runtime == "tinydocker" => {
+                Err(e.context(format!("{} (run {i})", self.label)))
+            }
+            // A peer that fails becomes a row saying so.
+            Err(e) => {
+                self.failed = Some(short_error(&e));
+                self.samples.clear();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `warmup` + `runs` rounds; in each, every contender still standing runs
+/// once, in order.
+pub fn alternate(contenders: &mut [Contender], bench: &Bench) -> Result<()> {
+    let warmup = bench.opts.warmup;
+    for i in 0..warmup + bench.opts.runs {
+        for c in contenders.iter_mut() {
+            if c.failed.is_none() {
+                c.step(i, warmup, bench)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rows of a case: the first contender is the reference (tinydocker).
+pub fn rows(contenders: &[Contender], missing: Vec<Row>) -> Vec<Row> {
+    let reference = &contenders[0].samples;
+    let mut rows: Vec<Row> = contenders
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Row {
+            step: None,
+            runtime: c.runtime,
+            label: c.label.clone(),
+            command: c.command.clone(),
+            outcome: match &c.failed {
+                Some(why) => Outcome::Failed(why.clone()),
+                None => Outcome::Measured {
+                    stats: Stats::of(&c.samples),
+                    ratio: (i > 0 && c.runtime != "tinydocker")
+                        .then(|| pairwise_ratio(&c.samples, reference))
+                        .flatten(),
+                },
+            },
+        })
+        .collect();
+    rows.extend(missing);
+    rows
+}
+
+fn report(case: Case, title: String, contenders: &[Contender], bench: &Bench) -> CaseReport {
+    let mut notes = vec![format!(
+        "{} runs each, alternating, after {} warm-up rounds; x tinydocker: median of the pairwise ratios (peer run i / tinydocker run i)",
+        bench.opts.runs, bench.opts.warmup
+    )];
+    for c in contenders {
+        notes.push(format!("{}: {}", c.label, c.command));
+    }
+    CaseReport {
+        name: case.name(),
+        number: case.number(),
+        title,
+        rows: rows(contenders, bench.missing_rows(case)),
+        notes,
+        extra: serde_json::Value::Null,
+    }
+}
+
+/// Cases 1 and 3: start to exit with `--network none`, without and with
+/// limits. tinydocker, runc, crun, podman.
+pub fn run_to_exit(bench: &Bench, case: Case) -> Result<CaseReport> {
+    let limits: &[&str] = match case {
+        Case::RunLimits => &["--cpus", "1", "--memory", "256m", "--pids-limit", "100"],
+        _ => &[],
+    };
+    let variant = match case {
+        Case::RunLimits => Variant::Limits,
+        _ => Variant::True,
+    };
+    let td = &bench.td;
+    let mut flags = vec!["run", "--rm", "--network", "none"];
+    flags.extend(limits);
+    let mut contenders = vec![];
+    let td_args = [&flags[..], &["busybox", "true"]].concat();
+    contenders.push(Contender::new(
+        "tinydocker",
+        "tinydocker",
+        format!("tinydocker {}", td_args.join(" ")),
+        move |_| td.cmd(&td_args),
+    ));
+    if case == Case::RunNone {
+        // runc's default spec has no seccomp filter; this row shows what
+        // tinydocker's own default filter costs.
+        let args = [
+            &flags[..],
+            &["--security-opt", "seccomp=unconfined", "busybox", "true"],
+        ]
+        .concat();
+        contenders.push(Contender::new(
+            "tinydocker",
+            "tinydocker, seccomp=unconfined",
+            format!("tinydocker {}", args.join(" ")),
+            move |_| td.cmd(&args),
+        ));
+    }
+    for oci in bench.oci() {
+        let bundle = bench.bundle(oci.name, variant);
+        let prefix = format!("tdbench-{}", case.name());
+        contenders.push(Contender::new(
+            oci.name,
+            format!("{} {}", oci.name, oci.version),
+            format!(
+                "{} run --bundle BUNDLE ID   (bundle: {})",
+                oci.name,
+                variant.describe()
+            ),
+            move |i| {
+                let mut c = oci.cmd(&["run", "--bundle"]);
+                c.arg(&bundle).arg(format!("{prefix}-{i}"));
+                c
+            },
+        ));
+    }
+    if let Some(podman) = &bench.podman {
+        let mut args = vec!["--rm", "--network", "none"];
+        args.extend(limits);
+        args.extend([super::peers::PODMAN_IMAGE, "true"]);
+        contenders.push(Contender::new(
+            "podman",
+            format!("podman {}", podman.version),
+            format!("podman run {}", args.join(" ")),
+            move |_| podman.run(&args),
+        ));
+    }
+    alternate(&mut contenders, bench)?;
+    let title = match case {
+        Case::RunLimits => {
+            "start to exit with --cpus 1 --memory 256m --pids-limit 100, no network".to_string()
+        }
+        _ => "start to exit, no network (`true` in busybox)".to_string(),
+    };
+    Ok(report(case, title, &contenders, bench))
+}
+
+/// Case 2: start to exit on each runtime's default bridge network.
+pub fn run_bridge(bench: &Bench) -> Result<CaseReport> {
+    let td = &bench.td;
+    let mut contenders = vec![Contender::new(
+        "tinydocker",
+        "tinydocker",
+        "tinydocker run --rm busybox true   (the default bridge network)",
+        move |_| td.cmd(&["run", "--rm", "busybox", "true"]),
+    )];
+    if let Some(podman) = &bench.podman {
+        contenders.push(Contender::new(
+            "podman",
+            format!("podman {}", podman.version),
+            "podman run --rm IMAGE true   (its default bridge network, netavark)",
+            move |_| podman.run(&["--rm", super::peers::PODMAN_IMAGE, "true"]),
+        ));
+    }
+    // The first run of each creates its bridge: a warm-up run.
+    alternate(&mut contenders, bench)?;
+    let mut report = report(
+        Case::RunBridge,
+        "start to exit on the default bridge network".into(),
+        &contenders,
+        bench,
+    );
+    if bench.podman.is_some() {
+        report.notes.push(
+            "podman's netavark keeps its (empty) NETAVARK chains in iptables' nat and filter tables for good; the bench leaves them".into(),
+        );
+    }
+    Ok(report)
+}
+
+/// Case 4: `exec true` into a running `sleep` container.
+pub fn exec(bench: &Bench) -> Result<CaseReport> {
+    let td = &bench.td;
+    let meter = &bench.meter;
+    let mut contenders = vec![];
+    let id = measure(
+        &mut td.cmd(&["run", "-d", "--network", "none", "busybox", "sleep", "1000"]),
+        Tree::Direct,
+        meter,
+    )
+    .context("tinydocker run -d")?
+    .stdout
+    .trim()
+    .to_string();
+    let td_id = id.clone();
+    contenders.push(Contender::new(
+        "tinydocker",
+        "tinydocker",
+        "tinydocker exec ID true   (in `run -d --network none busybox sleep 1000`)",
+        move |_| td.cmd(&["exec", &td_id, "true"]),
+    ));
+    let mut oci_ids = Vec::new();
+    for oci in bench.oci() {
+        let label = format!("{} {}", oci.name, oci.version);
+        let command = format!(
+            "{} exec ID true   (in `{} run -d` of the bundle, sleep 1000)",
+            oci.name, oci.name
+        );
+        let cid = format!("tdbench-exec-{}", oci.name);
+        // Detached without --console-socket: the bundle has no terminal, so
+        // the container inherits runc's stdio (/dev/null and the bench's
+        // memfds, which nothing waits on).
+        let mut start = oci.cmd(&["run", "-d", "--bundle"]);
+        start.arg(bench.bundle(oci.name, Variant::Sleep)).arg(&cid);
+        match measure(&mut start, Tree::Direct, meter) {
+            Ok(_) => {
+                oci_ids.push((oci, cid.clone()));
+                contenders.push(Contender::new(oci.name, label, command, move |_| {
+                    oci.cmd(&["exec", &cid, "true"])
+                }));
+            }
+            Err(e) if is_interrupted(&e) => return Err(e),
+            Err(e) => contenders.push(Contender::failed(oci.name, label, command, short_error(&e))),
+        }
+    }
+    let mut podman_id = None;
+    if let Some(podman) = &bench.podman {
+        let label = format!("podman {}", podman.version);
+        let command = "podman exec ID true   (in `podman run -d --network none IMAGE sleep 1000`)";
+        let start = measure(
+            &mut podman.run(&[
+                "-d",
+                "--network",
+                "none",
+                super::peers::PODMAN_IMAGE,
+                "sleep",
+                "1000",
+            ]),
+            Tree::Direct,
+            meter,
+        );
+        match start {
+            Ok(sample) => {
+                let pid = sample.stdout.trim().to_string();
+                podman_id = Some(pid.clone());
+                contenders.push(Contender::new("podman", label, command, move |_| {
+                    podman.cmd(&["exec", &pid, "true"])
+                }));
+            }
+            Err(e) if is_interrupted(&e) => return Err(e),
+            Err(e) => contenders.push(Contender::failed(
+                "podman",
+                label,
+                command.into(),
+                short_error(&e),
+            )),
+        }
+    }
+    let result = alternate(&mut contenders, bench);
+    // The containers go now (the sweeps would also get them at the end).
+    let mut teardown = vec![measure(&mut td.cmd(&["rm", "-f", &id]), Tree::Whole, meter)];
+    for (oci, cid) in &oci_ids {
+        teardown.push(measure(
+            &mut oci.cmd(&["delete", "-f", cid]),
+            Tree::Whole,
+            meter,
+        ));
+    }
+    if let (Some(podman), Some(pid)) = (&bench.podman, &podman_id) {
+        teardown.push(measure(
+            &mut podman.cmd(&["rm", "-f", "-t", "0", pid]),
+            Tree::Whole,
+            meter,
+        ));
+    }
+    result?;
+    for t in teardown {
+        t?;
+    }
+    Ok(report(
+        Case::Exec,
+        "`exec true` into a running container".into(),
+        &contenders,
+        bench,
+    ))
+}
+
+/// Case 6: import of a rootfs tarball of about 50 MB (busybox and 50 MiB of
+/// random bytes); the image is removed (untimed) after each run.
+pub fn import(bench: &Bench) -> Result<CaseReport> {
+    let td = &bench.td;
+    let tar = bench.import_tar.clone();
+    let tar_name = tar.display().to_string();
+    let mut td_side = Contender::new(
+        "tinydocker",
+        "tinydocker",
+        format!("tinydocker import {tar_name} bench-import"),
+        move |_| {
+            let mut c = td.cmd(&["import"]);
+            c.arg(&tar).arg("bench-import");
+            c
+        },
+    );
+    td_side.after = Some(Box::new(move |_| {
+        measure(
+            &mut td.cmd(&["rmi", "bench-import"]),
+            Tree::Whole,
+            &bench.meter,
+        )
+        .map(drop)
+    }));
+    let mut contenders = vec![td_side];
+    if let Some(podman) = &bench.podman {
+        let tar = bench.import_tar.clone();
+        let mut side = Contender::new(
+            "podman",
+            format!("podman {}", podman.version),
+            format!("podman import {tar_name} localhost/bench-import"),
+            move |_| {
+                let mut c = podman.cmd(&["import", "--quiet"]);
+                c.arg(&tar).arg("localhost/bench-import");
+                c
+            },
+        );
+        side.after = Some(Box::new(move |_| {
+            measure(
+                &mut podman.cmd(&["rmi", "localhost/bench-import"]),
+                Tree::Whole,
+                &bench.meter,
+            )
+            .map(drop)
+        }));
+        contenders.push(side);
+    }
+    alternate(&mut contenders, bench)?;
+    let size = std::fs::metadata(&bench.import_tar).map_or(0, |m| m.len());
+    Ok(report(
+        Case::Import,
+        format!(
+            "image import of a {:.1} MB rootfs tarball",
+            size as f64 / 1e6
+        ),
+        &contenders,
+        bench,
+    ))
+}

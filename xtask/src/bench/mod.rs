@@ -1,0 +1,758 @@
+//! `cargo xtask bench`: tinydocker side by side with runc, crun and podman,
+//! on the same busybox image with the same isolation, in one run.
+//!
+//! Cases (`--case NAME` or number, repeatable; all by default):
+//!
+//! 1. `run-none`   start to exit, `--network none`: tinydocker, runc and
+//!    crun (an equivalent bundle), podman.
+//! 2. `run-bridge` start to exit on the default bridge: tinydocker, podman.
+//! 3. `run-limits` case 1 with `--cpus 1 --memory 256m --pids-limit 100`.
+//! 4. `exec`       `exec true` into a running container.
+//! 5. `fleet`      `--fleet N` (100) detached `sleep` containers: start, ps,
+//!    stop, rm, and the memory each one keeps (see `fleet.rs`).
+//! 6. `import`     import of a 50 MiB rootfs tarball.
+//!
+//! Each runtime runs in turn (A B C A B C ...) after warm-up rounds, and
+//! each row gives the median, min and max wall time, the median CPU time of
+//! the whole process tree, the peak RSS of the runtime's process, and the
+//! median of the pairwise ratios to tinydocker (see `measure.rs` for what
+//! exactly is counted). A table goes to stdout; `--json FILE` writes the
+//! same results for machines. No timing is asserted: the targets of the
+//! issues are printed, met or missed, and never fail the run. The bench
+//! fails when tinydocker fails, or when something is left behind.
+//!
+//! It installs nothing: a missing peer is a row that says what to install.
+//! Everything it makes lives under one scratch directory and one cgroup
+//! parent, and is removed at the end, after an error, or after SIGINT,
+//! SIGTERM or SIGHUP (see `signals.rs`, `teardown.rs`).
+
+mod cases;
+mod fleet;
+mod measure;
+mod peers;
+mod report;
+mod signals;
+mod taskstats;
+mod teardown;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+use crate::{build, rootfs, workspace};
+use measure::{measure, Meter, Tree};
+use peers::{Oci, Podman, Tinydocker};
+use report::{CaseReport, Outcome, Row};
+use signals::Interrupt;
+use teardown::Teardown;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Case {
+    RunNone,
+    RunBridge,
+    RunLimits,
+    Exec,
+    Fleet,
+    Import,
+}
+
+impl Case {
+    const ALL: [Case; 6] = [
+        Case::RunNone,
+        Case::RunBridge,
+        Case::RunLimits,
+        Case::Exec,
+        Case::Fleet,
+        Case::Import,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Case::RunNone => "run-none",
+            Case::RunBridge => "run-bridge",
+            Case::RunLimits => "run-limits",
+            Case::Exec => "exec",
+            Case::Fleet => "fleet",
+            Case::Import => "import",
+        }
+    }
+
+    pub fn number(self) -> u8 {
+        Case::ALL.iter().position(|c| *c == self).unwrap_or(0) as u8 + 1
+    }
+
+    fn parse(text: &str) -> Result<Case> {
+        Case::ALL
+            .into_iter()
+            .find(|c| c.name() == text || c.number().to_string() == text)
+            .with_context(|| {
+                format!(
+                    "unknown case {text:?}: expected one of {} (or 1-6)",
+                    Case::ALL.map(Case::name).join(", ")
+                )
+            })
+    }
+
+    /// Whether runc and crun take part.
+    fn has_oci(self) -> bool {
+        matches!(self, Case::RunNone | Case::RunLimits | Case::Exec)
+    }
+}
+
+/// What an OCI bundle runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Variant {
+    True,
+    Limits,
+    Sleep,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Variant::True => "true",
+            Variant::Limits => "limits",
+            Variant::Sleep => "sleep",
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Variant::True => "runc's default spec, busybox rootfs, `true`, + cgroup namespace",
+            Variant::Limits => "the same + cpu quota 1 CPU, memory 256 MiB, pids 100",
+            Variant::Sleep => "the same, `sleep 1000`",
+        }
+    }
+
+    fn spec(self) -> (&'static [&'static str], bool) {
+        match self {
+            Variant::True => (&["true"], false),
+            Variant::Limits => (&["true"], true),
+            Variant::Sleep => (&["sleep", "1000"], false),
+        }
+    }
+}
+
+pub struct Options {
+    pub cases: Vec<Case>,
+    pub runs: usize,
+    pub warmup: usize,
+    pub fleet: usize,
+    pub json: Option<PathBuf>,
+}
+
+const USAGE: &str = "cargo xtask bench [--case NAME|N]... [--runs N] [--fleet N] [--json FILE]";
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Options> {
+        let mut opts = Options {
+            cases: Vec::new(),
+            runs: 20,
+            warmup: 3,
+            fleet: 100,
+            json: None,
+        };
+        let mut it = args.iter();
+        let number = |flag: &str, v: Option<&String>| -> Result<usize> {
+            v.with_context(|| format!("{flag} needs a number"))?
+                .parse()
+                .with_context(|| format!("{flag} needs a number"))
+        };
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--case" => {
+                    let v = it.next().context("--case needs a name")?;
+                    for name in v.split(',') {
+                        opts.cases.push(Case::parse(name.trim())?);
+                    }
+                }
+                "--runs" => opts.runs = number("--runs", it.next())?,
+                "--fleet" => opts.fleet = number("--fleet", it.next())?,
+                "--json" => opts.json = Some(it.next().context("--json needs a file")?.into()),
+                "-h" | "--help" => {
+                    println!(
+                        "usage: {USAGE}\n\ncases: {}",
+                        Case::ALL.map(Case::name).join(", ")
+                    );
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument {other:?}\nusage: {USAGE}"),
+            }
+        }
+        if opts.runs == 0 {
+            bail!("--runs must be at least 1");
+        }
+        if opts.fleet == 0 {
+            bail!("--fleet must be at least 1");
+        }
+        if opts.cases.is_empty() {
+            opts.cases = Case::ALL.to_vec();
+        }
+        let mut seen = Vec::new();
+        opts.cases.retain(|c| {
+            let first = !seen.contains(c);
+            seen.push(*c);
+            first
+        });
+        Ok(opts)
+    }
+}
+
+pub struct Bench {
+    pub opts: Options,
+    pub meter: Meter,
+    pub td: Tinydocker,
+    pub runc: Option<Oci>,
+    pub crun: Option<Oci>,
+    pub podman: Option<Podman>,
+    pub scratch: PathBuf,
+    pub import_tar: PathBuf,
+    /// The bench's cgroup, below every hierarchy's root (`tdbench-PID`).
+    pub cgroup_parent: String,
+    /// Peers that are not installed: name and what to install.
+    pub missing: Vec<(&'static str, String)>,
+}
+
+impl Bench {
+    /// runc, then crun, those installed.
+    pub fn oci(&self) -> Vec<&Oci> {
+        self.runc.iter().chain(self.crun.iter()).collect()
+    }
+
+    pub fn bundle(&self, runtime: &str, variant: Variant) -> PathBuf {
+        self.scratch
+            .join("bundles")
+            .join(format!("{runtime}-{}", variant.name()))
+    }
+
+    /// "not run" rows for the peers of `case` that are missing.
+    pub fn missing_rows(&self, case: Case) -> Vec<Row> {
+        self.missing
+            .iter()
+            .filter(|(name, _)| *name == "podman" || case.has_oci())
+            .map(|(name, why)| Row {
+                step: None,
+                runtime: name,
+                label: name.to_string(),
+                command: String::new(),
+                outcome: Outcome::Missing(why.clone()),
+            })
+            .collect()
+    }
+}
+
+fn require_root() -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("the bench creates containers, cgroups and networks: run as root");
+    }
+    Ok(())
+}
+
+pub fn bench(args: &[String]) -> Result<()> {
+    let opts = Options::parse(args)?;
+    require_root()?;
+    let bin = build(true)?;
+    let cache = workspace().join("target/xtask");
+    let rootfs_dir = cache.join("busybox-rootfs");
+    rootfs::busybox(&rootfs_dir)?;
+    let rootfs_tar = cache.join("busybox-rootfs.tar");
+    rootfs::tarball(&rootfs_dir, &rootfs_tar)?;
+    let import_tar = cache.join("import-50m.tar");
+    if opts.cases.contains(&Case::Import) {
+        rootfs::big_tarball(&import_tar, 50 << 20)?;
+    }
+
+    // From here on everything made is registered for removal, and a stop
+    // signal ends the run through that cleanup.
+    let stop = Interrupt::install()?;
+    let exits = match taskstats::ExitStats::open() {
+        Ok(exits) => Some(exits),
+        Err(e) => {
+            println!("peak memory: taskstats unavailable ({e:#}); using wait4's ru_maxrss, which includes the bench's own size");
+            None
+        }
+    };
+    let pid = std::process::id();
+    let scratch = std::env::temp_dir().join(format!("tinydocker-bench-{pid}"));
+    let cgroup_parent = format!("tdbench-{pid}");
+    // The steps run last registered first: the runtimes remove their
+    // containers, then whatever still runs in the bench's cgroups is killed
+    // and the cgroups go, then podman's host directories, then the files.
+    let mut teardown = Teardown::default();
+    {
+        let scratch = scratch.clone();
+        teardown.push("remove the scratch directory", move || {
+            teardown::remove_tree(&scratch)
+        });
+    }
+    if peers::version("podman").is_some() {
+        // Podman's files outside its --root: gone with it if it made them.
+        for dir in peers::PODMAN_HOST_DIRS {
+            if !Path::new(dir).exists() {
+                teardown.push(format!("remove {dir} (made by podman)"), move || {
+                    teardown::remove_tree(Path::new(dir))
+                });
+            }
+        }
+    }
+    {
+        let parent = cgroup_parent.clone();
+        teardown.push(format!("remove cgroup {parent}"), move || {
+            teardown::remove_cgroup_tree(&parent)
+        });
+    }
+    fs::create_dir_all(&scratch)?;
+
+    let mut missing = Vec::new();
+    let td = Tinydocker {
+        bin: bin.clone(),
+        root: scratch.join("tinydocker"),
+    };
+    fs::create_dir_all(&td.root)?;
+    {
+        let td = td.clone();
+        teardown.push("remove tinydocker's containers and networks", move || {
+            td.sweep()
+        });
+    }
+    let mut oci = |name: &'static str| -> Option<Oci> {
+        let Some(version) = peers::version(name) else {
+            missing.push((name, format!("not installed (apt-get install {name})")));
+            return None;
+        };
+        Some(Oci {
+            name,
+            version,
+            root: scratch.join(format!("{name}-state")),
+        })
+    };
+    let runc = oci("runc");
+    let crun = oci("crun");
+    let podman = match peers::version("podman") {
+        Some(version) => Some(Podman {
+            version,
+            dir: scratch.join("podman"),
+            runtime: runc.as_ref().map(|_| "runc"),
+            cgroup_parent: format!("/{cgroup_parent}/podman"),
+        }),
+        None => {
+            missing.push(("podman", "not installed (apt-get install podman)".into()));
+            None
+        }
+    };
+    for rt in runc.iter().chain(crun.iter()) {
+        let rt = rt.clone();
+        teardown.push(format!("delete {}'s containers", rt.name), move || {
+            rt.sweep()
+        });
+    }
+    if let Some(p) = &podman {
+        let p = p.clone();
+        teardown.push("remove podman's containers and images", move || p.sweep());
+    }
+
+    let bench = Bench {
+        opts,
+        meter: Meter { stop, exits },
+        td,
+        runc,
+        crun,
+        podman,
+        scratch,
+        import_tar,
+        cgroup_parent,
+        missing,
+    };
+    let result = run(&bench, &rootfs_dir, &rootfs_tar);
+    let failures = teardown.finish();
+    for f in &failures {
+        eprintln!("bench: cleanup: {f}");
+    }
+    let reports = result?;
+    let mut left: Vec<String> = reports.iter().flat_map(fleet::left_behind).collect();
+    left.extend(failures.iter().map(|f| format!("cleanup: {f}")));
+    if let Some(path) = &bench.opts.json {
+        let doc = document(&bench, &reports, &left);
+        let mut text = serde_json::to_vec_pretty(&doc)?;
+        text.push(b'\n');
+        fs::write(path, text).with_context(|| format!("write {}", path.display()))?;
+        println!("\nresults: {}", path.display());
+    }
+    if !left.is_empty() {
+        bail!("left behind:\n  {}", left.join("\n  "));
+    }
+    Ok(())
+}
+
+/// Set up, then run the cases; the tables as they finish.
+fn run(bench: &Bench, rootfs_dir: &Path, rootfs_tar: &Path) -> Result<Vec<CaseReport>> {
+    let meter = &bench.meter;
+    println!(
+        "tinydocker bench: {} runs per runtime after {} warm-up rounds, fleet of {}",
+        bench.opts.runs, bench.opts.warmup, bench.opts.fleet
+    );
+    println!(
+        "wall time: until the runtime's process exits; cpu: user+sys of its whole process tree (orphans it leaves included); peak RSS: {}",
+        meter.rss_source()
+    );
+    for (name, why) in &bench.missing {
+        println!("{name}: {why}: its rows are not run");
+    }
+    if bench.podman.is_some() && bench.runc.is_none() {
+        println!("podman: without runc it uses its default runtime, and crun refuses hybrid cgroup hosts (apt-get install runc)");
+    }
+    measure(
+        bench.td.cmd(&["import"]).arg(rootfs_tar).arg("busybox"),
+        Tree::Whole,
+        meter,
+    )
+    .context("tinydocker import")?;
+    let oci = bench.oci();
+    if let Some(first) = oci.first() {
+        let template = peers::default_spec(first.name, &bench.scratch)?;
+        for rt in &oci {
+            for variant in [Variant::True, Variant::Limits, Variant::Sleep] {
+                let (args, limits) = variant.spec();
+                let spec = peers::BundleSpec {
+                    args,
+                    limits,
+                    cgroup: format!("/{}/{}-{}", bench.cgroup_parent, rt.name, variant.name()),
+                };
+                peers::write_bundle(
+                    &template,
+                    &bench.bundle(rt.name, variant),
+                    rootfs_dir,
+                    &spec,
+                )?;
+            }
+        }
+    }
+    if let Some(p) = &bench.podman {
+        measure(
+            p.cmd(&["import", "--quiet"])
+                .arg(rootfs_tar)
+                .arg(peers::PODMAN_IMAGE),
+            Tree::Whole,
+            meter,
+        )
+        .context("podman import of the busybox rootfs")?;
+    }
+    // Start from a quiet disk: the build just wrote a lot, and its
+    // writeback would compete with the first runs.
+    // SAFETY: sync has no preconditions.
+    unsafe { libc::sync() };
+
+    let mut reports = Vec::new();
+    for case in &bench.opts.cases {
+        meter.stop.check()?;
+        let report = match case {
+            Case::RunNone | Case::RunLimits => cases::run_to_exit(bench, *case)?,
+            Case::RunBridge => cases::run_bridge(bench)?,
+            Case::Exec => cases::exec(bench)?,
+            Case::Fleet => fleet::fleet(bench)?,
+            Case::Import => cases::import(bench)?,
+        };
+        report.print();
+        reports.push(report);
+    }
+    let targets = targets(bench, &reports);
+    println!();
+    println!("targets (informational, never asserted)");
+    let table: Vec<Vec<String>> = targets
+        .iter()
+        .map(|t| {
+            vec![
+                t.what.clone(),
+                t.figure.clone(),
+                match t.met {
+                    Some(true) => "met".into(),
+                    Some(false) => "MISSED".into(),
+                    None => "not measured".into(),
+                },
+            ]
+        })
+        .collect();
+    print_plain(&["target", "measured", ""], &table);
+    Ok(reports)
+}
+
+fn print_plain(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut out = String::new();
+        for (c, w) in cells.iter().zip(&widths) {
+            out.push_str(c);
+            out.push_str(&" ".repeat(w - c.chars().count() + 2));
+        }
+        println!("{}", out.trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+pub struct Target {
+    pub what: String,
+    pub figure: String,
+    pub met: Option<bool>,
+}
+
+fn find(reports: &[CaseReport], case: Case) -> Option<&CaseReport> {
+    reports.iter().find(|r| r.name == case.name())
+}
+
+/// The median of `label`'s row in `case` (its `step`, for the fleet).
+fn median_of(reports: &[CaseReport], case: Case, label: &str, step: Option<&str>) -> Option<f64> {
+    find(reports, case)?
+        .rows
+        .iter()
+        .find(|r| r.runtime == label && r.step.as_deref() == step && r.label.starts_with(label))
+        .and_then(|r| r.stats())
+        .map(|s| s.median_ms)
+}
+
+/// The issues' targets for this machine, from this run's figures.
+fn targets(bench: &Bench, reports: &[CaseReport]) -> Vec<Target> {
+    let mut out = Vec::new();
+    let mut ratio = |what: &str, case: Case, peer: &str, limit: f64| {
+        let td = median_of(reports, case, "tinydocker", None);
+        let other = median_of(reports, case, peer, None);
+        out.push(match (td, other) {
+            (Some(t), Some(p)) => Target {
+                what: what.into(),
+                figure: format!("{t:.2} ms / {p:.2} ms = {:.3}", t / p),
+                met: Some(t / p <= limit),
+            },
+            _ => Target {
+                what: what.into(),
+                figure: String::new(),
+                met: None,
+            },
+        });
+    };
+    ratio(
+        "case 1: tinydocker <= 0.3 x runc (medians)",
+        Case::RunNone,
+        "runc",
+        0.3,
+    );
+    ratio(
+        "case 2: tinydocker <= 0.05 x podman (medians)",
+        Case::RunBridge,
+        "podman",
+        0.05,
+    );
+    ratio(
+        "case 4: tinydocker exec <= 0.5 x runc exec (medians)",
+        Case::Exec,
+        "runc",
+        0.5,
+    );
+    let limit = |what: &str, value: Option<f64>, unit: &str, max: f64| Target {
+        what: what.into(),
+        figure: value.map_or(String::new(), |v| format!("{v:.2} {unit}")),
+        met: value.map(|v| v <= max),
+    };
+    out.push(limit(
+        "case 4: exec true, median <= 5 ms",
+        median_of(reports, Case::Exec, "tinydocker", None),
+        "ms",
+        5.0,
+    ));
+    let peak = reports
+        .iter()
+        .flat_map(|r| r.rows.iter())
+        .filter(|r| r.runtime == "tinydocker")
+        .filter_map(|r| r.stats())
+        .filter_map(|s| s.peak_rss_kib)
+        .max();
+    out.push(limit(
+        "peak RSS of the tinydocker process <= 8 MiB, every case",
+        peak.map(|k| k as f64 / 1024.0),
+        "MiB",
+        8.0,
+    ));
+    let fleet = find(reports, Case::Fleet);
+    let supervisor = fleet
+        .and_then(|f| f.extra["tinydocker"]["keeper_rss_kib"]["max"].as_i64())
+        .filter(|k| *k > 0);
+    out.push(limit(
+        "case 5: every supervisor's RSS <= 2 MiB",
+        supervisor.map(|k| k as f64 / 1024.0),
+        "MiB (max)",
+        2.0,
+    ));
+    out.push(limit(
+        &format!(
+            "case 5: ps over {} containers, median <= 50 ms",
+            bench.opts.fleet
+        ),
+        median_of(reports, Case::Fleet, "tinydocker", Some("ps")),
+        "ms",
+        50.0,
+    ));
+    out.push(Target {
+        what: "case 5: all start; stop + rm leave nothing".into(),
+        figure: fleet.map_or(String::new(), |f| {
+            let left = fleet::left_behind(f);
+            match left.is_empty() {
+                true => format!(
+                    "{} started, nothing left",
+                    f.extra["tinydocker"]["containers"]
+                ),
+                false => format!("{} things left behind (listed below)", left.len()),
+            }
+        }),
+        met: fleet.map(|f| {
+            fleet::left_behind(f).is_empty()
+                && f.extra["tinydocker"]["containers"].as_u64() == Some(bench.opts.fleet as u64)
+        }),
+    });
+    out
+}
+
+fn targets_json(bench: &Bench, reports: &[CaseReport]) -> Value {
+    targets(bench, reports)
+        .into_iter()
+        .map(|t| json!({ "target": t.what, "measured": t.figure, "met": t.met }))
+        .collect()
+}
+
+/// The whole run as JSON.
+fn document(bench: &Bench, reports: &[CaseReport], left: &[String]) -> Value {
+    let mut runtimes = serde_json::Map::new();
+    runtimes.insert(
+        "tinydocker".into(),
+        json!({ "commit": git_commit(), "binary": bench.td.bin }),
+    );
+    for oci in bench.oci() {
+        runtimes.insert(oci.name.into(), json!({ "version": oci.version }));
+    }
+    if let Some(p) = &bench.podman {
+        runtimes.insert(
+            "podman".into(),
+            json!({ "version": p.version, "runtime": p.runtime }),
+        );
+    }
+    json!({
+        "date": utc_now(),
+        "machine": {
+            "kernel": fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
+            "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
+            "cgroups": cgroup_layout(),
+        },
+        "options": {
+            "cases": bench.opts.cases.iter().map(|c| c.name()).collect::<Vec<_>>(),
+            "runs": bench.opts.runs,
+            "warmup": bench.opts.warmup,
+            "fleet": bench.opts.fleet,
+        },
+        "runtimes": runtimes,
+        "peak_rss_source": bench.meter.rss_source(),
+        "missing": bench.missing.iter().map(|(n, why)| json!({ "runtime": n, "why": why })).collect::<Vec<_>>(),
+        "cases": reports.iter().map(CaseReport::json).collect::<Vec<_>>(),
+        "targets": targets_json(bench, reports),
+        "left_behind": left,
+    })
+}
+
+fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(workspace())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// v2 (unified at /sys/fs/cgroup), hybrid (v1 controllers and a cgroup2
+/// mount) or v1.
+fn cgroup_layout() -> &'static str {
+    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let fstypes: Vec<(&str, &str)> = info
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            Some((left.split(' ').nth(4)?, right.split(' ').next()?))
+        })
+        .collect();
+    let v2_root = fstypes
+        .iter()
+        .any(|(m, t)| *t == "cgroup2" && *m == "/sys/fs/cgroup");
+    let v2 = fstypes.iter().any(|(_, t)| *t == "cgroup2");
+    let v1 = fstypes.iter().any(|(_, t)| *t == "cgroup");
+    match (v2_root, v1, v2) {
+        (true, _, _) => "v2",
+        (false, true, true) => "hybrid",
+        _ => "v1",
+    }
+}
+
+/// Now as "YYYY-MM-DDTHH:MM:SSZ".
+fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options() {
+        let o = Options::parse(&args(&[])).unwrap();
+        assert_eq!((o.runs, o.fleet, o.cases.len()), (20, 100, 6));
+        let o = Options::parse(&args(&[
+            "--case", "exec,1", "--case", "fleet", "--case", "4", "--runs", "2", "--fleet", "5",
+            "--json", "x.json",
+        ]))
+        .unwrap();
+        assert_eq!(o.cases, vec![Case::Exec, Case::RunNone, Case::Fleet]);
+        assert_eq!((o.runs, o.fleet), (2, 5));
+        assert_eq!(o.json, Some(PathBuf::from("x.json")));
+        assert!(Options::parse(&args(&["--case", "nope"])).is_err());
+        assert!(Options::parse(&args(&["--runs", "0"])).is_err());
+        assert!(Options::parse(&args(&["--bogus"])).is_err());
+    }
+
+    #[test]
+    fn case_numbers_follow_the_issue() {
+        assert_eq!(Case::parse("5").unwrap(), Case::Fleet);
+        assert_eq!(Case::Import.number(), 6);
+        assert_eq!(Case::RunNone.number(), 1);
+    }
+}
