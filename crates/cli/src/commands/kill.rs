@@ -67,8 +67,28 @@ pub fn kill(root: &Root, args: KillArgs) -> Result<i32> {
 pub fn stop(root: &Root, args: StopArgs) -> Result<i32> {
     let grace = grace_period(&args.time)?;
     let signal = parse_signal(args.signal.as_deref().unwrap_or("TERM"))?;
+    // Every container gets its signal first, then the same grace period
+    // from that moment: stopping many takes one grace period, not one each
+    // (as docker's stop of many does).
+    let mut stopping = Vec::new();
     for key in &args.containers {
-        stop_one(root, key, signal, grace)?;
+        let container = mark_stopped(root, &root.find(key)?)?;
+        let process = init(&container);
+        if let Some(process) = &process {
+            process.signal(signal)?;
+        }
+        stopping.push((key, container, process));
+    }
+    let deadline = std::time::Instant::now() + grace;
+    for (key, container, process) in stopping {
+        if let Some(process) = process {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if !process.wait(Some(left)) {
+                process.signal(libc::SIGKILL)?;
+                process.wait(None);
+            }
+        }
+        wait_for_runtime(&container);
         println!("{key}");
     }
     Ok(0)
