@@ -28,6 +28,16 @@ pub enum Layout {
     },
 }
 
+/// Read a `/proc` file with one read(2): the kernel makes its text anew for
+/// every read, and std's growing reads of a file whose size shows as 0
+/// (32, 32, 64, ... bytes) would have it made several times.
+fn read_proc(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(16 * 1024);
+    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
+}
+
 impl Layout {
     /// Detect the layout of the calling process's mount namespace.
     pub fn detect() -> Result<Layout, Error> {
@@ -37,7 +47,7 @@ impl Layout {
     /// Detect the layout from a mountinfo file (a parameter, so tests can
     /// pass a sample).
     pub fn from_mountinfo_file(path: &Path) -> Result<Layout, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::ReadMounts {
+        let text = read_proc(path).map_err(|source| Error::ReadMounts {
             path: path.into(),
             source,
         })?;

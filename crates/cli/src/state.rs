@@ -255,6 +255,16 @@ pub fn now_nanos() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
+/// Read a `/proc` file with one read(2): the kernel makes its text anew for
+/// every read, and std's growing reads of a file whose size shows as 0
+/// (32, 32, 64, ... bytes) would have it made several times.
+fn read_proc(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(16 * 1024);
+    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// The exit code shown for a container that was running when the host
 /// went down (docker's).
 pub const REBOOT_EXIT_CODE: i32 = 255;
@@ -263,7 +273,7 @@ pub const REBOOT_EXIT_CODE: i32 = 255;
 pub fn boot_id() -> &'static str {
     static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     ID.get_or_init(|| {
-        fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        read_proc(Path::new("/proc/sys/kernel/random/boot_id"))
             .map(|s| s.trim().to_string())
             .unwrap_or_default()
     })
@@ -272,7 +282,7 @@ pub fn boot_id() -> &'static str {
 /// When this boot began, in nanoseconds since the epoch (`btime` of
 /// /proc/stat).
 fn boot_time() -> u128 {
-    fs::read_to_string("/proc/stat")
+    read_proc(Path::new("/proc/stat"))
         .ok()
         .and_then(|stat| {
             stat.lines()
@@ -305,7 +315,7 @@ pub fn remove_cgroup(cgroup: &AnyManager) -> Result<(), tinydocker_cgroups::Erro
 /// or it has exited and waits to be reaped (a zombie keeps its pid and its
 /// start time, but it is no longer running anything).
 pub fn pid_start_time(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = read_proc(Path::new(&format!("/proc/{pid}/stat"))).ok()?;
     // The command name (field 2) may hold spaces and parentheses: skip past the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let mut fields = rest.split(' ');

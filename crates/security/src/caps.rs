@@ -196,9 +196,19 @@ impl fmt::Display for Step {
     }
 }
 
+/// Read a `/proc` file with one read(2): the kernel makes its text anew for
+/// every read, and std's growing reads of a file whose size shows as 0
+/// (32, 32, 64, ... bytes) would have it made several times.
+fn read_proc(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(16 * 1024);
+    std::fs::File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// The calling process's bounding set: all a container it starts can have.
 pub fn current_bounding() -> CapSet {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let status = read_proc(std::path::Path::new("/proc/self/status")).unwrap_or_default();
     status
         .lines()
         .find_map(|l| l.strip_prefix("CapBnd:"))

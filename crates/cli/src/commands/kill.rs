@@ -20,6 +20,10 @@ fn init(c: &Container) -> Option<Process> {
 /// restart policy does not apply, and a supervisor waiting to restart it
 /// gives up. Returns the container as read under its lock.
 pub fn mark_stopped(root: &Root, container: &Container) -> Result<Container> {
+    // Only a restart policy reads the mark: without one, nothing to write.
+    if matches!(container.config.restart.name.as_str(), "" | "no") {
+        return Ok(container.clone());
+    }
     let Some(_lock) = container.lock()? else {
         return Ok(container.clone());
     };
