@@ -407,6 +407,8 @@ fn read_name(path: &Path) -> Option<String> {
 
 /// The prefix of a container directory being made: `.making-PID-START-ID`.
 const MAKING: &str = ".making-";
+/// In a directory being made: the container's cgroup, when not the default.
+const MAKING_CGROUP: &str = "cgroup";
 
 /// Whether the maker named in a `.making-PID-START-ID` directory is gone.
 fn maker_gone(maker: &str) -> bool {
@@ -615,9 +617,39 @@ impl Root {
         lock_file(&self.path.join("containers.lock"))
     }
 
-    /// Create a container: take its name, make its directories, write its
-    /// config. On any failure nothing of it is left.
-    pub fn create(&self, config: Config, state: State) -> Result<Container> {
+    /// Start making a container: its directory under a name that says who
+    /// makes it (`.making-PID-START-ID`), before anything else of it exists
+    /// (its cgroup, its init). A making cut short, even by SIGKILL, is
+    /// swept once its maker is gone (see `list`): the directory, the cgroup
+    /// (`cgroup` names it when it is not the default `tinydocker/ID`), and
+    /// the name. Returns the directory, for [`Root::create`].
+    pub fn begin(&self, id: &str, cgroup: &str) -> Result<PathBuf> {
+        let me = std::process::id() as i32;
+        let making = self.containers_dir().join(format!(
+            "{MAKING}{me}-{}-{id}",
+            pid_start_time(me).unwrap_or(0)
+        ));
+        fs::create_dir_all(&making)
+            .with_context(|| format!("create container directory {}", making.display()))?;
+        if cgroup != format!("{DEFAULT_CGROUP_PARENT}/{id}") {
+            if let Err(e) = fs::write(making.join(MAKING_CGROUP), cgroup) {
+                let _ = fs::remove_dir_all(&making);
+                return Err(e).with_context(|| format!("write {}", making.display()));
+            }
+        }
+        Ok(making)
+    }
+
+    /// Undo [`Root::begin`] after a failure before [`Root::create`].
+    pub fn abandon(&self, making: &Path) {
+        let _ = fs::remove_dir_all(making);
+    }
+
+    /// Create a container in the directory [`Root::begin`] made: take its
+    /// name, write its record, and rename the directory into place. On any
+    /// failure nothing of it is left but that directory (for the caller's
+    /// next attempt or [`Root::abandon`]).
+    pub fn create(&self, config: Config, state: State, making: &Path) -> Result<Container> {
         let _lock = self.lock()?;
         let name_file = self.names_dir().join(&config.name);
         if let Some(holder) = read_name(&name_file) {
@@ -635,28 +667,22 @@ impl Root {
             }
         }
         let dir = self.container_dir(&config.id);
-        // Made under a name that says who makes it, then renamed into place
-        // whole: a creation cut short (even by SIGKILL) leaves no directory
-        // that looks like a container, and what it leaves is swept once
-        // its maker is gone (see `list`).
-        let me = std::process::id() as i32;
-        let making = self.containers_dir().join(format!(
-            "{MAKING}{me}-{}-{}",
-            pid_start_time(me).unwrap_or(0),
-            config.id
-        ));
+        // Renamed into place whole: until then no directory looks like a
+        // container.
         let result = (|| -> Result<Container> {
             fs::create_dir_all(self.names_dir())?;
             fs::create_dir_all(self.mountpoint())?;
             fs::create_dir_all(self.scratch())?;
-            fs::create_dir_all(&making)?;
             // A --rm container's writable layer is a tmpfs of its own.
             if !config.auto_remove {
                 for sub in ["upper", "work"] {
-                    fs::create_dir(making.join(sub))?;
+                    match fs::create_dir(making.join(sub)) {
+                        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e.into()),
+                        _ => {}
+                    }
                 }
             }
-            write_record(&making, &config, &state)?;
+            write_record(making, &config, &state)?;
             // The name names an id whose record does not exist yet: still
             // free, until the rename below. A symbolic link is made whole
             // or not at all (a temporary file to rename could be left by a
@@ -666,17 +692,17 @@ impl Root {
                 _ => {}
             }
             std::os::unix::fs::symlink(&config.id, &name_file)?;
-            fs::rename(&making, &dir)?;
+            if let Err(e) = fs::rename(making, &dir) {
+                let _ = fs::remove_file(&name_file);
+                let _ = fs::remove_file(making.join(RECORD));
+                return Err(e.into());
+            }
             Ok(Container {
                 dir: dir.clone(),
                 config,
                 state,
             })
         })();
-        if result.is_err() {
-            let _ = fs::remove_dir_all(&making);
-            let _ = fs::remove_file(&name_file);
-        }
         result.with_context(|| format!("create container directory {}", dir.display()))
     }
 
@@ -692,13 +718,37 @@ impl Root {
         })
     }
 
-    /// Remove what a creation cut short left: the directory being made,
-    /// and the name it had taken for it.
-    fn sweep_unfinished(&self, making: &Path) {
-        if let Ok(c) = self.load(making) {
-            let name_file = self.names_dir().join(&c.config.name);
-            if read_name(&name_file).is_some_and(|id| id == c.config.id) {
-                let _ = fs::remove_file(&name_file);
+    /// Remove what a making cut short left (its maker is gone): its cgroup
+    /// (whatever is left in it is killed first), the name it had taken,
+    /// and the directory.
+    fn sweep_unfinished(&self, making: &Path, id: &str) {
+        let cgroup = match self.load(making) {
+            Ok(c) => {
+                let name_file = self.names_dir().join(&c.config.name);
+                if read_name(&name_file).is_some_and(|holder| holder == c.config.id) {
+                    let _ = fs::remove_file(&name_file);
+                }
+                c.config.cgroup
+            }
+            // The file is written before the cgroup is made: one cut short
+            // (empty, or part of the path) names no cgroup of this
+            // container, and nothing is removed by it.
+            Err(_) => match fs::read_to_string(making.join(MAKING_CGROUP)) {
+                Ok(path) => path,
+                Err(_) => format!("{DEFAULT_CGROUP_PARENT}/{id}"),
+            },
+        };
+        let ours = cgroup
+            .strip_suffix(id)
+            .is_some_and(|parent| parent.ends_with('/') && parent.len() > 1);
+        if !ours {
+            let _ = fs::remove_dir_all(making);
+            return;
+        }
+        if let Ok(layout) = Layout::detect() {
+            if remove_cgroup(&AnyManager::new(&layout, &cgroup)).is_err() {
+                // Not gone: leave the directory, to try again next time.
+                return;
             }
         }
         let _ = fs::remove_dir_all(making);
@@ -720,7 +770,8 @@ impl Root {
                 .and_then(|n| n.strip_prefix(MAKING))
             {
                 if maker_gone(maker) {
-                    self.sweep_unfinished(&entry.path());
+                    let id = maker.rsplit('-').next().unwrap_or_default();
+                    self.sweep_unfinished(&entry.path(), id);
                 }
                 continue;
             }

@@ -527,40 +527,95 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
     let layout = Layout::detect()?;
     let cgroup = AnyManager::new(&layout, &config.cgroup);
     let prepared = Prepared::new(root, &config, &v.volumes, &cgroup, files, &security, stdio)?;
-    // The record first, naming this process as the container's runtime:
-    // whatever kills it from here on, the record says what there is to
-    // clean up (`ps` shows the container dead, `rm` removes its cgroup and
-    // releases its network).
+    // First the container's directory, under a name that says who makes
+    // it: whatever kills this process from here on, what it made (the
+    // directory, the cgroup, the name) is found and swept. The record is
+    // written once, with the init's pid, when the init exists.
+    let making = root.begin(&id, &config.cgroup)?;
+    let control = match cgroup
+        .create()
+        .and_then(|()| cgroup.apply(&config.resources))
+        .and_then(|()| cgroup.set_devices(&security.device_rules))
+    {
+        Ok(control) => control,
+        Err(e) => {
+            let _ = state::remove_cgroup(&cgroup);
+            root.abandon(&making);
+            return Err(anyhow::Error::new(e).context(format!("set up cgroup {}", config.cgroup)));
+        }
+    };
+    config.security.device_cgroup = device_control_text(&config, control);
+    // Clone the init (it waits for go), then write the record once, with
+    // the init's pid already in it.
+    let mut init = match prepared.spawn(&cgroup) {
+        Ok(init) => init,
+        Err(e) => {
+            let _ = state::remove_cgroup(&cgroup);
+            root.abandon(&making);
+            return Err(e);
+        }
+    };
+    let pid = init.pid();
     let me = std::process::id() as i32;
-    let starting = State {
+    let running = State {
+        status: Status::Running,
+        pid,
+        pid_start: state::pid_start_time(pid).unwrap_or(0),
+        started_at: state::now_nanos(),
         runtime_pid: me,
         runtime_start: state::pid_start_time(me).unwrap_or(0),
         ..State::created()
     };
     let mut attempt = 0;
     let mut container = loop {
-        match root.create(config.clone(), starting.clone()) {
+        match root.create(config.clone(), running.clone(), &making) {
             Ok(c) => break c,
             // A generated name that happens to be taken: try a longer one.
             Err(_) if v.name.is_none() && attempt < 8 => {
                 attempt += 1;
                 config.name = names::generate(&id, attempt);
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                let _ = init.kill_and_reap();
+                let _ = state::remove_cgroup(&cgroup);
+                root.abandon(&making);
+                return Err(e);
+            }
         }
     };
+    // From here on the record names everything to undo.
     undo.net = None;
     drop(ports_lock);
 
-    let mut init = None;
-    match boot(&mut container, &prepared, &security, &cgroup, &mut init) {
+    match start(&container, &prepared, &mut init) {
         Ok(terminal) => Ok(Launched {
             container,
-            init: init.expect("a booted container has an init"),
+            init,
             cgroup,
             terminal,
         }),
-        Err(err) => Err(failed_start(root, &mut container, &cgroup, &mut init, err)),
+        Err(err) => Err(failed_start(
+            root,
+            &mut container,
+            &cgroup,
+            &mut Some(init),
+            err,
+        )),
+    }
+}
+
+/// What `inspect` says of the device cgroup.
+fn device_control_text(config: &Config, control: DeviceControl) -> String {
+    match control {
+        _ if config.security.privileged => "all devices allowed".to_string(),
+        DeviceControl::Enforced => "enforced".to_string(),
+        DeviceControl::Unavailable(why) => {
+            eprintln!(
+                "tinydocker: warning: the device cgroup is not enforced for {}: {why}",
+                config.name
+            );
+            format!("unavailable: {why}")
+        }
     }
 }
 
@@ -760,18 +815,7 @@ fn boot(
         .map_err(|e| {
             anyhow::Error::new(e).context(format!("set up cgroup {}", container.config.cgroup))
         })?;
-    let config = &mut container.config;
-    config.security.device_cgroup = match control {
-        _ if config.security.privileged => "all devices allowed".to_string(),
-        DeviceControl::Enforced => "enforced".to_string(),
-        DeviceControl::Unavailable(why) => {
-            eprintln!(
-                "tinydocker: warning: the device cgroup is not enforced for {}: {why}",
-                config.name
-            );
-            format!("unavailable: {why}")
-        }
-    };
+    container.config.security.device_cgroup = device_control_text(&container.config, control);
     // Clone the init (it waits for go), then record its pid.
     let child = init.insert(prepared.spawn(cgroup)?);
     let pid = child.pid();
