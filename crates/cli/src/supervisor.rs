@@ -379,6 +379,11 @@ fn monitor_once(monitor: &mut Monitor) -> Result<Option<Monitor>> {
         .cgroup(&Layout::detect()?)
         .ok_or_else(|| anyhow!("container {} has no cgroup", monitor.id))?;
     let code = finish(&root, &mut container, &cgroup, status)?;
+    // Decided and recorded under the container's lock, which `stop`,
+    // `kill` and `rm -f` take to mark the run as ended by the user.
+    let Some(lock) = container.lock()? else {
+        return Ok(None);
+    };
     let Ok(mut container) = root.find(&monitor.id) else {
         // Removed (--rm, or rm -f meanwhile).
         return Ok(None);
@@ -409,7 +414,8 @@ fn monitor_once(monitor: &mut Monitor) -> Result<Option<Monitor>> {
     let watch = Watch::new(&container.dir)?;
     let mut state = container.state.clone();
     state.status = Status::Restarting;
-    container.save_state(state)?;
+    container.save_state_locked(state)?;
+    drop(lock);
     let deadline = Instant::now() + delay;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());

@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 
 use crate::cli::{KillArgs, StopArgs};
 use crate::process::{parse_signal, Process};
-use crate::state::{Container, Observed, Root};
+use crate::state::{Container, Observed, Root, Watch};
 
 fn init(c: &Container) -> Option<Process> {
     match c.observe() {
@@ -28,16 +28,48 @@ pub fn mark_stopped(root: &Root, container: &Container) -> Result<Container> {
         return Ok(container.clone());
     };
     let mut c = root.find(&container.config.id)?;
-    if matches!(
-        c.observe(),
-        Observed::Running { .. } | Observed::Restarting { .. }
-    ) && !c.state.stopped_by_user
+    // Running, waiting to restart, or between the two (its supervisor,
+    // alive, has just recorded an exit and may restart it).
+    let supervised = Process::open(c.state.runtime_pid, c.state.runtime_start).is_some();
+    if (supervised
+        || matches!(
+            c.observe(),
+            Observed::Running { .. } | Observed::Restarting { .. }
+        ))
+        && !c.state.stopped_by_user
     {
         let mut state = c.state.clone();
         state.stopped_by_user = true;
         c.save_state_locked(state)?;
     }
     Ok(c)
+}
+
+/// The container as it is once no runtime is in the middle of starting it
+/// (a restart policy's supervisor, a concurrent `start`): stopping one
+/// that is being started must wait for its init to exist. Waits on an
+/// inotify watch of its record, at most 30 s.
+pub fn settled(root: &Root, key: &str) -> Result<Container> {
+    let first = root.find(key)?;
+    let watch = Watch::new(&first.dir)?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let c = root.find(&first.config.id)?;
+        let starting = matches!(c.observe(), Observed::Created) && c.state.runtime_pid != 0;
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if !starting || left.is_zero() {
+            return Ok(c);
+        }
+        let mut pfd = libc::pollfd {
+            fd: watch.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, left.as_millis().max(1) as i32) } > 0 {
+            watch.drain();
+        }
+    }
 }
 
 /// Wait (up to 30 s) for the runtime that supervises the container to
@@ -76,7 +108,7 @@ pub fn stop(root: &Root, args: StopArgs) -> Result<i32> {
     // (as docker's stop of many does).
     let mut stopping = Vec::new();
     for key in &args.containers {
-        let container = mark_stopped(root, &root.find(key)?)?;
+        let container = mark_stopped(root, &settled(root, key)?)?;
         let process = init(&container);
         if let Some(process) = &process {
             process.signal(signal)?;
@@ -102,7 +134,7 @@ pub fn stop(root: &Root, args: StopArgs) -> Result<i32> {
 /// runtime has recorded the exit and released what it held. Stopping a
 /// stopped container is no error, as with docker.
 pub fn stop_one(root: &Root, key: &str, signal: i32, grace: Duration) -> Result<()> {
-    let container = mark_stopped(root, &root.find(key)?)?;
+    let container = mark_stopped(root, &settled(root, key)?)?;
     if let Some(process) = init(&container) {
         process.signal(signal)?;
         if !process.wait(Some(grace)) {

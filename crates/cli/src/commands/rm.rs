@@ -41,7 +41,8 @@ fn remove_one(root: &Root, key: &str, force: bool) -> Result<()> {
             );
         }
         // No restart after this, whatever the policy.
-        let container = super::kill::mark_stopped(root, &container)?;
+        let settled = super::kill::settled(root, &container.config.id)?;
+        let container = super::kill::mark_stopped(root, &settled)?;
         kill(container.state.pid, container.state.pid_start)
             .with_context(|| format!("kill container {}", container.config.name))?;
         // Its runtime then releases what the container held and records

@@ -677,6 +677,13 @@ pub(crate) fn relaunch(root: &Root, key: &str, stdio: Stdio, restarts: u32) -> R
             | state::Observed::Exited { .. }
             | state::Observed::Restarting { .. } => release_leftovers(root, &c)?,
         }
+        // A restart the user's stop, kill or rm -f overtook: none.
+        if restarts > 0 && c.state.stopped_by_user {
+            let mut state = c.state.clone();
+            state.status = Status::Exited;
+            c.save_state_locked(state)?;
+            bail!("container {} was stopped", c.config.name);
+        }
         let me = std::process::id() as i32;
         let claim = State {
             runtime_pid: me,
