@@ -29,8 +29,8 @@ use tinydocker_security::seccomp;
 
 use crate::cli::ExecArgs;
 use crate::commands::run::{
-    cstrings, errno_text, exec_candidates, lock_down, parse_env_entry, set_env, LockDownSteps,
-    PRIVILEGE_STEPS,
+    cstrings, errno_text, exec_candidates, exec_failure, lock_down, parse_env_entry, set_env,
+    LockDownSteps, PRIVILEGE_STEPS,
 };
 use crate::errors::{self, Exit};
 use crate::process::Process;
@@ -358,18 +358,12 @@ fn child_main(
 }
 
 fn describe_failure(failure: ChildFailure, cmd: &str, workdir: &str, name: &str) -> Exit {
+    if failure.step == STEP_EXEC {
+        return exec_failure(cmd, failure.errno);
+    }
     let why = errno_text(failure.errno);
     let usage = |message: String| (errors::USAGE, message);
     let (code, message) = match failure.step {
-        STEP_EXEC if failure.errno == libc::ENOENT && cmd.contains('/') => (
-            errors::NOT_FOUND,
-            format!("exec: \"{cmd}\": stat {cmd}: no such file or directory"),
-        ),
-        STEP_EXEC if failure.errno == libc::ENOENT => (
-            errors::NOT_FOUND,
-            format!("exec: \"{cmd}\": executable file not found in $PATH"),
-        ),
-        STEP_EXEC => (errors::CANNOT_EXECUTE, format!("exec: \"{cmd}\": {why}")),
         // runc's wording, and docker's exit code for it.
         STEP_WORKDIR => (
             errors::CANNOT_EXECUTE,

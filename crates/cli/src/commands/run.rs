@@ -1170,18 +1170,32 @@ pub(crate) fn errno_text(errno: i32) -> String {
     errors::io_text(&std::io::Error::from_raw_os_error(errno))
 }
 
-fn describe_failure(failure: ChildFailure, mounts: &MountPlan, cmd: &str) -> Exit {
-    let why = errno_text(failure.errno);
-    let (code, message) = match failure.step {
-        STEP_EXEC if failure.errno == libc::ENOENT && cmd.contains('/') => (
+/// A failed execve(2) of `cmd`, as docker reports it: 127 when it is not
+/// found, 126 when it cannot be executed (for `run` and `exec` alike).
+pub(crate) fn exec_failure(cmd: &str, errno: i32) -> Exit {
+    let (code, message) = match errno {
+        libc::ENOENT if cmd.contains('/') => (
             errors::NOT_FOUND,
             format!("exec: \"{cmd}\": stat {cmd}: no such file or directory"),
         ),
-        STEP_EXEC if failure.errno == libc::ENOENT => (
+        libc::ENOENT => (
             errors::NOT_FOUND,
             format!("exec: \"{cmd}\": executable file not found in $PATH"),
         ),
-        STEP_EXEC => (errors::CANNOT_EXECUTE, format!("exec: \"{cmd}\": {why}")),
+        _ => (
+            errors::CANNOT_EXECUTE,
+            format!("exec: \"{cmd}\": {}", errno_text(errno)),
+        ),
+    };
+    Exit { code, message }
+}
+
+fn describe_failure(failure: ChildFailure, mounts: &MountPlan, cmd: &str) -> Exit {
+    if failure.step == STEP_EXEC {
+        return exec_failure(cmd, failure.errno);
+    }
+    let why = errno_text(failure.errno);
+    let (code, message) = match failure.step {
         STEP_CGROUP => (errors::USAGE, format!("join the container's cgroup: {why}")),
         STEP_CGROUP_NS => (
             errors::USAGE,
