@@ -3,7 +3,7 @@
 
 use std::process::{Command, Stdio};
 
-use tinydocker_tests::{entries, TestRoot};
+use tinydocker_tests::{entries, wait_gone, TestRoot};
 
 use super::cgroups::{cgroup_dirs, unique_parent, ParentGuard};
 use super::network::{bridge_ports, create_network, inspect, subnets_in};
@@ -72,7 +72,7 @@ fn sigkill_of_run_at_any_moment_leaves_nothing_after_rm() {
     for id in root.container_ids() {
         let pid = root.record(&id)["state"]["pid"].as_i64().unwrap_or(0);
         if pid > 0 {
-            super::restart::wait_gone(pid);
+            wait_gone(pid);
         }
     }
     // The truth: nothing runs any more, nothing is still "being created".

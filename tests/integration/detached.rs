@@ -1,27 +1,9 @@
 //! `run -d`: the supervisor, its log, `wait`, and what is left when the
 //! supervisor or the container is killed.
 
-use tinydocker_tests::TestRoot;
+use tinydocker_tests::{link_gone, process_alive, TestRoot};
 
 use super::cgroups::cgroup_dirs;
-
-/// `run -d ARGS...`: the printed id, checked to be 64 hex digits.
-fn detach(root: &TestRoot, args: &[&str]) -> String {
-    let mut all = vec!["run", "-d"];
-    all.extend_from_slice(args);
-    let out = root.run(&all);
-    out.ok();
-    let id = out.text().to_string();
-    assert!(
-        id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
-        "run -d printed {id:?}"
-    );
-    id
-}
-
-fn state(root: &TestRoot, id: &str) -> serde_json::Value {
-    root.record(id)["state"].clone()
-}
 
 /// The lines of the container's log, as (stream, text).
 fn log_entries(root: &TestRoot, id: &str) -> Vec<(String, String)> {
@@ -44,37 +26,17 @@ fn log_entries(root: &TestRoot, id: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn ps_status(root: &TestRoot, name: &str) -> String {
-    let out = root.run(&["ps", "-a"]);
-    out.ok();
-    out.lines()
-        .into_iter()
-        .find(|l| l.ends_with(name))
-        .unwrap_or_else(|| panic!("no ps row for {name}: {}", out.text()))
-        .to_string()
-}
-
-fn process_alive(pid: i64) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .unwrap_or_default()
-            .contains(") Z ")
-}
-
 #[test]
 fn detached_container_runs_logs_and_records_its_exit() {
     let root = TestRoot::new();
-    let id = detach(
-        &root,
-        &[
-            "--name",
-            "bg",
-            "busybox",
-            "sh",
-            "-c",
-            "echo out1; echo err1 >&2; read x; echo out2; exit 3",
-        ],
-    );
+    let id = root.detach(&[
+        "--name",
+        "bg",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out1; echo err1 >&2; read x; echo out2; exit 3",
+    ]);
     // Without -i its stdin is /dev/null: `read` fails at once and it goes on.
     root.run(&["wait", "bg"]).ok().stdout_is("3");
     // Each stream in order (two pipes: their relative order is not kept).
@@ -89,10 +51,10 @@ fn detached_container_runs_logs_and_records_its_exit() {
     assert_eq!(stream("stdout"), ["out1\n", "out2\n"]);
     assert_eq!(stream("stderr"), ["err1\n"]);
     assert_eq!(entries.len(), 3);
-    let s = state(&root, &id);
+    let s = root.state(&id);
     assert_eq!(s["status"], "exited");
     assert_eq!(s["exit_code"], 3);
-    assert!(ps_status(&root, "bg").contains("Exited (3)"));
+    assert!(root.status_of("bg").contains("Exited (3)"));
     // Its cgroup went with it.
     assert_eq!(
         cgroup_dirs(&format!("tinydocker/{id}")),
@@ -107,9 +69,9 @@ fn detached_run_returns_while_the_container_runs() {
     let root = TestRoot::new();
     // root.run waits for end of file on stdout and stderr: a supervisor that
     // kept them open would hang here.
-    let id = detach(&root, &["--name", "sleeper", "busybox", "sleep", "100"]);
-    assert!(ps_status(&root, "sleeper").contains("Up"));
-    let s = state(&root, &id);
+    let id = root.detach(&["--name", "sleeper", "busybox", "sleep", "100"]);
+    assert!(root.status_of("sleeper").contains("Up"));
+    let s = root.state(&id);
     assert_eq!(s["status"], "running");
     let supervisor = s["runtime_pid"].as_i64().unwrap();
     assert!(process_alive(supervisor));
@@ -120,7 +82,7 @@ fn detached_run_returns_while_the_container_runs() {
     assert_eq!(fields[4], "0", "no controlling terminal");
     root.run(&["stop", "-t", "1", "sleeper"]).ok();
     // pid 1 ignores SIGTERM without a handler: killed after the timeout.
-    assert_eq!(state(&root, &id)["exit_code"], 137);
+    assert_eq!(root.state(&id)["exit_code"], 137);
     assert!(
         !process_alive(supervisor),
         "the supervisor exits with its container"
@@ -141,9 +103,9 @@ fn interactive_detached_keeps_stdin_open() {
         .ok();
     root.run(&["wait", "closed"]).ok().stdout_is("0");
     // ...with -i it waits for input that never comes, as with docker.
-    detach(&root, &["-i", "--name", "open", "busybox", "cat"]);
+    root.detach(&["-i", "--name", "open", "busybox", "cat"]);
     root.run(&["wait", "closed"]).ok();
-    assert!(ps_status(&root, "open").contains("Up"));
+    assert!(root.status_of("open").contains("Up"));
     root.run(&["rm", "-f", "open", "closed"]).ok();
     root.assert_no_containers();
 }
@@ -162,7 +124,7 @@ fn detached_start_failures_are_reported_by_run() {
         .code(125)
         .one_error_line();
     // The failed container without --rm keeps a record that says why.
-    let row = ps_status(&root, "nf");
+    let row = root.status_of("nf");
     assert!(row.contains("Exited (127)"), "{row}");
     root.run(&["rm", "nf"]).ok();
     root.assert_no_containers();
@@ -171,7 +133,7 @@ fn detached_start_failures_are_reported_by_run() {
 #[test]
 fn detached_rm_removes_the_container_at_its_exit() {
     let root = TestRoot::new();
-    let id = detach(&root, &["--rm", "busybox", "sh", "-c", "echo bye"]);
+    let id = root.detach(&["--rm", "busybox", "sh", "-c", "echo bye"]);
     // wait reports either the code or, once removed, that it is gone.
     let out = root.run(&["wait", &id]);
     assert!(
@@ -187,8 +149,8 @@ fn detached_rm_removes_the_container_at_its_exit() {
 #[test]
 fn killing_the_supervisor_kills_the_container_and_rm_cleans_up() {
     let root = TestRoot::new();
-    let id = detach(&root, &["--name", "orphan", "busybox", "sleep", "100"]);
-    let s = state(&root, &id);
+    let id = root.detach(&["--name", "orphan", "busybox", "sleep", "100"]);
+    let s = root.state(&id);
     let (supervisor, init) = (
         s["runtime_pid"].as_i64().unwrap(),
         s["pid"].as_i64().unwrap(),
@@ -198,7 +160,7 @@ fn killing_the_supervisor_kills_the_container_and_rm_cleans_up() {
     // The init dies with it (parent-death signal): wait sees it dead.
     root.run(&["wait", "orphan"]).ok().stdout_is("137");
     assert!(!process_alive(init));
-    assert!(ps_status(&root, "orphan").contains("Dead"));
+    assert!(root.status_of("orphan").contains("Dead"));
     // The cgroup it left is removed by rm.
     root.run(&["rm", "orphan"]).ok();
     assert_eq!(
@@ -211,12 +173,12 @@ fn killing_the_supervisor_kills_the_container_and_rm_cleans_up() {
 #[test]
 fn killing_the_container_is_recorded_by_the_supervisor() {
     let root = TestRoot::new();
-    let id = detach(&root, &["--name", "victim", "busybox", "sleep", "100"]);
-    let init = state(&root, &id)["pid"].as_i64().unwrap();
+    let id = root.detach(&["--name", "victim", "busybox", "sleep", "100"]);
+    let init = root.state(&id)["pid"].as_i64().unwrap();
     // SAFETY: SIGKILL to the test's own container init.
     unsafe { libc::kill(init as i32, libc::SIGKILL) };
     root.run(&["wait", "victim"]).ok().stdout_is("137");
-    let s = state(&root, &id);
+    let s = root.state(&id);
     assert_eq!(s["status"], "exited");
     assert_eq!(s["exit_code"], 137);
     assert_eq!(
@@ -230,18 +192,15 @@ fn killing_the_container_is_recorded_by_the_supervisor() {
 #[test]
 fn detached_bridge_container_releases_its_network_at_exit() {
     let root = TestRoot::new();
-    let id = detach(
-        &root,
-        &[
-            "--network",
-            "bridge",
-            "--name",
-            "netbg",
-            "busybox",
-            "sleep",
-            "100",
-        ],
-    );
+    let id = root.detach(&[
+        "--network",
+        "bridge",
+        "--name",
+        "netbg",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
     let host_if = root.record(&id)["config"]["net"]["host_if"]
         .as_str()
         .unwrap()
@@ -250,8 +209,8 @@ fn detached_bridge_container_releases_its_network_at_exit() {
     assert!(std::path::Path::new(&link).exists(), "{link}");
     root.run(&["kill", "netbg"]).ok();
     root.run(&["wait", "netbg"]).ok().stdout_is("137");
-    super::restart::link_gone(&host_if);
-    assert_eq!(state(&root, &id)["net_released"], true);
+    link_gone(&host_if);
+    assert_eq!(root.state(&id)["net_released"], true);
     root.run(&["rm", "netbg"]).ok();
     root.assert_no_containers();
 }
@@ -280,10 +239,7 @@ fn init_forwards_signals_and_reaps_orphans() {
     .stdout_is("2");
     // Without an init the command is pid 1 and ignores SIGTERM (no handler):
     // stop must kill it. With one, the TERM reaches the command: 143 at once.
-    let id = detach(
-        &root,
-        &["--init", "--name", "fwd", "busybox", "sleep", "100"],
-    );
+    let id = root.detach(&["--init", "--name", "fwd", "busybox", "sleep", "100"]);
     assert_eq!(root.record(&id)["config"]["init"], true);
     root.run(&["stop", "-t", "30", "fwd"]).ok();
     root.run(&["wait", "fwd"]).ok().stdout_is("143");
@@ -299,7 +255,7 @@ fn init_forwards_signals_and_reaps_orphans() {
 #[test]
 fn ps_formats_and_container_prune() {
     let root = TestRoot::new();
-    let up = detach(&root, &["--name", "up", "busybox", "sleep", "100"]);
+    let up = root.detach(&["--name", "up", "busybox", "sleep", "100"]);
     root.run(&["run", "--name", "done", "busybox", "sh", "-c", "exit 2"])
         .code(2);
     // One JSON object per line with docker's field names.

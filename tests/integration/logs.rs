@@ -251,33 +251,17 @@ fn follow_prints_what_is_appended_until_the_container_stops() {
     assert_eq!(out.stderr, "to stderr\n");
 }
 
-fn run_detached(root: &TestRoot, args: &[&str]) -> String {
-    let mut all = vec!["run", "-d"];
-    all.extend_from_slice(args);
-    let out = root.run(&all);
-    out.ok();
-    let id = out.text().to_string();
-    assert!(
-        id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
-        "run -d printed {id:?}, expected a 64-hex id"
-    );
-    id
-}
-
 #[test]
 fn detached_output_is_logged_by_stream() {
     let root = TestRoot::new();
-    let id = run_detached(
-        &root,
-        &[
-            "--name",
-            "det",
-            "busybox",
-            "sh",
-            "-c",
-            "echo out1; echo err1 >&2; echo out2; echo err2 >&2; printf 'no newline'",
-        ],
-    );
+    let id = root.detach(&[
+        "--name",
+        "det",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out1; echo err1 >&2; echo out2; echo err2 >&2; printf 'no newline'",
+    ]);
     root.run(&["wait", "det"]).ok().stdout_is("0");
     let out = root.run(&["logs", "det"]);
     out.ok();
@@ -330,17 +314,14 @@ fn detached_logs_tail_timestamps_and_time_window() {
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    run_detached(
-        &root,
-        &[
-            "--name",
-            "det",
-            "busybox",
-            "sh",
-            "-c",
-            "for i in 1 2 3 4 5; do echo line$i; done",
-        ],
-    );
+    root.detach(&[
+        "--name",
+        "det",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5; do echo line$i; done",
+    ]);
     root.run(&["wait", "det"]).ok().stdout_is("0");
     root.run(&["logs", "--tail", "2", "det"])
         .ok()
@@ -392,17 +373,14 @@ fn follow_ends_with_the_detached_container() {
     let root = TestRoot::new();
     let mut gate = Gate::new();
     let volume = gate.volume();
-    let id = run_detached(
-        &root,
-        &[
-            "-v",
-            &volume,
-            "busybox",
-            "sh",
-            "-c",
-            "echo one; read a < /gate/go; echo two; echo oops >&2; read a < /gate/go; echo three",
-        ],
-    );
+    let id = root.detach(&[
+        "-v",
+        &volume,
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; read a < /gate/go; echo two; echo oops >&2; read a < /gate/go; echo three",
+    ]);
     let mut follow = root.spawn(&["logs", "-f", &id]);
     follow.expect_line("one");
     gate.open();
@@ -423,7 +401,7 @@ fn follow_ends_with_the_detached_container() {
 #[test]
 fn follow_ends_when_the_container_is_removed() {
     let root = TestRoot::new();
-    let id = run_detached(&root, &["busybox", "sh", "-c", "echo hi; exec sleep 1000"]);
+    let id = root.detach(&["busybox", "sh", "-c", "echo hi; exec sleep 1000"]);
     let mut follow = root.spawn(&["logs", "--follow", &id]);
     follow.expect_line("hi");
     root.run(&["rm", "-f", &id]).ok();

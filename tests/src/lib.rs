@@ -795,6 +795,38 @@ impl TestRoot {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
     }
 
+    /// `run -d ARGS...`: the id it printed, checked to be 64 hex digits.
+    #[track_caller]
+    pub fn detach(&self, args: &[&str]) -> String {
+        let mut all = vec!["run", "-d"];
+        all.extend_from_slice(args);
+        let out = self.run(&all);
+        out.ok();
+        let id = out.text().to_string();
+        assert!(
+            id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "run -d printed {id:?}, expected a 64-hex id"
+        );
+        id
+    }
+
+    /// The `state` half of container `id`'s record.
+    pub fn state(&self, id: &str) -> serde_json::Value {
+        self.record(id)["state"].clone()
+    }
+
+    /// The STATUS `ps -a` shows for the container named `name`.
+    #[track_caller]
+    pub fn status_of(&self, name: &str) -> String {
+        let out = self.run(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+        out.ok();
+        out.lines()
+            .iter()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in ps: {}", out.text()))
+            .to_string()
+    }
+
     /// Full ids of every container, as `ps -aq --no-trunc` lists them.
     pub fn container_ids(&self) -> Vec<String> {
         let out = self.run(&["ps", "-aq", "--no-trunc"]);
@@ -929,5 +961,37 @@ impl Drop for TestRoot {
                 panic!("{msg}");
             }
         }
+    }
+}
+
+/// Whether process `pid` runs (a zombie does not).
+pub fn process_alive(pid: i64) -> bool {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    !stat.is_empty() && !stat.contains(") Z ")
+}
+
+/// Wait (a test may poll; the runtime does not) until process `pid` is
+/// gone, at most a minute.
+#[track_caller]
+pub fn wait_gone(pid: i64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while process_alive(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} still runs"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Wait until the host interface `name` is gone: it goes with its network
+/// namespace, which the kernel tears down in the background.
+#[track_caller]
+pub fn link_gone(name: &str) {
+    let path = format!("/sys/class/net/{name}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while Path::new(&path).exists() {
+        assert!(std::time::Instant::now() < deadline, "{name} left behind");
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
