@@ -54,7 +54,7 @@ pub enum Command {
     /// Return low-level information on containers, networks or images
     Inspect(InspectArgs),
     /// Block until one or more containers stop, then print their exit codes
-    Wait(WaitArgs),
+    Wait(ContainersArgs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCommand),
@@ -63,20 +63,14 @@ pub enum Command {
     /// Execute a command in a running container
     Exec(ExecArgs),
     /// Start one or more stopped containers
-    Start(StartArgs),
+    Start(ContainersArgs),
     /// Restart one or more containers
     Restart(RestartArgs),
 }
 
+/// `-t/--time`: how long `stop` and `restart` wait before SIGKILL.
 #[derive(Debug, Args)]
-pub struct StartArgs {
-    /// Containers, by name, id or unique id prefix
-    #[arg(required = true, value_name = "CONTAINER")]
-    pub containers: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct RestartArgs {
+pub struct GraceArg {
     /// Seconds to wait before killing the container
     #[arg(
         short = 't',
@@ -86,13 +80,20 @@ pub struct RestartArgs {
         allow_hyphen_values = true
     )]
     pub time: String,
+}
+
+/// A command that takes containers and nothing else (`start`, `wait`).
+#[derive(Debug, Args)]
+pub struct ContainersArgs {
     /// Containers, by name, id or unique id prefix
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct WaitArgs {
+pub struct RestartArgs {
+    #[command(flatten)]
+    pub grace: GraceArg,
     /// Containers, by name, id or unique id prefix
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -110,15 +111,8 @@ pub struct KillArgs {
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
-    /// Seconds to wait before killing the container
-    #[arg(
-        short = 't',
-        long = "time",
-        default_value = "10",
-        value_name = "SECONDS",
-        allow_hyphen_values = true
-    )]
-    pub time: String,
+    #[command(flatten)]
+    pub grace: GraceArg,
     /// Signal to send to the container (default: TERM)
     #[arg(short, long, value_name = "SIGNAL")]
     pub signal: Option<String>,

@@ -101,7 +101,7 @@ pub fn kill(root: &Root, args: KillArgs) -> Result<i32> {
 }
 
 pub fn stop(root: &Root, args: StopArgs) -> Result<i32> {
-    let grace = grace_period(&args.time)?;
+    let grace = grace_period(&args.grace.time)?;
     let signal = parse_signal(args.signal.as_deref().unwrap_or("TERM"))?;
     // Every container gets its signal first, then the same grace period
     // from that moment: stopping many takes one grace period, not one each
@@ -149,7 +149,7 @@ pub fn stop_one(root: &Root, key: &str, signal: i32, grace: Duration) -> Result<
 
 /// `tinydocker restart [-t SECONDS] CONTAINER...`: stop, then start.
 pub fn restart(root: &Root, args: crate::cli::RestartArgs) -> Result<i32> {
-    let grace = grace_period(&args.time)?;
+    let grace = grace_period(&args.grace.time)?;
     for key in &args.containers {
         stop_one(root, key, libc::SIGTERM, grace)?;
         let code = super::start::start_one(root, key)?;

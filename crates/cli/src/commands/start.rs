@@ -3,12 +3,12 @@
 
 use anyhow::Result;
 
-use crate::cli::StartArgs;
+use crate::cli::ContainersArgs;
 use crate::commands::run::relaunch;
 use crate::state::Root;
 use crate::supervisor;
 
-pub fn start(root: &Root, args: StartArgs) -> Result<i32> {
+pub fn start(root: &Root, args: ContainersArgs) -> Result<i32> {
     for key in &args.containers {
         let code = start_one(root, key)?;
         if code != 0 {

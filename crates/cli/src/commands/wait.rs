@@ -10,11 +10,11 @@ use std::io;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::WaitArgs;
+use crate::cli::ContainersArgs;
 use crate::process::Process;
 use crate::state::{Observed, Root, Watch};
 
-pub fn wait(root: &Root, args: WaitArgs) -> Result<i32> {
+pub fn wait(root: &Root, args: ContainersArgs) -> Result<i32> {
     for key in &args.containers {
         let code = wait_one(root, key)?;
         println!("{code}");
