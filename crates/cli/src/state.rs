@@ -265,6 +265,14 @@ fn read_proc(path: &std::path::Path) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// This process's pid and start time, read once: it names the runtime in
+/// what it makes (a `.making-` directory, the record).
+pub fn this_process() -> (i32, u64) {
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let me = std::process::id() as i32;
+    (me, *START.get_or_init(|| pid_start_time(me).unwrap_or(0)))
+}
+
 /// The exit code shown for a container that was running when the host
 /// went down (docker's).
 pub const REBOOT_EXIT_CODE: i32 = 255;
@@ -632,11 +640,10 @@ impl Root {
     /// (`cgroup` names it when it is not the default `tinydocker/ID`), and
     /// the name. Returns the directory, for [`Root::create`].
     pub fn begin(&self, id: &str, cgroup: &str) -> Result<PathBuf> {
-        let me = std::process::id() as i32;
-        let making = self.containers_dir().join(format!(
-            "{MAKING}{me}-{}-{id}",
-            pid_start_time(me).unwrap_or(0)
-        ));
+        let (me, start) = this_process();
+        let making = self
+            .containers_dir()
+            .join(format!("{MAKING}{me}-{start}-{id}"));
         fs::create_dir_all(&making)
             .with_context(|| format!("create container directory {}", making.display()))?;
         if cgroup != format!("{DEFAULT_CGROUP_PARENT}/{id}") {

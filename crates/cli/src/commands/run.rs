@@ -344,10 +344,10 @@ fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<
             launch(root, &args, stdio)
         });
     }
-    let user_terminal = pty::user_terminal();
+    // The user's terminal matters only with -t (no ioctls otherwise).
     let stdin = std::io::stdin();
-    let stdin_is_tty = pty::window_size(stdin.as_fd()).is_ok();
-    if args.tty && args.interactive && !stdin_is_tty {
+    let user_terminal = if args.tty { pty::user_terminal() } else { None };
+    if args.tty && args.interactive && pty::window_size(stdin.as_fd()).is_err() {
         bail!("the input device is not a TTY");
     }
     let size = user_terminal.and_then(|t| pty::window_size(t).ok());
@@ -556,14 +556,14 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
         }
     };
     let pid = init.pid();
-    let me = std::process::id() as i32;
+    let (me, me_start) = state::this_process();
     let running = State {
         status: Status::Running,
         pid,
         pid_start: state::pid_start_time(pid).unwrap_or(0),
         started_at: state::now_nanos(),
         runtime_pid: me,
-        runtime_start: state::pid_start_time(me).unwrap_or(0),
+        runtime_start: me_start,
         ..State::created()
     };
     let mut attempt = 0;
@@ -684,10 +684,10 @@ pub(crate) fn relaunch(root: &Root, key: &str, stdio: Stdio, restarts: u32) -> R
             c.save_state_locked(state)?;
             bail!("container {} was stopped", c.config.name);
         }
-        let me = std::process::id() as i32;
+        let (me, me_start) = state::this_process();
         let claim = State {
             runtime_pid: me,
-            runtime_start: state::pid_start_time(me).unwrap_or(0),
+            runtime_start: me_start,
             restart_count: restarts,
             exit_code: c.state.exit_code,
             finished_at: c.state.finished_at,
