@@ -2,8 +2,6 @@
 
 use anyhow::{bail, Context, Result};
 
-use tinydocker_cgroups::Layout;
-
 use crate::cli::RmArgs;
 use crate::process::Process;
 use crate::state::{Observed, Root};
@@ -55,27 +53,10 @@ fn remove_one(root: &Root, key: &str, force: bool) -> Result<()> {
     // Reread under the lock: the runtime may have recorded the exit.
     let container = root.find(&container.config.id)?;
     // Normally gone with the container; left behind when its runtime was
-    // killed. Kill what is left in it and remove it.
-    if let Some(cgroup) = container.cgroup(&Layout::detect()?) {
-        crate::state::remove_cgroup(&cgroup)
-            .with_context(|| format!("remove cgroup {}", container.config.cgroup))?;
-    }
-    // Likewise its network side (veth, published ports, address), unless
-    // its runtime released it already: the address and ports may belong to
-    // another container by now.
-    if let (Some(net), false) = (&container.config.net, container.state.net_released) {
-        if let Err(e) = crate::networks::release(
-            &root.path,
-            &container.config.id,
-            net,
-            crate::networks::Veth::Delete,
-        ) {
-            eprintln!(
-                "tinydocker: release the network of {}: {e:#}",
-                container.config.name
-            );
-        }
-    }
+    // killed: its cgroup (what is left in it is killed), and its network
+    // side unless its runtime released it (the address and ports may
+    // belong to another container by now).
+    super::run::release_leftovers(root, &container)?;
     root.remove(&container)
 }
 
