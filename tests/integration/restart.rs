@@ -247,20 +247,28 @@ fn concurrent_starts_of_one_container_start_it_once() {
     for out in outs.iter().filter(|o| o.code != 0) {
         out.code(125).one_error_line().stderr_has("already running");
     }
-    // One supervisor, one init.
-    let supervisors = std::fs::read_dir("/proc")
+    // One init, under one supervisor. The supervisor re-executes itself
+    // after it reports the start, so its command line is either the
+    // `start` it was forked from or `__supervise`: both name the root.
+    let cmdline = |pid: &str| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).into_owned())
+            .unwrap_or_default()
+    };
+    let parent = |pid: &str| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        after.split_whitespace().nth(1).unwrap_or("").to_string()
+    };
+    let root_path = root.path().to_string_lossy().into_owned();
+    let inits: Vec<String> = std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
-        .filter(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .map(|c| {
-                    String::from_utf8_lossy(&c).contains("__supervise")
-                        && String::from_utf8_lossy(&c).contains(&*root.path().to_string_lossy())
-                })
-                .unwrap_or(false)
-        })
-        .count();
-    assert_eq!(supervisors, 1);
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|pid| cmdline(pid) == "sleep\x00100\x00")
+        .filter(|pid| cmdline(&parent(pid)).contains(&root_path))
+        .collect();
+    assert_eq!(inits.len(), 1, "{inits:?}");
     root.run(&["rm", "-f", "once"]).ok();
     root.assert_no_containers();
 }
