@@ -1,7 +1,7 @@
 //! `run -d`: the supervisor, its log, `wait`, and what is left when the
 //! supervisor or the container is killed.
 
-use tinydocker_tests::{link_gone, process_alive, TestRoot};
+use tinydocker_tests::{link_gone, process_alive, settles, TestRoot};
 
 use super::cgroups::cgroup_dirs;
 
@@ -143,6 +143,22 @@ fn detached_rm_removes_the_container_at_its_exit() {
     );
     // Removed by the supervisor: a second wait finds no such container.
     root.run(&["wait", &id]).code(125).stderr_has("container");
+    // A wait that began after the record went does not wait for the rest
+    // of the directory.
+    assert!(
+        settles(|| root.containers().is_empty()),
+        "{:?}",
+        root.containers()
+    );
+    root.assert_no_containers();
+}
+
+#[test]
+fn rm_force_of_a_detached_rm_container() {
+    let root = TestRoot::new();
+    root.detach(&["--rm", "--name", "gone", "busybox", "sleep", "100"]);
+    // Its supervisor removes it once killed: gone, as asked, not an error.
+    root.run(&["rm", "-f", "gone"]).ok().stdout_is("gone");
     root.assert_no_containers();
 }
 
@@ -233,7 +249,11 @@ fn init_forwards_signals_and_reaps_orphans() {
         "busybox",
         "sh",
         "-c",
-        "echo $$; sh -c 'sleep 0.1 &'; sleep 0.5; grep -l ' Z ' /proc/[0-9]*/stat; exit 4",
+        // A zombie keeps its /proc entry: the loop ends once it is reaped
+        // (or, unreaped, after 60 s with 9).
+        "echo $$; sh -c 'sleep 0.1 & echo $! > /tmp/o'; o=$(cat /tmp/o); i=0; \
+         while [ -e /proc/$o ]; do [ $i -lt 1200 ] || exit 9; i=$((i+1)); sleep 0.05; done; \
+         exit 4",
     ])
     .code(4)
     .stdout_is("2");

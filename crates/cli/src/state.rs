@@ -431,7 +431,7 @@ fn maker_gone(maker: &str) -> bool {
 }
 
 /// The record file of a container.
-const RECORD: &str = "container.json";
+pub(crate) const RECORD: &str = "container.json";
 
 #[derive(Serialize)]
 struct RecordRef<'a> {

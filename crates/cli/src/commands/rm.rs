@@ -27,7 +27,11 @@ pub fn rm(root: &Root, args: RmArgs) -> Result<i32> {
 fn remove_one(root: &Root, key: &str, force: bool) -> Result<()> {
     let container = root.find(key)?;
     let observed = container.observe();
-    if let Observed::Running { .. } | Observed::Restarting { .. } = observed {
+    let forced = matches!(
+        observed,
+        Observed::Running { .. } | Observed::Restarting { .. }
+    );
+    if forced {
         if !force {
             let what = match observed {
                 Observed::Restarting { .. } => "container is restarting",
@@ -47,11 +51,19 @@ fn remove_one(root: &Root, key: &str, force: bool) -> Result<()> {
         // the exit (under the container's lock, so not while we hold it).
         super::kill::wait_for_runtime(&container);
     }
+    // A killed `--rm` container's own runtime may have removed it by now:
+    // gone, as asked.
     let Some(_lock) = container.lock()? else {
+        if forced {
+            return Ok(());
+        }
         bail!("No such container: {key}");
     };
     // Reread under the lock: the runtime may have recorded the exit.
-    let container = root.find(&container.config.id)?;
+    let container = match root.find(&container.config.id) {
+        Err(_) if forced && !container.dir.join(crate::state::RECORD).exists() => return Ok(()),
+        found => found?,
+    };
     // Normally gone with the container; left behind when its runtime was
     // killed: its cgroup (what is left in it is killed), and its network
     // side unless its runtime released it (the address and ports may
