@@ -33,8 +33,15 @@ fn wait_one(root: &Root, key: &str) -> Result<i32> {
     // The run being waited for: a restart policy starts another one, and
     // `wait` returns when the first ends, as docker's does.
     let mut waiting_for: Option<(i32, u64)> = None;
+    // The last supervisor seen: a `--rm` container's removes the record
+    // first and the rest of its directory after, so `wait` returns once
+    // that supervisor is gone and the removal is whole.
+    let mut last_supervisor: Option<Process> = None;
     loop {
         let Ok(c) = root.find(&id) else {
+            if let Some(supervisor) = last_supervisor {
+                supervisor.wait(Some(std::time::Duration::from_secs(30)));
+            }
             bail!(
                 "container {} was removed before its exit code could be read",
                 first.config.name
@@ -92,5 +99,6 @@ fn wait_one(root: &Root, key: &str) -> Result<i32> {
         if fds[0].revents != 0 {
             watch.drain();
         }
+        last_supervisor = supervisor;
     }
 }
