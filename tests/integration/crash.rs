@@ -1,6 +1,7 @@
 //! Crash safety: whatever is killed with SIGKILL at any moment, the next
 //! `ps` tells the truth and `rm` cleans up everything the container had.
 
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use tinydocker_tests::{entries, wait_gone, TestRoot};
@@ -44,9 +45,12 @@ fn sigkill_of_run_at_any_moment_leaves_nothing_after_rm() {
     .ok();
     let whole = clock.elapsed();
     // Kill `run` at moments spread over its whole setup: before the record,
-    // with a cgroup, with an init, with a veth, after the command started.
+    // with a cgroup, with an init, with a veth. The last rounds kill once
+    // the command has said it runs, however slow this machine is just now.
     const ROUNDS: u32 = 24;
+    const STARTED: u32 = 4;
     for round in 0..ROUNDS {
+        let started = round >= ROUNDS - STARTED;
         let mut cmd: Command = root.cmd(&[
             "run",
             "--network",
@@ -54,14 +58,27 @@ fn sigkill_of_run_at_any_moment_leaves_nothing_after_rm() {
             "--cgroup-parent",
             &parent,
             "busybox",
-            "sleep",
-            "100",
+            "sh",
+            "-c",
+            "echo ready; exec sleep 100",
         ]);
         cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(if started {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stderr(Stdio::null());
         let mut child = cmd.spawn().expect("spawn run");
-        std::thread::sleep(whole * round / (ROUNDS - 4));
+        if started {
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut line)
+                .expect("read the command's first line");
+            assert_eq!(line, "ready\n");
+        } else {
+            std::thread::sleep(whole * round / (ROUNDS - STARTED));
+        }
         // SAFETY: SIGKILL to the test's own child.
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         child.wait().expect("reap run");
@@ -89,7 +106,7 @@ fn sigkill_of_run_at_any_moment_leaves_nothing_after_rm() {
     let left = root.container_ids();
     // Some kills came after the record existed (the point of the test).
     assert!(
-        left.len() >= 4,
+        left.len() >= STARTED as usize,
         "only {} records after {ROUNDS} kills",
         left.len()
     );

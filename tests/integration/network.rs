@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::Value;
-use tinydocker_tests::{entries, output, Out, Running, TempDir, TestRoot};
+use tinydocker_tests::{entries, output, settles, Out, Running, TempDir, TestRoot};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -70,33 +70,24 @@ fn link_exists(name: &str) -> bool {
     Path::new("/sys/class/net").join(name).exists()
 }
 
-/// Whether `name` is gone, or goes within a few seconds. A container's veth
+/// Whether `name` is gone, or goes within a minute. A container's veth
 /// goes with its network namespace, which the kernel tears down in the
 /// background once the container has exited (`run` does not wait for that:
 /// it would cost every run the teardown's RCU grace periods). There is no
-/// event to wait on short of a netlink monitor, so this looks every 5 ms.
+/// event to wait on short of a netlink monitor.
 fn gone_soon(name: &str) -> bool {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while link_exists(name) {
-        if std::time::Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    true
+    settles(|| !link_exists(name))
 }
 
 /// The ports of `bridge` once the veths of exited containers are gone (see
-/// [`gone_soon`]): what remains after at most a few seconds.
+/// [`gone_soon`]): what remains after at most a minute.
 fn bridge_ports_settled(bridge: &str, expected: usize) -> Vec<String> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let ports = bridge_ports(bridge);
-        if ports.len() <= expected || std::time::Instant::now() > deadline {
-            return ports;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
+    let mut ports = Vec::new();
+    settles(|| {
+        ports = bridge_ports(bridge);
+        ports.len() <= expected
+    });
+    ports
 }
 
 /// The interfaces enslaved to `bridge` on the host.

@@ -1,7 +1,7 @@
 //! `start`, `restart`, `--restart` policies, and a container across a
 //! host reboot.
 
-use tinydocker_tests::{link_gone, process_alive, wait_gone, TestRoot};
+use tinydocker_tests::{link_gone, process_alive, settles, wait_gone, TestRoot};
 
 use super::cgroups::cgroup_dirs;
 
@@ -129,7 +129,9 @@ fn always_restarts_until_stopped() {
     // Exits at once, every time: restarted (with growing delays) until
     // stop, which ends it for good even while it waits to restart.
     root.run(&["wait", "loop"]).ok().stdout_is("0");
-    root.run(&["stop", "-t", "1", "loop"]).ok();
+    // A TERM that lands before sh has set up is ignored (pid 1, no
+    // handler): the grace period must outlast the `exit 0`.
+    root.run(&["stop", "-t", "10", "loop"]).ok();
     let s = root.state(&id);
     assert_eq!(s["status"], "exited", "{s}");
     let supervisor = s["runtime_pid"].as_i64().unwrap();
@@ -191,8 +193,20 @@ fn after_a_reboot_containers_show_exited_and_start_and_rm_work() {
     // SAFETY: SIGKILL to the test's own supervisor process.
     unsafe { libc::kill(s["runtime_pid"].as_i64().unwrap() as i32, libc::SIGKILL) };
     root.run(&["wait", "booted"]).ok();
+    // The cgroup is busy for a moment after its last task has gone.
     for dir in cgroup_dirs(&format!("tinydocker/{id}")) {
-        std::fs::remove_dir(&dir).unwrap_or_else(|e| panic!("rmdir {}: {e}", dir.display()));
+        let mut error = None;
+        let removed = settles(|| match std::fs::remove_dir(&dir) {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                error = Some(e);
+                false
+            }
+            other => {
+                other.unwrap_or_else(|e| panic!("rmdir {}: {e}", dir.display()));
+                true
+            }
+        });
+        assert!(removed, "rmdir {}: {error:?}", dir.display());
     }
     let host_if = root.record(&id)["config"]["net"]["host_if"]
         .as_str()

@@ -970,18 +970,25 @@ pub fn process_alive(pid: i64) -> bool {
     !stat.is_empty() && !stat.contains(") Z ")
 }
 
-/// Wait (a test may poll; the runtime does not) until process `pid` is
-/// gone, at most a minute.
+/// Whether `done` holds, or comes to hold within a minute (a test may poll;
+/// the runtime does not). For what settles after the command that caused
+/// it returned: a namespace's veths, a `--rm` container's directory. Looks
+/// every 5 ms, so a passing test waits no longer than it has to.
+pub fn settles(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !done() {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    true
+}
+
+/// Wait until process `pid` is gone, at most a minute.
 #[track_caller]
 pub fn wait_gone(pid: i64) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while process_alive(pid) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "process {pid} still runs"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    assert!(settles(|| !process_alive(pid)), "process {pid} still runs");
 }
 
 /// Wait until the host interface `name` is gone: it goes with its network
@@ -989,9 +996,5 @@ pub fn wait_gone(pid: i64) {
 #[track_caller]
 pub fn link_gone(name: &str) {
     let path = format!("/sys/class/net/{name}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while Path::new(&path).exists() {
-        assert!(std::time::Instant::now() < deadline, "{name} left behind");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    assert!(settles(|| !Path::new(&path).exists()), "{name} left behind");
 }
