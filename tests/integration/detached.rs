@@ -1,6 +1,8 @@
 //! `run -d`: the supervisor, its log, `wait`, and what is left when the
 //! supervisor or the container is killed.
 
+use std::os::fd::AsRawFd;
+
 use tinydocker_tests::{link_gone, process_alive, settles, TestRoot};
 
 use super::cgroups::cgroup_dirs;
@@ -159,6 +161,31 @@ fn rm_force_of_a_detached_rm_container() {
     root.detach(&["--rm", "--name", "gone", "busybox", "sleep", "100"]);
     // Its supervisor removes it once killed: gone, as asked, not an error.
     root.run(&["rm", "-f", "gone"]).ok().stdout_is("gone");
+    root.assert_no_containers();
+}
+
+#[test]
+fn wait_reads_the_exit_code_of_a_rm_container() {
+    let root = TestRoot::new();
+    let id = root.detach(&["--rm", "busybox", "sleep", "100"]);
+    let mut waiting = root.spawn(&["wait", &id]);
+    // Once the wait counts among the waiters (a shared lock on the file).
+    let waiters = root.path().join("containers").join(&id).join("waiters");
+    let locked = || {
+        std::fs::File::open(&waiters).is_ok_and(|f| {
+            // SAFETY: flock on an open fd; closing it unlocks.
+            unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) != 0 }
+        })
+    };
+    assert!(settles(locked), "wait never took its lock");
+    root.run(&["kill", &id]).ok();
+    // The supervisor records the exit for the waiter, then removes it.
+    waiting.finish().ok().stdout_is("137");
+    assert!(
+        settles(|| root.containers().is_empty()),
+        "{:?}",
+        root.containers()
+    );
     root.assert_no_containers();
 }
 

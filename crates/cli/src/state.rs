@@ -3,6 +3,7 @@
 //! ```text
 //! containers/<id>/container.json  what was asked for (config, written once)
 //!                               and how it is going (state: pid, exit code, times)
+//! containers/<id>/waiters       flock(2)ed shared by each `wait` while it waits
 //! containers/<id>/{upper,work}  writable layer and overlay work directory
 //!                               (a `--rm` container has none: its writable
 //!                               layer is a tmpfs in its own mount namespace)
@@ -387,7 +388,7 @@ pub struct Root {
     pub path: PathBuf,
 }
 
-/// An exclusive `flock(2)`, released on drop.
+/// An `flock(2)`, released on drop.
 pub struct Lock(File);
 
 impl Lock {
@@ -459,13 +460,18 @@ pub fn lock_file(path: &Path) -> Result<Lock> {
         .write(true)
         .open(path)
         .with_context(|| format!("open lock {}", path.display()))?;
-    flock(file, path)
+    flock(file, path, libc::LOCK_EX)
 }
 
-fn flock(file: File, path: &Path) -> Result<Lock> {
+/// Each `wait` on a container holds a shared lock on this file in its
+/// directory. A `--rm` container's runtime that finds one records the exit
+/// and lets every waiter read it before it removes the container.
+const WAITERS: &str = "waiters";
+
+fn flock(file: File, path: &Path, operation: i32) -> Result<Lock> {
     loop {
         // SAFETY: flock on an open fd.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+        if unsafe { libc::flock(file.as_raw_fd(), operation) } == 0 {
             return Ok(Lock(file));
         }
         let err = io::Error::last_os_error();
@@ -531,7 +537,43 @@ impl Container {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(|| format!("open {}", self.dir.display())),
         };
-        flock(dir, &self.dir).map(Some)
+        flock(dir, &self.dir, libc::LOCK_EX).map(Some)
+    }
+
+    /// Count this process among the container's waiters until the lock is
+    /// dropped. `None` when the container is gone.
+    pub fn add_waiter(&self) -> Result<Option<Lock>> {
+        let path = self.dir.join(WAITERS);
+        match File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+        {
+            Ok(file) => flock(file, &path, libc::LOCK_SH).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("open {}", path.display())),
+        }
+    }
+
+    /// Whether some `wait` waits on the container now (never blocks; a
+    /// container no one ever waited on has no file to lock).
+    pub fn has_waiters(&self) -> bool {
+        let Ok(file) = File::open(self.dir.join(WAITERS)) else {
+            return false;
+        };
+        // SAFETY: flock on an open fd; dropping the file unlocks.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) != 0 }
+    }
+
+    /// Block until every waiter has let go (read the exit and returned).
+    pub fn waiters_done(&self) -> Result<()> {
+        let path = self.dir.join(WAITERS);
+        match File::open(&path) {
+            Ok(file) => flock(file, &path, libc::LOCK_EX).map(drop),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("open {}", path.display())),
+        }
     }
 
     /// The recorded state checked against the live system.

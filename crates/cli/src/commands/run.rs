@@ -1437,8 +1437,21 @@ pub(crate) fn finish(
         );
     }
     if container.config.auto_remove {
+        // A `wait` on it reads the exit from the record before it goes.
+        let waited_on = container.has_waiters();
+        if waited_on {
+            container.save_state(state)?;
+            container.waiters_done()?;
+        }
         if let Some(_lock) = container.lock()? {
-            root.remove(container)?;
+            // Unless started again meanwhile: its new runtime owns it.
+            let restarted = waited_on
+                && root
+                    .find(&container.config.id)
+                    .is_ok_and(|c| c.state.status != Status::Exited);
+            if !restarted {
+                root.remove(container)?;
+            }
         }
     } else {
         container.save_state(state)?;

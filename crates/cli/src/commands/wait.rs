@@ -30,6 +30,10 @@ fn wait_one(root: &Root, key: &str) -> Result<i32> {
     let first = root.find(key)?;
     let id = first.config.id.clone();
     let watch = Watch::new(&first.dir)?;
+    // Before the record is read: a `--rm` container's runtime that finds a
+    // waiter records the exit and waits for it to be read before it
+    // removes the container.
+    let _waiter = first.add_waiter()?;
     // The run being waited for: a restart policy starts another one, and
     // `wait` returns when the first ends, as docker's does.
     let mut waiting_for: Option<(i32, u64)> = None;
