@@ -854,6 +854,19 @@ impl TestRoot {
         mounts_mentioning(self.path())
     }
 
+    /// [`TestRoot::assert_no_containers`] once a `--rm` container's
+    /// supervisor, which removes it in the background, has done so.
+    #[track_caller]
+    pub fn assert_no_containers_soon(&self) {
+        let containers = self.path().join("containers");
+        assert!(
+            settles(|| entries(&containers).is_empty()),
+            "containers/: {:?}",
+            entries(&containers)
+        );
+        self.assert_no_containers();
+    }
+
     /// Assert no container is left: no record, no name, no mount.
     #[track_caller]
     pub fn assert_no_containers(&self) {
