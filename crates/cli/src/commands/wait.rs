@@ -5,6 +5,10 @@
 //! container's directory (its supervisor records the exit by replacing the
 //! record), on its init's pidfd and on its supervisor's pidfd (a supervisor
 //! killed before it could record leaves a dead container).
+//!
+//! A `--rm` container is removed at its exit; each `wait` counts itself
+//! among the container's waiters (a shared `flock(2)`), and a runtime that
+//! finds waiters records the exit and lets them read it before removing.
 
 use std::io;
 
