@@ -881,10 +881,19 @@ impl Root {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("remove {}", container.dir.display())),
         }
-        match fs::remove_dir_all(&container.dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("remove {}", container.dir.display())),
+        // A `wait` that found the record just before it went may add its
+        // waiters file meanwhile: the directory is then not empty once.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match fs::remove_dir_all(&container.dir) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) && tries < 3 => {}
+                Err(e) => {
+                    return Err(e).with_context(|| format!("remove {}", container.dir.display()))
+                }
+            }
         }
     }
 
