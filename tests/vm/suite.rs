@@ -417,6 +417,15 @@ impl MemoryRun {
         }
     }
 
+    /// The usage sampled never went past the 64 MiB limit by more than the
+    /// kernel's own overshoot: charges it must not fail (and those batched
+    /// per CPU) may take `memory.current` briefly a little over the limit
+    /// while the OOM killer acts; the limit holds if usage stays near it.
+    #[track_caller]
+    fn assert_peak_held(&self, figures: &str) {
+        assert!(self.peak <= 65 * MIB, "{figures}");
+    }
+
     fn figures(&self) -> String {
         let parent = if self.v2 {
             format!("{} in its parent after", self.kills_after)
@@ -425,11 +434,11 @@ impl MemoryRun {
             "(v1 keeps no count for the parent)".to_string()
         };
         format!(
-            "exit {}, OOMKilled {}, oom_kill {} in its cgroup while it ran, {parent}, peak {} MiB of 64, {:.1} s",
+            "exit {}, OOMKilled {}, oom_kill {} in its cgroup while it ran, {parent}, peak {:.2} MiB of 64, {:.1} s",
             self.code,
             self.oom_killed,
             self.kills_seen,
-            self.peak / MIB,
+            self.peak as f64 / MIB as f64,
             self.took.as_secs_f64()
         )
     }
@@ -508,7 +517,7 @@ fn memory_stress_ng_over_the_limit_is_oom_killed(ctx: &Ctx) -> String {
     let figures = run.figures();
     assert!(run.oom_killed, "{figures}; stderr {:?}", run.stderr);
     run.assert_oom_counted(ctx, &figures);
-    assert!(run.peak <= 64 * MIB, "{figures}");
+    run.assert_peak_held(&figures);
     assert!(
         run.took < Duration::from_secs(25),
         "stress-ng ran to its timeout: no OOM kill stopped it: {figures}; stderr {:?}",
@@ -530,7 +539,7 @@ fn memory_init_over_the_limit_exits_137(ctx: &Ctx) -> String {
     assert_eq!(run.code, 137, "{figures}; stderr {:?}", run.stderr);
     assert!(run.oom_killed, "{figures}");
     run.assert_oom_counted(ctx, &figures);
-    assert!(run.peak <= 64 * MIB, "{figures}");
+    run.assert_peak_held(&figures);
     figures
 }
 
