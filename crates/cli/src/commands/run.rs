@@ -485,33 +485,12 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
         restart: v.restart.clone(),
     };
 
-    // Bridge networking: the network (the default one is made on first
-    // use), an address, and the published ports checked against those of
-    // running containers under a lock held until the record exists.
+    // Bridge networking, with the ports lock held until the record exists.
     let mut ports_lock = None;
     if let Network::Bridge(name) = &v.network {
-        let networks = Networks::new(&root.path);
-        let net = networks
-            .for_run(name)?
-            .ok_or_else(|| anyhow!("network {name} not found"))?;
-        if !v.ports.is_empty() {
-            ports_lock = Some(state::lock_file(&networks.dir().join("ports.lock"))?);
-            check_ports(root, &v.ports)?;
-        }
-        let ip = networks
-            .ipam(name)
-            .allocate(net.subnet, net.gateway, &id, v.ip, |owner| {
-                root.container_dir(owner).join("container.json").exists()
-            })?;
-        config.net = Some(NetSettings {
-            network: name.clone(),
-            bridge: net.bridge,
-            ip,
-            prefix: net.subnet.prefix(),
-            gateway: net.gateway,
-            host_if: networks::host_if(&id),
-            ports: v.ports.clone(),
-        });
+        let (net, lock) = claim_bridge(root, name, &id, v.ip, false, &v.ports)?;
+        config.net = Some(net);
+        ports_lock = lock;
     }
     let mut undo = NetUndo {
         root,
@@ -720,48 +699,24 @@ fn relaunch_steps(
 ) -> Result<Option<OwnedFd>> {
     let volumes = volumes_of(&container.config)?;
     let id = container.config.id.clone();
+    // Held until the container runs, as `run` holds it.
+    let mut _ports_lock = None;
     if let Network::Bridge(name) = network_of(&container.config) {
-        let networks = Networks::new(&root.path);
-        let net = networks
-            .for_run(&name)?
-            .ok_or_else(|| anyhow!("network {name} not found"))?;
         let ports = container
             .config
             .net
             .as_ref()
             .map(|n| n.ports.clone())
             .unwrap_or_default();
-        let _ports_lock = if ports.is_empty() {
-            None
-        } else {
-            let lock = state::lock_file(&networks.dir().join("ports.lock"))?;
-            check_ports(root, &ports)?;
-            Some(lock)
-        };
         // Its address of before when it is free, as docker keeps it.
-        let ipam = networks.ipam(&name);
-        let alive = |owner: &str| root.container_dir(owner).join("container.json").exists();
         let previous = container.config.net.as_ref().map(|n| n.ip);
-        let ip = match ipam.allocate(net.subnet, net.gateway, &id, previous, alive) {
-            Ok(ip) => ip,
-            Err(_) if previous.is_some() => {
-                ipam.allocate(net.subnet, net.gateway, &id, None, alive)?
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let (net, lock) = claim_bridge(root, &name, &id, previous, true, &ports)?;
+        _ports_lock = lock;
         // The veth of its last run goes with that run's network namespace,
         // which the kernel tears down in the background: make sure it is
         // gone before a new one of the same name is made.
-        Netlink::new()?.delete_link(&networks::host_if(&id))?;
-        container.config.net = Some(NetSettings {
-            network: name.clone(),
-            bridge: net.bridge,
-            ip,
-            prefix: net.subnet.prefix(),
-            gateway: net.gateway,
-            host_if: networks::host_if(&id),
-            ports,
-        });
+        Netlink::new()?.delete_link(&net.host_if)?;
+        container.config.net = Some(net);
         let mut state = container.state.clone();
         state.net_released = false;
         container.save_state(state)?;
@@ -780,6 +735,51 @@ fn relaunch_steps(
         stdio,
     )?;
     boot(container, &prepared, &security, cgroup, init)
+}
+
+/// A place on bridge network `name` for container `id`: the network (the
+/// default one is made on first use), an address (`ip` when asked for;
+/// with `or_any`, another one when that is taken), and the published
+/// `ports` checked against those of running containers under a lock, for
+/// the caller to hold until the container counts among them.
+fn claim_bridge(
+    root: &Root,
+    name: &str,
+    id: &str,
+    ip: Option<Ipv4Addr>,
+    or_any: bool,
+    ports: &[PortMapping],
+) -> Result<(NetSettings, Option<state::Lock>)> {
+    let networks = Networks::new(&root.path);
+    let net = networks
+        .for_run(name)?
+        .ok_or_else(|| anyhow!("network {name} not found"))?;
+    let ports_lock = if ports.is_empty() {
+        None
+    } else {
+        let lock = state::lock_file(&networks.dir().join("ports.lock"))?;
+        check_ports(root, ports)?;
+        Some(lock)
+    };
+    let ipam = networks.ipam(name);
+    let alive = |owner: &str| root.container_dir(owner).join(state::RECORD).exists();
+    let ip = match ipam.allocate(net.subnet, net.gateway, id, ip, alive) {
+        Ok(ip) => ip,
+        Err(_) if or_any && ip.is_some() => {
+            ipam.allocate(net.subnet, net.gateway, id, None, alive)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let settings = NetSettings {
+        network: name.to_string(),
+        bridge: net.bridge,
+        ip,
+        prefix: net.subnet.prefix(),
+        gateway: net.gateway,
+        host_if: networks::host_if(id),
+        ports: ports.to_vec(),
+    };
+    Ok((settings, ports_lock))
 }
 
 /// What a container killed with its runtime (or by a reboot) may still
