@@ -82,7 +82,8 @@ fn kill(pid: i32, start: u64) -> Result<()> {
 }
 
 /// `tinydocker container prune [-f]`: remove every container that is not
-/// running (exited, created, or dead: killed with its runtime).
+/// running or restarting (exited, created, or dead: killed with its
+/// runtime).
 pub fn prune(root: &Root, args: crate::cli::PruneArgs) -> Result<i32> {
     use std::io::{BufRead, Write};
     if !args.force {
@@ -98,7 +99,9 @@ pub fn prune(root: &Root, args: crate::cli::PruneArgs) -> Result<i32> {
     let mut failed = false;
     let mut reclaimed = 0;
     for container in root.list()? {
-        if let Observed::Running { .. } = container.observe() {
+        // A restarting one (waiting out its backoff) counts as running, as
+        // in docker.
+        if let Observed::Running { .. } | Observed::Restarting { .. } = container.observe() {
             continue;
         }
         let size = disk_usage(&container.dir);
