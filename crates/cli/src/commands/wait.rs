@@ -61,12 +61,12 @@ fn wait_one(root: &Root, key: &str) -> Result<i32> {
             Observed::Exited { code, .. } | Observed::Restarting { code, .. } => return Ok(code),
             // Read again: the supervisor may have recorded the exit and
             // gone between the read above and the liveness checks.
-            Observed::Dead => {
-                return Ok(match root.find(&id).map(|c| c.observe()) {
-                    Ok(Observed::Exited { code, .. }) => code,
-                    _ => DEAD_CODE,
-                })
-            }
+            Observed::Dead => match root.find(&id).map(|c| c.observe()) {
+                Ok(Observed::Exited { code, .. }) => return Ok(code),
+                Ok(_) => return Ok(DEAD_CODE),
+                // A `--rm` one removed meanwhile: the next read says so.
+                Err(_) => continue,
+            },
             Observed::Running { .. } => match waiting_for {
                 Some(run) if run != this_run => return Ok(c.state.exit_code),
                 _ => waiting_for = Some(this_run),
