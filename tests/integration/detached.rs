@@ -82,6 +82,10 @@ fn detached_run_returns_while_the_container_runs() {
     let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
     assert_eq!(fields[3], supervisor.to_string(), "session id = its pid");
     assert_eq!(fields[4], "0", "no controlling terminal");
+    root.run(&["rm", "sleeper"])
+        .code(125)
+        .one_error_line()
+        .stderr_has("stop the container before removing or force remove");
     root.run(&["stop", "-t", "1", "sleeper"]).ok();
     // pid 1 ignores SIGTERM without a handler: killed after the timeout.
     assert_eq!(root.state(&id)["exit_code"], 137);
@@ -104,9 +108,12 @@ fn interactive_detached_keeps_stdin_open() {
     root.run(&["run", "-d", "--name", "closed", "busybox", "cat"])
         .ok();
     root.run(&["wait", "closed"]).ok().stdout_is("0");
-    // ...with -i it waits for input that never comes, as with docker.
-    root.detach(&["-i", "--name", "open", "busybox", "cat"]);
-    root.run(&["wait", "closed"]).ok();
+    // ...with -i it waits for input that never comes, as with docker: its
+    // stdin is a pipe the supervisor keeps open.
+    let open = root.detach(&["-i", "--name", "open", "busybox", "cat"]);
+    let pid = root.state(&open)["pid"].as_i64().unwrap();
+    let stdin = std::fs::read_link(format!("/proc/{pid}/fd/0")).unwrap();
+    assert!(stdin.to_string_lossy().starts_with("pipe:"), "{stdin:?}");
     assert!(root.status_of("open").contains("Up"));
     root.run(&["rm", "-f", "open", "closed"]).ok();
     root.assert_no_containers();
@@ -136,8 +143,20 @@ fn detached_start_failures_are_reported_by_run() {
 fn detached_rm_removes_the_container_at_its_exit() {
     let root = TestRoot::new();
     let id = root.detach(&["--rm", "busybox", "sh", "-c", "echo bye"]);
-    // wait reports either the code or, once removed, that it is gone.
+    // wait reports either the code or, when the removal came first, that
+    // it is gone.
     let out = root.run(&["wait", &id]);
+    if out.code == 0 {
+        out.stdout_is("0");
+    } else {
+        out.code(125).one_error_line();
+        assert!(
+            out.stderr.contains("removed before its exit code")
+                || out.stderr.contains("No such container"),
+            "{}",
+            out.stderr
+        );
+    }
     assert!(
         out.code == 0 || out.stderr.contains("removed") || out.stderr.contains("No such container"),
         "{}",
@@ -324,6 +343,21 @@ fn ps_formats_and_container_prune() {
     // prune asks first; "n" keeps everything.
     root.run_with_stdin(&["container", "prune"], b"n\n").ok();
     assert_eq!(root.container_ids().len(), 2);
+    // One that crashes and is restarted: running or waiting to restart,
+    // never pruned.
+    let looping = root.detach(&[
+        "--restart",
+        "always",
+        "--name",
+        "looping",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 1",
+    ]);
+    assert!(settles(
+        || root.state(&looping)["restart_count"].as_i64() >= Some(2)
+    ));
     let out = root.run(&["container", "prune", "-f"]);
     out.ok();
     assert!(
@@ -331,7 +365,11 @@ fn ps_formats_and_container_prune() {
         "{}",
         out.text()
     );
-    assert_eq!(root.container_ids(), [up]);
-    root.run(&["rm", "-f", "up"]).ok();
+    let mut left = root.container_ids();
+    left.sort();
+    let mut expected = vec![up.clone(), looping];
+    expected.sort();
+    assert_eq!(left, expected);
+    root.run(&["rm", "-f", "up", "looping"]).ok();
     root.assert_no_containers();
 }

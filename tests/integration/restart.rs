@@ -29,8 +29,11 @@ fn start_runs_a_stopped_container_again_with_its_writable_layer() {
     // The same writable layer: the second run saw the first one's file.
     assert_eq!(stdout_log(&root, "again"), "1\n2\n");
     assert_eq!(root.state(&id)["exit_code"], 7);
-    // A running container cannot be started again.
+    // restart of a stopped container starts it: a third run.
     root.run(&["restart", "-t", "0", "again"]).ok();
+    root.run(&["wait", "again"]).ok().stdout_is("7");
+    assert_eq!(stdout_log(&root, "again"), "1\n2\n3\n");
+    // A running container cannot be started again.
     let sleeper = root.detach(&["--name", "busy", "busybox", "sleep", "100"]);
     root.run(&["start", "busy"])
         .code(125)
@@ -129,6 +132,11 @@ fn always_restarts_until_stopped() {
     // Exits at once, every time: restarted (with growing delays) until
     // stop, which ends it for good even while it waits to restart.
     root.run(&["wait", "loop"]).ok().stdout_is("0");
+    assert!(
+        settles(|| root.state(&id)["restart_count"].as_i64() >= Some(2)),
+        "{}",
+        root.state(&id)
+    );
     // A TERM that lands before sh has set up is ignored (pid 1, no
     // handler): the grace period must outlast the `exit 0`.
     root.run(&["stop", "-t", "10", "loop"]).ok();
@@ -162,9 +170,14 @@ fn restart_policy_bad_input() {
         .one_error_line()
         .stderr_has("conflicting options");
     root.run(&["start", "nope"]).code(125).one_error_line();
-    root.run(&["restart", "-t", "-1", "nope"])
-        .code(125)
-        .one_error_line();
+    root.detach(&["--name", "tt", "busybox", "sleep", "100"]);
+    for bad in ["-1", "x"] {
+        root.run(&["restart", "-t", bad, "tt"])
+            .code(125)
+            .one_error_line();
+    }
+    assert!(root.status_of("tt").starts_with("Up"));
+    root.run(&["rm", "-f", "tt"]).ok();
     root.assert_no_containers();
 }
 
