@@ -254,7 +254,7 @@ fn after_a_reboot_containers_show_exited_and_start_and_rm_work() {
 #[test]
 fn concurrent_starts_of_one_container_start_it_once() {
     let root = TestRoot::new();
-    root.detach(&["--name", "once", "busybox", "sleep", "100"]);
+    let id = root.detach(&["--name", "once", "busybox", "sleep", "100"]);
     root.run(&["stop", "-t", "0", "once"]).ok();
     // Four at the same time: the container's lock lets one claim it.
     let starts: Vec<_> = (0..4)
@@ -274,27 +274,27 @@ fn concurrent_starts_of_one_container_start_it_once() {
     for out in outs.iter().filter(|o| o.code != 0) {
         out.code(125).one_error_line().stderr_has("already running");
     }
-    // One init, under one supervisor. The supervisor re-executes itself
-    // after it reports the start, so its command line is either the
-    // `start` it was forked from or `__supervise`: both name the root.
+    // One init in the container's cgroup, and its supervisor recorded as
+    // alive. (Command lines are no guide: the supervisor re-executes itself
+    // after it reports the start, and a process in the middle of execve
+    // shows an empty one.)
     let cmdline = |pid: &str| {
         std::fs::read(format!("/proc/{pid}/cmdline"))
             .map(|c| String::from_utf8_lossy(&c).into_owned())
             .unwrap_or_default()
     };
-    let parent = |pid: &str| {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        after.split_whitespace().nth(1).unwrap_or("").to_string()
+    let in_cgroup = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .is_ok_and(|c| c.contains(&format!("/{id}\n")))
     };
-    let root_path = root.path().to_string_lossy().into_owned();
     let inits: Vec<String> = std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|pid| cmdline(pid) == "sleep\x00100\x00")
-        .filter(|pid| cmdline(&parent(pid)).contains(&root_path))
+        .filter(|pid| cmdline(pid) == "sleep\x00100\x00" && in_cgroup(pid))
         .collect();
+    let s = root.state(&id);
+    assert!(process_alive(s["runtime_pid"].as_i64().unwrap()), "{s}");
     assert_eq!(inits.len(), 1, "{inits:?}");
     root.run(&["rm", "-f", "once"]).ok();
     root.assert_no_containers();
