@@ -16,7 +16,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use tinydocker_net::{nft, sysctl, Ipam, Ipv4Net, Netlink};
 
-use crate::state::{now_nanos, Lock};
+use crate::state::{boot_id, now_nanos, Lock};
 
 /// The default network's name.
 pub const DEFAULT: &str = "bridge";
@@ -60,11 +60,6 @@ pub struct Network {
     /// The boot the bridge and rules were set up in.
     #[serde(default)]
     pub boot_id: String,
-}
-
-fn boot_id() -> String {
-    fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map_or_else(|_| String::new(), |s| s.trim().to_string())
 }
 
 /// docker's rule for network names, as for containers.
@@ -218,7 +213,7 @@ impl Networks {
                     .ok_or_else(|| anyhow!("network {name} not found"))?;
                 if net.boot_id != boot_id() {
                     setup(&net)?;
-                    net.boot_id = boot_id();
+                    net.boot_id = boot_id().to_string();
                     self.save(&net)?;
                 }
                 Ok(Some(net))
@@ -295,7 +290,7 @@ impl Networks {
             subnet,
             gateway,
             created: now_nanos(),
-            boot_id: boot_id(),
+            boot_id: boot_id().to_string(),
         };
         if let Err(e) = setup(&net) {
             let _ = teardown(&net, true);

@@ -497,19 +497,25 @@ impl Container {
     /// Record a new state (atomically; no fsync: runtime state does not
     /// outlive a reboot anyway, and the rename keeps it whole on a crash).
     pub fn save_state(&mut self, mut state: State) -> Result<()> {
-        let lock = self.lock()?;
         // Removed meanwhile (`rm -f` from another shell): nothing to record.
-        if lock.is_none() || !self.dir.join(RECORD).exists() {
+        let Some(_lock) = self.lock()? else {
             self.state = state;
             return Ok(());
-        }
+        };
+        let path = self.dir.join(RECORD);
+        let data = match fs::read(&path) {
+            Ok(data) => data,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.state = state;
+                return Ok(());
+            }
+            Err(e) => return Err(e).with_context(|| format!("read {}", path.display())),
+        };
         // A stop, kill or rm -f may have marked the run since this process
         // read the record: the mark stays (only a user's `start` clears it,
         // under the lock).
-        if let Ok(data) = fs::read(self.dir.join(RECORD)) {
-            if let Ok(on_disk) = serde_json::from_slice::<Record>(&data) {
-                state.stopped_by_user |= on_disk.state.stopped_by_user;
-            }
+        if let Ok(on_disk) = serde_json::from_slice::<Record>(&data) {
+            state.stopped_by_user |= on_disk.state.stopped_by_user;
         }
         write_record(&self.dir, &self.config, &state)?;
         self.state = state;

@@ -140,9 +140,9 @@ fn supervisor(
             let _ = writeln!(report, "started {}", monitor.id);
             drop(report);
             redirect_to_null(&[2]);
-            let err = monitor.exec();
-            // Could not re-execute: monitor from this process instead.
-            let _ = err;
+            // exec returns only when it could not re-execute: monitor from
+            // this process instead.
+            let _ = monitor.exec();
             monitor_and_exit(monitor)
         }
     }

@@ -85,15 +85,13 @@ pub fn kill(root: &Root, args: KillArgs) -> Result<i32> {
     let signal = parse_signal(&args.signal)?;
     for key in &args.containers {
         let container = root.find(key)?;
-        if init(&container).is_some() {
-            mark_stopped(root, &container)?;
-        }
         let Some(process) = init(&container) else {
             bail!(
                 "cannot kill container {key}: container {} is not running",
                 container.config.name
             );
         };
+        mark_stopped(root, &container)?;
         process.signal(signal)?;
         println!("{key}");
     }
