@@ -157,6 +157,39 @@ fn always_restarts_until_stopped() {
 }
 
 #[test]
+fn prune_and_rm_never_take_a_restarting_container() {
+    let root = TestRoot::new();
+    let id = root.detach(&[
+        "--restart",
+        "always",
+        "--name",
+        "looping",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 1",
+    ]);
+    // Between its runs the container is waiting to restart or being
+    // started again, never stopped: `container prune` and `rm` without -f
+    // leave it, whatever moment they land on. They race it from its first
+    // run to its fourth restart.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut rounds = 0;
+    while root.state(&id)["restart_count"].as_i64() < Some(4) {
+        assert!(std::time::Instant::now() < deadline, "{}", root.state(&id));
+        root.run(&["container", "prune", "-f"]).ok();
+        root.run(&["rm", "looping"])
+            .code(125)
+            .one_error_line()
+            .stderr_has("stop the container before removing or force remove");
+        rounds += 1;
+    }
+    assert!(rounds > 1, "{rounds} rounds");
+    root.run(&["rm", "-f", "looping"]).ok();
+    root.assert_no_containers();
+}
+
+#[test]
 fn restart_policy_bad_input() {
     let root = TestRoot::new();
     for bad in ["sometimes", "always:3", "on-failure:x", "on-failure:-1"] {

@@ -250,6 +250,18 @@ pub enum Observed {
     Dead,
 }
 
+impl Observed {
+    /// Not stopped: running, being started (a `run`, `start` or restart
+    /// in progress), or waiting to restart. `rm` needs `-f` for these and
+    /// `container prune` leaves them.
+    pub fn active(&self) -> bool {
+        matches!(
+            self,
+            Observed::Created | Observed::Running { .. } | Observed::Restarting { .. }
+        )
+    }
+}
+
 pub fn now_nanos() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -496,7 +508,18 @@ impl Container {
 
     /// Record a new state (atomically; no fsync: runtime state does not
     /// outlive a reboot anyway, and the rename keeps it whole on a crash).
-    pub fn save_state(&mut self, mut state: State) -> Result<()> {
+    pub fn save_state(&mut self, state: State) -> Result<()> {
+        self.save_state_then(state, |_| {})
+    }
+
+    /// [`Self::save_state`], with `adjust` applied to the state to be
+    /// written under the lock, once the user's mark from the record on disk
+    /// is in it (a decision that depends on the mark is made atomically).
+    pub fn save_state_then(
+        &mut self,
+        mut state: State,
+        adjust: impl FnOnce(&mut State),
+    ) -> Result<()> {
         // Removed meanwhile (`rm -f` from another shell): nothing to record.
         let Some(_lock) = self.lock()? else {
             self.state = state;
@@ -517,6 +540,7 @@ impl Container {
         if let Ok(on_disk) = serde_json::from_slice::<Record>(&data) {
             state.stopped_by_user |= on_disk.state.stopped_by_user;
         }
+        adjust(&mut state);
         write_record(&self.dir, &self.config, &state)?;
         self.state = state;
         Ok(())

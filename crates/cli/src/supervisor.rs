@@ -27,7 +27,7 @@ use tinydocker_ns::ExitStatus;
 use crate::commands::run::{finish, relaunch, Launched, Stdio};
 use crate::errors::{self, Exit};
 use crate::logs::{LogWriter, Stream, LOG_FILE};
-use crate::state::{Root, Status, Watch};
+use crate::state::{Container, Root, Status, Watch};
 
 /// The hidden first argument that makes `tinydocker` a monitor.
 pub const MONITOR_ARG: &str = "__supervise";
@@ -378,24 +378,24 @@ fn monitor_once(monitor: &mut Monitor) -> Result<Option<Monitor>> {
     let cgroup = container
         .cgroup(&Layout::detect()?)
         .ok_or_else(|| anyhow!("container {} has no cgroup", monitor.id))?;
-    let code = finish(&root, &mut container, &cgroup, status)?;
-    // Decided and recorded under the container's lock, which `stop`,
-    // `kill` and `rm -f` take to mark the run as ended by the user.
-    let Some(lock) = container.lock()? else {
-        return Ok(None);
-    };
-    let Ok(mut container) = root.find(&monitor.id) else {
+    finish(&root, &mut container, &cgroup, status, true)?;
+    // The restart policy was applied as the exit was recorded, under the
+    // container's lock, which `stop`, `kill` and `rm -f` take to mark the
+    // run as ended by the user. Waiting to restart: a mark meanwhile (or
+    // the record's removal) ends the wait and the restart. The record is
+    // read once the watch is set, so no change is missed.
+    let watch = Watch::new(&container.dir)?;
+    let Ok(container) = root.find(&monitor.id) else {
         // Removed (--rm, or rm -f meanwhile).
         return Ok(None);
     };
-    let restarts = container.state.restart_count;
-    if !container
-        .config
-        .restart
-        .restarts(code, restarts, container.state.stopped_by_user)
-    {
+    if container.state.status != Status::Restarting {
         return Ok(None);
     }
+    if container.state.stopped_by_user {
+        return exited_for_good(container);
+    }
+    let restarts = container.state.restart_count;
     let ran = Duration::from_nanos(
         (container
             .state
@@ -409,13 +409,6 @@ fn monitor_once(monitor: &mut Monitor) -> Result<Option<Monitor>> {
             .saturating_mul(1 << restarts.min(10))
             .min(MAX_BACKOFF)
     };
-    // Waiting to restart: `stop`, `kill` or `rm -f` meanwhile mark the
-    // record (or remove it), which ends the wait and the restart.
-    let watch = Watch::new(&container.dir)?;
-    let mut state = container.state.clone();
-    state.status = Status::Restarting;
-    container.save_state_locked(state)?;
-    drop(lock);
     let deadline = Instant::now() + delay;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -433,13 +426,7 @@ fn monitor_once(monitor: &mut Monitor) -> Result<Option<Monitor>> {
             watch.drain();
             match root.find(&monitor.id) {
                 Ok(c) if !c.state.stopped_by_user => {}
-                Ok(mut c) => {
-                    // Stopped while waiting: exited for good.
-                    let mut state = c.state.clone();
-                    state.status = Status::Exited;
-                    c.save_state(state)?;
-                    return Ok(None);
-                }
+                Ok(c) => return exited_for_good(c),
                 Err(_) => return Ok(None),
             }
         }
@@ -450,6 +437,14 @@ fn monitor_once(monitor: &mut Monitor) -> Result<Option<Monitor>> {
         relaunch(&root, &id, stdio, restarts + 1)
     })?;
     Ok(Some(next))
+}
+
+/// Stopped while waiting to restart: exited for good.
+fn exited_for_good(mut container: Container) -> Result<Option<Monitor>> {
+    let mut state = container.state.clone();
+    state.status = Status::Exited;
+    container.save_state(state)?;
+    Ok(None)
 }
 
 /// `tinydocker __supervise ROOT ID PID OUT ERR STDIN`: the re-executed

@@ -27,20 +27,10 @@ pub fn rm(root: &Root, args: RmArgs) -> Result<i32> {
 fn remove_one(root: &Root, key: &str, force: bool) -> Result<()> {
     let container = root.find(key)?;
     let observed = container.observe();
-    let forced = matches!(
-        observed,
-        Observed::Running { .. } | Observed::Restarting { .. }
-    );
+    let forced = observed.active();
     if forced {
         if !force {
-            let what = match observed {
-                Observed::Restarting { .. } => "container is restarting",
-                _ => "container is running",
-            };
-            bail!(
-                "cannot remove container \"{}\": {what}: stop the container before removing or force remove",
-                container.config.name
-            );
+            return Err(not_stopped(&container.config.name, &observed));
         }
         // No restart after this, whatever the policy.
         let settled = super::kill::settled(root, &container.config.id)?;
@@ -64,12 +54,30 @@ fn remove_one(root: &Root, key: &str, force: bool) -> Result<()> {
         Err(_) if forced && !container.dir.join(crate::state::RECORD).exists() => return Ok(()),
         found => found?,
     };
+    // Started meanwhile (`start`, a restart policy): it is not stopped any
+    // more.
+    let observed = container.observe();
+    if !forced && observed.active() {
+        return Err(not_stopped(&container.config.name, &observed));
+    }
     // Normally gone with the container; left behind when its runtime was
     // killed: its cgroup (what is left in it is killed), and its network
     // side unless its runtime released it (the address and ports may
     // belong to another container by now).
     super::run::release_leftovers(root, &container)?;
     root.remove(&container)
+}
+
+/// Why an active container (see [`Observed::active`]) was not removed.
+fn not_stopped(name: &str, observed: &Observed) -> anyhow::Error {
+    let what = match observed {
+        Observed::Restarting { .. } => "container is restarting",
+        Observed::Created => "container is starting",
+        _ => "container is running",
+    };
+    anyhow::anyhow!(
+        "cannot remove container \"{name}\": {what}: stop the container before removing or force remove"
+    )
 }
 
 /// SIGKILL the container's init and wait (up to 10 s) for it to go.
@@ -81,9 +89,9 @@ fn kill(pid: i32, start: u64) -> Result<()> {
     Ok(())
 }
 
-/// `tinydocker container prune [-f]`: remove every container that is not
-/// running or restarting (exited, created, or dead: killed with its
-/// runtime).
+/// `tinydocker container prune [-f]`: remove every stopped container
+/// (exited, or dead: killed with its runtime); not one that is running,
+/// being started or waiting to restart.
 pub fn prune(root: &Root, args: crate::cli::PruneArgs) -> Result<i32> {
     use std::io::{BufRead, Write};
     if !args.force {
@@ -99,9 +107,9 @@ pub fn prune(root: &Root, args: crate::cli::PruneArgs) -> Result<i32> {
     let mut failed = false;
     let mut reclaimed = 0;
     for container in root.list()? {
-        // A restarting one (waiting out its backoff) counts as running, as
-        // in docker.
-        if let Observed::Running { .. } | Observed::Restarting { .. } = container.observe() {
+        // A restarting one (waiting out its backoff, or being started
+        // again) counts as running, as in docker.
+        if container.observe().active() {
             continue;
         }
         let size = disk_usage(&container.dir);
@@ -112,10 +120,9 @@ pub fn prune(root: &Root, args: crate::cli::PruneArgs) -> Result<i32> {
             }
             // Started meanwhile: not stopped any more, so not pruned.
             Err(_)
-                if matches!(
-                    root.find(&container.config.id).map(|c| c.observe()),
-                    Ok(Observed::Running { .. })
-                ) => {}
+                if root
+                    .find(&container.config.id)
+                    .is_ok_and(|c| c.observe().active()) => {}
             Err(e) => {
                 eprintln!("tinydocker: {}", crate::errors::one_line(&e));
                 failed = true;

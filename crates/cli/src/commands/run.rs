@@ -380,7 +380,13 @@ fn run_blocked(root: &Root, args: RunArgs, signals: &SignalForwarder) -> Result<
         }
         None => signals.supervise(&mut launched.init)?,
     };
-    finish(root, &mut launched.container, &launched.cgroup, status)
+    finish(
+        root,
+        &mut launched.container,
+        &launched.cgroup,
+        status,
+        false,
+    )
 }
 
 /// Where the container's standard streams come from: runtime fds put on
@@ -1405,12 +1411,15 @@ fn start(
 }
 
 /// After the container's init exited: release what it held, record how it
-/// ended (or remove it, with `--rm`); return its exit code.
+/// ended (or remove it, with `--rm`); return its exit code. A `supervised`
+/// run whose restart policy restarts it is recorded as restarting in the
+/// same write, so nothing (a `container prune`) sees it exited between.
 pub(crate) fn finish(
     root: &Root,
     container: &mut Container,
     cgroup: &AnyManager,
     status: ExitStatus,
+    supervised: bool,
 ) -> Result<i32> {
     // The OOM count lives in the cgroup: read it before the cgroup goes.
     let oom_kills = cgroup.oom_kills().unwrap_or(0);
@@ -1454,7 +1463,14 @@ pub(crate) fn finish(
             }
         }
     } else {
-        container.save_state(state)?;
+        let policy = container.config.restart.clone();
+        container.save_state_then(state, |state| {
+            if supervised
+                && policy.restarts(state.exit_code, state.restart_count, state.stopped_by_user)
+            {
+                state.status = Status::Restarting;
+            }
+        })?;
     }
     Ok(status.code())
 }
