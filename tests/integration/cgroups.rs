@@ -558,7 +558,7 @@ fn kernel_reports_the_limits_written() {
 #[test]
 fn update_changes_a_running_containers_limits() {
     let root = TestRoot::new();
-    let (run, id, _) = start(
+    let (mut run, id, _) = start(
         &root,
         &[
             "run", "--name", "grow", "--memory", "64m", "busybox", "sh", "-c", WAIT,
@@ -597,7 +597,17 @@ fn update_changes_a_running_containers_limits() {
         .usage_error();
     let stats = cgroup.stats();
     assert_eq!(stats.memory_limit, Some(128 * MIB), "{stats:?}");
-    force_remove(&root, "grow", run, &cgroup);
+    // The run that was started with 64m records its exit, and keeps the
+    // limits `update` set for the next start.
+    root.run(&["kill", "grow"]).ok();
+    run.finish().code(137);
+    let record = root.record(&id);
+    assert_eq!(record["state"]["status"], "exited", "record: {record:#}");
+    let resources = &record["config"]["resources"];
+    assert_eq!(resources["memory"], 128 * MIB, "record: {record:#}");
+    assert_eq!(resources["pids_limit"], 50, "record: {record:#}");
+    cgroup.assert_gone();
+    root.run(&["rm", "grow"]).ok();
 
     // Only running containers can be updated.
     root.run(&["run", "--name", "done", "busybox", "true"]).ok();

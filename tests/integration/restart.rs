@@ -190,6 +190,40 @@ fn prune_and_rm_never_take_a_restarting_container() {
 }
 
 #[test]
+fn wait_on_a_restarting_container_waits_for_the_next_run() {
+    let root = TestRoot::new();
+    // Runs 1 to 3 exit 3, later ones 5 (the count is kept in the writable
+    // layer); on-failure:4 gives up after the fifth run.
+    let id = root.detach(&[
+        "--restart",
+        "on-failure:4",
+        "--name",
+        "counting",
+        "busybox",
+        "sh",
+        "-c",
+        "n=$(cat /n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /n; [ $n -ge 4 ] && exit 5; exit 3",
+    ]);
+    // Between runs, from the end of the third one: a restarting container
+    // counts as running, as in docker, so `wait` returns at the end of
+    // the next run, not with the code of the one before.
+    assert!(
+        settles(|| {
+            let s = root.state(&id);
+            s["status"] == "restarting" && s["restart_count"].as_i64() >= Some(2)
+        }),
+        "{}",
+        root.state(&id)
+    );
+    root.run(&["wait", "counting"]).ok().stdout_is("5");
+    let supervisor = root.state(&id)["runtime_pid"].as_i64().unwrap();
+    wait_gone(supervisor);
+    assert_eq!(root.state(&id)["restart_count"], 4);
+    root.run(&["rm", "counting"]).ok();
+    root.assert_no_containers();
+}
+
+#[test]
 fn restart_policy_bad_input() {
     let root = TestRoot::new();
     for bad in ["sometimes", "always:3", "on-failure:x", "on-failure:-1"] {

@@ -508,6 +508,8 @@ impl Container {
 
     /// Record a new state (atomically; no fsync: runtime state does not
     /// outlive a reboot anyway, and the rename keeps it whole on a crash).
+    /// What other commands recorded meanwhile is kept: the user's stop mark
+    /// and the limits set by `update`.
     pub fn save_state(&mut self, state: State) -> Result<()> {
         self.save_state_then(state, |_| {})
     }
@@ -539,6 +541,8 @@ impl Container {
         // under the lock).
         if let Ok(on_disk) = serde_json::from_slice::<Record>(&data) {
             state.stopped_by_user |= on_disk.state.stopped_by_user;
+            // And `update` may have changed its limits.
+            self.config.resources = on_disk.config.resources;
         }
         adjust(&mut state);
         write_record(&self.dir, &self.config, &state)?;

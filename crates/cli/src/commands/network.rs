@@ -12,10 +12,14 @@ fn attached(root: &Root, network: &str) -> Vec<String> {
         .unwrap_or_default()
         .into_iter()
         .filter(|c| c.config.net.as_ref().is_some_and(|n| n.network == network))
-        // A Dead one (its runtime was killed) still holds an address until rm.
+        // One being started (run, start, a restart) that has claimed its
+        // address, and a Dead one (its runtime was killed), which holds it
+        // until rm.
         .filter(|c| {
-            matches!(c.observe(), Observed::Running { .. } | Observed::Dead)
-                && !c.state.net_released
+            matches!(
+                c.observe(),
+                Observed::Created | Observed::Running { .. } | Observed::Dead
+            ) && !c.state.net_released
         })
         .map(|c| c.config.name)
         .collect()

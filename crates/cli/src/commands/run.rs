@@ -542,8 +542,8 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
     };
     let pid = init.pid();
     let (me, me_start) = state::this_process();
-    let running = State {
-        status: Status::Running,
+    // Created (being started) until its command runs: see `record_running`.
+    let starting = State {
         pid,
         pid_start: state::pid_start_time(pid).unwrap_or(0),
         started_at: state::now_nanos(),
@@ -553,7 +553,7 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
     };
     let mut attempt = 0;
     let mut container = loop {
-        match root.create(config.clone(), running.clone(), &making) {
+        match root.create(config.clone(), starting.clone(), &making) {
             Ok(c) => break c,
             // A generated name that happens to be taken: try a longer one.
             Err(_) if v.name.is_none() && attempt < 8 => {
@@ -572,7 +572,9 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
     undo.net = None;
     drop(ports_lock);
 
-    match start(&container, &prepared, &mut init) {
+    match start(&container, &prepared, &mut init)
+        .and_then(|terminal| record_running(&mut container, &init).map(|()| terminal))
+    {
         Ok(terminal) => Ok(Launched {
             container,
             init,
@@ -616,7 +618,7 @@ fn failed_start(
     if let Some(init) = init.as_mut() {
         let _ = init.kill_and_reap();
     }
-    release_runtime(root, &container.config, cgroup, networks::Veth::Delete);
+    release_runtime(root, container, cgroup, networks::Veth::Delete);
     container.state.net_released = true;
     let code = errors::exit_code(&err);
     let outcome = if container.config.auto_remove {
@@ -718,14 +720,15 @@ fn relaunch_steps(
         let previous = container.config.net.as_ref().map(|n| n.ip);
         let (net, lock) = claim_bridge(root, &name, &id, previous, true, &ports)?;
         _ports_lock = lock;
-        // The veth of its last run goes with that run's network namespace,
-        // which the kernel tears down in the background: make sure it is
-        // gone before a new one of the same name is made.
-        Netlink::new()?.delete_link(&net.host_if)?;
+        let host_if = net.host_if.clone();
         container.config.net = Some(net);
         let mut state = container.state.clone();
         state.net_released = false;
         container.save_state(state)?;
+        // The veth of its last run goes with that run's network namespace,
+        // which the kernel tears down in the background: make sure it is
+        // gone before a new one of the same name is made.
+        Netlink::new()?.delete_link(&host_if)?;
     }
     let security = security::Checked::from_config(&container.config.security)?
         .with_devices()?
@@ -832,25 +835,45 @@ fn boot(
     // Clone the init (it waits for go), then record its pid.
     let child = init.insert(prepared.spawn(cgroup)?);
     let pid = child.pid();
-    let running = State {
-        status: Status::Running,
+    let starting = State {
         pid,
         pid_start: state::pid_start_time(pid).unwrap_or(0),
         started_at: state::now_nanos(),
         ..container.state.clone()
     };
+    container.save_state(starting)?;
+    let terminal = start(container, prepared, child)?;
+    record_running(container, child)?;
+    Ok(terminal)
+}
+
+/// Record the container running, once its command runs. Before, it is
+/// recorded as created (being started), with its init's pid: `exec`,
+/// `kill` and `update` refuse it, since its init may not have entered its
+/// root yet, and `stop` and `rm -f` wait for the start to end. A `stop`
+/// or `rm -f` that marked the record anyway (it read it just before this
+/// start claimed it) asked for the end of this run: it gets it.
+fn record_running(container: &mut Container, init: &tinydocker_ns::Child) -> Result<()> {
+    let mut running = container.state.clone();
+    running.status = Status::Running;
     container.save_state(running)?;
-    start(container, prepared, child)
+    if container.state.stopped_by_user {
+        init.signal(libc::SIGKILL)?;
+    }
+    Ok(())
 }
 
 /// What a container holds only while it runs: its cgroup, and on a bridge
-/// network its address, published ports and veth. Best effort: a failure is
-/// reported on stderr and the rest is still released.
-fn release_runtime(root: &Root, config: &Config, cgroup: &AnyManager, veth: networks::Veth) {
+/// network its address, published ports and veth, unless released already
+/// (a restart that failed before it claimed an address: the one in its
+/// record is its last run's, and may be another container's by now). Best
+/// effort: a failure is reported on stderr and the rest is still released.
+fn release_runtime(root: &Root, container: &Container, cgroup: &AnyManager, veth: networks::Veth) {
+    let config = &container.config;
     if let Err(e) = state::remove_cgroup(cgroup) {
         eprintln!("tinydocker: remove cgroup {}: {e:#}", config.cgroup);
     }
-    if let Some(net) = &config.net {
+    if let (Some(net), false) = (&config.net, container.state.net_released) {
         if let Err(e) = networks::release(&root.path, &config.id, net, veth) {
             eprintln!("tinydocker: release the network of {}: {e:#}", config.name);
         }
@@ -1423,12 +1446,7 @@ pub(crate) fn finish(
 ) -> Result<i32> {
     // The OOM count lives in the cgroup: read it before the cgroup goes.
     let oom_kills = cgroup.oom_kills().unwrap_or(0);
-    release_runtime(
-        root,
-        &container.config,
-        cgroup,
-        networks::Veth::GoesWithNamespace,
-    );
+    release_runtime(root, container, cgroup, networks::Veth::GoesWithNamespace);
     let mut state = container.state.clone();
     state.status = Status::Exited;
     state.exit_code = status.code();

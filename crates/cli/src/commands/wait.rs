@@ -58,7 +58,11 @@ fn wait_one(root: &Root, key: &str) -> Result<i32> {
         let observed = c.observe();
         let this_run = (c.state.pid, c.state.pid_start);
         match observed {
-            Observed::Exited { code, .. } | Observed::Restarting { code, .. } => return Ok(code),
+            Observed::Exited { code, .. } => return Ok(code),
+            Observed::Restarting { code, .. } if waiting_for.is_some() => return Ok(code),
+            // Found between two runs: a restarting container counts as
+            // running, as in docker; the next run's end is waited for.
+            Observed::Restarting { .. } => {}
             // Read again: the supervisor may have recorded the exit and
             // gone between the read above and the liveness checks.
             Observed::Dead => match root.find(&id).map(|c| c.observe()) {
