@@ -1100,6 +1100,72 @@ fn fifty_parallel_containers_get_distinct_addresses() {
 // 6. Cleanup.
 
 #[test]
+fn a_failed_restart_leaves_the_port_of_the_container_that_took_its_place() {
+    let root = TestRoot::new();
+    let name = format!("takeover-{}", tag());
+    create_network(&root, &name, subnets_in(246));
+    let port = free_port();
+    let spec = format!("{port}:80");
+    let (looping, taker) = (format!("loop-{}", tag()), format!("taker-{}", tag()));
+    let looping_id = root.detach(&[
+        "--restart",
+        "always",
+        "--network",
+        &name,
+        "--name",
+        &looping,
+        "-p",
+        &spec,
+        "busybox",
+        "sh",
+        "-c",
+        "exit 1",
+    ]);
+    // While it waits out a long backoff (1.6 s or more), its address and
+    // port are free: another container takes both.
+    assert!(settles(|| {
+        let s = root.state(&looping_id);
+        s["status"] == "restarting" && s["restart_count"].as_i64() >= Some(4)
+    }));
+    root.detach(&[
+        "--network",
+        &name,
+        "--name",
+        &taker,
+        "-p",
+        &spec,
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let ip = inspect(&root, &name).ip_of(&taker);
+    let element = format!("tcp . {port} : {ip} . 80");
+    assert!(nft_map("ports_any").contains(&element));
+    // Its restart then fails on the port, and gives up; what it releases
+    // is its own, not the other container's mapping.
+    let supervisor = root.state(&looping_id)["runtime_pid"].as_i64().unwrap();
+    assert!(wait_gone(supervisor as i32, Duration::from_secs(60)));
+    let s = root.state(&looping_id);
+    assert_eq!(s["status"], "exited", "{s}");
+    assert!(
+        s["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&port.to_string()),
+        "{s}"
+    );
+    assert!(
+        nft_map("ports_any").contains(&element),
+        "{element} went with the failed restart:\n{}",
+        nft_map("ports_any")
+    );
+    assert_eq!(allocations(&root, &name).len(), 1);
+    root.run(&["rm", "-f", &looping, &taker]).ok();
+    root.assert_no_containers();
+    root.run(&["network", "rm", &name]).ok();
+}
+
+#[test]
 fn rm_and_network_rm_leave_nothing() {
     let root = TestRoot::new();
     let name = format!("cleanup-{}", tag());
