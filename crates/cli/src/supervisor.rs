@@ -393,7 +393,7 @@ fn monitor_once(monitor: &mut Monitor) -> Result<Option<Monitor>> {
         return Ok(None);
     }
     if container.state.stopped_by_user {
-        return exited_for_good(container);
+        return exited_for_good(&root, &container);
     }
     let restarts = container.state.restart_count;
     let ran = Duration::from_nanos(
@@ -426,7 +426,7 @@ fn monitor_once(monitor: &mut Monitor) -> Result<Option<Monitor>> {
             watch.drain();
             match root.find(&monitor.id) {
                 Ok(c) if !c.state.stopped_by_user => {}
-                Ok(c) => return exited_for_good(c),
+                Ok(c) => return exited_for_good(&root, &c),
                 Err(_) => return Ok(None),
             }
         }
@@ -439,11 +439,21 @@ fn monitor_once(monitor: &mut Monitor) -> Result<Option<Monitor>> {
     Ok(Some(next))
 }
 
-/// Stopped while waiting to restart: exited for good.
-fn exited_for_good(mut container: Container) -> Result<Option<Monitor>> {
-    let mut state = container.state.clone();
-    state.status = Status::Exited;
-    container.save_state(state)?;
+/// Stopped while waiting to restart: exited for good. Read again under the
+/// lock: a `start` from another shell may have claimed it since.
+fn exited_for_good(root: &Root, container: &Container) -> Result<Option<Monitor>> {
+    let Some(_lock) = container.lock()? else {
+        return Ok(None);
+    };
+    let Ok(mut c) = root.find(&container.config.id) else {
+        return Ok(None);
+    };
+    let mine = (c.state.runtime_pid, c.state.runtime_start) == crate::state::this_process();
+    if c.state.status == Status::Restarting && mine {
+        let mut state = c.state.clone();
+        state.status = Status::Exited;
+        c.save_state_locked(state)?;
+    }
     Ok(None)
 }
 
