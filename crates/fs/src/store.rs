@@ -69,8 +69,9 @@ pub struct ImageStore {
     root: PathBuf,
 }
 
-/// An exclusive `flock(2)` on the store, released on drop.
-struct Lock(File);
+/// An `flock(2)` on the store (exclusive, or shared: see
+/// [`ImageStore::hold`]), released on drop.
+pub struct Lock(File);
 
 impl Drop for Lock {
     fn drop(&mut self) {
@@ -180,16 +181,37 @@ impl ImageStore {
     }
 
     fn lock(&self) -> Result<Lock, Error> {
-        self.create_dirs()?;
+        self.flock(libc::LOCK_EX)
+    }
+
+    /// A shared hold on the store: no image is removed while it is held.
+    /// A `run` holds it from resolving its image until its container's
+    /// record names the image, which `rmi` then sees.
+    pub fn hold(&self) -> Result<Lock, Error> {
+        self.flock(libc::LOCK_SH)
+    }
+
+    fn flock(&self, operation: i32) -> Result<Lock, Error> {
         let path = self.root.join("lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(Error::io(&path))?;
+        let open = || {
+            File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+        };
+        // The directories exist once anything was imported: made only when
+        // they do not.
+        let file = match open() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.create_dirs()?;
+                open()
+            }
+            opened => opened,
+        }
+        .map_err(Error::io(&path))?;
         // SAFETY: flock on an open fd.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        if unsafe { libc::flock(file.as_raw_fd(), operation) } != 0 {
             return Err(Error::Io {
                 path,
                 source: io::Error::last_os_error(),
@@ -675,5 +697,31 @@ mod tests {
         assert!(store.remove(image.short_id(), |_| false).unwrap().deleted);
         assert!(!store.layer_path(&image.layers[0]).exists());
         assert!(matches!(store.resolve("a"), Err(Error::NoSuchImage(_))));
+    }
+
+    #[test]
+    fn remove_waits_for_a_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path().join("images")).unwrap();
+        let tar_path = sample_tar(dir.path());
+        let image = store.import(&tar_path, &reference("a")).unwrap();
+        // A run between resolving the image and writing its record.
+        let hold = store.hold().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let remover = store.clone();
+        let thread = std::thread::spawn(move || {
+            let removed = remover.remove("a", |_| false).map(|r| r.deleted);
+            tx.send(removed).unwrap();
+        });
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(300))
+                .is_err(),
+            "removed while held"
+        );
+        assert!(store.layer_path(&image.layers[0]).exists());
+        drop(hold);
+        assert!(rx.recv().unwrap().unwrap());
+        thread.join().unwrap();
+        assert!(!store.layer_path(&image.layers[0]).exists());
     }
 }

@@ -152,6 +152,13 @@ impl Child {
         sync::send_go(&self.sock)
     }
 
+    /// Wait until the child reaches its
+    /// [`ChildChannel::ready`](crate::ChildChannel::ready) (`Ok(Ok(()))`;
+    /// it then waits for another [`Child::go`]) or reports a failure first.
+    pub fn wait_ready(&self) -> Result<Result<(), ChildFailure>, Error> {
+        sync::read_ready(&self.sock)
+    }
+
     /// Wait until the child has exec'd (`Ok(None)`) or reported a setup
     /// failure (`Ok(Some(..))`).
     pub fn wait_exec(&self) -> Result<Option<ChildFailure>, Error> {

@@ -11,6 +11,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use crate::Error;
 
 const GO: u8 = b'G';
+/// The one byte of [`ChildChannel::ready`].
+const READY: u8 = b'R';
 /// The one byte that carries an fd from the child.
 const FD_MESSAGE: u8 = b'F';
 
@@ -140,6 +142,28 @@ pub(crate) fn receive_fd(fd: &OwnedFd) -> Result<Result<OwnedFd, ChildFailure>, 
     }
 }
 
+/// Parent side: wait for the child's [`ChildChannel::ready`], or the
+/// failure it reported first.
+pub(crate) fn read_ready(fd: &OwnedFd) -> Result<Result<(), ChildFailure>, Error> {
+    let mut buf = [0u8; 8];
+    loop {
+        // SAFETY: reads at most 8 bytes into a valid 8-byte buffer.
+        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        match n {
+            1 if buf[0] == READY => return Ok(Ok(())),
+            8 => return Ok(Err(ChildFailure::decode(buf))),
+            n if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
+            n if n < 0 => return Err(Error::ReadResult(io::Error::last_os_error())),
+            _ => {
+                return Err(Error::ReadResult(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the container process ended before its setup was done",
+                )))
+            }
+        }
+    }
+}
+
 /// Parent side: wait for the child's verdict. `Ok(None)`: the child's end was
 /// closed (exec succeeded, or the child died). `Ok(Some(f))`: a reported failure.
 pub(crate) fn read_result(fd: &OwnedFd) -> Result<Option<ChildFailure>, Error> {
@@ -193,6 +217,16 @@ impl ChildChannel {
             }
             crate::child::exit(1);
         }
+    }
+
+    /// Tell the parent this step is reached, then wait for its go (exit
+    /// if it died instead): a barrier, for the parent to act while the
+    /// child waits (record what the child has become).
+    pub fn ready(&self) {
+        // SAFETY: sends one byte from a valid buffer. A parent that is
+        // gone shows in the wait below.
+        unsafe { libc::send(self.fd, [READY].as_ptr().cast(), 1, libc::MSG_NOSIGNAL) };
+        self.wait_go();
     }
 
     /// Exit if the parent has died: its end of the channel is closed (it
@@ -314,5 +348,42 @@ mod tests {
         );
         drop(child);
         assert_eq!(read_result(&parent).unwrap(), None);
+    }
+
+    #[test]
+    fn ready_is_a_barrier() {
+        let (parent, child) = pair().unwrap();
+        let fd = child.as_raw_fd();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            ChildChannel::new(fd).ready();
+            tx.send(()).unwrap();
+        });
+        assert_eq!(read_ready(&parent).unwrap(), Ok(()));
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(100))
+                .is_err(),
+            "went on before the go"
+        );
+        send_go(&parent).unwrap();
+        rx.recv().unwrap();
+        thread.join().unwrap();
+        // A failure reported instead, and the end of the child.
+        let msg = ChildFailure {
+            step: 3,
+            errno: libc::EIO,
+        }
+        .encode();
+        // SAFETY: valid buffer and open fd.
+        unsafe { libc::send(child.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
+        assert_eq!(
+            read_ready(&parent).unwrap(),
+            Err(ChildFailure {
+                step: 3,
+                errno: libc::EIO
+            })
+        );
+        drop(child);
+        assert!(read_ready(&parent).is_err(), "EOF before ready");
     }
 }

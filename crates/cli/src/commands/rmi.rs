@@ -19,7 +19,12 @@ pub fn rmi(root: &Root, args: RmiArgs) -> Result<i32> {
                 image.short_id()
             );
         }
-        let removed = store.remove(name, |id| users.iter().any(|(used, _)| used == id))?;
+        // Asked again under the store's lock: a `run` that resolved the
+        // image holds the store until its record names the image.
+        let removed = store.remove(name, |id| {
+            root.images_in_use()
+                .map_or(true, |users| users.iter().any(|(used, _)| used == id))
+        })?;
         for n in &removed.untagged {
             println!("Untagged: {n}");
         }

@@ -413,6 +413,8 @@ pub(crate) struct Launched {
 fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
     let v = validate(args, &root.path)?;
     let store = root.images()?;
+    // No `rmi` takes the image away until the record below names it.
+    let image_hold = store.hold()?;
     let image = store.resolve(&args.image)?;
     let cmd = if args.command.is_empty() {
         image.config.cmd.clone()
@@ -571,10 +573,9 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
     // From here on the record names everything to undo.
     undo.net = None;
     drop(ports_lock);
+    drop(image_hold);
 
-    match start(&container, &prepared, &mut init)
-        .and_then(|terminal| record_running(&mut container, &init).map(|()| terminal))
-    {
+    match start(&mut container, &prepared, &mut init) {
         Ok(terminal) => Ok(Launched {
             container,
             init,
@@ -842,17 +843,16 @@ fn boot(
         ..container.state.clone()
     };
     container.save_state(starting)?;
-    let terminal = start(container, prepared, child)?;
-    record_running(container, child)?;
-    Ok(terminal)
+    start(container, prepared, child)
 }
 
-/// Record the container running, once its command runs. Before, it is
-/// recorded as created (being started), with its init's pid: `exec`,
-/// `kill` and `update` refuse it, since its init may not have entered its
-/// root yet, and `stop` and `rm -f` wait for the start to end. A `stop`
-/// or `rm -f` that marked the record anyway (it read it just before this
-/// start claimed it) asked for the end of this run: it gets it.
+/// Record the container running, once it is whole and before its command
+/// runs (the init waits at its `ready`). Before, it is recorded as created
+/// (being started), with its init's pid: `exec`, `kill` and `update`
+/// refuse it, since its init may not have entered its root yet, and `stop`
+/// and `rm -f` wait for the start to end. A `stop` or `rm -f` that marked
+/// the record anyway (it read it just before this start claimed it) asked
+/// for the end of this run: it gets it.
 fn record_running(container: &mut Container, init: &tinydocker_ns::Child) -> Result<()> {
     let mut running = container.state.clone();
     running.status = Status::Running;
@@ -1093,6 +1093,9 @@ fn child_main(
             chan.fail(STEP_LOOPBACK, e);
         }
     }
+    // The container is whole (its root, mounts, host name): the runtime
+    // records it running before its command can run.
+    chan.ready();
     if plan.null_stdin {
         // SAFETY: open/dup2/close on a valid C string and fds.
         unsafe {
@@ -1391,11 +1394,12 @@ impl Prepared {
     }
 }
 
-/// Connect the init to its network (while it waits for go), say go, and
+/// Connect the init to its network (while it waits for go), say go; once
+/// it has made the container whole, record it running and say go again;
 /// wait until it has exec'd the command or failed. With `-t`, returns the
 /// master of the pseudo-terminal the init opened in the container.
 fn start(
-    container: &Container,
+    container: &mut Container,
     prepared: &Prepared,
     init: &mut tinydocker_ns::Child,
 ) -> Result<Option<OwnedFd>> {
@@ -1415,10 +1419,16 @@ fn start(
         nft::run(&nft::publish_script(&net.bridge, net.ip, &net.ports))?;
     }
     init.go()?;
+    let cmd = container.config.cmd[0].clone();
     let failed = |init: &mut tinydocker_ns::Child, failure| -> anyhow::Error {
         let _ = init.try_wait(true);
-        describe_failure(failure, &prepared.mounts, &container.config.cmd[0]).into()
+        describe_failure(failure, &prepared.mounts, &cmd).into()
     };
+    if let Err(failure) = init.wait_ready()? {
+        return Err(failed(init, failure));
+    }
+    record_running(container, init)?;
+    init.go()?;
     let terminal = if container.config.tty {
         match init.receive_fd()? {
             Ok(master) => Some(master),
