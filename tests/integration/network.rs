@@ -1166,6 +1166,55 @@ fn a_failed_restart_leaves_the_port_of_the_container_that_took_its_place() {
 }
 
 #[test]
+fn network_rm_waits_out_a_start_that_holds_an_address() {
+    let root = TestRoot::new();
+    let name = format!("starting-{}", tag());
+    let subnet = create_network(&root, &name, subnets_in(245));
+    // A `run` between taking its address and writing its record: the
+    // address book names it and its live process, nothing else does.
+    struct Holder(std::process::Child);
+    impl Drop for Holder {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let holder = Holder(
+        Command::new("sleep")
+            .arg("600")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = holder.0.id();
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let start: u64 = stat[stat.rfind(')').unwrap() + 2..]
+        .split(' ')
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let ip = subnet.replace(".0/24", ".2");
+    let owner = "f".repeat(64);
+    let book = serde_json::json!({"allocations": [
+        {"ip": ip, "owner": owner, "holder_pid": pid, "holder_start": start}
+    ]});
+    let path = root
+        .path()
+        .join("networks")
+        .join(format!("{name}.ipam.json"));
+    fs::write(&path, book.to_string()).unwrap();
+    root.run(&["network", "rm", &name])
+        .usage_error()
+        .one_error_line()
+        .stderr_has("ffffffffffff (being started)");
+    // Once that process is gone (a start that died), the address is free.
+    drop(holder);
+    root.run(&["network", "rm", &name]).ok().stdout_is(&name);
+}
+
+#[test]
 fn rm_and_network_rm_leave_nothing() {
     let root = TestRoot::new();
     let name = format!("cleanup-{}", tag());

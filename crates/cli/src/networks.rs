@@ -309,7 +309,18 @@ impl Networks {
         let net = self
             .get(name)?
             .ok_or_else(|| anyhow!("network {name} not found"))?;
-        let users = attached(name);
+        let mut users = attached(name);
+        if users.is_empty() {
+            // A start in progress holds an address before its record says
+            // so (the first `run` has no record yet).
+            users = self
+                .ipam(name)
+                .allocations()?
+                .iter()
+                .filter(|a| a.held())
+                .map(|a| format!("{} (being started)", &a.owner[..a.owner.len().min(12)]))
+                .collect();
+        }
         if !users.is_empty() {
             bail!(
                 "error while removing network: network {name} has active endpoints ({})",

@@ -54,6 +54,14 @@ pub struct Allocation {
     pub holder_start: u64,
 }
 
+impl Allocation {
+    /// Whether the process that allocated the address still runs (a start
+    /// in progress, or the runtime of a running container).
+    pub fn held(&self) -> bool {
+        holder_alive(self)
+    }
+}
+
 /// The file's content. An object rather than a bare list, so that fields
 /// can be added later.
 #[derive(Debug, Default, Serialize, Deserialize)]
