@@ -629,9 +629,7 @@ impl Container {
             // Being set up by its runtime, or left half-made by one that
             // was killed.
             Status::Created => {
-                if self.state.runtime_pid == 0
-                    || alive(self.state.runtime_pid, self.state.runtime_start)
-                {
+                if alive(self.state.runtime_pid, self.state.runtime_start) {
                     Observed::Created
                 } else {
                     Observed::Dead

@@ -381,12 +381,20 @@ fn monitor_once(monitor: &mut Monitor) -> Result<Option<Monitor>> {
     finish(&root, &mut container, &cgroup, status, true)?;
     // The restart policy was applied as the exit was recorded, under the
     // container's lock, which `stop`, `kill` and `rm -f` take to mark the
-    // run as ended by the user. Waiting to restart: a mark meanwhile (or
-    // the record's removal) ends the wait and the restart. The record is
-    // read once the watch is set, so no change is missed.
-    let watch = Watch::new(&container.dir)?;
+    // run as ended by the user.
+    if container.state.status != Status::Restarting {
+        return Ok(None);
+    }
+    // Waiting to restart: a mark meanwhile (or the record's removal) ends
+    // the wait and the restart. The record is read again once the watch is
+    // set, so no change is missed.
+    let watch = match Watch::new(&container.dir) {
+        Ok(watch) => watch,
+        // Removed meanwhile (rm -f).
+        Err(_) if !container.dir.exists() => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let Ok(container) = root.find(&monitor.id) else {
-        // Removed (--rm, or rm -f meanwhile).
         return Ok(None);
     };
     if container.state.status != Status::Restarting {

@@ -181,17 +181,21 @@ impl ImageStore {
     }
 
     fn lock(&self) -> Result<Lock, Error> {
-        self.flock(libc::LOCK_EX)
+        self.flock(libc::LOCK_EX, true)
     }
 
     /// A shared hold on the store: no image is removed while it is held.
     /// A `run` holds it from resolving its image until its container's
-    /// record names the image, which `rmi` then sees.
-    pub fn hold(&self) -> Result<Lock, Error> {
-        self.flock(libc::LOCK_SH)
+    /// record names the image, which `rmi` then sees. `None` for a store
+    /// that was never written (it has no image to hold), which stays so.
+    pub fn hold(&self) -> Result<Option<Lock>, Error> {
+        match self.flock(libc::LOCK_SH, false) {
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
+            held => held.map(Some),
+        }
     }
 
-    fn flock(&self, operation: i32) -> Result<Lock, Error> {
+    fn flock(&self, operation: i32, create: bool) -> Result<Lock, Error> {
         let path = self.root.join("lock");
         let open = || {
             File::options()
@@ -203,7 +207,7 @@ impl ImageStore {
         // The directories exist once anything was imported: made only when
         // they do not.
         let file = match open() {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
                 self.create_dirs()?;
                 open()
             }

@@ -153,9 +153,9 @@ impl Child {
     }
 
     /// Wait until the child reaches its
-    /// [`ChildChannel::ready`](crate::ChildChannel::ready) (`Ok(Ok(()))`;
-    /// it then waits for another [`Child::go`]) or reports a failure first.
-    pub fn wait_ready(&self) -> Result<Result<(), ChildFailure>, Error> {
+    /// [`ChildChannel::ready`](crate::ChildChannel::ready) (it then waits
+    /// for another [`Child::go`]), reports a failure, or dies.
+    pub fn wait_ready(&self) -> Result<crate::Barrier, Error> {
         sync::read_ready(&self.sock)
     }
 

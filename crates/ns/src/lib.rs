@@ -41,4 +41,4 @@ pub use clone::{spawn, Child, Namespaces};
 pub use error::Error;
 pub use signals::{SignalForwarder, FORWARDED_SIGNALS};
 pub use status::ExitStatus;
-pub use sync::{ChildChannel, ChildFailure};
+pub use sync::{Barrier, ChildChannel, ChildFailure};

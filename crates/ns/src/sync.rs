@@ -142,22 +142,39 @@ pub(crate) fn receive_fd(fd: &OwnedFd) -> Result<Result<OwnedFd, ChildFailure>, 
     }
 }
 
-/// Parent side: wait for the child's [`ChildChannel::ready`], or the
-/// failure it reported first.
-pub(crate) fn read_ready(fd: &OwnedFd) -> Result<Result<(), ChildFailure>, Error> {
+/// How the child's way to its [`ChildChannel::ready`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Barrier {
+    /// It is there, waiting for go.
+    Reached,
+    /// It reported a failure of its setup first.
+    Failed(ChildFailure),
+    /// It died first (killed, or out of memory): its exit status says how.
+    Ended,
+}
+
+/// Parent side: wait for the child's [`ChildChannel::ready`].
+pub(crate) fn read_ready(fd: &OwnedFd) -> Result<Barrier, Error> {
     let mut buf = [0u8; 8];
     loop {
         // SAFETY: reads at most 8 bytes into a valid 8-byte buffer.
         let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
         match n {
-            1 if buf[0] == READY => return Ok(Ok(())),
-            8 => return Ok(Err(ChildFailure::decode(buf))),
-            n if n < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
-            n if n < 0 => return Err(Error::ReadResult(io::Error::last_os_error())),
+            1 if buf[0] == READY => return Ok(Barrier::Reached),
+            8 => return Ok(Barrier::Failed(ChildFailure::decode(buf))),
+            0 => return Ok(Barrier::Ended),
+            n if n < 0 => {
+                let err = io::Error::last_os_error();
+                match err.raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    Some(libc::ECONNRESET) => return Ok(Barrier::Ended),
+                    _ => return Err(Error::ReadResult(err)),
+                }
+            }
             _ => {
                 return Err(Error::ReadResult(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the container process ended before its setup was done",
+                    io::ErrorKind::InvalidData,
+                    "unexpected message from the container process",
                 )))
             }
         }
@@ -359,7 +376,7 @@ mod tests {
             ChildChannel::new(fd).ready();
             tx.send(()).unwrap();
         });
-        assert_eq!(read_ready(&parent).unwrap(), Ok(()));
+        assert_eq!(read_ready(&parent).unwrap(), Barrier::Reached);
         assert!(
             rx.recv_timeout(std::time::Duration::from_millis(100))
                 .is_err(),
@@ -378,12 +395,12 @@ mod tests {
         unsafe { libc::send(child.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
         assert_eq!(
             read_ready(&parent).unwrap(),
-            Err(ChildFailure {
+            Barrier::Failed(ChildFailure {
                 step: 3,
                 errno: libc::EIO
             })
         );
         drop(child);
-        assert!(read_ready(&parent).is_err(), "EOF before ready");
+        assert_eq!(read_ready(&parent).unwrap(), Barrier::Ended);
     }
 }

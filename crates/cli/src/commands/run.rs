@@ -20,7 +20,7 @@ use tinydocker_cgroups::{AnyManager, DeviceControl, Layout, Manager, Resources};
 use tinydocker_fs::{plan, Create, MountPlan, PreparedPlan, ProvidedFile, RootfsSpec, Volume};
 use tinydocker_net::{nft, Endpoint, Netlink, PortMapping};
 use tinydocker_ns::{
-    child, pty, spawn, ChildChannel, ChildFailure, ExitStatus, Namespaces, SignalForwarder,
+    child, pty, spawn, Barrier, ChildChannel, ChildFailure, ExitStatus, Namespaces, SignalForwarder,
 };
 use tinydocker_security::caps::{self, Privileges};
 use tinydocker_security::seccomp;
@@ -852,15 +852,19 @@ fn boot(
 /// refuse it, since its init may not have entered its root yet, and `stop`
 /// and `rm -f` wait for the start to end. A `stop` or `rm -f` that marked
 /// the record anyway (it read it just before this start claimed it) asked
-/// for the end of this run: it gets it.
-fn record_running(container: &mut Container, init: &tinydocker_ns::Child) -> Result<()> {
-    let mut running = container.state.clone();
-    running.status = Status::Running;
-    container.save_state(running)?;
+/// for the end of this run: the init is killed instead, and false returned
+/// (its exit is then recorded as any other).
+fn record_running(container: &mut Container, init: &tinydocker_ns::Child) -> Result<bool> {
+    container.save_state_then(container.state.clone(), |state| {
+        if !state.stopped_by_user {
+            state.status = Status::Running;
+        }
+    })?;
     if container.state.stopped_by_user {
         init.signal(libc::SIGKILL)?;
+        return Ok(false);
     }
-    Ok(())
+    Ok(true)
 }
 
 /// What a container holds only while it runs: its cgroup, and on a bridge
@@ -1424,10 +1428,16 @@ fn start(
         let _ = init.try_wait(true);
         describe_failure(failure, &prepared.mounts, &cmd).into()
     };
-    if let Err(failure) = init.wait_ready()? {
-        return Err(failed(init, failure));
+    match init.wait_ready()? {
+        Barrier::Reached => {}
+        Barrier::Failed(failure) => return Err(failed(init, failure)),
+        // Died on the way (killed, out of memory): its exit is recorded as
+        // any other, from its status.
+        Barrier::Ended => return Ok(None),
     }
-    record_running(container, init)?;
+    if !record_running(container, init)? {
+        return Ok(None);
+    }
     init.go()?;
     let terminal = if container.config.tty {
         match init.receive_fd()? {

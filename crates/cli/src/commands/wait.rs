@@ -41,6 +41,9 @@ fn wait_one(root: &Root, key: &str) -> Result<i32> {
     // The run being waited for: a restart policy starts another one, and
     // `wait` returns when the first ends, as docker's does.
     let mut waiting_for: Option<(i32, u64)> = None;
+    // Found between two runs first: the end of the run before (its
+    // finish time); the next end is the one waited for.
+    let mut found_between: Option<u128> = None;
     // The last supervisor seen: a `--rm` container's removes the record
     // first and the rest of its directory after, so `wait` returns once
     // that supervisor is gone and the removal is whole.
@@ -59,10 +62,14 @@ fn wait_one(root: &Root, key: &str) -> Result<i32> {
         let this_run = (c.state.pid, c.state.pid_start);
         match observed {
             Observed::Exited { code, .. } => return Ok(code),
-            Observed::Restarting { code, .. } if waiting_for.is_some() => return Ok(code),
             // Found between two runs: a restarting container counts as
-            // running, as in docker; the next run's end is waited for.
-            Observed::Restarting { .. } => {}
+            // running, as in docker; the next run's end is waited for (a
+            // short run may end before it is ever seen running).
+            Observed::Restarting { code, at } => match found_between {
+                _ if waiting_for.is_some() => return Ok(code),
+                Some(first) if first != at => return Ok(code),
+                _ => found_between = Some(at),
+            },
             // Read again: the supervisor may have recorded the exit and
             // gone between the read above and the liveness checks.
             Observed::Dead => match root.find(&id).map(|c| c.observe()) {
