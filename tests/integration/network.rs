@@ -1121,12 +1121,33 @@ fn a_failed_restart_leaves_the_port_of_the_container_that_took_its_place() {
         "-c",
         "exit 1",
     ]);
-    // While it waits out a long backoff (1.6 s or more), its address and
-    // port are free: another container takes both.
-    assert!(settles(|| {
-        let s = root.state(&looping_id);
-        s["status"] == "restarting" && s["restart_count"].as_i64() >= Some(4)
-    }));
+    // While it waits to restart, its address and port are free: another
+    // container takes both. Its supervisor is held (SIGSTOP) in that wait
+    // until then, however slow the machine.
+    let supervisor = root.state(&looping_id)["runtime_pid"].as_i64().unwrap() as i32;
+    let held = || {
+        if !settles(|| root.state(&looping_id)["status"] == "restarting") {
+            return false;
+        }
+        // SAFETY: signals a process of this test.
+        unsafe { libc::kill(supervisor, libc::SIGSTOP) };
+        if root.state(&looping_id)["status"] == "restarting" {
+            return true;
+        }
+        // It began the restart in between: let it go and try the next wait.
+        // SAFETY: as above.
+        unsafe { libc::kill(supervisor, libc::SIGCONT) };
+        false
+    };
+    assert!(settles(held), "{}", root.state(&looping_id));
+    struct Resume(i32);
+    impl Drop for Resume {
+        fn drop(&mut self) {
+            // SAFETY: signals a process of this test.
+            unsafe { libc::kill(self.0, libc::SIGCONT) };
+        }
+    }
+    let resume = Resume(supervisor);
     root.detach(&[
         "--network",
         &name,
@@ -1143,8 +1164,8 @@ fn a_failed_restart_leaves_the_port_of_the_container_that_took_its_place() {
     assert!(nft_map("ports_any").contains(&element));
     // Its restart then fails on the port, and gives up; what it releases
     // is its own, not the other container's mapping.
-    let supervisor = root.state(&looping_id)["runtime_pid"].as_i64().unwrap();
-    assert!(wait_gone(supervisor as i32, Duration::from_secs(60)));
+    drop(resume);
+    assert!(wait_gone(supervisor, Duration::from_secs(60)));
     let s = root.state(&looping_id);
     assert_eq!(s["status"], "exited", "{s}");
     assert!(

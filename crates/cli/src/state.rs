@@ -712,19 +712,33 @@ impl Root {
     /// (its cgroup, its init). A making cut short, even by SIGKILL, is
     /// swept once its maker is gone (see `list`): the directory, the cgroup
     /// (`cgroup` names it when it is not the default `tinydocker/ID`), and
-    /// the name. Returns the directory, for [`Root::create`].
-    pub fn begin(&self, id: &str, cgroup: &str) -> Result<PathBuf> {
+    /// the name. With `layer_on_disk` its writable layer's directories
+    /// (`upper`, `work`) are made in it. Returns the directory, where the
+    /// container is set up, for [`Root::create`].
+    pub fn begin(&self, id: &str, cgroup: &str, layer_on_disk: bool) -> Result<PathBuf> {
         let (me, start) = this_process();
         let making = self
             .containers_dir()
             .join(format!("{MAKING}{me}-{start}-{id}"));
         fs::create_dir_all(&making)
             .with_context(|| format!("create container directory {}", making.display()))?;
-        if cgroup != format!("{DEFAULT_CGROUP_PARENT}/{id}") {
-            if let Err(e) = fs::write(making.join(MAKING_CGROUP), cgroup) {
-                let _ = fs::remove_dir_all(&making);
-                return Err(e).with_context(|| format!("write {}", making.display()));
+        let made = (|| -> io::Result<()> {
+            if cgroup != format!("{DEFAULT_CGROUP_PARENT}/{id}") {
+                fs::write(making.join(MAKING_CGROUP), cgroup)?;
             }
+            fs::create_dir_all(self.mountpoint())?;
+            fs::create_dir_all(self.scratch())?;
+            // A --rm container's writable layer is a tmpfs of its own.
+            if layer_on_disk {
+                fs::create_dir(making.join("upper"))?;
+                fs::create_dir(making.join("work"))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = made {
+            let _ = fs::remove_dir_all(&making);
+            return Err(e)
+                .with_context(|| format!("create container directory {}", making.display()));
         }
         Ok(making)
     }
@@ -760,17 +774,6 @@ impl Root {
         // container.
         let result = (|| -> Result<Container> {
             fs::create_dir_all(self.names_dir())?;
-            fs::create_dir_all(self.mountpoint())?;
-            fs::create_dir_all(self.scratch())?;
-            // A --rm container's writable layer is a tmpfs of its own.
-            if !config.auto_remove {
-                for sub in ["upper", "work"] {
-                    match fs::create_dir(making.join(sub)) {
-                        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e.into()),
-                        _ => {}
-                    }
-                }
-            }
             write_record(making, &config, &state)?;
             // The name names an id whose record does not exist yet: still
             // free, until the rename below. A symbolic link is made whole

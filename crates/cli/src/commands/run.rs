@@ -505,20 +505,27 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
         id: &id,
         net: config.net.clone(),
     };
-    let files = etc_files(root, &config);
-
     // The cgroup exists, with its limits, before the init does: the init
     // starts inside it (clone3 CLONE_INTO_CGROUP on v2; on v1 the child
     // writes itself into it first thing), so the user's command never runs
     // unlimited.
     let layout = Layout::detect()?;
     let cgroup = AnyManager::new(&layout, &config.cgroup);
-    let prepared = Prepared::new(root, &config, &v.volumes, &cgroup, files, &security, stdio)?;
     // First the container's directory, under a name that says who makes
     // it: whatever kills this process from here on, what it made (the
-    // directory, the cgroup, the name) is found and swept. The record is
-    // written once, with the init's pid, when the init exists.
-    let making = root.begin(&id, &config.cgroup)?;
+    // directory, the cgroup, the name) is found and swept. The init sets
+    // the container up in it; the record is written once, with the init's
+    // pid, when the container is whole, and the directory renamed then.
+    let making = root.begin(&id, &config.cgroup, !config.auto_remove)?;
+    let prepared = match Prepared::new(
+        root, &config, &making, &v.volumes, &cgroup, &security, stdio,
+    ) {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            root.abandon(&making);
+            return Err(e);
+        }
+    };
     let control = match cgroup
         .create()
         .and_then(|()| cgroup.apply(&config.resources))
@@ -532,8 +539,7 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
         }
     };
     config.security.device_cgroup = device_control_text(&config, control);
-    // Clone the init (it waits for go), then write the record once, with
-    // the init's pid already in it.
+    // Clone the init (it waits for go).
     let mut init = match prepared.spawn(&cgroup) {
         Ok(init) => init,
         Err(e) => {
@@ -542,10 +548,18 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
             return Err(e);
         }
     };
+    // Up to the barrier (the container whole, the command not started)
+    // before the record is written: once, as running. A start that failed
+    // on the way is recorded too (as docker keeps a container that failed
+    // to start), below.
+    let reached = to_the_barrier(&config, &prepared, &mut init);
     let pid = init.pid();
     let (me, me_start) = state::this_process();
-    // Created (being started) until its command runs: see `record_running`.
-    let starting = State {
+    let running = State {
+        status: match reached {
+            Ok(true) => Status::Running,
+            _ => Status::Created,
+        },
         pid,
         pid_start: state::pid_start_time(pid).unwrap_or(0),
         started_at: state::now_nanos(),
@@ -555,7 +569,7 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
     };
     let mut attempt = 0;
     let mut container = loop {
-        match root.create(config.clone(), starting.clone(), &making) {
+        match root.create(config.clone(), running.clone(), &making) {
             Ok(c) => break c,
             // A generated name that happens to be taken: try a longer one.
             Err(_) if v.name.is_none() && attempt < 8 => {
@@ -566,16 +580,22 @@ fn launch(root: &Root, args: &RunArgs, stdio: Stdio) -> Result<Launched> {
                 let _ = init.kill_and_reap();
                 let _ = state::remove_cgroup(&cgroup);
                 root.abandon(&making);
-                return Err(e);
+                return Err(reached.err().unwrap_or(e));
             }
         }
     };
-    // From here on the record names everything to undo.
+    // From here on the record names everything to undo, and counts
+    // among the containers that hold ports and images.
     undo.net = None;
     drop(ports_lock);
     drop(image_hold);
-
-    match start(&mut container, &prepared, &mut init) {
+    let started = match reached {
+        Ok(true) => from_the_barrier(&container.config, &prepared, &mut init),
+        // Died on the way: its exit is recorded from its status.
+        Ok(false) => Ok(None),
+        Err(e) => Err(e),
+    };
+    match started {
         Ok(terminal) => Ok(Launched {
             container,
             init,
@@ -734,13 +754,12 @@ fn relaunch_steps(
     let security = security::Checked::from_config(&container.config.security)?
         .with_devices()?
         .prepare(&container.config.layers, &root.path)?;
-    let files = etc_files(root, &container.config);
     let prepared = Prepared::new(
         root,
         &container.config,
+        &container.dir,
         &volumes,
         cgroup,
-        files,
         &security,
         stdio,
     )?;
@@ -816,8 +835,9 @@ pub(crate) fn release_leftovers(root: &Root, container: &Container) -> Result<()
 }
 
 /// Make the container's cgroup with its limits, clone its init into it,
-/// record it running, and start it (see [`start`]). The init, once
-/// cloned, is left in `init` for the caller to clean up after a failure.
+/// and start it: to its barrier, record it running, and on (see
+/// [`to_the_barrier`]). The init, once cloned, is left in `init` for the
+/// caller to clean up after a failure.
 fn boot(
     container: &mut Container,
     prepared: &Prepared,
@@ -833,29 +853,41 @@ fn boot(
             anyhow::Error::new(e).context(format!("set up cgroup {}", container.config.cgroup))
         })?;
     container.config.security.device_cgroup = device_control_text(&container.config, control);
-    // Clone the init (it waits for go), then record its pid.
+    // Clone the init; its pid is recorded with the running state at the
+    // barrier (until then the claim says it is being started, and a kill
+    // of this runtime leaves it dead, its cgroup naming what to kill).
     let child = init.insert(prepared.spawn(cgroup)?);
     let pid = child.pid();
-    let starting = State {
+    let running = State {
         pid,
         pid_start: state::pid_start_time(pid).unwrap_or(0),
         started_at: state::now_nanos(),
         ..container.state.clone()
     };
-    container.save_state(starting)?;
-    start(container, prepared, child)
+    if !to_the_barrier(&container.config, prepared, child)? {
+        container.state = running;
+        return Ok(None);
+    }
+    if !record_running(container, running, child)? {
+        return Ok(None);
+    }
+    from_the_barrier(&container.config, prepared, child)
 }
 
 /// Record the container running, once it is whole and before its command
-/// runs (the init waits at its `ready`). Before, it is recorded as created
-/// (being started), with its init's pid: `exec`, `kill` and `update`
-/// refuse it, since its init may not have entered its root yet, and `stop`
-/// and `rm -f` wait for the start to end. A `stop` or `rm -f` that marked
-/// the record anyway (it read it just before this start claimed it) asked
-/// for the end of this run: the init is killed instead, and false returned
+/// runs (the init waits at its barrier). Before, a restarted container is
+/// recorded as created (being started): `exec`, `kill` and `update` refuse
+/// it, since its init may not have entered its root yet, and `stop` and
+/// `rm -f` wait for the start to end. A `stop` or `rm -f` that marked the
+/// record anyway (it read it just before this start claimed it) asked for
+/// the end of this run: the init is killed instead, and false returned
 /// (its exit is then recorded as any other).
-fn record_running(container: &mut Container, init: &tinydocker_ns::Child) -> Result<bool> {
-    container.save_state_then(container.state.clone(), |state| {
+fn record_running(
+    container: &mut Container,
+    running: State,
+    init: &tinydocker_ns::Child,
+) -> Result<bool> {
+    container.save_state_then(running, |state| {
         if !state.stopped_by_user {
             state.status = Status::Running;
         }
@@ -964,7 +996,9 @@ fn volumes_of(config: &Config) -> Result<Vec<Volume>> {
 /// /etc/hosts, /etc/hostname and /etc/resolv.conf, written by the child into
 /// the container's directory (or, for --rm, its scratch tmpfs) and bound
 /// over the image's.
-fn etc_files(root: &Root, config: &Config) -> Vec<ProvidedFile> {
+/// The files of /etc the runtime provides, in `dir` (the container's
+/// directory) or, with `--rm`, the scratch tmpfs.
+fn etc_files(root: &Root, config: &Config, dir: &Path) -> Vec<ProvidedFile> {
     let files = networks::EtcFiles {
         hostname: &config.hostname,
         name: &config.name,
@@ -977,7 +1011,7 @@ fn etc_files(root: &Root, config: &Config) -> Vec<ProvidedFile> {
     let dir = if config.auto_remove {
         root.scratch()
     } else {
-        root.container_dir(&config.id)
+        dir.to_path_buf()
     };
     vec![
         ProvidedFile {
@@ -1286,13 +1320,13 @@ impl Prepared {
     fn new(
         root: &Root,
         config: &Config,
+        dir: &Path,
         volumes: &[Volume],
         cgroup: &AnyManager,
-        files: Vec<ProvidedFile>,
         security: &security::Prepared,
         stdio: Stdio,
     ) -> Result<Prepared> {
-        let dir = root.container_dir(&config.id);
+        let files = etc_files(root, config, dir);
         let spec = RootfsSpec {
             layers: config.layers.clone(),
             upper: dir.join("upper"),
@@ -1398,18 +1432,16 @@ impl Prepared {
     }
 }
 
-/// Connect the init to its network (while it waits for go), say go; once
-/// it has made the container whole, record it running and say go again;
-/// wait until it has exec'd the command or failed. With `-t`, returns the
-/// master of the pseudo-terminal the init opened in the container.
-fn start(
-    container: &mut Container,
+/// Connect the init to its network (while it waits for go), say go, and
+/// wait until it has made the container whole (its root, mounts, host
+/// name) and waits at its barrier: true. False when it died on the way
+/// (killed, out of memory): its exit status then tells how it ended.
+fn to_the_barrier(
+    config: &Config,
     prepared: &Prepared,
     init: &mut tinydocker_ns::Child,
-) -> Result<Option<OwnedFd>> {
-    // The endpoint goes into the init's network namespace while it
-    // waits for go: the command starts with its network ready.
-    if let Some(net) = &container.config.net {
+) -> Result<bool> {
+    if let Some(net) = &config.net {
         let netns = networks::netns_fd(init.pid())?;
         Netlink::new()?.create_endpoint(&Endpoint {
             host_if: &net.host_if,
@@ -1420,37 +1452,51 @@ fn start(
             prefix: net.prefix,
             gateway: net.gateway,
         })?;
+    }
+    init.go()?;
+    match init.wait_ready()? {
+        Barrier::Reached => Ok(true),
+        Barrier::Failed(failure) => Err(setup_failed(init, failure, prepared, config)),
+        Barrier::Ended => Ok(false),
+    }
+}
+
+/// Once the container is recorded running: publish its ports, let the
+/// init go on, and wait until it has exec'd the command or failed. With
+/// `-t`, returns the master of the pseudo-terminal the init opened in the
+/// container.
+fn from_the_barrier(
+    config: &Config,
+    prepared: &Prepared,
+    init: &mut tinydocker_ns::Child,
+) -> Result<Option<OwnedFd>> {
+    if let Some(net) = &config.net {
         nft::run(&nft::publish_script(&net.bridge, net.ip, &net.ports))?;
     }
     init.go()?;
-    let cmd = container.config.cmd[0].clone();
-    let failed = |init: &mut tinydocker_ns::Child, failure| -> anyhow::Error {
-        let _ = init.try_wait(true);
-        describe_failure(failure, &prepared.mounts, &cmd).into()
-    };
-    match init.wait_ready()? {
-        Barrier::Reached => {}
-        Barrier::Failed(failure) => return Err(failed(init, failure)),
-        // Died on the way (killed, out of memory): its exit is recorded as
-        // any other, from its status.
-        Barrier::Ended => return Ok(None),
-    }
-    if !record_running(container, init)? {
-        return Ok(None);
-    }
-    init.go()?;
-    let terminal = if container.config.tty {
+    let terminal = if config.tty {
         match init.receive_fd()? {
             Ok(master) => Some(master),
-            Err(failure) => return Err(failed(init, failure)),
+            Err(failure) => return Err(setup_failed(init, failure, prepared, config)),
         }
     } else {
         None
     };
     if let Some(failure) = init.wait_exec()? {
-        return Err(failed(init, failure));
+        return Err(setup_failed(init, failure, prepared, config));
     }
     Ok(terminal)
+}
+
+/// A failure the init reported: reaped, and described.
+fn setup_failed(
+    init: &mut tinydocker_ns::Child,
+    failure: ChildFailure,
+    prepared: &Prepared,
+    config: &Config,
+) -> anyhow::Error {
+    let _ = init.try_wait(true);
+    describe_failure(failure, &prepared.mounts, &config.cmd[0]).into()
 }
 
 /// After the container's init exited: release what it held, record how it
