@@ -58,7 +58,7 @@ impl Allocation {
     /// Whether the process that allocated the address still runs (a start
     /// in progress, or the runtime of a running container).
     pub fn held(&self) -> bool {
-        holder_alive(self)
+        process_start(self.holder_pid) == Some(self.holder_start)
     }
 }
 
@@ -89,10 +89,6 @@ fn process_start(pid: i32) -> Option<u64> {
     let rest = stat.get(stat.rfind(')')? + 2..)?;
     // Field 3 is the first after the name.
     rest.split(' ').nth(22 - 3)?.parse().ok()
-}
-
-fn holder_alive(a: &Allocation) -> bool {
-    process_start(a.holder_pid) == Some(a.holder_start)
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
@@ -138,7 +134,7 @@ impl Ipam {
         let _lock = self.lock()?;
         let mut allocations = self.read()?;
         // The holder first: reading /proc is cheap, `alive` may not be.
-        allocations.retain(|a| holder_alive(a) || alive(&a.owner));
+        allocations.retain(|a| a.held() || alive(&a.owner));
         if let Some(mine) = allocations.iter().find(|a| a.owner == owner) {
             return Err(Error::AddressInUse {
                 ip: mine.ip,

@@ -994,10 +994,8 @@ fn volumes_of(config: &Config) -> Result<Vec<Volume>> {
 }
 
 /// /etc/hosts, /etc/hostname and /etc/resolv.conf, written by the child into
-/// the container's directory (or, for --rm, its scratch tmpfs) and bound
-/// over the image's.
-/// The files of /etc the runtime provides, in `dir` (the container's
-/// directory) or, with `--rm`, the scratch tmpfs.
+/// `dir`, the container's directory (or, for --rm, its scratch tmpfs), and
+/// bound over the image's.
 fn etc_files(root: &Root, config: &Config, dir: &Path) -> Vec<ProvidedFile> {
     let files = networks::EtcFiles {
         hostname: &config.hostname,
