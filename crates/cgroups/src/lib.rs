@@ -60,21 +60,23 @@ struct ReadmeDoctests;
 /// "0" to each of `tasks_files` (from [`AnyManager::self_join_files`]).
 /// Allocation-free, for a child between clone and exec. Returns the errno.
 pub fn join_self(tasks_files: &[std::ffi::CString]) -> Result<(), i32> {
+    use nix::errno::Errno;
+    use nix::fcntl::{open, OFlag};
+    use nix::sys::stat::Mode;
+
     for file in tasks_files {
-        // SAFETY: a valid C string; the fd is closed below.
-        let fd = unsafe { libc::open(file.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
-        if fd < 0 {
-            // SAFETY: __errno_location always returns a valid pointer.
-            return Err(unsafe { *libc::__errno_location() });
-        }
-        // SAFETY: writes one byte from a valid buffer to an open fd.
-        let n = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
-        // SAFETY: __errno_location always returns a valid pointer.
-        let errno = unsafe { *libc::__errno_location() };
-        // SAFETY: closes the fd opened above.
-        unsafe { libc::close(fd) };
-        if n != 1 {
-            return Err(errno);
+        let fd = open(
+            file.as_c_str(),
+            OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| e as i32)?;
+        match nix::unistd::write(&fd, b"0") {
+            Ok(1) => {}
+            // A write of 0 bytes sets no errno: pass on whatever it holds
+            // rather than invent one.
+            Ok(_) => return Err(Errno::last_raw()),
+            Err(e) => return Err(e as i32),
         }
     }
     Ok(())
