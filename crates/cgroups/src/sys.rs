@@ -1,14 +1,19 @@
-//! The few raw system calls this crate needs — `pidfd_open(2)`,
-//! `pidfd_send_signal(2)`, `poll(2)`, `inotify(7)`, `fstatfs(2)` and the
-//! two `bpf(2)` commands of the v2 device program — each behind a safe
-//! wrapper, so `unsafe` lives in this one module.
+//! The system calls this crate makes beyond std's: `poll(2)`, `inotify(7)`
+//! and `fstatfs(2)` through nix, and the raw ones nix has no wrapper for —
+//! `pidfd_open(2)`, `pidfd_send_signal(2)` and the two `bpf(2)` commands of
+//! the v2 device program — each behind a safe wrapper, so `unsafe` lives in
+//! this one module.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::inotify::{self, AddWatchFlags, InitFlags};
+use nix::sys::statfs::{fstatfs, CGROUP2_SUPER_MAGIC};
 
 /// A pidfd for `pid` (`pidfd_open(2)`): it keeps naming this process even
 /// after the pid is reused, and polls readable once the process has exited.
@@ -42,42 +47,27 @@ pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: i32) -> io::Resul
 }
 
 /// The time left until `deadline`, in milliseconds for `poll(2)`.
-fn poll_timeout(deadline: Instant) -> libc::c_int {
+fn poll_timeout(deadline: Instant) -> PollTimeout {
     let left = deadline.saturating_duration_since(Instant::now());
     // Round up so a sub-millisecond remainder still waits instead of spinning.
     let ms = left.as_micros().div_ceil(1000);
-    ms.min(libc::c_int::MAX as u128) as libc::c_int
+    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
 }
 
 /// Wait until every fd in `fds` polls readable (for pidfds: the process has
 /// exited), or `deadline` passes. Returns how many fds were still pending
 /// at the deadline (0 = all done).
 pub(crate) fn poll_all_readable(fds: &[OwnedFd], deadline: Instant) -> io::Result<usize> {
-    let mut pending: Vec<libc::pollfd> = fds
+    let mut pending: Vec<PollFd<'_>> = fds
         .iter()
-        .map(|fd| libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
+        .map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
         .collect();
     while !pending.is_empty() {
-        let timeout = poll_timeout(deadline);
-        // SAFETY: `pending` is a live, correctly sized array of pollfd.
-        let n = unsafe { libc::poll(pending.as_mut_ptr(), pending.len() as libc::nfds_t, timeout) };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(err);
-        }
-        if n == 0 {
-            return Ok(pending.len());
-        }
-        pending.retain(|p| p.revents == 0);
-        for p in &mut pending {
-            p.revents = 0;
+        match poll(&mut pending, poll_timeout(deadline)) {
+            Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(errno.into()),
+            Ok(0) => return Ok(pending.len()),
+            Ok(_) => pending.retain(|p| p.revents() == Some(PollFlags::empty())),
         }
     }
     Ok(0)
@@ -86,90 +76,53 @@ pub(crate) fn poll_all_readable(fds: &[OwnedFd], deadline: Instant) -> io::Resul
 /// An inotify instance watching files for modification — how cgroupfs
 /// announces changes of `cgroup.events` (cgroups(7)).
 pub(crate) struct Inotify {
-    fd: OwnedFd,
+    inotify: inotify::Inotify,
 }
 
 impl Inotify {
     pub(crate) fn new() -> io::Result<Inotify> {
-        // SAFETY: inotify_init1 takes flags and returns a new fd or -1.
-        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: the kernel just returned this fd; nothing else owns it.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Inotify { fd })
+        let inotify = inotify::Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)?;
+        Ok(Inotify { inotify })
     }
 
     /// Watch `path` for modification (and for its removal).
     pub(crate) fn watch_modify(&self, path: &Path) -> io::Result<()> {
-        let c_path = CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let mask = libc::IN_MODIFY | libc::IN_DELETE_SELF;
-        // SAFETY: a valid inotify fd and a NUL-terminated path.
-        let wd = unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), c_path.as_ptr(), mask) };
-        if wd < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let mask = AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_DELETE_SELF;
+        self.inotify.add_watch(path, mask)?;
         Ok(())
     }
 
     /// Block until an event arrives or `deadline` passes; drain the queued
     /// events. Returns false on timeout.
     pub(crate) fn wait(&self, deadline: Instant) -> io::Result<bool> {
-        let mut pfd = libc::pollfd {
-            fd: self.fd.as_fd().as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
+        let fd = self.inotify.as_fd();
         loop {
-            // SAFETY: one live pollfd.
-            let n = unsafe { libc::poll(&mut pfd, 1, poll_timeout(deadline)) };
-            if n < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(err);
+            let mut pfd = [PollFd::new(fd, PollFlags::POLLIN)];
+            match poll(&mut pfd, poll_timeout(deadline)) {
+                Err(Errno::EINTR) => continue,
+                Err(errno) => return Err(errno.into()),
+                Ok(0) => return Ok(false),
+                Ok(_) => break,
             }
-            if n == 0 {
-                return Ok(false);
-            }
-            break;
         }
         // The events only say "something changed": the caller re-reads the
-        // file, so their content is dropped.
+        // file, so their content is dropped (read(2) rather than
+        // read_events, which would parse and collect them).
         let mut buf = [0u8; 4096];
         loop {
-            // SAFETY: reading into a local buffer of the given length.
-            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n < 0 {
-                let err = io::Error::last_os_error();
-                match err.kind() {
-                    io::ErrorKind::Interrupted => continue,
-                    io::ErrorKind::WouldBlock => return Ok(true),
-                    _ => return Err(err),
-                }
-            }
-            if n == 0 {
-                return Ok(true);
+            match nix::unistd::read(fd, &mut buf) {
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) | Ok(0) => return Ok(true),
+                Err(errno) => return Err(errno.into()),
+                Ok(_) => {}
             }
         }
     }
 }
 
-/// `CGROUP2_SUPER_MAGIC` (linux/magic.h): the `f_type` of cgroup2.
-const CGROUP2_SUPER_MAGIC: libc::c_long = 0x6367_7270;
-
 /// Whether `fd` lies on a cgroup2 filesystem (`fstatfs(2)`).
 pub(crate) fn is_cgroup2(fd: BorrowedFd<'_>) -> io::Result<bool> {
-    // SAFETY: statfs is plain old data; all zeroes is a valid value.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid fd and a pointer to a live statfs.
-    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(st.f_type as libc::c_long == CGROUP2_SUPER_MAGIC)
+    Ok(fstatfs(fd)?.filesystem_type() == CGROUP2_SUPER_MAGIC)
 }
 
 // bpf(2) commands, program and attach types (linux/bpf.h).

@@ -522,8 +522,7 @@ mod root_tests {
 
     #[test]
     fn kill_without_cgroup_kill() {
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } != 0 {
+        if !nix::unistd::geteuid().is_root() {
             eprintln!("note: skipping kill_without_cgroup_kill: not root");
             return;
         }
