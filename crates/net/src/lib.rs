@@ -17,6 +17,7 @@ mod loopback;
 mod netlink;
 pub mod nft;
 mod ports;
+mod sys;
 pub mod sysctl;
 
 pub use cidr::Ipv4Net;

@@ -10,34 +10,62 @@
 //! tinydocker_net::loopback_up().expect("bring lo up");
 //! ```
 
+use std::os::fd::AsFd;
+
+use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+
+use crate::sys;
+
 /// Bring `lo` up in the calling thread's network namespace. Returns the errno
 /// on failure.
 pub fn loopback_up() -> Result<(), i32> {
-    // SAFETY: socket() has no memory preconditions.
-    let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if sock < 0 {
-        return Err(errno());
-    }
-    // SAFETY: ifreq is plain old data; zeroed is a valid value.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
-        *dst = *src as libc::c_char;
-    }
-    // SAFETY: SIOCGIFFLAGS reads the flags into a valid ifreq.
-    let mut rc = unsafe { libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req) };
-    if rc == 0 {
-        // SAFETY: the union member ifru_flags is the one SIOCGIFFLAGS filled.
-        unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
-        // SAFETY: SIOCSIFFLAGS reads a valid ifreq.
-        rc = unsafe { libc::ioctl(sock, libc::SIOCSIFFLAGS, &req) };
-    }
-    let result = if rc == 0 { Ok(()) } else { Err(errno()) };
-    // SAFETY: closes the socket opened above.
-    unsafe { libc::close(sock) };
-    result
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| e as i32)?;
+    let flags = sys::interface_flags(sock.as_fd(), c"lo").map_err(|e| e as i32)?;
+    sys::set_interface_flags(sock.as_fd(), c"lo", flags | libc::IFF_UP as libc::c_short)
+        .map_err(|e| e as i32)
 }
 
-fn errno() -> i32 {
-    // SAFETY: __errno_location always returns a valid thread-local pointer.
-    unsafe { *libc::__errno_location() }
+#[cfg(test)]
+mod tests {
+    use nix::sched::{unshare, CloneFlags};
+
+    use super::*;
+
+    fn is_up(flags: libc::c_short) -> bool {
+        flags & libc::IFF_UP as libc::c_short != 0
+    }
+
+    #[test]
+    fn brings_lo_up_in_a_fresh_namespace() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipping brings_lo_up_in_a_fresh_namespace: needs root");
+            return;
+        }
+        // A thread of its own: the namespace goes with it.
+        std::thread::spawn(|| {
+            // Never go on in the host's namespace.
+            unshare(CloneFlags::CLONE_NEWNET).expect("unshare");
+            let sock = socket(
+                AddressFamily::Inet,
+                SockType::Datagram,
+                SockFlag::empty(),
+                None,
+            )
+            .expect("socket");
+            let flags = || sys::interface_flags(sock.as_fd(), c"lo").expect("SIOCGIFFLAGS");
+            assert!(!is_up(flags()));
+            loopback_up().expect("loopback_up");
+            assert!(is_up(flags()));
+            // Again: already up is no error.
+            loopback_up().expect("loopback_up, again");
+        })
+        .join()
+        .expect("the netns thread");
+    }
 }
