@@ -35,9 +35,10 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::net::Ipv4Addr;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Ipv4Net};
@@ -188,8 +189,8 @@ impl Ipam {
         Ok(())
     }
 
-    /// Take the network's lock; released when the returned file is closed.
-    fn lock(&self) -> Result<File, Error> {
+    /// Take the network's lock; released when the returned lock is dropped.
+    fn lock(&self) -> Result<Flock<File>, Error> {
         let open = || {
             File::options()
                 .create(true)
@@ -205,17 +206,17 @@ impl Ipam {
             other => other,
         }
         .map_err(io_err(&self.lock))?;
+        let mut file = file;
         loop {
-            // SAFETY: flock on an fd we own, open for the whole call.
-            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-                return Ok(file);
-            }
-            let source = io::Error::last_os_error();
-            if source.kind() != io::ErrorKind::Interrupted {
-                return Err(Error::Lock {
-                    path: self.lock.clone(),
-                    source,
-                });
+            match Flock::lock(file, FlockArg::LockExclusive) {
+                Ok(lock) => return Ok(lock),
+                Err((unlocked, Errno::EINTR)) => file = unlocked,
+                Err((_, errno)) => {
+                    return Err(Error::Lock {
+                        path: self.lock.clone(),
+                        source: errno.into(),
+                    })
+                }
             }
         }
     }
