@@ -25,6 +25,7 @@ use netlink_packet_route::link::{
 };
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage};
 use netlink_packet_route::AddressFamily;
+use nix::sched::{setns, CloneFlags};
 use rtnetlink::sys::{protocols::NETLINK_ROUTE, AsyncSocket, TokioSocket};
 use rtnetlink::{
     Handle, LinkBridge, LinkBridgePort, LinkMessageBuilder, LinkUnspec, LinkVeth,
@@ -480,11 +481,8 @@ impl Netlink {
 
 /// Moves the calling thread into the network namespace `netns`.
 fn enter_netns(netns: BorrowedFd<'_>) -> io::Result<()> {
-    // SAFETY: setns(2) only reads the fd, which BorrowedFd keeps open for the
-    // call; CLONE_NEWNET changes the namespace of this thread alone.
-    if unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) } == -1 {
-        return Err(io::Error::last_os_error());
-    }
+    // CLONE_NEWNET changes the namespace of this thread alone.
+    setns(netns, CloneFlags::CLONE_NEWNET)?;
     Ok(())
 }
 
@@ -658,16 +656,12 @@ mod tests {
     const PREFIX: u8 = 24;
 
     fn is_root() -> bool {
-        // SAFETY: geteuid(2) has no preconditions and cannot fail.
-        unsafe { libc::geteuid() == 0 }
+        nix::unistd::geteuid().is_root()
     }
 
+    /// Give this thread a new, empty network namespace.
     fn unshare_netns() -> io::Result<()> {
-        // SAFETY: unshare(2) with CLONE_NEWNET only gives this thread a new,
-        // empty network namespace; it touches no memory of ours.
-        if unsafe { libc::unshare(libc::CLONE_NEWNET) } == -1 {
-            return Err(io::Error::last_os_error());
-        }
+        nix::sched::unshare(CloneFlags::CLONE_NEWNET)?;
         Ok(())
     }
 

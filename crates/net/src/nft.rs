@@ -464,8 +464,7 @@ mod root_tests {
     /// spawned from that thread, inherits it); None, with a note, when this
     /// cannot be done here.
     fn in_netns<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
+        if !nix::unistd::geteuid().is_root() {
             eprintln!("note: skipped, needs root");
             return None;
         }
@@ -474,11 +473,10 @@ mod root_tests {
             return None;
         }
         let thread = std::thread::spawn(move || {
-            // SAFETY: unshare affects this thread only (CLONE_NEWNET is
-            // allowed in a multi-threaded process), which ends after `body`.
-            let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
+            // unshare affects this thread only (CLONE_NEWNET is allowed in a
+            // multi-threaded process), which ends after `body`.
             // Never go on in the host's namespace.
-            assert_eq!(rc, 0, "unshare: {}", io::Error::last_os_error());
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare");
             body()
         });
         Some(thread.join().expect("the netns thread"))
