@@ -4,7 +4,11 @@
 
 use std::fmt;
 
+use nix::errno::Errno;
+use nix::sys::prctl;
 use thiserror::Error;
+
+use crate::sys;
 
 /// Every capability the kernel headers name, by number.
 pub const NAMES: [&str; 41] = [
@@ -216,22 +220,6 @@ pub fn current_bounding() -> CapSet {
         .map_or(CapSet::ALL, |bits| CapSet(bits & CapSet::ALL.0))
 }
 
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: i32,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
 /// Everything the child does to drop privileges, with no allocation:
 /// prepared in the parent, applied between the mount plan and `execve`.
 #[derive(Debug, Clone)]
@@ -252,84 +240,32 @@ impl Privileges {
     /// clear the ambient set and set no_new_privs (when asked): the order
     /// in which each step still has the capability it needs.
     pub fn apply(&self) -> Result<(), (Step, i32)> {
-        let check = |step: Step, rc: libc::c_long| {
-            if rc < 0 {
-                Err((step, crate::errno()))
-            } else {
-                Ok(())
-            }
-        };
-        // SAFETY: prctl with integer arguments.
-        check(Step::KeepCaps, unsafe {
-            libc::prctl(libc::PR_SET_KEEPCAPS, 1 as libc::c_ulong, 0, 0, 0)
-        } as libc::c_long)?;
+        let at = |step: Step| move |errno: Errno| (step, errno as i32);
+        prctl::set_keepcaps(true).map_err(at(Step::KeepCaps))?;
         for cap in 0..64 {
             if self.bounding.contains(cap) && !self.caps.contains(cap) {
-                // SAFETY: prctl with integer arguments.
-                let rc =
-                    unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
-                // EINVAL: a capability this kernel does not have.
-                if rc < 0 && crate::errno() != libc::EINVAL {
-                    return Err((Step::Bounding, crate::errno()));
+                match sys::capbset_drop(cap) {
+                    // EINVAL: a capability this kernel does not have.
+                    Ok(()) | Err(Errno::EINVAL) => {}
+                    Err(errno) => return Err(at(Step::Bounding)(errno)),
                 }
             }
         }
         let id = &self.identity;
-        // Raw system calls: glibc's wrappers would signal every thread the
-        // parent had, which this cloned child does not have.
-        // SAFETY: the pointer and length describe a valid slice of gid_t.
-        let rc = unsafe { libc::syscall(libc::SYS_setgroups, id.groups.len(), id.groups.as_ptr()) };
-        check(Step::Groups, rc)?;
-        // SAFETY: setresgid takes plain ids.
-        let rc = unsafe { libc::syscall(libc::SYS_setresgid, id.gid, id.gid, id.gid) };
-        check(Step::Gid, rc)?;
-        // SAFETY: setresuid takes plain ids.
-        let rc = unsafe { libc::syscall(libc::SYS_setresuid, id.uid, id.uid, id.uid) };
-        check(Step::Uid, rc)?;
-        let mut header = CapHeader {
-            version: LINUX_CAPABILITY_VERSION_3,
-            pid: 0,
-        };
-        let lo = self.caps.0 as u32;
-        let hi = (self.caps.0 >> 32) as u32;
+        sys::setgroups(&id.groups).map_err(at(Step::Groups))?;
+        sys::setresgid(id.gid).map_err(at(Step::Gid))?;
+        sys::setresuid(id.uid).map_err(at(Step::Uid))?;
         // The inheritable set stays empty, as docker and podman leave it
         // since CVE-2022-24769: with it, a non-root user's exec of a file
         // with inheritable file capabilities would gain them.
-        let data = [
-            CapData {
-                effective: lo,
-                permitted: lo,
-                inheritable: 0,
-            },
-            CapData {
-                effective: hi,
-                permitted: hi,
-                inheritable: 0,
-            },
-        ];
-        // SAFETY: a version-3 header and two data structs, as capset(2) wants.
-        check(Step::Capset, unsafe {
-            libc::syscall(libc::SYS_capset, &mut header, data.as_ptr())
-        })?;
-        // SAFETY: prctl with integer arguments.
-        let rc = unsafe {
-            libc::prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-                0,
-                0,
-                0,
-            )
-        };
-        // EINVAL: a kernel without ambient capabilities (before 4.3).
-        if rc < 0 && crate::errno() != libc::EINVAL {
-            return Err((Step::Ambient, crate::errno()));
+        sys::capset(self.caps.0, self.caps.0, 0).map_err(at(Step::Capset))?;
+        match sys::clear_ambient() {
+            // EINVAL: a kernel without ambient capabilities (before 4.3).
+            Ok(()) | Err(Errno::EINVAL) => {}
+            Err(errno) => return Err(at(Step::Ambient)(errno)),
         }
         if self.no_new_privs {
-            // SAFETY: prctl with integer arguments.
-            check(Step::NoNewPrivs, unsafe {
-                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0)
-            } as libc::c_long)?;
+            prctl::set_no_new_privs().map_err(at(Step::NoNewPrivs))?;
         }
         Ok(())
     }

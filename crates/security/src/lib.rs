@@ -17,10 +17,5 @@ struct ReadmeDoctests;
 
 pub mod caps;
 pub mod seccomp;
+mod sys;
 pub mod user;
-
-/// The calling thread's `errno`.
-pub(crate) fn errno() -> i32 {
-    // SAFETY: __errno_location always returns a valid thread-local pointer.
-    unsafe { *libc::__errno_location() }
-}

@@ -98,26 +98,8 @@ impl Filter {
     /// # Ok::<(), seccomp::Error>(())
     /// ```
     pub fn load(&self) -> Result<(), i32> {
-        let prog = libc::sock_fprog {
-            // At most MAX_INSTRUCTIONS (from_bytes checks), so it fits.
-            len: self.program.len() as libc::c_ushort,
-            filter: self.program.as_ptr().cast_mut(),
-        };
-        // SAFETY: `prog` points at `self.program`, which outlives the call;
-        // the kernel copies the program and never writes through the pointer.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER as libc::c_ulong,
-                self.flags as libc::c_ulong,
-                &prog as *const libc::sock_fprog,
-            )
-        };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(crate::errno())
-        }
+        // At most MAX_INSTRUCTIONS (from_bytes checks), so its length fits.
+        crate::sys::seccomp_set_mode_filter(&self.program, self.flags).map_err(|e| e as i32)
     }
 }
 
