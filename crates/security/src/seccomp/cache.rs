@@ -165,8 +165,7 @@ pub(crate) fn load_or_build_at(
 /// The cache decides every container's filter: only what this process's
 /// user owns and nobody else can write may be used.
 fn trusted(path: &Path, meta: &fs::Metadata, dir: bool) -> Result<(), Error> {
-    // SAFETY: geteuid has no preconditions.
-    let euid = unsafe { libc::geteuid() };
+    let euid = nix::unistd::geteuid().as_raw();
     let why = if dir && !meta.is_dir() {
         Some("is not a directory".to_string())
     } else if !dir && !meta.is_file() {

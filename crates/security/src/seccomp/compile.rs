@@ -6,12 +6,12 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::Path;
 
 use libseccomp::{
     ScmpAction, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall, ScmpVersion,
 };
+use nix::sys::memfd::{memfd_create, MFdFlags};
 
 use super::filter::{Filter, MAX_INSTRUCTIONS};
 use super::profile::{ArgRule, CmpOp, Profile};
@@ -190,13 +190,9 @@ pub(crate) fn build(resolved: &Resolved) -> Result<Vec<u8>, Error> {
 
 /// libseccomp 2.5 exports only to a file descriptor: use a memfd.
 fn export(ctx: &ScmpFilterContext) -> Result<Vec<u8>, Error> {
-    // SAFETY: the name is a NUL-terminated literal; the result is checked.
-    let fd = unsafe { libc::memfd_create(c"tinydocker-seccomp".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(Error::Export(std::io::Error::last_os_error()));
-    }
-    // SAFETY: memfd_create just returned this descriptor and nothing else owns it.
-    let mut file = File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let fd = memfd_create(c"tinydocker-seccomp", MFdFlags::MFD_CLOEXEC)
+        .map_err(|errno| Error::Export(errno.into()))?;
+    let mut file = File::from(fd);
     ctx.export_bpf(&file).map_err(|source| Error::Libseccomp {
         step: "export the BPF program".into(),
         source,

@@ -4,8 +4,7 @@
 //! entries apply, and the errno defaults are filled in. The result is what
 //! gets compiled, and what the cache key is computed from.
 
-use std::ffi::CStr;
-
+use nix::sys::utsname::uname;
 use serde::Serialize;
 
 use super::profile::{ActionName, Arch, ArgRule, Conditions, FilterFlag, KernelVersion, Profile};
@@ -26,14 +25,8 @@ impl Host {
     /// This machine.
     pub fn current() -> Result<Host, Error> {
         let arch = Arch::native().ok_or(Error::NativeArch)?;
-        // SAFETY: utsname is plain bytes, all zeroes is a valid value.
-        let mut uts: libc::utsname = unsafe { std::mem::zeroed() };
-        // SAFETY: uname only writes into the struct we pass.
-        if unsafe { libc::uname(&mut uts) } != 0 {
-            return Err(Error::Uname(std::io::Error::last_os_error()));
-        }
-        // SAFETY: the kernel NUL-terminates release within its 65 bytes.
-        let release = unsafe { CStr::from_ptr(uts.release.as_ptr()) }.to_string_lossy();
+        let uts = uname().map_err(|errno| Error::Uname(errno.into()))?;
+        let release = uts.release().to_string_lossy();
         let kernel = KernelVersion::from_release(&release)
             .ok_or_else(|| Error::KernelRelease(release.to_string()))?;
         Ok(Host { arch, kernel })
