@@ -15,8 +15,7 @@ mod devices;
 
 /// Why the test cannot run here, if it cannot.
 fn skip_reason(layout: &Layout) -> Option<String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !nix::unistd::geteuid().is_root() {
         return Some("not root".into());
     }
     match layout {
@@ -197,8 +196,7 @@ fn real_v2_core_on_hybrid() {
         eprintln!("note: skipping the v2-core test: not a hybrid host");
         return;
     };
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !nix::unistd::geteuid().is_root() {
         eprintln!("note: skipping the v2-core test: not root");
         return;
     }

@@ -21,13 +21,11 @@ struct Seen {
 }
 
 fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    nix::unistd::geteuid().is_root()
 }
 
 fn errno() -> i32 {
-    // SAFETY: __errno_location always returns a valid pointer.
-    unsafe { *libc::__errno_location() }
+    nix::errno::Errno::last_raw()
 }
 
 /// open(2) then close(2): 0 or the errno. Async-signal-safe.
