@@ -198,7 +198,7 @@ impl Ipam {
                 .write(true)
                 .open(&self.lock)
         };
-        let file = match open() {
+        let mut file = match open() {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 fs::create_dir_all(&self.dir).map_err(io_err(&self.dir))?;
                 open()
@@ -206,7 +206,6 @@ impl Ipam {
             other => other,
         }
         .map_err(io_err(&self.lock))?;
-        let mut file = file;
         loop {
             match Flock::lock(file, FlockArg::LockExclusive) {
                 Ok(lock) => return Ok(lock),
