@@ -1,16 +1,34 @@
 //! The system calls this crate makes where nix has no safe function for
-//! them, each behind a small safe wrapper. Every other call goes through
-//! nix.
+//! them, each behind a small safe wrapper, and the borrow of the fd numbers
+//! the child side's API takes. Every other call goes through nix.
 //!
 //! Everything here is async-signal-safe and allocation-free: the child side
 //! (between clone and `execve(2)`) uses most of it.
 
+use std::ffi::{c_char, CStr};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
-use nix::sys::signal::Signal;
+use nix::sys::signal::{SigSet, Signal};
 use nix::sys::wait::WaitPidFlag;
 use nix::unistd::Pid;
+
+/// Run `f` on the fd number `fd`, for the nix calls that want a
+/// [`BorrowedFd`] where the crate's child-side API takes a [`RawFd`] (the
+/// child keeps no owned fds: it execs or exits). A number that is not open
+/// makes the call fail with `EBADF`, as the raw call would; a negative one
+/// fails so before any call (a `BorrowedFd` cannot hold -1).
+pub(crate) fn with_fd<T>(
+    fd: RawFd,
+    f: impl FnOnce(BorrowedFd<'_>) -> Result<T, Errno>,
+) -> Result<T, Errno> {
+    if fd < 0 {
+        return Err(Errno::EBADF);
+    }
+    // SAFETY: a non-negative fd number, borrowed for the one call `f`
+    // makes; the kernel checks it is open.
+    f(unsafe { BorrowedFd::borrow_raw(fd) })
+}
 
 /// `struct clone_args` of `clone3(2)`, up to `cgroup` (version 2).
 #[repr(C)]
@@ -124,4 +142,60 @@ pub(crate) fn waitpid(pid: i32, flags: WaitPidFlag) -> Result<Option<(i32, i32)>
     // SAFETY: waitpid with a valid status pointer.
     let rc = Errno::result(unsafe { libc::waitpid(pid, &mut status, flags.bits()) })?;
     Ok((rc != 0).then_some((rc, status)))
+}
+
+/// `sigwaitinfo(2)` on `set`: the number of the signal taken. nix's
+/// `SigSet::wait` converts it to its [`Signal`] and panics on a real-time
+/// one; an init must take those too.
+pub(crate) fn sigwaitinfo(set: &SigSet) -> Result<i32, Errno> {
+    // SAFETY: siginfo_t is plain old data; zeroed is valid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid set and output pointers.
+    Errno::result(unsafe { libc::sigwaitinfo(set.as_ref(), &mut info) })
+}
+
+/// Reset `signal`'s disposition to `SIG_DFL` (`signal(2)`). nix's `signal`
+/// and `sigaction` take its [`Signal`], which has no real-time signals.
+pub(crate) fn default_disposition(signal: i32) -> Result<(), Errno> {
+    // SAFETY: resetting a disposition to SIG_DFL installs no handler;
+    // invalid numbers (reserved by libc) just fail with EINVAL.
+    if unsafe { libc::signal(signal, libc::SIG_DFL) } == libc::SIG_ERR {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// `close_range(2)` (Linux 5.9+; `CLOSE_RANGE_CLOEXEC` 5.11+): nix has none.
+pub(crate) fn close_range(first: u32, last: u32, flags: libc::c_uint) -> Result<(), Errno> {
+    // SAFETY: close_range takes numbers only; closing fds the caller
+    // still holds is the caller's choice, as with close(2).
+    Errno::result(unsafe { libc::syscall(libc::SYS_close_range, first, last, flags) }).map(drop)
+}
+
+/// `dup2(2)` onto any fd number. nix's `dup2` writes onto an `OwnedFd` or
+/// one of the standard streams; this is for the other numbers.
+pub(crate) fn dup2(fd: RawFd, target: RawFd) -> Result<(), Errno> {
+    // SAFETY: dup2 on two fd numbers; a bad source fails with EBADF.
+    Errno::result(unsafe { libc::dup2(fd, target) }).map(drop)
+}
+
+/// `execve(2)`; returns only on failure, with its errno. nix's `execve`
+/// builds its pointer arrays in a `Vec`: this one takes them ready, so the
+/// child allocates nothing.
+///
+/// # Safety
+///
+/// `argv` and `envp` are NULL-terminated arrays of pointers to C strings.
+pub(crate) unsafe fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> Errno {
+    // SAFETY: path is a valid C string; argv/envp are NULL-terminated arrays
+    // of valid C strings (the caller's contract).
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    Errno::last()
+}
+
+/// `_exit(2)`: leave without running atexit handlers or flushing stdio.
+/// nix has no `_exit`, and `std::process::exit` runs both.
+pub(crate) fn exit(code: i32) -> ! {
+    // SAFETY: _exit has no preconditions.
+    unsafe { libc::_exit(code) }
 }
