@@ -1,7 +1,7 @@
 //! Forward the signals a user sends to the runtime on to the container's
 //! init, and notice its exit, with one `signalfd(2)`: no handlers, no sleeps.
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use nix::errno::Errno;
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
@@ -83,6 +83,11 @@ impl SignalForwarder {
                 Err(e) => return Err(Error::ReadSignal(e.into())),
             }
         }
+    }
+
+    /// The signalfd, for the pseudo-terminal relay's `poll(2)`.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 

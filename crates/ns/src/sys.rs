@@ -241,3 +241,65 @@ pub(crate) fn send_fd(sock: RawFd, byte: u8, fd: RawFd) -> Result<usize, Errno> 
     let n = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
     Errno::result(n).map(|n| n as usize)
 }
+
+// The terminal ioctls, through nix's ioctl macros (`tty_ioctl(4)`,
+// `pty(7)`); the functions they make are unsafe, so each has a safe
+// wrapper below.
+mod ioctl {
+    nix::ioctl_read_bad!(tiocgwinsz, libc::TIOCGWINSZ, libc::winsize);
+    nix::ioctl_write_ptr_bad!(tiocswinsz, libc::TIOCSWINSZ, libc::winsize);
+    nix::ioctl_write_ptr_bad!(tiocsptlck, libc::TIOCSPTLCK, libc::c_int);
+    nix::ioctl_read_bad!(tiocgptn, libc::TIOCGPTN, libc::c_uint);
+    nix::ioctl_write_int_bad!(tiocgptpeer, libc::TIOCGPTPEER);
+    nix::ioctl_write_int_bad!(tiocsctty, libc::TIOCSCTTY);
+}
+
+/// The window size of terminal `fd` (`TIOCGWINSZ`).
+pub(crate) fn window_size(fd: BorrowedFd<'_>) -> Result<libc::winsize, Errno> {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes a winsize to a valid pointer.
+    unsafe { ioctl::tiocgwinsz(fd.as_raw_fd(), &mut size) }?;
+    Ok(size)
+}
+
+/// Set the window size of terminal `fd` (`TIOCSWINSZ`).
+pub(crate) fn set_window_size(fd: BorrowedFd<'_>, size: &libc::winsize) -> Result<(), Errno> {
+    // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer.
+    unsafe { ioctl::tiocswinsz(fd.as_raw_fd(), size) }.map(drop)
+}
+
+/// Unlock the slave of the pseudo-terminal master `fd` (`TIOCSPTLCK` 0).
+/// (glibc's `unlockpt(3)`, which nix wraps, takes an `EINVAL` for success.)
+pub(crate) fn unlock_pty(fd: BorrowedFd<'_>) -> Result<(), Errno> {
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int from a valid pointer.
+    unsafe { ioctl::tiocsptlck(fd.as_raw_fd(), &unlock) }.map(drop)
+}
+
+/// The number N of the slave `/dev/pts/N` of master `fd` (`TIOCGPTN`).
+pub(crate) fn pty_number(fd: BorrowedFd<'_>) -> Result<libc::c_uint, Errno> {
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes an unsigned int to a valid pointer.
+    unsafe { ioctl::tiocgptn(fd.as_raw_fd(), &mut n) }?;
+    Ok(n)
+}
+
+/// Open the slave of master `fd` with `flags` (`TIOCGPTPEER`, Linux 4.13+).
+pub(crate) fn open_pty_peer(fd: BorrowedFd<'_>, flags: libc::c_int) -> Result<OwnedFd, Errno> {
+    // SAFETY: TIOCGPTPEER takes open flags and returns a new fd.
+    let peer = unsafe { ioctl::tiocgptpeer(fd.as_raw_fd(), flags) }?;
+    // SAFETY: a new fd the kernel just made, owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(peer) })
+}
+
+/// Make terminal `fd` the caller's controlling terminal (`TIOCSCTTY` 0: do
+/// not steal it from another session).
+pub(crate) fn set_controlling_terminal(fd: BorrowedFd<'_>) -> Result<(), Errno> {
+    // SAFETY: TIOCSCTTY takes an int argument.
+    unsafe { ioctl::tiocsctty(fd.as_raw_fd(), 0) }.map(drop)
+}
