@@ -4,20 +4,30 @@
 //! another thread could hold; everything here is a plain system call on data
 //! prepared by the parent, with no allocation.
 
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, CStr, OsStr};
 use std::os::fd::RawFd;
+use std::os::unix::ffi::OsStrExt;
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, open, FcntlArg, FdFlag, OFlag};
+use nix::sched::{self, unshare, CloneFlags};
+use nix::sys::prctl;
+use nix::sys::resource::{getrlimit, Resource};
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
+use nix::sys::stat::Mode;
+use nix::unistd::{self, dup2_stderr, dup2_stdin, dup2_stdout, sethostname, write};
+
+use crate::sys;
 
 /// The calling thread's `errno`.
 pub fn errno() -> i32 {
-    // SAFETY: __errno_location always returns a valid thread-local pointer.
-    unsafe { *libc::__errno_location() }
+    Errno::last_raw()
 }
 
 /// Leave the child without running the parent's atexit handlers or flushing
 /// its stdio buffers (which the child shares by copy).
 pub fn exit(code: i32) -> ! {
-    // SAFETY: _exit has no preconditions.
-    unsafe { libc::_exit(code) }
+    sys::exit(code)
 }
 
 /// Restore default dispositions and an empty signal mask, so the user's
@@ -28,66 +38,47 @@ pub fn reset_signals() {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: resetting a disposition to SIG_DFL is always valid; invalid
-        // numbers (reserved by libc) just fail with EINVAL.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
+        // Invalid numbers (reserved by libc) just fail with EINVAL.
+        let _ = sys::default_disposition(sig);
     }
-    // SAFETY: an empty, initialised set passed to sigprocmask.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-    }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
 
 /// Mark every fd from 3 up close-on-exec, so nothing of the runtime's leaks
 /// into the container's process. Returns the errno on failure.
 pub fn mark_fds_cloexec() -> Result<(), i32> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-    // SAFETY: close_range with the CLOEXEC flag only changes fd flags.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) };
-    if rc == 0 {
+    if sys::close_range(3, u32::MAX, CLOSE_RANGE_CLOEXEC).is_ok() {
         return Ok(());
     }
     // Kernels before 5.11: walk the fds by hand.
-    // SAFETY: getrlimit writes into a valid struct.
-    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointer to an rlimit.
-    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
-    let max = lim.rlim_cur.min(65536) as i32;
+    let (soft, _) = getrlimit(Resource::RLIMIT_NOFILE).unwrap_or((0, 0));
+    let max = soft.min(65536) as i32;
     for fd in 3..max {
-        // SAFETY: F_SETFD on a closed fd fails harmlessly with EBADF.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        // F_SETFD on a closed fd fails harmlessly with EBADF.
+        let _ = sys::with_fd(fd, |fd| fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)));
     }
     Ok(())
 }
 
-/// Make the child receive `signal` when its parent dies.
+/// Make the child receive `signal` when its parent dies. `signal` is one
+/// nix names (it has no real-time signals: those fail with `EINVAL`).
 pub fn set_parent_death_signal(signal: i32) -> Result<(), i32> {
-    // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number.
-    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong) } != 0 {
-        return Err(errno());
-    }
-    Ok(())
+    let signal = match signal {
+        0 => None,
+        n => Some(Signal::try_from(n).map_err(|e| e as i32)?),
+    };
+    prctl::set_pdeathsig(signal).map_err(|e| e as i32)
 }
 
 /// Enter a new cgroup namespace rooted at the cgroup the process is in now.
 pub fn unshare_cgroup_namespace() -> Result<(), i32> {
-    // SAFETY: unshare takes a flag word.
-    if unsafe { libc::unshare(libc::CLONE_NEWCGROUP) } != 0 {
-        return Err(errno());
-    }
-    Ok(())
+    unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| e as i32)
 }
 
 /// Set the UTS namespace's host name.
 pub fn set_hostname(name: &CStr) -> Result<(), i32> {
-    let bytes = name.to_bytes();
-    // SAFETY: the pointer and length describe the bytes of a valid CStr.
-    if unsafe { libc::sethostname(bytes.as_ptr().cast(), bytes.len()) } != 0 {
-        return Err(errno());
-    }
-    Ok(())
+    sethostname(OsStr::from_bytes(name.to_bytes())).map_err(|e| e as i32)
 }
 
 /// Try `execve(2)` on each candidate path in turn, as a shell's PATH search
@@ -100,15 +91,14 @@ pub fn set_hostname(name: &CStr) -> Result<(), i32> {
 pub fn exec_first(candidates: &[&CStr], argv: &[*const c_char], envp: &[*const c_char]) -> i32 {
     let mut result = libc::ENOENT;
     for path in candidates {
-        // SAFETY: path is a valid C string; argv/envp are NULL-terminated arrays
-        // of valid C strings (the caller's contract).
-        unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
-        let err = errno();
+        // SAFETY: argv/envp are NULL-terminated arrays of valid C strings
+        // (the caller's contract).
+        let err = unsafe { sys::execve(path, argv, envp) };
         match err {
             // Not here: try the next directory, as execvp does.
-            libc::ENOENT | libc::ENOTDIR => {}
-            libc::EACCES | libc::EPERM | libc::EISDIR => result = libc::EACCES,
-            other => return other,
+            Errno::ENOENT | Errno::ENOTDIR => {}
+            Errno::EACCES | Errno::EPERM | Errno::EISDIR => result = libc::EACCES,
+            other => return other as i32,
         }
     }
     result
@@ -117,20 +107,12 @@ pub fn exec_first(candidates: &[&CStr], argv: &[*const c_char], envp: &[*const c
 /// Write `content` to an existing file (a sysctl under `/proc/sys`) in one
 /// `write(2)`.
 pub fn write_file(path: &CStr, content: &[u8]) -> Result<(), i32> {
-    // SAFETY: a valid C string; the fd is closed below.
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(errno());
+    let fd = open(path, OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| e as i32)?;
+    match write(&fd, content) {
+        Ok(n) if n == content.len() => Ok(()),
+        Ok(_) => Err(libc::EIO),
+        Err(e) => Err(e as i32),
     }
-    // SAFETY: writes from a valid buffer to the fd opened above.
-    let n = unsafe { libc::write(fd, content.as_ptr().cast(), content.len()) };
-    let err = errno();
-    // SAFETY: closes the fd opened above.
-    unsafe { libc::close(fd) };
-    if n != content.len() as isize {
-        return Err(if n < 0 { err } else { libc::EIO });
-    }
-    Ok(())
 }
 
 /// Enter namespaces with `setns(2)`: with a pidfd, every namespace of that
@@ -143,20 +125,15 @@ pub fn write_file(path: &CStr, content: &[u8]) -> Result<(), i32> {
 /// working directory both. Entering a PID namespace changes only where
 /// the caller's *future children* are born, so a parent may use it too.
 pub fn setns(fd: RawFd, nstypes: i32) -> Result<(), i32> {
-    // SAFETY: setns takes an fd and a flag word; a bad fd fails with EBADF.
-    if unsafe { libc::setns(fd, nstypes) } != 0 {
-        return Err(errno());
-    }
-    Ok(())
+    sys::with_fd(fd, |fd| {
+        sched::setns(fd, CloneFlags::from_bits_retain(nstypes))
+    })
+    .map_err(|e| e as i32)
 }
 
 /// Change the working directory (`chdir(2)`).
 pub fn chdir(path: &CStr) -> Result<(), i32> {
-    // SAFETY: a valid C string.
-    if unsafe { libc::chdir(path.as_ptr()) } != 0 {
-        return Err(errno());
-    }
-    Ok(())
+    unistd::chdir(path).map_err(|e| e as i32)
 }
 
 /// Make `fd` this process's `target` (0, 1 or 2), with `dup2(2)`. The copy
@@ -164,17 +141,17 @@ pub fn chdir(path: &CStr) -> Result<(), i32> {
 pub fn dup_onto(fd: RawFd, target: RawFd) -> Result<(), i32> {
     if fd == target {
         // dup2 onto itself would keep a close-on-exec flag: clear it.
-        // SAFETY: F_SETFD on an fd; a bad one fails with EBADF.
-        if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } != 0 {
-            return Err(errno());
-        }
-        return Ok(());
+        return sys::with_fd(fd, |fd| fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty())))
+            .map(drop)
+            .map_err(|e| e as i32);
     }
-    // SAFETY: dup2 on two fd numbers; a bad source fails with EBADF.
-    if unsafe { libc::dup2(fd, target) } < 0 {
-        return Err(errno());
+    match target {
+        0 => sys::with_fd(fd, |fd| dup2_stdin(fd)),
+        1 => sys::with_fd(fd, |fd| dup2_stdout(fd)),
+        2 => sys::with_fd(fd, |fd| dup2_stderr(fd)),
+        _ => sys::dup2(fd, target),
     }
-    Ok(())
+    .map_err(|e| e as i32)
 }
 
 /// Make the process non-dumpable (`PR_SET_DUMPABLE` 0), so that nothing
@@ -182,15 +159,11 @@ pub fn dup_onto(fd: RawFd, target: RawFd) -> Result<(), i32> {
 /// before it has dropped its privileges; `execve(2)` of the user's program
 /// makes it dumpable again.
 pub fn set_non_dumpable() -> Result<(), i32> {
-    // SAFETY: prctl with integer arguments.
-    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong, 0, 0, 0) } != 0 {
-        return Err(errno());
-    }
-    Ok(())
+    prctl::set_dumpable(false).map_err(|e| e as i32)
 }
 
 /// Close an fd the child inherited and must not keep (`close(2)`).
 pub fn close(fd: RawFd) {
-    // SAFETY: closes an fd number of this process; a bad one fails with EBADF.
-    unsafe { libc::close(fd) };
+    // A bad fd fails with EBADF, and nothing is to be done about it.
+    let _ = unistd::close(fd);
 }

@@ -2,11 +2,13 @@
 //! without it.
 
 use std::convert::Infallible;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::sys::wait::WaitPidFlag;
 
 use crate::sync::{self, ChildChannel, ChildFailure};
-use crate::{Error, ExitStatus};
+use crate::{sys, Error, ExitStatus};
 
 /// A set of namespaces to create, as `CLONE_NEW*` flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,24 +52,6 @@ pub struct Child {
     reaped: Option<ExitStatus>,
 }
 
-#[repr(C)]
-#[derive(Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
-
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-
 /// Clone a child into new `namespaces`. The child runs `child_main` with its
 /// end of the handshake and never returns: it execs or exits (the
 /// `Infallible` return type makes the compiler check that).
@@ -86,44 +70,10 @@ where
     F: FnOnce(ChildChannel) -> Infallible,
 {
     let (parent_end, child_end) = sync::pair()?;
-    let mut pidfd: RawFd = -1;
-    let mut args = CloneArgs {
-        flags: namespaces.bits() | libc::CLONE_PIDFD as u64,
-        pidfd: &mut pidfd as *mut RawFd as u64,
-        exit_signal: libc::SIGCHLD as u64,
-        ..Default::default()
-    };
-    if let Some(fd) = cgroup {
-        args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = fd as u64;
-    }
-    // SAFETY: clone3 with no stack behaves like fork: the child continues on
-    // a copy of this stack. `args` is a valid clone_args of the given size.
-    let mut pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    if pid < 0 && crate::child::errno() == libc::ENOSYS && cgroup.is_none() {
-        // Kernels before 5.3 (or a seccomp filter that hides clone3).
-        pidfd = -1;
-        // SAFETY: clone without a new stack, fork-style; no pidfd requested.
-        pid = unsafe {
-            libc::syscall(
-                libc::SYS_clone,
-                namespaces.bits() | libc::SIGCHLD as u64,
-                0usize,
-                0usize,
-                0usize,
-                0usize,
-            )
-        };
-    }
-    if pid < 0 {
-        return Err(Error::Clone(io::Error::last_os_error()));
-    }
+    // SAFETY: the caller is single-threaded (this function's contract), and
+    // `child_main` runs in the child until it execs or exits.
+    let (pid, pidfd) =
+        unsafe { sys::clone(namespaces.bits(), cgroup) }.map_err(|e| Error::Clone(e.into()))?;
     if pid == 0 {
         drop(parent_end);
         let fd = child_end.as_raw_fd();
@@ -133,9 +83,8 @@ where
     }
     drop(child_end);
     Ok(Child {
-        pid: pid as i32,
-        // SAFETY: clone3 returned a fresh pidfd in `pidfd` when >= 0.
-        pidfd: (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) }),
+        pid,
+        pidfd,
         sock: parent_end,
         reaped: None,
     })
@@ -178,33 +127,19 @@ impl Child {
         if self.reaped.is_some() {
             return Ok(());
         }
-        let rc = match &self.pidfd {
-            // SAFETY: pidfd_send_signal on an open pidfd with no siginfo.
-            Some(fd) => unsafe {
-                libc::syscall(
-                    libc::SYS_pidfd_send_signal,
-                    fd.as_raw_fd(),
-                    signal,
-                    std::ptr::null::<libc::siginfo_t>(),
-                    0u32,
-                )
-            },
-            // SAFETY: kill takes a pid and a signal number; the child is not
-            // reaped yet, so the pid is still ours.
-            None => unsafe { libc::kill(self.pid, signal) as libc::c_long },
+        let sent = match &self.pidfd {
+            Some(fd) => sys::pidfd_send_signal(fd.as_fd(), signal),
+            // The child is not reaped yet, so the pid is still ours.
+            None => sys::kill(self.pid, signal),
         };
-        if rc != 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::ESRCH) {
-                return Ok(());
-            }
-            return Err(Error::Kill {
+        match sent {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(e) => Err(Error::Kill {
                 pid: self.pid,
                 signal,
-                source: err,
-            });
+                source: e.into(),
+            }),
         }
-        Ok(())
     }
 
     /// Reap the child if it has exited. `block`: wait for it.
@@ -212,27 +147,27 @@ impl Child {
         if let Some(status) = self.reaped {
             return Ok(Some(status));
         }
-        let mut raw = 0;
+        let flags = if block {
+            WaitPidFlag::empty()
+        } else {
+            WaitPidFlag::WNOHANG
+        };
         loop {
-            let flags = if block { 0 } else { libc::WNOHANG };
-            // SAFETY: waitpid on our own child with a valid status pointer.
-            let rc = unsafe { libc::waitpid(self.pid, &mut raw, flags) };
-            if rc == self.pid {
-                let status = ExitStatus::from_raw(raw);
-                self.reaped = Some(status);
-                return Ok(Some(status));
+            match sys::waitpid(self.pid, flags) {
+                Ok(Some((_, raw))) => {
+                    let status = ExitStatus::from_raw(raw);
+                    self.reaped = Some(status);
+                    return Ok(Some(status));
+                }
+                Ok(None) => return Ok(None),
+                Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    return Err(Error::Wait {
+                        pid: self.pid,
+                        source: e.into(),
+                    })
+                }
             }
-            if rc == 0 {
-                return Ok(None);
-            }
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return Err(Error::Wait {
-                pid: self.pid,
-                source: err,
-            });
         }
     }
 

@@ -36,6 +36,7 @@ pub mod pty;
 mod signals;
 mod status;
 mod sync;
+mod sys;
 
 pub use clone::{spawn, Child, Namespaces};
 pub use error::Error;

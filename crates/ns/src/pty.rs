@@ -28,8 +28,7 @@
 //! let _raw = stdin.is_terminal().then(|| RawMode::enter(stdin.as_fd())).transpose()?;
 //! let slave_fd = slave.as_raw_fd();
 //! let mut child = spawn(Namespaces::NONE, None, |chan| {
-//!     // SAFETY: setsid has no preconditions.
-//!     unsafe { libc::setsid() };
+//!     let _ = nix::unistd::setsid();
 //!     if let Err(errno) = pty::attach(slave_fd) {
 //!         chan.fail(0, errno);
 //!     }
@@ -46,24 +45,26 @@
 //! # Ok::<(), tinydocker_ns::Error>(())
 //! ```
 
-use std::ffi::CString;
 use std::io::{self, IsTerminal};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 
-use crate::child::{dup_onto, errno};
-use crate::{Child, Error, ExitStatus, SignalForwarder};
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, open, openat2, FcntlArg, OFlag, OpenHow, ResolveFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::stat::{fstat, Mode, SFlag};
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
+use nix::unistd;
+
+use crate::child::dup_onto;
+use crate::{sys, Child, Error, ExitStatus, SignalForwarder};
 
 /// The multiplexer's device number (`/dev/ptmx`, and `ptmx` in every
 /// devpts instance): TTYAUX_MAJOR, minor 2.
 const PTMX: (u32, u32) = (5, 2);
 
-/// `struct open_how` of `openat2(2)`, version 0.
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
+/// How both ends of a pair are opened: read-write, never as the caller's
+/// controlling terminal, close-on-exec.
+const PTY_FLAGS: OFlag = OFlag::O_RDWR.union(OFlag::O_NOCTTY).union(OFlag::O_CLOEXEC);
 
 /// A new pseudo-terminal pair, both ends close-on-exec and neither the
 /// caller's controlling terminal.
@@ -73,24 +74,12 @@ pub struct Pty {
     pub slave: OwnedFd,
 }
 
-fn owned(fd: libc::c_int) -> Option<OwnedFd> {
-    // SAFETY: a non-negative fd just returned by the kernel, owned by nobody.
-    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 impl Pty {
     /// A pair from the host's `/dev/ptmx`.
     pub fn open() -> Result<Pty, Error> {
-        // SAFETY: a valid C string; the result is checked.
-        let fd = unsafe {
-            libc::open(
-                c"/dev/ptmx".as_ptr(),
-                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-            )
-        };
-        let master = owned(fd).ok_or_else(|| Error::OpenPty {
+        let master = open(c"/dev/ptmx", PTY_FLAGS, Mode::empty()).map_err(|e| Error::OpenPty {
             path: "/dev/ptmx".into(),
-            source: io::Error::last_os_error(),
+            source: e.into(),
         })?;
         Self::pair(master, true)
     }
@@ -107,91 +96,42 @@ impl Pty {
     /// there instead (Linux 5.6+).
     pub fn open_in(root: BorrowedFd<'_>) -> Result<Pty, Error> {
         let path = "<container>/dev/ptmx";
-        let err = |source| Error::OpenPty {
+        let err = |e: Errno| Error::OpenPty {
             path: path.into(),
-            source,
+            source: e.into(),
         };
-        let how = OpenHow {
-            flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-            mode: 0,
-            resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
-        };
-        // SAFETY: openat2 with a valid dirfd, C string and open_how of the
-        // size passed.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                root.as_raw_fd(),
-                c"dev/ptmx".as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        let node = owned(fd as libc::c_int).ok_or_else(|| err(io::Error::last_os_error()))?;
-        // SAFETY: stat is plain old data; zeroed is a valid output buffer.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: fstat on an open (O_PATH) fd into a valid buffer.
-        if unsafe { libc::fstat(node.as_raw_fd(), &mut st) } != 0 {
-            return Err(err(io::Error::last_os_error()));
-        }
-        let is_ptmx = st.st_mode & libc::S_IFMT == libc::S_IFCHR
+        let how = OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+        let node = openat2(root, c"dev/ptmx", how).map_err(err)?;
+        let st = fstat(&node).map_err(err)?;
+        let is_ptmx = st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFCHR.bits()
             && (libc::major(st.st_rdev), libc::minor(st.st_rdev)) == PTMX;
         if !is_ptmx {
             return Err(Error::NotPtmx { path: path.into() });
         }
         // Reopened through the O_PATH fd: the very node checked above.
-        let proc_path = CString::new(format!("/proc/self/fd/{}", node.as_raw_fd()))
-            .expect("no NUL in a number");
-        // SAFETY: a valid C string; the result is checked.
-        let fd = unsafe {
-            libc::open(
-                proc_path.as_ptr(),
-                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-            )
-        };
-        let master = owned(fd).ok_or_else(|| err(io::Error::last_os_error()))?;
+        let proc_path = format!("/proc/self/fd/{}", node.as_raw_fd());
+        let master = open(proc_path.as_str(), PTY_FLAGS, Mode::empty()).map_err(err)?;
         Self::pair(master, false)
     }
 
     /// Unlock the slave of `master` and open it.
     fn pair(master: OwnedFd, host_paths: bool) -> Result<Pty, Error> {
-        let unlock: libc::c_int = 0;
-        // SAFETY: TIOCSPTLCK reads an int from a valid pointer.
-        if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
-            return Err(Error::UnlockPty(io::Error::last_os_error()));
-        }
+        sys::unlock_pty(master.as_fd()).map_err(|e| Error::UnlockPty(e.into()))?;
         // The slave straight from the master, with no path to look up
         // (Linux 4.13+).
-        // SAFETY: TIOCGPTPEER takes open flags and returns a new fd.
-        let fd = unsafe {
-            libc::ioctl(
-                master.as_raw_fd(),
-                libc::TIOCGPTPEER,
-                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-            )
+        let e = match sys::open_pty_peer(master.as_fd(), PTY_FLAGS.bits()) {
+            Ok(slave) => return Ok(Pty { master, slave }),
+            Err(e) => e,
         };
-        if let Some(slave) = owned(fd) {
-            return Ok(Pty { master, slave });
-        }
-        let e = errno();
-        if !(host_paths && (e == libc::ENOTTY || e == libc::EINVAL)) {
-            return Err(Error::OpenPtyPeer(io::Error::from_raw_os_error(e)));
+        if !(host_paths && (e == Errno::ENOTTY || e == Errno::EINVAL)) {
+            return Err(Error::OpenPtyPeer(e.into()));
         }
         // Older kernels: by its number, in the host's /dev/pts.
-        let mut n: libc::c_uint = 0;
-        // SAFETY: TIOCGPTN writes an unsigned int to a valid pointer.
-        if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) } != 0 {
-            return Err(Error::OpenPtyPeer(io::Error::last_os_error()));
-        }
-        let path = CString::new(format!("/dev/pts/{n}")).expect("no NUL in a number");
-        // SAFETY: a valid C string; the result is checked.
-        let fd = unsafe {
-            libc::open(
-                path.as_ptr(),
-                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-            )
-        };
-        let slave = owned(fd).ok_or_else(|| Error::OpenPtyPeer(io::Error::last_os_error()))?;
+        let n = sys::pty_number(master.as_fd()).map_err(|e| Error::OpenPtyPeer(e.into()))?;
+        let slave = open(format!("/dev/pts/{n}").as_str(), PTY_FLAGS, Mode::empty())
+            .map_err(|e| Error::OpenPtyPeer(e.into()))?;
         Ok(Pty { master, slave })
     }
 }
@@ -207,24 +147,14 @@ pub fn user_terminal() -> Option<BorrowedFd<'static>> {
 
 /// The window size of terminal `fd` (`TIOCGWINSZ`).
 pub fn window_size(fd: BorrowedFd<'_>) -> Result<libc::winsize, Error> {
-    // SAFETY: winsize is plain old data; zeroed is valid.
-    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
-    // SAFETY: TIOCGWINSZ writes a winsize to a valid pointer.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut size) } != 0 {
-        return Err(Error::GetWindowSize(io::Error::last_os_error()));
-    }
-    Ok(size)
+    sys::window_size(fd).map_err(|e| Error::GetWindowSize(e.into()))
 }
 
 /// Set the window size of terminal `fd` (`TIOCSWINSZ`). On a master, the
 /// kernel sends `SIGWINCH` to the slave's foreground process group when
 /// the size changes.
 pub fn set_window_size(fd: BorrowedFd<'_>, size: &libc::winsize) -> Result<(), Error> {
-    // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer.
-    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, size) } != 0 {
-        return Err(Error::SetWindowSize(io::Error::last_os_error()));
-    }
-    Ok(())
+    sys::set_window_size(fd, size).map_err(|e| Error::SetWindowSize(e.into()))
 }
 
 /// Give the pseudo-terminal `to` the window size of the terminal `from`.
@@ -232,25 +162,16 @@ pub fn copy_window_size(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> Result<(), 
     set_window_size(to, &window_size(from)?)
 }
 
-fn get_termios(fd: BorrowedFd<'_>) -> Result<libc::termios, Error> {
-    // SAFETY: termios is plain old data; zeroed is valid.
-    let mut t: libc::termios = unsafe { std::mem::zeroed() };
-    // SAFETY: tcgetattr writes a termios to a valid pointer.
-    if unsafe { libc::tcgetattr(fd.as_raw_fd(), &mut t) } != 0 {
-        return Err(Error::GetTermios(io::Error::last_os_error()));
-    }
-    Ok(t)
+fn get_termios(fd: BorrowedFd<'_>) -> Result<Termios, Error> {
+    tcgetattr(fd).map_err(|e| Error::GetTermios(e.into()))
 }
 
-fn set_termios(fd: BorrowedFd<'_>, t: &libc::termios) -> io::Result<()> {
+fn set_termios(fd: BorrowedFd<'_>, t: &Termios) -> io::Result<()> {
     loop {
-        // SAFETY: tcsetattr reads a termios from a valid pointer.
-        if unsafe { libc::tcsetattr(fd.as_raw_fd(), libc::TCSANOW, t) } == 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EINTR) {
-            return Err(err);
+        match tcsetattr(fd, SetArg::TCSANOW, t) {
+            Ok(()) => return Ok(()),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -262,15 +183,14 @@ fn set_termios(fd: BorrowedFd<'_>, t: &libc::termios) -> io::Result<()> {
 #[derive(Debug)]
 pub struct RawMode<'a> {
     fd: BorrowedFd<'a>,
-    saved: libc::termios,
+    saved: Termios,
 }
 
 impl<'a> RawMode<'a> {
     pub fn enter(fd: BorrowedFd<'a>) -> Result<RawMode<'a>, Error> {
         let saved = get_termios(fd)?;
-        let mut raw = saved;
-        // SAFETY: cfmakeraw changes a valid termios in place.
-        unsafe { libc::cfmakeraw(&mut raw) };
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
         set_termios(fd, &raw).map_err(Error::SetTermios)?;
         Ok(RawMode { fd, saved })
     }
@@ -287,10 +207,7 @@ impl Drop for RawMode<'_> {
 /// allocation-free, for use between clone and exec; returns the errno of
 /// the step that failed.
 pub fn attach(slave: RawFd) -> Result<(), i32> {
-    // SAFETY: TIOCSCTTY takes an int argument (0: do not steal).
-    if unsafe { libc::ioctl(slave, libc::TIOCSCTTY, 0) } != 0 {
-        return Err(errno());
-    }
+    sys::with_fd(slave, sys::set_controlling_terminal).map_err(|e| e as i32)?;
     for target in 0..3 {
         dup_onto(slave, target)?;
     }
@@ -310,28 +227,21 @@ pub struct UserSide<'a> {
 }
 
 fn set_nonblocking(fd: BorrowedFd<'_>) -> Result<(), Error> {
-    // SAFETY: F_GETFL/F_SETFL on an open fd.
-    let ok = unsafe {
-        let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-        flags >= 0 && libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) == 0
-    };
-    if !ok {
-        return Err(Error::NonBlocking(io::Error::last_os_error()));
-    }
-    Ok(())
+    fcntl(fd, FcntlArg::F_GETFL)
+        .and_then(|flags| {
+            let flags = OFlag::from_bits_retain(flags) | OFlag::O_NONBLOCK;
+            fcntl(fd, FcntlArg::F_SETFL(flags))
+        })
+        .map(drop)
+        .map_err(|e| Error::NonBlocking(e.into()))
 }
 
 /// One `read(2)`, retried on `EINTR`.
 fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     loop {
-        // SAFETY: reads at most buf.len() bytes into a valid buffer.
-        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EINTR) {
-            return Err(err);
+        match unistd::read(fd, buf) {
+            Err(Errno::EINTR) => continue,
+            result => return result.map_err(io::Error::from),
         }
     }
 }
@@ -339,30 +249,27 @@ fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
 /// One `write(2)`, retried on `EINTR`.
 fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     loop {
-        // SAFETY: writes at most buf.len() bytes from a valid buffer.
-        let n = unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EINTR) {
-            return Err(err);
+        match unistd::write(fd, buf) {
+            Err(Errno::EINTR) => continue,
+            result => return result.map_err(io::Error::from),
         }
     }
 }
 
-fn poll_fds(fds: &mut [libc::pollfd]) -> Result<(), Error> {
+fn poll_fds(fds: &mut [PollFd<'_>]) -> Result<(), Error> {
     loop {
-        // SAFETY: a valid array of pollfds of the length passed.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if n >= 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EINTR) {
-            return Err(Error::Poll(err));
+        match poll(fds, PollTimeout::NONE) {
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::Poll(e.into())),
         }
     }
+}
+
+/// What `poll(2)` reported for `fd`. (Every flag it reports for the
+/// events asked here is one nix names.)
+fn revents(fd: &PollFd<'_>) -> PollFlags {
+    fd.revents().unwrap_or(PollFlags::empty())
 }
 
 fn is_gone(err: &io::Error) -> bool {
@@ -387,12 +294,7 @@ impl Output<'_> {
                 Ok(n) => data = &data[n..],
                 // Someone made it non-blocking: wait until it takes more.
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let mut pfd = [libc::pollfd {
-                        fd: self.fd.as_raw_fd(),
-                        events: libc::POLLOUT,
-                        revents: 0,
-                    }];
-                    poll_fds(&mut pfd)?;
+                    poll_fds(&mut [PollFd::new(self.fd, PollFlags::POLLOUT)])?;
                 }
                 Err(e) if is_gone(&e) => self.gone = true,
                 Err(e) => return Err(Error::WriteOutput(e)),
@@ -445,28 +347,29 @@ pub fn relay(
             }
             check_child = false;
         }
+        let read_input = match input {
+            Some(fd) if pending.is_empty() && master_open => Some(fd),
+            _ => None,
+        };
+        let master_events = if pending.is_empty() {
+            PollFlags::POLLIN
+        } else {
+            PollFlags::POLLIN | PollFlags::POLLOUT
+        };
+        // An fd not to be watched is left out, as poll(2) skips a negative
+        // one (a BorrowedFd cannot be -1): the master once the program's
+        // side is closed (it would report POLLHUP every time), the input
+        // while earlier input waits or the master is closed. Those come
+        // last, so the fds to watch are the first `polled`; the others
+        // report nothing.
+        let polled = 1 + usize::from(master_open) + usize::from(read_input.is_some());
         let mut fds = [
-            libc::pollfd {
-                fd: signals.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: if master_open { master.as_raw_fd() } else { -1 },
-                events: libc::POLLIN | if pending.is_empty() { 0 } else { libc::POLLOUT },
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: match input {
-                    Some(fd) if pending.is_empty() && master_open => fd.as_raw_fd(),
-                    _ => -1,
-                },
-                events: libc::POLLIN,
-                revents: 0,
-            },
+            PollFd::new(signals.fd(), PollFlags::POLLIN),
+            PollFd::new(master, master_events),
+            PollFd::new(read_input.unwrap_or(master), PollFlags::POLLIN),
         ];
-        poll_fds(&mut fds)?;
-        if fds[0].revents != 0 {
+        poll_fds(&mut fds[..polled])?;
+        if !revents(&fds[0]).is_empty() {
             match signals.next()? {
                 libc::SIGCHLD => check_child = true,
                 libc::SIGWINCH => {
@@ -477,8 +380,8 @@ pub fn relay(
                 sig => child.signal(sig)?,
             }
         }
-        let ready = fds[1].revents;
-        if ready & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+        let ready = revents(&fds[1]);
+        if ready.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
             match read(master, &mut buf) {
                 Ok(0) => master_open = false,
                 Ok(n) => output.write_all(&buf[..n])?,
@@ -488,7 +391,7 @@ pub fn relay(
                 Err(e) => return Err(Error::ReadPty(e)),
             }
         }
-        if ready & libc::POLLOUT != 0 && master_open && !pending.is_empty() {
+        if ready.contains(PollFlags::POLLOUT) && master_open && !pending.is_empty() {
             match write(master, &pending) {
                 Ok(n) => {
                     pending.drain(..n);
@@ -501,7 +404,7 @@ pub fn relay(
         if !master_open {
             pending.clear();
         }
-        if fds[2].revents != 0 {
+        if !revents(&fds[2]).is_empty() {
             if let Some(fd) = input {
                 match read(fd, &mut buf) {
                     Ok(0) => input = None,
@@ -535,54 +438,29 @@ fn drain(master: BorrowedFd<'_>, output: &mut Output<'_>, buf: &mut [u8]) -> Res
 /// the master sized `size`. Returns (master, slave), both close-on-exec, or
 /// the errno of the step that failed. Async-signal-safe and allocation-free.
 pub fn open_in_child(size: Option<&libc::winsize>) -> Result<(RawFd, RawFd), i32> {
-    // SAFETY: a valid C string; the result is checked.
-    let master = unsafe {
-        libc::open(
-            c"/dev/ptmx".as_ptr(),
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
-    if master < 0 {
-        return Err(errno());
-    }
-    let fail = |master: RawFd| {
-        let e = errno();
-        crate::child::close(master);
-        Err(e)
-    };
-    let unlock: libc::c_int = 0;
-    // SAFETY: TIOCSPTLCK reads an int from a valid pointer.
-    if unsafe { libc::ioctl(master, libc::TIOCSPTLCK, &unlock) } != 0 {
-        return fail(master);
-    }
+    let master = open(c"/dev/ptmx", PTY_FLAGS, Mode::empty()).map_err(|e| e as i32)?;
+    // On failure, `master` is closed as it drops.
+    sys::unlock_pty(master.as_fd()).map_err(|e| e as i32)?;
     if let Some(size) = size {
-        // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer.
-        if unsafe { libc::ioctl(master, libc::TIOCSWINSZ, size as *const libc::winsize) } != 0 {
-            return fail(master);
-        }
+        sys::set_window_size(master.as_fd(), size).map_err(|e| e as i32)?;
     }
-    // SAFETY: TIOCGPTPEER takes open flags and returns a new fd.
-    let slave = unsafe {
-        libc::ioctl(
-            master,
-            libc::TIOCGPTPEER,
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
-    if slave < 0 {
-        return fail(master);
-    }
-    Ok((master, slave))
+    let slave = sys::open_pty_peer(master.as_fd(), PTY_FLAGS.bits()).map_err(|e| e as i32)?;
+    Ok((master.into_raw_fd(), slave.into_raw_fd()))
 }
 
 #[cfg(test)]
 mod tests {
-    use std::os::fd::AsFd;
+    use nix::sys::wait::WaitPidFlag;
 
     use super::*;
 
     fn termios(fd: BorrowedFd<'_>) -> libc::termios {
-        get_termios(fd).unwrap()
+        get_termios(fd).unwrap().into()
+    }
+
+    fn open_dir(path: &(impl nix::NixPath + ?Sized)) -> OwnedFd {
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        open(path, flags, Mode::empty()).unwrap()
     }
 
     #[test]
@@ -600,14 +478,7 @@ mod tests {
 
     #[test]
     fn a_pair_from_a_root_directory() {
-        // SAFETY: a valid C string; the result is checked.
-        let fd = unsafe {
-            libc::open(
-                c"/".as_ptr(),
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        };
-        let root = owned(fd).unwrap();
+        let root = open_dir(c"/");
         let pty = Pty::open_in(root.as_fd()).unwrap();
         assert!(pty.slave.as_fd().is_terminal());
     }
@@ -620,15 +491,7 @@ mod tests {
         // host's /dev/ptmx (here, to itself: too many levels of links).
         let _ = std::fs::remove_file(dir.join("dev/ptmx"));
         std::os::unix::fs::symlink("/dev/ptmx", dir.join("dev/ptmx")).unwrap();
-        let c = CString::new(dir.to_str().unwrap()).unwrap();
-        // SAFETY: a valid C string; the result is checked.
-        let root = owned(unsafe {
-            libc::open(
-                c.as_ptr(),
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        })
-        .unwrap();
+        let root = open_dir(&dir);
         let err = Pty::open_in(root.as_fd()).unwrap_err();
         assert!(matches!(err, Error::OpenPty { .. }), "{err:?}");
         // A device that is not a multiplexer is refused before it is opened.
@@ -696,25 +559,22 @@ mod tests {
         let slave = pty.slave.as_raw_fd();
         // A forked child does only system calls, then _exits: safe even
         // though the test harness has other threads.
-        // SAFETY: fork has no preconditions; the child below makes only
-        // async-signal-safe calls.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0);
-        if pid == 0 {
-            // SAFETY: plain system calls in the child.
-            unsafe {
-                let ok = libc::setsid() > 0
+        // SAFETY: the child below makes only async-signal-safe calls.
+        let pid = match unsafe { unistd::fork() }.unwrap() {
+            unistd::ForkResult::Child => {
+                let me = Ok(unistd::getpid());
+                let ok = unistd::setsid().is_ok()
                     && attach(slave).is_ok()
-                    && libc::isatty(0) == 1
-                    && libc::isatty(2) == 1
-                    && libc::tcgetpgrp(0) == libc::getpid()
-                    && libc::tcgetsid(1) == libc::getpid();
-                libc::_exit(if ok { 0 } else { 1 });
+                    && sys::with_fd(0, |fd| unistd::isatty(fd)) == Ok(true)
+                    && sys::with_fd(2, |fd| unistd::isatty(fd)) == Ok(true)
+                    && sys::with_fd(0, |fd| unistd::tcgetpgrp(fd)) == me
+                    && sys::with_fd(1, |fd| nix::sys::termios::tcgetsid(fd)) == me;
+                sys::exit(if ok { 0 } else { 1 });
             }
-        }
-        let mut status = 0;
-        // SAFETY: waitpid on our own child into a valid int.
-        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+            unistd::ForkResult::Parent { child } => child.as_raw(),
+        };
+        let (reaped, status) = sys::waitpid(pid, WaitPidFlag::empty()).unwrap().unwrap();
+        assert_eq!(reaped, pid);
         assert_eq!(ExitStatus::from_raw(status), ExitStatus::Exited(0));
     }
 }

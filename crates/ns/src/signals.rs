@@ -1,8 +1,11 @@
 //! Forward the signals a user sends to the runtime on to the container's
 //! init, and notice its exit, with one `signalfd(2)`: no handlers, no sleeps.
 
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 use crate::{Child, Error, ExitStatus};
 
@@ -24,43 +27,26 @@ pub const FORWARDED_SIGNALS: [i32; 7] = [
 /// first read; the child resets its mask with
 /// [`reset_signals`](crate::child::reset_signals) before exec.
 pub struct SignalForwarder {
-    fd: OwnedFd,
-    old_mask: libc::sigset_t,
-}
-
-fn signal_set(signals: &[i32]) -> libc::sigset_t {
-    // SAFETY: sigemptyset/sigaddset initialise and fill a local sigset_t.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for &sig in signals {
-            libc::sigaddset(&mut set, sig);
-        }
-        set
-    }
+    fd: SignalFd,
+    old_mask: SigSet,
 }
 
 impl SignalForwarder {
     pub fn block() -> Result<Self, Error> {
-        let mut signals = FORWARDED_SIGNALS.to_vec();
-        signals.push(libc::SIGCHLD);
-        let set = signal_set(&signals);
-        // SAFETY: zeroed sigset_t is a valid output buffer for sigprocmask.
-        let mut old_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: valid set and output pointers.
-        if unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old_mask) } != 0 {
-            return Err(Error::BlockSignals(io::Error::last_os_error()));
+        let mut set = SigSet::empty();
+        for &sig in FORWARDED_SIGNALS.iter().chain(&[libc::SIGCHLD]) {
+            set.add(Signal::try_from(sig).expect("a standard signal"));
         }
-        // SAFETY: signalfd with a valid set creates a new fd.
-        let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) };
-        if fd < 0 {
-            let err = io::Error::last_os_error();
-            // SAFETY: restores the mask saved above.
-            unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
-            return Err(Error::SignalFd(err));
-        }
-        // SAFETY: signalfd returned a new fd that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut old_mask = SigSet::empty();
+        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old_mask))
+            .map_err(|e| Error::BlockSignals(e.into()))?;
+        let fd = match SignalFd::with_flags(&set, SfdFlags::SFD_CLOEXEC) {
+            Ok(fd) => fd,
+            Err(e) => {
+                let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+                return Err(Error::SignalFd(e.into()));
+            }
+        };
         Ok(SignalForwarder { fd, old_mask })
     }
 
@@ -88,26 +74,20 @@ impl SignalForwarder {
 
     /// Block until the next signal arrives; return its number.
     pub fn next(&self) -> Result<i32, Error> {
-        // SAFETY: signalfd_siginfo is plain old data; zeroed is valid.
-        let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-        let size = std::mem::size_of::<libc::signalfd_siginfo>();
         loop {
-            // SAFETY: reads one siginfo into a buffer of exactly its size.
-            let n = unsafe {
-                libc::read(
-                    self.fd.as_raw_fd(),
-                    (&mut info as *mut libc::signalfd_siginfo).cast(),
-                    size,
-                )
-            };
-            if n == size as isize {
-                return Ok(info.ssi_signo as i32);
-            }
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EINTR) {
-                return Err(Error::ReadSignal(err));
+            match self.fd.read_signal() {
+                Ok(Some(info)) => return Ok(info.ssi_signo as i32),
+                Err(Errno::EINTR) => continue,
+                // Only a non-blocking signalfd has nothing to read.
+                Ok(None) => return Err(Error::ReadSignal(Errno::EAGAIN.into())),
+                Err(e) => return Err(Error::ReadSignal(e.into())),
             }
         }
+    }
+
+    /// The signalfd, for the pseudo-terminal relay's `poll(2)`.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 
@@ -121,7 +101,6 @@ impl AsRawFd for SignalForwarder {
 
 impl Drop for SignalForwarder {
     fn drop(&mut self) {
-        // SAFETY: restores the mask saved in `block`.
-        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut()) };
+        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
     }
 }

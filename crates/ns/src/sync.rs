@@ -5,10 +5,16 @@
 //! from the child. End-of-file on the parent's side means the child's end was
 //! closed: by a successful `execve(2)` (the fd is `CLOEXEC`) or by its death.
 
-use std::io;
+use std::io::{self, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::Error;
+use nix::errno::Errno;
+use nix::sys::socket::{
+    recv, recvmsg, send, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag,
+    SockType,
+};
+
+use crate::{sys, Error};
 
 const GO: u8 = b'G';
 /// The one byte of [`ChildChannel::ready`].
@@ -46,37 +52,24 @@ impl ChildFailure {
 
 /// Create the socketpair: (parent end, child end), both `CLOEXEC`.
 pub(crate) fn pair() -> Result<(OwnedFd, OwnedFd), Error> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: `fds` is a valid, writable array of two ints.
-    let rc = unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    };
-    if rc != 0 {
-        return Err(Error::SocketPair(io::Error::last_os_error()));
-    }
-    // SAFETY: socketpair succeeded, so both fds are open and owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::SocketPair(e.into()))
 }
 
 /// Parent side: say go.
 pub(crate) fn send_go(fd: &OwnedFd) -> Result<(), Error> {
     loop {
-        // SAFETY: writes one byte from a valid buffer to an open fd.
-        let rc = unsafe { libc::send(fd.as_raw_fd(), [GO].as_ptr().cast(), 1, libc::MSG_NOSIGNAL) };
-        if rc == 1 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        match err.raw_os_error() {
-            Some(libc::EINTR) => continue,
+        match send(fd.as_raw_fd(), &[GO], MsgFlags::MSG_NOSIGNAL) {
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => continue,
             // The child already died: its exit status tells the story.
-            Some(libc::EPIPE) | Some(libc::ECONNRESET) => return Ok(()),
-            _ => return Err(Error::SendGo(err)),
+            Err(Errno::EPIPE | Errno::ECONNRESET) => return Ok(()),
+            Err(e) => return Err(Error::SendGo(e.into())),
         }
     }
 }
@@ -84,62 +77,41 @@ pub(crate) fn send_go(fd: &OwnedFd) -> Result<(), Error> {
 /// Parent side: the fd the child passed with [`ChildChannel::send_fd`], or
 /// the failure it reported before it could.
 pub(crate) fn receive_fd(fd: &OwnedFd) -> Result<Result<OwnedFd, ChildFailure>, Error> {
-    #[repr(C)]
-    union Control {
-        buf: [u8; 64],
-        _align: libc::cmsghdr,
-    }
+    /// Room for the control message, aligned for its `cmsghdr`.
+    #[repr(C, align(8))]
+    struct Control([u8; 64]);
     let mut data = [0u8; 8];
-    let mut control = Control { buf: [0; 64] };
-    loop {
-        let mut iov = libc::iovec {
-            iov_base: data.as_mut_ptr().cast(),
-            iov_len: data.len(),
-        };
-        // SAFETY: msghdr is plain old data; zeroed is valid.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        // SAFETY: a pointer to the control buffer, of its size.
-        msg.msg_control = unsafe { control.buf.as_mut_ptr() }.cast();
-        msg.msg_controllen = 64;
-        // SAFETY: a valid msghdr whose buffers outlive the call.
-        let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(libc::EINTR) {
-                continue;
+    let mut control = Control([0; 64]);
+    let (n, passed) = loop {
+        let mut iov = [IoSliceMut::new(&mut data)];
+        match recvmsg::<()>(
+            fd.as_raw_fd(),
+            &mut iov,
+            Some(&mut control.0),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(msg) => {
+                let passed = msg.cmsgs().ok().and_then(|mut cmsgs| match cmsgs.next() {
+                    Some(ControlMessageOwned::ScmRights(fds)) => fds.first().copied(),
+                    _ => None,
+                });
+                break (msg.bytes, passed);
             }
-            return Err(Error::ReadResult(err));
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::ReadResult(e.into())),
         }
-        if n == 8 {
-            return Ok(Err(ChildFailure::decode(data)));
-        }
-        // SAFETY: the kernel filled msg_control; CMSG_FIRSTHDR checks the length.
-        let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
-        // SAFETY: a non-null header inside the control buffer.
-        let passed = !cmsg.is_null()
-            && unsafe {
-                (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS
-            };
-        if n == 1 && data[0] == FD_MESSAGE && passed {
-            let mut raw: RawFd = -1;
-            // SAFETY: the data of an SCM_RIGHTS header holds at least one fd.
-            unsafe {
-                std::ptr::copy_nonoverlapping(
-                    libc::CMSG_DATA(cmsg),
-                    (&mut raw as *mut RawFd).cast::<u8>(),
-                    std::mem::size_of::<RawFd>(),
-                )
-            };
-            // SAFETY: the kernel installed this fd in our table for us.
-            return Ok(Ok(unsafe { OwnedFd::from_raw_fd(raw) }));
-        }
-        return Err(Error::ReadResult(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the container process ended before it passed its terminal",
-        )));
+    };
+    if n == 8 {
+        return Ok(Err(ChildFailure::decode(data)));
     }
+    if let (1, FD_MESSAGE, Some(raw)) = (n, data[0], passed) {
+        // SAFETY: the kernel installed this fd in our table for us.
+        return Ok(Ok(unsafe { OwnedFd::from_raw_fd(raw) }));
+    }
+    Err(Error::ReadResult(io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the container process ended before it passed its terminal",
+    )))
 }
 
 /// How the child's way to its [`ChildChannel::ready`] ended.
@@ -157,21 +129,13 @@ pub enum Barrier {
 pub(crate) fn read_ready(fd: &OwnedFd) -> Result<Barrier, Error> {
     let mut buf = [0u8; 8];
     loop {
-        // SAFETY: reads at most 8 bytes into a valid 8-byte buffer.
-        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        match n {
-            1 if buf[0] == READY => return Ok(Barrier::Reached),
-            8 => return Ok(Barrier::Failed(ChildFailure::decode(buf))),
-            0 => return Ok(Barrier::Ended),
-            n if n < 0 => {
-                let err = io::Error::last_os_error();
-                match err.raw_os_error() {
-                    Some(libc::EINTR) => continue,
-                    Some(libc::ECONNRESET) => return Ok(Barrier::Ended),
-                    _ => return Err(Error::ReadResult(err)),
-                }
-            }
-            _ => {
+        match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            Ok(1) if buf[0] == READY => return Ok(Barrier::Reached),
+            Ok(8) => return Ok(Barrier::Failed(ChildFailure::decode(buf))),
+            Ok(0) | Err(Errno::ECONNRESET) => return Ok(Barrier::Ended),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::ReadResult(e.into())),
+            Ok(_) => {
                 return Err(Error::ReadResult(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "unexpected message from the container process",
@@ -186,20 +150,12 @@ pub(crate) fn read_ready(fd: &OwnedFd) -> Result<Barrier, Error> {
 pub(crate) fn read_result(fd: &OwnedFd) -> Result<Option<ChildFailure>, Error> {
     let mut buf = [0u8; 8];
     loop {
-        // SAFETY: reads at most 8 bytes into a valid 8-byte buffer.
-        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-        match n {
-            0 => return Ok(None),
-            8 => return Ok(Some(ChildFailure::decode(buf))),
-            n if n < 0 => {
-                let err = io::Error::last_os_error();
-                match err.raw_os_error() {
-                    Some(libc::EINTR) => continue,
-                    Some(libc::ECONNRESET) => return Ok(None),
-                    _ => return Err(Error::ReadResult(err)),
-                }
-            }
-            _ => {
+        match recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()) {
+            Ok(0) | Err(Errno::ECONNRESET) => return Ok(None),
+            Ok(8) => return Ok(Some(ChildFailure::decode(buf))),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::ReadResult(e.into())),
+            Ok(_) => {
                 return Err(Error::ReadResult(io::Error::new(
                     io::ErrorKind::InvalidData,
                     "short message from the container process",
@@ -224,15 +180,11 @@ impl ChildChannel {
     pub fn wait_go(&self) {
         let mut buf = [0u8; 1];
         loop {
-            // SAFETY: reads at most one byte into a valid buffer.
-            let n = unsafe { libc::recv(self.fd, buf.as_mut_ptr().cast(), 1, 0) };
-            if n == 1 && buf[0] == GO {
-                return;
+            match recv(self.fd, &mut buf, MsgFlags::empty()) {
+                Ok(1) if buf[0] == GO => return,
+                Err(Errno::EINTR) => continue,
+                _ => crate::child::exit(1),
             }
-            if n < 0 && crate::child::errno() == libc::EINTR {
-                continue;
-            }
-            crate::child::exit(1);
         }
     }
 
@@ -240,9 +192,8 @@ impl ChildChannel {
     /// if it died instead): a barrier, for the parent to act while the
     /// child waits (record what the child has become).
     pub fn ready(&self) {
-        // SAFETY: sends one byte from a valid buffer. A parent that is
-        // gone shows in the wait below.
-        unsafe { libc::send(self.fd, [READY].as_ptr().cast(), 1, libc::MSG_NOSIGNAL) };
+        // A parent that is gone shows in the wait below.
+        let _ = send(self.fd, &[READY], MsgFlags::MSG_NOSIGNAL);
         self.wait_go();
     }
 
@@ -252,16 +203,13 @@ impl ChildChannel {
     /// parent-death signal that a user change cleared.
     pub fn exit_if_parent_gone(&self) {
         let mut buf = [0u8; 1];
-        // SAFETY: peeks at most one byte into a valid buffer, without blocking.
-        let n = unsafe {
-            libc::recv(
-                self.fd,
-                buf.as_mut_ptr().cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        if n == 0 {
+        // A peek, without blocking.
+        let peeked = recv(
+            self.fd,
+            &mut buf,
+            MsgFlags::MSG_PEEK | MsgFlags::MSG_DONTWAIT,
+        );
+        if peeked == Ok(0) {
             crate::child::exit(1);
         }
     }
@@ -269,9 +217,8 @@ impl ChildChannel {
     /// Report a failure of setup step `step` with `errno`, then exit.
     pub fn fail(&self, step: u32, errno: i32) -> ! {
         let msg = ChildFailure { step, errno }.encode();
-        // SAFETY: sends 8 bytes from a valid buffer; the result does not
-        // matter, the process exits next either way.
-        unsafe { libc::send(self.fd, msg.as_ptr().cast(), msg.len(), libc::MSG_NOSIGNAL) };
+        // The result does not matter: the process exits next either way.
+        let _ = send(self.fd, &msg, MsgFlags::MSG_NOSIGNAL);
         crate::child::exit(1)
     }
 
@@ -279,49 +226,13 @@ impl ChildChannel {
     /// a pseudo-terminal the child opened in its own devpts. The parent
     /// takes it with [`Child::receive_fd`](crate::Child::receive_fd).
     pub fn send_fd(&self, fd: RawFd) -> Result<(), i32> {
-        #[repr(C)]
-        union Control {
-            buf: [u8; 64],
-            _align: libc::cmsghdr,
-        }
-        let mut byte = [FD_MESSAGE];
-        let mut iov = libc::iovec {
-            iov_base: byte.as_mut_ptr().cast(),
-            iov_len: 1,
-        };
-        let mut control = Control { buf: [0; 64] };
-        // SAFETY: msghdr is plain old data; zeroed is valid.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        // SAFETY: CMSG_SPACE is a pure computation.
-        let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-        // SAFETY: the buffer is 64 bytes, more than CMSG_SPACE of one fd.
-        msg.msg_control = unsafe { control.buf.as_mut_ptr() }.cast();
-        msg.msg_controllen = space;
-        // SAFETY: msg_control points at a zeroed buffer of msg_controllen
-        // bytes, so the first header is inside it.
-        unsafe {
-            let cmsg = libc::CMSG_FIRSTHDR(&msg);
-            (*cmsg).cmsg_level = libc::SOL_SOCKET;
-            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
-            std::ptr::copy_nonoverlapping(
-                (&fd as *const RawFd).cast::<u8>(),
-                libc::CMSG_DATA(cmsg),
-                std::mem::size_of::<RawFd>(),
-            );
-        }
         loop {
-            // SAFETY: a valid msghdr on an open socket.
-            let n = unsafe { libc::sendmsg(self.fd, &msg, libc::MSG_NOSIGNAL) };
-            if n == 1 {
-                return Ok(());
+            match sys::send_fd(self.fd, FD_MESSAGE, fd) {
+                Ok(1) => return Ok(()),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e as i32),
+                Ok(_) => return Err(crate::child::errno()),
             }
-            if n < 0 && crate::child::errno() == libc::EINTR {
-                continue;
-            }
-            return Err(crate::child::errno());
         }
     }
 
@@ -354,8 +265,7 @@ mod tests {
             errno: libc::EACCES,
         }
         .encode();
-        // SAFETY: valid buffer and open fd.
-        unsafe { libc::send(chan.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
+        send(chan.as_raw_fd(), &msg, MsgFlags::empty()).unwrap();
         assert_eq!(
             read_result(&parent).unwrap(),
             Some(ChildFailure {
@@ -391,8 +301,7 @@ mod tests {
             errno: libc::EIO,
         }
         .encode();
-        // SAFETY: valid buffer and open fd.
-        unsafe { libc::send(child.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
+        send(child.as_raw_fd(), &msg, MsgFlags::empty()).unwrap();
         assert_eq!(
             read_ready(&parent).unwrap(),
             Barrier::Failed(ChildFailure {
