@@ -337,7 +337,7 @@ fn init_over_the_memory_limit_is_oom_killed() {
     assert_eq!(record["state"]["oom_killed"], true, "record: {record:#}");
     assert_eq!(record["state"]["exit_code"], 137, "record: {record:#}");
     assert_eq!(
-        record["config"]["cgroup"],
+        record["spec"]["linux"]["cgroupsPath"],
         format!("tinydocker/{id}"),
         "record: {record:#}"
     );
@@ -549,9 +549,9 @@ fn kernel_reports_the_limits_written() {
     assert_eq!(stats.memory_limit, Some(64 * MIB), "{stats:?}");
     assert_eq!(stats.pids_limit, Some(20), "{stats:?}");
     let record = root.record(&id);
-    let resources = &record["config"]["resources"];
-    assert_eq!(resources["memory"], 64 * MIB, "record: {record:#}");
-    assert_eq!(resources["pids_limit"], 20, "record: {record:#}");
+    let resources = &record["spec"]["linux"]["resources"];
+    assert_eq!(resources["memory"]["limit"], 64 * MIB, "record: {record:#}");
+    assert_eq!(resources["pids"]["limit"], 20, "record: {record:#}");
     force_remove(&root, "limited", run, &cgroup);
 }
 
@@ -586,9 +586,13 @@ fn update_changes_a_running_containers_limits() {
     assert_eq!(stats.pids_limit, Some(50), "{stats:?}");
     assert_eq!(cgroup.cpu_max(), (Some(50_000), 100_000));
     let record = root.record(&id);
-    let resources = &record["config"]["resources"];
-    assert_eq!(resources["memory"], 128 * MIB, "record: {record:#}");
-    assert_eq!(resources["pids_limit"], 50, "record: {record:#}");
+    let resources = &record["spec"]["linux"]["resources"];
+    assert_eq!(
+        resources["memory"]["limit"],
+        128 * MIB,
+        "record: {record:#}"
+    );
+    assert_eq!(resources["pids"]["limit"], 50, "record: {record:#}");
 
     // Bad input changes nothing.
     root.run(&["update", "--memory", "12x", "grow"])
@@ -603,9 +607,13 @@ fn update_changes_a_running_containers_limits() {
     run.finish().code(137);
     let record = root.record(&id);
     assert_eq!(record["state"]["status"], "exited", "record: {record:#}");
-    let resources = &record["config"]["resources"];
-    assert_eq!(resources["memory"], 128 * MIB, "record: {record:#}");
-    assert_eq!(resources["pids_limit"], 50, "record: {record:#}");
+    let resources = &record["spec"]["linux"]["resources"];
+    assert_eq!(
+        resources["memory"]["limit"],
+        128 * MIB,
+        "record: {record:#}"
+    );
+    assert_eq!(resources["pids"]["limit"], 50, "record: {record:#}");
     cgroup.assert_gone();
     root.run(&["rm", "grow"]).ok();
 
@@ -687,7 +695,7 @@ fn cgroups_are_removed_with_their_containers() {
     );
     let cgroup = Cgroup::of(&id);
     cgroup.assert_holds(init);
-    assert_eq!(root.record(&id)["config"]["cgroup"], cgroup.rel);
+    assert_eq!(root.record(&id)["spec"]["linux"]["cgroupsPath"], cgroup.rel);
     run.signal(libc::SIGTERM);
     run.finish().ok();
     root.assert_no_containers();
@@ -748,7 +756,7 @@ fn cgroup_parent_holds_the_container() {
     let cgroup = Cgroup::new(format!("{}/{id}", parent.0));
     cgroup.assert_holds(init);
     assert_eq!(cgroup.stats().memory_limit, Some(64 * MIB));
-    assert_eq!(root.record(&id)["config"]["cgroup"], cgroup.rel);
+    assert_eq!(root.record(&id)["spec"]["linux"]["cgroupsPath"], cgroup.rel);
     Cgroup::of(&id).assert_gone();
     force_remove(&root, "nested", run, &cgroup);
 }

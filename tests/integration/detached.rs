@@ -253,7 +253,7 @@ fn detached_bridge_container_releases_its_network_at_exit() {
         "sleep",
         "100",
     ]);
-    let host_if = root.record(&id)["config"]["net"]["host_if"]
+    let host_if = root.record(&id)["state"]["net"]["host_if"]
         .as_str()
         .unwrap()
         .to_string();

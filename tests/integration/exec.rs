@@ -150,7 +150,7 @@ fn exec_sees_the_containers_network() {
     let root = TestRoot::new();
     let _run = start(&root, "web", &["--network", "bridge"]);
     let id = root.container_ids().pop().expect("the container");
-    let ip = root.record(&id)["config"]["net"]["ip"]
+    let ip = root.record(&id)["state"]["net"]["ip"]
         .as_str()
         .expect("an address")
         .to_string();

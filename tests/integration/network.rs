@@ -578,7 +578,7 @@ fn network_bridge_gives_eth0_routes_and_etc_files() {
     let net = inspect(&root, "bridge");
     let id = id_of(&root, &name);
     let rec = root.record(&id);
-    let rnet = &rec["config"]["net"];
+    let rnet = &rec["state"]["net"];
 
     assert_eq!(sections[0], "eth0\nlo\n", "interfaces inside");
 
@@ -758,10 +758,10 @@ fn published_port_answers_from_the_host_until_removed() {
     }
     let rec = root.record(&id);
     assert_eq!(
-        rec["config"]["net"]["ports"].as_array().map(Vec::len),
+        rec["state"]["net"]["ports"].as_array().map(Vec::len),
         Some(3),
         "{}",
-        rec["config"]["net"]
+        rec["state"]["net"]
     );
 
     stop(&mut run);

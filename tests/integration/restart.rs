@@ -65,14 +65,14 @@ fn start_of_a_bridge_container_gets_its_network_back() {
         "sleep",
         "100",
     ]);
-    let ip = root.record(&id)["config"]["net"]["ip"].clone();
+    let ip = root.record(&id)["state"]["net"]["ip"].clone();
     root.run(&["stop", "-t", "0", "netted"]).ok();
     assert_eq!(root.state(&id)["net_released"], true);
     root.run(&["start", "netted"]).ok();
     let record = root.record(&id);
     // Its address of before, free again, and a veth on the bridge.
-    assert_eq!(record["config"]["net"]["ip"], ip);
-    let host_if = record["config"]["net"]["host_if"].as_str().unwrap();
+    assert_eq!(record["state"]["net"]["ip"], ip);
+    let host_if = record["state"]["net"]["host_if"].as_str().unwrap();
     assert!(std::path::Path::new(&format!("/sys/class/net/{host_if}")).exists());
     root.run(&["rm", "-f", "netted"]).ok();
     link_gone(host_if);
@@ -288,7 +288,7 @@ fn after_a_reboot_containers_show_exited_and_start_and_rm_work() {
         });
         assert!(removed, "rmdir {}: {error:?}", dir.display());
     }
-    let host_if = root.record(&id)["config"]["net"]["host_if"]
+    let host_if = root.record(&id)["state"]["net"]["host_if"]
         .as_str()
         .unwrap()
         .to_string();

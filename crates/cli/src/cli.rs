@@ -7,7 +7,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use crate::limits::LimitArgs;
 use crate::security::SecurityArgs;
 
-pub const DEFAULT_ROOT: &str = "/var/lib/tinydocker";
+use tinydocker_engine::DEFAULT_ROOT;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -1,5 +1,7 @@
 //! Durations and sizes the way docker prints them.
 
+pub use tinydocker_engine::rfc3339;
+
 /// "Less than a second", "5 seconds", "About a minute", "3 hours", ...
 pub fn duration(secs: u64) -> String {
     let (mins, hours) = (secs / 60, secs / 3600);
@@ -20,7 +22,7 @@ pub fn duration(secs: u64) -> String {
 
 /// Seconds between an event (ns since the epoch) and now.
 pub fn since(nanos: u128) -> u64 {
-    let now = crate::state::now_nanos();
+    let now = tinydocker_engine::now_nanos();
     (now.saturating_sub(nanos) / 1_000_000_000) as u64
 }
 
@@ -52,47 +54,21 @@ pub fn size(bytes: u64) -> String {
     format!("{digits}{}", UNITS[unit])
 }
 
-/// An instant (ns since the epoch) as RFC 3339 in UTC, as docker's inspect
-/// shows times: "2026-11-28T19:52:00.123456789Z". Zero is docker's zero time.
-pub fn rfc3339(nanos: u128) -> String {
-    if nanos == 0 {
-        return "0001-01-01T00:00:00Z".into();
-    }
-    let secs = (nanos / 1_000_000_000) as i64;
-    let frac = (nanos % 1_000_000_000) as u32;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{frac:09}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn rfc3339_times() {
-        assert_eq!(super::rfc3339(0), "0001-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(1), "1970-01-01T00:00:00.000000001Z");
+        use tinydocker_engine::rfc3339;
+        assert_eq!(rfc3339(0), "0001-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1), "1970-01-01T00:00:00.000000001Z");
         // 2026-11-28T19:52:00Z
         assert_eq!(
-            super::rfc3339(1_795_895_520_000_000_000),
+            rfc3339(1_795_895_520_000_000_000),
             "2026-11-28T19:52:00.000000000Z"
         );
         // 2000-02-29T12:00:00.5Z (a leap day)
         assert_eq!(
-            super::rfc3339(951_825_600_500_000_000),
+            rfc3339(951_825_600_500_000_000),
             "2000-02-29T12:00:00.500000000Z"
         );
     }

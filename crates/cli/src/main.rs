@@ -1,29 +1,22 @@
-//! `tinydocker`: the command-line runtime. It parses flags, composes the
-//! library crates (`tinydocker-ns`, `-fs`, `-net`) and keeps the container
-//! records under the state root.
+//! `tinydocker`: the command line. It parses docker's flags, builds the
+//! container's OCI runtime spec ([`spec`]), calls the engine
+//! (`tinydocker-engine`), and prints what docker prints.
 
 mod cli;
 mod commands;
 mod errors;
 mod human;
 mod limits;
-mod logs;
-mod names;
-mod networks;
-mod process;
 mod security;
-mod state;
-mod supervisor;
+mod spec;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == supervisor::MONITOR_ARG) {
-        supervisor::monitor_main(&args[2..]);
-    }
+    // A detached container's supervisor is this binary, re-executed.
+    tinydocker_engine::run_supervisor_if_asked();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

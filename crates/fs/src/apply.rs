@@ -9,7 +9,14 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, AT_FDCWD};
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{fstat, mkdirat, mknodat, umask, Mode, SFlag};
+use nix::unistd::{chdir, fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 
 use crate::{Create, Error, MountPlan, NodeKind, Step};
 
@@ -89,22 +96,33 @@ enum Prepared {
         target: CString,
         data: CString,
     },
+    BindRoot {
+        source: CString,
+        target: CString,
+    },
     Mount {
         fstype: CString,
         source: CString,
         target: RelPath,
-        flags: u64,
+        flags: MsFlags,
         data: Option<CString>,
     },
     Bind {
         source: CString,
         target: RelPath,
         create: Create,
+        recursive: bool,
+        flags: MsFlags,
         read_only: bool,
+    },
+    Propagation {
+        target: RelPath,
+        flags: MsFlags,
     },
     Mknod {
         path: RelPath,
-        mode: u32,
+        kind: SFlag,
+        mode: Mode,
         dev: libc::dev_t,
         owner: (u32, u32),
     },
@@ -126,6 +144,9 @@ enum Prepared {
         content: Vec<u8>,
     },
     PivotRoot,
+    RootPropagation {
+        flags: MsFlags,
+    },
     RemountRootReadOnly,
     Chdir {
         path: CString,
@@ -136,6 +157,10 @@ enum Prepared {
 #[derive(Debug)]
 pub struct PreparedPlan {
     steps: Vec<Prepared>,
+}
+
+fn ms(flags: crate::MountFlags) -> MsFlags {
+    MsFlags::from_bits_retain(flags.0)
 }
 
 impl PreparedPlan {
@@ -171,6 +196,10 @@ impl PreparedPlan {
                         data: cstring(&data)?,
                     }
                 }
+                Step::BindRoot { source, target } => Prepared::BindRoot {
+                    source: cpath(source)?,
+                    target: cpath(target)?,
+                },
                 Step::Mount {
                     fstype,
                     source,
@@ -181,7 +210,7 @@ impl PreparedPlan {
                     fstype: cstring(fstype)?,
                     source: cstring(source)?,
                     target: RelPath::new(target)?,
-                    flags: flags.0,
+                    flags: ms(*flags),
                     data: if data.is_empty() {
                         None
                     } else {
@@ -192,12 +221,20 @@ impl PreparedPlan {
                     source,
                     target,
                     create,
+                    recursive,
+                    flags,
                     read_only,
                 } => Prepared::Bind {
                     source: cpath(source)?,
                     target: RelPath::new(target)?,
                     create: *create,
+                    recursive: *recursive,
+                    flags: ms(*flags),
                     read_only: *read_only,
+                },
+                Step::Propagation { target, flags } => Prepared::Propagation {
+                    target: RelPath::new(target)?,
+                    flags: ms(*flags),
                 },
                 Step::Mknod {
                     path,
@@ -210,12 +247,12 @@ impl PreparedPlan {
                 } => Prepared::Mknod {
                     owner: (*uid, *gid),
                     path: RelPath::new(path)?,
-                    mode: *mode
-                        | match kind {
-                            NodeKind::Char => libc::S_IFCHR,
-                            NodeKind::Block => libc::S_IFBLK,
-                        },
-                    dev: libc::makedev(*major, *minor),
+                    kind: match kind {
+                        NodeKind::Char => SFlag::S_IFCHR,
+                        NodeKind::Block => SFlag::S_IFBLK,
+                    },
+                    mode: Mode::from_bits_truncate(*mode),
+                    dev: nix::sys::stat::makedev((*major).into(), (*minor).into()),
                 },
                 Step::Mask { path } => Prepared::Mask {
                     path: RelPath::new(path)?,
@@ -235,6 +272,7 @@ impl PreparedPlan {
                     content: content.as_bytes().to_vec(),
                 },
                 Step::PivotRoot => Prepared::PivotRoot,
+                Step::RootPropagation { flags } => Prepared::RootPropagation { flags: ms(*flags) },
                 Step::RemountRootReadOnly => Prepared::RemountRootReadOnly,
                 Step::Chdir { path } => Prepared::Chdir {
                     path: cstring(path)?,
@@ -246,43 +284,74 @@ impl PreparedPlan {
 
     /// Apply the plan (in the child, in its own mount namespace). Leaves the
     /// process in the new root, in the working directory, with umask 022.
-    pub fn apply(&self) -> Result<(), StepFailure> {
+    /// `before_pivot` runs once every mount is in place and the old root is
+    /// still reachable (where a runtime's `createContainer` hooks run).
+    pub fn apply(&self, mut before_pivot: impl FnMut()) -> Result<(), StepFailure> {
         // Device nodes and mount points get exactly the modes asked for.
-        // SAFETY: umask has no preconditions.
-        unsafe { libc::umask(0) };
-        let mut root = Fd(-1);
+        umask(Mode::empty());
+        let mut root: Option<OwnedFd> = None;
         // The parent directory of the last node or link made: /dev's entries
         // come in a row, so its fd is opened once, not once per entry.
         // Forgotten at every other step, since a mount may cover it.
-        let mut parent: Option<(&CStr, Fd)> = None;
+        let mut parent: Option<(&CStr, OwnedFd)> = None;
         for (i, step) in self.steps.iter().enumerate() {
-            let fail = |errno: i32| StepFailure {
+            let fail = |errno: Errno| StepFailure {
                 step: i as u32,
-                errno,
+                errno: errno as i32,
             };
             if !matches!(step, Prepared::Mknod { .. } | Prepared::Symlink { .. }) {
                 parent = None;
             }
+            // Every container path resolves in the root mounted first.
+            let root_fd = || root.as_ref().map_or(AT_FDCWD, |r| r.as_fd());
             match step {
-                Prepared::MakePrivate => {
-                    sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE, None)
-                        .map_err(fail)?
-                }
+                Prepared::MakePrivate => mount(
+                    None::<&CStr>,
+                    c"/",
+                    None::<&CStr>,
+                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                    None::<&CStr>,
+                )
+                .map_err(fail)?,
                 Prepared::Scratch {
                     target,
                     upper,
                     work,
                 } => {
-                    sys::mount(Some(c"tmpfs"), target, Some(c"tmpfs"), 0, Some(c"mode=755"))
-                        .map_err(fail)?;
-                    sys::mkdirat(libc::AT_FDCWD, upper, 0o755).map_err(fail)?;
-                    sys::mkdirat(libc::AT_FDCWD, work, 0o755).map_err(fail)?;
+                    mount(
+                        Some(c"tmpfs"),
+                        target.as_c_str(),
+                        Some(c"tmpfs"),
+                        MsFlags::empty(),
+                        Some(c"mode=755"),
+                    )
+                    .map_err(fail)?;
+                    let dir = Mode::from_bits_truncate(0o755);
+                    mkdirat(AT_FDCWD, upper.as_c_str(), dir).map_err(fail)?;
+                    mkdirat(AT_FDCWD, work.as_c_str(), dir).map_err(fail)?;
                 }
                 Prepared::Overlay { target, data } => {
-                    sys::mount(Some(c"overlay"), target, Some(c"overlay"), 0, Some(data))
-                        .map_err(fail)?;
-                    root = sys::open(libc::AT_FDCWD, target, libc::O_PATH | libc::O_DIRECTORY)
-                        .map_err(fail)?;
+                    mount(
+                        Some(c"overlay"),
+                        target.as_c_str(),
+                        Some(c"overlay"),
+                        MsFlags::empty(),
+                        Some(data.as_c_str()),
+                    )
+                    .map_err(fail)?;
+                    root = Some(open_dir(target).map_err(fail)?);
+                }
+                Prepared::BindRoot { source, target } => {
+                    let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
+                    mount(
+                        Some(source.as_c_str()),
+                        target.as_c_str(),
+                        None::<&CStr>,
+                        bind,
+                        None::<&CStr>,
+                    )
+                    .map_err(fail)?;
+                    root = Some(open_dir(target).map_err(fail)?);
                 }
                 Prepared::Mount {
                     fstype,
@@ -291,12 +360,11 @@ impl PreparedPlan {
                     flags,
                     data,
                 } => {
-                    let fd = mkdir_all(&root, target).map_err(fail)?;
-                    let path = FdPath::new(fd.0);
-                    sys::mount(
-                        Some(source),
-                        path.as_cstr(),
-                        Some(fstype),
+                    let fd = mkdir_all(root_fd(), target).map_err(fail)?;
+                    mount(
+                        Some(source.as_c_str()),
+                        FdPath::new(&fd).as_cstr(),
+                        Some(fstype.as_c_str()),
                         *flags,
                         data.as_deref(),
                     )
@@ -306,88 +374,176 @@ impl PreparedPlan {
                     source,
                     target,
                     create,
+                    recursive,
+                    flags,
                     read_only,
                 } => {
                     let fd = match create {
-                        Create::Dir => mkdir_all(&root, target).map_err(fail)?,
-                        Create::File => create_file(&root, target).map_err(fail)?,
+                        Create::Dir => mkdir_all(root_fd(), target).map_err(fail)?,
+                        Create::File => create_file(root_fd(), target).map_err(fail)?,
                     };
-                    let path = FdPath::new(fd.0);
-                    let bind = libc::MS_BIND | libc::MS_REC;
-                    sys::mount(Some(source), path.as_cstr(), None, bind, None).map_err(fail)?;
-                    if *read_only {
-                        make_read_only(&root, target).map_err(fail)?;
+                    let mut bind = MsFlags::MS_BIND;
+                    if *recursive {
+                        bind |= MsFlags::MS_REC;
                     }
+                    mount(
+                        Some(source.as_c_str()),
+                        FdPath::new(&fd).as_cstr(),
+                        None::<&CStr>,
+                        bind,
+                        None::<&CStr>,
+                    )
+                    .map_err(fail)?;
+                    // A bind ignores every other flag: they take a remount.
+                    if !flags.is_empty() {
+                        let at =
+                            open_in_root(root_fd(), target.full(), OFlag::O_PATH).map_err(fail)?;
+                        let path = FdPath::new(&at);
+                        let kept = mount_flags(path.as_cstr()).map_err(fail)?;
+                        let remount = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | kept | *flags;
+                        mount(
+                            None::<&CStr>,
+                            path.as_cstr(),
+                            None::<&CStr>,
+                            remount,
+                            None::<&CStr>,
+                        )
+                        .map_err(fail)?;
+                    }
+                    if *read_only {
+                        make_read_only(root_fd(), target).map_err(fail)?;
+                    }
+                }
+                Prepared::Propagation { target, flags } => {
+                    let at = open_in_root(root_fd(), target.full(), OFlag::O_PATH).map_err(fail)?;
+                    mount(
+                        None::<&CStr>,
+                        FdPath::new(&at).as_cstr(),
+                        None::<&CStr>,
+                        *flags,
+                        None::<&CStr>,
+                    )
+                    .map_err(fail)?;
                 }
                 Prepared::Mknod {
                     path,
+                    kind,
                     mode,
                     dev,
                     owner,
                 } => {
-                    let dir = cached_parent(&mut parent, &root, path).map_err(fail)?;
-                    match sys::mknodat(dir, path.name(), *mode, *dev) {
-                        // A node given with --device over a file of the image.
-                        Err(libc::EEXIST) => {
-                            sys::unlinkat(dir, path.name()).map_err(fail)?;
-                            sys::mknodat(dir, path.name(), *mode, *dev).map_err(fail)?;
+                    let dir = cached_parent(&mut parent, root_fd(), path).map_err(fail)?;
+                    match mknodat(dir, path.name(), *kind, *mode, *dev) {
+                        // A node of the spec's over a file of the image.
+                        Err(Errno::EEXIST) => {
+                            unlinkat(dir, path.name(), UnlinkatFlags::NoRemoveDir).map_err(fail)?;
+                            mknodat(dir, path.name(), *kind, *mode, *dev).map_err(fail)?;
                         }
                         other => other.map_err(fail)?,
                     }
                     if *owner != (0, 0) {
-                        sys::chownat(dir, path.name(), owner.0, owner.1).map_err(fail)?;
+                        fchownat(
+                            dir,
+                            path.name(),
+                            Some(Uid::from_raw(owner.0)),
+                            Some(Gid::from_raw(owner.1)),
+                            AtFlags::AT_SYMLINK_NOFOLLOW,
+                        )
+                        .map_err(fail)?;
                     }
                 }
-                Prepared::Mask { path } => mask(&root, path).map_err(fail)?,
+                Prepared::Mask { path } => mask(root_fd(), path).map_err(fail)?,
                 Prepared::ReadOnlyPath { path } => {
-                    let fd = match open_in_root(&root, path.full(), libc::O_PATH | libc::O_NOFOLLOW)
-                    {
-                        Err(libc::ENOENT) => continue,
+                    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW;
+                    let fd = match open_in_root(root_fd(), path.full(), flags) {
+                        Err(Errno::ENOENT) => continue,
                         other => other.map_err(fail)?,
                     };
-                    let at = FdPath::new(fd.0);
-                    let bind = libc::MS_BIND | libc::MS_REC;
-                    sys::mount(Some(at.as_cstr()), at.as_cstr(), None, bind, None).map_err(fail)?;
-                    make_read_only(&root, path).map_err(fail)?;
+                    let at = FdPath::new(&fd);
+                    mount(
+                        Some(at.as_cstr()),
+                        at.as_cstr(),
+                        None::<&CStr>,
+                        MsFlags::MS_BIND | MsFlags::MS_REC,
+                        None::<&CStr>,
+                    )
+                    .map_err(fail)?;
+                    make_read_only(root_fd(), path).map_err(fail)?;
                 }
                 Prepared::Symlink { link, target } => {
-                    let dir = cached_parent(&mut parent, &root, link).map_err(fail)?;
-                    sys::symlinkat(target, dir, link.name()).map_err(fail)?;
+                    let dir = cached_parent(&mut parent, root_fd(), link).map_err(fail)?;
+                    symlinkat(target.as_c_str(), dir, link.name()).map_err(fail)?;
                 }
                 Prepared::MkdirAll { path } => {
-                    mkdir_all(&root, path).map_err(fail)?;
+                    mkdir_all(root_fd(), path).map_err(fail)?;
                 }
-                Prepared::WriteFile { path, content } => {
-                    sys::write_file(path, content).map_err(fail)?
+                Prepared::WriteFile { path, content } => write_file(path, content).map_err(fail)?,
+                Prepared::PivotRoot => {
+                    before_pivot();
+                    let root = root.as_ref().ok_or(StepFailure {
+                        step: i as u32,
+                        errno: libc::EINVAL,
+                    })?;
+                    pivot_into(root.as_fd()).map_err(fail)?
                 }
-                Prepared::PivotRoot => sys::pivot_root(&root).map_err(fail)?,
+                Prepared::RootPropagation { flags } => {
+                    mount(None::<&CStr>, c"/", None::<&CStr>, *flags, None::<&CStr>)
+                        .map_err(fail)?
+                }
                 Prepared::RemountRootReadOnly => {
-                    let kept = sys::mount_flags(c"/").map_err(fail)?;
-                    let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | kept;
-                    sys::mount(None, c"/", None, flags, None).map_err(fail)?
+                    let kept = mount_flags(c"/").map_err(fail)?;
+                    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | kept;
+                    mount(None::<&CStr>, c"/", None::<&CStr>, flags, None::<&CStr>).map_err(fail)?
                 }
-                Prepared::Chdir { path } => sys::chdir(path).map_err(fail)?,
+                Prepared::Chdir { path } => chdir(path.as_c_str()).map_err(fail)?,
             }
         }
-        // SAFETY: umask has no preconditions.
-        unsafe { libc::umask(0o022) };
+        umask(Mode::from_bits_truncate(0o022));
         Ok(())
     }
 }
 
+/// The per-mount flags (nosuid, nodev, noexec, ...) of the mount at
+/// `path`, as `MS_*` bits, so a remount keeps them.
+fn mount_flags(path: &CStr) -> Result<MsFlags, Errno> {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let st = statvfs(path)?;
+    let mut flags = MsFlags::empty();
+    for (st_bit, ms_bit) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+    ] {
+        if st.flags().contains(st_bit) {
+            flags |= ms_bit;
+        }
+    }
+    Ok(flags)
+}
+
 /// Make the mount at `target` read-only, all the way down: mounts under
 /// it (from a recursive bind) must not stay writable.
-fn make_read_only(root: &Fd, target: &RelPath) -> Result<(), i32> {
+fn make_read_only(root: BorrowedFd<'_>, target: &RelPath) -> Result<(), Errno> {
     // Open after the mount: an older fd names the covered mount point.
-    let fd = open_in_root(root, target.full(), libc::O_PATH)?;
-    match sys::set_read_only_recursive(&fd) {
+    let fd = open_in_root(root, target.full(), OFlag::O_PATH)?;
+    match sys::set_read_only_recursive(fd.as_fd()) {
         Ok(()) => Ok(()),
         // Kernels before 5.12: the top mount only.
-        Err(libc::ENOSYS) => {
-            let path = FdPath::new(fd.0);
-            let kept = sys::mount_flags(path.as_cstr())?;
-            let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | kept;
-            sys::mount(None, path.as_cstr(), None, flags, None)
+        Err(Errno::ENOSYS) => {
+            let path = FdPath::new(&fd);
+            let kept = mount_flags(path.as_cstr())?;
+            let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | kept;
+            mount(
+                None::<&CStr>,
+                path.as_cstr(),
+                None::<&CStr>,
+                flags,
+                None::<&CStr>,
+            )
         }
         Err(errno) => Err(errno),
     }
@@ -395,21 +551,17 @@ fn make_read_only(root: &Fd, target: &RelPath) -> Result<(), i32> {
 
 /// Hide `path`: an empty read-only tmpfs over a directory, the container's
 /// `/dev/null` over anything else. A missing path needs no hiding.
-fn mask(root: &Fd, path: &RelPath) -> Result<(), i32> {
-    let fd = match open_in_root(root, path.full(), libc::O_PATH | libc::O_NOFOLLOW) {
-        Err(libc::ENOENT) => return Ok(()),
+fn mask(root: BorrowedFd<'_>, path: &RelPath) -> Result<(), Errno> {
+    let fd = match open_in_root(root, path.full(), OFlag::O_PATH | OFlag::O_NOFOLLOW) {
+        Err(Errno::ENOENT) => return Ok(()),
         other => other?,
     };
-    // SAFETY: fstat writes into a valid, zeroed struct.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid fd and a valid pointer to a stat struct.
-    if unsafe { libc::fstat(fd.0, &mut st) } != 0 {
-        return Err(sys::errno());
-    }
-    let target = FdPath::new(fd.0);
-    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-        sys::mount(
+    let st = fstat(&fd)?;
+    let target = FdPath::new(&fd);
+    if SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR {
+        let flags =
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+        mount(
             Some(c"tmpfs"),
             target.as_cstr(),
             Some(c"tmpfs"),
@@ -417,27 +569,15 @@ fn mask(root: &Fd, path: &RelPath) -> Result<(), i32> {
             Some(c"size=0,mode=755"),
         )
     } else {
-        let null = open_in_root(root, c"dev/null", libc::O_PATH | libc::O_NOFOLLOW)?;
-        let source = FdPath::new(null.0);
-        sys::mount(
+        let null = open_in_root(root, c"dev/null", OFlag::O_PATH | OFlag::O_NOFOLLOW)?;
+        let source = FdPath::new(&null);
+        mount(
             Some(source.as_cstr()),
             target.as_cstr(),
-            None,
-            libc::MS_BIND,
-            None,
+            None::<&CStr>,
+            MsFlags::MS_BIND,
+            None::<&CStr>,
         )
-    }
-}
-
-/// An fd closed on drop (no allocation).
-struct Fd(i32);
-
-impl Drop for Fd {
-    fn drop(&mut self) {
-        if self.0 >= 0 {
-            // SAFETY: closes an fd this struct owns.
-            unsafe { libc::close(self.0) };
-        }
     }
 }
 
@@ -447,12 +587,12 @@ struct FdPath {
 }
 
 impl FdPath {
-    fn new(fd: i32) -> Self {
+    fn new(fd: &impl AsRawFd) -> Self {
         let mut buf = [0u8; 32];
         let prefix = b"/proc/self/fd/";
         buf[..prefix.len()].copy_from_slice(prefix);
         let mut digits = [0u8; 12];
-        let mut n = fd.max(0) as u32;
+        let mut n = fd.as_raw_fd().max(0) as u32;
         let mut len = 0;
         loop {
             digits[len] = b'0' + (n % 10) as u8;
@@ -473,24 +613,60 @@ impl FdPath {
     }
 }
 
-fn open_in_root(root: &Fd, path: &CStr, flags: i32) -> Result<Fd, i32> {
-    sys::openat2_in_root(root.0, path, flags, 0)
+/// Open a directory by its host path (the root just mounted).
+fn open_dir(path: &CStr) -> Result<OwnedFd, Errno> {
+    nix::fcntl::open(
+        path,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// Open `path` as if `root` were `/`: `..` and absolute symlinks stay
+/// inside it. Needs Linux 5.6: no fallback to a plain openat on kernels
+/// without openat2, which would let symlinks in an image point mounts at
+/// the host.
+fn open_in_root(root: BorrowedFd<'_>, path: &CStr, flags: OFlag) -> Result<OwnedFd, Errno> {
+    open_in_root_mode(root, path, flags, Mode::empty())
+}
+
+fn open_in_root_mode(
+    root: BorrowedFd<'_>,
+    path: &CStr,
+    flags: OFlag,
+    mode: Mode,
+) -> Result<OwnedFd, Errno> {
+    use nix::fcntl::{openat2, OpenHow, ResolveFlag};
+    let how = OpenHow::new()
+        .flags(flags | OFlag::O_CLOEXEC)
+        .mode(if flags.contains(OFlag::O_CREAT) {
+            mode
+        } else {
+            Mode::empty()
+        })
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    openat2(root, path, how)
 }
 
 /// Create the directories `names[..]` one below the other inside the root,
 /// each looked up through its prefix so symlinks resolve inside the root.
-fn mkdir_components(root: &Fd, prefixes: &[CString], names: &[CString]) -> Result<(), i32> {
+fn mkdir_components(
+    root: BorrowedFd<'_>,
+    prefixes: &[CString],
+    names: &[CString],
+) -> Result<(), Errno> {
     for (k, name) in names.iter().enumerate() {
         let parent = match k {
             0 => None,
             _ => Some(open_in_root(
                 root,
                 &prefixes[k - 1],
-                libc::O_PATH | libc::O_DIRECTORY,
+                OFlag::O_PATH | OFlag::O_DIRECTORY,
             )?),
         };
-        match sys::mkdirat(parent.as_ref().map_or(root.0, |p| p.0), name, 0o755) {
-            Ok(()) | Err(libc::EEXIST) => {}
+        let at = parent.as_ref().map_or(root, |p| p.as_fd());
+        match mkdirat(at, name.as_c_str(), Mode::from_bits_truncate(0o755)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
             Err(errno) => return Err(errno),
         }
     }
@@ -499,182 +675,77 @@ fn mkdir_components(root: &Fd, prefixes: &[CString], names: &[CString]) -> Resul
 
 /// Create every directory of `path` inside the root; return an `O_PATH` fd
 /// of the last one.
-fn mkdir_all(root: &Fd, path: &RelPath) -> Result<Fd, i32> {
+fn mkdir_all(root: BorrowedFd<'_>, path: &RelPath) -> Result<OwnedFd, Errno> {
     mkdir_components(root, &path.prefixes, &path.names)?;
-    open_in_root(root, path.full(), libc::O_PATH | libc::O_DIRECTORY)
+    open_in_root(root, path.full(), OFlag::O_PATH | OFlag::O_DIRECTORY)
 }
 
 /// The parent directory of `path`, from the cache when it holds that one.
-fn cached_parent<'a>(
-    cache: &mut Option<(&'a CStr, Fd)>,
-    root: &Fd,
+fn cached_parent<'a, 'c>(
+    cache: &'c mut Option<(&'a CStr, OwnedFd)>,
+    root: BorrowedFd<'_>,
     path: &'a RelPath,
-) -> Result<i32, i32> {
+) -> Result<BorrowedFd<'c>, Errno> {
     let wanted = path.parent();
-    match cache {
-        Some((key, fd)) if *key == wanted => Ok(fd.0),
-        _ => {
-            let fd = open_parent(root, path)?;
-            let raw = fd.0;
-            *cache = Some((wanted, fd));
-            Ok(raw)
-        }
+    if !matches!(cache, Some((key, _)) if *key == wanted) {
+        *cache = Some((wanted, open_parent(root, path)?));
     }
+    Ok(cache
+        .as_ref()
+        .map(|(_, fd)| fd.as_fd())
+        .expect("just filled"))
 }
 
 /// Create the parent directories of `path`; return an `O_PATH` fd of the parent.
-fn open_parent(root: &Fd, path: &RelPath) -> Result<Fd, i32> {
+fn open_parent(root: BorrowedFd<'_>, path: &RelPath) -> Result<OwnedFd, Errno> {
     let n = path.names.len().saturating_sub(1);
     mkdir_components(root, &path.prefixes[..n], &path.names[..n])?;
-    open_in_root(root, path.parent(), libc::O_PATH | libc::O_DIRECTORY)
+    open_in_root(root, path.parent(), OFlag::O_PATH | OFlag::O_DIRECTORY)
 }
 
 /// Create an empty file at `path` (and its parent directories) unless
 /// something is there; return an `O_PATH` fd of it.
-fn create_file(root: &Fd, path: &RelPath) -> Result<Fd, i32> {
+fn create_file(root: BorrowedFd<'_>, path: &RelPath) -> Result<OwnedFd, Errno> {
     drop(open_parent(root, path)?);
-    let created = sys::openat2_in_root(root.0, path.full(), libc::O_CREAT | libc::O_RDONLY, 0o644)?;
+    let created = open_in_root_mode(
+        root,
+        path.full(),
+        OFlag::O_CREAT | OFlag::O_RDONLY,
+        Mode::from_bits_truncate(0o644),
+    )?;
     drop(created);
-    open_in_root(root, path.full(), libc::O_PATH)
+    open_in_root(root, path.full(), OFlag::O_PATH)
 }
 
-/// Thin system call wrappers returning the errno.
+/// Create or truncate `path` (mode 0644) and write `content` to it.
+fn write_file(path: &CStr, content: &[u8]) -> Result<(), Errno> {
+    let fd = nix::fcntl::open(
+        path,
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )?;
+    let mut written = 0;
+    while written < content.len() {
+        written += nix::unistd::write(&fd, &content[written..])?;
+    }
+    Ok(())
+}
+
+/// Make `root` the root of the mount namespace and detach the old root:
+/// `pivot_root(".", ".")` stacks the old root on top of the new one, and
+/// unmounting "." then takes it away (see pivot_root(2), NOTES).
+fn pivot_into(root: BorrowedFd<'_>) -> Result<(), Errno> {
+    nix::unistd::fchdir(root)?;
+    nix::unistd::pivot_root(c".", c".")?;
+    nix::mount::umount2(c".", nix::mount::MntFlags::MNT_DETACH)?;
+    chdir(c"/")
+}
+
+/// The one system call nix has no wrapper for.
 mod sys {
-    use super::Fd;
-    use std::ffi::CStr;
+    use std::os::fd::{AsRawFd, BorrowedFd};
 
-    fn check(rc: i64) -> Result<i64, i32> {
-        if rc < 0 {
-            Err(tinydocker_errno())
-        } else {
-            Ok(rc)
-        }
-    }
-
-    pub fn errno() -> i32 {
-        tinydocker_errno()
-    }
-
-    fn tinydocker_errno() -> i32 {
-        // SAFETY: __errno_location always returns a valid thread-local pointer.
-        unsafe { *libc::__errno_location() }
-    }
-
-    fn ptr(s: Option<&CStr>) -> *const libc::c_char {
-        s.map_or(std::ptr::null(), |s| s.as_ptr())
-    }
-
-    pub fn mount(
-        source: Option<&CStr>,
-        target: &CStr,
-        fstype: Option<&CStr>,
-        flags: u64,
-        data: Option<&CStr>,
-    ) -> Result<(), i32> {
-        // SAFETY: every pointer is NULL or a valid C string.
-        let rc = unsafe {
-            libc::mount(
-                ptr(source),
-                target.as_ptr(),
-                ptr(fstype),
-                flags,
-                ptr(data).cast(),
-            )
-        };
-        check(rc as i64).map(drop)
-    }
-
-    /// The per-mount flags (nosuid, nodev, noexec, ...) of the mount at
-    /// `path`, as MS_* bits, so a read-only remount keeps them.
-    pub fn mount_flags(path: &CStr) -> Result<u64, i32> {
-        // SAFETY: statvfs writes into a zeroed struct of the right type.
-        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-        // SAFETY: valid C string and output pointer.
-        check(unsafe { libc::statvfs(path.as_ptr(), &mut st) } as i64)?;
-        let mut flags = 0;
-        for (st_bit, ms_bit) in [
-            (libc::ST_NOSUID, libc::MS_NOSUID),
-            (libc::ST_NODEV, libc::MS_NODEV),
-            (libc::ST_NOEXEC, libc::MS_NOEXEC),
-            (libc::ST_NOATIME, libc::MS_NOATIME),
-            (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
-            (libc::ST_RELATIME, libc::MS_RELATIME),
-        ] {
-            if st.f_flag & st_bit != 0 {
-                flags |= ms_bit;
-            }
-        }
-        Ok(flags)
-    }
-
-    pub fn open(dirfd: i32, path: &CStr, flags: i32) -> Result<Fd, i32> {
-        // SAFETY: valid C string; the result is a new fd or -1.
-        let fd = unsafe { libc::openat(dirfd, path.as_ptr(), flags | libc::O_CLOEXEC) };
-        check(fd as i64).map(|fd| Fd(fd as i32))
-    }
-
-    #[repr(C)]
-    struct OpenHow {
-        flags: u64,
-        mode: u64,
-        resolve: u64,
-    }
-    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-    const RESOLVE_IN_ROOT: u64 = 0x10;
-
-    /// Open `path` as if `root` were `/`: `..` and absolute symlinks stay
-    /// inside it. Needs Linux 5.6 (ENOSYS before).
-    pub fn openat2_in_root(root: i32, path: &CStr, flags: i32, mode: u32) -> Result<Fd, i32> {
-        let how = OpenHow {
-            flags: (flags | libc::O_CLOEXEC) as u64,
-            mode: if flags & libc::O_CREAT != 0 {
-                mode as u64
-            } else {
-                0
-            },
-            resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-        };
-        // SAFETY: valid C string and a valid open_how of the given size.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                root,
-                path.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        // No fallback to a plain openat on kernels without openat2 (before
-        // 5.6): it would let symlinks in an image point mounts at the host.
-        check(fd).map(|fd| Fd(fd as i32))
-    }
-
-    pub fn mkdirat(dirfd: i32, name: &CStr, mode: u32) -> Result<(), i32> {
-        // SAFETY: valid C string.
-        check(unsafe { libc::mkdirat(dirfd, name.as_ptr(), mode) } as i64).map(drop)
-    }
-
-    pub fn chownat(dirfd: i32, name: &CStr, uid: u32, gid: u32) -> Result<(), i32> {
-        // SAFETY: a valid C string relative to a valid dirfd.
-        let rc =
-            unsafe { libc::fchownat(dirfd, name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) };
-        check(rc as i64).map(drop)
-    }
-
-    pub fn unlinkat(dirfd: i32, name: &CStr) -> Result<(), i32> {
-        // SAFETY: a valid C string relative to a valid dirfd.
-        check(unsafe { libc::unlinkat(dirfd, name.as_ptr(), 0) } as i64).map(drop)
-    }
-
-    pub fn mknodat(dirfd: i32, name: &CStr, mode: u32, dev: libc::dev_t) -> Result<(), i32> {
-        // SAFETY: valid C string.
-        check(unsafe { libc::mknodat(dirfd, name.as_ptr(), mode, dev) } as i64).map(drop)
-    }
-
-    pub fn symlinkat(target: &CStr, dirfd: i32, name: &CStr) -> Result<(), i32> {
-        // SAFETY: valid C strings.
-        check(unsafe { libc::symlinkat(target.as_ptr(), dirfd, name.as_ptr()) } as i64).map(drop)
-    }
+    use nix::errno::Errno;
 
     #[repr(C)]
     struct MountAttr {
@@ -688,7 +759,7 @@ mod sys {
 
     /// Make the mount at `fd` and every mount below it read-only
     /// (`mount_setattr(2)` with `AT_RECURSIVE`, Linux 5.12+).
-    pub fn set_read_only_recursive(fd: &Fd) -> Result<(), i32> {
+    pub fn set_read_only_recursive(fd: BorrowedFd<'_>) -> Result<(), Errno> {
         let attr = MountAttr {
             attr_set: MOUNT_ATTR_RDONLY,
             attr_clr: 0,
@@ -700,53 +771,14 @@ mod sys {
         let rc = unsafe {
             libc::syscall(
                 libc::SYS_mount_setattr,
-                fd.0,
+                fd.as_raw_fd(),
                 c"".as_ptr(),
                 libc::AT_EMPTY_PATH as u32 | AT_RECURSIVE,
                 &attr as *const MountAttr,
                 std::mem::size_of::<MountAttr>(),
             )
         };
-        check(rc).map(drop)
-    }
-
-    /// Create or truncate `path` (mode 0644) and write `content` to it.
-    pub fn write_file(path: &CStr, content: &[u8]) -> Result<(), i32> {
-        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC;
-        // SAFETY: a valid C string; the fd is closed below.
-        let fd = check(unsafe { libc::open(path.as_ptr(), flags, 0o644) } as i64)? as i32;
-        let fd = Fd(fd);
-        let mut written = 0;
-        while written < content.len() {
-            // SAFETY: writes from within the bounds of `content` to an open fd.
-            let n = unsafe {
-                libc::write(
-                    fd.0,
-                    content[written..].as_ptr().cast(),
-                    content.len() - written,
-                )
-            };
-            written += check(n as i64)? as usize;
-        }
-        Ok(())
-    }
-
-    pub fn chdir(path: &CStr) -> Result<(), i32> {
-        // SAFETY: valid C string.
-        check(unsafe { libc::chdir(path.as_ptr()) } as i64).map(drop)
-    }
-
-    /// Make `root` the root of the mount namespace and detach the old root:
-    /// `pivot_root(".", ".")` stacks the old root on top of the new one,
-    /// and unmounting "." then takes it away (see pivot_root(2), NOTES).
-    pub fn pivot_root(root: &Fd) -> Result<(), i32> {
-        // SAFETY: fchdir on an open fd.
-        check(unsafe { libc::fchdir(root.0) } as i64)?;
-        // SAFETY: two valid C strings.
-        check(unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) })?;
-        // SAFETY: valid C string.
-        check(unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) } as i64)?;
-        chdir(c"/")
+        Errno::result(rc).map(drop)
     }
 }
 
@@ -756,9 +788,10 @@ mod tests {
 
     #[test]
     fn fd_paths_format() {
-        assert_eq!(FdPath::new(7).as_cstr(), c"/proc/self/fd/7");
-        assert_eq!(FdPath::new(1234).as_cstr(), c"/proc/self/fd/1234");
-        assert_eq!(FdPath::new(0).as_cstr(), c"/proc/self/fd/0");
+        let fd = |n: i32| FdPath::new(&n);
+        assert_eq!(fd(7).as_cstr(), c"/proc/self/fd/7");
+        assert_eq!(fd(1234).as_cstr(), c"/proc/self/fd/1234");
+        assert_eq!(fd(0).as_cstr(), c"/proc/self/fd/0");
     }
 
     #[test]
@@ -774,12 +807,14 @@ mod tests {
     #[test]
     fn every_step_prepares() {
         let spec = crate::RootfsSpec {
-            layers: vec!["/l".into()],
-            upper: "/u".into(),
-            work: "/w".into(),
+            root: crate::RootSource::Overlay {
+                layers: vec!["/l".into()],
+                upper: "/u".into(),
+                work: "/w".into(),
+                scratch: Some("/s".into()),
+            },
             merged: "/m".into(),
-            scratch: Some("/s".into()),
-            volumes: vec![],
+            mounts: crate::plan::tests::standard_mounts(false),
             files: vec![],
             read_only: true,
             workdir: "/x".into(),
@@ -794,7 +829,7 @@ mod tests {
             }],
             masked_paths: vec!["/proc/kcore".into()],
             readonly_paths: vec!["/proc/sys".into()],
-            sys_writable: false,
+            root_propagation: crate::MountFlags(libc::MS_REC | libc::MS_SLAVE),
         };
         let plan = crate::plan(&spec);
         assert_eq!(

@@ -29,8 +29,8 @@ pub use apply::{PreparedPlan, StepFailure};
 pub use atomic::write_atomic;
 pub use error::{Error, ReferenceError};
 pub use plan::{
-    plan, Create, DeviceNode, MountFlags, MountPlan, NodeKind, ProvidedFile, RootfsSpec, Step,
-    Volume, MASKED_PATHS, READONLY_PATHS,
+    plan, Create, DeviceNode, MountFlags, MountPlan, MountSource, MountSpec, NodeKind,
+    ProvidedFile, RootSource, RootfsSpec, Step, MASKED_PATHS, READONLY_PATHS,
 };
 pub use reference::Reference;
-pub use store::{Image, ImageConfig, ImageStore, Removed};
+pub use store::{Image, ImageConfig, ImageStore, Lock as StoreLock, Removed};

@@ -12,18 +12,32 @@ use std::path::PathBuf;
 use serde::{Serialize, Serializer};
 
 /// `MS_*` mount flags, shown by name.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct MountFlags(pub u64);
 
-const FLAG_NAMES: [(u64, &str); 8] = [
+const FLAG_NAMES: [(u64, &str); 22] = [
     (libc::MS_RDONLY, "ro"),
     (libc::MS_NOSUID, "nosuid"),
     (libc::MS_NODEV, "nodev"),
     (libc::MS_NOEXEC, "noexec"),
-    (libc::MS_STRICTATIME, "strictatime"),
+    (libc::MS_SYNCHRONOUS, "sync"),
+    (libc::MS_REMOUNT, "remount"),
+    (libc::MS_MANDLOCK, "mand"),
+    (libc::MS_DIRSYNC, "dirsync"),
+    (libc::MS_NOATIME, "noatime"),
+    (libc::MS_NODIRATIME, "nodiratime"),
     (libc::MS_BIND, "bind"),
     (libc::MS_REC, "rec"),
+    (libc::MS_SILENT, "silent"),
+    (libc::MS_UNBINDABLE, "unbindable"),
     (libc::MS_PRIVATE, "private"),
+    (libc::MS_SLAVE, "slave"),
+    (libc::MS_SHARED, "shared"),
+    (libc::MS_RELATIME, "relatime"),
+    (libc::MS_I_VERSION, "iversion"),
+    (libc::MS_STRICTATIME, "strictatime"),
+    (libc::MS_LAZYTIME, "lazytime"),
+    (libc::MS_MOVE, "move"),
 ];
 
 impl MountFlags {
@@ -33,6 +47,11 @@ impl MountFlags {
             .filter(|(bit, _)| self.0 & bit != 0)
             .map(|(_, n)| *n)
             .collect()
+    }
+
+    /// No flag set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
     }
 }
 
@@ -52,6 +71,14 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+fn no_flags(flags: &MountFlags) -> bool {
+    flags.is_empty()
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 fn octal<S: Serializer>(mode: &u32, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format!("{mode:04o}"))
 }
@@ -64,18 +91,6 @@ pub enum Create {
     File,
 }
 
-/// A bind volume, `-v SOURCE:TARGET[:ro]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Volume {
-    /// Absolute host path, symlinks already resolved.
-    pub source: PathBuf,
-    /// Absolute container path.
-    pub target: String,
-    pub read_only: bool,
-    /// Whether the source is a directory or a file.
-    pub kind: Create,
-}
-
 /// The kind of a device node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -84,8 +99,8 @@ pub enum NodeKind {
     Block,
 }
 
-/// A device node the container gets besides the standard ones (`--device`,
-/// or every host device under `--privileged`).
+/// A device node the container gets besides the standard ones (a
+/// runtime spec's `linux.devices`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceNode {
     /// Absolute container path.
@@ -139,25 +154,68 @@ pub struct ProvidedFile {
     pub target: String,
 }
 
+/// Where the root filesystem comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootSource {
+    /// Read-only image layers (bottom first) under an overlay whose
+    /// writable layer is `upper`/`work`, or, with `scratch`, a tmpfs
+    /// mounted there inside the container's own mount namespace: it
+    /// vanishes with the container and costs no disk I/O (for `--rm`
+    /// containers).
+    Overlay {
+        layers: Vec<PathBuf>,
+        upper: PathBuf,
+        work: PathBuf,
+        scratch: Option<PathBuf>,
+    },
+    /// A directory bound as it is (an OCI bundle's `rootfs`).
+    Directory(PathBuf),
+}
+
+/// What a mount mounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountSource {
+    /// A filesystem of a type (`proc`, `tmpfs`, ...) and its source name.
+    Filesystem { fstype: String, source: String },
+    /// A host path bound there (`recursive`: with the mounts below it).
+    Bind {
+        source: PathBuf,
+        create: Create,
+        recursive: bool,
+    },
+}
+
+/// One mount of the container, as a runtime spec's `mounts` entry says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountSpec {
+    pub source: MountSource,
+    /// Absolute container path.
+    pub target: String,
+    /// `MS_*` flags: given to the mount (a filesystem), or to a remount
+    /// after it (a bind, where the kernel ignores them on the first call).
+    pub flags: MountFlags,
+    /// Make the mount and every mount below it read-only (`rro`).
+    pub recursive_read_only: bool,
+    /// `MS_SHARED`, `MS_SLAVE`, `MS_PRIVATE` or `MS_UNBINDABLE`, with
+    /// `MS_REC`: set once mounted. Empty: as it comes.
+    pub propagation: MountFlags,
+    /// Filesystem options (`mode=755,size=65536k`).
+    pub data: String,
+}
+
 /// What a container's filesystem is made of.
 #[derive(Debug, Clone)]
 pub struct RootfsSpec {
-    /// Image layer directories, bottom first.
-    pub layers: Vec<PathBuf>,
-    /// The container's writable layer and overlayfs work directory.
-    pub upper: PathBuf,
-    pub work: PathBuf,
-    /// When set, the writable layer is not `upper`/`work` but a tmpfs
-    /// mounted here inside the container's own mount namespace: it vanishes
-    /// with the container and costs no disk I/O (for `--rm` containers).
-    pub scratch: Option<PathBuf>,
-    /// Where the overlay is mounted (in the container's mount namespace only).
+    pub root: RootSource,
+    /// Where the root is mounted (in the container's mount namespace only).
     pub merged: PathBuf,
-    pub volumes: Vec<Volume>,
+    /// Mounts, in order.
+    pub mounts: Vec<MountSpec>,
     /// Files the runtime provides (`/etc/hosts`, `/etc/hostname`,
-    /// `/etc/resolv.conf`): written by the child, then bound over the image's.
+    /// `/etc/resolv.conf`): written by the child, then bound over the
+    /// image's, after the mounts.
     pub files: Vec<ProvidedFile>,
-    /// `--read-only`.
+    /// Remount the root read-only after the pivot.
     pub read_only: bool,
     /// Absolute container path to start in; created when missing.
     pub workdir: String,
@@ -168,8 +226,9 @@ pub struct RootfsSpec {
     pub masked_paths: Vec<String>,
     /// Paths made read-only ([`READONLY_PATHS`] by default).
     pub readonly_paths: Vec<String>,
-    /// Mount `/sys` read-write (`--privileged`).
-    pub sys_writable: bool,
+    /// The propagation of `/` once it is the root (`MS_REC` with one of
+    /// `MS_PRIVATE`, `MS_SLAVE`, `MS_SHARED`); empty: left private.
+    pub root_propagation: MountFlags,
 }
 
 /// One step of the plan.
@@ -188,6 +247,9 @@ pub enum Step {
         upper: PathBuf,
         work: PathBuf,
     },
+    /// Bind a host directory, and the mounts below it, at `target` (a host
+    /// path) as the root.
+    BindRoot { source: PathBuf, target: PathBuf },
     /// Mount a filesystem at a container path (created as a directory).
     Mount {
         fstype: String,
@@ -196,13 +258,21 @@ pub enum Step {
         flags: MountFlags,
         data: String,
     },
-    /// Bind a host path at a container path.
+    /// Bind a host path at a container path, then remount it with `flags`
+    /// (when any), or make it read-only all the way down.
     Bind {
         source: PathBuf,
         target: String,
         create: Create,
+        #[serde(skip_serializing_if = "is_false")]
+        recursive: bool,
+        #[serde(skip_serializing_if = "no_flags")]
+        flags: MountFlags,
+        #[serde(skip_serializing_if = "is_false")]
         read_only: bool,
     },
+    /// Change the propagation of the mount at a container path.
+    Propagation { target: String, flags: MountFlags },
     /// Create a device node (replacing whatever is at `path`).
     Mknod {
         path: String,
@@ -231,6 +301,8 @@ pub enum Step {
     ReadOnlyPath { path: String },
     /// Make the overlay the root and detach the old root.
     PivotRoot,
+    /// Set the propagation of the new root (`rootfsPropagation`).
+    RootPropagation { flags: MountFlags },
     /// Remount `/` read-only (`--read-only`).
     RemountRootReadOnly,
     /// Change to the working directory.
@@ -251,9 +323,15 @@ impl fmt::Display for Step {
                 "mount the overlay root filesystem on {}",
                 target.display()
             ),
+            Step::BindRoot { source, .. } => {
+                write!(f, "bind the root filesystem {}", source.display())
+            }
             Step::Mount { fstype, target, .. } => write!(f, "mount {fstype} on {target}"),
             Step::Bind { source, target, .. } => {
                 write!(f, "bind mount {} on {target}", source.display())
+            }
+            Step::Propagation { target, .. } => {
+                write!(f, "set the mount propagation of {target}")
             }
             Step::Mknod { path, .. } => write!(f, "create device {path}"),
             Step::Symlink { link, .. } => write!(f, "create symlink {link}"),
@@ -262,6 +340,7 @@ impl fmt::Display for Step {
             Step::MkdirAll { path } => write!(f, "create directory {path}"),
             Step::WriteFile { path, .. } => write!(f, "write {}", path.display()),
             Step::PivotRoot => write!(f, "pivot_root into the container's root filesystem"),
+            Step::RootPropagation { .. } => write!(f, "set the mount propagation of /"),
             Step::RemountRootReadOnly => write!(f, "remount the root filesystem read-only"),
             Step::Chdir { path } => write!(f, "change to working directory {path}"),
         }
@@ -274,71 +353,80 @@ pub struct MountPlan {
     pub steps: Vec<Step>,
 }
 
-const NOSUID: u64 = libc::MS_NOSUID;
-const NODEV: u64 = libc::MS_NODEV;
-const NOEXEC: u64 = libc::MS_NOEXEC;
+/// The nodes every container gets, as runc makes them.
+const STANDARD_NODES: [(&str, u32, u32); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
 
-fn mount(fstype: &str, source: &str, target: &str, flags: u64, data: &str) -> Step {
-    Step::Mount {
-        fstype: fstype.into(),
-        source: source.into(),
-        target: target.into(),
-        flags: MountFlags(flags),
-        data: data.into(),
-    }
-}
-
-/// Decide every step that builds the container's filesystem.
+/// Decide every step that builds the container's filesystem: the root,
+/// the mounts in the order given, the device nodes and links of `/dev`,
+/// the provided files, the masked and read-only paths, the pivot.
 pub fn plan(spec: &RootfsSpec) -> MountPlan {
     let mut steps = vec![Step::MakePrivate];
-    let (upper, work) = match &spec.scratch {
-        Some(target) => {
-            steps.push(Step::Scratch {
-                target: target.clone(),
-            });
-            (target.join("upper"), target.join("work"))
-        }
-        None => (spec.upper.clone(), spec.work.clone()),
-    };
-    steps.extend([
-        Step::Overlay {
-            target: spec.merged.clone(),
-            // overlayfs lists the top layer first.
-            lower: spec.layers.iter().rev().cloned().collect(),
+    match &spec.root {
+        RootSource::Overlay {
+            layers,
             upper,
             work,
-        },
-        mount("proc", "proc", "/proc", NOSUID | NODEV | NOEXEC, ""),
-        mount(
-            "sysfs",
-            "sysfs",
-            "/sys",
-            NOSUID
-                | NODEV
-                | NOEXEC
-                | if spec.sys_writable {
-                    0
-                } else {
-                    libc::MS_RDONLY
-                },
-            "",
-        ),
-        mount(
-            "tmpfs",
-            "tmpfs",
-            "/dev",
-            NOSUID | libc::MS_STRICTATIME,
-            "mode=755,size=65536k",
-        ),
-    ]);
-    for (name, major, minor) in [
-        ("null", 1, 3),
-        ("zero", 1, 5),
-        ("full", 1, 7),
-        ("random", 1, 8),
-        ("urandom", 1, 9),
-        ("tty", 5, 0),
-    ] {
+            scratch,
+        } => {
+            let (upper, work) = match scratch {
+                Some(target) => {
+                    steps.push(Step::Scratch {
+                        target: target.clone(),
+                    });
+                    (target.join("upper"), target.join("work"))
+                }
+                None => (upper.clone(), work.clone()),
+            };
+            steps.push(Step::Overlay {
+                target: spec.merged.clone(),
+                // overlayfs lists the top layer first.
+                lower: layers.iter().rev().cloned().collect(),
+                upper,
+                work,
+            });
+        }
+        RootSource::Directory(source) => steps.push(Step::BindRoot {
+            source: source.clone(),
+            target: spec.merged.clone(),
+        }),
+    }
+    for m in &spec.mounts {
+        steps.push(match &m.source {
+            MountSource::Filesystem { fstype, source } => Step::Mount {
+                fstype: fstype.clone(),
+                source: source.clone(),
+                target: m.target.clone(),
+                flags: m.flags,
+                data: m.data.clone(),
+            },
+            MountSource::Bind {
+                source,
+                create,
+                recursive,
+            } => Step::Bind {
+                source: source.clone(),
+                target: m.target.clone(),
+                create: *create,
+                recursive: *recursive,
+                flags: m.flags,
+                read_only: m.recursive_read_only,
+            },
+        });
+        if !m.propagation.is_empty() {
+            steps.push(Step::Propagation {
+                target: m.target.clone(),
+                flags: m.propagation,
+            });
+        }
+    }
+    for (name, major, minor) in STANDARD_NODES {
         let path = format!("/dev/{name}");
         if spec.devices.iter().any(|d| d.path == path) {
             continue;
@@ -376,30 +464,12 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
             target: target.into(),
         });
     }
-    steps.extend([
-        mount(
-            "devpts",
-            "devpts",
-            "/dev/pts",
-            NOSUID | NOEXEC,
-            "newinstance,ptmxmode=0666,mode=0620,gid=5",
-        ),
-        mount(
-            "tmpfs",
-            "shm",
-            "/dev/shm",
-            NOSUID | NODEV | NOEXEC,
-            "mode=1777,size=65536k",
-        ),
-        mount(
-            "mqueue",
-            "mqueue",
-            "/dev/mqueue",
-            NOSUID | NODEV | NOEXEC,
-            "",
-        ),
-    ]);
+    // A mount of the spec's at one of these paths wins (a volume on
+    // /etc/hosts, say), as with docker.
     for file in &spec.files {
+        if spec.mounts.iter().any(|m| m.target == file.target) {
+            continue;
+        }
         steps.push(Step::WriteFile {
             path: file.host.clone(),
             content: file.content.clone(),
@@ -408,16 +478,9 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
             source: file.host.clone(),
             target: file.target.clone(),
             create: Create::File,
+            recursive: false,
+            flags: MountFlags::default(),
             read_only: false,
-        });
-    }
-
-    for v in &spec.volumes {
-        steps.push(Step::Bind {
-            source: v.source.clone(),
-            target: v.target.clone(),
-            create: v.kind,
-            read_only: v.read_only,
         });
     }
     if spec.workdir != "/" {
@@ -425,7 +488,7 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
             path: spec.workdir.clone(),
         });
     }
-    // Last before the pivot, over the volumes too: a volume on /proc/sys
+    // Last before the pivot, over the mounts too: a volume on /proc/sys
     // is made read-only again, one on a masked path is masked.
     for path in &spec.masked_paths {
         steps.push(Step::Mask { path: path.clone() });
@@ -434,6 +497,11 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
         steps.push(Step::ReadOnlyPath { path: path.clone() });
     }
     steps.push(Step::PivotRoot);
+    if !spec.root_propagation.is_empty() {
+        steps.push(Step::RootPropagation {
+            flags: spec.root_propagation,
+        });
+    }
     if spec.read_only {
         steps.push(Step::RemountRootReadOnly);
     }
@@ -444,24 +512,94 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    fn fs(fstype: &str, source: &str, target: &str, flags: u64, data: &str) -> MountSpec {
+        MountSpec {
+            source: MountSource::Filesystem {
+                fstype: fstype.into(),
+                source: source.into(),
+            },
+            target: target.into(),
+            flags: MountFlags(flags),
+            recursive_read_only: false,
+            propagation: MountFlags::default(),
+            data: data.into(),
+        }
+    }
+
+    /// The mounts every tinydocker container gets (what `run` puts in the
+    /// spec), read-only /sys unless `sys_writable`.
+    pub(crate) fn standard_mounts(sys_writable: bool) -> Vec<MountSpec> {
+        let (nosuid, nodev, noexec) = (libc::MS_NOSUID, libc::MS_NODEV, libc::MS_NOEXEC);
+        let ro = if sys_writable { 0 } else { libc::MS_RDONLY };
+        vec![
+            fs("proc", "proc", "/proc", nosuid | nodev | noexec, ""),
+            fs("sysfs", "sysfs", "/sys", nosuid | nodev | noexec | ro, ""),
+            fs(
+                "tmpfs",
+                "tmpfs",
+                "/dev",
+                nosuid | libc::MS_STRICTATIME,
+                "mode=755,size=65536k",
+            ),
+            fs(
+                "devpts",
+                "devpts",
+                "/dev/pts",
+                nosuid | noexec,
+                "newinstance,ptmxmode=0666,mode=0620,gid=5",
+            ),
+            fs(
+                "tmpfs",
+                "shm",
+                "/dev/shm",
+                nosuid | nodev | noexec,
+                "mode=1777,size=65536k",
+            ),
+            fs(
+                "mqueue",
+                "mqueue",
+                "/dev/mqueue",
+                nosuid | nodev | noexec,
+                "",
+            ),
+        ]
+    }
+
+    fn bind(source: &str, target: &str, create: Create, read_only: bool) -> MountSpec {
+        MountSpec {
+            source: MountSource::Bind {
+                source: source.into(),
+                create,
+                recursive: true,
+            },
+            target: target.into(),
+            flags: MountFlags::default(),
+            recursive_read_only: read_only,
+            propagation: MountFlags::default(),
+            data: String::new(),
+        }
+    }
 
     fn spec() -> RootfsSpec {
         RootfsSpec {
-            layers: vec!["/s/images/layers/aaa".into(), "/s/images/layers/bbb".into()],
-            upper: "/s/containers/ID/upper".into(),
-            work: "/s/containers/ID/work".into(),
+            root: RootSource::Overlay {
+                layers: vec!["/s/images/layers/aaa".into(), "/s/images/layers/bbb".into()],
+                upper: "/s/containers/ID/upper".into(),
+                work: "/s/containers/ID/work".into(),
+                scratch: None,
+            },
             merged: "/s/containers/ID/merged".into(),
-            scratch: None,
-            volumes: vec![],
+            mounts: standard_mounts(false),
             files: vec![],
             read_only: false,
             workdir: "/".into(),
             devices: vec![],
             masked_paths: MASKED_PATHS.map(String::from).to_vec(),
             readonly_paths: READONLY_PATHS.map(String::from).to_vec(),
-            sys_writable: false,
+            root_propagation: MountFlags::default(),
         }
     }
 
@@ -473,20 +611,10 @@ mod tests {
     #[test]
     fn volumes_read_only_root_and_workdir() {
         let mut s = spec();
-        s.volumes = vec![
-            Volume {
-                source: "/srv/data".into(),
-                target: "/data".into(),
-                read_only: false,
-                kind: Create::Dir,
-            },
-            Volume {
-                source: "/etc/motd".into(),
-                target: "/etc/motd".into(),
-                read_only: true,
-                kind: Create::File,
-            },
-        ];
+        s.mounts
+            .push(bind("/srv/data", "/data", Create::Dir, false));
+        s.mounts
+            .push(bind("/etc/motd", "/etc/motd", Create::File, true));
         s.files = vec![ProvidedFile {
             host: "/s/containers/ID/hostname".into(),
             content: "box\n".into(),
@@ -508,7 +636,7 @@ mod tests {
         let mut s = spec();
         s.masked_paths.clear();
         s.readonly_paths.clear();
-        s.sys_writable = true;
+        s.mounts = standard_mounts(true);
         s.devices = vec![
             DeviceNode {
                 path: "/dev/null".into(),
@@ -537,7 +665,7 @@ mod tests {
             .iter()
             .filter(|st| matches!(st, Step::Mknod { path, .. } if path == "/dev/null"))
             .collect();
-        // The --device node replaces the standard one.
+        // The spec's node replaces the standard one.
         assert_eq!(nulls.len(), 1);
         insta::assert_yaml_snapshot!(steps
             .iter()
@@ -552,7 +680,9 @@ mod tests {
     #[test]
     fn scratch_layer_replaces_upper_and_work() {
         let mut s = spec();
-        s.scratch = Some("/s/scratch".into());
+        if let RootSource::Overlay { scratch, .. } = &mut s.root {
+            *scratch = Some("/s/scratch".into());
+        }
         let steps = plan(&s).steps;
         assert_eq!(
             steps[1],
@@ -566,6 +696,63 @@ mod tests {
         assert_eq!(
             (upper.to_str().unwrap(), work.to_str().unwrap()),
             ("/s/scratch/upper", "/s/scratch/work")
+        );
+    }
+
+    #[test]
+    fn a_directory_root_is_bound_and_propagation_set() {
+        let mut s = spec();
+        s.root = RootSource::Directory("/bundle/rootfs".into());
+        s.root_propagation = MountFlags(libc::MS_REC | libc::MS_SLAVE);
+        let mut shared = bind("/srv", "/srv", Create::Dir, false);
+        shared.propagation = MountFlags(libc::MS_REC | libc::MS_SHARED);
+        s.mounts.push(shared);
+        let steps = plan(&s).steps;
+        assert_eq!(
+            steps[1],
+            Step::BindRoot {
+                source: "/bundle/rootfs".into(),
+                target: "/s/containers/ID/merged".into()
+            }
+        );
+        let pivot = steps.iter().position(|s| *s == Step::PivotRoot).unwrap();
+        assert_eq!(
+            steps[pivot + 1],
+            Step::RootPropagation {
+                flags: MountFlags(libc::MS_REC | libc::MS_SLAVE)
+            }
+        );
+        let bound = steps
+            .iter()
+            .position(|s| matches!(s, Step::Bind { target, .. } if target == "/srv"))
+            .unwrap();
+        assert_eq!(
+            steps[bound + 1],
+            Step::Propagation {
+                target: "/srv".into(),
+                flags: MountFlags(libc::MS_REC | libc::MS_SHARED)
+            }
+        );
+    }
+
+    #[test]
+    fn a_mount_at_a_provided_file_wins() {
+        let mut s = spec();
+        s.files = vec![ProvidedFile {
+            host: "/s/containers/ID/hosts".into(),
+            content: "x\n".into(),
+            target: "/etc/hosts".into(),
+        }];
+        s.mounts
+            .push(bind("/srv/hosts", "/etc/hosts", Create::File, false));
+        let steps = plan(&s).steps;
+        assert!(!steps.iter().any(|st| matches!(st, Step::WriteFile { .. })));
+        assert_eq!(
+            steps
+                .iter()
+                .filter(|st| matches!(st, Step::Bind { target, .. } if target == "/etc/hosts"))
+                .count(),
+            1
         );
     }
 
@@ -585,12 +772,8 @@ mod tests {
     #[test]
     fn masks_cover_volumes() {
         let mut s = spec();
-        s.volumes = vec![Volume {
-            source: "/proc/sys".into(),
-            target: "/proc/sys".into(),
-            read_only: false,
-            kind: Create::Dir,
-        }];
+        s.mounts
+            .push(bind("/proc/sys", "/proc/sys", Create::Dir, false));
         let steps = plan(&s).steps;
         let last_bind = steps
             .iter()

@@ -14,7 +14,6 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -70,15 +69,11 @@ pub struct ImageStore {
 }
 
 /// An `flock(2)` on the store (exclusive, or shared: see
-/// [`ImageStore::hold`]), released on drop.
-pub struct Lock(File);
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        // SAFETY: unlocks an flock held on an open fd.
-        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
-    }
-}
+/// [`ImageStore::hold`]), released when its file is closed, on drop: by
+/// the closing of the last descriptor of it, so a process forked while it
+/// is held (a detached container's supervisor) holds it on after the
+/// parent lets go of its copy.
+pub struct Lock(#[allow(dead_code)] File);
 
 /// Hashes and counts what passes through, and notes whether the underlying
 /// reader ever reported end-of-file.
@@ -181,7 +176,7 @@ impl ImageStore {
     }
 
     fn lock(&self) -> Result<Lock, Error> {
-        self.flock(libc::LOCK_EX, true)
+        self.flock(true, true)
     }
 
     /// A shared hold on the store: no image is removed while it is held.
@@ -189,13 +184,13 @@ impl ImageStore {
     /// record names the image, which `rmi` then sees. `None` for a store
     /// that was never written (it has no image to hold), which stays so.
     pub fn hold(&self) -> Result<Option<Lock>, Error> {
-        match self.flock(libc::LOCK_SH, false) {
+        match self.flock(false, false) {
             Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(None),
             held => held.map(Some),
         }
     }
 
-    fn flock(&self, operation: i32, create: bool) -> Result<Lock, Error> {
+    fn flock(&self, exclusive: bool, create: bool) -> Result<Lock, Error> {
         let path = self.root.join("lock");
         let open = || {
             File::options()
@@ -214,12 +209,17 @@ impl ImageStore {
             opened => opened,
         }
         .map_err(Error::io(&path))?;
-        // SAFETY: flock on an open fd.
-        if unsafe { libc::flock(file.as_raw_fd(), operation) } != 0 {
-            return Err(Error::Io {
-                path,
-                source: io::Error::last_os_error(),
-            });
+        loop {
+            let locked = if exclusive {
+                file.lock()
+            } else {
+                file.lock_shared()
+            };
+            match locked {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => return Err(Error::Io { path, source }),
+            }
         }
         Ok(Lock(file))
     }
@@ -552,12 +552,19 @@ struct TempDir {
 }
 
 fn tempdir_in(parent: &Path) -> Result<TempDir, Error> {
-    let mut bytes = [0u8; 8];
-    // SAFETY: getrandom writes at most 8 bytes into an 8-byte buffer.
-    unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
-    let path = parent.join(format!("import-{}", hex(&bytes)));
-    fs::create_dir(&path).map_err(Error::io(&path))?;
-    Ok(TempDir { path })
+    // Unique, not secret: this process's id and the clock, and another
+    // try if the name is taken all the same.
+    loop {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = parent.join(format!("import-{}-{nanos:08x}", std::process::id()));
+        match fs::create_dir(&path) {
+            Ok(()) => return Ok(TempDir { path }),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io(&path)(e)),
+        }
+    }
 }
 
 impl Drop for TempDir {

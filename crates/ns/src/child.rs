@@ -81,6 +81,21 @@ pub fn set_hostname(name: &CStr) -> Result<(), i32> {
     sethostname(OsStr::from_bytes(name.to_bytes())).map_err(|e| e as i32)
 }
 
+/// Set the UTS namespace's NIS domain name (`setdomainname(2)`).
+pub fn set_domainname(name: &CStr) -> Result<(), i32> {
+    sys::setdomainname(name).map_err(|e| e as i32)
+}
+
+/// Set a resource limit (`setrlimit(2)`, `RLIMIT_*` as its number).
+pub fn set_rlimit(resource: i32, soft: u64, hard: u64) -> Result<(), i32> {
+    sys::setrlimit(resource, soft, hard).map_err(|e| e as i32)
+}
+
+/// Set the execution domain (`personality(2)`, e.g. `PER_LINUX32`).
+pub fn set_personality(persona: u64) -> Result<(), i32> {
+    sys::personality(persona).map_err(|e| e as i32)
+}
+
 /// Try `execve(2)` on each candidate path in turn, as a shell's PATH search
 /// does. Returns only on failure, with the errno that decides the exit code:
 /// `ENOENT` when nothing was found (127), `EACCES` when something was found

@@ -33,9 +33,21 @@ impl Namespaces {
             | libc::CLONE_NEWNET) as u64,
     );
 
+    pub const CGROUP: Namespaces = Namespaces(libc::CLONE_NEWCGROUP as u64);
+
     /// The same set without the network namespace (`--network host`).
     pub fn without(self, other: Namespaces) -> Namespaces {
         Namespaces(self.0 & !other.0)
+    }
+
+    /// Both sets.
+    pub fn with(self, other: Namespaces) -> Namespaces {
+        Namespaces(self.0 | other.0)
+    }
+
+    /// Whether every namespace of `other` is in this set.
+    pub fn contains(self, other: Namespaces) -> bool {
+        self.0 & other.0 == other.0
     }
 
     pub fn bits(self) -> u64 {

@@ -303,3 +303,30 @@ pub(crate) fn set_controlling_terminal(fd: BorrowedFd<'_>) -> Result<(), Errno> 
     // SAFETY: TIOCSCTTY takes an int argument.
     unsafe { ioctl::tiocsctty(fd.as_raw_fd(), 0) }.map(drop)
 }
+
+/// `setdomainname(2)`: nix has `sethostname` only.
+pub(crate) fn setdomainname(name: &CStr) -> Result<(), Errno> {
+    // SAFETY: a valid C string and its length.
+    let rc = unsafe { libc::setdomainname(name.as_ptr(), name.to_bytes().len()) };
+    Errno::result(rc).map(drop)
+}
+
+/// `setrlimit(2)` by the resource's number: nix's `Resource` enum cannot
+/// be made from one, and a spec names resources by number.
+pub(crate) fn setrlimit(resource: i32, soft: u64, hard: u64) -> Result<(), Errno> {
+    let limit = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: a valid rlimit struct; the resource number is checked by the kernel.
+    let rc = unsafe { libc::setrlimit(resource as libc::__rlimit_resource_t, &limit) };
+    Errno::result(rc).map(drop)
+}
+
+/// `personality(2)` with a raw persona: nix's `Persona` flags cannot hold
+/// the execution domain (`PER_LINUX32`), only the flags above it.
+pub(crate) fn personality(persona: u64) -> Result<(), Errno> {
+    // SAFETY: personality takes a plain integer.
+    let rc = unsafe { libc::personality(persona as libc::c_ulong) };
+    Errno::result(rc).map(drop)
+}

@@ -194,7 +194,7 @@ impl fmt::Display for Step {
             Step::Gid => "set the group id",
             Step::Uid => "set the user id",
             Step::Capset => "set the capability sets",
-            Step::Ambient => "clear the ambient capability set",
+            Step::Ambient => "set the ambient capability set",
             Step::NoNewPrivs => "set no_new_privs",
         })
     }
@@ -224,26 +224,60 @@ pub fn current_bounding() -> CapSet {
 /// prepared in the parent, applied between the mount plan and `execve`.
 #[derive(Debug, Clone)]
 pub struct Privileges {
-    /// The bounding, permitted and effective sets (inheritable and
-    /// ambient are left empty).
-    pub caps: CapSet,
+    /// The five capability sets (`capabilities(7)`).
+    pub sets: CapSets,
     pub identity: Identity,
     /// Set `PR_SET_NO_NEW_PRIVS`.
     pub no_new_privs: bool,
     /// The bounding set the process has now ([`current_bounding`]): what
-    /// is in it and not in `caps` is dropped.
+    /// is in it and not in `sets.bounding` is dropped.
+    pub current_bounding: CapSet,
+}
+
+/// A process's five capability sets, as an OCI runtime spec gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CapSets {
+    /// What the process and its children can ever have.
     pub bounding: CapSet,
+    /// What it uses now.
+    pub effective: CapSet,
+    /// What it may make effective.
+    pub permitted: CapSet,
+    /// What survives execve(2) into a file with inheritable file
+    /// capabilities. docker and podman leave it empty since
+    /// CVE-2022-24769: with it, a non-root user's exec of such a file
+    /// gains them.
+    pub inheritable: CapSet,
+    /// What survives execve(2) into any file (each must also be
+    /// permitted and inheritable).
+    pub ambient: CapSet,
+}
+
+impl CapSets {
+    /// `caps` in the bounding, effective and permitted sets, the other two
+    /// empty: what docker and podman give a container.
+    pub fn plain(caps: CapSet) -> CapSets {
+        CapSets {
+            bounding: caps,
+            effective: caps,
+            permitted: caps,
+            inheritable: CapSet(0),
+            ambient: CapSet(0),
+        }
+    }
 }
 
 impl Privileges {
     /// Drop the bounding set, switch to the identity, set the other sets,
-    /// clear the ambient set and set no_new_privs (when asked): the order
-    /// in which each step still has the capability it needs.
+    /// set the ambient set and no_new_privs (when asked): the order in
+    /// which each step still has the capability it needs. Allocation-free,
+    /// for a child between clone and exec.
     pub fn apply(&self) -> Result<(), (Step, i32)> {
         let at = |step: Step| move |errno: Errno| (step, errno as i32);
+        let sets = &self.sets;
         prctl::set_keepcaps(true).map_err(at(Step::KeepCaps))?;
         for cap in 0..64 {
-            if self.bounding.contains(cap) && !self.caps.contains(cap) {
+            if self.current_bounding.contains(cap) && !sets.bounding.contains(cap) {
                 match sys::capbset_drop(cap) {
                     // EINVAL: a capability this kernel does not have.
                     Ok(()) | Err(Errno::EINVAL) => {}
@@ -255,13 +289,18 @@ impl Privileges {
         sys::setgroups(&id.groups).map_err(at(Step::Groups))?;
         sys::setresgid(id.gid).map_err(at(Step::Gid))?;
         sys::setresuid(id.uid).map_err(at(Step::Uid))?;
-        // The inheritable set stays empty, as docker and podman leave it
-        // since CVE-2022-24769: with it, a non-root user's exec of a file
-        // with inheritable file capabilities would gain them.
-        sys::capset(self.caps.0, self.caps.0, 0).map_err(at(Step::Capset))?;
+        sys::capset(sets.effective.0, sets.permitted.0, sets.inheritable.0)
+            .map_err(at(Step::Capset))?;
         match sys::clear_ambient() {
             // EINVAL: a kernel without ambient capabilities (before 4.3).
-            Ok(()) | Err(Errno::EINVAL) => {}
+            Ok(()) | Err(Errno::EINVAL) if sets.ambient.0 == 0 => {}
+            Ok(()) => {
+                for cap in 0..64 {
+                    if sets.ambient.contains(cap) {
+                        sys::raise_ambient(cap).map_err(at(Step::Ambient))?;
+                    }
+                }
+            }
             Err(errno) => return Err(at(Step::Ambient)(errno)),
         }
         if self.no_new_privs {

@@ -30,6 +30,22 @@ pub(crate) fn clear_ambient() -> Result<(), Errno> {
     Errno::result(rc).map(drop)
 }
 
+/// Raise `cap` in the calling thread's ambient set (`PR_CAP_AMBIENT_RAISE`;
+/// it must be permitted and inheritable).
+pub(crate) fn raise_ambient(cap: u32) -> Result<(), Errno> {
+    // SAFETY: prctl with integer arguments.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_RAISE as c_ulong,
+            cap as c_ulong,
+            0,
+            0,
+        )
+    };
+    Errno::result(rc).map(drop)
+}
+
 // Raw system calls, not nix's (or glibc's) setgroups/setresgid/setresuid:
 // glibc's wrappers would signal every thread the parent had, which this
 // cloned child does not have.

@@ -4,10 +4,10 @@ use anyhow::Result;
 
 use crate::cli::ImagesArgs;
 use crate::human;
-use crate::state::Root;
+use tinydocker_engine::Engine;
 
-pub fn images(root: &Root, args: ImagesArgs) -> Result<i32> {
-    let images = root.images()?.list()?;
+pub fn images(engine: &Engine, args: ImagesArgs) -> Result<i32> {
+    let images = engine.images()?.list()?;
     let id = |image: &tinydocker_fs::Image| {
         if args.no_trunc {
             image.id.clone()

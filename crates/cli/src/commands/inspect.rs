@@ -3,21 +3,38 @@
 
 use anyhow::{anyhow, Result};
 use serde_json::{json, Value};
+use tinydocker_engine::spec::{resources::resources_from_spec, security::caps_from_spec};
+use tinydocker_engine::{Container, Engine, Observed};
+use tinydocker_fs::{MountSource, MountSpec};
 
 use crate::cli::InspectArgs;
-use crate::commands::ps::status_word;
 use crate::human::rfc3339;
-use crate::networks::Networks;
-use crate::security::SeccompChoice;
-use crate::state::{Container, Observed, Root};
+
+/// The container's bind mounts (its volumes), as the spec lists them.
+fn binds(c: &Container) -> Vec<MountSpec> {
+    c.spec
+        .mounts()
+        .iter()
+        .flatten()
+        .filter_map(|m| tinydocker_engine::spec::mounts::mount_spec(m).ok())
+        .filter(|m| matches!(m.source, MountSource::Bind { .. }))
+        .collect()
+}
 
 fn container(c: &Container) -> Value {
     let observed = c.observe();
     let config = &c.config;
+    let origin = &config.origin;
     let state = &c.state;
+    let spec = &c.spec;
+    let process = spec.process().as_ref();
+    let linux = spec.linux().as_ref();
     let running = matches!(observed, Observed::Running { .. });
-    let r = &config.resources;
-    let ports: serde_json::Map<String, Value> = config
+    let r = linux
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| resources_from_spec(r).ok())
+        .unwrap_or_default();
+    let ports: serde_json::Map<String, Value> = state
         .net
         .iter()
         .flat_map(|n| n.ports.iter())
@@ -28,7 +45,7 @@ fn container(c: &Container) -> Value {
             )
         })
         .collect();
-    let networks: serde_json::Map<String, Value> = config
+    let networks: serde_json::Map<String, Value> = state
         .net
         .iter()
         .map(|n| {
@@ -38,14 +55,27 @@ fn container(c: &Container) -> Value {
             )
         })
         .collect();
-    let sec = &config.security;
+    let binds = binds(c);
+    let bind_source = |m: &MountSpec| match &m.source {
+        MountSource::Bind { source, .. } => source.clone(),
+        MountSource::Filesystem { source, .. } => source.into(),
+    };
+    let bind_read_only = |m: &MountSpec| m.recursive_read_only || m.flags.0 & libc::MS_RDONLY != 0;
+    let args = c.args();
+    let capabilities = caps_from_spec(
+        process
+            .and_then(|p| p.capabilities().as_ref())
+            .and_then(|caps| caps.bounding().as_ref()),
+    )
+    .unwrap_or_default();
+    let cgroup = c.cgroup_path();
     json!({
         "Id": config.id,
         "Created": rfc3339(config.created),
-        "Path": config.cmd.first(),
-        "Args": config.cmd.get(1..).unwrap_or_default(),
+        "Path": args.first(),
+        "Args": args.get(1..).unwrap_or_default(),
         "State": {
-            "Status": status_word(observed),
+            "Status": observed.status_word(),
             "Running": running,
             "Restarting": matches!(observed, Observed::Restarting { .. }),
             "Dead": matches!(observed, Observed::Dead),
@@ -62,20 +92,20 @@ fn container(c: &Container) -> Value {
         "Image": config.image_id,
         "Name": format!("/{}", config.name),
         "RestartCount": state.restart_count,
-        "LogPath": c.dir.join(crate::logs::LOG_FILE),
+        "LogPath": c.dir.join(tinydocker_engine::logs::LOG_FILE),
         "Config": {
-            "Hostname": config.hostname,
-            "Env": config.env,
-            "Cmd": config.cmd,
+            "Hostname": spec.hostname(),
+            "Env": process.and_then(|p| p.env().clone()).unwrap_or_default(),
+            "Cmd": args,
             "Image": config.image,
-            "WorkingDir": config.workdir,
+            "WorkingDir": process.map(|p| p.cwd().clone()),
             "OpenStdin": config.interactive,
-            "Tty": config.tty,
-            "User": sec.user,
+            "Tty": tinydocker_engine::spec::terminal(spec),
+            "User": origin.user,
         },
         "HostConfig": {
-            "Binds": config.volumes.iter().map(|v| format!("{}:{}{}", v.source.display(), v.target, if v.read_only { ":ro" } else { "" })).collect::<Vec<_>>(),
-            "NetworkMode": config.network,
+            "Binds": binds.iter().map(|m| format!("{}:{}{}", bind_source(m).display(), m.target, if bind_read_only(m) { ":ro" } else { "" })).collect::<Vec<_>>(),
+            "NetworkMode": origin.network_mode,
             "PortBindings": ports,
             "AutoRemove": config.auto_remove,
             "RestartPolicy": {
@@ -83,8 +113,8 @@ fn container(c: &Container) -> Value {
                 "MaximumRetryCount": config.restart.maximum_retry_count,
             },
             "Init": config.init,
-            "ReadonlyRootfs": config.read_only,
-            "CgroupParent": config.cgroup.rsplit_once('/').map_or("", |(parent, _)| parent),
+            "ReadonlyRootfs": spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+            "CgroupParent": cgroup.rsplit_once('/').map_or("", |(parent, _)| parent),
             "NanoCpus": match (r.cpu_quota, r.cpu_period) { (Some(q), Some(p)) if q > 0 => q as u64 * 1_000_000_000 / p.max(1), _ => 0 },
             "CpuPeriod": r.cpu_period.unwrap_or(0),
             "CpuQuota": r.cpu_quota.unwrap_or(0),
@@ -95,49 +125,44 @@ fn container(c: &Container) -> Value {
             "MemorySwap": r.memory_swap.unwrap_or(0),
             "MemoryReservation": r.memory_reservation.unwrap_or(0),
             "PidsLimit": r.pids_limit.unwrap_or(0),
-            "Privileged": sec.privileged,
-            "CapAdd": sec.cap_add,
-            "CapDrop": sec.cap_drop,
-            "SecurityOpt": sec.security_opt,
-            "GroupAdd": sec.group_add,
-            "Devices": sec.devices.iter().map(|d| json!({
+            "Privileged": origin.privileged,
+            "CapAdd": origin.cap_add,
+            "CapDrop": origin.cap_drop,
+            "SecurityOpt": origin.security_opt,
+            "GroupAdd": origin.group_add,
+            "Devices": origin.devices.iter().map(|d| json!({
                 "PathOnHost": d.host,
                 "PathInContainer": d.container,
                 "CgroupPermissions": d.permissions,
             })).collect::<Vec<_>>(),
-            "Capabilities": sec.capabilities,
-            "NoNewPrivileges": sec.no_new_privileges,
-            "Seccomp": match &sec.seccomp {
-                SeccompChoice::Default => "default".to_string(),
-                SeccompChoice::Unconfined => "unconfined".to_string(),
-                SeccompChoice::Profile(p) => p.display().to_string(),
-            },
-            "DeviceCgroup": sec.device_cgroup,
+            "Capabilities": capabilities.names(),
+            "NoNewPrivileges": process.and_then(|p| p.no_new_privileges()).unwrap_or(false),
+            "Seccomp": origin.seccomp,
+            "DeviceCgroup": state.device_cgroup,
         },
         "NetworkSettings": {
-            "IPAddress": config.net.as_ref().map_or(String::new(), |n| n.ip.to_string()),
-            "Gateway": config.net.as_ref().map_or(String::new(), |n| n.gateway.to_string()),
+            "IPAddress": state.net.as_ref().map_or(String::new(), |n| n.ip.to_string()),
+            "Gateway": state.net.as_ref().map_or(String::new(), |n| n.gateway.to_string()),
             "Ports": ports,
             "Networks": networks,
         },
-        "Mounts": config.volumes.iter().map(|v| json!({
+        "Mounts": binds.iter().map(|m| json!({
             "Type": "bind",
-            "Source": v.source,
-            "Destination": v.target,
-            "RW": !v.read_only,
+            "Source": bind_source(m),
+            "Destination": m.target,
+            "RW": !bind_read_only(m),
         })).collect::<Vec<_>>(),
     })
 }
 
-pub fn inspect(root: &Root, args: InspectArgs) -> Result<i32> {
-    let networks = Networks::new(&root.path);
-    let store = root.images()?;
+pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32> {
+    let store = engine.images()?;
     let mut out = Vec::new();
     for key in &args.objects {
         // Containers first, then networks, then images, as docker looks.
-        if let Ok(c) = root.find(key) {
+        if let Ok(c) = engine.container(key) {
             out.push(container(&c));
-        } else if let Some(n) = networks.get(key)? {
+        } else if let Some(n) = engine.network(key)? {
             out.push(json!({
                 "Name": n.name,
                 "Id": n.id,

@@ -8,43 +8,43 @@ mod kill;
 mod logs;
 mod network;
 mod port;
-pub mod ps;
+mod ps;
 mod rm;
 mod rmi;
-pub mod run;
+mod run;
 mod start;
 mod stats;
 mod update;
 mod wait;
 
 use anyhow::Result;
+use tinydocker_engine::Engine;
 
 use crate::cli::{Cli, Command};
-use crate::state::Root;
 
 /// Run a parsed command line; return the process's exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
-    let root = Root::new(cli.root);
+    let engine = Engine::new(cli.root).on_warning(|w| eprintln!("tinydocker: {w}"));
     match cli.command {
-        Command::Run(args) => run::run(&root, *args),
-        Command::Ps(args) => ps::ps(&root, args),
-        Command::Rm(args) => rm::rm(&root, args),
-        Command::Import(args) => import::import(&root, args),
-        Command::Images(args) => images::images(&root, args),
-        Command::Rmi(args) => rmi::rmi(&root, args),
-        Command::Stats(args) => stats::stats(&root, args),
-        Command::Update(args) => update::update(&root, *args),
-        Command::Network(cmd) => network::network(&root, cmd),
-        Command::Port(args) => port::port(&root, args),
-        Command::Kill(args) => kill::kill(&root, args),
-        Command::Stop(args) => kill::stop(&root, args),
-        Command::Inspect(args) => inspect::inspect(&root, args),
-        Command::Wait(args) => wait::wait(&root, args),
-        Command::Container(crate::cli::ContainerCommand::Prune(args)) => rm::prune(&root, args),
-        Command::Logs(args) => logs::logs(&root, args),
-        Command::Exec(args) => exec::exec(&root, args),
-        Command::Start(args) => start::start(&root, args),
-        Command::Restart(args) => kill::restart(&root, args),
+        Command::Run(args) => run::run(&engine, *args),
+        Command::Ps(args) => ps::ps(&engine, args),
+        Command::Rm(args) => rm::rm(&engine, args),
+        Command::Import(args) => import::import(&engine, args),
+        Command::Images(args) => images::images(&engine, args),
+        Command::Rmi(args) => rmi::rmi(&engine, args),
+        Command::Stats(args) => stats::stats(&engine, args),
+        Command::Update(args) => update::update(&engine, *args),
+        Command::Network(cmd) => network::network(&engine, cmd),
+        Command::Port(args) => port::port(&engine, args),
+        Command::Kill(args) => kill::kill(&engine, args),
+        Command::Stop(args) => kill::stop(&engine, args),
+        Command::Inspect(args) => inspect::inspect(&engine, args),
+        Command::Wait(args) => wait::wait(&engine, args),
+        Command::Container(crate::cli::ContainerCommand::Prune(args)) => rm::prune(&engine, args),
+        Command::Logs(args) => logs::logs(&engine, args),
+        Command::Exec(args) => exec::exec(&engine, args),
+        Command::Start(args) => start::start(&engine, args),
+        Command::Restart(args) => kill::restart(&engine, args),
     }
 }
 

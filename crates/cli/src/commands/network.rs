@@ -1,40 +1,22 @@
 //! `tinydocker network create|ls|inspect|rm`.
 
 use anyhow::{anyhow, Result};
+use tinydocker_engine::{Engine, Observed};
 
 use crate::cli::NetworkCommand;
-use crate::networks::Networks;
-use crate::state::{Observed, Root};
 
-/// Running containers attached to a network.
-fn attached(root: &Root, network: &str) -> Vec<String> {
-    root.list()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|c| c.config.net.as_ref().is_some_and(|n| n.network == network))
-        // One being started (run, start, a restart) that has claimed its
-        // address, and a Dead one (its runtime was killed), which holds it
-        // until rm.
-        .filter(|c| {
-            matches!(
-                c.observe(),
-                Observed::Created | Observed::Running { .. } | Observed::Dead
-            ) && !c.state.net_released
-        })
-        .map(|c| c.config.name)
-        .collect()
-}
-
-pub fn network(root: &Root, cmd: NetworkCommand) -> Result<i32> {
-    let networks = Networks::new(&root.path);
+pub fn network(engine: &Engine, cmd: NetworkCommand) -> Result<i32> {
     match cmd {
         NetworkCommand::Create(args) => {
-            let net =
-                networks.create(&args.name, args.subnet.as_deref(), args.gateway.as_deref())?;
+            let net = engine.create_network(
+                &args.name,
+                args.subnet.as_deref(),
+                args.gateway.as_deref(),
+            )?;
             println!("{}", net.id);
         }
         NetworkCommand::Ls(args) => {
-            let all = networks.list()?;
+            let all = engine.list_networks()?;
             if args.quiet {
                 for n in &all {
                     println!("{}", &n.id[..12]);
@@ -57,14 +39,14 @@ pub fn network(root: &Root, cmd: NetworkCommand) -> Result<i32> {
         NetworkCommand::Inspect(args) => {
             let mut out = Vec::new();
             for name in &args.names {
-                let n = networks
-                    .get(name)?
+                let n = engine
+                    .network(name)?
                     .ok_or_else(|| anyhow!("network {name} not found"))?;
-                let containers: serde_json::Map<String, serde_json::Value> = root
-                    .list()?
+                let containers: serde_json::Map<String, serde_json::Value> = engine
+                    .containers()?
                     .into_iter()
                     .filter_map(|c| {
-                        let net = c.config.net.clone()?;
+                        let net = c.state.net.clone()?;
                         (net.network == n.name && matches!(c.observe(), Observed::Running { .. }))
                             .then(|| {
                                 (
@@ -95,7 +77,7 @@ pub fn network(root: &Root, cmd: NetworkCommand) -> Result<i32> {
         }
         NetworkCommand::Rm(args) => {
             for name in &args.names {
-                networks.remove(name, |n| attached(root, n))?;
+                engine.remove_network(name)?;
                 println!("{name}");
             }
         }

@@ -1,13 +1,13 @@
 //! `tinydocker port CONTAINER`: its published ports, as docker lists them.
 
 use anyhow::Result;
+use tinydocker_engine::Engine;
 
 use crate::cli::PortArgs;
-use crate::state::Root;
 
-pub fn port(root: &Root, args: PortArgs) -> Result<i32> {
-    let container = root.find(&args.container)?;
-    if let Some(net) = &container.config.net {
+pub fn port(engine: &Engine, args: PortArgs) -> Result<i32> {
+    let container = engine.container(&args.container)?;
+    if let Some(net) = &container.state.net {
         for mapping in &net.ports {
             println!("{mapping}");
         }

@@ -1,21 +1,10 @@
 //! `tinydocker ps [-a] [-q] [--no-trunc]`.
 
 use anyhow::Result;
+use tinydocker_engine::{Container, Engine, Observed};
 
 use crate::cli::PsArgs;
 use crate::human;
-use crate::state::{Container, Observed, Root};
-
-/// docker's one-word State.Status: created, running, exited, dead.
-pub fn status_word(observed: Observed) -> &'static str {
-    match observed {
-        Observed::Created => "created",
-        Observed::Running { .. } => "running",
-        Observed::Exited { .. } => "exited",
-        Observed::Restarting { .. } => "restarting",
-        Observed::Dead => "dead",
-    }
-}
 
 /// The STATUS column: "Up 3 minutes", "Exited (137) 2 seconds ago", "Created".
 pub fn status_text(observed: Observed) -> String {
@@ -37,7 +26,7 @@ pub fn status_text(observed: Observed) -> String {
 
 /// The PORTS column: "0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp".
 fn ports_text(c: &Container) -> String {
-    let Some(net) = &c.config.net else {
+    let Some(net) = &c.state.net else {
         return String::new();
     };
     net.ports
@@ -51,7 +40,7 @@ fn ports_text(c: &Container) -> String {
 }
 
 fn command_text(c: &Container, no_trunc: bool) -> String {
-    let cmd = c.config.cmd.join(" ");
+    let cmd = c.args().join(" ");
     let cmd = if !no_trunc && cmd.chars().count() > 20 {
         format!("{}…", cmd.chars().take(19).collect::<String>())
     } else {
@@ -60,9 +49,9 @@ fn command_text(c: &Container, no_trunc: bool) -> String {
     format!("\"{cmd}\"")
 }
 
-pub fn ps(root: &Root, args: PsArgs) -> Result<i32> {
-    let containers: Vec<(Container, Observed)> = root
-        .list()?
+pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
+    let containers: Vec<(Container, Observed)> = engine
+        .containers()?
         .into_iter()
         .map(|c| {
             let o = c.observe();
@@ -143,13 +132,13 @@ fn fields(c: &Container, o: Observed, no_trunc: bool) -> Vec<(&'static str, Stri
         ("ID", id),
         ("Image", c.config.image.clone()),
         ("Names", c.config.name.clone()),
-        ("Networks", c.config.network.clone()),
+        ("Networks", c.config.origin.network_mode.clone()),
         ("Ports", ports_text(c)),
         (
             "RunningFor",
             format!("{} ago", human::duration(human::since(c.config.created))),
         ),
-        ("State", status_word(o).to_string()),
+        ("State", o.status_word().to_string()),
         ("Status", status_text(o)),
     ]
 }

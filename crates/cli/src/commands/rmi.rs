@@ -1,30 +1,13 @@
 //! `tinydocker rmi [-f] IMAGE...`.
 
-use anyhow::{bail, Result};
+use anyhow::Result;
+use tinydocker_engine::Engine;
 
 use crate::cli::RmiArgs;
-use crate::state::Root;
 
-pub fn rmi(root: &Root, args: RmiArgs) -> Result<i32> {
-    let store = root.images()?;
+pub fn rmi(engine: &Engine, args: RmiArgs) -> Result<i32> {
     for name in &args.images {
-        let image = store.resolve(name)?;
-        let users = root.images_in_use()?;
-        if let (Some((_, container)), false) =
-            (users.iter().find(|(id, _)| *id == image.id), args.force)
-        {
-            bail!(
-                "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}",
-                &container[..12],
-                image.short_id()
-            );
-        }
-        // Asked again under the store's lock: a `run` that resolved the
-        // image holds the store until its record names the image.
-        let removed = store.remove(name, |id| {
-            root.images_in_use()
-                .map_or(true, |users| users.iter().any(|(used, _)| used == id))
-        })?;
+        let removed = engine.remove_image(name, args.force)?;
         for n in &removed.untagged {
             println!("Untagged: {n}");
         }

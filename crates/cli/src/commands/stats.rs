@@ -3,67 +3,14 @@
 //! `/proc/PID/net/dev`, the way `docker stats` shows them.
 
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
-use tinydocker_cgroups::{Layout, Manager, Stats};
+use tinydocker_engine::{host_memory, Container, Engine, Observed, Sample};
 
 use crate::cli::StatsArgs;
 use crate::human;
 use crate::limits::binary_size;
-use crate::state::{Container, Observed, Root};
-
-/// One reading of one container.
-struct Sample {
-    stats: Option<Stats>,
-    net: (u64, u64),
-    at: Instant,
-}
-
-fn host_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(0, |kib| kib * 1024)
-}
-
-/// Received and sent bytes over every interface but `lo`, as the
-/// container's init sees them.
-fn net_io(pid: i32) -> (u64, u64) {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/dev")) else {
-        return (0, 0);
-    };
-    let mut total = (0, 0);
-    for line in text.lines().skip(2) {
-        let Some((name, rest)) = line.split_once(':') else {
-            continue;
-        };
-        if name.trim() == "lo" {
-            continue;
-        }
-        let fields: Vec<u64> = rest
-            .split_whitespace()
-            .filter_map(|f| f.parse().ok())
-            .collect();
-        if fields.len() >= 9 {
-            total.0 += fields[0];
-            total.1 += fields[8];
-        }
-    }
-    total
-}
-
-fn sample(layout: &Layout, c: &Container) -> Sample {
-    Sample {
-        stats: c.cgroup(layout).and_then(|m| m.stats().ok()),
-        net: net_io(c.state.pid),
-        at: Instant::now(),
-    }
-}
 
 fn row(
     c: &Container,
@@ -132,25 +79,26 @@ const HEADER: [&str; 8] = [
     "PIDS",
 ];
 
-pub fn stats(root: &Root, args: StatsArgs) -> Result<i32> {
+pub fn stats(engine: &Engine, args: StatsArgs) -> Result<i32> {
     let containers: Vec<Container> = if args.containers.is_empty() {
-        root.list()?
+        engine
+            .containers()?
             .into_iter()
             .filter(|c| args.all || matches!(c.observe(), Observed::Running { .. }))
             .collect()
     } else {
         args.containers
             .iter()
-            .map(|k| root.find(k))
-            .collect::<Result<_>>()?
+            .map(|k| engine.container(k))
+            .collect::<Result<_, _>>()?
     };
-    let layout = Layout::detect()?;
     let host_mem = host_memory();
-    let mut before: Vec<Sample> = containers.iter().map(|c| sample(&layout, c)).collect();
+    let sample_all = || -> Vec<Sample> { containers.iter().map(|c| engine.sample(c)).collect() };
+    let mut before = sample_all();
     loop {
         // CPU % is a rate: two readings a second apart, as docker takes them.
         std::thread::sleep(Duration::from_secs(1));
-        let after: Vec<Sample> = containers.iter().map(|c| sample(&layout, c)).collect();
+        let after = sample_all();
         let rows: Vec<Vec<String>> = containers
             .iter()
             .zip(before.iter().zip(&after))

@@ -13,7 +13,9 @@ const INSN_SIZE: usize = 8;
 /// Whether `bytes` can be a program: a whole number of instructions, not
 /// empty, not over the kernel's limit.
 pub(crate) fn is_program(bytes: &[u8]) -> bool {
-    !bytes.is_empty() && bytes.len() % INSN_SIZE == 0 && bytes.len() / INSN_SIZE <= MAX_INSTRUCTIONS
+    !bytes.is_empty()
+        && bytes.len().is_multiple_of(INSN_SIZE)
+        && bytes.len() / INSN_SIZE <= MAX_INSTRUCTIONS
 }
 
 /// A seccomp filter ready to load: built in the parent by

@@ -173,5 +173,5 @@ fn applies(rule: &SyscallRule, caps: &CapSet, host: &Host) -> bool {
     } = &rule.includes;
     (need_arches.is_empty() || need_arches.iter().any(|a| a == arch))
         && need_caps.iter().all(|c| caps.contains_name(c))
-        && need_kernel.map_or(true, |k| host.kernel >= k)
+        && need_kernel.is_none_or(|k| host.kernel >= k)
 }

@@ -21,8 +21,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::human::rfc3339;
-use crate::state::now_nanos;
+use crate::error::{Error, Result};
+use crate::proc::now_nanos;
 
 /// The log, in the container's directory ([`crate::state::Container::dir`]).
 pub const LOG_FILE: &str = "container.log";
@@ -191,11 +191,38 @@ fn encode_entry(out: &mut Vec<u8>, stream: Stream, time: u128, log: &[u8]) {
 /// An instant (ns since the epoch) as docker's RFC3339Nano with all nine
 /// digits, in UTC: "2026-11-28T23:41:07.123456789Z".
 pub fn format_time(nanos: u128) -> String {
-    // human::rfc3339 prints 0 as Go's zero time; the epoch itself is meant here.
+    // rfc3339 prints 0 as Go's zero time; the epoch itself is meant here.
     if nanos == 0 {
         return "1970-01-01T00:00:00.000000000Z".into();
     }
     rfc3339(nanos)
+}
+
+/// An instant (ns since the epoch) as RFC 3339 in UTC, as docker's inspect
+/// shows times: "2026-11-28T19:52:00.123456789Z". Zero is docker's zero time.
+pub fn rfc3339(nanos: u128) -> String {
+    if nanos == 0 {
+        return "0001-01-01T00:00:00Z".into();
+    }
+    let secs = (nanos / 1_000_000_000) as i64;
+    let frac = (nanos % 1_000_000_000) as u32;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{frac:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// One entry of a log, as read back.
@@ -316,16 +343,16 @@ fn tail_offset(file: &File, n: usize) -> io::Result<u64> {
 }
 
 /// `--tail`: "all" (None) or a number of lines.
-pub fn parse_tail(text: &str) -> Result<Option<usize>, String> {
+pub fn parse_tail(text: &str) -> Result<Option<usize>> {
     let t = text.trim();
     if t.eq_ignore_ascii_case("all") {
         return Ok(None);
     }
     match t.parse::<usize>() {
         Ok(n) if t.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
-        _ => Err(format!(
+        _ => Err(Error::Invalid(format!(
             "invalid value for --tail: {text:?}: expected a number of lines (0 or more) or \"all\""
-        )),
+        ))),
     }
 }
 
@@ -334,7 +361,7 @@ pub fn parse_tail(text: &str) -> Result<Option<usize>, String> {
 /// with an optional fraction (`1700000000.5`), or a duration before `now`
 /// (`10m`, `1h30m`, `1.5h`, `45s`, `300ms`). Times before the epoch count
 /// as the epoch.
-pub fn parse_time(flag: &str, text: &str, now: u128) -> Result<u128, String> {
+pub fn parse_time(flag: &str, text: &str, now: u128) -> Result<u128> {
     let t = text.trim();
     let parsed = if t.contains(['T', 't']) && t.contains('-') {
         parse_rfc3339(t).map(|ns| ns.max(0) as u128)
@@ -344,9 +371,9 @@ pub fn parse_time(flag: &str, text: &str, now: u128) -> Result<u128, String> {
         parse_duration(t).map(|d| now.saturating_sub(d))
     };
     parsed.ok_or_else(|| {
-        format!(
+        Error::Invalid(format!(
             "invalid value for {flag}: {text:?}: expected an RFC 3339 time (2026-01-02T15:04:05Z), Unix seconds (1700000000.5) or a duration before now (10m, 1h30m)"
-        )
+        ))
     })
 }
 
@@ -414,7 +441,7 @@ fn parse_duration(t: &str) -> Option<u128> {
 }
 
 /// Days from 1970-01-01 to a civil date (Howard Hinnant's algorithm, the
-/// inverse of the one in [`crate::human::rfc3339`]).
+/// inverse of the one in [`rfc3339`]).
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
@@ -494,6 +521,153 @@ pub fn parse_rfc3339(t: &str) -> Option<i128> {
     let secs =
         days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset;
     Some(i128::from(secs) * 1_000_000_000 + nanos)
+}
+
+/// Which entries of a log to read: `--since` and `--until`, both
+/// inclusive (nanoseconds since the epoch), the last `tail` lines, and
+/// whether to `follow` what is appended until the container has stopped
+/// for good.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogOptions {
+    pub follow: bool,
+    pub tail: Option<usize>,
+    pub since: Option<u128>,
+    pub until: Option<u128>,
+}
+
+impl LogOptions {
+    fn contains(&self, time: u128) -> bool {
+        self.since.is_none_or(|s| time >= s) && self.until.is_none_or(|u| time <= u)
+    }
+}
+
+/// Hand every entry of the container's log that `options` selects to
+/// `each` (a container that never ran detached has none), then call
+/// `flush`. Following, it sleeps in `poll(2)` on an inotify watch of the
+/// container's directory (the log grows, the record is replaced, the
+/// directory goes away) and on the pidfds of the container's init and of
+/// the runtime that supervises it (the one that writes the log and records
+/// the exit), so it also ends when either dies without a word. A failure
+/// of `each` or `flush` ends it with that error (`logs | head`: a broken
+/// pipe).
+pub(crate) fn read(
+    engine: &crate::Engine,
+    key: &str,
+    options: &LogOptions,
+    each: &mut dyn FnMut(&Entry) -> io::Result<()>,
+    flush: &mut dyn FnMut() -> io::Result<()>,
+) -> Result<()> {
+    let container = engine.store.find(key)?;
+    let path = container.dir.join(LOG_FILE);
+    if !options.follow {
+        if let Some(mut reader) = open(&path, options.tail)? {
+            print_new(&mut reader, &path, options, each, flush)?;
+        }
+        return Ok(());
+    }
+    let id = &container.config.id;
+    // Watching starts before the first look at the log and the record:
+    // whatever changes after that look wakes the poll below.
+    let watch = crate::store::Watch::new(&container.dir)?;
+    let mut reader = open(&path, options.tail)?;
+    loop {
+        // The record before the log: when it shows nothing left that could
+        // write, the log read after it is complete. Removed: the same.
+        let writers = match engine.store.find(id) {
+            Ok(current) => writers(&current),
+            Err(_) => [None, None],
+        };
+        if reader.is_none() {
+            // Created after we started: all of it is new, no --tail.
+            reader = open(&path, None)?;
+        }
+        if let Some(reader) = &mut reader {
+            print_new(reader, &path, options, each, flush)?;
+        }
+        if writers.iter().all(Option::is_none) {
+            return Ok(());
+        }
+        // Until --until has passed, if given.
+        let deadline = match options.until {
+            None => None,
+            Some(until) => {
+                let now = now_nanos();
+                if now > until {
+                    return Ok(());
+                }
+                Some(
+                    std::time::Instant::now()
+                        + std::time::Duration::from_nanos((until - now) as u64),
+                )
+            }
+        };
+        use std::os::fd::AsFd;
+        let [changed, ..] = crate::store::readable(
+            [
+                Some(watch.as_fd()),
+                writers[0].as_ref().map(|p| p.as_fd()),
+                writers[1].as_ref().map(|p| p.as_fd()),
+            ],
+            deadline,
+        )?;
+        if changed {
+            watch.drain();
+        }
+    }
+}
+
+/// Hand every entry the reader has not read yet to `each`.
+fn print_new(
+    reader: &mut LogReader,
+    path: &Path,
+    options: &LogOptions,
+    each: &mut dyn FnMut(&Entry) -> io::Result<()>,
+    flush: &mut dyn FnMut() -> io::Result<()>,
+) -> Result<()> {
+    let mut write_error = None;
+    let read = reader.read_new(|entry| {
+        if !options.contains(entry.time) {
+            return Ok(());
+        }
+        each(&entry).map_err(|e| {
+            // Stops the reading; reported as what it is below.
+            let kind = e.kind();
+            write_error = Some(e);
+            io::Error::from(kind)
+        })
+    });
+    if let Some(e) = write_error {
+        return Err(Error::sys("write the log out", e));
+    }
+    read.map_err(|e| Error::io("read", path, e))?;
+    flush().map_err(|e| Error::sys("write the log out", e))
+}
+
+fn open(path: &Path, tail: Option<usize>) -> Result<Option<LogReader>> {
+    let reader = LogReader::open(path).map_err(|e| Error::io("open", path, e))?;
+    let Some(mut reader) = reader else {
+        return Ok(None);
+    };
+    if let Some(n) = tail {
+        reader.tail(n).map_err(|e| Error::io("read", path, e))?;
+    }
+    Ok(Some(reader))
+}
+
+/// The processes whose life keeps the log growing: the container's init
+/// while it runs, and the runtime that supervises it, which drains the
+/// container's output into the log and records the exit after the init
+/// has gone.
+fn writers(c: &crate::Container) -> [Option<crate::Process>; 2] {
+    use crate::{Observed, Process};
+    let init = match c.observe() {
+        Observed::Running { .. } => Process::open(c.state.pid, c.state.pid_start),
+        _ => None,
+    };
+    [
+        init,
+        Process::open(c.state.runtime_pid, c.state.runtime_start),
+    ]
 }
 
 #[cfg(test)]
@@ -733,7 +907,7 @@ mod tests {
     #[test]
     fn since_and_until_values() {
         let now = T0;
-        let t = |s: &str| parse_time("--since", s, now);
+        let t = |s: &str| parse_time("--since", s, now).map_err(|e| e.to_string());
         let s = 1_000_000_000u128;
         assert_eq!(t("2026-11-28T19:52:00.123456789Z"), Ok(T0));
         assert_eq!(t("2026-11-28T20:52:00+01:00"), Ok(T0 - 123_456_789));
@@ -775,12 +949,13 @@ mod tests {
 
     #[test]
     fn tail_values() {
-        assert_eq!(parse_tail("all"), Ok(None));
-        assert_eq!(parse_tail("ALL"), Ok(None));
-        assert_eq!(parse_tail("0"), Ok(Some(0)));
-        assert_eq!(parse_tail("25"), Ok(Some(25)));
+        let tail = |s: &str| parse_tail(s).map_err(|e| e.to_string());
+        assert_eq!(tail("all"), Ok(None));
+        assert_eq!(tail("ALL"), Ok(None));
+        assert_eq!(tail("0"), Ok(Some(0)));
+        assert_eq!(tail("25"), Ok(Some(25)));
         for bad in ["", "-1", "+1", "x", "1.5", "some"] {
-            let err = parse_tail(bad).expect_err(bad);
+            let err = tail(bad).expect_err(bad);
             assert!(err.starts_with("invalid value for --tail: "), "{err}");
         }
     }

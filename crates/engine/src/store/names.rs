@@ -1,25 +1,21 @@
 //! Container ids and names.
 
-use anyhow::{bail, Result};
+use crate::error::{invalid, Result};
 
 /// A new container id: 64 hex digits from the kernel's random source.
+///
+/// ```
+/// let id = tinydocker_engine::new_id();
+/// assert_eq!(id.len(), 64);
+/// ```
 pub fn new_id() -> String {
     let mut bytes = [0u8; 32];
-    let mut filled = 0;
-    while filled < bytes.len() {
-        // SAFETY: getrandom writes at most the remaining length into the buffer.
-        let n = unsafe {
-            libc::getrandom(bytes[filled..].as_mut_ptr().cast(), bytes.len() - filled, 0)
-        };
-        if n > 0 {
-            filled += n as usize;
-        }
-    }
+    crate::sys::getrandom(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// docker's rule for container names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
-pub fn validate(name: &str) -> Result<()> {
+pub fn validate_name(name: &str) -> Result<()> {
     let bytes = name.as_bytes();
     let ok = bytes.len() >= 2
         && bytes[0].is_ascii_alphanumeric()
@@ -27,7 +23,9 @@ pub fn validate(name: &str) -> Result<()> {
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
     if !ok {
-        bail!("Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+        return Err(invalid!(
+            "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        ));
     }
     Ok(())
 }
@@ -45,7 +43,7 @@ const SURNAMES: [&str; 24] = [
 
 /// A docker-style random name, `adjective_surname`, derived from the id.
 /// The caller retries with a longer suffix if it is taken.
-pub fn generate(id: &str, attempt: usize) -> String {
+pub fn generate_name(id: &str, attempt: usize) -> String {
     let n = u64::from_str_radix(&id[..12], 16).unwrap_or(0);
     let adj = ADJECTIVES[(n % 24) as usize];
     let sur = SURNAMES[((n / 24) % 24) as usize];
@@ -70,13 +68,13 @@ mod tests {
     #[test]
     fn names_follow_dockers_rule() {
         for good in ["ab", "web-1", "A.b_c", "0x"] {
-            validate(good).unwrap();
+            validate_name(good).unwrap();
         }
         for bad in ["", "a", "-ab", "_ab", "a b", "a/b", "ä1", ".ab"] {
-            assert!(validate(bad).is_err(), "{bad:?}");
+            assert!(validate_name(bad).is_err(), "{bad:?}");
         }
         let id = new_id();
-        validate(&generate(&id, 0)).unwrap();
-        validate(&generate(&id, 3)).unwrap();
+        validate_name(&generate_name(&id, 0)).unwrap();
+        validate_name(&generate_name(&id, 3)).unwrap();
     }
 }

@@ -12,11 +12,26 @@ use std::io;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use tinydocker_net::{nft, sysctl, Ipam, Ipv4Net, Netlink};
+use tinydocker_net::{nft, sysctl, Ipam, Ipv4Net, Netlink, PortMapping};
 
-use crate::state::{boot_id, now_nanos, Lock};
+use crate::error::{invalid, Context, Error, Result};
+use crate::proc::{boot_id, now_nanos};
+use crate::store::HostLock;
+
+/// A container's place on a bridge network, fixed when a run claims it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetSettings {
+    pub network: String,
+    pub bridge: String,
+    pub ip: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+    /// The host end of its veth pair.
+    pub host_if: String,
+    #[serde(default)]
+    pub ports: Vec<PortMapping>,
+}
 
 /// The default network's name.
 pub const DEFAULT: &str = "bridge";
@@ -37,7 +52,7 @@ fn candidates() -> impl Iterator<Item = Ipv4Net> {
 /// share a bridge device or an nftables table.
 pub fn root_tag(root: &Path) -> Option<String> {
     let path = root.to_string_lossy();
-    if path == crate::cli::DEFAULT_ROOT {
+    if path == crate::DEFAULT_ROOT {
         return None;
     }
     // FNV-1a, 32 bits: stable across runs and versions.
@@ -72,53 +87,14 @@ fn validate_name(name: &str) -> Result<()> {
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
     if !ok {
-        bail!("invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+        return Err(invalid!(
+            "invalid network name {name:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        ));
     }
     if matches!(name, "none" | "host") {
-        bail!("network name {name:?} is reserved");
+        return Err(invalid!("network name {name:?} is reserved"));
     }
     Ok(())
-}
-
-/// The host-wide lock: an flock on a file that exists only while someone
-/// holds it, so nothing of ours stays in /run. Whoever releases it deletes
-/// the file first; a waiter that then gets the lock on the deleted file sees
-/// that the path no longer names it, and starts over.
-struct HostLock {
-    path: PathBuf,
-    _lock: Lock,
-}
-
-impl HostLock {
-    fn take(path: &Path) -> Result<HostLock> {
-        use std::os::unix::fs::MetadataExt;
-        loop {
-            let lock = crate::state::lock_file(path)?;
-            let held = lock
-                .file()
-                .metadata()
-                .with_context(|| format!("stat {}", path.display()))?;
-            match fs::metadata(path) {
-                Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => {
-                    return Ok(HostLock {
-                        path: path.to_path_buf(),
-                        _lock: lock,
-                    })
-                }
-                // Deleted (or replaced) by the holder we waited for.
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).with_context(|| format!("stat {}", path.display())),
-            }
-        }
-    }
-}
-
-impl Drop for HostLock {
-    fn drop(&mut self) {
-        // Still held here: nobody can be between its open and its check.
-        let _ = fs::remove_file(&self.path);
-    }
 }
 
 pub struct Networks {
@@ -152,7 +128,7 @@ impl Networks {
     /// up and tearing it down happen under one lock for the whole host, so
     /// two roots never pick the same subnet or undo each other's rules.
     fn lock(&self) -> Result<HostLock> {
-        fs::create_dir_all(&self.dir).with_context(|| format!("create {}", self.dir.display()))?;
+        fs::create_dir_all(&self.dir).map_err(|e| Error::io("create", &self.dir, e))?;
         HostLock::take(Path::new(HOST_LOCK))
     }
 
@@ -172,7 +148,7 @@ impl Networks {
                 })?))
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("read {}", self.path(name).display())),
+            Err(e) => Err(Error::io("read", self.path(name), e)),
         }
     }
 
@@ -180,7 +156,7 @@ impl Networks {
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).with_context(|| format!("read {}", self.dir.display())),
+            Err(e) => return Err(Error::io("read", &self.dir, e)),
         };
         let mut all = Vec::new();
         for entry in entries.flatten() {
@@ -198,7 +174,7 @@ impl Networks {
     fn save(&self, net: &Network) -> Result<()> {
         let data = serde_json::to_vec_pretty(net).expect("a network serialises");
         tinydocker_fs::write_atomic(&self.path(&net.name), &data, true)
-            .with_context(|| format!("write {}", self.path(&net.name).display()))
+            .map_err(|e| Error::io("write", self.path(&net.name), e))
     }
 
     /// A network by name for `run`: the default one is created on first
@@ -210,7 +186,7 @@ impl Networks {
                 let _lock = self.lock()?;
                 let mut net = self
                     .get(name)?
-                    .ok_or_else(|| anyhow!("network {name} not found"))?;
+                    .ok_or_else(|| invalid!("network {name} not found"))?;
                 if net.boot_id != boot_id() {
                     setup(&net)?;
                     net.boot_id = boot_id().to_string();
@@ -235,18 +211,18 @@ impl Networks {
         let gateway: Option<Ipv4Addr> = gateway
             .map(|g| {
                 g.parse()
-                    .map_err(|_| anyhow!("invalid gateway {g:?}: expected an IPv4 address"))
+                    .map_err(|_| invalid!("invalid gateway {g:?}: expected an IPv4 address"))
             })
             .transpose()?;
         if let (Some(g), None) = (gateway, subnet) {
-            bail!("--gateway {g} needs --subnet");
+            return Err(invalid!("--gateway {g} needs --subnet"));
         }
         let _lock = self.lock()?;
         if let Some(existing) = self.get(name)? {
             if name == DEFAULT {
                 return Ok(existing);
             }
-            bail!("network with name {name} already exists");
+            return Err(invalid!("network with name {name} already exists"));
         }
         let others: Vec<Ipv4Net> = self.list()?.iter().map(|n| n.subnet).collect();
         let routes: Vec<Ipv4Net> = Netlink::new()?
@@ -258,26 +234,32 @@ impl Networks {
         let subnet = match subnet {
             Some(s) => {
                 if let Some(o) = others.iter().find(|o| o.overlaps(&s)) {
-                    bail!("subnet {s} overlaps the subnet {o} of another network");
+                    return Err(invalid!(
+                        "subnet {s} overlaps the subnet {o} of another network"
+                    ));
                 }
                 if let Some(r) = routes.iter().find(|r| r.overlaps(&s)) {
-                    bail!("subnet {s} overlaps the host's route to {r}: choose another --subnet");
+                    return Err(invalid!(
+                        "subnet {s} overlaps the host's route to {r}: choose another --subnet"
+                    ));
                 }
                 if s.prefix() > 30 {
-                    bail!("subnet {s} is too small: it needs room for a gateway and containers (at most /30)");
+                    return Err(invalid!("subnet {s} is too small: it needs room for a gateway and containers (at most /30)"));
                 }
                 s
             }
             None => candidates()
                 .find(|c| !others.iter().chain(&routes).any(|o| o.overlaps(c)))
-                .ok_or_else(|| anyhow!("no free private subnet: every candidate overlaps a host route or a network; give --subnet"))?,
+                .ok_or_else(|| invalid!("no free private subnet: every candidate overlaps a host route or a network; give --subnet"))?,
         };
         let gateway = gateway.unwrap_or_else(|| subnet.first_host());
         if !subnet.contains(gateway) || gateway == subnet.network() || gateway == subnet.broadcast()
         {
-            bail!("gateway {gateway} is not a usable address of the subnet {subnet}");
+            return Err(invalid!(
+                "gateway {gateway} is not a usable address of the subnet {subnet}"
+            ));
         }
-        let id = crate::names::new_id();
+        let id = crate::new_id();
         let bridge = if name == DEFAULT {
             self.default_bridge()
         } else {
@@ -308,7 +290,7 @@ impl Networks {
         let _lock = self.lock()?;
         let net = self
             .get(name)?
-            .ok_or_else(|| anyhow!("network {name} not found"))?;
+            .ok_or_else(|| invalid!("network {name} not found"))?;
         let mut users = attached(name);
         if users.is_empty() {
             // A start in progress holds an address before its record says
@@ -322,16 +304,15 @@ impl Networks {
                 .collect();
         }
         if !users.is_empty() {
-            bail!(
+            return Err(Error::State(format!(
                 "error while removing network: network {name} has active endpoints ({})",
                 users.join(", ")
-            );
+            )));
         }
         let last = self.list()?.len() == 1;
         teardown(&net, last)?;
         self.ipam(name).remove()?;
-        fs::remove_file(self.path(name))
-            .with_context(|| format!("remove {}", self.path(name).display()))?;
+        fs::remove_file(self.path(name)).map_err(|e| Error::io("remove", self.path(name), e))?;
         Ok(net)
     }
 }
@@ -342,9 +323,9 @@ impl Networks {
 fn setup(net: &Network) -> Result<()> {
     Netlink::new()?.ensure_bridge(&net.bridge, net.gateway, net.subnet.prefix())?;
     sysctl::enable_ip_forward()
-        .context("enable IPv4 forwarding (/proc/sys/net/ipv4/ip_forward)")?;
+        .map_err(|e| Error::sys("enable IPv4 forwarding (/proc/sys/net/ipv4/ip_forward)", e))?;
     sysctl::set_route_localnet(&net.bridge)
-        .with_context(|| format!("set route_localnet on {}", net.bridge))?;
+        .map_err(|e| Error::sys(format!("set route_localnet on {}", net.bridge), e))?;
     nft::run(&nft::network_script(&net.bridge, net.subnet))?;
     Ok(())
 }
@@ -365,10 +346,15 @@ fn teardown(net: &Network, last: bool) -> Result<()> {
             errors.push(format!("delete table {}: {e}", nft::TABLE));
         }
     }
+    teardown_result(errors)
+}
+
+/// Every failure of a best-effort teardown, on one line.
+fn teardown_result(errors: Vec<String>) -> Result<()> {
     if errors.is_empty() {
         Ok(())
     } else {
-        bail!("{}", errors.join("; "))
+        Err(Error::Setup(errors.join("; ")))
     }
 }
 
@@ -380,7 +366,7 @@ pub fn host_if(id: &str) -> String {
 /// The network namespace of a process, to build its endpoint in.
 pub fn netns_fd(pid: i32) -> Result<fs::File> {
     let path = format!("/proc/{pid}/ns/net");
-    fs::File::open(&path).with_context(|| format!("open {path}"))
+    fs::File::open(&path).map_err(|e| Error::io("open", path, e))
 }
 
 /// What [`release`] does with the container's veth.
@@ -399,7 +385,7 @@ pub enum Veth {
 /// failures reported): its veth (which takes the peer with it), its
 /// published ports, its address. Each step is idempotent, so `rm` can run
 /// it again after a runtime that died half-way.
-pub fn release(root: &Path, id: &str, net: &crate::state::NetSettings, veth: Veth) -> Result<()> {
+pub fn release(root: &Path, id: &str, net: &NetSettings, veth: Veth) -> Result<()> {
     let mut errors = Vec::new();
     if veth == Veth::Delete {
         if let Err(e) = Netlink::new().and_then(|n| n.delete_link(&net.host_if)) {
@@ -418,11 +404,7 @@ pub fn release(root: &Path, id: &str, net: &crate::state::NetSettings, veth: Vet
     if let Err(e) = Networks::new(root).ipam(&net.network).release(id) {
         errors.push(format!("release {}: {e}", net.ip));
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        bail!("{}", errors.join("; "))
-    }
+    teardown_result(errors)
 }
 
 /// The files every container gets: /etc/hosts (localhost, its own name
@@ -497,27 +479,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_host_lock_leaves_no_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("net.lock");
-        let held = HostLock::take(&path).unwrap();
-        assert!(path.exists());
-        // A second taker waits, then gets it once the first lets go.
-        let taker = {
-            let path = path.clone();
-            std::thread::spawn(move || {
-                let lock = HostLock::take(&path).unwrap();
-                assert!(path.exists());
-                drop(lock);
-            })
-        };
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        drop(held);
-        taker.join().unwrap();
-        assert!(!path.exists(), "the lock file stayed");
-    }
-
-    #[test]
     fn etc_files() {
         let add = [("db".to_string(), Ipv4Addr::new(10, 0, 0, 9))];
         let files = EtcFiles {
@@ -556,7 +517,7 @@ mod tests {
         }
         assert_eq!(host_if("0123456789abcdef"), "veth0123456");
         assert_eq!(candidates().count(), 167 + 14);
-        assert_eq!(root_tag(Path::new(crate::cli::DEFAULT_ROOT)), None);
+        assert_eq!(root_tag(Path::new(crate::DEFAULT_ROOT)), None);
         let tag = root_tag(Path::new("/tmp/x")).unwrap();
         assert_eq!(tag.len(), 8);
         assert_eq!(root_tag(Path::new("/tmp/x")).unwrap(), tag);

@@ -1,0 +1,717 @@
+//! docker's flags and the image's configuration → an OCI runtime spec and
+//! the engine's configuration beside it: a pure function ([`build`]), as
+//! podman's `pkg/specgen` and moby's `daemon/oci_linux.go` make the spec
+//! they hand runc. Everything it needs from the host and the image is read
+//! before and passed in ([`Host`], [`Image`], the resolved user), so it is
+//! snapshot-tested without root.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use oci_spec::runtime::{Linux, LinuxNamespace, LinuxNamespaceType, Mount, Process, Root, Spec};
+use tinydocker_cgroups::{DeviceRule, DeviceType, Resources};
+use tinydocker_engine::spec::{resources, seccomp as spec_seccomp, security as spec_security};
+use tinydocker_engine::{
+    set_env, BridgeRequest, ContainerConfig, EtcConfig, LogDriver, Origin, RestartPolicy, Rootfs,
+};
+use tinydocker_fs::{DeviceNode, NodeKind, MASKED_PATHS, READONLY_PATHS};
+use tinydocker_net::PortMapping;
+use tinydocker_security::caps::CapSets;
+use tinydocker_security::seccomp::{self, Profile};
+use tinydocker_security::user::User;
+
+use crate::security::{Checked, SeccompChoice};
+
+/// The runtime spec version written.
+const OCI_VERSION: &str = "1.2.0";
+
+/// `--network`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Network {
+    None,
+    Host,
+    /// The default bridge or a network made with `network create`.
+    Bridge(String),
+}
+
+/// A bind volume, `-v HOST:CONTAINER[:ro]`, its host path resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    pub source: PathBuf,
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// Every flag of `run`, checked.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub name: Option<String>,
+    /// The image as named.
+    pub image: String,
+    /// The command after the image name (empty: the image's).
+    pub command: Vec<String>,
+    /// `-e` and `--env-file` entries, in order.
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub volumes: Vec<Volume>,
+    pub hostname: Option<String>,
+    pub read_only: bool,
+    pub network: Network,
+    /// `--network` as given.
+    pub network_mode: String,
+    pub ip: Option<Ipv4Addr>,
+    pub ports: Vec<PortMapping>,
+    pub dns: Vec<Ipv4Addr>,
+    pub add_hosts: Vec<(String, Ipv4Addr)>,
+    pub resources: Resources,
+    pub cgroup_parent: String,
+    pub security: Checked,
+    pub restart: RestartPolicy,
+    pub auto_remove: bool,
+    pub interactive: bool,
+    pub tty: bool,
+    pub init: bool,
+}
+
+/// The image a container is made from.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub id: String,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    /// Layer directories, bottom first (the runtime's init layer on top).
+    pub layers: Vec<PathBuf>,
+}
+
+/// What the host contributes.
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// The host's name, for `--network host`.
+    pub hostname: String,
+    /// Every device node of the host, for `--privileged`.
+    pub devices: Vec<DeviceNode>,
+    /// The architecture and kernel seccomp profiles are resolved for.
+    pub seccomp: seccomp::Host,
+    /// Where container roots are mounted (the spec's `root.path`).
+    pub mountpoint: PathBuf,
+}
+
+/// What docker sets in a container's own network namespace, so that ping
+/// and low ports work without CAP_NET_RAW or CAP_NET_BIND_SERVICE.
+const NETNS_SYSCTLS: [(&str, &str); 2] = [
+    ("net.ipv4.ping_group_range", "0 2147483647"),
+    ("net.ipv4.ip_unprivileged_port_start", "0"),
+];
+
+fn mount(typ: &str, source: &str, target: &str, options: &[&str]) -> Mount {
+    let mut m = Mount::default();
+    m.set_typ(Some(typ.to_string()));
+    m.set_source(Some(source.into()));
+    m.set_destination(target.into());
+    m.set_options(Some(options.iter().map(|s| s.to_string()).collect()));
+    m
+}
+
+/// The mounts every container gets: `/proc`, `/sys` (read-only unless
+/// privileged), a tmpfs `/dev`, its own devpts, `/dev/shm` and mqueue.
+fn standard_mounts(privileged: bool) -> Vec<Mount> {
+    let sys: &[&str] = if privileged {
+        &["nosuid", "noexec", "nodev"]
+    } else {
+        &["nosuid", "noexec", "nodev", "ro"]
+    };
+    vec![
+        mount("proc", "proc", "/proc", &["nosuid", "noexec", "nodev"]),
+        mount("sysfs", "sysfs", "/sys", sys),
+        mount(
+            "tmpfs",
+            "tmpfs",
+            "/dev",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        ),
+        mount(
+            "devpts",
+            "devpts",
+            "/dev/pts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        ),
+        mount(
+            "tmpfs",
+            "shm",
+            "/dev/shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        ),
+        mount(
+            "mqueue",
+            "mqueue",
+            "/dev/mqueue",
+            &["nosuid", "noexec", "nodev"],
+        ),
+    ]
+}
+
+/// The device cgroup's rules: everything when privileged, else docker's
+/// defaults and each `--device` with its permissions.
+fn device_rules(security: &Checked) -> Vec<DeviceRule> {
+    if security.privileged {
+        return vec![DeviceRule::allow_all()];
+    }
+    let mut rules = DeviceRule::default_allowed();
+    for (origin, node) in &security.devices {
+        let kind = match node.kind {
+            NodeKind::Char => DeviceType::Char,
+            NodeKind::Block => DeviceType::Block,
+        };
+        rules.push(DeviceRule::allow(
+            kind,
+            Some(node.major.into()),
+            Some(node.minor.into()),
+            &origin.permissions,
+        ));
+    }
+    rules
+}
+
+/// The spec and configuration of container `id`, as `run` would make it
+/// from `request`, running as `user` (resolved against the image).
+pub fn build(
+    id: &str,
+    request: &Request,
+    image: &Image,
+    user: &User,
+    host: &Host,
+) -> Result<(Spec, ContainerConfig)> {
+    let cmd = if request.command.is_empty() {
+        image.cmd.clone()
+    } else {
+        request.command.clone()
+    };
+    if cmd.is_empty() {
+        bail!(
+            "no command specified: the image {} has none, give one after the image name",
+            request.image
+        );
+    }
+    let hostname = match (&request.hostname, &request.network) {
+        (Some(h), _) => h.clone(),
+        (None, Network::Host) => host.hostname.clone(),
+        (None, _) => id[..12].to_string(),
+    };
+    let home = match &user.home {
+        Some(home) => home.clone(),
+        None if user.identity.uid == 0 => "/root".to_string(),
+        None => "/".to_string(),
+    };
+    let mut env = vec![
+        format!("PATH={}", tinydocker_engine::DEFAULT_PATH),
+        format!("HOSTNAME={hostname}"),
+        format!("HOME={home}"),
+    ];
+    for e in image.env.iter().chain(&request.env) {
+        set_env(&mut env, e.clone());
+    }
+    let workdir = request
+        .workdir
+        .clone()
+        .unwrap_or_else(|| match image.working_dir.as_str() {
+            "" => "/".to_string(),
+            dir => dir.to_string(),
+        });
+    let security = &request.security;
+
+    // Built from the defaults of oci-spec's types, with every field they
+    // fill in that tinydocker does not want cleared (their rlimits, their
+    // masked paths, their annotations).
+    let mut spec_user = oci_spec::runtime::User::default();
+    spec_user.set_uid(user.identity.uid);
+    spec_user.set_gid(user.identity.gid);
+    spec_user.set_additional_gids(
+        (!user.identity.groups.is_empty()).then(|| user.identity.groups.clone()),
+    );
+    let mut process = Process::default();
+    process.set_terminal(Some(request.tty));
+    process.set_user(spec_user);
+    process.set_args(Some(cmd));
+    process.set_env(Some(env));
+    process.set_cwd(workdir.into());
+    process.set_capabilities(Some(spec_security::capsets_to_spec(&CapSets::plain(
+        security.caps,
+    ))));
+    process.set_no_new_privileges(Some(security.no_new_privileges));
+    process.set_rlimits(None);
+
+    let mut mounts = standard_mounts(security.privileged);
+    for v in &request.volumes {
+        let options: &[&str] = if v.read_only {
+            &["rbind", "rro"]
+        } else {
+            &["rbind"]
+        };
+        mounts.push(mount(
+            "bind",
+            &v.source.to_string_lossy(),
+            &v.target,
+            options,
+        ));
+    }
+
+    let mut namespaces = vec![
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Cgroup,
+    ];
+    if request.network != Network::Host {
+        namespaces.push(LinuxNamespaceType::Network);
+    }
+    let namespaces = namespaces
+        .into_iter()
+        .map(|typ| {
+            let mut ns = LinuxNamespace::default();
+            ns.set_typ(typ);
+            ns
+        })
+        .collect::<Vec<_>>();
+
+    // --device nodes come last: one at a host device's path replaces it.
+    let mut devices = if security.privileged {
+        host.devices.clone()
+    } else {
+        Vec::new()
+    };
+    for (_, node) in &security.devices {
+        devices.retain(|n| n.path != node.path);
+        devices.push(node.clone());
+    }
+    let mut linux_resources = resources::resources_to_spec(&request.resources, None);
+    linux_resources.set_devices(Some(resources::device_rules_to_spec(&device_rules(
+        security,
+    ))));
+
+    let mut linux = Linux::default();
+    linux.set_namespaces(Some(namespaces));
+    linux.set_cgroups_path(Some(PathBuf::from(format!(
+        "{}/{id}",
+        request.cgroup_parent
+    ))));
+    linux.set_resources(Some(linux_resources));
+    linux.set_devices((!devices.is_empty()).then(|| {
+        devices
+            .iter()
+            .map(tinydocker_engine::spec::device_to_spec)
+            .collect()
+    }));
+    let (masked, readonly) = if security.privileged {
+        (None, None)
+    } else {
+        (
+            Some(MASKED_PATHS.map(String::from).to_vec()),
+            Some(READONLY_PATHS.map(String::from).to_vec()),
+        )
+    };
+    linux.set_masked_paths(masked);
+    linux.set_readonly_paths(readonly);
+    linux.set_sysctl((request.network != Network::Host).then(|| {
+        NETNS_SYSCTLS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<HashMap<_, _>>()
+    }));
+    if security.seccomp != SeccompChoice::Unconfined {
+        let default;
+        let profile = match &security.profile {
+            Some(profile) => profile,
+            None => {
+                default = Profile::docker_default();
+                &default
+            }
+        };
+        let resolved = seccomp::resolve_for(profile, &security.caps, &host.seccomp)?;
+        linux.set_seccomp(Some(spec_seccomp::seccomp_to_spec(&resolved)));
+    }
+
+    let mut root = Root::default();
+    root.set_path(host.mountpoint.clone());
+    root.set_readonly(Some(request.read_only));
+    let mut spec = Spec::default();
+    spec.set_version(OCI_VERSION.to_string());
+    spec.set_root(Some(root));
+    spec.set_hostname(Some(hostname));
+    spec.set_mounts(Some(mounts));
+    spec.set_process(Some(process));
+    spec.set_linux(Some(linux));
+    spec.set_annotations(None);
+
+    let config = ContainerConfig {
+        id: id.to_string(),
+        name: request.name.clone().unwrap_or_default(),
+        image: request.image.clone(),
+        image_id: image.id.clone(),
+        rootfs: Rootfs::Layers(image.layers.clone()),
+        created: 0,
+        bridge: match &request.network {
+            Network::Bridge(network) => Some(BridgeRequest {
+                network: network.clone(),
+                ip: request.ip,
+                ports: request.ports.clone(),
+            }),
+            _ => None,
+        },
+        etc_files: Some(EtcConfig {
+            dns: request.dns.clone(),
+            add_hosts: request.add_hosts.clone(),
+        }),
+        restart: request.restart.clone(),
+        auto_remove: request.auto_remove,
+        interactive: request.interactive,
+        init: request.init,
+        log: LogDriver::JsonFile,
+        origin: Origin {
+            network_mode: request.network_mode.clone(),
+            privileged: security.privileged,
+            cap_add: security.cap_add.clone(),
+            cap_drop: security.cap_drop.clone(),
+            security_opt: security.security_opt.clone(),
+            user: security.user.clone(),
+            group_add: security.group_add.clone(),
+            devices: security.devices.iter().map(|(o, _)| o.clone()).collect(),
+            seccomp: security.seccomp.describe(),
+        },
+    };
+    Ok((spec, config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::security::{check, SecurityArgs};
+    use tinydocker_security::caps::CapSet;
+    use tinydocker_security::caps::Identity;
+    use tinydocker_security::seccomp::{Arch, KernelVersion};
+
+    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn request(f: impl FnOnce(&mut Request, &mut SecurityArgs)) -> Request {
+        let mut security = SecurityArgs::default();
+        let mut r = Request {
+            name: Some("web".into()),
+            image: "busybox".into(),
+            command: vec![],
+            env: vec![],
+            workdir: None,
+            volumes: vec![],
+            hostname: None,
+            read_only: false,
+            network: Network::Bridge("bridge".into()),
+            network_mode: "bridge".into(),
+            ip: None,
+            ports: vec![],
+            dns: vec![],
+            add_hosts: vec![],
+            resources: Resources::default(),
+            cgroup_parent: "tinydocker".into(),
+            security: check(&security, CapSet::ALL).unwrap(),
+            restart: RestartPolicy::parse("no").unwrap(),
+            auto_remove: false,
+            interactive: false,
+            tty: false,
+            init: false,
+        };
+        f(&mut r, &mut security);
+        r.security = check(&security, CapSet::ALL).unwrap();
+        r
+    }
+
+    fn image() -> Image {
+        Image {
+            id: "sha256:feed".into(),
+            cmd: vec!["sh".into()],
+            env: vec!["PATH=/bin:/usr/bin".into(), "LANG=C".into()],
+            working_dir: String::new(),
+            layers: vec!["/s/images/layers/aaa".into(), "/s/images/init-layer".into()],
+        }
+    }
+
+    fn root() -> User {
+        User {
+            identity: Identity::default(),
+            home: Some("/root".into()),
+        }
+    }
+
+    fn host() -> Host {
+        Host {
+            hostname: "the-host".into(),
+            devices: vec![DeviceNode {
+                path: "/dev/sda".into(),
+                kind: NodeKind::Block,
+                major: 8,
+                minor: 0,
+                mode: 0o660,
+                uid: 0,
+                gid: 6,
+            }],
+            seccomp: seccomp::Host {
+                arch: Arch::X86_64,
+                kernel: KernelVersion::from_release("6.1.0").unwrap(),
+            },
+            mountpoint: "/var/lib/tinydocker/rootfs".into(),
+        }
+    }
+
+    /// The spec and configuration as JSON with every set in one order (the
+    /// spec's capability sets are hash sets) and the seccomp rules summed
+    /// up (the default profile alone is 400 lines).
+    fn shown(spec: &Spec, config: &ContainerConfig) -> serde_json::Value {
+        let mut spec_json = serde_json::to_value(spec).unwrap();
+        if let Some(caps) = spec_json["process"]["capabilities"].as_object_mut() {
+            for set in caps.values_mut() {
+                if let Some(list) = set.as_array_mut() {
+                    list.sort_by_key(|v| v.to_string());
+                }
+            }
+        }
+        if let Some(seccomp) = spec_json["linux"]["seccomp"].as_object_mut() {
+            let syscalls = seccomp.remove("syscalls").unwrap_or_default();
+            let names: usize = syscalls
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| s["names"].as_array().map_or(0, Vec::len))
+                .sum();
+            let allows_unshare = syscalls.as_array().into_iter().flatten().any(|s| {
+                s["action"] == "SCMP_ACT_ALLOW"
+                    && s.get("args").is_none()
+                    && s["names"]
+                        .as_array()
+                        .is_some_and(|n| n.iter().any(|n| n == "unshare"))
+            });
+            seccomp.insert(
+                "syscalls (summed up)".into(),
+                serde_json::json!({
+                    "rules": syscalls.as_array().map_or(0, Vec::len),
+                    "names": names,
+                    "unshare allowed": allows_unshare,
+                }),
+            );
+        }
+        serde_json::json!({ "spec": spec_json, "config": config })
+    }
+
+    fn snapshot(name: &str, request: &Request, user: &User) {
+        let (spec, config) = build(ID, request, &image(), user, &host()).unwrap();
+        insta::with_settings!({ sort_maps => true }, {
+            insta::assert_yaml_snapshot!(name, shown(&spec, &config));
+        });
+    }
+
+    #[test]
+    fn defaults() {
+        snapshot("defaults", &request(|_, _| {}), &root());
+    }
+
+    #[test]
+    fn limits() {
+        let r = request(|r, _| {
+            r.resources = Resources {
+                cpu_quota: Some(50_000),
+                cpu_period: Some(100_000),
+                cpu_shares: Some(512),
+                cpuset_cpus: Some("0".into()),
+                memory: Some(64 << 20),
+                memory_swap: Some(128 << 20),
+                memory_reservation: Some(32 << 20),
+                pids_limit: Some(20),
+                ..Resources::default()
+            };
+            r.cgroup_parent = "jobs/batch".into();
+        });
+        let (spec, _) = build(ID, &r, &image(), &root(), &host()).unwrap();
+        insta::assert_yaml_snapshot!(spec.linux().as_ref().unwrap().resources());
+        assert_eq!(
+            tinydocker_engine::spec::cgroup_path(&spec),
+            format!("jobs/batch/{ID}")
+        );
+    }
+
+    #[test]
+    fn security_options() {
+        let r = request(|_, s| {
+            s.cap_add = vec!["NET_ADMIN".into(), "SYS_ADMIN".into()];
+            s.cap_drop = vec!["CHOWN".into()];
+            s.security_opt = vec!["no-new-privileges=false".into()];
+        });
+        let (spec, config) = build(ID, &r, &image(), &root(), &host()).unwrap();
+        let v = shown(&spec, &config);
+        insta::with_settings!({ sort_maps => true }, {
+            insta::assert_yaml_snapshot!(serde_json::json!({
+                "capabilities": v["spec"]["process"]["capabilities"],
+                "noNewPrivileges": v["spec"]["process"]["noNewPrivileges"],
+                "seccomp": v["spec"]["linux"]["seccomp"],
+                "origin": v["config"]["origin"],
+            }));
+        });
+        let unconfined = request(|_, s| s.security_opt = vec!["seccomp=unconfined".into()]);
+        let (spec, _) = build(ID, &unconfined, &image(), &root(), &host()).unwrap();
+        assert!(spec.linux().as_ref().unwrap().seccomp().is_none());
+    }
+
+    #[test]
+    fn a_profile_file_is_in_the_spec() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.json");
+        std::fs::write(
+            &file,
+            r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#,
+        )
+        .unwrap();
+        let r = request(|_, s| s.security_opt = vec![format!("seccomp={}", file.display())]);
+        // The file changes or goes after the run: the spec keeps its rules.
+        std::fs::remove_file(&file).unwrap();
+        let (spec, config) = build(ID, &r, &image(), &root(), &host()).unwrap();
+        let seccomp = spec.linux().as_ref().unwrap().seccomp().clone().unwrap();
+        let json = serde_json::to_value(&seccomp).unwrap();
+        assert_eq!(json["defaultAction"], "SCMP_ACT_ALLOW");
+        assert_eq!(json["syscalls"][0]["names"][0], "mkdir");
+        assert_eq!(json["syscalls"][0]["errnoRet"], 1);
+        assert_eq!(config.origin.seccomp, file.display().to_string());
+    }
+
+    #[test]
+    fn privileged() {
+        let r = request(|_, s| s.privileged = true);
+        let (spec, config) = build(ID, &r, &image(), &root(), &host()).unwrap();
+        let v = shown(&spec, &config);
+        insta::with_settings!({ sort_maps => true }, {
+            insta::assert_yaml_snapshot!(serde_json::json!({
+                "bounding": v["spec"]["process"]["capabilities"]["bounding"],
+                "noNewPrivileges": v["spec"]["process"]["noNewPrivileges"],
+                "seccomp": v["spec"]["linux"]["seccomp"],
+                "maskedPaths": v["spec"]["linux"]["maskedPaths"],
+                "readonlyPaths": v["spec"]["linux"]["readonlyPaths"],
+                "devices": v["spec"]["linux"]["devices"],
+                "deviceRules": v["spec"]["linux"]["resources"]["devices"],
+                "sys": v["spec"]["mounts"][1],
+            }));
+        });
+    }
+
+    #[test]
+    fn volumes_user_and_workdir() {
+        let r = request(|r, s| {
+            r.volumes = vec![
+                Volume {
+                    source: "/srv/data".into(),
+                    target: "/data".into(),
+                    read_only: false,
+                },
+                Volume {
+                    source: "/etc/motd".into(),
+                    target: "/etc/motd".into(),
+                    read_only: true,
+                },
+            ];
+            r.read_only = true;
+            r.workdir = Some("/work".into());
+            r.env = vec!["LANG=en_US.UTF-8".into(), "MODE=dev".into()];
+            s.user = Some("app".into());
+            s.group_add = vec!["audio".into()];
+        });
+        let user = User {
+            identity: Identity {
+                uid: 1000,
+                gid: 1000,
+                groups: vec![1000, 29],
+            },
+            home: Some("/home/app".into()),
+        };
+        let (spec, config) = build(ID, &r, &image(), &user, &host()).unwrap();
+        let v = shown(&spec, &config);
+        insta::with_settings!({ sort_maps => true }, {
+            insta::assert_yaml_snapshot!(serde_json::json!({
+                "root": v["spec"]["root"],
+                "user": v["spec"]["process"]["user"],
+                "env": v["spec"]["process"]["env"],
+                "cwd": v["spec"]["process"]["cwd"],
+                "volumes": v["spec"]["mounts"].as_array().unwrap()[6..],
+                "origin.user": v["config"]["origin"]["user"],
+            }));
+        });
+    }
+
+    #[test]
+    fn network_kinds() {
+        let bridge = request(|r, _| {
+            r.ip = Some(Ipv4Addr::new(10, 88, 0, 9));
+            r.ports = vec![
+                "8080:80".parse().unwrap(),
+                "127.0.0.1:5353:53/udp".parse().unwrap(),
+            ];
+            r.dns = vec![Ipv4Addr::new(192, 0, 2, 53)];
+            r.add_hosts = vec![("db".into(), Ipv4Addr::new(10, 0, 0, 9))];
+        });
+        let none = request(|r, _| {
+            r.network = Network::None;
+            r.network_mode = "none".into();
+        });
+        let host_net = request(|r, _| {
+            r.network = Network::Host;
+            r.network_mode = "host".into();
+        });
+        let mut shown_all = serde_json::Map::new();
+        for (name, r) in [("bridge", bridge), ("none", none), ("host", host_net)] {
+            let (spec, config) = build(ID, &r, &image(), &root(), &host()).unwrap();
+            let v = shown(&spec, &config);
+            shown_all.insert(
+                name.into(),
+                serde_json::json!({
+                    "hostname": v["spec"]["hostname"],
+                    "namespaces": v["spec"]["linux"]["namespaces"],
+                    "sysctl": v["spec"]["linux"]["sysctl"],
+                    "bridge": v["config"]["bridge"],
+                    "etc_files": v["config"]["etc_files"],
+                    "network_mode": v["config"]["origin"]["network_mode"],
+                }),
+            );
+        }
+        insta::with_settings!({ sort_maps => true }, {
+            insta::assert_yaml_snapshot!(serde_json::Value::Object(shown_all));
+        });
+    }
+
+    #[test]
+    fn the_engine_takes_every_spec_made_here() {
+        for r in [
+            request(|_, _| {}),
+            request(|_, s| s.privileged = true),
+            request(|r, _| r.network = Network::Host),
+            request(|r, _| r.tty = true),
+        ] {
+            let (spec, _) = build(ID, &r, &image(), &root(), &host()).unwrap();
+            tinydocker_engine::spec::check_supported(&spec).unwrap();
+            tinydocker_engine::spec::namespaces::namespaces(&spec).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_command_is_needed() {
+        let mut img = image();
+        img.cmd.clear();
+        let err = build(ID, &request(|_, _| {}), &img, &root(), &host()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no command specified: the image busybox has none, give one after the image name"
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! Making a container and starting it, the first time (`run`):
+//!
+//! 1. check the spec and configuration (nothing is made for a bad one);
+//! 2. take its place on a bridge network, its ports checked under a lock;
+//! 3. make its directory, under a name that says who makes it;
+//! 4. decide its setup ([`Prepared`]); make its cgroup with its limits;
+//! 5. clone its init into its namespaces and cgroup; connect its network;
+//!    let it set itself up to its barrier;
+//! 6. write its record, once, as running (renaming the directory into
+//!    place); publish its ports; let its command run.
+//!
+//! A failure on the way undoes what was made; after the record exists, the
+//! record says what to undo and keeps why it failed.
+
+use std::convert::identity;
+
+use oci_spec::runtime::Spec;
+use tinydocker_cgroups::{AnyManager, Layout};
+
+use super::finish::failed_start;
+use super::launch::{check, from_the_barrier, to_the_barrier, Launched, Prepared, Reached, Stdio};
+use super::start::{claim_bridge, NetUndo};
+use crate::config::{ContainerConfig, Rootfs};
+use crate::error::{invalid, Result};
+use crate::proc::{now_nanos, pid_start_time, this_process};
+use crate::spec;
+use crate::store::{
+    generate_name, remove_cgroup, validate_name, Container, ImageHold, State, Status,
+};
+use crate::Engine;
+
+pub(crate) fn launch(
+    engine: &Engine,
+    spec: Spec,
+    mut config: ContainerConfig,
+    hold: ImageHold,
+    stdio: Stdio,
+) -> Result<Launched> {
+    let store = &engine.store;
+    if config.id.len() != 64 || !config.id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(invalid!(
+            "container id {:?}: expected 64 hex digits",
+            config.id
+        ));
+    }
+    let named = !config.name.is_empty();
+    if named {
+        validate_name(&config.name)?;
+    } else {
+        config.name = generate_name(&config.id, 0);
+    }
+    check(&spec, &config)?;
+    config.created = now_nanos();
+    let id = config.id.clone();
+    let cgroup_path = spec::cgroup_path(&spec);
+    if cgroup_path.is_empty() {
+        return Err(invalid!("the spec names no cgroup (linux.cgroupsPath)"));
+    }
+
+    // Bridge networking, with the ports lock held until the record exists.
+    let mut state = State::created();
+    let mut ports_lock = None;
+    if let Some(bridge) = &config.bridge {
+        let (net, lock) = claim_bridge(
+            engine,
+            &bridge.network,
+            &id,
+            bridge.ip,
+            false,
+            &bridge.ports,
+        )?;
+        state.net = Some(net);
+        ports_lock = lock;
+    }
+    let mut undo = NetUndo {
+        engine,
+        id: &id,
+        net: state.net.clone(),
+    };
+    // The cgroup exists, with its limits, before the init does: the init
+    // starts inside it (clone3 CLONE_INTO_CGROUP on v2; on v1 the child
+    // writes itself into it first thing), so the user's command never runs
+    // unlimited.
+    let layout = Layout::detect()?;
+    let cgroup = AnyManager::new(&layout, &cgroup_path);
+    // First the container's directory, under a name that says who makes
+    // it: whatever kills this process from here on, what it made (the
+    // directory, the cgroup, the name) is found and swept. The init sets
+    // the container up in it; the record is written once, with the init's
+    // pid, when the container is whole, and the directory renamed then.
+    let layer_on_disk = matches!(config.rootfs, Rootfs::Layers(_)) && !config.auto_remove;
+    let making = store.begin(&id, &cgroup_path, layer_on_disk)?;
+    let mut container = Container {
+        dir: making.clone(),
+        spec,
+        config,
+        state,
+    };
+    let prepared = match Prepared::new(store, &container, &making, &cgroup, stdio) {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            store.abandon(&making);
+            return Err(e);
+        }
+    };
+    let device_cgroup = match prepared.make_cgroup(&cgroup, &cgroup_path) {
+        Ok(text) => text,
+        Err(e) => {
+            let _ = remove_cgroup(&cgroup);
+            store.abandon(&making);
+            return Err(e);
+        }
+    };
+    if let Some(why) = device_cgroup.strip_prefix("unavailable: ") {
+        engine.warn(&format!(
+            "warning: the device cgroup is not enforced for {}: {why}",
+            container.config.name
+        ));
+    }
+    // Clone the init (it waits for go).
+    let mut init = match prepared.spawn(&cgroup) {
+        Ok(init) => init,
+        Err(e) => {
+            let _ = remove_cgroup(&cgroup);
+            store.abandon(&making);
+            return Err(e);
+        }
+    };
+    // Up to the barrier (the container whole, the command not started)
+    // before the record is written: once, as running. A start that failed
+    // on the way is recorded too (as docker keeps a container that failed
+    // to start), below.
+    let reached = to_the_barrier(&container, &prepared, &mut init);
+    let pid = init.pid();
+    let (me, me_start) = this_process();
+    let running = State {
+        status: match reached {
+            Ok(Reached::Barrier) => Status::Running,
+            _ => Status::Created,
+        },
+        pid,
+        pid_start: pid_start_time(pid).unwrap_or(0),
+        started_at: now_nanos(),
+        runtime_pid: me,
+        runtime_start: me_start,
+        device_cgroup,
+        net: container.state.net.clone(),
+        ..State::created()
+    };
+    let mut attempt = 0;
+    container.dir = loop {
+        match store.create(&container.spec, &container.config, &running, &making) {
+            Ok(dir) => break dir,
+            // A generated name that happens to be taken: try a longer one.
+            Err(_) if !named && attempt < 8 => {
+                attempt += 1;
+                container.config.name = generate_name(&id, attempt);
+            }
+            Err(e) => {
+                let _ = init.kill_and_reap();
+                let _ = remove_cgroup(&cgroup);
+                store.abandon(&making);
+                return Err(reached.err().unwrap_or(e));
+            }
+        }
+    };
+    container.state = running;
+    // From here on the record names everything to undo, and counts
+    // among the containers that hold ports and images.
+    undo.net = None;
+    drop(ports_lock);
+    drop(hold);
+    let started = match reached {
+        Ok(Reached::Barrier) => from_the_barrier(&container, &prepared, &mut init).map(Some),
+        // Died on the way: its exit is recorded from its status.
+        Ok(Reached::Ended) => Ok(None),
+        Err(e) => Err(e),
+    };
+    match started {
+        Ok(terminal) => {
+            super::finish::poststart(engine, &container, init.pid());
+            Ok(Launched {
+                container,
+                init,
+                cgroup,
+                terminal: terminal.and_then(identity),
+            })
+        }
+        Err(err) => Err(failed_start(
+            engine,
+            &mut container,
+            &cgroup,
+            &mut Some(init),
+            err,
+        )),
+    }
+}

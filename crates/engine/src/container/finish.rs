@@ -1,0 +1,189 @@
+//! The end of a run: release what the container held only while it ran
+//! (its cgroup, after reading its OOM kills; its network place), record
+//! how it ended (or remove it, with `auto_remove`), run its `poststop`
+//! hooks. And the end of a start that failed.
+
+use tinydocker_cgroups::{AnyManager, Manager};
+use tinydocker_ns::ExitStatus;
+
+use crate::error::{Error, Result};
+use crate::hooks::{self, HookPoint, HookState};
+use crate::network::{self, Veth};
+use crate::proc::now_nanos;
+use crate::store::{remove_cgroup, Container, Status};
+use crate::Engine;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// The exit code, or 128 + the signal that killed it.
+    pub code: i32,
+    /// The kernel's OOM killer killed a process of the container.
+    pub oom_killed: bool,
+    /// Its memory limit, in bytes, if it had one.
+    pub memory_limit: Option<i64>,
+}
+
+/// After the container's init exited: release what it held, record how it
+/// ended (or remove it, with `auto_remove`). A `supervised` run whose
+/// restart policy restarts it is recorded as restarting in the same write,
+/// so nothing (a prune) sees it exited between.
+pub(crate) fn finish(
+    engine: &Engine,
+    container: &mut Container,
+    cgroup: &AnyManager,
+    status: ExitStatus,
+    supervised: bool,
+) -> Result<Exit> {
+    // The OOM count lives in the cgroup: read it before the cgroup goes.
+    let oom_kills = cgroup.oom_kills().unwrap_or(0);
+    release_runtime(engine, container, cgroup, Veth::GoesWithNamespace);
+    let mut state = container.state.clone();
+    state.status = Status::Exited;
+    state.exit_code = status.code();
+    state.finished_at = now_nanos();
+    state.oom_killed = oom_kills > 0;
+    state.net_released = true;
+    let exit = Exit {
+        code: status.code(),
+        oom_killed: state.oom_killed,
+        memory_limit: container
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.memory().as_ref())
+            .and_then(|m| m.limit())
+            .filter(|l| *l > 0),
+    };
+    poststop(engine, container);
+    if container.config.auto_remove {
+        // A `wait` on it reads the exit from the record before it goes.
+        let waited_on = container.has_waiters();
+        if waited_on {
+            container.save_state(state)?;
+            container.waiters_done()?;
+        }
+        if let Some(_lock) = container.lock()? {
+            // Unless started again meanwhile: its new runtime owns it.
+            let restarted = waited_on
+                && engine
+                    .store
+                    .find(&container.config.id)
+                    .is_ok_and(|c| c.state.status != Status::Exited);
+            if !restarted {
+                engine.store.remove(container)?;
+            }
+        }
+    } else {
+        let policy = container.config.restart.clone();
+        container.save_state_then(state, |state| {
+            if supervised
+                && policy.restarts(state.exit_code, state.restart_count, state.stopped_by_user)
+            {
+                state.status = Status::Restarting;
+            }
+        })?;
+    }
+    Ok(exit)
+}
+
+/// After a failure to start: kill the init if there is one, release what
+/// the container held, and record why (without `auto_remove`) or remove
+/// it. Returns the failure.
+pub(crate) fn failed_start(
+    engine: &Engine,
+    container: &mut Container,
+    cgroup: &AnyManager,
+    init: &mut Option<tinydocker_ns::Child>,
+    err: Error,
+) -> Error {
+    if let Some(init) = init.as_mut() {
+        let _ = init.kill_and_reap();
+    }
+    release_runtime(engine, container, cgroup, Veth::Delete);
+    container.state.net_released = true;
+    poststop(engine, container);
+    let outcome = if container.config.auto_remove {
+        container
+            .lock()
+            .and_then(|_lock| engine.store.remove(container))
+    } else {
+        let mut state = container.state.clone();
+        state.status = Status::Exited;
+        state.exit_code = match err.exec_failure() {
+            Some(crate::ExecFailure::NotFound) => 127,
+            Some(crate::ExecFailure::CannotExecute) => 126,
+            None => 125,
+        };
+        state.error = err.one_line();
+        state.finished_at = now_nanos();
+        container.save_state(state)
+    };
+    if let Err(cleanup) = outcome {
+        engine.warn(&format!(
+            "clean up after failed start: {}",
+            cleanup.one_line()
+        ));
+    }
+    err
+}
+
+/// What a container holds only while it runs: its cgroup, and on a bridge
+/// network its address, published ports and veth, unless released already
+/// (a restart that failed before it claimed an address: the one in its
+/// record is its last run's, and may be another container's by now). Best
+/// effort: a failure is a warning and the rest is still released.
+pub(crate) fn release_runtime(
+    engine: &Engine,
+    container: &Container,
+    cgroup: &AnyManager,
+    veth: Veth,
+) {
+    if let Err(e) = remove_cgroup(cgroup) {
+        engine.warn(&format!(
+            "remove cgroup {}: {}",
+            container.cgroup_path(),
+            Error::from(e).one_line()
+        ));
+    }
+    if let (Some(net), false) = (&container.state.net, container.state.net_released) {
+        if let Err(e) = network::release(&engine.store.path, &container.config.id, net, veth) {
+            engine.warn(&format!(
+                "release the network of {}: {}",
+                container.config.name,
+                e.one_line()
+            ));
+        }
+    }
+}
+
+/// The spec's `poststart` hooks, once the command runs: a failure is a
+/// warning.
+pub(crate) fn poststart(engine: &Engine, container: &Container, pid: i32) {
+    hooks::run_and_warn(
+        HookPoint::Poststart,
+        &HookState {
+            id: &container.config.id,
+            pid: Some(pid),
+            bundle: &container.dir,
+            spec: &container.spec,
+        },
+        &|w| engine.warn(&w),
+    );
+}
+
+/// The spec's `poststop` hooks, once what the run held is released: a
+/// failure is a warning.
+fn poststop(engine: &Engine, container: &Container) {
+    hooks::run_and_warn(
+        HookPoint::Poststop,
+        &HookState {
+            id: &container.config.id,
+            pid: None,
+            bundle: &container.dir,
+            spec: &container.spec,
+        },
+        &|w| engine.warn(&w),
+    );
+}

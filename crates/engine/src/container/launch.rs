@@ -1,0 +1,480 @@
+//! Launching a container's init from its spec: decide everything in the
+//! parent ([`Prepared`]), clone the init into its cgroup and namespaces,
+//! connect its network while it waits, let it set itself up to the
+//! barrier, and on from there once the runtime has recorded it.
+
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use tinydocker_cgroups::{AnyManager, DeviceRule, Manager, Resources};
+use tinydocker_fs::{plan, MountPlan, PreparedPlan, ProvidedFile, RootSource, RootfsSpec};
+use tinydocker_net::{nft, Endpoint, Netlink};
+use tinydocker_ns::{spawn, Barrier, ChildFailure};
+use tinydocker_security::{caps, seccomp};
+
+use crate::config::{ContainerConfig, Rootfs};
+use crate::error::{invalid, Context, Error, Result};
+use crate::hooks::{self, HookPoint, HookState};
+use crate::network::{self, EtcFiles, NetSettings};
+use crate::process::init::{self, cstrings, exec_candidates, ChildPlan};
+use crate::spec::{self, namespaces::NamespacePlan};
+use crate::store::{Container, Store};
+
+/// Where the container's standard streams come from: runtime fds put on
+/// its 0, 1 and 2 (None: the runtime's own; for stdin, /dev/null unless
+/// the container is interactive).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stdio {
+    pub fds: [Option<RawFd>; 3],
+    /// With a terminal: its window size (else the spec's `consoleSize`).
+    pub tty_size: Option<libc::winsize>,
+}
+
+/// A container whose command runs: what its supervisor needs.
+pub struct Launched {
+    pub container: Container,
+    pub init: tinydocker_ns::Child,
+    pub cgroup: AnyManager,
+    /// With a terminal: the master of the container's pseudo-terminal.
+    pub terminal: Option<OwnedFd>,
+}
+
+/// Everything the child needs, decided and converted in the parent before
+/// the clone.
+pub(crate) struct Prepared {
+    pub mounts: MountPlan,
+    pub child: ChildPlan,
+    pub ns: NamespacePlan,
+    pub resources: Resources,
+    pub device_rules: Vec<DeviceRule>,
+    /// The namespace files joined by path, open until the clone.
+    _joined: Vec<File>,
+}
+
+/// Refuse a spec or configuration the engine cannot run, before anything
+/// is made.
+pub(crate) fn check(spec: &oci_spec::runtime::Spec, config: &ContainerConfig) -> Result<()> {
+    spec::check_supported(spec)?;
+    hooks::check(spec.hooks().as_ref())?;
+    let ns = spec::namespaces::namespaces(spec)?;
+    if config.bridge.is_some() && !ns.new_network() {
+        return Err(invalid!(
+            "a bridge network needs a new network namespace in the spec"
+        ));
+    }
+    if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !ns.own_uts() {
+        return Err(invalid!(
+            "the spec sets a host name without a UTS namespace of the container's own"
+        ));
+    }
+    let linux = spec.linux().as_ref();
+    spec::sysctl::sysctls(linux.and_then(|l| l.sysctl().as_ref()), &ns)?;
+    if let Some(r) = linux.and_then(|l| l.resources().as_ref()) {
+        spec::resources::resources_from_spec(r)?;
+    }
+    spec::resources::device_rules(linux.and_then(|l| l.resources().as_ref()))?;
+    spec::devices(spec)?;
+    if let Some(s) = linux.and_then(|l| l.seccomp().as_ref()) {
+        spec::seccomp::seccomp_from_spec(s)?;
+    }
+    spec::security::capsets_from_spec(spec::process(spec)?.capabilities().as_ref())?;
+    for m in spec.mounts().iter().flatten() {
+        spec::mounts::mount_spec(m)?;
+    }
+    if let Some(p) = linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+        spec::mounts::propagation(p)?;
+    }
+    Ok(())
+}
+
+impl Prepared {
+    /// Decide the container's setup from its spec and configuration.
+    /// `dir` is its directory (where its writable layer and files are).
+    pub(crate) fn new(
+        store: &Store,
+        container: &Container,
+        dir: &Path,
+        cgroup: &AnyManager,
+        stdio: Stdio,
+    ) -> Result<Prepared> {
+        let (spec, config) = (&container.spec, &container.config);
+        let process = spec::process(spec)?;
+        let args = spec::args(spec)?;
+        let env = process.env().clone().unwrap_or_default();
+        let ns = spec::namespaces::namespaces(spec)?;
+        let linux = spec.linux().as_ref();
+
+        let root = match &config.rootfs {
+            Rootfs::Layers(layers) => {
+                for layer in layers {
+                    if !layer.is_dir() {
+                        return Err(invalid!(
+                            "image layer {} is missing: import the image again",
+                            layer.display()
+                        ));
+                    }
+                }
+                RootSource::Overlay {
+                    layers: layers.clone(),
+                    upper: dir.join("upper"),
+                    work: dir.join("work"),
+                    scratch: config.auto_remove.then(|| store.scratch()),
+                }
+            }
+            Rootfs::Path => {
+                let path = spec
+                    .root()
+                    .as_ref()
+                    .map(|r| r.path().clone())
+                    .unwrap_or_default();
+                if !path.is_absolute() || !path.is_dir() {
+                    return Err(invalid!(
+                        "root.path {}: not a directory (an absolute path is needed)",
+                        path.display()
+                    ));
+                }
+                RootSource::Directory(path)
+            }
+        };
+        let mounts = spec
+            .mounts()
+            .iter()
+            .flatten()
+            .map(spec::mounts::mount_spec)
+            .collect::<Result<Vec<_>>>()?;
+        let rootfs = RootfsSpec {
+            root,
+            merged: store.mountpoint(),
+            mounts,
+            files: etc_files(store, container, dir),
+            read_only: spec.root().as_ref().and_then(|r| r.readonly()) == Some(true),
+            workdir: process.cwd().to_string_lossy().into_owned(),
+            devices: spec::devices(spec)?,
+            masked_paths: linux
+                .and_then(|l| l.masked_paths().clone())
+                .unwrap_or_default(),
+            readonly_paths: linux
+                .and_then(|l| l.readonly_paths().clone())
+                .unwrap_or_default(),
+            root_propagation: match linux.and_then(|l| l.rootfs_propagation().as_deref()) {
+                Some(p) => spec::mounts::propagation(p)?,
+                None => Default::default(),
+            },
+        };
+        if !rootfs.workdir.starts_with('/') {
+            return Err(invalid!(
+                "process.cwd {:?} is not an absolute path",
+                rootfs.workdir
+            ));
+        }
+        let mounts = plan(&rootfs);
+
+        let resources = match linux.and_then(|l| l.resources().as_ref()) {
+            Some(r) => spec::resources::resources_from_spec(r)?,
+            None => Resources::default(),
+        };
+        let device_rules =
+            spec::resources::device_rules(linux.and_then(|l| l.resources().as_ref()))?;
+        let sysctls = spec::sysctl::sysctls(linux.and_then(|l| l.sysctl().as_ref()), &ns)?;
+        let privileges = spec::security::privileges(process, caps::current_bounding())?;
+        let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
+            Some(s) => {
+                let resolved = spec::seccomp::seccomp_from_spec(s)?;
+                Some(seccomp::compile(
+                    &resolved,
+                    Some(&store.path.join("seccomp")),
+                )?)
+            }
+            None => None,
+        };
+        let mut joined = Vec::new();
+        let mut join = Vec::new();
+        for (flag, path) in &ns.join {
+            let file = File::open(path).map_err(|e| Error::io("open the namespace", path, e))?;
+            join.push((*flag, file.as_raw_fd()));
+            joined.push(file);
+        }
+        let join_cgroup: Vec<String> = cgroup
+            .self_join_files()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        let terminal = process.terminal() == Some(true);
+        let tty_size = stdio.tty_size.or_else(|| {
+            process.console_size().map(|b| libc::winsize {
+                ws_row: b.height() as u16,
+                ws_col: b.width() as u16,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            })
+        });
+        let name_of = |s: &Option<String>| -> Result<Option<std::ffi::CString>> {
+            Ok(match s.as_deref() {
+                Some(n) if !n.is_empty() => Some(
+                    std::ffi::CString::new(n).map_err(|_| invalid!("{n:?} contains a NUL byte"))?,
+                ),
+                _ => None,
+            })
+        };
+        let child = ChildPlan {
+            join_cgroup: cstrings(&join_cgroup)?,
+            join,
+            new_cgroup: ns.new_cgroup,
+            mounts: PreparedPlan::new(&mounts)?,
+            pause_before_pivot: !hooks::hooks_at(spec, HookPoint::CreateContainer).is_empty(),
+            hostname: name_of(spec.hostname())?,
+            domainname: name_of(spec.domainname())?,
+            loopback: ns.new_network(),
+            null_stdin: !config.interactive && !terminal && stdio.fds[0].is_none(),
+            stdio: stdio.fds,
+            init: config.init,
+            tty: terminal.then_some(tty_size),
+            candidates: cstrings(&exec_candidates(&args[0], &env))?,
+            argv: cstrings(args)?,
+            envp: cstrings(&env)?,
+            privileges,
+            seccomp,
+            sysctl_names: sysctls
+                .iter()
+                .map(|(path, _)| path.trim_start_matches("/proc/sys/").replace('/', "."))
+                .collect(),
+            sysctls: sysctls
+                .iter()
+                .map(|(path, value)| {
+                    Ok((
+                        std::ffi::CString::new(path.as_str())
+                            .map_err(|_| invalid!("sysctl {path}: a NUL byte"))?,
+                        value.as_bytes().to_vec(),
+                    ))
+                })
+                .collect::<Result<_>>()?,
+            rlimits: spec::rlimits(process),
+            oom_score_adj: process
+                .oom_score_adj()
+                .map(|score| score.to_string().into_bytes()),
+            personality: linux
+                .and_then(|l| l.personality().as_ref())
+                .map(|p| match p.domain() {
+                    oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0,
+                    oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
+                }),
+        };
+        Ok(Prepared {
+            mounts,
+            child,
+            ns,
+            resources,
+            device_rules,
+            _joined: joined,
+        })
+    }
+
+    /// Create the cgroup with its limits and device rules; what `inspect`
+    /// then says of the device cgroup.
+    pub(crate) fn make_cgroup(&self, cgroup: &AnyManager, path: &str) -> Result<String> {
+        let control = cgroup
+            .create()
+            .and_then(|()| cgroup.apply(&self.resources))
+            .and_then(|()| cgroup.set_devices(&self.device_rules))
+            .with_context(|| format!("set up cgroup {path}"))?;
+        Ok(match control {
+            _ if spec::resources::allows_all_devices(&self.device_rules) => {
+                "all devices allowed".to_string()
+            }
+            tinydocker_cgroups::DeviceControl::Enforced => "enforced".to_string(),
+            tinydocker_cgroups::DeviceControl::Unavailable(why) => format!("unavailable: {why}"),
+        })
+    }
+
+    /// Clone the container's init into its cgroup; it waits for go.
+    pub(crate) fn spawn(&self, cgroup: &AnyManager) -> Result<tinydocker_ns::Child> {
+        match &self.ns.join_pid {
+            Some(path) => {
+                let target =
+                    File::open(path).map_err(|e| Error::io("open the namespace", path, e))?;
+                hooks::with_children_in_pid_namespace(target.as_fd(), || self.spawn_here(cgroup))?
+            }
+            None => self.spawn_here(cgroup),
+        }
+    }
+
+    fn spawn_here(&self, cgroup: &AnyManager) -> Result<tinydocker_ns::Child> {
+        let plan = &self.child;
+        let exec = plan.exec_arrays();
+        // v2: born in the cgroup. Kernels or hierarchies that refuse
+        // CLONE_INTO_CGROUP get moved in before go. (v1: the child joins
+        // by itself, see ChildPlan::join_cgroup.)
+        if let Some(dir) = cgroup.open_dir()? {
+            let born_inside = spawn(self.ns.clone, Some(dir.as_raw_fd()), |chan| {
+                init::child_main(chan, plan, &exec)
+            });
+            if let Ok(init) = born_inside {
+                return Ok(init);
+            }
+        }
+        let mut init = spawn(self.ns.clone, None, |chan| {
+            init::child_main(chan, plan, &exec)
+        })?;
+        if cgroup.is_v2() {
+            if let Err(e) = cgroup.add_task(init.pid()) {
+                let _ = init.kill_and_reap();
+                return Err(e).context("move the container into its cgroup");
+            }
+        }
+        Ok(init)
+    }
+
+    /// A failure the init reported: reaped, and described.
+    pub(crate) fn failed(&self, init: &mut tinydocker_ns::Child, failure: ChildFailure) -> Error {
+        let _ = init.try_wait(true);
+        init::describe(failure, &self.mounts, &self.child)
+    }
+}
+
+/// /etc/hosts, /etc/hostname and /etc/resolv.conf, written by the child into
+/// `dir`, the container's directory (or, for --rm, its scratch tmpfs), and
+/// bound over the image's.
+fn etc_files(store: &Store, container: &Container, dir: &Path) -> Vec<ProvidedFile> {
+    let config = &container.config;
+    let Some(etc) = &config.etc_files else {
+        return Vec::new();
+    };
+    let hostname = container.spec.hostname().clone().unwrap_or_default();
+    let files = EtcFiles {
+        hostname: &hostname,
+        name: &config.name,
+        ip: container.state.net.as_ref().map(|n| n.ip),
+        add_hosts: &etc.add_hosts,
+        dns: &etc.dns,
+        bridged: config.bridge.is_some(),
+    };
+    let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let dir = if config.auto_remove {
+        store.scratch()
+    } else {
+        dir.to_path_buf()
+    };
+    vec![
+        ProvidedFile {
+            host: dir.join("hosts"),
+            content: files.hosts(),
+            target: "/etc/hosts".into(),
+        },
+        ProvidedFile {
+            host: dir.join("hostname"),
+            content: files.hostname(),
+            target: "/etc/hostname".into(),
+        },
+        ProvidedFile {
+            host: dir.join("resolv.conf"),
+            content: files.resolv_conf(&host_resolv),
+            target: "/etc/resolv.conf".into(),
+        },
+    ]
+}
+
+/// How far the init got.
+pub(crate) enum Reached {
+    /// At its barrier: whole, its command not started.
+    Barrier,
+    /// It died on the way (killed, out of memory): its exit status tells
+    /// how it ended.
+    Ended,
+}
+
+/// Connect the init to its network (while it waits for go), run the
+/// runtime's hooks, say go, run the container's `createContainer` hooks at
+/// its pause before the pivot, and wait until it has made the container
+/// whole (its root, mounts, host name) and waits at its barrier.
+pub(crate) fn to_the_barrier(
+    container: &Container,
+    prepared: &Prepared,
+    init: &mut tinydocker_ns::Child,
+) -> Result<Reached> {
+    if let Some(net) = &container.state.net {
+        let netns = network::netns_fd(init.pid())?;
+        Netlink::new()?.create_endpoint(&Endpoint {
+            host_if: &net.host_if,
+            bridge: &net.bridge,
+            netns: netns.as_fd(),
+            container_if: "eth0",
+            address: net.ip,
+            prefix: net.prefix,
+            gateway: net.gateway,
+        })?;
+    }
+    let state = HookState {
+        id: &container.config.id,
+        pid: Some(init.pid()),
+        bundle: &container.dir,
+        spec: &container.spec,
+    };
+    hooks::run(HookPoint::Prestart, &state, None)?;
+    hooks::run(HookPoint::CreateRuntime, &state, None)?;
+    init.go()?;
+    if prepared.child.pause_before_pivot {
+        match init.wait_ready()? {
+            Barrier::Reached => {}
+            Barrier::Failed(failure) => return Err(prepared.failed(init, failure)),
+            Barrier::Ended => return Ok(Reached::Ended),
+        }
+        let pidfd = crate::sys::pidfd_open(init.pid()).map_err(|e| Error::sys("pidfd_open", e))?;
+        hooks::run(HookPoint::CreateContainer, &state, Some(pidfd.as_fd()))?;
+        init.go()?;
+    }
+    match init.wait_ready()? {
+        Barrier::Reached => Ok(Reached::Barrier),
+        Barrier::Failed(failure) => Err(prepared.failed(init, failure)),
+        Barrier::Ended => Ok(Reached::Ended),
+    }
+}
+
+/// Once the container is recorded running: publish its ports, run its
+/// `startContainer` hooks, let the init go on, and wait until it has
+/// exec'd the command or failed. With a terminal, returns the master of
+/// the pseudo-terminal the init opened in the container.
+pub(crate) fn from_the_barrier(
+    container: &Container,
+    prepared: &Prepared,
+    init: &mut tinydocker_ns::Child,
+) -> Result<Option<OwnedFd>> {
+    if let Some(net) = &container.state.net {
+        publish(net)?;
+    }
+    if !hooks::hooks_at(&container.spec, HookPoint::StartContainer).is_empty() {
+        let state = HookState {
+            id: &container.config.id,
+            pid: Some(init.pid()),
+            bundle: &container.dir,
+            spec: &container.spec,
+        };
+        let pidfd = crate::sys::pidfd_open(init.pid()).map_err(|e| Error::sys("pidfd_open", e))?;
+        hooks::run(HookPoint::StartContainer, &state, Some(pidfd.as_fd()))?;
+    }
+    init.go()?;
+    let terminal = if prepared.child.tty.is_some() {
+        match init.receive_fd()? {
+            Ok(master) => Some(master),
+            Err(failure) => return Err(prepared.failed(init, failure)),
+        }
+    } else {
+        None
+    };
+    if let Some(failure) = init.wait_exec()? {
+        return Err(prepared.failed(init, failure));
+    }
+    Ok(terminal)
+}
+
+fn publish(net: &NetSettings) -> Result<()> {
+    if net.ports.is_empty() {
+        return Ok(());
+    }
+    Ok(nft::run(&nft::publish_script(
+        &net.bridge,
+        net.ip,
+        &net.ports,
+    ))?)
+}

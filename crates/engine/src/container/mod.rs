@@ -1,0 +1,19 @@
+//! One module per operation on a container, as youki's `container/` has
+//! them: making and starting it the first time (`create`), starting it
+//! again (`start`), the launch both share (`launch`), recording its end
+//! (`finish`), `stop` and `kill`, `remove` and `prune`, `wait`, `exec`,
+//! `update`, `stats`, and `images` for what removing an image must know
+//! of the containers.
+
+pub(crate) mod create;
+pub(crate) mod exec;
+pub(crate) mod finish;
+pub(crate) mod images;
+pub(crate) mod launch;
+pub(crate) mod prune;
+pub(crate) mod remove;
+pub(crate) mod start;
+pub(crate) mod stats;
+pub(crate) mod stop;
+pub(crate) mod update;
+pub(crate) mod wait;

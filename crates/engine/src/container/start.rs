@@ -1,0 +1,290 @@
+//! Starting an existing container again (`start`, a restart policy): its
+//! record, name and writable layer are kept; its network place, cgroup,
+//! endpoint and init are made anew, as a first run makes them.
+
+use std::net::Ipv4Addr;
+
+use tinydocker_cgroups::{AnyManager, Layout};
+use tinydocker_net::{Netlink, PortMapping};
+
+use super::finish::{failed_start, poststart};
+use super::launch::{from_the_barrier, to_the_barrier, Launched, Prepared, Reached, Stdio};
+use crate::error::{invalid, Context, Error, Result};
+use crate::network::{self, NetSettings, Networks, Veth};
+use crate::proc::{now_nanos, pid_start_time, this_process};
+use crate::store::{lock_file, remove_cgroup, Container, Lock, Observed, State, Status, RECORD};
+use crate::{supervisor, Engine};
+
+/// `start`: under a new supervisor, detached.
+pub(crate) fn start(engine: &Engine, key: &str) -> Result<()> {
+    let container = engine.store.find(key)?;
+    let interactive = container.config.interactive;
+    let tty = crate::spec::terminal(&container.spec);
+    let id = container.config.id.clone();
+    supervisor::detach(engine, interactive, tty, |stdio| {
+        relaunch(engine, &id, stdio, 0)
+    })
+    .map(drop)
+}
+
+/// Start container `key` again, `restarts` restarts into its policy (0:
+/// a user's `start`).
+pub(crate) fn relaunch(
+    engine: &Engine,
+    key: &str,
+    stdio: Stdio,
+    restarts: u32,
+) -> Result<Launched> {
+    let store = &engine.store;
+    let found = store.find(key)?;
+    let mut container = {
+        let Some(_lock) = found.lock()? else {
+            return Err(Error::NoSuchContainer(key.to_string()));
+        };
+        // Read again under the lock: another command may have started it.
+        let mut c = store.find(&found.config.id)?;
+        match c.observe() {
+            Observed::Running { .. } | Observed::Created => {
+                return Err(Error::State(format!(
+                    "container {} is already running",
+                    c.config.name
+                )))
+            }
+            // Killed with its runtime (or by a reboot): what it held first.
+            Observed::Dead | Observed::Exited { .. } | Observed::Restarting { .. } => {
+                release_leftovers(engine, &c)?
+            }
+        }
+        // A restart the user's stop, kill or rm -f overtook: none.
+        if restarts > 0 && c.state.stopped_by_user {
+            let mut state = c.state.clone();
+            state.status = Status::Exited;
+            c.save_state_locked(state)?;
+            return Err(Error::State(format!(
+                "container {} was stopped",
+                c.config.name
+            )));
+        }
+        let (me, me_start) = this_process();
+        let claim = State {
+            runtime_pid: me,
+            runtime_start: me_start,
+            restart_count: restarts,
+            exit_code: c.state.exit_code,
+            finished_at: c.state.finished_at,
+            net_released: true,
+            // Its address of before, to take again when it is free.
+            net: c.state.net.clone(),
+            device_cgroup: c.state.device_cgroup.clone(),
+            ..State::created()
+        };
+        c.save_state_locked(claim)?;
+        c
+    };
+    let layout = Layout::detect()?;
+    let cgroup = AnyManager::new(&layout, container.cgroup_path());
+    let mut init = None;
+    match relaunch_steps(engine, &mut container, &cgroup, stdio, &mut init) {
+        Ok(terminal) => {
+            let init = init.expect("a started container has an init");
+            poststart(engine, &container, init.pid());
+            Ok(Launched {
+                container,
+                init,
+                cgroup,
+                terminal,
+            })
+        }
+        Err(err) => Err(failed_start(
+            engine,
+            &mut container,
+            &cgroup,
+            &mut init,
+            err,
+        )),
+    }
+}
+
+fn relaunch_steps(
+    engine: &Engine,
+    container: &mut Container,
+    cgroup: &AnyManager,
+    stdio: Stdio,
+    init: &mut Option<tinydocker_ns::Child>,
+) -> Result<Option<std::os::fd::OwnedFd>> {
+    let id = container.config.id.clone();
+    // Held until the container runs, as a first run holds it.
+    let mut _ports_lock = None;
+    if let Some(bridge) = container.config.bridge.clone() {
+        // Its address of before when it is free, as docker keeps it.
+        let previous = container.state.net.as_ref().map(|n| n.ip);
+        let (net, lock) =
+            claim_bridge(engine, &bridge.network, &id, previous, true, &bridge.ports)?;
+        _ports_lock = lock;
+        let host_if = net.host_if.clone();
+        let mut state = container.state.clone();
+        state.net = Some(net);
+        state.net_released = false;
+        container.save_state(state)?;
+        // The veth of its last run goes with that run's network namespace,
+        // which the kernel tears down in the background: make sure it is
+        // gone before a new one of the same name is made.
+        Netlink::new()?.delete_link(&host_if)?;
+    }
+    let prepared = Prepared::new(&engine.store, container, &container.dir, cgroup, stdio)?;
+    let path = container.cgroup_path();
+    container.state.device_cgroup = prepared.make_cgroup(cgroup, &path)?;
+    // Clone the init; its pid is recorded with the running state at the
+    // barrier (until then the claim says it is being started, and a kill
+    // of this runtime leaves it dead, its cgroup naming what to kill).
+    let child = init.insert(prepared.spawn(cgroup)?);
+    let pid = child.pid();
+    let running = State {
+        pid,
+        pid_start: pid_start_time(pid).unwrap_or(0),
+        started_at: now_nanos(),
+        ..container.state.clone()
+    };
+    if let Reached::Ended = to_the_barrier(container, &prepared, child)? {
+        container.state = running;
+        return Ok(None);
+    }
+    if !record_running(container, running, child)? {
+        return Ok(None);
+    }
+    from_the_barrier(container, &prepared, child)
+}
+
+/// Record the container running, once it is whole and before its command
+/// runs (the init waits at its barrier). Before, a restarted container is
+/// recorded as created (being started): `exec`, `kill` and `update` refuse
+/// it, since its init may not have entered its root yet, and `stop` and
+/// `rm -f` wait for the start to end. A `stop` or `rm -f` that marked the
+/// record anyway (it read it just before this start claimed it) asked for
+/// the end of this run: the init is killed instead, and false returned
+/// (its exit is then recorded as any other).
+fn record_running(
+    container: &mut Container,
+    running: State,
+    init: &tinydocker_ns::Child,
+) -> Result<bool> {
+    container.save_state_then(running, |state| {
+        if !state.stopped_by_user {
+            state.status = Status::Running;
+        }
+    })?;
+    if container.state.stopped_by_user {
+        init.signal(libc::SIGKILL)?;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// A place on bridge network `name` for container `id`: the network (the
+/// default one is made on first use), an address (`ip` when asked for;
+/// with `or_any`, another one when that is taken), and the published
+/// `ports` checked against those of running containers under a lock, for
+/// the caller to hold until the container counts among them.
+pub(crate) fn claim_bridge(
+    engine: &Engine,
+    name: &str,
+    id: &str,
+    ip: Option<Ipv4Addr>,
+    or_any: bool,
+    ports: &[PortMapping],
+) -> Result<(NetSettings, Option<Lock>)> {
+    let store = &engine.store;
+    let networks = Networks::new(&store.path);
+    let net = networks
+        .for_run(name)?
+        .ok_or_else(|| invalid!("network {name} not found"))?;
+    let ports_lock = if ports.is_empty() {
+        None
+    } else {
+        let lock = lock_file(&networks.dir().join("ports.lock"))?;
+        check_ports(engine, ports)?;
+        Some(lock)
+    };
+    let ipam = networks.ipam(name);
+    let alive = |owner: &str| store.container_dir(owner).join(RECORD).exists();
+    let ip = match ipam.allocate(net.subnet, net.gateway, id, ip, alive) {
+        Ok(ip) => ip,
+        Err(_) if or_any && ip.is_some() => {
+            ipam.allocate(net.subnet, net.gateway, id, None, alive)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let settings = NetSettings {
+        network: name.to_string(),
+        bridge: net.bridge,
+        ip,
+        prefix: net.subnet.prefix(),
+        gateway: net.gateway,
+        host_if: network::host_if(id),
+        ports: ports.to_vec(),
+    };
+    Ok((settings, ports_lock))
+}
+
+/// Releases what a start reserved on a network (its address) when it fails
+/// before the container's record exists; after that, the record says what
+/// to undo and `net` is cleared.
+pub(crate) struct NetUndo<'a> {
+    pub engine: &'a Engine,
+    pub id: &'a str,
+    pub net: Option<NetSettings>,
+}
+
+impl Drop for NetUndo<'_> {
+    fn drop(&mut self) {
+        if let Some(net) = &self.net {
+            let _ = network::release(&self.engine.store.path, self.id, net, Veth::Delete);
+        }
+    }
+}
+
+/// A published host port must not be in use by a running container.
+fn check_ports(engine: &Engine, ports: &[PortMapping]) -> Result<()> {
+    for other in engine.store.list()? {
+        // A Dead one (its runtime was killed) still holds its ports until
+        // rm, and one being set up holds them already.
+        if matches!(other.observe(), Observed::Exited { .. }) || other.state.net_released {
+            continue;
+        }
+        let Some(net) = &other.state.net else {
+            continue;
+        };
+        for mine in ports {
+            if let Some(theirs) = net.ports.iter().find(|p| p.conflicts(mine)) {
+                return Err(Error::State(format!(
+                    "Bind for {}:{} failed: port is already allocated (published by container {}: {theirs})",
+                    mine.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string()),
+                    mine.host_port,
+                    other.config.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a container killed with its runtime (or by a reboot) may still
+/// hold: its cgroup, and its network side unless released.
+pub(crate) fn release_leftovers(engine: &Engine, container: &Container) -> Result<()> {
+    if let Some(cgroup) = container.cgroup(&Layout::detect()?) {
+        remove_cgroup(&cgroup)
+            .with_context(|| format!("remove cgroup {}", container.cgroup_path()))?;
+    }
+    if let (Some(net), false) = (&container.state.net, container.state.net_released) {
+        if let Err(e) =
+            network::release(&engine.store.path, &container.config.id, net, Veth::Delete)
+        {
+            engine.warn(&format!(
+                "release the network of {}: {}",
+                container.config.name,
+                e.one_line()
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! `kill` and `stop`: a signal to the container's init, and for `stop` a
+//! SIGKILL after a grace period and a wait until its runtime has recorded
+//! the exit. Either marks the run as ended by the user, so its restart
+//! policy does not start it again.
+
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::process::pidfd::Process;
+use crate::store::{readable, Container, Observed, Watch};
+use crate::Engine;
+
+/// The init of a running container.
+pub(crate) fn init_of(c: &Container) -> Option<Process> {
+    match c.observe() {
+        Observed::Running { .. } => Process::open(c.state.pid, c.state.pid_start),
+        _ => None,
+    }
+}
+
+/// Record that the user ended this run (`stop`, `kill`, `rm -f`): its
+/// restart policy does not apply, and a supervisor waiting to restart it
+/// gives up. Returns the container as read under its lock.
+pub(crate) fn mark_stopped(engine: &Engine, container: &Container) -> Result<Container> {
+    // Only a restart policy reads the mark: without one, nothing to write.
+    if container.config.restart.is_none() {
+        return Ok(container.clone());
+    }
+    let Some(_lock) = container.lock()? else {
+        return Ok(container.clone());
+    };
+    let mut c = engine.store.find(&container.config.id)?;
+    // Running, waiting to restart, or between the two (its supervisor,
+    // alive, has just recorded an exit and may restart it).
+    let supervised = Process::open(c.state.runtime_pid, c.state.runtime_start).is_some();
+    if (supervised
+        || matches!(
+            c.observe(),
+            Observed::Running { .. } | Observed::Restarting { .. }
+        ))
+        && !c.state.stopped_by_user
+    {
+        let mut state = c.state.clone();
+        state.stopped_by_user = true;
+        c.save_state_locked(state)?;
+    }
+    Ok(c)
+}
+
+/// The container as it is once no runtime is in the middle of starting it
+/// (a restart policy's supervisor, a concurrent `start`): stopping one
+/// that is being started must wait for its init to exist. Waits on an
+/// inotify watch of its record, at most 30 s.
+pub(crate) fn settled(engine: &Engine, key: &str) -> Result<Container> {
+    let first = engine.store.find(key)?;
+    let watch = Watch::new(&first.dir)?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let c = engine.store.find(&first.config.id)?;
+        let starting = matches!(c.observe(), Observed::Created) && c.state.runtime_pid != 0;
+        if !starting || Instant::now() >= deadline {
+            return Ok(c);
+        }
+        if readable([Some(watch.as_fd())], Some(deadline))?[0] {
+            watch.drain();
+        }
+    }
+}
+
+/// Wait (up to 30 s) for the runtime that supervises the container to
+/// finish: it records the exit and releases what the container held.
+pub(crate) fn wait_for_runtime(container: &Container) {
+    if let Some(runtime) = Process::open(container.state.runtime_pid, container.state.runtime_start)
+    {
+        runtime.wait(Some(Duration::from_secs(30)));
+    }
+}
+
+pub(crate) fn kill(engine: &Engine, key: &str, signal: i32) -> Result<()> {
+    let container = engine.store.find(key)?;
+    let Some(process) = init_of(&container) else {
+        return Err(Error::State(format!(
+            "cannot kill container {key}: container {} is not running",
+            container.config.name
+        )));
+    };
+    mark_stopped(engine, &container)?;
+    process
+        .signal(signal)
+        .map_err(|e| Error::sys("send the signal", e))
+}
+
+/// Every container gets its signal first, then the same grace period from
+/// that moment: stopping many takes one grace period, not one each (as
+/// docker's stop of many does).
+pub(crate) fn stop(engine: &Engine, keys: &[String], signal: i32, grace: Duration) -> Result<()> {
+    let mut stopping = Vec::new();
+    for key in keys {
+        let container = mark_stopped(engine, &settled(engine, key)?)?;
+        let process = init_of(&container);
+        if let Some(process) = &process {
+            process
+                .signal(signal)
+                .map_err(|e| Error::sys("send the signal", e))?;
+        }
+        stopping.push((container, process));
+    }
+    let deadline = Instant::now() + grace;
+    for (container, process) in stopping {
+        if let Some(process) = process {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !process.wait(Some(left)) {
+                process
+                    .signal(libc::SIGKILL)
+                    .map_err(|e| Error::sys("send SIGKILL", e))?;
+                process.wait(None);
+            }
+        }
+        // Running or waiting to restart: its runtime records the end.
+        wait_for_runtime(&container);
+    }
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! A container's whole life, from an OCI runtime spec.
+//!
+//! The engine executes a container's [`Spec`] (`config.json` of the OCI
+//! runtime spec: process, namespaces, mounts, resources, security, hooks)
+//! beside its own [`ContainerConfig`] (root filesystem from image layers,
+//! bridge network and published ports, restart policy, logs, removal at
+//! exit): it records the container under its state root, makes its
+//! cgroup, clones its init into new namespaces, connects its network,
+//! supervises it (in the foreground, or from a small detached supervisor
+//! that keeps its log and restarts it), and afterwards stops, waits on,
+//! execs into, updates and removes it. Nothing is left behind: every
+//! cgroup, mount, veth, address and firewall rule goes with the container.
+//!
+//! Front ends — the `tinydocker` command line, an OCI runtime, a Docker
+//! Engine API server — build the spec and configuration and call the
+//! engine; the engine composes the library crates (`tinydocker-ns`, `-fs`,
+//! `-cgroups`, `-net`, `-security`), which know nothing of each other.
+//!
+//! A program that starts detached containers must call
+//! [`run_supervisor_if_asked`] first thing in `main`: a detached
+//! container's supervisor re-executes the program's own binary.
+//!
+//! See the README for an example that starts and removes a container.
+
+/// The README's example, compiled as a doctest so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
+mod config;
+mod container;
+mod error;
+mod hooks;
+pub mod logs;
+mod network;
+mod proc;
+mod process;
+pub mod spec;
+mod store;
+mod supervisor;
+mod sys;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use oci_spec::runtime::Spec;
+
+pub use config::{
+    BridgeRequest, ContainerConfig, DeviceOrigin, EtcConfig, LogDriver, Origin, RestartPolicy,
+    Rootfs,
+};
+pub use container::exec::{image_file, set_env, ExecProcess, ExecRequest};
+pub use container::finish::Exit;
+pub use container::launch::{Launched, Stdio};
+pub use container::prune::Pruned;
+pub use container::stats::{host_memory, Sample};
+pub use error::{errno_text, io_text, Context, Error, ExecFailure, Result};
+pub use logs::rfc3339;
+pub use logs::{Entry as LogEntry, LogOptions, Stream};
+pub use network::{root_tag, EtcFiles, NetSettings, Network, DEFAULT as DEFAULT_NETWORK};
+pub use proc::{host_hostname, now_nanos};
+pub use process::pidfd::Process;
+pub use process::signal::parse_signal;
+pub use store::{
+    generate_name, new_id, validate_name, Container, ImageHold, Observed, State, Status,
+    DEFAULT_CGROUP_PARENT,
+};
+pub use supervisor::run_supervisor_if_asked;
+
+/// The state root unless another is given.
+pub const DEFAULT_ROOT: &str = "/var/lib/tinydocker";
+
+/// The PATH a container gets unless its image or spec sets one.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Something the engine did not manage that need not fail the operation
+/// (a cleanup step, a device cgroup it cannot enforce, a poststop hook).
+pub type WarningSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The engine on one state root.
+///
+/// ```no_run
+/// let engine = tinydocker_engine::Engine::new("/var/lib/tinydocker")
+///     .on_warning(|w| eprintln!("warning: {w}"));
+/// for c in engine.containers()? {
+///     println!("{} {}", c.short_id(), c.observe().status_word());
+/// }
+/// # Ok::<(), tinydocker_engine::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Engine {
+    store: store::Store,
+    warn: WarningSink,
+}
+
+impl Engine {
+    /// The engine on `root` (made on first use).
+    pub fn new(root: impl Into<PathBuf>) -> Engine {
+        Engine {
+            store: store::Store::new(root.into()),
+            warn: Arc::new(|_| {}),
+        }
+    }
+
+    /// Where warnings go (by default, nowhere).
+    pub fn on_warning(mut self, warn: impl Fn(&str) + Send + Sync + 'static) -> Engine {
+        self.warn = Arc::new(warn);
+        self
+    }
+
+    /// The state root.
+    pub fn root(&self) -> &Path {
+        &self.store.path
+    }
+
+    pub(crate) fn warn(&self, text: &str) {
+        (self.warn)(text)
+    }
+
+    /// The image store.
+    pub fn images(&self) -> Result<tinydocker_fs::ImageStore> {
+        self.store.images()
+    }
+
+    /// Keep images from removal until the hold is dropped or handed to
+    /// [`Engine::run`] (whose record then names the image): take it before
+    /// resolving the image a container is made from.
+    pub fn hold_images(&self) -> Result<ImageHold> {
+        store::ImageHold::take(&self.store)
+    }
+
+    /// Remove an image by name or id (`rmi`): refused while a container
+    /// uses it, unless `force` (which only untags it then).
+    pub fn remove_image(&self, name: &str, force: bool) -> Result<tinydocker_fs::Removed> {
+        container::images::remove(self, name, force)
+    }
+
+    /// Every container, newest first.
+    pub fn containers(&self) -> Result<Vec<Container>> {
+        self.store.list()
+    }
+
+    /// A container by name, id or unique id prefix.
+    pub fn container(&self, key: &str) -> Result<Container> {
+        self.store.find(key)
+    }
+
+    /// A new container id (64 hex digits).
+    pub fn new_id(&self) -> String {
+        new_id()
+    }
+
+    /// Create a container from `spec` and `config` and start its command,
+    /// supervised by this process: wait for its init (with
+    /// [`tinydocker_ns::SignalForwarder::supervise`] or a terminal relay),
+    /// then call [`Engine::finish`]. Block every signal this process
+    /// forwards before calling ([`tinydocker_ns::SignalForwarder::block`]).
+    /// On failure nothing of it is left but its record, which says why (and
+    /// not even that with `auto_remove`).
+    pub fn run(
+        &self,
+        spec: Spec,
+        config: ContainerConfig,
+        hold: ImageHold,
+        stdio: Stdio,
+    ) -> Result<Launched> {
+        container::create::launch(self, spec, config, hold, stdio)
+    }
+
+    /// [`Engine::run`] in the background: a supervisor process of its own
+    /// keeps the container's output in its log, records its exit, and
+    /// restarts it by its policy. Returns the id once the command runs.
+    pub fn run_detached(
+        &self,
+        spec: Spec,
+        config: ContainerConfig,
+        hold: ImageHold,
+    ) -> Result<String> {
+        let (interactive, tty) = (config.interactive, spec::terminal(&spec));
+        supervisor::detach(self, interactive, tty, move |stdio| {
+            container::create::launch(self, spec, config, hold, stdio)
+        })
+    }
+
+    /// Record how a container [`Engine::run`] started ended, release what
+    /// it held, and remove it with `auto_remove`.
+    pub fn finish(
+        &self,
+        launched: &mut Launched,
+        status: tinydocker_ns::ExitStatus,
+    ) -> Result<Exit> {
+        container::finish::finish(
+            self,
+            &mut launched.container,
+            &launched.cgroup,
+            status,
+            false,
+        )
+    }
+
+    /// Start a stopped container again, detached, with the same writable
+    /// layer, name and configuration.
+    pub fn start(&self, key: &str) -> Result<()> {
+        container::start::start(self, key)
+    }
+
+    /// Send `signal` to a running container's init (`kill`).
+    pub fn kill(&self, key: &str, signal: i32) -> Result<()> {
+        container::stop::kill(self, key, signal)
+    }
+
+    /// Stop containers: `signal` to each, then SIGKILL after `grace`
+    /// (one grace period for all); return once their runtimes have
+    /// recorded the exits. Stopping a stopped container is no error.
+    pub fn stop(&self, keys: &[String], signal: i32, grace: std::time::Duration) -> Result<()> {
+        container::stop::stop(self, keys, signal, grace)
+    }
+
+    /// Stop, then start.
+    pub fn restart(&self, key: &str, grace: std::time::Duration) -> Result<()> {
+        container::stop::stop(self, &[key.to_string()], libc::SIGTERM, grace)?;
+        self.start(key)
+    }
+
+    /// Remove a container; `force` kills a running one first.
+    pub fn remove(&self, key: &str, force: bool) -> Result<()> {
+        container::remove::remove(self, key, force)
+    }
+
+    /// Remove every stopped container.
+    pub fn prune(&self) -> Result<Pruned> {
+        container::prune::prune(self)
+    }
+
+    /// Block until the container stops; its exit code.
+    pub fn wait(&self, key: &str) -> Result<i32> {
+        container::wait::wait(self, key)
+    }
+
+    /// Start another process in a running container. Block forwarded
+    /// signals first, as for [`Engine::run`].
+    pub fn exec(&self, key: &str, request: ExecRequest) -> Result<ExecProcess> {
+        container::exec::exec(self, key, request)
+    }
+
+    /// Change a running container's limits: `change` gets the current ones
+    /// and returns the new ones, under the container's lock.
+    pub fn update(
+        &self,
+        key: &str,
+        change: impl FnOnce(&tinydocker_cgroups::Resources) -> Result<tinydocker_cgroups::Resources>,
+    ) -> Result<()> {
+        container::update::update(self, key, change)
+    }
+
+    /// A container's log: every entry `options` selects to `each`, then
+    /// `flush` (see [`logs::LogOptions`]).
+    pub fn logs(
+        &self,
+        key: &str,
+        options: &logs::LogOptions,
+        each: &mut dyn FnMut(&logs::Entry) -> std::io::Result<()>,
+        flush: &mut dyn FnMut() -> std::io::Result<()>,
+    ) -> Result<()> {
+        logs::read(self, key, options, each, flush)
+    }
+
+    /// One reading of a container's usage.
+    pub fn sample(&self, container: &Container) -> Sample {
+        container::stats::sample(container)
+    }
+
+    /// Create a bridge network (`--subnet` CIDR and `--gateway`, or the
+    /// first free private /16 and its first address).
+    pub fn create_network(
+        &self,
+        name: &str,
+        subnet: Option<&str>,
+        gateway: Option<&str>,
+    ) -> Result<Network> {
+        self.networks().create(name, subnet, gateway)
+    }
+
+    /// A network by name.
+    pub fn network(&self, name: &str) -> Result<Option<Network>> {
+        self.networks().get(name)
+    }
+
+    /// Every network, by name.
+    pub fn list_networks(&self) -> Result<Vec<Network>> {
+        self.networks().list()
+    }
+
+    /// Remove a network: refused while a container is attached to it.
+    pub fn remove_network(&self, name: &str) -> Result<Network> {
+        self.networks().remove(name, |network| {
+            self.store
+                .list()
+                .unwrap_or_default()
+                .into_iter()
+                // One being started (run, start, a restart) that has
+                // claimed its address, and a Dead one (its runtime was
+                // killed), which holds it until rm.
+                .filter(|c| {
+                    c.state.net.as_ref().is_some_and(|n| n.network == network)
+                        && matches!(
+                            c.observe(),
+                            Observed::Created | Observed::Running { .. } | Observed::Dead
+                        )
+                        && !c.state.net_released
+                })
+                .map(|c| c.config.name)
+                .collect()
+        })
+    }
+
+    fn networks(&self) -> network::Networks {
+        network::Networks::new(&self.store.path)
+    }
+}

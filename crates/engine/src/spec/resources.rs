@@ -1,0 +1,221 @@
+//! `linux.resources` of a spec and the cgroup manager's [`Resources`] and
+//! [`DeviceRule`]s, both ways: the spec is what a container records; the
+//! cgroups crate writes the control files.
+
+use oci_spec::runtime::{
+    LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxPids, LinuxResources,
+};
+use tinydocker_cgroups::{DeviceRule, DeviceType, Resources};
+
+use crate::error::{invalid, Result};
+
+/// The limits of `linux.resources` for the cgroup manager. What it cannot
+/// write (block I/O, huge pages, network classes, RDMA, `unified`, the
+/// rarer memory and CPU knobs) is refused by name rather than ignored.
+pub fn resources_from_spec(r: &LinuxResources) -> Result<Resources> {
+    let unsupported =
+        |what: &str| invalid!("linux.resources.{what} is not supported by tinydocker");
+    if r.block_io().is_some() {
+        return Err(unsupported("blockIO"));
+    }
+    if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
+        return Err(unsupported("hugepageLimits"));
+    }
+    if r.network().is_some() {
+        return Err(unsupported("network"));
+    }
+    if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(unsupported("rdma"));
+    }
+    if r.unified().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(unsupported("unified"));
+    }
+    let mut out = Resources::default();
+    if let Some(m) = r.memory() {
+        #[allow(deprecated)]
+        if m.kernel().is_some() || m.kernel_tcp().is_some() {
+            return Err(unsupported("memory.kernel"));
+        }
+        if m.swappiness().is_some() {
+            return Err(unsupported("memory.swappiness"));
+        }
+        if m.disable_oom_killer() == Some(true) {
+            return Err(unsupported("memory.disableOOMKiller"));
+        }
+        out.memory = m.limit();
+        out.memory_swap = m.swap();
+        out.memory_reservation = m.reservation();
+    }
+    if let Some(c) = r.cpu() {
+        if c.realtime_runtime().is_some() || c.realtime_period().is_some() {
+            return Err(unsupported("cpu.realtimeRuntime"));
+        }
+        if c.idle().is_some() || c.burst().is_some() {
+            return Err(unsupported("cpu.idle"));
+        }
+        out.cpu_quota = c.quota();
+        out.cpu_period = c.period();
+        out.cpu_shares = c.shares();
+        out.cpuset_cpus = c.cpus().clone().filter(|s| !s.is_empty());
+        out.cpuset_mems = c.mems().clone().filter(|s| !s.is_empty());
+    }
+    if let Some(p) = r.pids() {
+        out.pids_limit = (p.limit() > 0).then_some(p.limit());
+    }
+    out.validate()?;
+    Ok(out)
+}
+
+/// `base` (the container's `linux.resources`, to keep its device rules)
+/// with the limits of `r` in it.
+pub fn resources_to_spec(r: &Resources, base: Option<&LinuxResources>) -> LinuxResources {
+    let mut out = base.cloned().unwrap_or_default();
+    let memory = (r.memory.is_some() || r.memory_swap.is_some() || r.memory_reservation.is_some())
+        .then(|| {
+            let mut m = LinuxMemory::default();
+            m.set_limit(r.memory);
+            m.set_swap(r.memory_swap);
+            m.set_reservation(r.memory_reservation);
+            m
+        });
+    out.set_memory(memory);
+    let cpu_set = r.cpu_quota.is_some()
+        || r.cpu_period.is_some()
+        || r.cpu_shares.is_some()
+        || r.cpuset_cpus.is_some()
+        || r.cpuset_mems.is_some();
+    out.set_cpu(cpu_set.then(|| {
+        let mut c = LinuxCpu::default();
+        c.set_quota(r.cpu_quota);
+        c.set_period(r.cpu_period);
+        c.set_shares(r.cpu_shares);
+        c.set_cpus(r.cpuset_cpus.clone());
+        c.set_mems(r.cpuset_mems.clone());
+        c
+    }));
+    out.set_pids(r.pids_limit.map(|limit| {
+        let mut p = LinuxPids::default();
+        p.set_limit(limit);
+        p
+    }));
+    out
+}
+
+/// The device cgroup's rules of `linux.resources.devices`, without a first
+/// "deny everything" (the manager's allow-list starts from that).
+pub fn device_rules(r: Option<&LinuxResources>) -> Result<Vec<DeviceRule>> {
+    let Some(rules) = r.and_then(|r| r.devices().as_ref()) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(rules.len());
+    for (i, rule) in rules.iter().enumerate() {
+        let kind = match rule.typ() {
+            None | Some(LinuxDeviceType::A) => DeviceType::All,
+            Some(LinuxDeviceType::C | LinuxDeviceType::U) => DeviceType::Char,
+            Some(LinuxDeviceType::B) => DeviceType::Block,
+            Some(LinuxDeviceType::P) => {
+                return Err(invalid!(
+                "linux.resources.devices[{i}]: the device cgroup has no rules for FIFOs (type p)"
+            ))
+            }
+        };
+        let access = rule.access().clone().unwrap_or_else(|| "rwm".to_string());
+        if i == 0 && !rule.allow() && kind == DeviceType::All && access.len() == 3 {
+            continue;
+        }
+        let out_rule = DeviceRule {
+            allow: rule.allow(),
+            kind,
+            major: rule.major().filter(|m| *m >= 0),
+            minor: rule.minor().filter(|m| *m >= 0),
+            access,
+        };
+        out_rule.validate()?;
+        out.push(out_rule);
+    }
+    Ok(out)
+}
+
+/// `rules` as `linux.resources.devices`, after docker's first rule that
+/// denies everything.
+pub fn device_rules_to_spec(rules: &[DeviceRule]) -> Vec<LinuxDeviceCgroup> {
+    let deny_all = {
+        let mut d = LinuxDeviceCgroup::default();
+        d.set_allow(false);
+        d.set_access(Some("rwm".to_string()));
+        d
+    };
+    std::iter::once(deny_all)
+        .chain(rules.iter().map(|rule| {
+            let mut d = LinuxDeviceCgroup::default();
+            d.set_allow(rule.allow);
+            d.set_typ(Some(match rule.kind {
+                DeviceType::All => LinuxDeviceType::A,
+                DeviceType::Char => LinuxDeviceType::C,
+                DeviceType::Block => LinuxDeviceType::B,
+            }));
+            d.set_major(rule.major);
+            d.set_minor(rule.minor);
+            d.set_access(Some(rule.access.clone()));
+            d
+        }))
+        .collect()
+}
+
+/// Whether the rules let the container use every device (`a *:* rwm`
+/// allowed and nothing denied after it): a privileged container.
+pub fn allows_all_devices(rules: &[DeviceRule]) -> bool {
+    rules
+        .iter()
+        .rposition(|r| r.allow && r.kind == DeviceType::All)
+        .is_some_and(|i| rules[i + 1..].iter().all(|r| r.allow))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_go_both_ways() {
+        let r = Resources {
+            cpu_quota: Some(50_000),
+            cpu_period: Some(100_000),
+            cpu_shares: Some(512),
+            cpuset_cpus: Some("0-1".into()),
+            memory: Some(64 << 20),
+            memory_swap: Some(-1),
+            memory_reservation: Some(32 << 20),
+            pids_limit: Some(20),
+            ..Resources::default()
+        };
+        let spec = resources_to_spec(&r, None);
+        assert_eq!(resources_from_spec(&spec).unwrap(), r);
+        assert_eq!(
+            resources_from_spec(&resources_to_spec(&Resources::default(), None)).unwrap(),
+            Resources::default()
+        );
+    }
+
+    #[test]
+    fn what_the_manager_cannot_write_is_refused() {
+        let mut spec = LinuxResources::default();
+        spec.set_unified(Some([("memory.high".to_string(), "1".to_string())].into()));
+        let err = resources_from_spec(&spec).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "linux.resources.unified is not supported by tinydocker"
+        );
+    }
+
+    #[test]
+    fn device_rules_round_trip_without_the_first_deny() {
+        let rules = DeviceRule::default_allowed();
+        let spec = device_rules_to_spec(&rules);
+        assert_eq!(spec.len(), rules.len() + 1);
+        let mut r = LinuxResources::default();
+        r.set_devices(Some(spec));
+        assert_eq!(device_rules(Some(&r)).unwrap(), rules);
+        assert!(!allows_all_devices(&rules));
+        assert!(allows_all_devices(&[DeviceRule::allow_all()]));
+    }
+}

@@ -1,0 +1,372 @@
+//! The container store under the state root.
+//!
+//! ```text
+//! containers/<id>/container.json  spec, configuration and state (record.rs)
+//! containers/<id>/waiters       flock(2)ed shared by each `wait` while it waits
+//! containers/<id>/{upper,work}  writable layer and overlay work directory
+//!                               (a `--rm` container has none: its writable
+//!                               layer is a tmpfs in its own mount namespace)
+//! containers/<id>/container.log its output, when it ran detached
+//! names/<name>                  the id that holds a name (a symbolic link)
+//! rootfs/                       where every container mounts its root, each
+//!                               in its own mount namespace (so they never clash)
+//! scratch/                      likewise, where `--rm` containers mount their tmpfs
+//! containers.lock               flock(2) held while a name is taken or freed
+//! ```
+//!
+//! A container is made under a `.making-PID-START-ID` directory that says
+//! who makes it, and renamed into place once its record is whole; what a
+//! making cut short left is swept by the next listing once its maker is
+//! gone.
+
+mod lock;
+mod names;
+mod record;
+mod watch;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+use tinydocker_cgroups::{AnyManager, Layout, Manager};
+use tinydocker_fs::ImageStore;
+
+use crate::config::ContainerConfig;
+use crate::error::{Error, Result};
+use crate::proc::{pid_start_time, this_process};
+
+pub(crate) use lock::HostLock;
+pub use lock::{lock_file, Lock};
+pub use names::{generate_name, new_id, validate_name};
+pub(crate) use record::{write_record, RECORD};
+pub use record::{Container, Observed, State, Status};
+pub use watch::{deadline, readable, Watch};
+
+/// The parent of container cgroups unless the spec names another.
+pub const DEFAULT_CGROUP_PARENT: &str = "tinydocker";
+
+/// Remove a container's cgroup, then every level of tinydocker's own tree
+/// above it (`tinydocker/...`) that no other container uses, so the last
+/// container out leaves nothing in cgroupfs. A parent outside that tree is
+/// the user's and stays.
+pub(crate) fn remove_cgroup(cgroup: &AnyManager) -> Result<(), tinydocker_cgroups::Error> {
+    cgroup.remove()?;
+    let mut level = cgroup.parent();
+    while let Some(parent) = level {
+        if !parent.path().starts_with(DEFAULT_CGROUP_PARENT) || !parent.remove_if_empty() {
+            break;
+        }
+        level = parent.parent();
+    }
+    Ok(())
+}
+
+/// The id a name file holds: a symbolic link to the id (a regular file
+/// holding it in roots made before).
+fn read_name(path: &Path) -> Option<String> {
+    match fs::read_link(path) {
+        Ok(target) => target.to_str().map(String::from),
+        Err(_) => fs::read_to_string(path).ok().map(|s| s.trim().to_string()),
+    }
+}
+
+/// The prefix of a container directory being made: `.making-PID-START-ID`.
+const MAKING: &str = ".making-";
+/// In a directory being made: the container's cgroup, when not the default.
+const MAKING_CGROUP: &str = "cgroup";
+
+/// Whether the maker named in a `.making-PID-START-ID` directory is gone.
+fn maker_gone(maker: &str) -> bool {
+    let mut parts = maker.splitn(3, '-');
+    let (Some(pid), Some(start)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    match (pid.parse::<i32>(), start.parse::<u64>()) {
+        (Ok(pid), Ok(start)) => pid_start_time(pid) != Some(start),
+        _ => false,
+    }
+}
+
+/// The state root: images, containers, networks.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub path: PathBuf,
+}
+
+impl Store {
+    pub fn new(path: PathBuf) -> Self {
+        Store { path }
+    }
+
+    pub fn images(&self) -> Result<ImageStore> {
+        Ok(ImageStore::open(self.path.join("images"))?)
+    }
+
+    fn containers_dir(&self) -> PathBuf {
+        self.path.join("containers")
+    }
+
+    /// The directory of the container with this id.
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.containers_dir().join(id)
+    }
+
+    fn names_dir(&self) -> PathBuf {
+        self.path.join("names")
+    }
+
+    /// The mount point of container roots. Mounts happen in each container's
+    /// private mount namespace, so one empty directory serves them all.
+    pub fn mountpoint(&self) -> PathBuf {
+        self.path.join("rootfs")
+    }
+
+    /// Where a `--rm` container mounts the tmpfs that holds its writable
+    /// layer, in its own mount namespace (shared, like [`Self::mountpoint`]).
+    pub fn scratch(&self) -> PathBuf {
+        self.path.join("scratch")
+    }
+
+    fn lock(&self) -> Result<Lock> {
+        fs::create_dir_all(&self.path)
+            .map_err(|e| Error::io("create state root", &self.path, e))?;
+        lock_file(&self.path.join("containers.lock"))
+    }
+
+    /// Start making a container: its directory under a name that says who
+    /// makes it (`.making-PID-START-ID`), before anything else of it exists
+    /// (its cgroup, its init). A making cut short, even by SIGKILL, is
+    /// swept once its maker is gone (see `list`): the directory, the cgroup
+    /// (`cgroup` names it when it is not the default `tinydocker/ID`), and
+    /// the name. With `layer_on_disk` its writable layer's directories
+    /// (`upper`, `work`) are made in it. Returns the directory, where the
+    /// container is set up, for [`Store::create`].
+    pub fn begin(&self, id: &str, cgroup: &str, layer_on_disk: bool) -> Result<PathBuf> {
+        let (me, start) = this_process();
+        let making = self
+            .containers_dir()
+            .join(format!("{MAKING}{me}-{start}-{id}"));
+        let failed = |e| Error::io("create container directory", &making, e);
+        fs::create_dir_all(&making).map_err(failed)?;
+        let made = (|| -> io::Result<()> {
+            if cgroup != format!("{DEFAULT_CGROUP_PARENT}/{id}") {
+                fs::write(making.join(MAKING_CGROUP), cgroup)?;
+            }
+            fs::create_dir_all(self.mountpoint())?;
+            fs::create_dir_all(self.scratch())?;
+            // A --rm container's writable layer is a tmpfs of its own.
+            if layer_on_disk {
+                fs::create_dir(making.join("upper"))?;
+                fs::create_dir(making.join("work"))?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = made {
+            let _ = fs::remove_dir_all(&making);
+            return Err(failed(e));
+        }
+        Ok(making)
+    }
+
+    /// Undo [`Store::begin`] after a failure before [`Store::create`].
+    pub fn abandon(&self, making: &Path) {
+        let _ = fs::remove_dir_all(making);
+    }
+
+    /// Create a container in the directory [`Store::begin`] made: take its
+    /// name, write its record, and rename the directory into place; return
+    /// its directory. On any failure nothing of it is left but the making
+    /// directory (for the caller's next attempt or [`Store::abandon`]).
+    pub fn create(
+        &self,
+        spec: &Spec,
+        config: &ContainerConfig,
+        state: &State,
+        making: &Path,
+    ) -> Result<PathBuf> {
+        let _lock = self.lock()?;
+        let name_file = self.names_dir().join(&config.name);
+        if let Some(holder) = read_name(&name_file) {
+            if self
+                .containers_dir()
+                .join(holder.trim())
+                .join(RECORD)
+                .exists()
+            {
+                return Err(Error::NameInUse {
+                    name: config.name.clone(),
+                    holder: holder.trim().to_string(),
+                });
+            }
+        }
+        let dir = self.container_dir(&config.id);
+        let names = self.names_dir();
+        fs::create_dir_all(&names).map_err(|e| Error::io("create", &names, e))?;
+        write_record(making, spec, config, state)?;
+        // The name names an id whose record does not exist yet: still
+        // free, until the rename below. A symbolic link is made whole or
+        // not at all (a temporary file to rename could be left by a kill);
+        // a stale one (its holder's record is gone) is replaced.
+        let name_error = |e| Error::io("take the name", &name_file, e);
+        match fs::remove_file(&name_file) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(name_error(e)),
+            _ => {}
+        }
+        std::os::unix::fs::symlink(&config.id, &name_file).map_err(name_error)?;
+        // Renamed into place whole: until then no directory looks like a
+        // container.
+        if let Err(e) = fs::rename(making, &dir) {
+            let _ = fs::remove_file(&name_file);
+            let _ = fs::remove_file(making.join(RECORD));
+            return Err(Error::io("create container directory", &dir, e));
+        }
+        Ok(dir)
+    }
+
+    /// Remove what a making cut short left (its maker is gone): its cgroup
+    /// (whatever is left in it is killed first), the name it had taken,
+    /// and the directory.
+    fn sweep_unfinished(&self, making: &Path, id: &str) {
+        let cgroup = match Container::load(making) {
+            Ok(c) => {
+                let name_file = self.names_dir().join(&c.config.name);
+                if read_name(&name_file).is_some_and(|holder| holder == c.config.id) {
+                    let _ = fs::remove_file(&name_file);
+                }
+                c.cgroup_path()
+            }
+            // The file is written before the cgroup is made: one cut short
+            // (empty, or part of the path) names no cgroup of this
+            // container, and nothing is removed by it.
+            Err(_) => match fs::read_to_string(making.join(MAKING_CGROUP)) {
+                Ok(path) => path,
+                Err(_) => format!("{DEFAULT_CGROUP_PARENT}/{id}"),
+            },
+        };
+        let ours = cgroup
+            .strip_suffix(id)
+            .is_some_and(|parent| parent.ends_with('/') && parent.len() > 1);
+        if !ours {
+            let _ = fs::remove_dir_all(making);
+            return;
+        }
+        if let Ok(layout) = Layout::detect() {
+            if remove_cgroup(&AnyManager::new(&layout, &cgroup)).is_err() {
+                // Not gone: leave the directory, to try again next time.
+                return;
+            }
+        }
+        let _ = fs::remove_dir_all(making);
+    }
+
+    /// Every container with a readable record, newest first.
+    pub fn list(&self) -> Result<Vec<Container>> {
+        let dir = self.containers_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("read", &dir, e)),
+        };
+        let mut all = Vec::new();
+        for entry in entries.flatten() {
+            if let Some(maker) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix(MAKING))
+            {
+                if maker_gone(maker) {
+                    let id = maker.rsplit('-').next().unwrap_or_default();
+                    self.sweep_unfinished(&entry.path(), id);
+                }
+                continue;
+            }
+            // A directory without a record is a creation cut short: not a container.
+            if let Ok(c) = Container::load(&entry.path()) {
+                all.push(c);
+            }
+        }
+        all.sort_by_key(|c| std::cmp::Reverse(c.config.created));
+        Ok(all)
+    }
+
+    /// Find a container by name, full id or unique id prefix.
+    pub fn find(&self, key: &str) -> Result<Container> {
+        if key.is_empty() {
+            return Err(Error::NoSuchContainer(key.to_string()));
+        }
+        if let Some(id) = read_name(&self.names_dir().join(key)) {
+            if let Ok(c) = Container::load(&self.containers_dir().join(id.trim())) {
+                return Ok(c);
+            }
+        }
+        if key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let mut matches: Vec<Container> = self
+                .list()?
+                .into_iter()
+                .filter(|c| c.config.id.starts_with(key))
+                .collect();
+            match matches.len() {
+                0 => {}
+                1 => return Ok(matches.remove(0)),
+                count => {
+                    return Err(Error::AmbiguousPrefix {
+                        prefix: key.to_string(),
+                        count,
+                    })
+                }
+            }
+        }
+        Err(Error::NoSuchContainer(key.to_string()))
+    }
+
+    /// Remove a container's files and free its name. The caller holds the
+    /// container's [`Container::lock`].
+    pub fn remove(&self, container: &Container) -> Result<()> {
+        let _lock = self.lock()?;
+        let name_file = self.names_dir().join(&container.config.name);
+        if read_name(&name_file).is_some_and(|id| id == container.config.id) {
+            fs::remove_file(&name_file).map_err(|e| Error::io("remove", &name_file, e))?;
+        }
+        let failed = |e| Error::io("remove", &container.dir, e);
+        // The record first: from then on the directory is no container.
+        match fs::remove_file(container.dir.join(RECORD)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(failed(e)),
+        }
+        // A `wait` that found the record just before it went may add its
+        // waiters file meanwhile: the directory is then not empty once.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match fs::remove_dir_all(&container.dir) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) && tries < 3 => {}
+                Err(e) => return Err(failed(e)),
+            }
+        }
+    }
+
+    /// The images containers use: (image id, container id).
+    pub fn images_in_use(&self) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .list()?
+            .into_iter()
+            .map(|c| (c.config.image_id.clone(), c.config.id.clone()))
+            .collect())
+    }
+}
+
+/// A shared hold on the image store ([`crate::Engine::hold_images`]): no
+/// image is removed while it is held. A `run` holds it from resolving its
+/// image until its container's record names the image, which `rmi` then
+/// sees.
+pub struct ImageHold(#[allow(dead_code)] Option<tinydocker_fs::StoreLock>);
+
+impl ImageHold {
+    pub(crate) fn take(store: &Store) -> Result<ImageHold> {
+        Ok(ImageHold(store.images()?.hold()?))
+    }
+}

@@ -1,0 +1,411 @@
+//! A container's record, `containers/<id>/container.json`: its OCI runtime
+//! spec and the engine's configuration (what was asked for, written at
+//! creation) and its state (how it is going: pid, exit code, times).
+//!
+//! One file, replaced atomically (temp file + rename): every file created
+//! and deleted costs a new inode, the largest single cost of `run --rm` on
+//! a disk like this one. Liveness is decided by the pid *and* its start
+//! time, never a bare pid.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+use tinydocker_cgroups::{AnyManager, Layout};
+use tinydocker_fs::write_atomic;
+
+use super::lock::{flock, locked_by_others, How, Lock};
+use crate::config::ContainerConfig;
+use crate::error::{Error, Result};
+use crate::network::NetSettings;
+use crate::proc::{boot_id, boot_time, pid_start_time};
+
+/// The record file of a container.
+pub(crate) const RECORD: &str = "container.json";
+
+/// Each `wait` on a container holds a shared lock on this file in its
+/// directory. A `--rm` container's runtime that finds one records the exit
+/// and lets every waiter read it before it removes the container.
+const WAITERS: &str = "waiters";
+
+/// The exit code shown for a container that was running when the host
+/// went down (docker's).
+pub const REBOOT_EXIT_CODE: i32 = 255;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    Running,
+    /// Exited; its supervisor waits to start it again (restart policy).
+    Restarting,
+    Exited,
+}
+
+/// How the container is doing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct State {
+    pub status: Status,
+    #[serde(default)]
+    pub pid: i32,
+    /// The pid's start time (clock ticks after boot, /proc/PID/stat field 22).
+    #[serde(default)]
+    pub pid_start: u64,
+    #[serde(default)]
+    pub exit_code: i32,
+    #[serde(default)]
+    pub error: String,
+    #[serde(default)]
+    pub started_at: u128,
+    #[serde(default)]
+    pub finished_at: u128,
+    /// The kernel's OOM killer killed a process of the container.
+    #[serde(default)]
+    pub oom_killed: bool,
+    /// Its address, ports and veth were released (at its exit).
+    #[serde(default)]
+    pub net_released: bool,
+    /// The tinydocker process that supervises it (a foreground `run`) and
+    /// its start time: it records the exit, so waiting for a container to
+    /// be stopped for good means waiting for this process too.
+    #[serde(default)]
+    pub runtime_pid: i32,
+    #[serde(default)]
+    pub runtime_start: u64,
+    /// Restarts by the restart policy since the last `start`.
+    #[serde(default)]
+    pub restart_count: u32,
+    /// `stop` or `kill` asked for the end of this run: the restart policy
+    /// does not apply.
+    #[serde(default)]
+    pub stopped_by_user: bool,
+    /// The host's boot (`/proc/sys/kernel/random/boot_id`) the container
+    /// was started in: a record from an earlier boot is of a container the
+    /// reboot stopped.
+    #[serde(default)]
+    pub boot_id: String,
+    /// Its place on a bridge network in its last (or current) run.
+    #[serde(default)]
+    pub net: Option<NetSettings>,
+    /// Whether the device cgroup restricts the container ("enforced"), or
+    /// why it cannot ("unavailable: ..."); "all devices allowed" when the
+    /// spec allows them all.
+    #[serde(default)]
+    pub device_cgroup: String,
+}
+
+impl State {
+    pub fn created() -> Self {
+        State {
+            status: Status::Created,
+            pid: 0,
+            pid_start: 0,
+            exit_code: 0,
+            error: String::new(),
+            started_at: 0,
+            finished_at: 0,
+            oom_killed: false,
+            runtime_pid: 0,
+            runtime_start: 0,
+            net_released: false,
+            boot_id: boot_id().to_string(),
+            restart_count: 0,
+            stopped_by_user: false,
+            net: None,
+            device_cgroup: String::new(),
+        }
+    }
+}
+
+/// The recorded state checked against the running system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    /// Being started by its runtime.
+    Created,
+    Running {
+        since: u128,
+    },
+    Exited {
+        code: i32,
+        at: u128,
+    },
+    /// Exited, to be started again by its supervisor.
+    Restarting {
+        code: i32,
+        at: u128,
+    },
+    /// Recorded as running, but its process is gone (the runtime was killed).
+    Dead,
+}
+
+impl Observed {
+    /// Not stopped: running, being started (a `run`, `start` or restart
+    /// in progress), or waiting to restart. Removing one needs force, and
+    /// a prune leaves it.
+    pub fn active(&self) -> bool {
+        matches!(
+            self,
+            Observed::Created | Observed::Running { .. } | Observed::Restarting { .. }
+        )
+    }
+
+    /// docker's one-word State.Status: created, running, restarting,
+    /// exited, dead.
+    pub fn status_word(&self) -> &'static str {
+        match self {
+            Observed::Created => "created",
+            Observed::Running { .. } => "running",
+            Observed::Exited { .. } => "exited",
+            Observed::Restarting { .. } => "restarting",
+            Observed::Dead => "dead",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    spec: &'a Spec,
+    config: &'a ContainerConfig,
+    state: &'a State,
+}
+
+#[derive(Deserialize)]
+struct Record {
+    spec: Spec,
+    config: ContainerConfig,
+    state: State,
+}
+
+pub(crate) fn write_record(
+    dir: &Path,
+    spec: &Spec,
+    config: &ContainerConfig,
+    state: &State,
+) -> Result<()> {
+    let path = dir.join(RECORD);
+    let data = serde_json::to_vec(&RecordRef {
+        spec,
+        config,
+        state,
+    })?;
+    write_atomic(&path, &data, false).map_err(|e| Error::io("write", &path, e))
+}
+
+/// A container: its directory and record.
+#[derive(Debug, Clone)]
+pub struct Container {
+    pub dir: PathBuf,
+    pub spec: Spec,
+    pub config: ContainerConfig,
+    pub state: State,
+}
+
+impl Container {
+    pub(crate) fn load(dir: &Path) -> Result<Container> {
+        let path = dir.join(RECORD);
+        let data = fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
+        let record: Record = serde_json::from_slice(&data).map_err(|e| Error::Context {
+            context: format!("parse {}", path.display()),
+            source: Box::new(e.into()),
+        })?;
+        Ok(Container {
+            dir: dir.to_path_buf(),
+            spec: record.spec,
+            config: record.config,
+            state: record.state,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.config.id
+    }
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    pub fn short_id(&self) -> &str {
+        &self.config.id[..12]
+    }
+
+    /// The command and its arguments (the spec's `process.args`).
+    pub fn args(&self) -> &[String] {
+        self.spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.args().as_deref())
+            .unwrap_or_default()
+    }
+
+    /// The cgroup, relative to the hierarchy roots (`tinydocker/<id>`);
+    /// "" when the spec names none.
+    pub fn cgroup_path(&self) -> String {
+        crate::spec::cgroup_path(&self.spec)
+    }
+
+    /// The container's cgroup manager (None for a spec without a cgroup).
+    pub fn cgroup(&self, layout: &Layout) -> Option<AnyManager> {
+        let path = self.cgroup_path();
+        (!path.is_empty()).then(|| AnyManager::new(layout, &path))
+    }
+
+    /// Record a new state (atomically; no fsync: runtime state does not
+    /// outlive a reboot anyway, and the rename keeps it whole on a crash).
+    /// What other commands recorded meanwhile is kept: the user's stop mark
+    /// and the limits set by `update`.
+    pub fn save_state(&mut self, state: State) -> Result<()> {
+        self.save_state_then(state, |_| {})
+    }
+
+    /// [`Self::save_state`], with `adjust` applied to the state to be
+    /// written under the lock, once the user's mark from the record on disk
+    /// is in it (a decision that depends on the mark is made atomically).
+    pub fn save_state_then(
+        &mut self,
+        mut state: State,
+        adjust: impl FnOnce(&mut State),
+    ) -> Result<()> {
+        // Removed meanwhile (`rm -f` from another shell): nothing to record.
+        let Some(_lock) = self.lock()? else {
+            self.state = state;
+            return Ok(());
+        };
+        let path = self.dir.join(RECORD);
+        let data = match fs::read(&path) {
+            Ok(data) => data,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.state = state;
+                return Ok(());
+            }
+            Err(e) => return Err(Error::io("read", &path, e)),
+        };
+        // A stop, kill or rm -f may have marked the run since this process
+        // read the record: the mark stays (only a user's `start` clears it,
+        // under the lock).
+        if let Ok(on_disk) = serde_json::from_slice::<Record>(&data) {
+            state.stopped_by_user |= on_disk.state.stopped_by_user;
+            // And `update` may have changed its limits.
+            let resources = on_disk
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.resources().clone());
+            if let Some(linux) = self.spec.linux_mut() {
+                linux.set_resources(resources);
+            }
+        }
+        adjust(&mut state);
+        write_record(&self.dir, &self.spec, &self.config, &state)?;
+        self.state = state;
+        Ok(())
+    }
+
+    /// Rewrite the record (spec, config and state) while the caller holds
+    /// [`Container::lock`].
+    pub fn save_state_locked(&mut self, state: State) -> Result<()> {
+        write_record(&self.dir, &self.spec, &self.config, &state)?;
+        self.state = state;
+        Ok(())
+    }
+
+    /// Serialise changes to this container with other processes (an
+    /// `flock(2)` on its directory). `None` when the directory is gone.
+    pub fn lock(&self) -> Result<Option<Lock>> {
+        let dir = match File::open(&self.dir) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("open", &self.dir, e)),
+        };
+        flock(dir, &self.dir, How::Exclusive).map(Some)
+    }
+
+    /// Count this process among the container's waiters until the lock is
+    /// dropped. `None` when the container is gone.
+    pub fn add_waiter(&self) -> Result<Option<Lock>> {
+        let path = self.dir.join(WAITERS);
+        match File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+        {
+            Ok(file) => flock(file, &path, How::Shared).map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io("open", &path, e)),
+        }
+    }
+
+    /// Whether some `wait` waits on the container now (never blocks; a
+    /// container no one ever waited on has no file to lock).
+    pub fn has_waiters(&self) -> bool {
+        File::open(self.dir.join(WAITERS)).is_ok_and(locked_by_others)
+    }
+
+    /// Block until every waiter has let go (read the exit and returned).
+    pub fn waiters_done(&self) -> Result<()> {
+        let path = self.dir.join(WAITERS);
+        match File::open(&path) {
+            Ok(file) => flock(file, &path, How::Exclusive).map(drop),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io("open", &path, e)),
+        }
+    }
+
+    /// The recorded state checked against the live system.
+    pub fn observe(&self) -> Observed {
+        let alive = |pid: i32, start: u64| pid > 0 && pid_start_time(pid) == Some(start);
+        let active = matches!(
+            self.state.status,
+            Status::Created | Status::Running | Status::Restarting
+        );
+        if active && !self.state.boot_id.is_empty() && self.state.boot_id != boot_id() {
+            // The host rebooted since: processes, cgroups, mounts and
+            // interfaces went with it.
+            return Observed::Exited {
+                code: REBOOT_EXIT_CODE,
+                at: boot_time(),
+            };
+        }
+        match self.state.status {
+            // Being set up by its runtime, or left half-made by one that
+            // was killed.
+            Status::Created => {
+                if alive(self.state.runtime_pid, self.state.runtime_start) {
+                    Observed::Created
+                } else {
+                    Observed::Dead
+                }
+            }
+            Status::Exited => Observed::Exited {
+                code: self.state.exit_code,
+                at: self.state.finished_at,
+            },
+            // Its supervisor gone, nobody will restart it.
+            Status::Restarting if !alive(self.state.runtime_pid, self.state.runtime_start) => {
+                Observed::Exited {
+                    code: self.state.exit_code,
+                    at: self.state.finished_at,
+                }
+            }
+            Status::Restarting => Observed::Restarting {
+                code: self.state.exit_code,
+                at: self.state.finished_at,
+            },
+            Status::Running => {
+                // Its init gone but its supervisor alive: the exit is being
+                // recorded.
+                if alive(self.state.pid, self.state.pid_start)
+                    || alive(self.state.runtime_pid, self.state.runtime_start)
+                {
+                    Observed::Running {
+                        since: self.state.started_at,
+                    }
+                } else {
+                    Observed::Dead
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,482 @@
+//! The supervisor of a detached container.
+//!
+//! [`detach`] forks. The child starts a session of its own, launches the
+//! container with its stdout and stderr on pipes, and tells the waiting
+//! parent the container's id (or why it failed); the parent returns that.
+//! The child then re-executes its own binary as a small monitor (a fresh
+//! image: it keeps none of the setup's memory, and stays the init's parent
+//! across the exec) — which is why a program that starts detached
+//! containers calls [`run_supervisor_if_asked`] first thing. The monitor
+//! copies the container's output into its log and, when the init exits,
+//! records the exit and releases what the container held, as a foreground
+//! run does; with a restart policy it starts the container again.
+//!
+//! Killing the monitor kills the container (its parent-death signal); the
+//! next listing then shows it dead and removing it cleans up after it.
+
+use std::ffi::{CString, OsString};
+use std::fs::File;
+use std::io::{self, BufRead, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+use nix::unistd::{dup2_stderr, dup2_stdin, dup2_stdout, pipe2, setsid, ForkResult};
+use tinydocker_cgroups::Layout;
+use tinydocker_ns::ExitStatus;
+
+use crate::container::finish::finish;
+use crate::container::launch::{Launched, Stdio};
+use crate::container::start::relaunch;
+use crate::error::{Error, ExecFailure, Result};
+use crate::logs::{LogWriter, Stream, LOG_FILE};
+use crate::proc::this_process;
+use crate::store::{readable, Container, Status, Watch};
+use crate::{Engine, LogDriver};
+
+/// The hidden first argument that makes the binary a monitor.
+const MONITOR_ARG: &str = "__supervise";
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(pipe2(OFlag::O_CLOEXEC)?)
+}
+
+/// If this process was started as a detached container's monitor (see the
+/// module's documentation), be one and never return. Call it first thing
+/// in `main` of any program that starts detached containers.
+pub fn run_supervisor_if_asked() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == MONITOR_ARG) {
+        monitor_main(&args[2..]);
+    }
+}
+
+/// Start a container in the background: `launch` runs in the supervisor
+/// with the streams it must give the container. Returns its id once the
+/// command runs, or why it failed to start.
+pub(crate) fn detach(
+    engine: &Engine,
+    interactive: bool,
+    tty: bool,
+    launch: impl FnOnce(Stdio) -> Result<Launched>,
+) -> Result<String> {
+    let (report_r, report_w) = pipe().map_err(|e| Error::sys("create a pipe", e))?;
+    // SAFETY: the process is single-threaded; the child only continues
+    // this program's own code.
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork the supervisor", e))? {
+        ForkResult::Child => {
+            drop(report_r);
+            supervisor(engine, interactive, tty, launch, report_w)
+        }
+        ForkResult::Parent { child } => {
+            drop(report_w);
+            wait_report(report_r, child.as_raw())
+        }
+    }
+}
+
+/// The parent's side: the supervisor's one report, then end of file.
+fn wait_report(report: OwnedFd, pid: i32) -> Result<String> {
+    // One line; not up to end of file, which other holders of the pipe
+    // (a process of the container that has not exec'd yet) could delay.
+    let mut text = String::new();
+    io::BufReader::new(File::from(report))
+        .read_line(&mut text)
+        .map_err(|e| Error::sys("read the supervisor's report", e))?;
+    let text = text.trim_end_matches('\n');
+    if let Some(id) = text.strip_prefix("started ") {
+        return Ok(id.to_string());
+    }
+    if let Some((kind, message)) = text
+        .strip_prefix("failed ")
+        .and_then(|rest| rest.split_once(' '))
+    {
+        return Err(Error::Reported {
+            exec: match kind {
+                "not-found" => Some(ExecFailure::NotFound),
+                "cannot-execute" => Some(ExecFailure::CannotExecute),
+                _ => None,
+            },
+            message: message.to_string(),
+        });
+    }
+    let status = crate::sys::waitpid(pid, false).ok().flatten().unwrap_or(0);
+    Err(Error::State(format!(
+        "the container's supervisor died before the container started (exit status {})",
+        ExitStatus::from_raw(status).code()
+    )))
+}
+
+/// Put `/dev/null` on the standard streams in `targets` (0, 1, 2).
+fn redirect_to_null(targets: &[i32]) {
+    let Ok(null) = File::options().read(true).write(true).open("/dev/null") else {
+        return;
+    };
+    for &fd in targets {
+        let _ = match fd {
+            0 => dup2_stdin(&null),
+            1 => dup2_stdout(&null),
+            _ => dup2_stderr(&null),
+        };
+    }
+}
+
+fn supervisor(
+    engine: &Engine,
+    interactive: bool,
+    tty: bool,
+    launch: impl FnOnce(Stdio) -> Result<Launched>,
+    report: OwnedFd,
+) -> ! {
+    // Out of the user's session and terminal: a Ctrl-C or hangup there is
+    // not for a detached container. (A fork's child is no group leader.)
+    let _ = setsid();
+    // stdout must not stay open: `id=$(tinydocker run -d ...)` waits for
+    // every writer. stderr stays the user's until the report, so warnings
+    // of the setup reach them.
+    redirect_to_null(&[0, 1]);
+    let mut report = File::from(report);
+    match launch_with_pipes(engine, interactive, tty, launch) {
+        Err(err) => {
+            let kind = match err.exec_failure() {
+                Some(ExecFailure::NotFound) => "not-found",
+                Some(ExecFailure::CannotExecute) => "cannot-execute",
+                None => "error",
+            };
+            let _ = writeln!(report, "failed {kind} {}", err.one_line());
+            std::process::exit(1)
+        }
+        Ok(monitor) => {
+            let _ = writeln!(report, "started {}", monitor.id);
+            drop(report);
+            redirect_to_null(&[2]);
+            // exec returns only when it could not re-execute: monitor from
+            // this process instead.
+            let _ = monitor.exec();
+            monitor_and_exit(engine.clone(), monitor)
+        }
+    }
+}
+
+/// Give the container pipes for its output (and stdin when interactive),
+/// or its own terminal, and launch it: what the monitor then holds.
+fn launch_with_pipes(
+    engine: &Engine,
+    interactive: bool,
+    tty: bool,
+    launch: impl FnOnce(Stdio) -> Result<Launched>,
+) -> Result<Monitor> {
+    let pipe = |what: &'static str| pipe().map_err(|e| Error::sys(what, e));
+    // With a terminal everything the command reads and writes is its
+    // terminal, whose master comes back from the launch.
+    let (out, err) = if tty {
+        (None, None)
+    } else {
+        (
+            Some(pipe("create the stdout pipe")?),
+            Some(pipe("create the stderr pipe")?),
+        )
+    };
+    let stdin = if interactive && !tty {
+        Some(pipe("create the stdin pipe")?)
+    } else {
+        None
+    };
+    let write_end = |p: &Option<(OwnedFd, OwnedFd)>| p.as_ref().map(|(_, w)| w.as_raw_fd());
+    let launched = launch(Stdio {
+        fds: [
+            stdin.as_ref().map(|(r, _)| r.as_raw_fd()),
+            write_end(&out),
+            write_end(&err),
+        ],
+        tty_size: None,
+    })?;
+    let (out, err) = match launched.terminal {
+        Some(master) => (Some(master), None),
+        None => (out.map(|(r, _)| r), err.map(|(r, _)| r)),
+    };
+    Ok(Monitor {
+        root: engine.store.path.clone(),
+        id: launched.container.config.id.clone(),
+        log: launched.container.config.log,
+        pid: launched.init.pid(),
+        out,
+        err,
+        // Held open and never written: a detached interactive container's
+        // stdin stays open, as docker keeps it.
+        stdin: stdin.map(|(_, w)| w),
+    })
+}
+
+/// What the monitor holds: the init (its child) and the output pipes.
+struct Monitor {
+    root: PathBuf,
+    id: String,
+    log: LogDriver,
+    pid: i32,
+    out: Option<OwnedFd>,
+    err: Option<OwnedFd>,
+    stdin: Option<OwnedFd>,
+}
+
+fn fd_arg(fd: &Option<OwnedFd>) -> String {
+    fd.as_ref()
+        .map_or("-".to_string(), |fd| fd.as_raw_fd().to_string())
+}
+
+fn parse_fd(arg: &OsString) -> Result<Option<OwnedFd>> {
+    match arg.to_str() {
+        Some("-") => Ok(None),
+        Some(n) => {
+            let fd: RawFd = n
+                .parse()
+                .map_err(|_| Error::Invalid(format!("bad fd {n:?}")))?;
+            // SAFETY: the fd was passed on by the process image before the
+            // exec, for this one owner.
+            Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
+        }
+        None => Err(Error::Invalid("bad fd argument".into())),
+    }
+}
+
+impl Monitor {
+    /// Re-execute this binary as the monitor; returns only on failure.
+    fn exec(&self) -> io::Error {
+        // Nothing else of this process's fds (some inherited from the
+        // user's shell) goes on into the monitor.
+        let _ = tinydocker_ns::child::mark_fds_cloexec();
+        for fd in [&self.out, &self.err, &self.stdin].into_iter().flatten() {
+            // Cleared on the fds it hands on, so they survive the exec.
+            let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty()));
+        }
+        let args = [
+            "tinydocker".to_string(),
+            MONITOR_ARG.to_string(),
+            self.root.to_string_lossy().into_owned(),
+            self.id.clone(),
+            match self.log {
+                LogDriver::JsonFile => "json-file".to_string(),
+                LogDriver::None => "none".to_string(),
+            },
+            self.pid.to_string(),
+            fd_arg(&self.out),
+            fd_arg(&self.err),
+            fd_arg(&self.stdin),
+        ];
+        let Ok(argv) = args
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()
+        else {
+            return io::Error::from(io::ErrorKind::InvalidInput);
+        };
+        match nix::unistd::execv(c"/proc/self/exe", &argv) {
+            Err(e) => e.into(),
+            Ok(never) => match never {},
+        }
+    }
+
+    /// Copy the container's output into the log until the init exited and
+    /// every writer of the pipes is gone; return how the init ended.
+    fn relay(&mut self) -> Result<ExitStatus> {
+        let path = self.root.join("containers").join(&self.id).join(LOG_FILE);
+        // Without a log the output is still drained, or the container
+        // would block on a full pipe.
+        let mut log = match self.log {
+            LogDriver::JsonFile => LogWriter::open(&path).ok(),
+            LogDriver::None => None,
+        };
+        // The init is our own unreaped child: the pid cannot name another
+        // process.
+        let pidfd =
+            crate::sys::pidfd_open(self.pid).map_err(|e| Error::sys("open the init's pidfd", e))?;
+        let mut status = None;
+        let mut buf = [0u8; 8192];
+        while status.is_none() || self.out.is_some() || self.err.is_some() {
+            let [exited, out_ready, err_ready] = readable(
+                [
+                    status.is_none().then(|| pidfd.as_fd()),
+                    self.out.as_ref().map(|f| f.as_fd()),
+                    self.err.as_ref().map(|f| f.as_fd()),
+                ],
+                None,
+            )?;
+            if exited {
+                match crate::sys::waitpid(self.pid, true) {
+                    Ok(Some(raw)) => status = Some(ExitStatus::from_raw(raw)),
+                    Ok(None) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::ECHILD) => {
+                        status = Some(ExitStatus::from_raw(libc::SIGKILL))
+                    }
+                    Err(_) => {}
+                }
+            }
+            for (slot, stream, ready) in [
+                (&mut self.out, Stream::Stdout, out_ready),
+                (&mut self.err, Stream::Stderr, err_ready),
+            ] {
+                if !ready {
+                    continue;
+                }
+                let Some(fd) = slot.as_ref() else { continue };
+                match nix::unistd::read(fd, &mut buf) {
+                    Ok(n) if n > 0 => {
+                        if let Some(log) = log.as_mut() {
+                            let _ = log.write(stream, &buf[..n]);
+                        }
+                    }
+                    Err(nix::errno::Errno::EINTR) => {}
+                    _ => *slot = None,
+                }
+            }
+        }
+        if let Some(log) = log.as_mut() {
+            let _ = log.finish();
+        }
+        Ok(status.expect("the loop ends with a status"))
+    }
+}
+
+fn monitor_and_exit(engine: Engine, mut monitor: Monitor) -> ! {
+    let code = match monitor_once(&engine, &mut monitor) {
+        Ok(Some(next)) => {
+            // Restarted: the same again, as a fresh monitor image.
+            let _ = next.exec();
+            monitor_and_exit(engine, next)
+        }
+        Ok(None) => 0,
+        Err(_) => 1,
+    };
+    std::process::exit(code)
+}
+
+/// The first delay before a restart; it doubles with each restart in a
+/// row, up to [`MAX_BACKOFF`], as docker's does, and starts again after a
+/// run of [`RESET_AFTER`] or more.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+const RESET_AFTER: Duration = Duration::from_secs(10);
+
+/// Watch the run to its end and record it; then, if the restart policy
+/// says so, start the container again and return its new monitor.
+fn monitor_once(engine: &Engine, monitor: &mut Monitor) -> Result<Option<Monitor>> {
+    let store = &engine.store;
+    let status = monitor.relay()?;
+    monitor.stdin = None;
+    let mut container = store.find(&monitor.id)?;
+    let cgroup = container
+        .cgroup(&Layout::detect()?)
+        .ok_or_else(|| Error::State(format!("container {} has no cgroup", monitor.id)))?;
+    finish(engine, &mut container, &cgroup, status, true)?;
+    // The restart policy was applied as the exit was recorded, under the
+    // container's lock, which `stop`, `kill` and `rm -f` take to mark the
+    // run as ended by the user.
+    if container.state.status != Status::Restarting {
+        return Ok(None);
+    }
+    // Waiting to restart: a mark meanwhile (or the record's removal) ends
+    // the wait and the restart. The record is read again once the watch is
+    // set, so no change is missed.
+    let watch = match Watch::new(&container.dir) {
+        Ok(watch) => watch,
+        // Removed meanwhile (rm -f).
+        Err(_) if !container.dir.exists() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let Ok(container) = store.find(&monitor.id) else {
+        return Ok(None);
+    };
+    if container.state.status != Status::Restarting {
+        return Ok(None);
+    }
+    if container.state.stopped_by_user {
+        return exited_for_good(engine, &container);
+    }
+    let restarts = container.state.restart_count;
+    let ran = Duration::from_nanos(
+        (container
+            .state
+            .finished_at
+            .saturating_sub(container.state.started_at)) as u64,
+    );
+    let delay = if ran >= RESET_AFTER {
+        FIRST_BACKOFF
+    } else {
+        FIRST_BACKOFF
+            .saturating_mul(1 << restarts.min(10))
+            .min(MAX_BACKOFF)
+    };
+    let deadline = Instant::now() + delay;
+    while Instant::now() < deadline {
+        if readable([Some(watch.as_fd())], Some(deadline))?[0] {
+            watch.drain();
+            match store.find(&monitor.id) {
+                Ok(c) if !c.state.stopped_by_user => {}
+                Ok(c) => return exited_for_good(engine, &c),
+                Err(_) => return Ok(None),
+            }
+        }
+    }
+    let interactive = container.config.interactive;
+    let tty = crate::spec::terminal(&container.spec);
+    let id = monitor.id.clone();
+    let next = launch_with_pipes(engine, interactive, tty, |stdio| {
+        relaunch(engine, &id, stdio, restarts + 1)
+    })?;
+    Ok(Some(next))
+}
+
+/// Stopped while waiting to restart: exited for good. Read again under the
+/// lock: a `start` from another shell may have claimed it since.
+fn exited_for_good(engine: &Engine, container: &Container) -> Result<Option<Monitor>> {
+    let Some(_lock) = container.lock()? else {
+        return Ok(None);
+    };
+    let Ok(mut c) = engine.store.find(&container.config.id) else {
+        return Ok(None);
+    };
+    let mine = (c.state.runtime_pid, c.state.runtime_start) == this_process();
+    if c.state.status == Status::Restarting && mine {
+        let mut state = c.state.clone();
+        state.status = Status::Exited;
+        c.save_state_locked(state)?;
+    }
+    Ok(None)
+}
+
+/// `PROGRAM __supervise ROOT ID LOG PID OUT ERR STDIN`: the re-executed
+/// monitor (see the module's documentation).
+fn monitor_main(args: &[OsString]) -> ! {
+    let parsed = (|| -> Result<Monitor> {
+        let [root, id, log, pid, out, err, stdin] = args else {
+            return Err(Error::Invalid(format!(
+                "usage: {MONITOR_ARG} ROOT ID LOG PID OUT ERR STDIN"
+            )));
+        };
+        Ok(Monitor {
+            root: PathBuf::from(std::ffi::OsStr::from_bytes(root.as_bytes())),
+            id: id.to_string_lossy().into_owned(),
+            log: match log.to_str() {
+                Some("none") => LogDriver::None,
+                _ => LogDriver::JsonFile,
+            },
+            pid: pid
+                .to_str()
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(|| Error::Invalid("bad pid".into()))?,
+            out: parse_fd(out)?,
+            err: parse_fd(err)?,
+            stdin: parse_fd(stdin)?,
+        })
+    })();
+    match parsed {
+        Ok(monitor) => {
+            let engine = Engine::new(monitor.root.clone());
+            monitor_and_exit(engine, monitor)
+        }
+        // Started by hand with bad arguments: nothing to supervise.
+        Err(_) => std::process::exit(2),
+    }
+}
