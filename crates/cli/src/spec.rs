@@ -19,7 +19,7 @@ use tinydocker_engine::{
 use tinydocker_fs::{DeviceNode, NodeKind, MASKED_PATHS, READONLY_PATHS};
 use tinydocker_net::PortMapping;
 use tinydocker_security::caps::CapSets;
-use tinydocker_security::seccomp::{self, Profile};
+use tinydocker_security::seccomp;
 use tinydocker_security::user::User;
 
 use crate::security::{Checked, SeccompChoice};
@@ -329,16 +329,11 @@ pub fn build(
             .collect::<HashMap<_, _>>()
     }));
     if security.seccomp != SeccompChoice::Unconfined {
-        let default;
-        let profile = match &security.profile {
-            Some(profile) => profile,
-            None => {
-                default = Profile::docker_default();
-                &default
-            }
+        let resolved = match &security.profile {
+            Some(profile) => seccomp::resolve_for(profile, &security.caps, &host.seccomp)?,
+            None => seccomp::resolve_default(&security.caps, &host.seccomp),
         };
-        let resolved = seccomp::resolve_for(profile, &security.caps, &host.seccomp)?;
-        linux.set_seccomp(Some(spec_seccomp::seccomp_to_spec(&resolved)));
+        linux.set_seccomp(Some(spec_seccomp::seccomp_to_spec(resolved)));
     }
 
     let mut root = Root::default();

@@ -95,6 +95,26 @@ pub fn alternate(contenders: &mut [Contender], bench: &Bench) -> Result<()> {
     Ok(())
 }
 
+/// The `--baseline` binary's side of a case, beside tinydocker's: the same
+/// arguments (`args(i)` for run `i`), on its own root.
+pub fn baseline<'a>(
+    bench: &'a Bench,
+    command: &str,
+    args: impl Fn(usize) -> Vec<String> + 'a,
+) -> Option<Contender<'a>> {
+    let base = bench.baseline.as_ref()?;
+    Some(Contender::new(
+        "baseline",
+        format!("baseline {}", base.bin.display()),
+        command.to_string(),
+        move |i| {
+            let args = args(i);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            base.cmd(&args)
+        },
+    ))
+}
+
 /// The rows of a case: the first contender is the reference (tinydocker).
 pub fn rows(contenders: &[Contender], missing: Vec<Row>) -> Vec<Row> {
     let reference = &contenders[0].samples;
@@ -155,12 +175,15 @@ pub fn run_to_exit(bench: &Bench, case: Case) -> Result<CaseReport> {
     flags.extend(limits);
     let mut contenders = vec![];
     let td_args = [&flags[..], &["busybox", "true"]].concat();
+    let base_args: Vec<String> = td_args.iter().map(|a| a.to_string()).collect();
+    let td_command = format!("tinydocker {}", td_args.join(" "));
     contenders.push(Contender::new(
         "tinydocker",
         "tinydocker",
         format!("tinydocker {}", td_args.join(" ")),
         move |_| td.cmd(&td_args),
     ));
+    contenders.extend(baseline(bench, &td_command, move |_| base_args.clone()));
     if case == Case::RunNone {
         // runc's default spec has no seccomp filter; this row shows what
         // tinydocker's own default filter costs.
@@ -224,6 +247,11 @@ pub fn run_bridge(bench: &Bench) -> Result<CaseReport> {
         "tinydocker run --rm busybox true   (the default bridge network)",
         move |_| td.cmd(&["run", "--rm", "busybox", "true"]),
     )];
+    contenders.extend(baseline(bench, "tinydocker run --rm busybox true", |_| {
+        ["run", "--rm", "busybox", "true"]
+            .map(String::from)
+            .to_vec()
+    }));
     if let Some(podman) = &bench.podman {
         contenders.push(Contender::new(
             "podman",
@@ -269,6 +297,22 @@ pub fn exec(bench: &Bench) -> Result<CaseReport> {
         "tinydocker exec ID true   (in `run -d --network none busybox sleep 1000`)",
         move |_| td.cmd(&["exec", &td_id, "true"]),
     ));
+    let mut base_id = None;
+    if let Some(base) = &bench.baseline {
+        let id = measure(
+            &mut base.cmd(&["run", "-d", "--network", "none", "busybox", "sleep", "1000"]),
+            Tree::Direct,
+            meter,
+        )
+        .context("baseline tinydocker run -d")?
+        .stdout
+        .trim()
+        .to_string();
+        base_id = Some(id.clone());
+        contenders.extend(baseline(bench, "tinydocker exec ID true", move |_| {
+            vec!["exec".to_string(), id.clone(), "true".to_string()]
+        }));
+    }
     let mut oci_ids = Vec::new();
     for oci in bench.oci() {
         let label = format!("{} {}", oci.name, oci.version);
@@ -329,6 +373,13 @@ pub fn exec(bench: &Bench) -> Result<CaseReport> {
     let result = alternate(&mut contenders, bench);
     // The containers go now (the sweeps would also get them at the end).
     let mut teardown = vec![measure(&mut td.cmd(&["rm", "-f", &id]), Tree::Whole, meter)];
+    if let (Some(base), Some(id)) = (&bench.baseline, &base_id) {
+        teardown.push(measure(
+            &mut base.cmd(&["rm", "-f", id]),
+            Tree::Whole,
+            meter,
+        ));
+    }
     for (oci, cid) in &oci_ids {
         teardown.push(measure(
             &mut oci.cmd(&["delete", "-f", cid]),

@@ -142,9 +142,12 @@ pub struct Options {
     pub warmup: usize,
     pub fleet: usize,
     pub json: Option<PathBuf>,
+    /// Another tinydocker binary to time beside this one (an older build).
+    pub baseline: Option<PathBuf>,
 }
 
-const USAGE: &str = "cargo xtask bench [--case NAME|N]... [--runs N] [--fleet N] [--json FILE]";
+const USAGE: &str =
+    "cargo xtask bench [--case NAME|N]... [--runs N] [--fleet N] [--json FILE] [--baseline BIN]";
 
 impl Options {
     fn parse(args: &[String]) -> Result<Options> {
@@ -154,6 +157,7 @@ impl Options {
             warmup: 3,
             fleet: 100,
             json: None,
+            baseline: None,
         };
         let mut it = args.iter();
         let number = |flag: &str, v: Option<&String>| -> Result<usize> {
@@ -172,6 +176,13 @@ impl Options {
                 "--runs" => opts.runs = number("--runs", it.next())?,
                 "--fleet" => opts.fleet = number("--fleet", it.next())?,
                 "--json" => opts.json = Some(it.next().context("--json needs a file")?.into()),
+                "--baseline" => {
+                    let bin: PathBuf = it.next().context("--baseline needs a binary")?.into();
+                    if !bin.is_file() {
+                        bail!("--baseline {}: no such file", bin.display());
+                    }
+                    opts.baseline = Some(fs::canonicalize(&bin)?);
+                }
                 "-h" | "--help" => {
                     println!(
                         "usage: {USAGE}\n\ncases: {}",
@@ -205,6 +216,8 @@ pub struct Bench {
     pub opts: Options,
     pub meter: Meter,
     pub td: Tinydocker,
+    /// `--baseline`: another tinydocker binary, on a root of its own.
+    pub baseline: Option<Tinydocker>,
     pub runc: Option<Oci>,
     pub crun: Option<Oci>,
     pub podman: Option<Podman>,
@@ -319,6 +332,21 @@ pub fn bench(args: &[String]) -> Result<()> {
             td.sweep()
         });
     }
+    let baseline = match &opts.baseline {
+        Some(bin) => {
+            let base = Tinydocker {
+                bin: bin.clone(),
+                root: scratch.join("tinydocker-baseline"),
+            };
+            fs::create_dir_all(&base.root)?;
+            let sweep = base.clone();
+            teardown.push("remove the baseline's containers and networks", move || {
+                sweep.sweep()
+            });
+            Some(base)
+        }
+        None => None,
+    };
     let mut oci = |name: &'static str| -> Option<Oci> {
         let Some(version) = peers::version(name) else {
             missing.push((name, format!("not installed (apt-get install {name})")));
@@ -359,6 +387,7 @@ pub fn bench(args: &[String]) -> Result<()> {
         opts,
         meter: Meter { stop, exits },
         td,
+        baseline,
         runc,
         crun,
         podman,
@@ -411,6 +440,14 @@ fn run(bench: &Bench, rootfs_dir: &Path, rootfs_tar: &Path) -> Result<Vec<CaseRe
         meter,
     )
     .context("tinydocker import")?;
+    if let Some(base) = &bench.baseline {
+        measure(
+            base.cmd(&["import"]).arg(rootfs_tar).arg("busybox"),
+            Tree::Whole,
+            meter,
+        )
+        .context("baseline tinydocker import")?;
+    }
     let oci = bench.oci();
     if let Some(first) = oci.first() {
         let template = peers::default_spec(first.name, &bench.scratch)?;
@@ -558,6 +595,22 @@ fn targets(bench: &Bench, reports: &[CaseReport]) -> Vec<Target> {
         "runc",
         0.5,
     );
+    if bench.baseline.is_some() {
+        let new = median_of(reports, Case::RunNone, "tinydocker", None);
+        let old = median_of(reports, Case::RunNone, "baseline", None);
+        out.push(match (new, old) {
+            (Some(n), Some(o)) => Target {
+                what: "case 1: tinydocker <= baseline + 0.3 ms (medians)".into(),
+                figure: format!("{n:.2} ms vs {o:.2} ms: {:+.2} ms", n - o),
+                met: Some(n - o <= 0.3),
+            },
+            _ => Target {
+                what: "case 1: tinydocker <= baseline + 0.3 ms (medians)".into(),
+                figure: String::new(),
+                met: None,
+            },
+        });
+    }
     let limit = |what: &str, value: Option<f64>, unit: &str, max: f64| Target {
         what: what.into(),
         figure: value.map_or(String::new(), |v| format!("{v:.2} {unit}")),
@@ -635,6 +688,9 @@ fn document(bench: &Bench, reports: &[CaseReport], left: &[String]) -> Value {
         "tinydocker".into(),
         json!({ "commit": git_commit(), "binary": bench.td.bin }),
     );
+    if let Some(base) = &bench.baseline {
+        runtimes.insert("baseline".into(), json!({ "binary": base.bin }));
+    }
     for oci in bench.oci() {
         runtimes.insert(oci.name.into(), json!({ "version": oci.version }));
     }

@@ -189,9 +189,9 @@ pub(crate) fn exec(engine: &Engine, key: &str, request: ExecRequest) -> Result<E
         .as_ref()
         .and_then(|l| l.seccomp().as_ref())
     {
-        Some(s) => Some(seccomp::compile(
-            &spec::seccomp::seccomp_from_spec(s)?,
-            Some(&engine.store.path.join("seccomp")),
+        Some(s) => Some(spec::seccomp::filter(
+            s,
+            &engine.store.path.join("seccomp"),
         )?),
         None => None,
     };

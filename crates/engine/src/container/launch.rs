@@ -11,7 +11,7 @@ use tinydocker_cgroups::{AnyManager, DeviceRule, Manager, Resources};
 use tinydocker_fs::{plan, MountPlan, PreparedPlan, ProvidedFile, RootSource, RootfsSpec};
 use tinydocker_net::{nft, Endpoint, Netlink};
 use tinydocker_ns::{spawn, Barrier, ChildFailure};
-use tinydocker_security::{caps, seccomp};
+use tinydocker_security::caps;
 
 use crate::config::{ContainerConfig, Rootfs};
 use crate::error::{invalid, Context, Error, Result};
@@ -76,7 +76,7 @@ pub(crate) fn check(spec: &oci_spec::runtime::Spec, config: &ContainerConfig) ->
     spec::resources::device_rules(linux.and_then(|l| l.resources().as_ref()))?;
     spec::devices(spec)?;
     if let Some(s) = linux.and_then(|l| l.seccomp().as_ref()) {
-        spec::seccomp::seccomp_from_spec(s)?;
+        spec::seccomp::check(s)?;
     }
     spec::security::capsets_from_spec(spec::process(spec)?.capabilities().as_ref())?;
     for m in spec.mounts().iter().flatten() {
@@ -179,13 +179,7 @@ impl Prepared {
         let sysctls = spec::sysctl::sysctls(linux.and_then(|l| l.sysctl().as_ref()), &ns)?;
         let privileges = spec::security::privileges(process, caps::current_bounding())?;
         let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
-            Some(s) => {
-                let resolved = spec::seccomp::seccomp_from_spec(s)?;
-                Some(seccomp::compile(
-                    &resolved,
-                    Some(&store.path.join("seccomp")),
-                )?)
-            }
+            Some(s) => Some(spec::seccomp::filter(s, &store.path.join("seccomp"))?),
             None => None,
         };
         let mut joined = Vec::new();

@@ -7,7 +7,9 @@ use oci_spec::runtime::{
     Arch as SpecArch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArgBuilder,
     LinuxSeccompFilterFlag, LinuxSeccompOperator, LinuxSyscall,
 };
-use tinydocker_security::seccomp::{Action, Arch, ArgRule, CmpOp, FilterFlag, Resolved, Rule};
+use tinydocker_security::seccomp::{
+    Action, Arch, ArgRule, CmpOp, Filter, FilterFlag, Resolved, Rule,
+};
 
 use crate::error::{invalid, Result};
 
@@ -93,16 +95,16 @@ fn flag_to_spec(flag: FilterFlag) -> LinuxSeccompFilterFlag {
     }
 }
 
-/// Resolved rules in the spec's form.
-pub fn seccomp_to_spec(resolved: &Resolved) -> LinuxSeccomp {
+/// Resolved rules in the spec's form (moved, not copied).
+pub fn seccomp_to_spec(resolved: Resolved) -> LinuxSeccomp {
     let (default_action, default_errno) = action_to_spec(resolved.default_action);
     let syscalls = resolved
         .rules
-        .iter()
+        .into_iter()
         .map(|rule| {
             let (action, errno) = action_to_spec(rule.action);
             let mut s = LinuxSyscall::default();
-            s.set_names(rule.names.clone());
+            s.set_names(rule.names);
             s.set_action(action);
             s.set_errno_ret(errno);
             if !rule.args.is_empty() {
@@ -219,6 +221,116 @@ pub fn seccomp_from_spec(seccomp: &LinuxSeccomp) -> Result<Resolved> {
     })
 }
 
+/// Check the spec's seccomp rules without converting them (what
+/// [`seccomp_from_spec`] would refuse).
+pub fn check(seccomp: &LinuxSeccomp) -> Result<()> {
+    if seccomp.listener_path().is_some() {
+        return Err(invalid!(
+            "linux.seccomp.listenerPath: a seccomp agent is not supported by tinydocker"
+        ));
+    }
+    let notify = seccomp.default_action() == LinuxSeccompAction::ScmpActNotify
+        || seccomp
+            .syscalls()
+            .iter()
+            .flatten()
+            .any(|s| s.action() == LinuxSeccompAction::ScmpActNotify);
+    if notify {
+        return Err(invalid!(
+            "linux.seccomp: SCMP_ACT_NOTIFY needs a seccomp agent, which tinydocker does not support"
+        ));
+    }
+    if seccomp
+        .flags()
+        .iter()
+        .flatten()
+        .any(|f| *f == LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv)
+    {
+        return Err(invalid!(
+            "linux.seccomp.flags: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV belongs to a seccomp agent, which tinydocker does not support"
+        ));
+    }
+    for arch in seccomp.architectures().iter().flatten() {
+        if !ARCHES.iter().any(|(_, s)| s == arch) {
+            return Err(invalid!(
+                "linux.seccomp: architecture {arch} is not supported"
+            ));
+        }
+    }
+    for (i, s) in seccomp.syscalls().iter().flatten().enumerate() {
+        if s.args().iter().flatten().any(|a| a.index() > 5) {
+            return Err(invalid!(
+                "linux.seccomp.syscalls[{i}]: an argument index is out of range (0 to 5)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The rules, every field of them, as bytes to key the cache with:
+/// cheaper than their JSON (no escaping, no formatting), and as exact.
+fn cache_key(seccomp: &LinuxSeccomp) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 * 1024);
+    // Every part fixed-size or preceded by its length: no two rule sets
+    // write the same bytes.
+    let number = |key: &mut Vec<u8>, n: u64| key.extend_from_slice(&n.to_le_bytes());
+    number(
+        &mut key,
+        seccomp
+            .default_action()
+            .as_u32(seccomp.default_errno_ret())
+            .into(),
+    );
+    let architectures = seccomp.architectures().as_deref().unwrap_or_default();
+    number(&mut key, architectures.len() as u64);
+    for arch in architectures {
+        number(&mut key, *arch as u64);
+    }
+    let flags = seccomp.flags().as_deref().unwrap_or_default();
+    number(&mut key, flags.len() as u64);
+    for flag in flags {
+        number(&mut key, *flag as u64);
+    }
+    for s in seccomp.syscalls().iter().flatten() {
+        number(&mut key, s.action().as_u32(s.errno_ret()).into());
+        number(&mut key, s.names().len() as u64);
+        for name in s.names() {
+            number(&mut key, name.len() as u64);
+            key.extend_from_slice(name.as_bytes());
+        }
+        let args = s.args().as_deref().unwrap_or_default();
+        number(&mut key, args.len() as u64);
+        for a in args {
+            number(&mut key, a.index() as u64);
+            number(&mut key, a.value());
+            number(&mut key, a.value_two().unwrap_or(0));
+            number(&mut key, a.op() as u64);
+        }
+    }
+    key
+}
+
+/// The filter for the spec's rules: from the compiled programs cached in
+/// `cache_dir`, keyed by the rules as the spec writes them down (nothing
+/// is converted or compiled on a hit, the path of every start).
+pub fn filter(seccomp: &LinuxSeccomp, cache_dir: &std::path::Path) -> Result<Filter> {
+    let key = cache_key(seccomp);
+    let flags = seccomp
+        .flags()
+        .iter()
+        .flatten()
+        .map(|f| match f {
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => FilterFlag::Tsync.bits(),
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => FilterFlag::Log.bits(),
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => FilterFlag::SpecAllow.bits(),
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => 0,
+        })
+        .fold(0, |all, bit| all | bit);
+    tinydocker_security::seccomp::compile_keyed(&key, flags, cache_dir, || {
+        seccomp_from_spec(seccomp)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,13 +340,25 @@ mod tests {
     #[test]
     fn the_default_profile_goes_through_the_spec_unchanged() {
         let resolved = resolve(&Profile::docker_default(), &CapSet::default_set()).unwrap();
-        let spec = seccomp_to_spec(&resolved);
+        let spec = seccomp_to_spec(resolved.clone());
         assert_eq!(spec.default_action(), LinuxSeccompAction::ScmpActErrno);
         assert_eq!(seccomp_from_spec(&spec).unwrap(), resolved);
         // And through its JSON, as a record or a bundle holds it.
         let json = serde_json::to_string(&spec).unwrap();
         let back: LinuxSeccomp = serde_json::from_str(&json).unwrap();
         assert_eq!(seccomp_from_spec(&back).unwrap(), resolved);
+    }
+
+    #[test]
+    fn the_cache_key_tells_rules_apart() {
+        let resolved = resolve(&Profile::docker_default(), &CapSet::default_set()).unwrap();
+        let spec = seccomp_to_spec(resolved.clone());
+        let admin = resolve(&Profile::docker_default(), &CapSet::ALL).unwrap();
+        assert_eq!(cache_key(&spec), cache_key(&spec.clone()));
+        assert_ne!(cache_key(&spec), cache_key(&seccomp_to_spec(admin)));
+        let mut errno = spec.clone();
+        errno.set_default_errno_ret(Some(38));
+        assert_ne!(cache_key(&spec), cache_key(&errno));
     }
 
     #[test]

@@ -3,15 +3,64 @@
 //! applies; and capability sets in the spec's form.
 
 use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities, Process};
-use tinydocker_security::caps::{self, CapSet, CapSets, Identity, Privileges};
+use tinydocker_security::caps::{CapSet, CapSets, Identity, Privileges};
 
 use crate::error::{invalid, Result};
 
+/// The spec's capabilities by number (`capabilities(7)`), in the order of
+/// [`caps::NAMES`].
+const BY_NUMBER: [Capability; 41] = {
+    use Capability::*;
+    [
+        Chown,
+        DacOverride,
+        DacReadSearch,
+        Fowner,
+        Fsetid,
+        Kill,
+        Setgid,
+        Setuid,
+        Setpcap,
+        LinuxImmutable,
+        NetBindService,
+        NetBroadcast,
+        NetAdmin,
+        NetRaw,
+        IpcLock,
+        IpcOwner,
+        SysModule,
+        SysRawio,
+        SysChroot,
+        SysPtrace,
+        SysPacct,
+        SysAdmin,
+        SysBoot,
+        SysNice,
+        SysResource,
+        SysTime,
+        SysTtyConfig,
+        Mknod,
+        Lease,
+        AuditWrite,
+        AuditControl,
+        Setfcap,
+        MacOverride,
+        MacAdmin,
+        Syslog,
+        WakeAlarm,
+        BlockSuspend,
+        AuditRead,
+        Perfmon,
+        Bpf,
+        CheckpointRestore,
+    ]
+};
+
 /// A capability set in the spec's form.
 pub fn caps_to_spec(set: CapSet) -> Capabilities {
-    set.names()
-        .iter()
-        .filter_map(|name| name.trim_start_matches("CAP_").parse::<Capability>().ok())
+    (0..BY_NUMBER.len())
+        .filter(|n| set.contains(*n as u32))
+        .map(|n| BY_NUMBER[n])
         .collect()
 }
 
@@ -20,12 +69,11 @@ pub fn caps_to_spec(set: CapSet) -> Capabilities {
 pub fn caps_from_spec(set: Option<&Capabilities>) -> Result<CapSet> {
     let mut out = CapSet(0);
     for cap in set.into_iter().flatten() {
-        let name = format!("CAP_{cap}");
-        let index = caps::NAMES
+        let number = BY_NUMBER
             .iter()
-            .position(|n| *n == name)
-            .ok_or_else(|| invalid!("capability {name} is not known to tinydocker"))?;
-        out = out.with(index as u32);
+            .position(|c| c == cap)
+            .ok_or_else(|| invalid!("capability CAP_{cap} is not known to tinydocker"))?;
+        out = out.with(number as u32);
     }
     Ok(out)
 }
@@ -77,6 +125,15 @@ pub fn privileges(process: &Process, current_bounding: CapSet) -> Result<Privile
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tinydocker_security::caps;
+
+    #[test]
+    fn the_table_follows_the_capability_numbers() {
+        assert_eq!(BY_NUMBER.len(), caps::NAMES.len());
+        for (cap, name) in BY_NUMBER.iter().zip(caps::NAMES) {
+            assert_eq!(format!("CAP_{cap}"), name);
+        }
+    }
 
     #[test]
     fn capability_sets_round_trip() {

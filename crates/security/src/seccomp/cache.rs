@@ -73,24 +73,18 @@ pub(crate) fn load_or_build(
     load_or_build_at(cache_dir, path, || build(resolved))
 }
 
-/// The cache file for a program known by its inputs rather than its rules:
-/// the profile's source (`source`: the default's, or a profile file's
-/// bytes), the capabilities and this host. Finding it needs neither the
-/// profile nor resolving it: the path of every `run`.
-pub(crate) fn keyed_file(
-    cache_dir: &Path,
-    source: &[u8],
-    caps: u64,
-    host: &Host,
-) -> Result<PathBuf, Error> {
+/// The cache file for a program known by a key rather than its rules (a
+/// spec's seccomp rules as they are written down) and this host. Finding
+/// it needs no resolving and no building: the path of every `run`.
+pub(crate) fn keyed_file(cache_dir: &Path, key: &[u8], host: &Host) -> Result<PathBuf, Error> {
     let mut hash = Sha256::new();
     hash.update(KEY_VERSION);
     hash.update(b"keyed\n");
     // Any change to the code that turns a profile into a program.
     hash.update(env!("TD_SECCOMP_SOURCE_HASH").as_bytes());
     hash.update(libseccomp_version()?.as_bytes());
-    hash.update(format!("\n{}\n{}\n{caps:x}\n", host.arch.as_str(), host.kernel).as_bytes());
-    hash.update(source);
+    hash.update(format!("\n{}\n{}\n", host.arch.as_str(), host.kernel).as_bytes());
+    hash.update(key);
     Ok(cache_dir.join(hex_name(hash)))
 }
 

@@ -14,10 +14,9 @@ use libseccomp::{
 use nix::sys::memfd::{memfd_create, MFdFlags};
 
 use super::filter::{Filter, MAX_INSTRUCTIONS};
-use super::profile::{ArgRule, CmpOp, Profile};
-use super::resolve::{resolve_for, Action, Host, Resolved};
+use super::profile::{ArgRule, CmpOp};
+use super::resolve::{Action, Host, Resolved};
 use super::{cache, Error};
-use crate::caps::CapSet;
 
 /// Compile `resolved` to a BPF program, through the cache in `cache_dir`
 /// when given (see [`cache_file`](super::cache_file)).
@@ -40,41 +39,46 @@ pub fn compile(resolved: &Resolved, cache_dir: Option<&Path>) -> Result<Filter, 
     Filter::from_bytes(&bytes, flags).ok_or(Error::Program(bytes.len()))
 }
 
-/// Where a profile comes from, for [`compile_cached`].
-#[derive(Debug, Clone, Copy)]
-pub enum Source<'a> {
-    /// [`Profile::docker_default`].
-    Default,
-    /// A profile file: its parsed profile and its bytes (the cache key).
-    File(&'a Profile, &'a [u8]),
-}
-
-/// The program for `source` and `caps` on this host, from `cache_dir` when
-/// it was compiled before, found without building or resolving the profile
-/// (the cache file is named by a hash of the source, the capabilities, the
-/// host, libseccomp's version and this code's), else compiled and cached.
-pub fn compile_cached(
-    source: Source<'_>,
-    caps: &CapSet,
+/// The program for rules known by `key` (bytes that say exactly what the
+/// rules are: a runtime spec's `linux.seccomp` as JSON, say), from
+/// `cache_dir` when it was compiled before, found without resolving or
+/// building anything (the cache file is named by a hash of the key, this
+/// host, libseccomp's version and this code's); else `rules()` is
+/// compiled and cached. `flags` are the filter's `SECCOMP_FILTER_FLAG_*`.
+///
+/// ```
+/// use tinydocker_security::caps::CapSet;
+/// use tinydocker_security::seccomp::{self, Profile};
+///
+/// let dir = tempfile::tempdir()?;
+/// let rules = || seccomp::resolve(&Profile::docker_default(), &CapSet::default_set());
+/// let first = seccomp::compile_keyed(b"default, default caps", 0, dir.path(), rules)?;
+/// let again: seccomp::Filter =
+///     seccomp::compile_keyed::<seccomp::Error>(b"default, default caps", 0, dir.path(), || unreachable!())?;
+/// assert_eq!(first.to_bytes(), again.to_bytes());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn compile_keyed<E: From<Error>>(
+    key: &[u8],
+    flags: u32,
     cache_dir: &Path,
-) -> Result<Filter, Error> {
+    rules: impl FnOnce() -> Result<Resolved, E>,
+) -> Result<Filter, E> {
     let host = Host::current()?;
-    let (key, flags): (&[u8], u32) = match source {
-        Source::Default => (b"default", 0),
-        Source::File(profile, bytes) => (
-            bytes,
-            profile.flags.iter().fold(0, |f, flag| f | flag.bits()),
-        ),
+    let path = cache::keyed_file(cache_dir, key, &host)?;
+    let mut failed = None;
+    let built = cache::load_or_build_at(cache_dir, path, || match rules() {
+        Ok(resolved) => build(&resolved),
+        Err(e) => {
+            failed = Some(e);
+            Err(Error::Unsupported("rules that could not be read"))
+        }
+    });
+    let bytes = match (built, failed) {
+        (_, Some(e)) => return Err(e),
+        (built, None) => built?,
     };
-    let path = cache::keyed_file(cache_dir, key, caps.0, &host)?;
-    let bytes = cache::load_or_build_at(cache_dir, path, || {
-        let resolved = match source {
-            Source::Default => resolve_for(&Profile::docker_default(), caps, &host)?,
-            Source::File(profile, _) => resolve_for(profile, caps, &host)?,
-        };
-        build(&resolved)
-    })?;
-    Filter::from_bytes(&bytes, flags).ok_or(Error::Program(bytes.len()))
+    Filter::from_bytes(&bytes, flags).ok_or_else(|| Error::Program(bytes.len()).into())
 }
 
 /// The running libseccomp's version, `major.minor.micro`.

@@ -11,6 +11,8 @@ use super::profile::{
     ActionName, Arch, ArchMap, ArgRule, CmpOp, Conditions, KernelVersion, Profile, SyscallRule,
     EPERM,
 };
+use super::resolve::{architectures_for, holds, Action, Host, Resolved, Rule};
+use crate::caps::CapSet;
 
 /// Processes and threads: lifecycle, limits, scheduling, and odds and ends
 /// such as `uname(2)` and `getrandom(2)`.
@@ -499,16 +501,16 @@ const SYS_ADMIN: &[&str] = &[
 ];
 
 /// The smaller capabilities, each with the calls it is about.
-const CAP_GROUPS: &[(&str, &[&str])] = &[
-    ("CAP_SYS_BOOT", &["reboot"]),
-    ("CAP_SYS_CHROOT", &["chroot"]),
+const CAP_GROUPS: &[(&[&str], &[&str])] = &[
+    (&["CAP_SYS_BOOT"], &["reboot"]),
+    (&["CAP_SYS_CHROOT"], &["chroot"]),
     (
-        "CAP_SYS_MODULE",
+        &["CAP_SYS_MODULE"],
         &["delete_module", "init_module", "finit_module"],
     ),
-    ("CAP_SYS_PACCT", &["acct"]),
+    (&["CAP_SYS_PACCT"], &["acct"]),
     (
-        "CAP_SYS_PTRACE",
+        &["CAP_SYS_PTRACE"],
         &[
             "kcmp",
             "pidfd_getfd",
@@ -518,14 +520,14 @@ const CAP_GROUPS: &[(&str, &[&str])] = &[
             "ptrace",
         ],
     ),
-    ("CAP_SYS_RAWIO", &["iopl", "ioperm"]),
+    (&["CAP_SYS_RAWIO"], &["iopl", "ioperm"]),
     (
-        "CAP_SYS_TIME",
+        &["CAP_SYS_TIME"],
         &["settimeofday", "stime", "clock_settime", "clock_settime64"],
     ),
-    ("CAP_SYS_TTY_CONFIG", &["vhangup"]),
+    (&["CAP_SYS_TTY_CONFIG"], &["vhangup"]),
     (
-        "CAP_SYS_NICE",
+        &["CAP_SYS_NICE"],
         &[
             "get_mempolicy",
             "mbind",
@@ -533,9 +535,9 @@ const CAP_GROUPS: &[(&str, &[&str])] = &[
             "set_mempolicy_home_node",
         ],
     ),
-    ("CAP_SYSLOG", &["syslog"]),
-    ("CAP_BPF", &["bpf"]),
-    ("CAP_PERFMON", &["perf_event_open"]),
+    (&["CAP_SYSLOG"], &["syslog"]),
+    (&["CAP_BPF"], &["bpf"]),
+    (&["CAP_PERFMON"], &["perf_event_open"]),
 ];
 
 /// Calls only some architectures have, by the short architecture names of
@@ -579,19 +581,63 @@ const ARCH_MAP: &[(Arch, &[Arch])] = &[
     (Arch::Loongarch64, &[]),
 ];
 
+/// A condition of the table, borrowed from it.
+#[derive(Clone, Copy, Default)]
+struct Cond {
+    caps: &'static [&'static str],
+    arches: &'static [&'static str],
+    min_kernel: Option<KernelVersion>,
+}
+
+impl Cond {
+    fn owned(self) -> Conditions {
+        Conditions {
+            caps: names(self.caps),
+            arches: names(self.arches),
+            min_kernel: self.min_kernel,
+        }
+    }
+}
+
+/// A rule of the table, borrowed from it.
+#[derive(Clone, Copy)]
+struct Static {
+    names: &'static [&'static str],
+    action: ActionName,
+    errno_ret: Option<u16>,
+    arg: Option<ArgRule>,
+    comment: &'static str,
+    includes: Cond,
+    excludes: Cond,
+}
+
+impl Static {
+    fn owned(self) -> SyscallRule {
+        SyscallRule {
+            names: names(self.names),
+            action: self.action,
+            errno_ret: self.errno_ret,
+            args: self.arg.into_iter().collect(),
+            comment: self.comment.to_string(),
+            includes: self.includes.owned(),
+            excludes: self.excludes.owned(),
+        }
+    }
+}
+
 fn names(names: &[&str]) -> Vec<String> {
     names.iter().map(|n| n.to_string()).collect()
 }
 
-fn allow(calls: &[&str]) -> SyscallRule {
-    SyscallRule {
-        names: names(calls),
+fn allow(calls: &'static [&'static str]) -> Static {
+    Static {
+        names: calls,
         action: ActionName::Allow,
         errno_ret: None,
-        args: Vec::new(),
-        comment: String::new(),
-        includes: Conditions::default(),
-        excludes: Conditions::default(),
+        arg: None,
+        comment: "",
+        includes: Cond::default(),
+        excludes: Cond::default(),
     }
 }
 
@@ -604,11 +650,125 @@ fn arg(index: u32, op: CmpOp, value: u64) -> ArgRule {
     }
 }
 
-fn needs_cap(cap: &str) -> Conditions {
-    Conditions {
-        caps: names(&[cap]),
-        ..Conditions::default()
+fn needs_cap(cap: &'static [&'static str]) -> Cond {
+    Cond {
+        caps: cap,
+        ..Cond::default()
     }
+}
+
+const SOCKET: &[&str] = &["socket"];
+const PERSONALITY: &[&str] = &["personality"];
+const CLONE: &[&str] = &["clone"];
+const S390: &[&str] = &["s390", "s390x"];
+
+/// Every rule of the default profile, in order.
+fn each_rule(mut push: impl FnMut(Static)) {
+    for (comment, calls) in ALWAYS {
+        push(Static {
+            comment,
+            ..allow(calls)
+        });
+    }
+
+    // Before 4.8 a seccomp filter could be bypassed with ptrace (the
+    // tracer could change the syscall after the filter ran), so older
+    // kernels get these only with CAP_SYS_PTRACE.
+    push(Static {
+        includes: Cond {
+            min_kernel: Some(KernelVersion::new(4, 8)),
+            ..Cond::default()
+        },
+        ..allow(&["process_vm_readv", "process_vm_writev", "ptrace"])
+    });
+
+    // Every address family but AF_ALG (the kernel crypto API, a
+    // recurring source of bugs) and AF_VSOCK (host to guest
+    // communication). Those above AF_VSOCK are listed one by one, not
+    // as "greater than": the filter compares all 64 bits of the
+    // argument while the kernel reads an int, so 0x1_0000_0028 would
+    // pass a comparison with 40 and still open AF_VSOCK. (docker's
+    // profile, "not equal to 40", has that hole.)
+    let rules = [(CmpOp::Lt, AF_ALG), (CmpOp::Eq, AF_ALG + 1)]
+        .into_iter()
+        .chain((AF_VSOCK + 1..=AF_LAST).map(|family| (CmpOp::Eq, family)));
+    for (op, family) in rules {
+        push(Static {
+            arg: Some(arg(0, op, family)),
+            ..allow(SOCKET)
+        });
+    }
+
+    for persona in PERSONALITIES {
+        push(Static {
+            arg: Some(arg(0, CmpOp::Eq, persona)),
+            ..allow(PERSONALITY)
+        });
+    }
+
+    for (arches, calls) in ARCH_SPECIFIC {
+        push(Static {
+            includes: Cond {
+                arches,
+                ..Cond::default()
+            },
+            ..allow(calls)
+        });
+    }
+
+    push(Static {
+        includes: needs_cap(&["CAP_DAC_READ_SEARCH"]),
+        ..allow(&["open_by_handle_at"])
+    });
+    push(Static {
+        includes: needs_cap(&["CAP_SYS_ADMIN"]),
+        ..allow(SYS_ADMIN)
+    });
+
+    // Without CAP_SYS_ADMIN: clone(2) without namespace flags
+    // (s390 passes the flags second), and clone3(2) made to look absent
+    // so that libc falls back to clone(2), whose flags seccomp can see.
+    push(Static {
+        arg: Some(arg(0, CmpOp::MaskedEq, CLONE_NAMESPACE_FLAGS)),
+        excludes: Cond {
+            arches: S390,
+            ..needs_cap(&["CAP_SYS_ADMIN"])
+        },
+        ..allow(CLONE)
+    });
+    push(Static {
+        arg: Some(arg(1, CmpOp::MaskedEq, CLONE_NAMESPACE_FLAGS)),
+        comment: "s390 passes the clone flags second",
+        includes: Cond {
+            arches: S390,
+            ..Cond::default()
+        },
+        excludes: needs_cap(&["CAP_SYS_ADMIN"]),
+        ..allow(CLONE)
+    });
+    push(Static {
+        action: ActionName::Errno,
+        errno_ret: Some(libc::ENOSYS as u16),
+        excludes: needs_cap(&["CAP_SYS_ADMIN"]),
+        ..allow(&["clone3"])
+    });
+
+    for (cap, calls) in CAP_GROUPS {
+        push(Static {
+            includes: needs_cap(cap),
+            ..allow(calls)
+        });
+    }
+}
+
+fn arch_map() -> Vec<ArchMap> {
+    ARCH_MAP
+        .iter()
+        .map(|(arch, subs)| ArchMap {
+            architecture: *arch,
+            sub_architectures: subs.to_vec(),
+        })
+        .collect()
 }
 
 impl Profile {
@@ -624,116 +784,56 @@ impl Profile {
     /// # Ok::<(), seccomp::Error>(())
     /// ```
     pub fn docker_default() -> Profile {
-        let mut syscalls: Vec<SyscallRule> = ALWAYS
-            .iter()
-            .map(|(comment, calls)| SyscallRule {
-                comment: comment.to_string(),
-                ..allow(calls)
-            })
-            .collect();
-
-        // Before 4.8 a seccomp filter could be bypassed with ptrace (the
-        // tracer could change the syscall after the filter ran), so older
-        // kernels get these only with CAP_SYS_PTRACE.
-        syscalls.push(SyscallRule {
-            includes: Conditions {
-                min_kernel: Some(KernelVersion::new(4, 8)),
-                ..Conditions::default()
-            },
-            ..allow(&["process_vm_readv", "process_vm_writev", "ptrace"])
-        });
-
-        // Every address family but AF_ALG (the kernel crypto API, a
-        // recurring source of bugs) and AF_VSOCK (host to guest
-        // communication). Those above AF_VSOCK are listed one by one, not
-        // as "greater than": the filter compares all 64 bits of the
-        // argument while the kernel reads an int, so 0x1_0000_0028 would
-        // pass a comparison with 40 and still open AF_VSOCK. (docker's
-        // profile, "not equal to 40", has that hole.)
-        let rules = [(CmpOp::Lt, AF_ALG), (CmpOp::Eq, AF_ALG + 1)]
-            .into_iter()
-            .chain((AF_VSOCK + 1..=AF_LAST).map(|family| (CmpOp::Eq, family)));
-        for (op, family) in rules {
-            syscalls.push(SyscallRule {
-                args: vec![arg(0, op, family)],
-                ..allow(&["socket"])
-            });
-        }
-
-        for persona in PERSONALITIES {
-            syscalls.push(SyscallRule {
-                args: vec![arg(0, CmpOp::Eq, persona)],
-                ..allow(&["personality"])
-            });
-        }
-
-        for (arches, calls) in ARCH_SPECIFIC {
-            syscalls.push(SyscallRule {
-                includes: Conditions {
-                    arches: names(arches),
-                    ..Conditions::default()
-                },
-                ..allow(calls)
-            });
-        }
-
-        syscalls.push(SyscallRule {
-            includes: needs_cap("CAP_DAC_READ_SEARCH"),
-            ..allow(&["open_by_handle_at"])
-        });
-        syscalls.push(SyscallRule {
-            includes: needs_cap("CAP_SYS_ADMIN"),
-            ..allow(SYS_ADMIN)
-        });
-
-        // Without CAP_SYS_ADMIN: clone(2) without namespace flags
-        // (s390 passes the flags second), and clone3(2) made to look absent
-        // so that libc falls back to clone(2), whose flags seccomp can see.
-        syscalls.push(SyscallRule {
-            args: vec![arg(0, CmpOp::MaskedEq, CLONE_NAMESPACE_FLAGS)],
-            excludes: Conditions {
-                arches: names(&["s390", "s390x"]),
-                ..needs_cap("CAP_SYS_ADMIN")
-            },
-            ..allow(&["clone"])
-        });
-        syscalls.push(SyscallRule {
-            args: vec![arg(1, CmpOp::MaskedEq, CLONE_NAMESPACE_FLAGS)],
-            comment: "s390 passes the clone flags second".to_string(),
-            includes: Conditions {
-                arches: names(&["s390", "s390x"]),
-                ..Conditions::default()
-            },
-            excludes: needs_cap("CAP_SYS_ADMIN"),
-            ..allow(&["clone"])
-        });
-        syscalls.push(SyscallRule {
-            action: ActionName::Errno,
-            errno_ret: Some(libc::ENOSYS as u16),
-            excludes: needs_cap("CAP_SYS_ADMIN"),
-            ..allow(&["clone3"])
-        });
-
-        for (cap, calls) in CAP_GROUPS {
-            syscalls.push(SyscallRule {
-                includes: needs_cap(cap),
-                ..allow(calls)
-            });
-        }
-
+        let mut syscalls = Vec::new();
+        each_rule(|rule| syscalls.push(rule.owned()));
         Profile {
             default_action: ActionName::Errno,
             default_errno_ret: Some(EPERM),
             architectures: Vec::new(),
-            arch_map: ARCH_MAP
-                .iter()
-                .map(|(arch, subs)| ArchMap {
-                    architecture: *arch,
-                    sub_architectures: subs.to_vec(),
-                })
-                .collect(),
+            arch_map: arch_map(),
             syscalls,
             flags: Vec::new(),
         }
+    }
+}
+
+/// [`Profile::docker_default`] resolved for `caps` on `host`, straight
+/// from its table: only the rules that apply are copied out (the path of
+/// every `run` with the default profile).
+///
+/// ```
+/// use tinydocker_security::caps::CapSet;
+/// use tinydocker_security::seccomp::{self, Profile};
+///
+/// let host = seccomp::Host::current()?;
+/// let caps = CapSet::default_set();
+/// assert_eq!(
+///     seccomp::resolve_default(&caps, &host),
+///     seccomp::resolve_for(&Profile::docker_default(), &caps, &host)?,
+/// );
+/// # Ok::<(), seccomp::Error>(())
+/// ```
+pub fn resolve_default(caps: &CapSet, host: &Host) -> Resolved {
+    let mut rules = Vec::new();
+    each_rule(|rule| {
+        let (i, e) = (rule.includes, rule.excludes);
+        if holds(
+            (i.caps, i.arches, i.min_kernel),
+            (e.caps, e.arches, e.min_kernel),
+            caps,
+            host,
+        ) {
+            rules.push(Rule {
+                names: names(rule.names),
+                action: Action::new(rule.action, rule.errno_ret),
+                args: rule.arg.into_iter().collect(),
+            });
+        }
+    });
+    Resolved {
+        default_action: Action::new(ActionName::Errno, Some(EPERM)),
+        architectures: architectures_for(&[], &arch_map(), host),
+        flags: Vec::new(),
+        rules,
     }
 }

@@ -26,13 +26,14 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 pub use cache::cache_file;
-pub use compile::{compile, compile_cached, libseccomp_version, unknown_syscalls, Source};
+pub use compile::{compile, compile_keyed, libseccomp_version, unknown_syscalls};
+pub use default::resolve_default;
 pub use filter::{Filter, MAX_INSTRUCTIONS};
 pub use profile::{
     ActionName, Arch, ArchMap, ArgRule, CmpOp, Conditions, FilterFlag, KernelVersion, Profile,
     SyscallRule, EPERM, MAX_ERRNO,
 };
-pub use resolve::{resolve, resolve_for, Action, Host, Resolved, Rule};
+pub use resolve::{resolve, resolve_for, resolve_owned, Action, Host, Resolved, Rule};
 
 #[derive(Debug, Error)]
 pub enum Error {

@@ -7,7 +7,9 @@
 use nix::sys::utsname::uname;
 use serde::Serialize;
 
-use super::profile::{ActionName, Arch, ArgRule, Conditions, FilterFlag, KernelVersion, Profile};
+use super::profile::{
+    ActionName, Arch, ArchMap, ArgRule, Conditions, FilterFlag, KernelVersion, Profile,
+};
 use super::profile::{SyscallRule, EPERM};
 use super::Error;
 use crate::caps::CapSet;
@@ -46,7 +48,7 @@ pub enum Action {
 }
 
 impl Action {
-    fn new(name: ActionName, errno_ret: Option<u16>) -> Action {
+    pub(crate) fn new(name: ActionName, errno_ret: Option<u16>) -> Action {
         match name {
             ActionName::Allow => Action::Allow,
             ActionName::Errno => Action::Errno(errno_ret.unwrap_or(EPERM)),
@@ -109,69 +111,90 @@ pub fn resolve(profile: &Profile, caps: &CapSet) -> Result<Resolved, Error> {
 
 /// [`resolve`] for a given host, e.g. to see what another kernel would get.
 pub fn resolve_for(profile: &Profile, caps: &CapSet, host: &Host) -> Result<Resolved, Error> {
+    resolve_owned(profile.clone(), caps, host)
+}
+
+/// [`resolve_for`] of a profile that is not needed after: its rules move
+/// into the result rather than being copied (the default profile's 400
+/// names, on the path of every `run`).
+pub fn resolve_owned(profile: Profile, caps: &CapSet, host: &Host) -> Result<Resolved, Error> {
     if !profile.architectures.is_empty() && !profile.arch_map.is_empty() {
         return Err(Error::ArchitecturesAndArchMap);
     }
-    let mut architectures = vec![host.arch];
-    let extra = if profile.architectures.is_empty() {
-        profile
-            .arch_map
-            .iter()
-            .find(|m| m.architecture == host.arch)
-            .map(|m| m.sub_architectures.as_slice())
-            .unwrap_or_default()
-    } else {
-        profile.architectures.as_slice()
-    };
-    for arch in extra {
-        if !architectures.contains(arch) {
-            architectures.push(*arch);
-        }
-    }
+    let architectures = architectures_for(&profile.architectures, &profile.arch_map, host);
 
+    let default_action = Action::new(profile.default_action, profile.default_errno_ret);
+    let mut flags = profile.flags;
     let rules = profile
         .syscalls
-        .iter()
+        .into_iter()
         .filter(|s| applies(s, caps, host))
         .map(|s| Rule {
-            names: s.names.clone(),
             action: Action::new(s.action, s.errno_ret),
-            args: s.args.clone(),
+            names: s.names,
+            args: s.args,
         })
         .collect();
 
-    let mut flags = profile.flags.clone();
     flags.sort_by_key(|f| f.bits());
     flags.dedup();
     Ok(Resolved {
-        default_action: Action::new(profile.default_action, profile.default_errno_ret),
+        default_action,
         architectures,
         flags,
         rules,
     })
 }
 
+/// The architectures filtered: the native one first, then the profile's
+/// own list, or else what its map gives the native one.
+pub(crate) fn architectures_for(listed: &[Arch], map: &[ArchMap], host: &Host) -> Vec<Arch> {
+    let mut architectures = vec![host.arch];
+    let extra = if listed.is_empty() {
+        map.iter()
+            .find(|m| m.architecture == host.arch)
+            .map(|m| m.sub_architectures.as_slice())
+            .unwrap_or_default()
+    } else {
+        listed
+    };
+    for arch in extra {
+        if !architectures.contains(arch) {
+            architectures.push(*arch);
+        }
+    }
+    architectures
+}
+
+/// One side of a rule's conditions: capability names, short architecture
+/// names, the least kernel.
+pub(crate) type Parts<'a, S> = (&'a [S], &'a [S], Option<KernelVersion>);
+
 /// docker's rule: any exclude condition that holds drops the entry; every
 /// include condition must hold.
-fn applies(rule: &SyscallRule, caps: &CapSet, host: &Host) -> bool {
+pub(crate) fn holds<S: AsRef<str>>(
+    includes: Parts<'_, S>,
+    excludes: Parts<'_, S>,
+    caps: &CapSet,
+    host: &Host,
+) -> bool {
     let arch = host.arch.short_name();
-    let Conditions {
-        caps: no_caps,
-        arches: no_arches,
-        min_kernel: no_kernel,
-    } = &rule.excludes;
-    if no_arches.iter().any(|a| a == arch)
-        || no_caps.iter().any(|c| caps.contains_name(c))
+    let (no_caps, no_arches, no_kernel) = excludes;
+    if no_arches.iter().any(|a| a.as_ref() == arch)
+        || no_caps.iter().any(|c| caps.contains_name(c.as_ref()))
         || no_kernel.is_some_and(|k| host.kernel >= k)
     {
         return false;
     }
-    let Conditions {
-        caps: need_caps,
-        arches: need_arches,
-        min_kernel: need_kernel,
-    } = &rule.includes;
-    (need_arches.is_empty() || need_arches.iter().any(|a| a == arch))
-        && need_caps.iter().all(|c| caps.contains_name(c))
+    let (need_caps, need_arches, need_kernel) = includes;
+    (need_arches.is_empty() || need_arches.iter().any(|a| a.as_ref() == arch))
+        && need_caps.iter().all(|c| caps.contains_name(c.as_ref()))
         && need_kernel.is_none_or(|k| host.kernel >= k)
+}
+
+fn applies(rule: &SyscallRule, caps: &CapSet, host: &Host) -> bool {
+    fn parts(c: &Conditions) -> Parts<'_, String> {
+        (&c.caps, &c.arches, c.min_kernel)
+    }
+    holds(parts(&rule.includes), parts(&rule.excludes), caps, host)
 }

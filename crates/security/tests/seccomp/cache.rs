@@ -299,27 +299,24 @@ fn cache_hit_timings() {
 
 #[test]
 fn keyed_cache_matches_the_resolved_compile_and_is_reused() {
-    use tinydocker_security::seccomp::{compile_cached, Source};
+    use tinydocker_security::seccomp::{compile_keyed, Error};
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("seccomp");
-    let caps = CapSet::default_set();
     // The same program as compiling the resolved default profile.
-    let first = compile_cached(Source::Default, &caps, &cache).unwrap();
+    let first = compile_keyed::<Error>(b"default", 0, &cache, || Ok(default_resolved())).unwrap();
     let plain = compile(&default_resolved(), None).unwrap();
     assert_eq!(first.to_bytes(), plain.to_bytes());
     let files: Vec<_> = fs::read_dir(&cache).unwrap().flatten().collect();
     assert_eq!(files.len(), 1);
-    // A hit reads the file: plant another valid program under its name.
+    // A hit reads the file, and resolves nothing: plant another valid
+    // program under its name.
     let planted = compile(&allow_all(), None).unwrap();
     fs::write(files[0].path(), planted.to_bytes()).unwrap();
-    let again = compile_cached(Source::Default, &caps, &cache).unwrap();
+    let again =
+        compile_keyed::<Error>(b"default", 0, &cache, || panic!("resolved on a hit")).unwrap();
     assert_eq!(again.to_bytes(), planted.to_bytes());
-    // Other capabilities, or a profile file, are other programs.
-    let admin = CapSet::with_changes(caps, &["SYS_ADMIN".into()], &[]).unwrap();
-    compile_cached(Source::Default, &admin, &cache).unwrap();
-    let text = br#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}"#;
-    let profile = Profile::from_json(std::str::from_utf8(text).unwrap()).unwrap();
-    let custom = compile_cached(Source::File(&profile, text), &caps, &cache).unwrap();
-    assert_ne!(custom.to_bytes(), plain.to_bytes());
-    assert_eq!(fs::read_dir(&cache).unwrap().count(), 3);
+    // Another key is another program.
+    let custom = compile_keyed::<Error>(b"allow all", 0, &cache, || Ok(allow_all())).unwrap();
+    assert_eq!(custom.to_bytes(), planted.to_bytes());
+    assert_eq!(fs::read_dir(&cache).unwrap().count(), 2);
 }

@@ -218,3 +218,31 @@ fn explicit_architectures_and_excludes() {
         ]
     );
 }
+
+#[test]
+fn the_default_resolved_from_its_table_is_the_default_profile_resolved() {
+    use tinydocker_security::seccomp::resolve_default;
+    let profile = Profile::docker_default();
+    let cap_sets = [
+        CapSet(0),
+        CapSet::default_set(),
+        CapSet::with_changes(CapSet::default_set(), &["SYS_ADMIN".into()], &[]).unwrap(),
+        CapSet::with_changes(CapSet(0), &["SYS_PTRACE".into(), "BPF".into()], &[]).unwrap(),
+        CapSet::ALL,
+    ];
+    for arch in [Arch::X86_64, Arch::Aarch64, Arch::S390X, Arch::Riscv64] {
+        for kernel in ["4.4.0", "6.1.0"] {
+            let host = Host {
+                arch,
+                kernel: KernelVersion::from_release(kernel).unwrap(),
+            };
+            for caps in &cap_sets {
+                assert_eq!(
+                    resolve_default(caps, &host),
+                    resolve_for(&profile, caps, &host).unwrap(),
+                    "{arch} {kernel} {caps:?}"
+                );
+            }
+        }
+    }
+}
