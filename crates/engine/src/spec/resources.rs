@@ -102,8 +102,20 @@ pub fn resources_to_spec(r: &Resources, base: Option<&LinuxResources>) -> LinuxR
 }
 
 /// The device cgroup's rules of `linux.resources.devices`, without a first
-/// "deny everything" (the manager's allow-list starts from that).
+/// "deny everything" (the manager's allow-list starts from that), and
+/// then, as runc adds them, the devices every container gets (its
+/// `/dev/null`, terminals, ...) that the spec did not list already.
 pub fn device_rules(r: Option<&LinuxResources>) -> Result<Vec<DeviceRule>> {
+    let mut out = spec_device_rules(r)?;
+    for rule in DeviceRule::default_allowed() {
+        if !out.contains(&rule) {
+            out.push(rule);
+        }
+    }
+    Ok(out)
+}
+
+fn spec_device_rules(r: Option<&LinuxResources>) -> Result<Vec<DeviceRule>> {
     let Some(rules) = r.and_then(|r| r.devices().as_ref()) else {
         return Ok(Vec::new());
     };
@@ -215,6 +227,14 @@ mod tests {
         let mut r = LinuxResources::default();
         r.set_devices(Some(spec));
         assert_eq!(device_rules(Some(&r)).unwrap(), rules);
+        // A spec without rules gets the defaults; one with others gets
+        // them after its own.
+        assert_eq!(device_rules(None).unwrap(), rules);
+        let fuse = DeviceRule::allow(DeviceType::Char, Some(10), Some(229), "rwm");
+        r.set_devices(Some(device_rules_to_spec(std::slice::from_ref(&fuse))));
+        let got = device_rules(Some(&r)).unwrap();
+        assert_eq!(got[0], fuse);
+        assert_eq!(got[1..], rules[..]);
         assert!(!allows_all_devices(&rules));
         assert!(allows_all_devices(&[DeviceRule::allow_all()]));
     }
