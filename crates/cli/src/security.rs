@@ -3,13 +3,13 @@
 //! checked into what the spec builder needs. Nothing here makes anything.
 
 use std::fs;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
+use tinydocker_engine::spec::defaults;
 use tinydocker_engine::{io_text, DeviceOrigin};
-use tinydocker_fs::{DeviceNode, NodeKind};
+use tinydocker_fs::DeviceNode;
 use tinydocker_security::caps::CapSet;
 use tinydocker_security::seccomp;
 
@@ -192,36 +192,6 @@ pub fn check(args: &SecurityArgs, available: CapSet) -> Result<Checked> {
     })
 }
 
-fn node_of(host: &Path, container: &str) -> Result<DeviceNode> {
-    let meta = fs::metadata(host).map_err(|e| {
-        anyhow!(
-            "error gathering device information while adding custom device {:?}: {}",
-            host.display().to_string(),
-            io_text(&e)
-        )
-    })?;
-    let kind = if meta.file_type().is_char_device() {
-        NodeKind::Char
-    } else if meta.file_type().is_block_device() {
-        NodeKind::Block
-    } else {
-        bail!(
-            "error gathering device information while adding custom device {:?}: not a device node",
-            host.display().to_string()
-        );
-    };
-    let rdev = meta.rdev();
-    Ok(DeviceNode {
-        path: container.to_string(),
-        kind,
-        major: nix::sys::stat::major(rdev) as u32,
-        minor: nix::sys::stat::minor(rdev) as u32,
-        mode: meta.mode() & 0o777,
-        uid: meta.uid(),
-        gid: meta.gid(),
-    })
-}
-
 fn is_permissions(s: &str) -> bool {
     !s.is_empty() && s.len() <= 3 && s.chars().all(|c| matches!(c, 'r' | 'w' | 'm'))
 }
@@ -258,7 +228,7 @@ fn parse_device(spec: &str) -> Result<(DeviceOrigin, DeviceNode)> {
         bail!("invalid device specification: {spec:?}: a device cannot be put at {container:?}");
     }
     let host_path = PathBuf::from(host);
-    let node = node_of(&host_path, container)?;
+    let node = defaults::device_node(&host_path, container)?;
     Ok((
         DeviceOrigin {
             host: host_path,
@@ -269,37 +239,10 @@ fn parse_device(spec: &str) -> Result<(DeviceOrigin, DeviceNode)> {
     ))
 }
 
-/// Every device node of the host's `/dev`, for `--privileged` (what docker
-/// gives): pseudo-terminals, shared memory and the like are the
-/// container's own.
-pub fn host_devices(dir: &Path, out: &mut Vec<DeviceNode>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(ft) = entry.file_type() else { continue };
-        let name = entry.file_name();
-        if ft.is_dir() {
-            let skip = ["pts", "shm", "fd", "mqueue", ".lxc", ".lxd-mounts", ".udev"];
-            if !skip.iter().any(|s| name == *s) {
-                host_devices(&path, out);
-            }
-        } else if (ft.is_char_device() || ft.is_block_device())
-            // The container's own: its console, and the ptmx of its devpts.
-            && path != Path::new("/dev/console")
-            && path != Path::new("/dev/ptmx")
-        {
-            if let Ok(node) = node_of(&path, &path.to_string_lossy()) {
-                out.push(node);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tinydocker_fs::NodeKind;
 
     fn args(f: impl FnOnce(&mut SecurityArgs)) -> SecurityArgs {
         let mut a = SecurityArgs::default();

@@ -22,7 +22,9 @@ pub struct ContainerConfig {
     pub name: String,
     /// The image as the user named it (for `ps`), and its id.
     pub image: String,
+    /// The image's id (`sha256:...`): what `rmi` checks is unused.
     pub image_id: String,
+    /// Where its root filesystem comes from.
     pub rootfs: Rootfs,
     /// Nanoseconds since the epoch; set by the engine at creation.
     #[serde(default)]
@@ -36,6 +38,7 @@ pub struct ContainerConfig {
     /// image's. None: the image's stay (an OCI bundle brings its own).
     #[serde(default)]
     pub etc_files: Option<EtcConfig>,
+    /// Whether its supervisor starts it again when it exits.
     #[serde(default)]
     pub restart: RestartPolicy,
     /// Removed when it exits (`--rm`). Its writable layer is then a tmpfs
@@ -184,10 +187,13 @@ pub struct Origin {
     /// docker's NetworkMode: `bridge`, `none`, `host` or a network's name.
     #[serde(default)]
     pub network_mode: String,
+    /// `--privileged`.
     #[serde(default)]
     pub privileged: bool,
+    /// `--cap-add` as given.
     #[serde(default)]
     pub cap_add: Vec<String>,
+    /// `--cap-drop` as given.
     #[serde(default)]
     pub cap_drop: Vec<String>,
     /// `--security-opt` as given.
@@ -196,6 +202,7 @@ pub struct Origin {
     /// `--user` as given ("" for the image's default).
     #[serde(default)]
     pub user: String,
+    /// `--group-add` as given.
     #[serde(default)]
     pub group_add: Vec<String>,
     /// `--device` as given.
@@ -209,7 +216,9 @@ pub struct Origin {
 /// A `--device HOST[:CONTAINER][:PERMISSIONS]`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct DeviceOrigin {
+    /// The node on the host.
     pub host: PathBuf,
+    /// Where it is in the container.
     pub container: String,
     /// A subset of "rwm".
     pub permissions: String,

@@ -17,14 +17,28 @@ pub enum ExecFailure {
     CannotExecute,
 }
 
+/// What went wrong. Texts follow docker's where docker has one.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// No container has that name, id or id prefix.
     #[error("No such container: {0}")]
     NoSuchContainer(String),
+    /// More than one container's id starts with the prefix.
     #[error("multiple containers ({count}) match the prefix \"{prefix}\": use more of the id or the name")]
-    AmbiguousPrefix { prefix: String, count: usize },
+    AmbiguousPrefix {
+        /// The prefix asked for.
+        prefix: String,
+        /// How many ids start with it.
+        count: usize,
+    },
+    /// Another container holds the name.
     #[error("Conflict. The container name \"/{name}\" is already in use by container \"{holder}\". You have to remove (or rename) that container to be able to reuse that name.")]
-    NameInUse { name: String, holder: String },
+    NameInUse {
+        /// The name.
+        name: String,
+        /// The id of the container that holds it.
+        holder: String,
+    },
     /// The container is not in the state the operation needs (not
     /// running, already running, being started, ...): the text says which.
     #[error("{0}")]
@@ -36,7 +50,9 @@ pub enum Error {
     /// The command (or an `exec`'s) did not start.
     #[error("{message}")]
     Exec {
+        /// Not found, or not executable.
         failure: ExecFailure,
+        /// docker's text for it.
         message: String,
     },
     /// A step of the container's setup failed in its init, before the
@@ -47,44 +63,64 @@ pub enum Error {
     /// it (the text), with how the command failed when it was that.
     #[error("{message}")]
     Reported {
+        /// How the command failed, when that is what failed.
         exec: Option<ExecFailure>,
+        /// The supervisor's one line.
         message: String,
     },
+    /// A file system call on a path failed.
     #[error("{op} {}", path.display())]
     Io {
+        /// What was done: "read", "create", ...
         op: &'static str,
+        /// On what.
         path: PathBuf,
+        /// Why it failed.
         #[source]
         source: io::Error,
     },
+    /// Another system call failed.
     #[error("{op}")]
     Sys {
+        /// What was done.
         op: String,
+        /// Why it failed.
         #[source]
         source: io::Error,
     },
+    /// The cgroup manager failed.
     #[error(transparent)]
     Cgroups(#[from] tinydocker_cgroups::Error),
+    /// The image store or the mount plan failed.
     #[error(transparent)]
     Fs(#[from] tinydocker_fs::Error),
+    /// An image reference does not parse.
     #[error(transparent)]
     Reference(#[from] tinydocker_fs::ReferenceError),
+    /// Addresses, ports or firewall rules failed.
     #[error(transparent)]
     Net(#[from] tinydocker_net::Error),
+    /// A netlink request failed.
     #[error(transparent)]
     Netlink(#[from] tinydocker_net::NetlinkError),
+    /// Cloning or supervising a process failed.
     #[error(transparent)]
     Ns(#[from] tinydocker_ns::Error),
+    /// A seccomp filter could not be made.
     #[error(transparent)]
     Seccomp(#[from] tinydocker_security::seccomp::Error),
+    /// A user or group is not in the image.
     #[error(transparent)]
     User(#[from] tinydocker_security::user::Error),
+    /// A record does not parse.
     #[error(transparent)]
     Json(#[from] serde_json::Error),
     /// The step that failed, around why.
     #[error("{context}")]
     Context {
+        /// The step.
         context: String,
+        /// Why it failed.
         #[source]
         source: Box<Error>,
     },

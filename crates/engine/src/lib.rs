@@ -22,6 +22,8 @@
 //!
 //! See the README for an example that starts and removes a container.
 
+#![warn(missing_docs)]
+
 /// The README's example, compiled as a doctest so it stays true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

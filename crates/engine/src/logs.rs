@@ -24,7 +24,7 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::proc::now_nanos;
 
-/// The log, in the container's directory ([`crate::state::Container::dir`]).
+/// The log, in the container's directory ([`crate::Container::dir`]).
 pub const LOG_FILE: &str = "container.log";
 
 /// The longest "log" an entry holds (not counting its '\n'): a longer line
@@ -35,11 +35,14 @@ pub const MAX_LINE: usize = 16 * 1024;
 /// Which of the container's outputs a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
+    /// The container's standard output.
     Stdout,
+    /// Its standard error.
     Stderr,
 }
 
 impl Stream {
+    /// "stdout" or "stderr", as the log writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             Stream::Stdout => "stdout",
@@ -228,9 +231,11 @@ pub fn rfc3339(nanos: u128) -> String {
 /// One entry of a log, as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
+    /// Which output it came from.
     pub stream: Stream,
     /// Nanoseconds since the epoch.
     pub time: u128,
+    /// What was written, its '\n' included (none on a partial line).
     pub log: String,
 }
 
@@ -529,9 +534,13 @@ pub fn parse_rfc3339(t: &str) -> Option<i128> {
 /// for good.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LogOptions {
+    /// Go on with what is appended until the container has stopped.
     pub follow: bool,
+    /// Only the last lines.
     pub tail: Option<usize>,
+    /// Only entries from then on.
     pub since: Option<u128>,
+    /// Only entries until then.
     pub until: Option<u128>,
 }
 

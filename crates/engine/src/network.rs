@@ -22,13 +22,19 @@ use crate::store::HostLock;
 /// A container's place on a bridge network, fixed when a run claims it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetSettings {
+    /// The network's name.
     pub network: String,
+    /// Its bridge device.
     pub bridge: String,
+    /// The container's address.
     pub ip: Ipv4Addr,
+    /// The subnet's prefix length.
     pub prefix: u8,
+    /// The default route.
     pub gateway: Ipv4Addr,
     /// The host end of its veth pair.
     pub host_if: String,
+    /// Its published ports.
     #[serde(default)]
     pub ports: Vec<PortMapping>,
 }
@@ -65,12 +71,19 @@ pub fn root_tag(root: &Path) -> Option<String> {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+/// A bridge network: `networks/<name>.json`.
 pub struct Network {
+    /// Its name (`bridge` for the default one).
     pub name: String,
+    /// 64 hex digits.
     pub id: String,
+    /// Its bridge device.
     pub bridge: String,
+    /// Its subnet.
     pub subnet: Ipv4Net,
+    /// The bridge's address, the containers' default route.
     pub gateway: Ipv4Addr,
+    /// Nanoseconds since the epoch.
     pub created: u128,
     /// The boot the bridge and rules were set up in.
     #[serde(default)]
@@ -412,15 +425,22 @@ pub fn release(root: &Path, id: &str, net: &NetSettings, veth: Veth) -> Result<(
 /// host's, without loopback name servers a bridged container can't reach;
 /// or --dns).
 pub struct EtcFiles<'a> {
+    /// The container's host name.
     pub hostname: &'a str,
+    /// Its name.
     pub name: &'a str,
+    /// Its address on a bridge network.
     pub ip: Option<Ipv4Addr>,
+    /// `--add-host` entries.
     pub add_hosts: &'a [(String, Ipv4Addr)],
+    /// `--dns` servers.
     pub dns: &'a [Ipv4Addr],
+    /// On a bridge network (the host's loopback name servers are out of reach).
     pub bridged: bool,
 }
 
 impl EtcFiles<'_> {
+    /// `/etc/hosts`.
     pub fn hosts(&self) -> String {
         let mut s = String::from(
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
@@ -438,10 +458,12 @@ impl EtcFiles<'_> {
         s
     }
 
+    /// `/etc/hostname`.
     pub fn hostname(&self) -> String {
         format!("{}\n", self.hostname)
     }
 
+    /// `/etc/resolv.conf`, from the host's (`host`).
     pub fn resolv_conf(&self, host: &str) -> String {
         if !self.dns.is_empty() {
             return self

@@ -269,7 +269,7 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
     layers.push(images.init_layer()?);
     let mut devices = Vec::new();
     if request.security.privileged {
-        security::host_devices(Path::new("/dev"), &mut devices);
+        tinydocker_engine::spec::defaults::host_devices(Path::new("/dev"), &mut devices);
     }
     let host = spec::Host {
         hostname: tinydocker_engine::host_hostname(),

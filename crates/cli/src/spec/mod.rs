@@ -5,18 +5,19 @@
 //! before and passed in ([`Host`], [`Image`], the resolved user), so it is
 //! snapshot-tested without root.
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
-use oci_spec::runtime::{Linux, LinuxNamespace, LinuxNamespaceType, Mount, Process, Root, Spec};
-use tinydocker_cgroups::{DeviceRule, DeviceType, Resources};
-use tinydocker_engine::spec::{resources, seccomp as spec_seccomp, security as spec_security};
+use oci_spec::runtime::{Linux, Process, Root, Spec};
+use tinydocker_cgroups::Resources;
+use tinydocker_engine::spec::{
+    defaults, resources, seccomp as spec_seccomp, security as spec_security,
+};
 use tinydocker_engine::{
     set_env, BridgeRequest, ContainerConfig, EtcConfig, LogDriver, Origin, RestartPolicy, Rootfs,
 };
-use tinydocker_fs::{DeviceNode, NodeKind, MASKED_PATHS, READONLY_PATHS};
+use tinydocker_fs::{DeviceNode, MASKED_PATHS, READONLY_PATHS};
 use tinydocker_net::PortMapping;
 use tinydocker_security::caps::CapSets;
 use tinydocker_security::seccomp;
@@ -99,89 +100,6 @@ pub struct Host {
     pub mountpoint: PathBuf,
 }
 
-/// What docker sets in a container's own network namespace, so that ping
-/// and low ports work without CAP_NET_RAW or CAP_NET_BIND_SERVICE.
-const NETNS_SYSCTLS: [(&str, &str); 2] = [
-    ("net.ipv4.ping_group_range", "0 2147483647"),
-    ("net.ipv4.ip_unprivileged_port_start", "0"),
-];
-
-fn mount(typ: &str, source: &str, target: &str, options: &[&str]) -> Mount {
-    let mut m = Mount::default();
-    m.set_typ(Some(typ.to_string()));
-    m.set_source(Some(source.into()));
-    m.set_destination(target.into());
-    m.set_options(Some(options.iter().map(|s| s.to_string()).collect()));
-    m
-}
-
-/// The mounts every container gets: `/proc`, `/sys` (read-only unless
-/// privileged), a tmpfs `/dev`, its own devpts, `/dev/shm` and mqueue.
-fn standard_mounts(privileged: bool) -> Vec<Mount> {
-    let sys: &[&str] = if privileged {
-        &["nosuid", "noexec", "nodev"]
-    } else {
-        &["nosuid", "noexec", "nodev", "ro"]
-    };
-    vec![
-        mount("proc", "proc", "/proc", &["nosuid", "noexec", "nodev"]),
-        mount("sysfs", "sysfs", "/sys", sys),
-        mount(
-            "tmpfs",
-            "tmpfs",
-            "/dev",
-            &["nosuid", "strictatime", "mode=755", "size=65536k"],
-        ),
-        mount(
-            "devpts",
-            "devpts",
-            "/dev/pts",
-            &[
-                "nosuid",
-                "noexec",
-                "newinstance",
-                "ptmxmode=0666",
-                "mode=0620",
-                "gid=5",
-            ],
-        ),
-        mount(
-            "tmpfs",
-            "shm",
-            "/dev/shm",
-            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-        ),
-        mount(
-            "mqueue",
-            "mqueue",
-            "/dev/mqueue",
-            &["nosuid", "noexec", "nodev"],
-        ),
-    ]
-}
-
-/// The device cgroup's rules: everything when privileged, else docker's
-/// defaults and each `--device` with its permissions.
-fn device_rules(security: &Checked) -> Vec<DeviceRule> {
-    if security.privileged {
-        return vec![DeviceRule::allow_all()];
-    }
-    let mut rules = DeviceRule::default_allowed();
-    for (origin, node) in &security.devices {
-        let kind = match node.kind {
-            NodeKind::Char => DeviceType::Char,
-            NodeKind::Block => DeviceType::Block,
-        };
-        rules.push(DeviceRule::allow(
-            kind,
-            Some(node.major.into()),
-            Some(node.minor.into()),
-            &origin.permissions,
-        ));
-    }
-    rules
-}
-
 /// The spec and configuration of container `id`, as `run` would make it
 /// from `request`, running as `user` (resolved against the image).
 pub fn build(
@@ -250,39 +168,10 @@ pub fn build(
     process.set_no_new_privileges(Some(security.no_new_privileges));
     process.set_rlimits(None);
 
-    let mut mounts = standard_mounts(security.privileged);
+    let mut mounts = defaults::standard_mounts(security.privileged);
     for v in &request.volumes {
-        let options: &[&str] = if v.read_only {
-            &["rbind", "rro"]
-        } else {
-            &["rbind"]
-        };
-        mounts.push(mount(
-            "bind",
-            &v.source.to_string_lossy(),
-            &v.target,
-            options,
-        ));
+        mounts.push(defaults::volume(&v.source, &v.target, v.read_only));
     }
-
-    let mut namespaces = vec![
-        LinuxNamespaceType::Pid,
-        LinuxNamespaceType::Ipc,
-        LinuxNamespaceType::Uts,
-        LinuxNamespaceType::Mount,
-        LinuxNamespaceType::Cgroup,
-    ];
-    if request.network != Network::Host {
-        namespaces.push(LinuxNamespaceType::Network);
-    }
-    let namespaces = namespaces
-        .into_iter()
-        .map(|typ| {
-            let mut ns = LinuxNamespace::default();
-            ns.set_typ(typ);
-            ns
-        })
-        .collect::<Vec<_>>();
 
     // --device nodes come last: one at a host device's path replaces it.
     let mut devices = if security.privileged {
@@ -295,12 +184,17 @@ pub fn build(
         devices.push(node.clone());
     }
     let mut linux_resources = resources::resources_to_spec(&request.resources, None);
-    linux_resources.set_devices(Some(resources::device_rules_to_spec(&device_rules(
-        security,
-    ))));
+    let devices_asked: Vec<_> = security
+        .devices
+        .iter()
+        .map(|(origin, node)| (node.clone(), origin.permissions.clone()))
+        .collect();
+    linux_resources.set_devices(Some(resources::device_rules_to_spec(
+        &defaults::device_rules(security.privileged, &devices_asked),
+    )));
 
     let mut linux = Linux::default();
-    linux.set_namespaces(Some(namespaces));
+    linux.set_namespaces(Some(defaults::namespaces(request.network == Network::Host)));
     linux.set_cgroups_path(Some(PathBuf::from(format!(
         "{}/{id}",
         request.cgroup_parent
@@ -322,12 +216,7 @@ pub fn build(
     };
     linux.set_masked_paths(masked);
     linux.set_readonly_paths(readonly);
-    linux.set_sysctl((request.network != Network::Host).then(|| {
-        NETNS_SYSCTLS
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<HashMap<_, _>>()
-    }));
+    linux.set_sysctl((request.network != Network::Host).then(defaults::netns_sysctls));
     if security.seccomp != SeccompChoice::Unconfined {
         let resolved = match &security.profile {
             Some(profile) => seccomp::resolve_for(profile, &security.caps, &host.seccomp)?,

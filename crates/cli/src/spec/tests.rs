@@ -2,6 +2,7 @@
 //! combinations, and the properties every one of them has.
 use super::*;
 use crate::security::{check, SecurityArgs};
+use tinydocker_fs::NodeKind;
 use tinydocker_security::caps::CapSet;
 use tinydocker_security::caps::Identity;
 use tinydocker_security::seccomp::{Arch, KernelVersion};

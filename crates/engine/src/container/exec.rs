@@ -79,6 +79,7 @@ pub struct ExecRequest {
 /// A process started in a container: wait for it (with
 /// [`tinydocker_ns::SignalForwarder::supervise`] or a terminal relay).
 pub struct ExecProcess {
+    /// The process, a child of this one.
     pub process: tinydocker_ns::Child,
     /// With a terminal: its master.
     pub terminal: Option<OwnedFd>,

@@ -26,6 +26,7 @@ use crate::store::{Container, Store};
 /// the container is interactive).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stdio {
+    /// What goes on the container's stdin, stdout and stderr.
     pub fds: [Option<RawFd>; 3],
     /// With a terminal: its window size (else the spec's `consoleSize`).
     pub tty_size: Option<libc::winsize>,
@@ -33,8 +34,11 @@ pub struct Stdio {
 
 /// A container whose command runs: what its supervisor needs.
 pub struct Launched {
+    /// Its record, as written when it started.
     pub container: Container,
+    /// Its init, a child of this process: wait for it.
     pub init: tinydocker_ns::Child,
+    /// Its cgroup.
     pub cgroup: AnyManager,
     /// With a terminal: the master of the container's pseudo-terminal.
     pub terminal: Option<OwnedFd>,

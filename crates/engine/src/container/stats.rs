@@ -14,6 +14,7 @@ pub struct Sample {
     pub stats: Option<Stats>,
     /// Received and sent bytes over every interface but `lo`.
     pub net: (u64, u64),
+    /// When it was read.
     pub at: Instant,
 }
 

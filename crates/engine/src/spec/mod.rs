@@ -14,6 +14,7 @@
 //!   `linux.devices`, `maskedPaths`, `readonlyPaths`, `hooks` (in
 //!   `container/` and `hooks.rs`, where they are applied).
 
+pub mod defaults;
 pub mod mounts;
 pub mod namespaces;
 pub mod resources;
@@ -27,7 +28,7 @@ use tinydocker_fs::{DeviceNode, NodeKind};
 use crate::error::{invalid, Result};
 
 /// The spec's cgroup (`linux.cgroupsPath`), relative to the hierarchy
-/// roots ("tinydocker/<id>"); "" when it names none. An absolute path is
+/// roots (`tinydocker/<id>`); "" when it names none. An absolute path is
 /// taken from the root, as a relative one is: both are under the roots.
 pub fn cgroup_path(spec: &Spec) -> String {
     spec.linux()

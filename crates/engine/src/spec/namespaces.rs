@@ -38,10 +38,12 @@ impl NamespacePlan {
         self.clone.contains(Namespaces::NET)
     }
 
+    /// It has an IPC namespace of its own (new or joined).
     pub fn own_ipc(&self) -> bool {
         self.clone.contains(Namespaces::IPC) || self.joins(libc::CLONE_NEWIPC)
     }
 
+    /// It has a UTS namespace of its own (new or joined).
     pub fn own_uts(&self) -> bool {
         self.clone.contains(Namespaces::UTS) || self.joins(libc::CLONE_NEWUTS)
     }

@@ -106,7 +106,7 @@ pub fn capsets_to_spec(sets: &CapSets) -> LinuxCapabilities {
 
 /// What the child applies to become the spec's process: its capability
 /// sets, user and groups, and no_new_privs. `current_bounding` is this
-/// runtime's own bounding set ([`caps::current_bounding`]): what the
+/// runtime's own bounding set ([`tinydocker_security::caps::current_bounding`]): what the
 /// child drops from.
 pub fn privileges(process: &Process, current_bounding: CapSet) -> Result<Privileges> {
     let user = process.user();

@@ -19,6 +19,7 @@
 //! making cut short left is swept by the next listing once its maker is
 //! gone.
 
+mod legacy;
 mod lock;
 mod names;
 mod record;

@@ -36,29 +36,39 @@ pub const REBOOT_EXIT_CODE: i32 = 255;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+/// The status a record says.
 pub enum Status {
+    /// Being started by its runtime.
     Created,
+    /// Its command runs.
     Running,
     /// Exited; its supervisor waits to start it again (restart policy).
     Restarting,
+    /// It ended.
     Exited,
 }
 
 /// How the container is doing.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct State {
+    /// See [`Status`].
     pub status: Status,
+    /// Its init's host pid.
     #[serde(default)]
     pub pid: i32,
     /// The pid's start time (clock ticks after boot, /proc/PID/stat field 22).
     #[serde(default)]
     pub pid_start: u64,
+    /// How its last run ended: its code, or 128 + the signal.
     #[serde(default)]
     pub exit_code: i32,
+    /// Why its last start failed.
     #[serde(default)]
     pub error: String,
+    /// Nanoseconds since the epoch.
     #[serde(default)]
     pub started_at: u128,
+    /// Nanoseconds since the epoch.
     #[serde(default)]
     pub finished_at: u128,
     /// The kernel's OOM killer killed a process of the container.
@@ -72,6 +82,7 @@ pub struct State {
     /// be stopped for good means waiting for this process too.
     #[serde(default)]
     pub runtime_pid: i32,
+    /// Its start time, as [`State::pid_start`] is the init's.
     #[serde(default)]
     pub runtime_start: u64,
     /// Restarts by the restart policy since the last `start`.
@@ -97,6 +108,7 @@ pub struct State {
 }
 
 impl State {
+    /// A container being made, in this boot.
     pub fn created() -> Self {
         State {
             status: Status::Created,
@@ -124,16 +136,23 @@ impl State {
 pub enum Observed {
     /// Being started by its runtime.
     Created,
+    /// Its command runs.
     Running {
+        /// Nanoseconds since the epoch.
         since: u128,
     },
+    /// It ended.
     Exited {
+        /// Its exit code, or 128 + the signal.
         code: i32,
+        /// Nanoseconds since the epoch.
         at: u128,
     },
     /// Exited, to be started again by its supervisor.
     Restarting {
+        /// How the last run ended.
         code: i32,
+        /// When.
         at: u128,
     },
     /// Recorded as running, but its process is gone (the runtime was killed).
@@ -196,9 +215,13 @@ pub(crate) fn write_record(
 /// A container: its directory and record.
 #[derive(Debug, Clone)]
 pub struct Container {
+    /// `containers/<id>/`.
     pub dir: PathBuf,
+    /// What to run.
     pub spec: Spec,
+    /// What the engine does beside.
     pub config: ContainerConfig,
+    /// How it is going.
     pub state: State,
 }
 
@@ -206,26 +229,42 @@ impl Container {
     pub(crate) fn load(dir: &Path) -> Result<Container> {
         let path = dir.join(RECORD);
         let data = fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
-        let record: Record = serde_json::from_slice(&data).map_err(|e| Error::Context {
-            context: format!("parse {}", path.display()),
-            source: Box::new(e.into()),
-        })?;
+        let (spec, config, state) = match serde_json::from_slice::<Record>(&data) {
+            Ok(record) => (record.spec, record.config, record.state),
+            Err(e) => match serde_json::from_slice::<super::legacy::Record>(&data) {
+                // `containers/<id>` of the state root, whose `rootfs` the
+                // containers mount their roots on.
+                Ok(old) => {
+                    let root = dir.parent().and_then(Path::parent).unwrap_or(dir);
+                    old.upgrade(&root.join("rootfs"))?
+                }
+                Err(_) => {
+                    return Err(Error::Context {
+                        context: format!("parse {}", path.display()),
+                        source: Box::new(e.into()),
+                    })
+                }
+            },
+        };
         Ok(Container {
             dir: dir.to_path_buf(),
-            spec: record.spec,
-            config: record.config,
-            state: record.state,
+            spec,
+            config,
+            state,
         })
     }
 
+    /// 64 hex digits.
     pub fn id(&self) -> &str {
         &self.config.id
     }
 
+    /// Its name.
     pub fn name(&self) -> &str {
         &self.config.name
     }
 
+    /// The first 12 digits of its id.
     pub fn short_id(&self) -> &str {
         &self.config.id[..12]
     }
