@@ -397,7 +397,16 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
             target: spec.merged.clone(),
         }),
     }
+    // As docker does: the nodes and links of /dev right after the spec's
+    // mount of /dev, and the provided files just before the first bind
+    // mount, so a volume on /etc/hosts is bound over the provided file.
+    let mut dev_done = false;
+    let mut files_done = false;
     for m in &spec.mounts {
+        if !files_done && matches!(m.source, MountSource::Bind { .. }) {
+            files(spec, &mut steps);
+            files_done = true;
+        }
         steps.push(match &m.source {
             MountSource::Filesystem { fstype, source } => Step::Mount {
                 fstype: fstype.clone(),
@@ -425,7 +434,47 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
                 flags: m.propagation,
             });
         }
+        if !dev_done && m.target == "/dev" {
+            dev(spec, &mut steps);
+            dev_done = true;
+        }
     }
+    if !dev_done {
+        dev(spec, &mut steps);
+    }
+    if !files_done {
+        files(spec, &mut steps);
+    }
+    if spec.workdir != "/" {
+        steps.push(Step::MkdirAll {
+            path: spec.workdir.clone(),
+        });
+    }
+    // Last before the pivot, over the mounts too: a volume on /proc/sys
+    // is made read-only again, one on a masked path is masked.
+    for path in &spec.masked_paths {
+        steps.push(Step::Mask { path: path.clone() });
+    }
+    for path in &spec.readonly_paths {
+        steps.push(Step::ReadOnlyPath { path: path.clone() });
+    }
+    steps.push(Step::PivotRoot);
+    if !spec.root_propagation.is_empty() {
+        steps.push(Step::RootPropagation {
+            flags: spec.root_propagation,
+        });
+    }
+    if spec.read_only {
+        steps.push(Step::RemountRootReadOnly);
+    }
+    steps.push(Step::Chdir {
+        path: spec.workdir.clone(),
+    });
+    MountPlan { steps }
+}
+
+/// The device nodes (the standard ones, then the spec's) and the links of `/dev`.
+fn dev(spec: &RootfsSpec, steps: &mut Vec<Step>) {
     for (name, major, minor) in STANDARD_NODES {
         let path = format!("/dev/{name}");
         if spec.devices.iter().any(|d| d.path == path) {
@@ -464,12 +513,11 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
             target: target.into(),
         });
     }
-    // A mount of the spec's at one of these paths wins (a volume on
-    // /etc/hosts, say), as with docker.
+}
+
+/// The provided files: each written, then bound at its place.
+fn files(spec: &RootfsSpec, steps: &mut Vec<Step>) {
     for file in &spec.files {
-        if spec.mounts.iter().any(|m| m.target == file.target) {
-            continue;
-        }
         steps.push(Step::WriteFile {
             path: file.host.clone(),
             content: file.content.clone(),
@@ -483,32 +531,6 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
             read_only: false,
         });
     }
-    if spec.workdir != "/" {
-        steps.push(Step::MkdirAll {
-            path: spec.workdir.clone(),
-        });
-    }
-    // Last before the pivot, over the mounts too: a volume on /proc/sys
-    // is made read-only again, one on a masked path is masked.
-    for path in &spec.masked_paths {
-        steps.push(Step::Mask { path: path.clone() });
-    }
-    for path in &spec.readonly_paths {
-        steps.push(Step::ReadOnlyPath { path: path.clone() });
-    }
-    steps.push(Step::PivotRoot);
-    if !spec.root_propagation.is_empty() {
-        steps.push(Step::RootPropagation {
-            flags: spec.root_propagation,
-        });
-    }
-    if spec.read_only {
-        steps.push(Step::RemountRootReadOnly);
-    }
-    steps.push(Step::Chdir {
-        path: spec.workdir.clone(),
-    });
-    MountPlan { steps }
 }
 
 #[cfg(test)]
@@ -736,7 +758,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_mount_at_a_provided_file_wins() {
+    fn a_volume_at_a_provided_file_is_bound_over_it() {
         let mut s = spec();
         s.files = vec![ProvidedFile {
             host: "/s/containers/ID/hosts".into(),
@@ -746,14 +768,48 @@ pub(crate) mod tests {
         s.mounts
             .push(bind("/srv/hosts", "/etc/hosts", Create::File, false));
         let steps = plan(&s).steps;
-        assert!(!steps.iter().any(|st| matches!(st, Step::WriteFile { .. })));
+        let at_hosts: Vec<_> = steps
+            .iter()
+            .filter_map(|st| match st {
+                Step::Bind { source, target, .. } if target == "/etc/hosts" => Some(source),
+                _ => None,
+            })
+            .collect();
+        // The provided file first, the volume over it.
         assert_eq!(
-            steps
-                .iter()
-                .filter(|st| matches!(st, Step::Bind { target, .. } if target == "/etc/hosts"))
-                .count(),
-            1
+            at_hosts,
+            [
+                &PathBuf::from("/s/containers/ID/hosts"),
+                &PathBuf::from("/srv/hosts")
+            ]
         );
+    }
+
+    #[test]
+    fn dev_nodes_follow_the_mount_of_dev_and_files_precede_the_first_bind() {
+        let mut s = spec();
+        s.files = vec![ProvidedFile {
+            host: "/s/containers/ID/hosts".into(),
+            content: "x\n".into(),
+            target: "/etc/hosts".into(),
+        }];
+        s.mounts
+            .push(bind("/srv/data", "/data", Create::Dir, false));
+        let steps = plan(&s).steps;
+        let dev = steps
+            .iter()
+            .position(|st| matches!(st, Step::Mount { target, .. } if target == "/dev"))
+            .unwrap();
+        assert!(matches!(&steps[dev + 1], Step::Mknod { path, .. } if path == "/dev/null"));
+        let write = steps
+            .iter()
+            .position(|st| matches!(st, Step::WriteFile { .. }))
+            .unwrap();
+        let data = steps
+            .iter()
+            .position(|st| matches!(st, Step::Bind { target, .. } if target == "/data"))
+            .unwrap();
+        assert_eq!(write + 2, data);
     }
 
     #[test]
