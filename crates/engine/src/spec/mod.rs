@@ -189,8 +189,15 @@ fn device_node(d: &LinuxDevice) -> Result<DeviceNode> {
     let number = |n: i64, what: &str| {
         u32::try_from(n).map_err(|_| invalid!("linux.devices {path}: bad {what} number {n}"))
     };
-    if !path.starts_with("/dev/") {
-        return Err(invalid!("linux.devices {path}: not a path under /dev"));
+    let target = path.trim_end_matches('/');
+    if !path.starts_with('/')
+        || path.split('/').any(|c| c == "..")
+        || target.is_empty()
+        || target == "/dev"
+    {
+        return Err(invalid!(
+            "linux.devices {path}: a device node goes at an absolute path without '..', other than / and /dev"
+        ));
     }
     Ok(DeviceNode {
         kind,
