@@ -5,19 +5,37 @@ use anyhow::{anyhow, Result};
 use serde_json::{json, Value};
 use tinydocker_engine::spec::{resources::resources_from_spec, security::caps_from_spec};
 use tinydocker_engine::{Container, Engine, Observed};
-use tinydocker_fs::{MountSource, MountSpec};
 
 use crate::cli::InspectArgs;
 use crate::human::rfc3339;
 
-/// The container's bind mounts (its volumes), as the spec lists them.
-fn binds(c: &Container) -> Vec<MountSpec> {
+/// A bind mount of the container's (a volume), as its spec lists it.
+struct Bind {
+    source: String,
+    target: String,
+    read_only: bool,
+}
+
+/// The container's bind mounts, read from the spec alone (nothing on the
+/// host is looked at: a source may be gone by now).
+fn binds(c: &Container) -> Vec<Bind> {
     c.spec
         .mounts()
         .iter()
         .flatten()
-        .filter_map(|m| tinydocker_engine::spec::mounts::mount_spec(m).ok())
-        .filter(|m| matches!(m.source, MountSource::Bind { .. }))
+        .filter_map(|m| {
+            let options = m.options().as_deref().unwrap_or_default();
+            let has = |names: &[&str]| options.iter().any(|o| names.contains(&o.as_str()));
+            let bind = m.typ().as_deref() == Some("bind") || has(&["bind", "rbind"]);
+            bind.then(|| Bind {
+                source: m
+                    .source()
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string()),
+                target: m.destination().display().to_string(),
+                read_only: has(&["ro", "rro"]),
+            })
+        })
         .collect()
 }
 
@@ -56,11 +74,6 @@ fn container(c: &Container) -> Value {
         })
         .collect();
     let binds = binds(c);
-    let bind_source = |m: &MountSpec| match &m.source {
-        MountSource::Bind { source, .. } => source.clone(),
-        MountSource::Filesystem { source, .. } => source.into(),
-    };
-    let bind_read_only = |m: &MountSpec| m.recursive_read_only || m.flags.0 & libc::MS_RDONLY != 0;
     let args = c.args();
     let capabilities = caps_from_spec(
         process
@@ -104,7 +117,7 @@ fn container(c: &Container) -> Value {
             "User": origin.user,
         },
         "HostConfig": {
-            "Binds": binds.iter().map(|m| format!("{}:{}{}", bind_source(m).display(), m.target, if bind_read_only(m) { ":ro" } else { "" })).collect::<Vec<_>>(),
+            "Binds": binds.iter().map(|m| format!("{}:{}{}", m.source, m.target, if m.read_only { ":ro" } else { "" })).collect::<Vec<_>>(),
             "NetworkMode": origin.network_mode,
             "PortBindings": ports,
             "AutoRemove": config.auto_remove,
@@ -148,9 +161,9 @@ fn container(c: &Container) -> Value {
         },
         "Mounts": binds.iter().map(|m| json!({
             "Type": "bind",
-            "Source": bind_source(m),
+            "Source": m.source,
             "Destination": m.target,
-            "RW": !bind_read_only(m),
+            "RW": !m.read_only,
         })).collect::<Vec<_>>(),
     })
 }
