@@ -21,7 +21,7 @@ pub(crate) fn start(engine: &Engine, key: &str) -> Result<()> {
     let interactive = container.config.interactive;
     let tty = crate::spec::terminal(&container.spec);
     let id = container.config.id.clone();
-    supervisor::detach(engine, interactive, tty, |stdio| {
+    supervisor::detach(engine, interactive, tty, None, |stdio, _| {
         relaunch(engine, &id, stdio, 0)
     })
     .map(drop)
@@ -113,6 +113,10 @@ fn relaunch_steps(
     init: &mut Option<tinydocker_ns::Child>,
 ) -> Result<Option<std::os::fd::OwnedFd>> {
     let id = container.config.id.clone();
+    // The `--device` nodes must still be there on the host.
+    for device in &container.config.origin.devices {
+        crate::spec::defaults::device_node(&device.host, &device.container)?;
+    }
     // Held until the container runs, as a first run holds it.
     let mut _ports_lock = None;
     if let Some(bridge) = container.config.bridge.clone() {
@@ -134,6 +138,12 @@ fn relaunch_steps(
     let prepared = Prepared::new(&engine.store, container, &container.dir, cgroup, stdio)?;
     let path = container.cgroup_path();
     container.state.device_cgroup = prepared.make_cgroup(cgroup, &path)?;
+    if let Some(why) = container.state.device_cgroup.strip_prefix("unavailable: ") {
+        engine.warn(&format!(
+            "warning: the device cgroup is not enforced for {}: {why}",
+            container.config.name
+        ));
+    }
     // Clone the init; its pid is recorded with the running state at the
     // barrier (until then the claim says it is being started, and a kill
     // of this runtime leaves it dead, its cgroup naming what to kill).
