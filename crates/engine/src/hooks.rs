@@ -193,7 +193,7 @@ fn run_one(hook: &Hook, state: &[u8], init: Option<BorrowedFd<'_>>) -> Result<()
             }
             // Born in the container's PID namespace: this process enters
             // it for its children just around the fork.
-            with_children_in_pid_namespace(init, || command.spawn())?
+            with_children_in_pid_namespace(init, ENTER_THROUGH_PIDFD, || command.spawn())?
         }
         None => command.spawn(),
     };
@@ -265,29 +265,29 @@ fn run_one(hook: &Hook, state: &[u8], init: Option<BorrowedFd<'_>>) -> Result<()
     )))
 }
 
-/// Run `f` with this process's children born in the PID namespace of the
-/// process `pidfd` names, then come back to its own (`setns(2)` on a PID
-/// namespace only changes where children are born; going back to one's
-/// own active namespace is allowed).
+/// What entering a container's PID namespace through its init's pidfd is.
+pub(crate) const ENTER_THROUGH_PIDFD: &str =
+    "enter the container's PID namespace (through a pidfd: Linux 5.8 or later)";
+
+/// Run `f` with this process's children born in the PID namespace `ns`
+/// names (a pidfd, or a namespace file), then come back to its own
+/// (`setns(2)` on a PID namespace only changes where children are born;
+/// going back to one's own active namespace is allowed). `entering` says
+/// what entering it is, for the error.
 pub(crate) fn with_children_in_pid_namespace<T>(
-    pidfd: BorrowedFd<'_>,
+    ns: BorrowedFd<'_>,
+    entering: &str,
     f: impl FnOnce() -> T,
 ) -> Result<T> {
     let own = std::fs::File::open("/proc/self/ns/pid")
         .map_err(|e| Error::io("open", "/proc/self/ns/pid", e))?;
-    tinydocker_ns::child::setns(pidfd.as_raw_fd(), libc::CLONE_NEWPID).map_err(|errno| {
-        Error::sys(
-            "enter the container's PID namespace",
-            std::io::Error::from_raw_os_error(errno),
-        )
-    })?;
+    tinydocker_ns::child::setns(ns.as_raw_fd(), libc::CLONE_NEWPID)
+        .map_err(|errno| Error::sys(entering, std::io::Error::from_raw_os_error(errno)))?;
     let result = f();
-    tinydocker_ns::child::setns(own.as_raw_fd(), libc::CLONE_NEWPID).map_err(|errno| {
-        Error::sys(
-            "return to the runtime's PID namespace",
-            std::io::Error::from_raw_os_error(errno),
-        )
-    })?;
+    // Back to this process's own active namespace, which setns(2) always
+    // allows a process that could enter the other; an error here would
+    // also lose what `f` made (a running child), so there is none to give.
+    let _ = tinydocker_ns::child::setns(own.as_raw_fd(), libc::CLONE_NEWPID);
     Ok(result)
 }
 

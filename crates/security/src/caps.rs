@@ -265,6 +265,19 @@ impl CapSets {
             ambient: CapSet(0),
         }
     }
+
+    /// Each set without what is not in `available` (what a process with
+    /// that bounding set can hand on).
+    pub fn within(self, available: CapSet) -> CapSets {
+        let cut = |set: CapSet| CapSet(set.0 & available.0);
+        CapSets {
+            bounding: cut(self.bounding),
+            effective: cut(self.effective),
+            permitted: cut(self.permitted),
+            inheritable: cut(self.inheritable),
+            ambient: cut(self.ambient),
+        }
+    }
 }
 
 impl Privileges {
@@ -316,6 +329,21 @@ mod tests {
 
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn within_cuts_every_set() {
+        let sets = CapSets {
+            ambient: CapSet(0b1),
+            inheritable: CapSet(0b11),
+            ..CapSets::plain(CapSet(0b111))
+        };
+        let cut = sets.within(CapSet(0b101));
+        assert_eq!(cut.bounding, CapSet(0b101));
+        assert_eq!(cut.effective, CapSet(0b101));
+        assert_eq!(cut.permitted, CapSet(0b101));
+        assert_eq!(cut.inheritable, CapSet(0b1));
+        assert_eq!(cut.ambient, CapSet(0b1));
     }
 
     #[test]

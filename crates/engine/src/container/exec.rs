@@ -27,7 +27,7 @@ use tinydocker_security::{seccomp, user};
 
 use crate::config::Rootfs;
 use crate::error::{errno_text, invalid, Context, Error, ExecFailure, Result};
-use crate::hooks::with_children_in_pid_namespace;
+use crate::hooks::{with_children_in_pid_namespace, ENTER_THROUGH_PIDFD};
 use crate::process::init::{
     cstrings, exec_candidates, exec_failure, lock_down, LockDownSteps, PRIVILEGE_STEPS,
 };
@@ -174,7 +174,11 @@ pub(crate) fn exec(engine: &Engine, key: &str, request: ExecRequest) -> Result<E
         Process::open(container.state.pid, container.state.pid_start).ok_or_else(not_running)?;
     let process = spec::process(&container.spec)?;
 
-    let mut privileges = spec::security::privileges(process, caps::current_bounding())?;
+    let available = caps::current_bounding();
+    let mut privileges = spec::security::privileges(process, available)?;
+    // Of the container's capabilities, those this runtime can hand on
+    // (it may run with fewer than the one that started the container).
+    privileges.sets = privileges.sets.within(available);
     if let Some(u) = &request.user {
         let layers = layers_of(&container);
         let passwd = image_file(&layers, "passwd");
@@ -259,14 +263,13 @@ pub(crate) fn exec(engine: &Engine, key: &str, request: ExecRequest) -> Result<E
     };
 
     // Born in the container's PID namespace.
-    let spawned =
-        with_children_in_pid_namespace(init.as_fd(), || spawn_into(&plan, cgroup.as_ref()))
-            .map_err(|e| match e.root() {
-                Error::Sys { source, .. } if source.raw_os_error() == Some(libc::ESRCH) => {
-                    not_running()
-                }
-                _ => e,
-            })?;
+    let spawned = with_children_in_pid_namespace(init.as_fd(), ENTER_THROUGH_PIDFD, || {
+        spawn_into(&plan, cgroup.as_ref())
+    })
+    .map_err(|e| match e.root() {
+        Error::Sys { source, .. } if source.raw_os_error() == Some(libc::ESRCH) => not_running(),
+        _ => e,
+    })?;
     let mut process = match spawned {
         Ok(process) => process,
         // A PID namespace whose init is gone takes no new process.

@@ -292,7 +292,11 @@ impl Prepared {
             Some(path) => {
                 let target =
                     File::open(path).map_err(|e| Error::io("open the namespace", path, e))?;
-                hooks::with_children_in_pid_namespace(target.as_fd(), || self.spawn_here(cgroup))?
+                hooks::with_children_in_pid_namespace(
+                    target.as_fd(),
+                    &format!("join the PID namespace {}", path.display()),
+                    || self.spawn_here(cgroup),
+                )?
             }
             None => self.spawn_here(cgroup),
         }
