@@ -252,6 +252,10 @@ pub fn run(engine: &Engine, args: RunArgs) -> Result<i32> {
 }
 
 fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Result<i32> {
+    let stdin = std::io::stdin();
+    if !args.detach && args.tty && args.interactive && pty::window_size(stdin.as_fd()).is_err() {
+        bail!("the input device is not a TTY");
+    }
     let request = validate(engine, &args)?;
     let images = engine.images()?;
     // No `rmi` takes the image away until the record names it.
@@ -292,11 +296,7 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
         return Ok(0);
     }
     // The user's terminal matters only with -t (no ioctls otherwise).
-    let stdin = std::io::stdin();
     let user_terminal = if args.tty { pty::user_terminal() } else { None };
-    if args.tty && args.interactive && pty::window_size(stdin.as_fd()).is_err() {
-        bail!("the input device is not a TTY");
-    }
     let size = user_terminal.and_then(|t| pty::window_size(t).ok());
     let mut launched = engine.run(
         spec,
