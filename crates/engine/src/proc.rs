@@ -3,6 +3,7 @@
 //! id and start, and the clock.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,12 +24,19 @@ pub(crate) fn read_proc(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
-/// This process's pid and start time, read once: it names the runtime in
-/// what it makes (a `.making-` directory, the record).
+/// This process's pid and start time, read once per process (a fork's
+/// child, a detached container's supervisor, reads its own): it names the
+/// runtime in what it makes (a `.making-` directory, the record).
 pub fn this_process() -> (i32, u64) {
-    static START: OnceLock<u64> = OnceLock::new();
+    static PID: AtomicI32 = AtomicI32::new(0);
+    static START: AtomicU64 = AtomicU64::new(0);
     let me = std::process::id() as i32;
-    (me, *START.get_or_init(|| pid_start_time(me).unwrap_or(0)))
+    if PID.load(Ordering::Acquire) != me {
+        // Two threads racing here both read the same value.
+        START.store(pid_start_time(me).unwrap_or(0), Ordering::Relaxed);
+        PID.store(me, Ordering::Release);
+    }
+    (me, START.load(Ordering::Relaxed))
 }
 
 /// This boot's id (`/proc/sys/kernel/random/boot_id`), read once per process.
