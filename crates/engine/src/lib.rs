@@ -166,7 +166,7 @@ impl Engine {
         hold: ImageHold,
         stdio: Stdio,
     ) -> Result<Launched> {
-        container::create::launch(self, spec, config, hold, stdio)
+        container::create::launch(self, spec, config, Some(hold), stdio)
     }
 
     /// [`Engine::run`] in the background: a supervisor process of its own
@@ -179,7 +179,7 @@ impl Engine {
         hold: ImageHold,
     ) -> Result<String> {
         let (interactive, tty) = (config.interactive, spec::terminal(&spec));
-        supervisor::detach(self, interactive, tty, move |stdio| {
+        supervisor::detach(self, interactive, tty, Some(hold), move |stdio, hold| {
             container::create::launch(self, spec, config, hold, stdio)
         })
     }
@@ -213,14 +213,22 @@ impl Engine {
 
     /// Stop containers: `signal` to each, then SIGKILL after `grace`
     /// (one grace period for all); return once their runtimes have
-    /// recorded the exits. Stopping a stopped container is no error.
-    pub fn stop(&self, keys: &[String], signal: i32, grace: std::time::Duration) -> Result<()> {
-        container::stop::stop(self, keys, signal, grace)
+    /// recorded the exits. `stopped` is called with each key, in order, as
+    /// that container's exit is recorded. Stopping a stopped container is
+    /// no error.
+    pub fn stop(
+        &self,
+        keys: &[String],
+        signal: i32,
+        grace: std::time::Duration,
+        stopped: impl FnMut(&str),
+    ) -> Result<()> {
+        container::stop::stop(self, keys, signal, grace, stopped)
     }
 
     /// Stop, then start.
     pub fn restart(&self, key: &str, grace: std::time::Duration) -> Result<()> {
-        container::stop::stop(self, &[key.to_string()], libc::SIGTERM, grace)?;
+        container::stop::stop(self, &[key.to_string()], libc::SIGTERM, grace, |_| {})?;
         self.start(key)
     }
 

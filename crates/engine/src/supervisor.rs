@@ -33,7 +33,7 @@ use crate::container::start::relaunch;
 use crate::error::{Error, ExecFailure, Result};
 use crate::logs::{LogWriter, Stream, LOG_FILE};
 use crate::proc::this_process;
-use crate::store::{readable, Container, Status, Watch};
+use crate::store::{readable, Container, ImageHold, Status, Watch};
 use crate::{Engine, LogDriver};
 
 /// The hidden first argument that makes the binary a monitor.
@@ -54,13 +54,15 @@ pub fn run_supervisor_if_asked() {
 }
 
 /// Start a container in the background: `launch` runs in the supervisor
-/// with the streams it must give the container. Returns its id once the
-/// command runs, or why it failed to start.
+/// with the streams it must give the container, and `hold` (which this
+/// process lets go of, leaving it to the supervisor). Returns its id once
+/// the command runs, or why it failed to start.
 pub(crate) fn detach(
     engine: &Engine,
     interactive: bool,
     tty: bool,
-    launch: impl FnOnce(Stdio) -> Result<Launched>,
+    hold: Option<ImageHold>,
+    launch: impl FnOnce(Stdio, Option<ImageHold>) -> Result<Launched>,
 ) -> Result<String> {
     let (report_r, report_w) = pipe().map_err(|e| Error::sys("create a pipe", e))?;
     // SAFETY: the process is single-threaded; the child only continues
@@ -68,10 +70,15 @@ pub(crate) fn detach(
     match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork the supervisor", e))? {
         ForkResult::Child => {
             drop(report_r);
-            supervisor(engine, interactive, tty, launch, report_w)
+            supervisor(engine, interactive, tty, report_w, move |stdio| {
+                launch(stdio, hold)
+            })
         }
         ForkResult::Parent { child } => {
             drop(report_w);
+            if let Some(hold) = hold {
+                hold.leave_to_forks();
+            }
             wait_report(report_r, child.as_raw())
         }
     }
@@ -127,8 +134,8 @@ fn supervisor(
     engine: &Engine,
     interactive: bool,
     tty: bool,
-    launch: impl FnOnce(Stdio) -> Result<Launched>,
     report: OwnedFd,
+    launch: impl FnOnce(Stdio) -> Result<Launched>,
 ) -> ! {
     // Out of the user's session and terminal: a Ctrl-C or hangup there is
     // not for a detached container. (A fork's child is no group leader.)

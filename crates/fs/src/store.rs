@@ -69,11 +69,27 @@ pub struct ImageStore {
 }
 
 /// An `flock(2)` on the store (exclusive, or shared: see
-/// [`ImageStore::hold`]), released when its file is closed, on drop: by
-/// the closing of the last descriptor of it, so a process forked while it
-/// is held (a detached container's supervisor) holds it on after the
-/// parent lets go of its copy.
-pub struct Lock(#[allow(dead_code)] File);
+/// [`ImageStore::hold`]), released on drop, even if a process forked
+/// while it was held still has the descriptor; [`Lock::leave_to_forks`]
+/// hands it to such a process instead.
+pub struct Lock(Option<File>);
+
+impl Lock {
+    /// Close this process's descriptor without unlocking: the lock stays
+    /// held for a process forked while it was (a detached container's
+    /// supervisor), until that one drops or closes it.
+    pub fn leave_to_forks(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        if let Some(file) = self.0.take() {
+            let _ = file.unlock();
+        }
+    }
+}
 
 /// Hashes and counts what passes through, and notes whether the underlying
 /// reader ever reported end-of-file.
@@ -221,7 +237,7 @@ impl ImageStore {
                 Err(source) => return Err(Error::Io { path, source }),
             }
         }
-        Ok(Lock(file))
+        Ok(Lock(Some(file)))
     }
 
     /// Directory of an unpacked layer.

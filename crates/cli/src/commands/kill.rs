@@ -20,10 +20,7 @@ pub fn kill(engine: &Engine, args: KillArgs) -> Result<i32> {
 pub fn stop(engine: &Engine, args: StopArgs) -> Result<i32> {
     let grace = grace_period(&args.grace.time)?;
     let signal = parse_signal(args.signal.as_deref().unwrap_or("TERM"))?;
-    engine.stop(&args.containers, signal, grace)?;
-    for key in &args.containers {
-        println!("{key}");
-    }
+    engine.stop(&args.containers, signal, grace, |key| println!("{key}"))?;
     Ok(0)
 }
 

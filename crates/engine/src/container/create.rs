@@ -33,7 +33,7 @@ pub(crate) fn launch(
     engine: &Engine,
     spec: Spec,
     mut config: ContainerConfig,
-    hold: ImageHold,
+    hold: Option<ImageHold>,
     stdio: Stdio,
 ) -> Result<Launched> {
     let store = &engine.store;

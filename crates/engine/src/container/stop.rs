@@ -94,7 +94,13 @@ pub(crate) fn kill(engine: &Engine, key: &str, signal: i32) -> Result<()> {
 /// Every container gets its signal first, then the same grace period from
 /// that moment: stopping many takes one grace period, not one each (as
 /// docker's stop of many does).
-pub(crate) fn stop(engine: &Engine, keys: &[String], signal: i32, grace: Duration) -> Result<()> {
+pub(crate) fn stop(
+    engine: &Engine,
+    keys: &[String],
+    signal: i32,
+    grace: Duration,
+    mut stopped: impl FnMut(&str),
+) -> Result<()> {
     let mut stopping = Vec::new();
     for key in keys {
         let container = mark_stopped(engine, &settled(engine, key)?)?;
@@ -104,10 +110,10 @@ pub(crate) fn stop(engine: &Engine, keys: &[String], signal: i32, grace: Duratio
                 .signal(signal)
                 .map_err(|e| Error::sys("send the signal", e))?;
         }
-        stopping.push((container, process));
+        stopping.push((key, container, process));
     }
     let deadline = Instant::now() + grace;
-    for (container, process) in stopping {
+    for (key, container, process) in stopping {
         if let Some(process) = process {
             let left = deadline.saturating_duration_since(Instant::now());
             if !process.wait(Some(left)) {
@@ -119,6 +125,7 @@ pub(crate) fn stop(engine: &Engine, keys: &[String], signal: i32, grace: Duratio
         }
         // Running or waiting to restart: its runtime records the end.
         wait_for_runtime(&container);
+        stopped(key);
     }
     Ok(())
 }

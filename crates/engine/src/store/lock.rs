@@ -9,10 +9,15 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-/// An `flock(2)`, released when its file is closed (on drop): by the
-/// closing of its last descriptor, so a process forked while it is held
-/// holds it on after the parent lets go of its copy.
-pub struct Lock(#[allow(dead_code)] File);
+/// An `flock(2)`, released on drop: even if a process forked while it was
+/// held (a container's init before its exec) still has the descriptor.
+pub struct Lock(File);
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
 
 /// How to lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

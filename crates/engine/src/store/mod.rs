@@ -370,4 +370,12 @@ impl ImageHold {
     pub(crate) fn take(store: &Store) -> Result<ImageHold> {
         Ok(ImageHold(store.images()?.hold()?))
     }
+
+    /// Close this process's copy, leaving the hold to a process forked
+    /// while it was held.
+    pub(crate) fn leave_to_forks(self) {
+        if let Some(lock) = self.0 {
+            lock.leave_to_forks();
+        }
+    }
 }
