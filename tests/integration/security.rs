@@ -939,6 +939,10 @@ fn device_flag_adds_nodes() {
     expect(&root, &null, &["stat", "/dev/mynull"], "chr 1:3");
     expect(&root, &null, &["write", "/dev/mynull", "x"], "ok");
     expect(&root, &null, &["read1", "/dev/mynull"], "eof");
+    // Anywhere in the container, not only under /dev.
+    let outside = ["--device", "/dev/null:/opt/td/null"];
+    expect(&root, &outside, &["stat", "/opt/td/null"], "chr 1:3");
+    expect(&root, &outside, &["write", "/opt/td/null", "x"], "ok");
 
     let (major, minor, node, host_read) = host_disk();
     // What read1 prints when the host itself reads a byte, or none.
@@ -965,6 +969,42 @@ fn device_flag_adds_nodes() {
     expect(&root, &flags, &["stat", &node], &blk);
     let got = attempt(&root, &flags, &["read1", &node]);
     assert!(readable(&got), "read1 {node} with {flags:?}: {got}");
+}
+
+#[test]
+fn start_needs_the_device_nodes_still_on_the_host() {
+    let root = TestRoot::new();
+    let dir = TempDir::new("start-device");
+    let node = dir.join("td-null");
+    let status = Command::new("mknod")
+        .arg(&node)
+        .args(["c", "1", "3"])
+        .status()
+        .expect("mknod");
+    assert!(status.success());
+    let flag = format!("{}:/dev/td-null", node.display());
+    root.run(&[
+        "run",
+        "--name",
+        "dev",
+        "--network",
+        "none",
+        "--device",
+        &flag,
+        "busybox",
+        "true",
+    ])
+    .ok();
+    fs::remove_file(&node).unwrap();
+    root.run(&["start", "dev"])
+        .usage_error()
+        .stderr_has("error gathering device information while adding custom device");
+    // Nothing of the attempt is left: the container is as it was.
+    let out = root.run(&["inspect", "dev"]);
+    out.ok();
+    let all: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(all[0]["State"]["Status"], "exited");
+    root.run(&["rm", "dev"]).ok();
 }
 
 /// `uid=R/E/S gid=R/E/S groups=...` → (uid, gid, groups); asserts the
