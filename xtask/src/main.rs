@@ -68,6 +68,14 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 /// needs the flag, so `cargo rustc` passes it to the binary alone (proc-macro
 /// dependencies cannot be built with it), and libseccomp is linked from its
 /// static archive.
+///
+/// It is a position-dependent executable (`relocation-model=static`), as
+/// Debian's runc is: a static PIE relocates itself at every start (15,000
+/// relocations, and each of the 68 pages they touch copied into the
+/// process), which costs every `run` about 0.2 ms and every supervisor
+/// 260 KiB of memory of its own (84 KiB left instead of 340). The stack,
+/// heap and mappings are still placed at random; the program's own code
+/// and data are not.
 pub fn build(release: bool) -> Result<PathBuf> {
     let mut cmd = cargo();
     if release {
@@ -82,6 +90,7 @@ pub fn build(release: bool) -> Result<PathBuf> {
             "--",
         ])
         .args(["-C", "target-feature=+crt-static"])
+        .args(["-C", "relocation-model=static"])
         // libseccomp's archive (libseccomp-dev), linked in as well.
         .env("LIBSECCOMP_LINK_TYPE", "static")
         .env("LIBSECCOMP_LIB_PATH", "/usr/lib/x86_64-linux-gnu");
