@@ -1,5 +1,6 @@
 //! Case 5, the fleet: N detached `sleep 1000` containers started one by one
-//! (tinydocker and podman alternating), `ps` over them once and then
+//! (tinydocker, the `--baseline` binary and podman alternating), `ps` over
+//! them once and then
 //! `--runs` times (alternating), the resident memory of what stays behind
 //! for each container (tinydocker's supervisor, podman's conmon), then
 //! `stop -t 0` of all of them in one command and `rm` of all of them in one
@@ -21,7 +22,7 @@ use serde_json::json;
 use super::measure::{
     measure, median, pairwise_ratio, pidfd_open, short_error, Sample, Stats, Tree,
 };
-use super::peers::{Podman, PODMAN_IMAGE};
+use super::peers::{Podman, Tinydocker, PODMAN_IMAGE};
 use super::report::{CaseReport, Outcome, Row};
 use super::signals::is_interrupted;
 use super::teardown::{cgroup_mounts, mounts_under};
@@ -70,11 +71,21 @@ struct Side<'a> {
     /// Keepers still running when `rm` returned, gone soon after.
     lingered: usize,
     failed: Option<String>,
-    podman: Option<&'a Podman>,
+    runner: Runner<'a>,
+}
+
+/// What runs a side's fleet.
+#[derive(Clone, Copy)]
+enum Runner<'a> {
+    /// This tinydocker: its failure ends the case.
+    Tinydocker(&'a Tinydocker),
+    /// The `--baseline` binary: a failure is recorded, as a peer's.
+    Baseline(&'a Tinydocker),
+    Podman(&'a Podman),
 }
 
 impl<'a> Side<'a> {
-    fn new(runtime: &'static str, label: String, podman: Option<&'a Podman>) -> Self {
+    fn new(runtime: &'static str, label: String, runner: Runner<'a>) -> Self {
         Side {
             runtime,
             label,
@@ -89,14 +100,22 @@ impl<'a> Side<'a> {
             left: Vec::new(),
             lingered: 0,
             failed: None,
-            podman,
+            runner,
         }
     }
 
-    fn cmd(&self, bench: &Bench, args: &[&str]) -> std::process::Command {
-        match self.podman {
-            Some(p) => p.cmd(args),
-            None => bench.td.cmd(args),
+    fn cmd(&self, args: &[&str]) -> std::process::Command {
+        match self.runner {
+            Runner::Podman(p) => p.cmd(args),
+            Runner::Tinydocker(td) | Runner::Baseline(td) => td.cmd(args),
+        }
+    }
+
+    /// The tinydocker binary of a tinydocker side.
+    fn tinydocker(&self) -> Option<&'a Tinydocker> {
+        match self.runner {
+            Runner::Tinydocker(td) | Runner::Baseline(td) => Some(td),
+            Runner::Podman(_) => None,
         }
     }
 
@@ -114,7 +133,7 @@ impl<'a> Side<'a> {
         }
         match measure(cmd, tree, &bench.meter) {
             Ok(s) => Ok(Some(s)),
-            Err(e) if is_interrupted(&e) || self.podman.is_none() => {
+            Err(e) if is_interrupted(&e) || matches!(self.runner, Runner::Tinydocker(_)) => {
                 Err(e.context(format!("fleet, {what}")))
             }
             Err(e) => {
@@ -126,8 +145,8 @@ impl<'a> Side<'a> {
 
     fn run_detached(&mut self, bench: &Bench, i: usize) -> Result<()> {
         let name = format!("tdbench-fleet-{i}");
-        let mut cmd = match self.podman {
-            Some(p) => p.run(&[
+        let mut cmd = match self.runner {
+            Runner::Podman(p) => p.run(&[
                 "-d",
                 "--network",
                 "none",
@@ -137,7 +156,7 @@ impl<'a> Side<'a> {
                 "sleep",
                 "1000",
             ]),
-            None => bench.td.cmd(&[
+            Runner::Tinydocker(td) | Runner::Baseline(td) => td.cmd(&[
                 "run",
                 "-d",
                 "--network",
@@ -158,7 +177,7 @@ impl<'a> Side<'a> {
     }
 
     fn ps(&mut self, bench: &Bench) -> Result<Option<Sample>> {
-        let mut cmd = self.cmd(bench, &["ps"]);
+        let mut cmd = self.cmd(&["ps"]);
         self.step(bench, "ps", &mut cmd, Tree::Whole)
     }
 
@@ -166,7 +185,7 @@ impl<'a> Side<'a> {
     fn all(&mut self, bench: &Bench, verb: &[&str]) -> Result<Option<Sample>> {
         let mut args = verb.to_vec();
         args.extend(self.ids.iter().map(String::as_str));
-        let mut cmd = self.cmd(bench, &args);
+        let mut cmd = self.cmd(&args);
         self.step(bench, verb[0], &mut cmd, Tree::Whole)
     }
 }
@@ -197,7 +216,9 @@ fn cmdline(pid: i32) -> String {
 }
 
 /// tinydocker: each container's supervisor (`state.runtime_pid` of its
-/// record, a `tinydocker __supervise` process) and its cgroup.
+/// record, a `tinydocker __supervise` process) and its cgroup (the spec's
+/// `linux.cgroupsPath`; `config.cgroup` in a record of before the engine,
+/// the baseline's).
 fn tinydocker_keepers(root: &Path, side: &mut Side) -> Result<()> {
     for id in &side.ids {
         let path = root.join("containers").join(id).join("container.json");
@@ -210,9 +231,12 @@ fn tinydocker_keepers(root: &Path, side: &mut Side) -> Result<()> {
             bail!("container {id}: its record names no live supervisor (runtime_pid {pid})");
         }
         side.keepers.push(Keeper::of(pid));
-        if let Some(cgroup) = record["config"]["cgroup"].as_str() {
-            side.cgroups.push(cgroup.to_string());
-        }
+        let cgroup = record["spec"]["linux"]["cgroupsPath"]
+            .as_str()
+            .or(record["config"]["cgroup"].as_str())
+            .with_context(|| format!("{}: no cgroup path", path.display()))?;
+        side.cgroups
+            .push(cgroup.trim_start_matches('/').to_string());
     }
     Ok(())
 }
@@ -221,7 +245,7 @@ fn tinydocker_keepers(root: &Path, side: &mut Side) -> Result<()> {
 fn podman_keepers(bench: &Bench, side: &mut Side) -> Result<()> {
     let mut args = vec!["inspect", "--format", "{{.State.ConmonPid}}"];
     args.extend(side.ids.iter().map(String::as_str));
-    let mut cmd = side.cmd(bench, &args);
+    let mut cmd = side.cmd(&args);
     let Some(out) = side.step(bench, "inspect", &mut cmd, Tree::Whole)? else {
         return Ok(());
     };
@@ -280,9 +304,9 @@ fn leftovers(bench: &Bench, side: &mut Side) -> Result<()> {
     // tinydocker's `stop` returns once each supervisor has exited: they
     // must be gone now. podman's `rm` returns before each conmon has run
     // its exit command and exited: give them a moment (poll(2) on pidfds).
-    let grace = match side.podman {
-        None => Duration::ZERO,
-        Some(_) => Duration::from_secs(10),
+    let grace = match side.runner {
+        Runner::Podman(_) => Duration::from_secs(10),
+        Runner::Tinydocker(_) | Runner::Baseline(_) => Duration::ZERO,
     };
     let deadline = Instant::now() + grace;
     let mut lingered = 0;
@@ -298,7 +322,7 @@ fn leftovers(bench: &Bench, side: &mut Side) -> Result<()> {
         }
     }
     side.lingered = lingered;
-    let mut cmd = side.cmd(bench, &["ps", "-aq"]);
+    let mut cmd = side.cmd(&["ps", "-aq"]);
     if let Some(ps) = side.step(bench, "ps -aq", &mut cmd, Tree::Whole)? {
         let n = ps.stdout.split_whitespace().count();
         if n > 0 {
@@ -306,9 +330,9 @@ fn leftovers(bench: &Bench, side: &mut Side) -> Result<()> {
         }
     }
     let mounts = cgroup_mounts();
-    match side.podman {
-        None => {
-            let root = &bench.td.root;
+    match side.runner {
+        Runner::Tinydocker(td) | Runner::Baseline(td) => {
+            let root = &td.root;
             for dir in ["containers", "names"] {
                 let entries = fs::read_dir(root.join(dir)).map_or(0, |d| d.count());
                 if entries > 0 {
@@ -327,7 +351,7 @@ fn leftovers(bench: &Bench, side: &mut Side) -> Result<()> {
                 }
             }
         }
-        Some(podman) => {
+        Runner::Podman(podman) => {
             // Container cgroups are named after their ids below the parent.
             for mount in &mounts {
                 let parent = mount.join(podman.cgroup_parent.trim_start_matches('/'));
@@ -346,12 +370,23 @@ fn leftovers(bench: &Bench, side: &mut Side) -> Result<()> {
 
 pub fn fleet(bench: &Bench) -> Result<CaseReport> {
     let n = bench.opts.fleet;
-    let mut sides = vec![Side::new("tinydocker", "tinydocker".into(), None)];
+    let mut sides = vec![Side::new(
+        "tinydocker",
+        "tinydocker".into(),
+        Runner::Tinydocker(&bench.td),
+    )];
+    if let Some(base) = &bench.baseline {
+        sides.push(Side::new(
+            "baseline",
+            format!("baseline {}", base.bin.display()),
+            Runner::Baseline(base),
+        ));
+    }
     if let Some(p) = &bench.podman {
         sides.push(Side::new(
             "podman",
             format!("podman {}", p.version),
-            Some(p),
+            Runner::Podman(p),
         ));
     }
     for i in 0..n {
@@ -366,7 +401,7 @@ pub fn fleet(bench: &Bench) -> Result<CaseReport> {
             let running = ps.stdout.lines().count().saturating_sub(1);
             if running != n && side.failed.is_none() {
                 let what = format!("{running} of {n} containers running after the start");
-                if side.podman.is_none() {
+                if matches!(side.runner, Runner::Tinydocker(_)) {
                     bail!("fleet: {what}");
                 }
                 side.failed = Some(what);
@@ -381,10 +416,19 @@ pub fn fleet(bench: &Bench) -> Result<CaseReport> {
         }
     }
     for side in sides.iter_mut() {
-        match side.podman {
-            None => tinydocker_keepers(&bench.td.root, side)?,
-            Some(_) if side.failed.is_none() => podman_keepers(bench, side)?,
-            Some(_) => {}
+        if side.failed.is_some() {
+            continue;
+        }
+        match side.tinydocker() {
+            Some(td) => {
+                if let Err(e) = tinydocker_keepers(&td.root, side) {
+                    if matches!(side.runner, Runner::Tinydocker(_)) {
+                        return Err(e);
+                    }
+                    side.failed = Some(format!("supervisors: {}", short_error(&e)));
+                }
+            }
+            None => podman_keepers(bench, side)?,
         }
     }
     for side in sides.iter_mut() {
@@ -461,9 +505,9 @@ fn report(bench: &Bench, sides: &[Side]) -> CaseReport {
     for side in sides {
         let total: f64 = side.start.iter().map(|s| s.wall_ms).sum();
         let rss: Vec<f64> = side.keepers.iter().map(|k| k.rss_kib as f64).collect();
-        let keeper = match side.podman {
-            None => "supervisor",
-            Some(_) => "conmon",
+        let keeper = match side.runner {
+            Runner::Podman(_) => "conmon",
+            Runner::Tinydocker(_) | Runner::Baseline(_) => "supervisor",
         };
         let max = side.keepers.iter().map(|k| k.rss_kib).max().unwrap_or(0);
         let anon: Vec<f64> = side.keepers.iter().map(|k| k.anon_kib as f64).collect();

@@ -434,6 +434,14 @@ fn run(bench: &Bench, rootfs_dir: &Path, rootfs_tar: &Path) -> Result<Vec<CaseRe
     if bench.podman.is_some() && bench.runc.is_none() {
         println!("podman: without runc it uses its default runtime, and crun refuses hybrid cgroup hosts (apt-get install runc)");
     }
+    // How much of its binary a process maps (VmRSS) depends on the sizes
+    // of the page-cache folios holding the file, and those on how it got
+    // there: a file just written by `cp` comes in larger ones than one the
+    // kernel read back in. Each binary is read back in afresh, as after a
+    // reboot, so both sides of a comparison start alike.
+    for bin in std::iter::once(&bench.td.bin).chain(bench.baseline.iter().map(|b| &b.bin)) {
+        drop_from_page_cache(bin)?;
+    }
     measure(
         bench.td.cmd(&["import"]).arg(rootfs_tar).arg("busybox"),
         Tree::Whole,
@@ -556,6 +564,32 @@ fn median_of(reports: &[CaseReport], case: Case, label: &str, step: Option<&str>
         .find(|r| r.runtime == label && r.step.as_deref() == step && r.label.starts_with(label))
         .and_then(|r| r.stats())
         .map(|s| s.median_ms)
+}
+
+/// Drop a file's pages from the page cache (`POSIX_FADV_DONTNEED`): the
+/// next reader reads it in again. Nothing else changes.
+fn drop_from_page_cache(path: &Path) -> Result<()> {
+    let file = fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+    // Dirty pages (a file just written) would stay: written back first.
+    file.sync_data()
+        .with_context(|| format!("fsync {}", path.display()))?;
+    // SAFETY: an advice on an open fd; no memory is passed.
+    let rc = unsafe {
+        libc::posix_fadvise(
+            std::os::fd::AsRawFd::as_raw_fd(&file),
+            0,
+            0,
+            libc::POSIX_FADV_DONTNEED,
+        )
+    };
+    if rc != 0 {
+        bail!(
+            "posix_fadvise {}: {}",
+            path.display(),
+            std::io::Error::from_raw_os_error(rc)
+        );
+    }
+    Ok(())
 }
 
 /// The issues' targets for this machine, from this run's figures.
