@@ -33,7 +33,7 @@ pub enum HookPoint {
 }
 
 impl HookPoint {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             HookPoint::Prestart => "prestart",
             HookPoint::CreateRuntime => "createRuntime",

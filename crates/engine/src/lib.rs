@@ -142,6 +142,13 @@ impl Engine {
         self.store.list()
     }
 
+    /// What `f` keeps of each container (`Some`), newest first: each
+    /// record is dropped once `f` has seen it, so listing many holds only
+    /// what is kept (a row of `ps`), not every container's spec.
+    pub fn containers_map<T>(&self, f: impl FnMut(Container) -> Option<T>) -> Result<Vec<T>> {
+        self.store.list_map(f)
+    }
+
     /// A container by name, id or unique id prefix.
     pub fn container(&self, key: &str) -> Result<Container> {
         self.store.find(key)
@@ -305,22 +312,19 @@ impl Engine {
     pub fn remove_network(&self, name: &str) -> Result<Network> {
         self.networks().remove(name, |network| {
             self.store
-                .list()
-                .unwrap_or_default()
-                .into_iter()
-                // One being started (run, start, a restart) that has
-                // claimed its address, and a Dead one (its runtime was
-                // killed), which holds it until rm.
-                .filter(|c| {
-                    c.state.net.as_ref().is_some_and(|n| n.network == network)
+                .list_map(|c| {
+                    // One being started (run, start, a restart) that has
+                    // claimed its address, and a Dead one (its runtime was
+                    // killed), which holds it until rm.
+                    let attached = c.state.net.as_ref().is_some_and(|n| n.network == network)
                         && matches!(
                             c.observe(),
                             Observed::Created | Observed::Running { .. } | Observed::Dead
                         )
-                        && !c.state.net_released
+                        && !c.state.net_released;
+                    attached.then_some(c.config.name)
                 })
-                .map(|c| c.config.name)
-                .collect()
+                .unwrap_or_default()
         })
     }
 

@@ -19,7 +19,7 @@ use std::fs::File;
 use std::io::{self, BufRead, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
@@ -47,9 +47,9 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 /// module's documentation), be one and never return. Call it first thing
 /// in `main` of any program that starts detached containers.
 pub fn run_supervisor_if_asked() {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == MONITOR_ARG) {
-        monitor_main(&args[2..]);
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == MONITOR_ARG) {
+        monitor_main(args.collect());
     }
 }
 
@@ -145,7 +145,7 @@ fn supervisor(
     // of the setup reach them.
     redirect_to_null(&[0, 1]);
     let mut report = File::from(report);
-    match launch_with_pipes(engine, interactive, tty, launch) {
+    match launch_with_pipes(interactive, tty, launch) {
         Err(err) => {
             let kind = match err.exec_failure() {
                 Some(ExecFailure::NotFound) => "not-found",
@@ -161,7 +161,7 @@ fn supervisor(
             redirect_to_null(&[2]);
             // exec returns only when it could not re-execute: monitor from
             // this process instead.
-            let _ = monitor.exec();
+            let _ = monitor.exec(engine.root());
             monitor_and_exit(engine.clone(), monitor)
         }
     }
@@ -170,7 +170,6 @@ fn supervisor(
 /// Give the container pipes for its output (and stdin when interactive),
 /// or its own terminal, and launch it: what the monitor then holds.
 fn launch_with_pipes(
-    engine: &Engine,
     interactive: bool,
     tty: bool,
     launch: impl FnOnce(Stdio) -> Result<Launched>,
@@ -205,7 +204,6 @@ fn launch_with_pipes(
         None => (out.map(|(r, _)| r), err.map(|(r, _)| r)),
     };
     Ok(Monitor {
-        root: engine.store.path.clone(),
         id: launched.container.config.id.clone(),
         log: launched.container.config.log,
         pid: launched.init.pid(),
@@ -219,7 +217,6 @@ fn launch_with_pipes(
 
 /// What the monitor holds: the init (its child) and the output pipes.
 struct Monitor {
-    root: PathBuf,
     id: String,
     log: LogDriver,
     pid: i32,
@@ -233,24 +230,23 @@ fn fd_arg(fd: &Option<OwnedFd>) -> String {
         .map_or("-".to_string(), |fd| fd.as_raw_fd().to_string())
 }
 
-fn parse_fd(arg: &OsString) -> Result<Option<OwnedFd>> {
-    match arg.to_str() {
-        Some("-") => Ok(None),
-        Some(n) => {
-            let fd: RawFd = n
-                .parse()
-                .map_err(|_| Error::Invalid(format!("bad fd {n:?}")))?;
+/// A fd argument: "-" for none (the outer option: whether it parses).
+fn parse_fd(arg: &OsString) -> Option<Option<OwnedFd>> {
+    match arg.to_str()? {
+        "-" => Some(None),
+        n => {
+            let fd: RawFd = n.parse().ok()?;
             // SAFETY: the fd was passed on by the process image before the
             // exec, for this one owner.
-            Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
+            Some(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
         }
-        None => Err(Error::Invalid("bad fd argument".into())),
     }
 }
 
 impl Monitor {
-    /// Re-execute this binary as the monitor; returns only on failure.
-    fn exec(&self) -> io::Error {
+    /// Re-execute this binary as the monitor of the container under
+    /// `root`; returns only on failure.
+    fn exec(&self, root: &Path) -> io::Error {
         // Nothing else of this process's fds (some inherited from the
         // user's shell) goes on into the monitor.
         let _ = tinydocker_ns::child::mark_fds_cloexec();
@@ -258,23 +254,29 @@ impl Monitor {
             // Cleared on the fds it hands on, so they survive the exec.
             let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty()));
         }
-        let args = [
-            "tinydocker".to_string(),
-            MONITOR_ARG.to_string(),
-            self.root.to_string_lossy().into_owned(),
-            self.id.clone(),
-            match self.log {
-                LogDriver::JsonFile => "json-file".to_string(),
-                LogDriver::None => "none".to_string(),
-            },
+        let (pid, out, err, stdin) = (
             self.pid.to_string(),
             fd_arg(&self.out),
             fd_arg(&self.err),
             fd_arg(&self.stdin),
+        );
+        let args: [&[u8]; 9] = [
+            b"tinydocker",
+            MONITOR_ARG.as_bytes(),
+            root.as_os_str().as_bytes(),
+            self.id.as_bytes(),
+            match self.log {
+                LogDriver::JsonFile => b"json-file",
+                LogDriver::None => b"none",
+            },
+            pid.as_bytes(),
+            out.as_bytes(),
+            err.as_bytes(),
+            stdin.as_bytes(),
         ];
         let Ok(argv) = args
             .iter()
-            .map(|a| CString::new(a.as_bytes()))
+            .map(|a| CString::new(*a))
             .collect::<Result<Vec<_>, _>>()
         else {
             return io::Error::from(io::ErrorKind::InvalidInput);
@@ -287,8 +289,8 @@ impl Monitor {
 
     /// Copy the container's output into the log until the init exited and
     /// every writer of the pipes is gone; return how the init ended.
-    fn relay(&mut self) -> Result<ExitStatus> {
-        let path = self.root.join("containers").join(&self.id).join(LOG_FILE);
+    fn relay(&mut self, root: &Path) -> Result<ExitStatus> {
+        let path = root.join("containers").join(&self.id).join(LOG_FILE);
         // Without a log the output is still drained, or the container
         // would block on a full pipe.
         let mut log = match self.log {
@@ -350,7 +352,7 @@ fn monitor_and_exit(engine: Engine, mut monitor: Monitor) -> ! {
     let code = match monitor_once(&engine, &mut monitor) {
         Ok(Some(next)) => {
             // Restarted: the same again, as a fresh monitor image.
-            let _ = next.exec();
+            let _ = next.exec(engine.root());
             monitor_and_exit(engine, next)
         }
         Ok(None) => 0,
@@ -370,11 +372,11 @@ const RESET_AFTER: Duration = Duration::from_secs(10);
 /// says so, start the container again and return its new monitor.
 fn monitor_once(engine: &Engine, monitor: &mut Monitor) -> Result<Option<Monitor>> {
     let store = &engine.store;
-    let status = monitor.relay()?;
+    let status = monitor.relay(engine.root())?;
     monitor.stdin = None;
     let mut container = store.find(&monitor.id)?;
     let cgroup = container
-        .cgroup(&Layout::detect()?)
+        .cgroup(&Layout::detect()?)?
         .ok_or_else(|| Error::State(format!("container {} has no cgroup", monitor.id)))?;
     finish(engine, &mut container, &cgroup, status, true)?;
     // The restart policy was applied as the exit was recorded, under the
@@ -427,9 +429,9 @@ fn monitor_once(engine: &Engine, monitor: &mut Monitor) -> Result<Option<Monitor
         }
     }
     let interactive = container.config.interactive;
-    let tty = crate::spec::terminal(&container.spec);
+    let tty = crate::spec::terminal(container.spec()?);
     let id = monitor.id.clone();
-    let next = launch_with_pipes(engine, interactive, tty, |stdio| {
+    let next = launch_with_pipes(interactive, tty, |stdio| {
         relaunch(engine, &id, stdio, restarts + 1)
     })?;
     Ok(Some(next))
@@ -454,36 +456,28 @@ fn exited_for_good(engine: &Engine, container: &Container) -> Result<Option<Moni
 }
 
 /// `PROGRAM __supervise ROOT ID LOG PID OUT ERR STDIN`: the re-executed
-/// monitor (see the module's documentation).
-fn monitor_main(args: &[OsString]) -> ! {
-    let parsed = (|| -> Result<Monitor> {
-        let [root, id, log, pid, out, err, stdin] = args else {
-            return Err(Error::Invalid(format!(
-                "usage: {MONITOR_ARG} ROOT ID LOG PID OUT ERR STDIN"
-            )));
-        };
-        Ok(Monitor {
-            root: PathBuf::from(std::ffi::OsStr::from_bytes(root.as_bytes())),
-            id: id.to_string_lossy().into_owned(),
+/// monitor (see the module's documentation). It lives as long as its
+/// container: what it runs before the relay is kept to a few functions
+/// (each page of code it touches stays mapped).
+fn monitor_main(args: Vec<OsString>) -> ! {
+    let parsed = (|| -> Option<(PathBuf, Monitor)> {
+        let [root, id, log, pid, out, err, stdin] = <[OsString; 7]>::try_from(args).ok()?;
+        let monitor = Monitor {
+            id: id.into_string().ok()?,
             log: match log.to_str() {
                 Some("none") => LogDriver::None,
                 _ => LogDriver::JsonFile,
             },
-            pid: pid
-                .to_str()
-                .and_then(|p| p.parse().ok())
-                .ok_or_else(|| Error::Invalid("bad pid".into()))?,
-            out: parse_fd(out)?,
-            err: parse_fd(err)?,
-            stdin: parse_fd(stdin)?,
-        })
+            pid: pid.to_str()?.parse().ok()?,
+            out: parse_fd(&out)?,
+            err: parse_fd(&err)?,
+            stdin: parse_fd(&stdin)?,
+        };
+        Some((PathBuf::from(root), monitor))
     })();
     match parsed {
-        Ok(monitor) => {
-            let engine = Engine::new(monitor.root.clone());
-            monitor_and_exit(engine, monitor)
-        }
+        Some((root, monitor)) => monitor_and_exit(Engine::new(root), monitor),
         // Started by hand with bad arguments: nothing to supervise.
-        Err(_) => std::process::exit(2),
+        None => std::process::exit(2),
     }
 }

@@ -4,7 +4,7 @@
 use anyhow::{anyhow, Result};
 use serde_json::{json, Value};
 use tinydocker_engine::spec::{resources::resources_from_spec, security::caps_from_spec};
-use tinydocker_engine::{Container, Engine, Observed};
+use tinydocker_engine::{Container, Engine, Observed, Spec};
 
 use crate::cli::InspectArgs;
 use crate::human::rfc3339;
@@ -18,9 +18,8 @@ struct Bind {
 
 /// The container's bind mounts, read from the spec alone (nothing on the
 /// host is looked at: a source may be gone by now).
-fn binds(c: &Container) -> Vec<Bind> {
-    c.spec
-        .mounts()
+fn binds(spec: &Spec) -> Vec<Bind> {
+    spec.mounts()
         .iter()
         .flatten()
         .filter_map(|m| {
@@ -39,12 +38,12 @@ fn binds(c: &Container) -> Vec<Bind> {
         .collect()
 }
 
-fn container(c: &Container) -> Value {
+fn container(c: &Container) -> Result<Value> {
     let observed = c.observe();
     let config = &c.config;
     let origin = &config.origin;
     let state = &c.state;
-    let spec = &c.spec;
+    let spec = c.spec()?;
     let process = spec.process().as_ref();
     let linux = spec.linux().as_ref();
     let running = matches!(observed, Observed::Running { .. });
@@ -73,7 +72,7 @@ fn container(c: &Container) -> Value {
             )
         })
         .collect();
-    let binds = binds(c);
+    let binds = binds(spec);
     let args = c.args();
     let capabilities = caps_from_spec(
         process
@@ -81,8 +80,8 @@ fn container(c: &Container) -> Value {
             .and_then(|caps| caps.bounding().as_ref()),
     )
     .unwrap_or_default();
-    let cgroup = c.cgroup_path();
-    json!({
+    let cgroup = c.cgroup_path()?;
+    Ok(json!({
         "Id": config.id,
         "Created": rfc3339(config.created),
         "Path": args.first(),
@@ -165,7 +164,7 @@ fn container(c: &Container) -> Value {
             "Destination": m.target,
             "RW": !m.read_only,
         })).collect::<Vec<_>>(),
-    })
+    }))
 }
 
 pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32> {
@@ -174,7 +173,7 @@ pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32> {
     for key in &args.objects {
         // Containers first, then networks, then images, as docker looks.
         if let Ok(c) = engine.container(key) {
-            out.push(container(&c));
+            out.push(container(&c)?);
         } else if let Some(n) = engine.network(key)? {
             out.push(json!({
                 "Name": n.name,

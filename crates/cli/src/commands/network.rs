@@ -43,9 +43,7 @@ pub fn network(engine: &Engine, cmd: NetworkCommand) -> Result<i32> {
                     .network(name)?
                     .ok_or_else(|| anyhow!("network {name} not found"))?;
                 let containers: serde_json::Map<String, serde_json::Value> = engine
-                    .containers()?
-                    .into_iter()
-                    .filter_map(|c| {
+                    .containers_map(|c| {
                         let net = c.state.net.clone()?;
                         (net.network == n.name && matches!(c.observe(), Observed::Running { .. }))
                             .then(|| {
@@ -58,7 +56,8 @@ pub fn network(engine: &Engine, cmd: NetworkCommand) -> Result<i32> {
                                     }),
                                 )
                             })
-                    })
+                    })?
+                    .into_iter()
                     .collect();
                 out.push(serde_json::json!({
                     "Name": n.name,

@@ -50,34 +50,27 @@ fn command_text(c: &Container, no_trunc: bool) -> String {
 }
 
 pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
-    let containers: Vec<(Container, Observed)> = engine
-        .containers()?
-        .into_iter()
-        .map(|c| {
-            let o = c.observe();
-            (c, o)
-        })
-        .filter(|(_, o)| args.all || matches!(o, Observed::Running { .. }))
-        .collect();
-    let id = |c: &Container| {
-        if args.no_trunc {
-            c.config.id.clone()
-        } else {
-            c.short_id().to_string()
-        }
+    // One row of fields per container, each record dropped once read.
+    let rows = engine.containers_map(|c| {
+        let o = c.observe();
+        (args.all || matches!(o, Observed::Running { .. })).then(|| fields(&c, o, args.no_trunc))
+    })?;
+    let field = |row: &[(&str, String)], name: &str| {
+        row.iter()
+            .find(|(k, _)| *k == name)
+            .map_or(String::new(), |(_, v)| v.clone())
     };
     if let Some(format) = args.format.as_deref().filter(|f| *f != "table") {
         let mut out = String::new();
-        for (c, o) in &containers {
-            let fields = fields(c, *o, args.no_trunc);
+        for row in rows {
             if format == "json" {
-                let object: serde_json::Map<String, serde_json::Value> = fields
+                let object: serde_json::Map<String, serde_json::Value> = row
                     .into_iter()
                     .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
                     .collect();
                 out.push_str(&serde_json::Value::Object(object).to_string());
             } else {
-                out.push_str(&template(format, &fields)?);
+                out.push_str(&template(format, &row)?);
             }
             out.push('\n');
         }
@@ -85,23 +78,26 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
         return Ok(0);
     }
     if args.quiet {
-        for (c, _) in &containers {
-            println!("{}", id(c));
+        for row in &rows {
+            println!("{}", field(row, "ID"));
         }
         return Ok(0);
     }
-    let rows: Vec<Vec<String>> = containers
+    let table: Vec<Vec<String>> = rows
         .iter()
-        .map(|(c, o)| {
-            vec![
-                id(c),
-                c.config.image.clone(),
-                command_text(c, args.no_trunc),
-                format!("{} ago", human::duration(human::since(c.config.created))),
-                status_text(*o),
-                ports_text(c),
-                c.config.name.clone(),
+        .map(|row| {
+            [
+                "ID",
+                "Image",
+                "Command",
+                "RunningFor",
+                "Status",
+                "Ports",
+                "Names",
             ]
+            .iter()
+            .map(|name| field(row, name))
+            .collect()
         })
         .collect();
     super::print_table(
@@ -114,7 +110,7 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
             "PORTS",
             "NAMES",
         ],
-        &rows,
+        &table,
     );
     Ok(0)
 }

@@ -81,11 +81,9 @@ const HEADER: [&str; 8] = [
 
 pub fn stats(engine: &Engine, args: StatsArgs) -> Result<i32> {
     let containers: Vec<Container> = if args.containers.is_empty() {
-        engine
-            .containers()?
-            .into_iter()
-            .filter(|c| args.all || matches!(c.observe(), Observed::Running { .. }))
-            .collect()
+        engine.containers_map(|c| {
+            (args.all || matches!(c.observe(), Observed::Running { .. })).then_some(c)
+        })?
     } else {
         args.containers
             .iter()

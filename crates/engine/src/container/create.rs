@@ -90,12 +90,7 @@ pub(crate) fn launch(
     // pid, when the container is whole, and the directory renamed then.
     let layer_on_disk = matches!(config.rootfs, Rootfs::Layers(_)) && !config.auto_remove;
     let making = store.begin(&id, &cgroup_path, layer_on_disk)?;
-    let mut container = Container {
-        dir: making.clone(),
-        spec,
-        config,
-        state,
-    };
+    let mut container = Container::new(making.clone(), spec, config, state);
     let prepared = match Prepared::new(store, &container, &making, &cgroup, stdio) {
         Ok(prepared) => prepared,
         Err(e) => {
@@ -149,7 +144,7 @@ pub(crate) fn launch(
     };
     let mut attempt = 0;
     container.dir = loop {
-        match store.create(&container.spec, &container.config, &running, &making) {
+        match store.create(&mut container.spec, &container.config, &running, &making) {
             Ok(dir) => break dir,
             // A generated name that happens to be taken: try a longer one.
             Err(_) if !named && attempt < 8 => {

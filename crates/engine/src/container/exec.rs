@@ -142,9 +142,9 @@ fn layers_of(container: &Container) -> Vec<PathBuf> {
     match &container.config.rootfs {
         Rootfs::Layers(layers) => layers.clone(),
         Rootfs::Path => container
-            .spec
-            .root()
-            .as_ref()
+            .spec()
+            .ok()
+            .and_then(|s| s.root().as_ref())
             .map(|r| vec![r.path().clone()])
             .unwrap_or_default(),
     }
@@ -172,7 +172,7 @@ pub(crate) fn exec(engine: &Engine, key: &str, request: ExecRequest) -> Result<E
     }
     let init =
         Process::open(container.state.pid, container.state.pid_start).ok_or_else(not_running)?;
-    let process = spec::process(&container.spec)?;
+    let process = spec::process(container.spec()?)?;
 
     let available = caps::current_bounding();
     let mut privileges = spec::security::privileges(process, available)?;
@@ -189,7 +189,7 @@ pub(crate) fn exec(engine: &Engine, key: &str, request: ExecRequest) -> Result<E
         };
     }
     let seccomp = match container
-        .spec
+        .spec()?
         .linux()
         .as_ref()
         .and_then(|l| l.seccomp().as_ref())
@@ -213,7 +213,7 @@ pub(crate) fn exec(engine: &Engine, key: &str, request: ExecRequest) -> Result<E
     } else {
         workdir
     };
-    let cgroup = container.cgroup(&Layout::detect()?);
+    let cgroup = container.cgroup(&Layout::detect()?)?;
     let join: Vec<String> = cgroup
         .as_ref()
         .and_then(AnyManager::self_join_files)

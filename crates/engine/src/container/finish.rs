@@ -48,9 +48,9 @@ pub(crate) fn finish(
         code: status.code(),
         oom_killed: state.oom_killed,
         memory_limit: container
-            .spec
-            .linux()
-            .as_ref()
+            .spec()
+            .ok()
+            .and_then(|s| s.linux().as_ref())
             .and_then(|l| l.resources().as_ref())
             .and_then(|r| r.memory().as_ref())
             .and_then(|m| m.limit())
@@ -143,7 +143,7 @@ pub(crate) fn release_runtime(
     if let Err(e) = remove_cgroup(cgroup) {
         engine.warn(&format!(
             "remove cgroup {}: {}",
-            container.cgroup_path(),
+            container.cgroup_path().unwrap_or_default(),
             Error::from(e).one_line()
         ));
     }
@@ -161,13 +161,30 @@ pub(crate) fn release_runtime(
 /// The spec's `poststart` hooks, once the command runs: a failure is a
 /// warning.
 pub(crate) fn poststart(engine: &Engine, container: &Container, pid: i32) {
+    hooks_and_warn(engine, container, HookPoint::Poststart, Some(pid));
+}
+
+/// Run the spec's hooks at `point`; a failure (the spec's too) is a
+/// warning.
+fn hooks_and_warn(engine: &Engine, container: &Container, point: HookPoint, pid: Option<i32>) {
+    let spec = match container.spec() {
+        Ok(spec) => spec,
+        Err(e) => {
+            return engine.warn(&format!(
+                "warning: the {} hooks of {} were not run: {}",
+                point.name(),
+                container.config.name,
+                e.one_line()
+            ))
+        }
+    };
     hooks::run_and_warn(
-        HookPoint::Poststart,
+        point,
         &HookState {
             id: &container.config.id,
-            pid: Some(pid),
+            pid,
             bundle: &container.dir,
-            spec: &container.spec,
+            spec,
         },
         &|w| engine.warn(&w),
     );
@@ -176,14 +193,5 @@ pub(crate) fn poststart(engine: &Engine, container: &Container, pid: i32) {
 /// The spec's `poststop` hooks, once what the run held is released: a
 /// failure is a warning.
 fn poststop(engine: &Engine, container: &Container) {
-    hooks::run_and_warn(
-        HookPoint::Poststop,
-        &HookState {
-            id: &container.config.id,
-            pid: None,
-            bundle: &container.dir,
-            spec: &container.spec,
-        },
-        &|w| engine.warn(&w),
-    );
+    hooks_and_warn(engine, container, HookPoint::Poststop, None);
 }

@@ -102,7 +102,7 @@ impl Prepared {
         cgroup: &AnyManager,
         stdio: Stdio,
     ) -> Result<Prepared> {
-        let (spec, config) = (&container.spec, &container.config);
+        let (spec, config) = (container.spec()?, &container.config);
         let process = spec::process(spec)?;
         let args = spec::args(spec)?;
         let env = process.env().clone().unwrap_or_default();
@@ -343,7 +343,11 @@ fn etc_files(store: &Store, container: &Container, dir: &Path) -> Vec<ProvidedFi
     let Some(etc) = &config.etc_files else {
         return Vec::new();
     };
-    let hostname = container.spec.hostname().clone().unwrap_or_default();
+    let hostname = container
+        .spec()
+        .ok()
+        .and_then(|s| s.hostname().clone())
+        .unwrap_or_default();
     let files = EtcFiles {
         hostname: &hostname,
         name: &config.name,
@@ -411,7 +415,7 @@ pub(crate) fn to_the_barrier(
         id: &container.config.id,
         pid: Some(init.pid()),
         bundle: &container.dir,
-        spec: &container.spec,
+        spec: container.spec()?,
     };
     hooks::run(HookPoint::Prestart, &state, None)?;
     hooks::run(HookPoint::CreateRuntime, &state, None)?;
@@ -445,12 +449,13 @@ pub(crate) fn from_the_barrier(
     if let Some(net) = &container.state.net {
         publish(net)?;
     }
-    if !hooks::hooks_at(&container.spec, HookPoint::StartContainer).is_empty() {
+    let spec = container.spec()?;
+    if !hooks::hooks_at(spec, HookPoint::StartContainer).is_empty() {
         let state = HookState {
             id: &container.config.id,
             pid: Some(init.pid()),
             bundle: &container.dir,
-            spec: &container.spec,
+            spec,
         };
         let pidfd = crate::sys::pidfd_open(init.pid()).map_err(|e| Error::sys("pidfd_open", e))?;
         hooks::run(HookPoint::StartContainer, &state, Some(pidfd.as_fd()))?;

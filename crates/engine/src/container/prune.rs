@@ -21,24 +21,20 @@ pub struct Pruned {
 
 pub(crate) fn prune(engine: &Engine) -> Result<Pruned> {
     let mut pruned = Pruned::default();
-    for container in engine.store.list()? {
-        // A restarting one (waiting out its backoff, or being started
-        // again) counts as running, as in docker.
-        if container.observe().active() {
-            continue;
-        }
-        let size = disk_usage(&container.dir);
-        match remove(engine, &container.config.id, false) {
+    // A restarting one (waiting out its backoff, or being started again)
+    // counts as running, as in docker.
+    let stopped = engine
+        .store
+        .list_map(|c| (!c.observe().active()).then_some((c.config.id, c.dir)))?;
+    for (id, dir) in stopped {
+        let size = disk_usage(&dir);
+        match remove(engine, &id, false) {
             Ok(()) => {
-                pruned.removed.push(container.config.id);
+                pruned.removed.push(id);
                 pruned.reclaimed += size;
             }
             // Started meanwhile: not stopped any more, so not pruned.
-            Err(_)
-                if engine
-                    .store
-                    .find(&container.config.id)
-                    .is_ok_and(|c| c.observe().active()) => {}
+            Err(_) if engine.store.find(&id).is_ok_and(|c| c.observe().active()) => {}
             Err(e) => pruned.failed.push(e),
         }
     }

@@ -30,7 +30,7 @@ pub(crate) fn remove(engine: &Engine, key: &str, force: bool) -> Result<()> {
         }
         // Its runtime then releases what the container held and records
         // the exit (under the container's lock, so not while we hold it).
-        wait_for_runtime(&container);
+        wait_for_runtime((container.state.runtime_pid, container.state.runtime_start));
     }
     // A killed `--rm` container's own runtime may have removed it by now:
     // gone, as asked.

@@ -19,7 +19,7 @@ use crate::{supervisor, Engine};
 pub(crate) fn start(engine: &Engine, key: &str) -> Result<()> {
     let container = engine.store.find(key)?;
     let interactive = container.config.interactive;
-    let tty = crate::spec::terminal(&container.spec);
+    let tty = crate::spec::terminal(container.spec()?);
     let id = container.config.id.clone();
     supervisor::detach(engine, interactive, tty, None, |stdio, _| {
         relaunch(engine, &id, stdio, 0)
@@ -82,7 +82,7 @@ pub(crate) fn relaunch(
         c
     };
     let layout = Layout::detect()?;
-    let cgroup = AnyManager::new(&layout, container.cgroup_path());
+    let cgroup = AnyManager::new(&layout, container.cgroup_path()?);
     let mut init = None;
     match relaunch_steps(engine, &mut container, &cgroup, stdio, &mut init) {
         Ok(terminal) => {
@@ -136,7 +136,7 @@ fn relaunch_steps(
         Netlink::new()?.delete_link(&host_if)?;
     }
     let prepared = Prepared::new(&engine.store, container, &container.dir, cgroup, stdio)?;
-    let path = container.cgroup_path();
+    let path = container.cgroup_path()?;
     container.state.device_cgroup = prepared.make_cgroup(cgroup, &path)?;
     if let Some(why) = container.state.device_cgroup.strip_prefix("unavailable: ") {
         engine.warn(&format!(
@@ -255,22 +255,22 @@ impl Drop for NetUndo<'_> {
 
 /// A published host port must not be in use by a running container.
 fn check_ports(engine: &Engine, ports: &[PortMapping]) -> Result<()> {
-    for other in engine.store.list()? {
+    // Each other container's published ports and name (not its record).
+    let others = engine.store.list_map(|other| {
         // A Dead one (its runtime was killed) still holds its ports until
         // rm, and one being set up holds them already.
         if matches!(other.observe(), Observed::Exited { .. }) || other.state.net_released {
-            continue;
+            return None;
         }
-        let Some(net) = &other.state.net else {
-            continue;
-        };
+        Some((other.config.name, other.state.net?.ports))
+    })?;
+    for (name, theirs) in &others {
         for mine in ports {
-            if let Some(theirs) = net.ports.iter().find(|p| p.conflicts(mine)) {
+            if let Some(theirs) = theirs.iter().find(|p| p.conflicts(mine)) {
                 return Err(Error::State(format!(
-                    "Bind for {}:{} failed: port is already allocated (published by container {}: {theirs})",
+                    "Bind for {}:{} failed: port is already allocated (published by container {name}: {theirs})",
                     mine.host_ip.map_or("0.0.0.0".to_string(), |ip| ip.to_string()),
                     mine.host_port,
-                    other.config.name
                 )));
             }
         }
@@ -281,9 +281,13 @@ fn check_ports(engine: &Engine, ports: &[PortMapping]) -> Result<()> {
 /// What a container killed with its runtime (or by a reboot) may still
 /// hold: its cgroup, and its network side unless released.
 pub(crate) fn release_leftovers(engine: &Engine, container: &Container) -> Result<()> {
-    if let Some(cgroup) = container.cgroup(&Layout::detect()?) {
-        remove_cgroup(&cgroup)
-            .with_context(|| format!("remove cgroup {}", container.cgroup_path()))?;
+    if let Some(cgroup) = container.cgroup(&Layout::detect()?)? {
+        remove_cgroup(&cgroup).with_context(|| {
+            format!(
+                "remove cgroup {}",
+                container.cgroup_path().unwrap_or_default()
+            )
+        })?;
     }
     if let (Some(net), false) = (&container.state.net, container.state.net_released) {
         if let Err(e) =

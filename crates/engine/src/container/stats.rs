@@ -22,7 +22,7 @@ pub(crate) fn sample(c: &Container) -> Sample {
     Sample {
         stats: Layout::detect()
             .ok()
-            .and_then(|layout| c.cgroup(&layout))
+            .and_then(|layout| c.cgroup(&layout).ok().flatten())
             .and_then(|m| m.stats().ok()),
         net: net_io(c.state.pid),
         at: Instant::now(),

@@ -68,11 +68,11 @@ pub(crate) fn settled(engine: &Engine, key: &str) -> Result<Container> {
     }
 }
 
-/// Wait (up to 30 s) for the runtime that supervises the container to
-/// finish: it records the exit and releases what the container held.
-pub(crate) fn wait_for_runtime(container: &Container) {
-    if let Some(runtime) = Process::open(container.state.runtime_pid, container.state.runtime_start)
-    {
+/// Wait (up to 30 s) for the runtime that supervises a container (its
+/// record's `runtime_pid` and `runtime_start`) to finish: it records the
+/// exit and releases what the container held.
+pub(crate) fn wait_for_runtime((pid, start): (i32, u64)) {
+    if let Some(runtime) = Process::open(pid, start) {
         runtime.wait(Some(Duration::from_secs(30)));
     }
 }
@@ -101,6 +101,8 @@ pub(crate) fn stop(
     grace: Duration,
     mut stopped: impl FnMut(&str),
 ) -> Result<()> {
+    // Of each container, only what the wait needs is kept (not its
+    // record: stopping hundreds at once stays small).
     let mut stopping = Vec::new();
     for key in keys {
         let container = mark_stopped(engine, &settled(engine, key)?)?;
@@ -110,10 +112,11 @@ pub(crate) fn stop(
                 .signal(signal)
                 .map_err(|e| Error::sys("send the signal", e))?;
         }
-        stopping.push((key, container, process));
+        let runtime = (container.state.runtime_pid, container.state.runtime_start);
+        stopping.push((key, runtime, process));
     }
     let deadline = Instant::now() + grace;
-    for (key, container, process) in stopping {
+    for (key, runtime, process) in stopping {
         if let Some(process) = process {
             let left = deadline.saturating_duration_since(Instant::now());
             if !process.wait(Some(left)) {
@@ -124,7 +127,7 @@ pub(crate) fn stop(
             }
         }
         // Running or waiting to restart: its runtime records the end.
-        wait_for_runtime(&container);
+        wait_for_runtime(runtime);
         stopped(key);
     }
     Ok(())

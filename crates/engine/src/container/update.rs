@@ -26,7 +26,7 @@ pub(crate) fn update(
         )));
     }
     let current_spec = container
-        .spec
+        .spec()?
         .linux()
         .as_ref()
         .and_then(|l| l.resources().clone());
@@ -35,14 +35,14 @@ pub(crate) fn update(
         None => Resources::default(),
     };
     let resources = change(&current)?;
-    let cgroup = container.cgroup(&layout).ok_or_else(|| {
+    let cgroup = container.cgroup(&layout)?.ok_or_else(|| {
         Error::State(format!("container {} has no cgroup", container.config.name))
     })?;
     cgroup
         .apply(&resources)
         .with_context(|| format!("update the limits of {}", container.config.name))?;
     let updated = resources_to_spec(&resources, current_spec.as_ref());
-    if let Some(linux) = container.spec.linux_mut() {
+    if let Some(linux) = container.spec_mut()?.linux_mut() {
         linux.set_resources(Some(updated));
     }
     let state = container.state.clone();

@@ -27,9 +27,9 @@ mod watch;
 
 use std::fs;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::Spec;
 use tinydocker_cgroups::{AnyManager, Layout, Manager};
 use tinydocker_fs::ImageStore;
 
@@ -40,7 +40,7 @@ use crate::proc::{pid_start_time, this_process};
 pub(crate) use lock::HostLock;
 pub use lock::{lock_file, Lock};
 pub use names::{generate_name, new_id, validate_name};
-pub(crate) use record::{write_record, RECORD};
+pub(crate) use record::{write_record, StoredSpec, RECORD};
 pub use record::{Container, Observed, State, Status};
 pub use watch::{deadline, readable, Watch};
 
@@ -181,7 +181,7 @@ impl Store {
     /// directory (for the caller's next attempt or [`Store::abandon`]).
     pub fn create(
         &self,
-        spec: &Spec,
+        spec: &mut StoredSpec,
         config: &ContainerConfig,
         state: &State,
         making: &Path,
@@ -229,21 +229,22 @@ impl Store {
     /// (whatever is left in it is killed first), the name it had taken,
     /// and the directory.
     fn sweep_unfinished(&self, making: &Path, id: &str) {
+        // The file is written before the cgroup is made: one cut short
+        // (empty, or part of the path) names no cgroup of this container,
+        // and nothing is removed by it.
+        let from_file = || match fs::read_to_string(making.join(MAKING_CGROUP)) {
+            Ok(path) => path,
+            Err(_) => format!("{DEFAULT_CGROUP_PARENT}/{id}"),
+        };
         let cgroup = match Container::load(making) {
             Ok(c) => {
                 let name_file = self.names_dir().join(&c.config.name);
                 if read_name(&name_file).is_some_and(|holder| holder == c.config.id) {
                     let _ = fs::remove_file(&name_file);
                 }
-                c.cgroup_path()
+                c.cgroup_path().unwrap_or_else(|_| from_file())
             }
-            // The file is written before the cgroup is made: one cut short
-            // (empty, or part of the path) names no cgroup of this
-            // container, and nothing is removed by it.
-            Err(_) => match fs::read_to_string(making.join(MAKING_CGROUP)) {
-                Ok(path) => path,
-                Err(_) => format!("{DEFAULT_CGROUP_PARENT}/{id}"),
-            },
+            Err(_) => from_file(),
         };
         let ours = cgroup
             .strip_suffix(id)
@@ -263,6 +264,13 @@ impl Store {
 
     /// Every container with a readable record, newest first.
     pub fn list(&self) -> Result<Vec<Container>> {
+        self.list_map(Some)
+    }
+
+    /// Every container, newest first, each handed to `f` as it is read
+    /// and dropped after: only what `f` keeps of it (`Some`) is held, not
+    /// every record at once.
+    pub fn list_map<T>(&self, mut f: impl FnMut(Container) -> Option<T>) -> Result<Vec<T>> {
         let dir = self.containers_dir();
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -284,11 +292,14 @@ impl Store {
             }
             // A directory without a record is a creation cut short: not a container.
             if let Ok(c) = Container::load(&entry.path()) {
-                all.push(c);
+                let created = c.config.created;
+                if let Some(kept) = f(c) {
+                    all.push((created, kept));
+                }
             }
         }
-        all.sort_by_key(|c| std::cmp::Reverse(c.config.created));
-        Ok(all)
+        all.sort_by_key(|(created, _)| std::cmp::Reverse(*created));
+        Ok(all.into_iter().map(|(_, kept)| kept).collect())
     }
 
     /// Find a container by name, full id or unique id prefix.
@@ -302,9 +313,20 @@ impl Store {
             }
         }
         if key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let mut matches: Vec<Container> = self
-                .list()?
-                .into_iter()
+            // A container's directory is named by its id: only those whose
+            // name starts with the key are read.
+            let dir = self.containers_dir();
+            let entries = match fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(Error::NoSuchContainer(key.to_string()))
+                }
+                Err(e) => return Err(Error::io("read", &dir, e)),
+            };
+            let mut matches: Vec<Container> = entries
+                .flatten()
+                .filter(|e| e.file_name().as_bytes().starts_with(key.as_bytes()))
+                .filter_map(|e| Container::load(&e.path()).ok())
                 .filter(|c| c.config.id.starts_with(key))
                 .collect();
             match matches.len() {
@@ -352,11 +374,7 @@ impl Store {
 
     /// The images containers use: (image id, container id).
     pub fn images_in_use(&self) -> Result<Vec<(String, String)>> {
-        Ok(self
-            .list()?
-            .into_iter()
-            .map(|c| (c.config.image_id.clone(), c.config.id.clone()))
-            .collect())
+        self.list_map(|c| Some((c.config.image_id, c.config.id)))
     }
 }
 
@@ -377,5 +395,48 @@ impl ImageHold {
         if let Some(lock) = self.0 {
             lock.leave_to_forks();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record of a container with this id (the upgraded fixture's).
+    fn record_at(store: &Store, id: &str) {
+        let old: legacy::Record = serde_json::from_str(include_str!("legacy-web.json")).unwrap();
+        let (spec, mut config, state) = old.upgrade(Path::new("/s/rootfs")).unwrap();
+        config.id = id.to_string();
+        config.name = format!("c{}", &id[..6]);
+        let dir = store.containers_dir().join(id);
+        fs::create_dir_all(&dir).unwrap();
+        record::write_record(&dir, &mut StoredSpec::new(spec), &config, &state).unwrap();
+    }
+
+    #[test]
+    fn find_by_id_or_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let (a, b) = (
+            format!("abc1{}", "0".repeat(60)),
+            format!("abc2{}", "0".repeat(60)),
+        );
+        record_at(&store, &a);
+        record_at(&store, &b);
+        // A directory that is no container (a creation cut short).
+        fs::create_dir_all(
+            store
+                .containers_dir()
+                .join(format!("abc3{}", "0".repeat(60))),
+        )
+        .unwrap();
+        assert_eq!(store.find(&a).unwrap().config.id, a);
+        assert_eq!(store.find("abc2").unwrap().config.id, b);
+        assert!(matches!(
+            store.find("abc"),
+            Err(Error::AmbiguousPrefix { count: 2, .. })
+        ));
+        assert!(matches!(store.find("abc3"), Err(Error::NoSuchContainer(_))));
+        assert!(matches!(store.find("ff"), Err(Error::NoSuchContainer(_))));
     }
 }

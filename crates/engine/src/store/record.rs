@@ -10,9 +10,11 @@
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use tinydocker_cgroups::{AnyManager, Layout};
 use tinydocker_fs::write_atomic;
 
@@ -183,29 +185,100 @@ impl Observed {
     }
 }
 
+/// A container's spec as its record holds it: the JSON is parsed on first
+/// use only (listing containers, stopping one, recording an exit need
+/// their configuration and state, not the spec), and written back as it
+/// was read while nothing changes it.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredSpec {
+    /// The spec's JSON; `None` once the parsed spec was changed.
+    json: Option<Box<RawValue>>,
+    parsed: OnceLock<Spec>,
+}
+
+impl StoredSpec {
+    pub(crate) fn new(spec: Spec) -> StoredSpec {
+        StoredSpec {
+            json: None,
+            parsed: OnceLock::from(spec),
+        }
+    }
+
+    fn from_json(json: Box<RawValue>) -> StoredSpec {
+        StoredSpec {
+            json: Some(json),
+            parsed: OnceLock::new(),
+        }
+    }
+
+    fn get(&self, dir: &Path) -> Result<&Spec> {
+        if let Some(spec) = self.parsed.get() {
+            return Ok(spec);
+        }
+        let json = self
+            .json
+            .as_ref()
+            .expect("a spec is parsed or has its JSON");
+        let spec: Spec = serde_json::from_str(json.get()).map_err(|e| Error::Context {
+            context: format!("parse the spec in {}", dir.join(RECORD).display()),
+            source: Box::new(e.into()),
+        })?;
+        Ok(self.parsed.get_or_init(|| spec))
+    }
+
+    fn get_mut(&mut self, dir: &Path) -> Result<&mut Spec> {
+        self.get(dir)?;
+        self.json = None;
+        Ok(self.parsed.get_mut().expect("just parsed"))
+    }
+
+    /// The JSON to write, made from the parsed spec if it changed.
+    fn json(&mut self) -> Result<&RawValue> {
+        if self.json.is_none() {
+            let spec = self.parsed.get().expect("a spec is parsed or has its JSON");
+            self.json = Some(serde_json::value::to_raw_value(spec)?);
+        }
+        Ok(self.json.as_deref().expect("just made"))
+    }
+}
+
 #[derive(Serialize)]
 struct RecordRef<'a> {
-    spec: &'a Spec,
+    spec: &'a RawValue,
     config: &'a ContainerConfig,
     state: &'a State,
 }
 
 #[derive(Deserialize)]
 struct Record {
-    spec: Spec,
+    spec: Box<RawValue>,
     config: ContainerConfig,
     state: State,
 }
 
+/// Of a record on disk, what another process may have changed since this
+/// one read it: its spec (`update`'s limits) and the user's stop mark.
+#[derive(Deserialize)]
+struct Changes {
+    spec: Box<RawValue>,
+    state: Mark,
+}
+
+#[derive(Deserialize)]
+struct Mark {
+    #[serde(default)]
+    stopped_by_user: bool,
+}
+
 pub(crate) fn write_record(
     dir: &Path,
-    spec: &Spec,
+    spec: &mut StoredSpec,
     config: &ContainerConfig,
     state: &State,
 ) -> Result<()> {
     let path = dir.join(RECORD);
     let data = serde_json::to_vec(&RecordRef {
-        spec,
+        spec: spec.json()?,
         config,
         state,
     })?;
@@ -217,8 +290,8 @@ pub(crate) fn write_record(
 pub struct Container {
     /// `containers/<id>/`.
     pub dir: PathBuf,
-    /// What to run.
-    pub spec: Spec,
+    /// What to run ([`Container::spec`]).
+    pub(crate) spec: StoredSpec,
     /// What the engine does beside.
     pub config: ContainerConfig,
     /// How it is going.
@@ -230,13 +303,18 @@ impl Container {
         let path = dir.join(RECORD);
         let data = fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
         let (spec, config, state) = match serde_json::from_slice::<Record>(&data) {
-            Ok(record) => (record.spec, record.config, record.state),
+            Ok(record) => (
+                StoredSpec::from_json(record.spec),
+                record.config,
+                record.state,
+            ),
             Err(e) => match serde_json::from_slice::<super::legacy::Record>(&data) {
                 // `containers/<id>` of the state root, whose `rootfs` the
                 // containers mount their roots on.
                 Ok(old) => {
                     let root = dir.parent().and_then(Path::parent).unwrap_or(dir);
-                    old.upgrade(&root.join("rootfs"))?
+                    let (spec, config, state) = old.upgrade(&root.join("rootfs"))?;
+                    (StoredSpec::new(spec), config, state)
                 }
                 Err(_) => {
                     return Err(Error::Context {
@@ -254,6 +332,33 @@ impl Container {
         })
     }
 
+    /// A container made here, not yet recorded.
+    pub(crate) fn new(
+        dir: PathBuf,
+        spec: Spec,
+        config: ContainerConfig,
+        state: State,
+    ) -> Container {
+        Container {
+            dir,
+            spec: StoredSpec::new(spec),
+            config,
+            state,
+        }
+    }
+
+    /// What to run: its OCI runtime spec (parsed from the record on first
+    /// use; an error if the record's spec cannot be read).
+    pub fn spec(&self) -> Result<&Spec> {
+        self.spec.get(&self.dir)
+    }
+
+    /// The spec, to change it: the record gets the changed spec when it is
+    /// next written.
+    pub(crate) fn spec_mut(&mut self) -> Result<&mut Spec> {
+        self.spec.get_mut(&self.dir)
+    }
+
     /// 64 hex digits.
     pub fn id(&self) -> &str {
         &self.config.id
@@ -269,25 +374,41 @@ impl Container {
         &self.config.id[..12]
     }
 
-    /// The command and its arguments (the spec's `process.args`).
-    pub fn args(&self) -> &[String] {
-        self.spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.args().as_deref())
+    /// The command and its arguments (the spec's `process.args`; none if
+    /// the spec cannot be read). Read without parsing the whole spec when
+    /// it is not parsed yet (`ps` over many containers).
+    pub fn args(&self) -> Vec<String> {
+        if let (None, Some(json)) = (self.spec.parsed.get(), &self.spec.json) {
+            #[derive(Deserialize)]
+            struct Args {
+                process: Option<Process>,
+            }
+            #[derive(Deserialize)]
+            struct Process {
+                args: Option<Vec<String>>,
+            }
+            return serde_json::from_str::<Args>(json.get())
+                .ok()
+                .and_then(|a| a.process?.args)
+                .unwrap_or_default();
+        }
+        self.spec()
+            .ok()
+            .and_then(|s| s.process().as_ref())
+            .and_then(|p| p.args().clone())
             .unwrap_or_default()
     }
 
     /// The cgroup, relative to the hierarchy roots (`tinydocker/<id>`);
     /// "" when the spec names none.
-    pub fn cgroup_path(&self) -> String {
-        crate::spec::cgroup_path(&self.spec)
+    pub fn cgroup_path(&self) -> Result<String> {
+        Ok(crate::spec::cgroup_path(self.spec()?))
     }
 
     /// The container's cgroup manager (None for a spec without a cgroup).
-    pub fn cgroup(&self, layout: &Layout) -> Option<AnyManager> {
-        let path = self.cgroup_path();
-        (!path.is_empty()).then(|| AnyManager::new(layout, &path))
+    pub fn cgroup(&self, layout: &Layout) -> Result<Option<AnyManager>> {
+        let path = self.cgroup_path()?;
+        Ok((!path.is_empty()).then(|| AnyManager::new(layout, &path)))
     }
 
     /// Record a new state (atomically; no fsync: runtime state does not
@@ -322,21 +443,16 @@ impl Container {
         };
         // A stop, kill or rm -f may have marked the run since this process
         // read the record: the mark stays (only a user's `start` clears it,
-        // under the lock).
-        if let Ok(on_disk) = serde_json::from_slice::<Record>(&data) {
+        // under the lock). And `update` may have changed its limits: the
+        // spec on disk is the one to keep (nothing else in it changes).
+        if let Ok(on_disk) = serde_json::from_slice::<Changes>(&data) {
             state.stopped_by_user |= on_disk.state.stopped_by_user;
-            // And `update` may have changed its limits.
-            let resources = on_disk
-                .spec
-                .linux()
-                .as_ref()
-                .and_then(|l| l.resources().clone());
-            if let Some(linux) = self.spec.linux_mut() {
-                linux.set_resources(resources);
+            if self.spec.json.as_ref().map(|j| j.get()) != Some(on_disk.spec.get()) {
+                self.spec = StoredSpec::from_json(on_disk.spec);
             }
         }
         adjust(&mut state);
-        write_record(&self.dir, &self.spec, &self.config, &state)?;
+        write_record(&self.dir, &mut self.spec, &self.config, &state)?;
         self.state = state;
         Ok(())
     }
@@ -344,7 +460,7 @@ impl Container {
     /// Rewrite the record (spec, config and state) while the caller holds
     /// [`Container::lock`].
     pub fn save_state_locked(&mut self, state: State) -> Result<()> {
-        write_record(&self.dir, &self.spec, &self.config, &state)?;
+        write_record(&self.dir, &mut self.spec, &self.config, &state)?;
         self.state = state;
         Ok(())
     }
