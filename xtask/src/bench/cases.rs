@@ -1,5 +1,5 @@
 //! Cases 1-4 and 6: the same operation with each runtime, runs alternating
-//! (A B C A B C ...) after warm-up runs, so a drift of the machine touches
+//! (A B C C B A A B C ...) after warm-up runs, so a drift of the machine touches
 //! every runtime alike and run i of a peer can be paired with run i of
 //! tinydocker.
 
@@ -82,17 +82,29 @@ impl<'a> Contender<'a> {
 }
 
 /// `warmup` + `runs` rounds; in each, every contender still standing runs
-/// once, in order.
+/// once: in order, then in reverse order in the next round (A B C C B A A
+/// B C ...). What a run leaves the machine doing for a moment (a network
+/// namespace the kernel tears down in the background, podman's cleanup)
+/// then falls on each neighbour alike, not always on the same one.
 pub fn alternate(contenders: &mut [Contender], bench: &Bench) -> Result<()> {
     let warmup = bench.opts.warmup;
     for i in 0..warmup + bench.opts.runs {
-        for c in contenders.iter_mut() {
+        for c in in_turn(contenders, i) {
             if c.failed.is_none() {
                 c.step(i, warmup, bench)?;
             }
         }
     }
     Ok(())
+}
+
+/// The items in order in even rounds, in reverse order in odd ones.
+pub fn in_turn<T>(items: &mut [T], round: usize) -> Box<dyn Iterator<Item = &mut T> + '_> {
+    if round.is_multiple_of(2) {
+        Box::new(items.iter_mut())
+    } else {
+        Box::new(items.iter_mut().rev())
+    }
 }
 
 /// The `--baseline` binary's side of a case, beside tinydocker's: the same

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 
+use super::cases::in_turn;
 use super::measure::{
     measure, median, pairwise_ratio, pidfd_open, short_error, Sample, Stats, Tree,
 };
@@ -390,7 +391,7 @@ pub fn fleet(bench: &Bench) -> Result<CaseReport> {
         ));
     }
     for i in 0..n {
-        for side in sides.iter_mut() {
+        for side in in_turn(&mut sides, i) {
             side.run_detached(bench, i)?;
         }
     }
@@ -408,8 +409,8 @@ pub fn fleet(bench: &Bench) -> Result<CaseReport> {
             }
         }
     }
-    for _ in 0..bench.opts.runs {
-        for side in sides.iter_mut() {
+    for i in 0..bench.opts.runs {
+        for side in in_turn(&mut sides, i) {
             if let Some(s) = side.ps(bench)? {
                 side.ps.push(s);
             }

@@ -12,7 +12,7 @@
 //!    stop, rm, and the memory each one keeps (see `fleet.rs`).
 //! 6. `import`     import of a 50 MiB rootfs tarball.
 //!
-//! Each runtime runs in turn (A B C A B C ...) after warm-up rounds, and
+//! Each runtime runs in turn (A B C C B A A B C ...) after warm-up rounds, and
 //! each row gives the median, min and max wall time, the median CPU time of
 //! the whole process tree, the peak RSS of the runtime's process, and the
 //! median of the pairwise ratios to tinydocker (see `measure.rs` for what
