@@ -1,7 +1,7 @@
 //! `stop`, `kill` and `inspect` of containers run in the foreground.
 
 use serde_json::Value;
-use tinydocker_tests::TestRoot;
+use tinydocker_tests::{TempDir, TestRoot};
 
 const TRAP: &str = "trap 'exit 5' TERM; echo ready; while :; do sleep 0.1; done";
 
@@ -121,4 +121,39 @@ fn inspect_shows_containers_images_and_networks() {
     root.run(&["inspect", "nosuchthing"])
         .usage_error()
         .stderr_has("No such object");
+}
+
+#[test]
+fn inspect_shows_volumes_even_once_their_sources_are_gone() {
+    let root = TestRoot::new();
+    let dir = TempDir::new("inspect-volumes");
+    let (ro, rw) = (dir.join("ro"), dir.join("rw"));
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::create_dir(&rw).unwrap();
+    let (ro_flag, rw_flag) = (
+        format!("{}:/data:ro", ro.display()),
+        format!("{}:/work", rw.display()),
+    );
+    root.run(&[
+        "run", "--name", "vols", "-v", &ro_flag, "-v", &rw_flag, "busybox", "true",
+    ])
+    .ok();
+    // Sources gone: inspect reads the spec, not the host.
+    std::fs::remove_dir(&ro).unwrap();
+    std::fs::remove_dir(&rw).unwrap();
+    let c = inspect(&root, "vols");
+    let binds: Vec<&str> = c["HostConfig"]["Binds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap())
+        .collect();
+    assert_eq!(binds, [ro_flag.as_str(), rw_flag.as_str()]);
+    let mounts = c["Mounts"].as_array().unwrap();
+    assert_eq!(mounts.len(), 2);
+    assert_eq!(mounts[0]["Destination"], "/data");
+    assert_eq!(mounts[0]["RW"], false);
+    assert_eq!(mounts[1]["Source"], rw.display().to_string());
+    assert_eq!(mounts[1]["RW"], true);
+    root.run(&["rm", "vols"]).ok();
 }
