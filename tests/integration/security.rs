@@ -995,15 +995,20 @@ fn start_needs_the_device_nodes_still_on_the_host() {
         "true",
     ])
     .ok();
+    let state = || {
+        let out = root.run(&["inspect", "dev"]);
+        out.ok();
+        let all: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        all[0]["State"].clone()
+    };
+    let before = state();
+    assert_eq!(before["Status"], "exited");
     fs::remove_file(&node).unwrap();
     root.run(&["start", "dev"])
         .usage_error()
         .stderr_has("error gathering device information while adding custom device");
     // Nothing of the attempt is left: the container is as it was.
-    let out = root.run(&["inspect", "dev"]);
-    out.ok();
-    let all: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(all[0]["State"]["Status"], "exited");
+    assert_eq!(state(), before);
     root.run(&["rm", "dev"]).ok();
 }
 

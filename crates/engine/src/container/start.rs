@@ -43,18 +43,19 @@ pub(crate) fn relaunch(
         };
         // Read again under the lock: another command may have started it.
         let mut c = store.find(&found.config.id)?;
-        match c.observe() {
-            Observed::Running { .. } | Observed::Created => {
-                return Err(Error::State(format!(
-                    "container {} is already running",
-                    c.config.name
-                )))
-            }
-            // Killed with its runtime (or by a reboot): what it held first.
-            Observed::Dead | Observed::Exited { .. } | Observed::Restarting { .. } => {
-                release_leftovers(engine, &c)?
-            }
+        if matches!(c.observe(), Observed::Running { .. } | Observed::Created) {
+            return Err(Error::State(format!(
+                "container {} is already running",
+                c.config.name
+            )));
         }
+        // The `--device` nodes must still be on the host: checked before
+        // anything of the container changes.
+        for device in &c.config.origin.devices {
+            crate::spec::defaults::device_node(&device.host, &device.container)?;
+        }
+        // Killed with its runtime (or by a reboot): what it held first.
+        release_leftovers(engine, &c)?;
         // A restart the user's stop, kill or rm -f overtook: none.
         if restarts > 0 && c.state.stopped_by_user {
             let mut state = c.state.clone();
@@ -113,10 +114,6 @@ fn relaunch_steps(
     init: &mut Option<tinydocker_ns::Child>,
 ) -> Result<Option<std::os::fd::OwnedFd>> {
     let id = container.config.id.clone();
-    // The `--device` nodes must still be there on the host.
-    for device in &container.config.origin.devices {
-        crate::spec::defaults::device_node(&device.host, &device.container)?;
-    }
     // Held until the container runs, as a first run holds it.
     let mut _ports_lock = None;
     if let Some(bridge) = container.config.bridge.clone() {
@@ -281,13 +278,20 @@ fn check_ports(engine: &Engine, ports: &[PortMapping]) -> Result<()> {
 /// What a container killed with its runtime (or by a reboot) may still
 /// hold: its cgroup, and its network side unless released.
 pub(crate) fn release_leftovers(engine: &Engine, container: &Container) -> Result<()> {
-    if let Some(cgroup) = container.cgroup(&Layout::detect()?)? {
-        remove_cgroup(&cgroup).with_context(|| {
+    match container.cgroup(&Layout::detect()?) {
+        Ok(Some(cgroup)) => remove_cgroup(&cgroup).with_context(|| {
             format!(
                 "remove cgroup {}",
                 container.cgroup_path().unwrap_or_default()
             )
-        })?;
+        })?,
+        Ok(None) => {}
+        // A record whose spec this build cannot read: still removable.
+        Err(e) => engine.warn(&format!(
+            "warning: the cgroup of {} is not known, left as it is: {}",
+            container.config.name,
+            e.one_line()
+        )),
     }
     if let (Some(net), false) = (&container.state.net, container.state.net_released) {
         if let Err(e) =
