@@ -447,8 +447,18 @@ impl Container {
         // spec on disk is the one to keep (nothing else in it changes).
         if let Ok(on_disk) = serde_json::from_slice::<Changes>(&data) {
             state.stopped_by_user |= on_disk.state.stopped_by_user;
-            if self.spec.json.as_ref().map(|j| j.get()) != Some(on_disk.spec.get()) {
-                self.spec = StoredSpec::from_json(on_disk.spec);
+            match &self.spec.json {
+                Some(ours) if ours.get() == on_disk.spec.get() => {}
+                Some(_) => self.spec = StoredSpec::from_json(on_disk.spec),
+                // Changed here (spec_mut): ours, with the limits on disk.
+                None => {
+                    let resources = serde_json::from_str::<Spec>(on_disk.spec.get())
+                        .ok()
+                        .and_then(|s| s.linux().as_ref()?.resources().clone());
+                    if let Some(linux) = self.spec_mut()?.linux_mut() {
+                        linux.set_resources(resources);
+                    }
+                }
             }
         }
         adjust(&mut state);
