@@ -19,7 +19,6 @@ use oci_spec::runtime::{ContainerState, Hook, Hooks, Spec, State};
 
 use crate::error::{invalid, Error, Result};
 use crate::store::readable;
-use crate::sys;
 
 /// When a hook runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,7 +201,8 @@ fn run_one(hook: &Hook, state: &[u8], init: Option<BorrowedFd<'_>>) -> Result<()
         // A hook that does not read its state is no failure.
         let _ = stdin.write_all(state);
     }
-    let pidfd = sys::pidfd_open(child.id() as i32).map_err(|e| Error::sys("pidfd_open", e))?;
+    let pidfd =
+        tinydocker_ns::pidfd::open(child.id() as i32).map_err(|e| Error::sys("pidfd_open", e))?;
     let deadline = hook
         .timeout()
         .map(|t| Instant::now() + Duration::from_secs(t as u64));

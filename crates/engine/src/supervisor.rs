@@ -299,8 +299,8 @@ impl Monitor {
         };
         // The init is our own unreaped child: the pid cannot name another
         // process.
-        let pidfd =
-            crate::sys::pidfd_open(self.pid).map_err(|e| Error::sys("open the init's pidfd", e))?;
+        let pidfd = tinydocker_ns::pidfd::open(self.pid)
+            .map_err(|e| Error::sys("open the init's pidfd", e))?;
         let mut status = None;
         let mut buf = [0u8; 8192];
         while status.is_none() || self.out.is_some() || self.err.is_some() {

@@ -39,6 +39,23 @@ mod sync;
 mod sys;
 
 pub use clone::{spawn, Child, Namespaces};
+
+/// Processes by pidfd (nix has no pidfd calls).
+pub mod pidfd {
+    use std::io;
+    use std::os::fd::{BorrowedFd, OwnedFd};
+
+    /// `pidfd_open(2)`: a descriptor that names process `pid` (never a
+    /// later one that reuses the pid), readable once it has exited.
+    pub fn open(pid: i32) -> io::Result<OwnedFd> {
+        Ok(crate::sys::pidfd_open(pid)?)
+    }
+
+    /// `pidfd_send_signal(2)`, without siginfo.
+    pub fn send_signal(pidfd: BorrowedFd<'_>, signal: i32) -> io::Result<()> {
+        Ok(crate::sys::pidfd_send_signal(pidfd, signal)?)
+    }
+}
 pub use error::Error;
 pub use signals::{SignalForwarder, FORWARDED_SIGNALS};
 pub use status::ExitStatus;

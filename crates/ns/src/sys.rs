@@ -107,6 +107,15 @@ pub(crate) unsafe fn clone(
     Ok((pid, pidfd))
 }
 
+/// `pidfd_open(2)`: a file descriptor that names the process `pid` (and
+/// no later one that reuses the pid), readable once it has exited.
+pub(crate) fn pidfd_open(pid: i32) -> Result<OwnedFd, Errno> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: a fresh fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
 /// `pidfd_send_signal(2)` with no siginfo: nix has no pidfd calls.
 pub(crate) fn pidfd_send_signal(pidfd: BorrowedFd<'_>, signal: i32) -> Result<(), Errno> {
     // SAFETY: an open pidfd, a signal number and a null siginfo.

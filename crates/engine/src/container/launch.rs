@@ -426,7 +426,8 @@ pub(crate) fn to_the_barrier(
             Barrier::Failed(failure) => return Err(prepared.failed(init, failure)),
             Barrier::Ended => return Ok(Reached::Ended),
         }
-        let pidfd = crate::sys::pidfd_open(init.pid()).map_err(|e| Error::sys("pidfd_open", e))?;
+        let pidfd =
+            tinydocker_ns::pidfd::open(init.pid()).map_err(|e| Error::sys("pidfd_open", e))?;
         hooks::run(HookPoint::CreateContainer, &state, Some(pidfd.as_fd()))?;
         init.go()?;
     }
@@ -457,7 +458,8 @@ pub(crate) fn from_the_barrier(
             bundle: &container.dir,
             spec,
         };
-        let pidfd = crate::sys::pidfd_open(init.pid()).map_err(|e| Error::sys("pidfd_open", e))?;
+        let pidfd =
+            tinydocker_ns::pidfd::open(init.pid()).map_err(|e| Error::sys("pidfd_open", e))?;
         hooks::run(HookPoint::StartContainer, &state, Some(pidfd.as_fd()))?;
     }
     init.go()?;

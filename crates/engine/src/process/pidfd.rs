@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use crate::proc::pid_start_time;
 use crate::store::{deadline, readable};
-use crate::sys;
 
 /// A live process, by pidfd.
 #[derive(Debug)]
@@ -23,14 +22,14 @@ impl Process {
         if pid <= 0 {
             return None;
         }
-        let fd = sys::pidfd_open(pid).ok()?;
+        let fd = tinydocker_ns::pidfd::open(pid).ok()?;
         // Checked after opening: from here on the pidfd names this process.
         (pid_start_time(pid) == Some(start)).then_some(Process { fd })
     }
 
     /// Send `signal`; a process that has exited meanwhile is no error.
     pub fn signal(&self, signal: i32) -> io::Result<()> {
-        match sys::pidfd_send_signal(self.fd.as_fd(), signal) {
+        match tinydocker_ns::pidfd::send_signal(self.fd.as_fd(), signal) {
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
             other => other,
         }
