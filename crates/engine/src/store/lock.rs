@@ -48,13 +48,17 @@ pub(crate) fn locked_by_others(file: File) -> bool {
 
 /// Take an exclusive lock on `path`, creating the file if needed.
 pub fn lock_file(path: &Path) -> Result<Lock> {
-    let file = File::options()
+    flock(open_lock(path)?, path, How::Exclusive)
+}
+
+/// Open (create if needed) the file of a lock.
+fn open_lock(path: &Path) -> Result<File> {
+    File::options()
         .create(true)
         .truncate(false)
         .write(true)
         .open(path)
-        .map_err(|e| Error::io("open lock", path, e))?;
-    flock(file, path, How::Exclusive)
+        .map_err(|e| Error::io("open lock", path, e))
 }
 
 /// A host-wide lock on a file that exists only while someone holds it, so
@@ -69,12 +73,7 @@ pub(crate) struct HostLock {
 impl HostLock {
     pub(crate) fn take(path: &Path) -> Result<HostLock> {
         loop {
-            let file = File::options()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(path)
-                .map_err(|e| Error::io("open lock", path, e))?;
+            let file = open_lock(path)?;
             let held = file.metadata().map_err(|e| Error::io("stat", path, e))?;
             let lock = flock(file, path, How::Exclusive)?;
             match fs::metadata(path) {
