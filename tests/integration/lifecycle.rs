@@ -142,3 +142,35 @@ fn rm_of_a_missing_container_fails() {
     root.run(&["rm", "-f", "no-such-container"]).usage_error();
     root.assert_no_containers();
 }
+
+#[test]
+fn a_record_whose_spec_cannot_be_read_is_listed_and_removable() {
+    let root = TestRoot::new();
+    root.run(&["run", "--name", "odd", "busybox", "true"]).ok();
+    let id = root
+        .run(&["ps", "-aq", "--no-trunc"])
+        .text()
+        .trim()
+        .to_string();
+    // A spec this build cannot read (as one of another version might be).
+    let path = root
+        .path()
+        .join("containers")
+        .join(&id)
+        .join("container.json");
+    let mut record = root.record(&id);
+    record["spec"]["linux"]["namespaces"] = serde_json::json!(5);
+    std::fs::write(&path, serde_json::to_vec(&record).unwrap()).unwrap();
+    root.run(&["ps", "-a", "--format", "{{.Names}}"])
+        .ok()
+        .stdout_is("odd");
+    root.run(&["inspect", "odd"])
+        .usage_error()
+        .stderr_has("parse the spec in");
+    root.run(&["rm", "odd"])
+        .ok()
+        .stdout_is("odd")
+        .stderr_has("the cgroup of odd is not known");
+    root.run(&["ps", "-aq"]).ok().stdout_is("");
+    assert!(!root.path().join("containers").join(&id).exists());
+}

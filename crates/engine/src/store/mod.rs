@@ -439,4 +439,57 @@ mod tests {
         assert!(matches!(store.find("abc3"), Err(Error::NoSuchContainer(_))));
         assert!(matches!(store.find("ff"), Err(Error::NoSuchContainer(_))));
     }
+
+    /// The pids limit of a container's spec, as read back.
+    fn pids_limit(store: &Store, id: &str) -> Option<i64> {
+        let c = store.find(id).unwrap();
+        let spec = c.spec().unwrap();
+        Some(
+            spec.linux()
+                .as_ref()?
+                .resources()
+                .as_ref()?
+                .pids()
+                .as_ref()?
+                .limit(),
+        )
+    }
+
+    #[test]
+    fn saving_a_state_keeps_the_limits_on_disk_and_a_spec_changed_here() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let id = format!("abc1{}", "0".repeat(60));
+        record_at(&store, &id);
+        let (mut unchanged, mut changed) = (store.find(&id).unwrap(), store.find(&id).unwrap());
+        // Another process sets new limits (as `update` does).
+        let mut other = store.find(&id).unwrap();
+        let mut resources = oci_spec::runtime::LinuxResources::default();
+        resources.set_pids(Some(
+            oci_spec::runtime::LinuxPidsBuilder::default()
+                .limit(7)
+                .build()
+                .unwrap(),
+        ));
+        other
+            .spec_mut()
+            .unwrap()
+            .linux_mut()
+            .as_mut()
+            .unwrap()
+            .set_resources(Some(resources));
+        other.save_state_locked(other.state.clone()).unwrap();
+        // One that read the record before saves a state: the limits stay.
+        unchanged.save_state(unchanged.state.clone()).unwrap();
+        assert_eq!(pids_limit(&store, &id), Some(7));
+        // One that changed its spec meanwhile keeps its change, and the limits.
+        changed
+            .spec_mut()
+            .unwrap()
+            .set_hostname(Some("changed".into()));
+        changed.save_state(changed.state.clone()).unwrap();
+        assert_eq!(pids_limit(&store, &id), Some(7));
+        let back = store.find(&id).unwrap();
+        assert_eq!(back.spec().unwrap().hostname().as_deref(), Some("changed"));
+    }
 }
