@@ -60,6 +60,28 @@ pub struct Resources {
 pub(crate) const DEFAULT_CPU_PERIOD: u64 = 100_000;
 
 impl Resources {
+    /// These limits over `base`: each one set here replaces base's, the
+    /// others stay (an update that names only some).
+    pub fn over(&self, base: &Resources) -> Resources {
+        Resources {
+            cpu_quota: self.cpu_quota.or(base.cpu_quota),
+            cpu_period: self.cpu_period.or(base.cpu_period),
+            cpu_shares: self.cpu_shares.or(base.cpu_shares),
+            cpuset_cpus: self
+                .cpuset_cpus
+                .clone()
+                .or_else(|| base.cpuset_cpus.clone()),
+            cpuset_mems: self
+                .cpuset_mems
+                .clone()
+                .or_else(|| base.cpuset_mems.clone()),
+            memory: self.memory.or(base.memory),
+            memory_swap: self.memory_swap.or(base.memory_swap),
+            memory_reservation: self.memory_reservation.or(base.memory_reservation),
+            pids_limit: self.pids_limit.or(base.pids_limit),
+        }
+    }
+
     /// Check the combinations the kernel would refuse or misread, with the
     /// same rules as runc: a swap limit needs a memory limit no larger than
     /// it; sizes and counts are -1 or positive; cpu lists parse.

@@ -60,6 +60,12 @@ pub struct ContainerConfig {
     /// does not say (for `inspect`).
     #[serde(default)]
     pub origin: Origin,
+    /// An OCI bundle's container (an OCI runtime's `create`): no
+    /// supervisor records its exit, the caller that created it waits for
+    /// its init. Its hooks see its name as the id and this directory as
+    /// the bundle.
+    #[serde(default)]
+    pub bundle: Option<PathBuf>,
 }
 
 /// Where a container's root filesystem comes from.

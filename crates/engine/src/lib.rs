@@ -207,6 +207,45 @@ impl Engine {
         )
     }
 
+    /// An OCI runtime's `create`: make the container of a bundle
+    /// (`config.bundle` set, `config.rootfs` [`Rootfs::Path`]) and leave
+    /// its init, a child of this process, ready to exec its command and
+    /// waiting for [`Engine::start_created`]. This process may exit: the
+    /// init outlives it (its caller, a subreaper, adopts it). On failure
+    /// nothing of it is left.
+    pub fn create(&self, spec: Spec, config: ContainerConfig, stdio: Stdio) -> Result<Launched> {
+        if config.bundle.is_none() {
+            return Err(error::invalid!("create: the configuration names no bundle"));
+        }
+        container::create::launch(self, spec, config, None, stdio)
+    }
+
+    /// Let a container made by [`Engine::create`] run its command (its
+    /// `startContainer` hooks first, its `poststart` hooks after).
+    pub fn start_created(&self, key: &str) -> Result<()> {
+        container::oci::start(self, key)
+    }
+
+    /// Freeze every process of a running container.
+    pub fn pause(&self, key: &str) -> Result<()> {
+        container::oci::set_paused(self, key, true)
+    }
+
+    /// Thaw a paused container.
+    pub fn resume(&self, key: &str) -> Result<()> {
+        container::oci::set_paused(self, key, false)
+    }
+
+    /// The host pids of a container's processes.
+    pub fn processes(&self, container: &Container) -> Result<Vec<i32>> {
+        container::oci::processes(container)
+    }
+
+    /// Send `signal` to every process of a container.
+    pub fn kill_all(&self, key: &str, signal: i32) -> Result<()> {
+        container::oci::signal_all(self, key, signal)
+    }
+
     /// Start a stopped container again, detached, with the same writable
     /// layer, name and configuration.
     pub fn start(&self, key: &str) -> Result<()> {

@@ -128,6 +128,7 @@ impl Fixture {
             init: false,
             log: Default::default(),
             origin: Default::default(),
+            bundle: None,
         }
     }
 

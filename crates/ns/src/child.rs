@@ -119,6 +119,39 @@ pub fn exec_first(candidates: &[&CStr], argv: &[*const c_char], envp: &[*const c
     result
 }
 
+/// Check, as [`exec_first`] would find it, that one of the candidates is
+/// an executable file: `Err(ENOENT)` when none exists, `Err(EACCES)` when
+/// one exists but cannot be executed by this process.
+pub fn find_executable(candidates: &[&CStr]) -> Result<(), i32> {
+    let mut result = libc::ENOENT;
+    for path in candidates {
+        match nix::unistd::access(*path, nix::unistd::AccessFlags::X_OK) {
+            Ok(()) => match nix::sys::stat::stat(*path) {
+                Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => return Ok(()),
+                Ok(_) => result = libc::EACCES,
+                Err(e) => return Err(e as i32),
+            },
+            Err(Errno::ENOENT | Errno::ENOTDIR) => {}
+            Err(Errno::EACCES | Errno::EPERM) => result = libc::EACCES,
+            Err(e) => return Err(e as i32),
+        }
+    }
+    Err(result)
+}
+
+/// Block until one byte can be read from `fd` (a fifo), and read it.
+pub fn read_byte(fd: RawFd) -> Result<(), i32> {
+    let mut buf = [0u8; 1];
+    loop {
+        match sys::with_fd(fd, |fd| nix::unistd::read(fd, &mut buf)) {
+            Ok(1) => return Ok(()),
+            Ok(_) => return Err(libc::EPIPE),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e as i32),
+        }
+    }
+}
+
 /// Write `content` to an existing file (a sysctl under `/proc/sys`) in one
 /// `write(2)`.
 pub fn write_file(path: &CStr, content: &[u8]) -> Result<(), i32> {

@@ -308,8 +308,13 @@ impl Privileges {
             // EINVAL: a kernel without ambient capabilities (before 4.3).
             Ok(()) | Err(Errno::EINVAL) if sets.ambient.0 == 0 => {}
             Ok(()) => {
+                // The kernel raises only what is permitted and
+                // inheritable: the rest is left out, as runc leaves it.
                 for cap in 0..64 {
-                    if sets.ambient.contains(cap) {
+                    if sets.ambient.contains(cap)
+                        && sets.permitted.contains(cap)
+                        && sets.inheritable.contains(cap)
+                    {
                         sys::raise_ambient(cap).map_err(at(Step::Ambient))?;
                     }
                 }

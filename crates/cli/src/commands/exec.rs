@@ -41,6 +41,8 @@ fn exec_blocked(engine: &Engine, args: ExecArgs, signals: &SignalForwarder) -> R
         tty: args
             .tty
             .then(|| user_terminal.and_then(|t| pty::window_size(t).ok())),
+        process: None,
+        detach: false,
     };
     let mut started = engine.exec(&args.container, request)?;
     let status = match &started.terminal {

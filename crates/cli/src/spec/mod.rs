@@ -272,6 +272,7 @@ pub fn build(
             devices: security.devices.iter().map(|(o, _)| o.clone()).collect(),
             seccomp: security.seccomp.describe(),
         },
+        bundle: None,
     };
     Ok((spec, config))
 }

@@ -13,21 +13,27 @@
 //! record says what to undo and keeps why it failed.
 
 use std::convert::identity;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use oci_spec::runtime::Spec;
 use tinydocker_cgroups::{AnyManager, Layout};
 
 use super::finish::failed_start;
-use super::launch::{check, from_the_barrier, to_the_barrier, Launched, Prepared, Reached, Stdio};
+use super::launch::{
+    check, from_the_barrier, to_the_barrier, to_the_park, Launched, Prepared, Reached, Stdio,
+};
 use super::start::{claim_bridge, NetUndo};
 use crate::config::{ContainerConfig, Rootfs};
-use crate::error::{invalid, Result};
+use crate::error::{invalid, Error, Result};
 use crate::proc::{now_nanos, pid_start_time, this_process};
 use crate::spec;
 use crate::store::{
     generate_name, remove_cgroup, validate_name, Container, ImageHold, State, Status,
 };
 use crate::Engine;
+
+/// The fifo an OCI bundle's created container waits on, in its directory.
+pub(crate) const START_FIFO: &str = "start.fifo";
 
 pub(crate) fn launch(
     engine: &Engine,
@@ -36,6 +42,9 @@ pub(crate) fn launch(
     hold: Option<ImageHold>,
     stdio: Stdio,
 ) -> Result<Launched> {
+    // An OCI bundle's container is created here and started by another
+    // process: its init waits, ready to exec, on a fifo.
+    let park = config.bundle.is_some();
     let store = &engine.store;
     if config.id.len() != 64 || !config.id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(invalid!(
@@ -91,13 +100,21 @@ pub(crate) fn launch(
     let layer_on_disk = matches!(config.rootfs, Rootfs::Layers(_)) && !config.auto_remove;
     let making = store.begin(&id, &cgroup_path, layer_on_disk)?;
     let mut container = Container::new(making.clone(), spec, config, state);
-    let prepared = match Prepared::new(store, &container, &making, &cgroup, stdio) {
+    let fifo = match park.then(|| start_fifo(&making)).transpose() {
+        Ok(fifo) => fifo,
+        Err(e) => {
+            store.abandon(&making);
+            return Err(e);
+        }
+    };
+    let mut prepared = match Prepared::new(store, &container, &making, &cgroup, stdio) {
         Ok(prepared) => prepared,
         Err(e) => {
             store.abandon(&making);
             return Err(e);
         }
     };
+    prepared.child.park = fifo.as_ref().map(|f| f.as_raw_fd());
     let device_cgroup = match prepared.make_cgroup(&cgroup, &cgroup_path) {
         Ok(text) => text,
         Err(e) => {
@@ -125,12 +142,14 @@ pub(crate) fn launch(
     // before the record is written: once, as running. A start that failed
     // on the way is recorded too (as docker keeps a container that failed
     // to start), below.
+    // The init holds the fifo now: this process's copy goes.
+    drop(fifo);
     let reached = to_the_barrier(&container, &prepared, &mut init);
     let pid = init.pid();
-    let (me, me_start) = this_process();
+    let (me, me_start) = if park { (0, 0) } else { this_process() };
     let running = State {
         status: match reached {
-            Ok(Reached::Barrier) => Status::Running,
+            Ok(Reached::Barrier) if !park => Status::Running,
             _ => Status::Created,
         },
         pid,
@@ -166,12 +185,22 @@ pub(crate) fn launch(
     drop(ports_lock);
     drop(hold);
     let started = match reached {
+        Ok(Reached::Barrier) if park => to_the_park(&prepared, &mut init).map(Some),
+        Ok(Reached::Ended) if park => Err(Error::Setup(
+            "the container's init ended before it was ready".into(),
+        )),
         Ok(Reached::Barrier) => from_the_barrier(&container, &prepared, &mut init).map(Some),
         // Died on the way: its exit is recorded from its status.
         Ok(Reached::Ended) => Ok(None),
         Err(e) => Err(e),
     };
     match started {
+        Ok(terminal) if park => Ok(Launched {
+            container,
+            init,
+            cgroup,
+            terminal: terminal.and_then(identity),
+        }),
         Ok(terminal) => {
             super::finish::poststart(engine, &container, init.pid());
             Ok(Launched {
@@ -189,4 +218,19 @@ pub(crate) fn launch(
             err,
         )),
     }
+}
+
+/// Make the fifo a created OCI container waits on, and open it for the
+/// init: read-write, so the open does not block and the init's read
+/// blocks until `start` writes.
+fn start_fifo(dir: &std::path::Path) -> Result<OwnedFd> {
+    let path = dir.join(START_FIFO);
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .map_err(|e| Error::io("make the start fifo", &path, e.into()))?;
+    nix::fcntl::open(
+        &path,
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::io("open the start fifo", &path, e.into()))
 }

@@ -74,6 +74,14 @@ pub struct ExecRequest {
     pub interactive: bool,
     /// A pseudo-terminal of the container's own, of this size.
     pub tty: Option<Option<libc::winsize>>,
+    /// An OCI runtime's `exec --process`: the whole process (its args,
+    /// env, cwd, user, capabilities, no_new_privs) instead of the
+    /// container's with the fields above over it (`args`, `env`,
+    /// `workdir` and `user` are then not used).
+    pub process: Option<oci_spec::runtime::Process>,
+    /// The process outlives this one (`exec --detach`): it does not die
+    /// with it.
+    pub detach: bool,
 }
 
 /// A process started in a container: wait for it (with
@@ -98,6 +106,8 @@ struct ExecPlan {
     terminal: Option<RawFd>,
     candidates: Vec<CString>,
     argv: Vec<CString>,
+    /// It does not die with the runtime.
+    detach: bool,
     envp: Vec<CString>,
     privileges: Privileges,
     seccomp: Option<seccomp::Filter>,
@@ -150,7 +160,13 @@ fn layers_of(container: &Container) -> Vec<PathBuf> {
     }
 }
 
-pub(crate) fn exec(engine: &Engine, key: &str, request: ExecRequest) -> Result<ExecProcess> {
+pub(crate) fn exec(engine: &Engine, key: &str, mut request: ExecRequest) -> Result<ExecProcess> {
+    if let Some(p) = &request.process {
+        request.args = p.args().clone().unwrap_or_default();
+        request.env.clear();
+        request.workdir = Some(p.cwd().to_string_lossy().into_owned());
+        request.user = None;
+    }
     if request.args.is_empty() {
         return Err(invalid!("no command given to exec"));
     }
@@ -172,7 +188,10 @@ pub(crate) fn exec(engine: &Engine, key: &str, request: ExecRequest) -> Result<E
     }
     let init =
         Process::open(container.state.pid, container.state.pid_start).ok_or_else(not_running)?;
-    let process = spec::process(container.spec()?)?;
+    let process = match &request.process {
+        Some(own) => own,
+        None => spec::process(container.spec()?)?,
+    };
 
     let available = caps::current_bounding();
     let mut privileges = spec::security::privileges(process, available)?;
@@ -260,6 +279,7 @@ pub(crate) fn exec(engine: &Engine, key: &str, request: ExecRequest) -> Result<E
         envp: cstrings(&env)?,
         privileges,
         seccomp,
+        detach: request.detach,
     };
 
     // Born in the container's PID namespace.
@@ -414,6 +434,15 @@ fn child_main(
             seccomp: STEP_SECCOMP,
             privileges: STEP_PRIVILEGES,
             session: STEP_SESSION,
+        },
+        || {
+            // Armed until here (the runtime waits for the exec); the
+            // process is then its caller's.
+            if plan.detach {
+                if let Err(e) = child::set_parent_death_signal(0) {
+                    chan.fail(STEP_SESSION, e);
+                }
+            }
         },
     );
     child::reset_signals();

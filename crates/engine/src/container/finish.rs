@@ -104,7 +104,8 @@ pub(crate) fn failed_start(
     release_runtime(engine, container, cgroup, Veth::Delete);
     container.state.net_released = true;
     poststop(engine, container);
-    let outcome = if container.config.auto_remove {
+    // An OCI runtime's create that failed leaves nothing, as runc's.
+    let outcome = if container.config.auto_remove || container.config.bundle.is_some() {
         container
             .lock()
             .and_then(|_lock| engine.store.remove(container))
@@ -181,9 +182,9 @@ fn hooks_and_warn(engine: &Engine, container: &Container, point: HookPoint, pid:
     hooks::run_and_warn(
         point,
         &HookState {
-            id: &container.config.id,
+            id: container.hook_id(),
             pid,
-            bundle: &container.dir,
+            bundle: container.bundle(),
             spec,
         },
         &|w| engine.warn(&w),
@@ -192,6 +193,6 @@ fn hooks_and_warn(engine: &Engine, container: &Container, point: HookPoint, pid:
 
 /// The spec's `poststop` hooks, once what the run held is released: a
 /// failure is a warning.
-fn poststop(engine: &Engine, container: &Container) {
+pub(crate) fn poststop(engine: &Engine, container: &Container) {
     hooks_and_warn(engine, container, HookPoint::Poststop, None);
 }

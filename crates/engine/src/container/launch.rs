@@ -141,12 +141,31 @@ impl Prepared {
                 RootSource::Directory(path)
             }
         };
-        let mounts = spec
-            .mounts()
-            .iter()
-            .flatten()
-            .map(spec::mounts::mount_spec)
-            .collect::<Result<Vec<_>>>()?;
+        let mut mounts = Vec::new();
+        let mut layout = None;
+        for m in spec.mounts().iter().flatten() {
+            if m.typ().as_deref() != Some("cgroup") {
+                mounts.push(spec::mounts::mount_spec(m)?);
+                continue;
+            }
+            let layout = match &layout {
+                Some(layout) => layout,
+                None => layout.insert(tinydocker_cgroups::Layout::detect()?),
+            };
+            let own_dirs: Vec<std::path::PathBuf> = cgroup
+                .self_join_files()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|f| f.parent().map(Path::to_path_buf))
+                .collect();
+            mounts.extend(spec::mounts::cgroup_mounts(
+                m,
+                layout,
+                ns.new_cgroup,
+                &own_dirs,
+                cgroup.path(),
+            )?);
+        }
         let rootfs = RootfsSpec {
             root,
             merged: store.mountpoint(),
@@ -258,6 +277,7 @@ impl Prepared {
                     oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0,
                     oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
                 }),
+            park: None,
         };
         Ok(Prepared {
             mounts,
@@ -412,9 +432,9 @@ pub(crate) fn to_the_barrier(
         })?;
     }
     let state = HookState {
-        id: &container.config.id,
+        id: container.hook_id(),
         pid: Some(init.pid()),
-        bundle: &container.dir,
+        bundle: container.bundle(),
         spec: container.spec()?,
     };
     hooks::run(HookPoint::Prestart, &state, None)?;
@@ -453,9 +473,9 @@ pub(crate) fn from_the_barrier(
     let spec = container.spec()?;
     if !hooks::hooks_at(spec, HookPoint::StartContainer).is_empty() {
         let state = HookState {
-            id: &container.config.id,
+            id: container.hook_id(),
             pid: Some(init.pid()),
-            bundle: &container.dir,
+            bundle: container.bundle(),
             spec,
         };
         let pidfd =
@@ -474,6 +494,36 @@ pub(crate) fn from_the_barrier(
     if let Some(failure) = init.wait_exec()? {
         return Err(prepared.failed(init, failure));
     }
+    Ok(terminal)
+}
+
+/// An OCI bundle's container, once recorded created: let the init go on
+/// to where it waits for `start` (its command found, its privileges
+/// dropped). With a terminal, returns the master of its pseudo-terminal.
+pub(crate) fn to_the_park(
+    prepared: &Prepared,
+    init: &mut tinydocker_ns::Child,
+) -> Result<Option<OwnedFd>> {
+    init.go()?;
+    let terminal = if prepared.child.tty.is_some() {
+        match init.receive_fd()? {
+            Ok(master) => Some(master),
+            Err(failure) => return Err(prepared.failed(init, failure)),
+        }
+    } else {
+        None
+    };
+    match init.wait_ready()? {
+        Barrier::Reached => {}
+        Barrier::Failed(failure) => return Err(prepared.failed(init, failure)),
+        Barrier::Ended => {
+            return Err(Error::Setup(
+                "the container's init ended before it was ready".into(),
+            ))
+        }
+    }
+    // It waits on the fifo from here, on its own.
+    init.go()?;
     Ok(terminal)
 }
 

@@ -10,6 +10,7 @@ pub(crate) mod exec;
 pub(crate) mod finish;
 pub(crate) mod images;
 pub(crate) mod launch;
+pub(crate) mod oci;
 pub(crate) mod prune;
 pub(crate) mod remove;
 pub(crate) mod start;

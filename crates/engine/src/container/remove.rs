@@ -56,6 +56,11 @@ pub(crate) fn remove(engine: &Engine, key: &str, force: bool) -> Result<()> {
     // side unless its runtime released it (the address and ports may
     // belong to another container by now).
     release_leftovers(engine, &container)?;
+    // No supervisor ran an OCI bundle's poststop hooks at its exit: its
+    // `delete` does.
+    if container.config.bundle.is_some() {
+        super::finish::poststop(engine, &container);
+    }
     store.remove(&container)
 }
 

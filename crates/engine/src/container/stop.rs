@@ -15,6 +15,11 @@ use crate::Engine;
 pub(crate) fn init_of(c: &Container) -> Option<Process> {
     match c.observe() {
         Observed::Running { .. } => Process::open(c.state.pid, c.state.pid_start),
+        // An OCI bundle's created container waits for start: its init
+        // takes signals (runc's `kill` of a created container).
+        Observed::Created if c.config.bundle.is_some() => {
+            Process::open(c.state.pid, c.state.pid_start)
+        }
         _ => None,
     }
 }

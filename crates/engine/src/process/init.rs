@@ -35,6 +35,7 @@ const STEP_TTY: u32 = 1010;
 const STEP_DOMAINNAME: u32 = 1011;
 const STEP_OOM_SCORE: u32 = 1012;
 const STEP_PERSONALITY: u32 = 1013;
+const STEP_PARK: u32 = 1014;
 /// Joining a namespace by path: this plus its index in `ChildPlan::join`.
 const STEP_JOIN: u32 = 1100;
 /// Dropping privileges: this plus the index of the capability step.
@@ -94,6 +95,10 @@ pub(crate) struct ChildPlan {
     /// The value for `/proc/self/oom_score_adj`.
     pub oom_score_adj: Option<Vec<u8>>,
     pub personality: Option<u64>,
+    /// An OCI runtime's `create`: once ready to exec, tell the runtime
+    /// (which then exits) and wait, outliving it, until a byte can be
+    /// read from this fifo (opened read-write: `start` writes to it).
+    pub park: Option<RawFd>,
 }
 
 impl ChildPlan {
@@ -243,10 +248,19 @@ pub(crate) fn child_main(
             privileges: STEP_PRIVILEGES,
             session: STEP_SESSION,
         },
+        || {
+            if let Some(fifo) = plan.park {
+                park(&chan, fifo, &exec.candidates);
+            }
+        },
     );
     let exec = || -> Infallible {
         child::reset_signals();
         let errno = child::exec_first(&exec.candidates, &exec.argv, &exec.envp);
+        if plan.park.is_some() {
+            // Nobody reads the channel any more: the exit code says it.
+            child::exit(if errno == libc::ENOENT { 127 } else { 126 });
+        }
         chan.fail(STEP_EXEC, errno)
     };
     if plan.init {
@@ -254,6 +268,24 @@ pub(crate) fn child_main(
         chan.fail(STEP_INIT, errno)
     }
     match exec() {}
+}
+
+/// An OCI runtime's created container: check that the command can be
+/// executed (its failure is reported now, while the runtime listens),
+/// stop dying with the runtime, tell it all is ready, and wait for
+/// `start`'s byte on the fifo.
+fn park(chan: &ChildChannel, fifo: RawFd, candidates: &[&CStr]) {
+    if let Err(errno) = child::find_executable(candidates) {
+        chan.fail(STEP_EXEC, errno);
+    }
+    if let Err(e) = child::set_parent_death_signal(0) {
+        chan.fail(STEP_PARK, e);
+    }
+    chan.ready();
+    if child::read_byte(fifo).is_err() {
+        child::exit(1);
+    }
+    child::close(fifo);
 }
 
 /// The step numbers [`lock_down`] reports its failures with.
@@ -271,11 +303,14 @@ pub(crate) struct LockDownSteps {
 /// does). With no_new_privs it is loaded last, so it does not constrain the
 /// runtime's own steps. A change of user clears the parent-death signal: it
 /// is armed again, then the runtime is checked to be still alive.
+/// `last` runs just before a filter loaded last (an OCI container waits
+/// there for `start`, as runc's does).
 pub(crate) fn lock_down(
     chan: &ChildChannel,
     privileges: &Privileges,
     seccomp: Option<&seccomp::Filter>,
     steps: LockDownSteps,
+    last: impl FnOnce(),
 ) {
     let load_seccomp = || {
         if let Some(filter) = seccomp {
@@ -295,6 +330,7 @@ pub(crate) fn lock_down(
         chan.fail(steps.session, e);
     }
     chan.exit_if_parent_gone();
+    last();
     if privileges.no_new_privs {
         load_seccomp();
     }
@@ -342,6 +378,7 @@ pub(crate) fn describe(failure: ChildFailure, mounts: &MountPlan, plan: &ChildPl
         STEP_TTY => format!("set up the pseudo-terminal: {why}"),
         STEP_OOM_SCORE => format!("set the OOM score adjustment: {why}"),
         STEP_PERSONALITY => format!("set the personality: {why}"),
+        STEP_PARK => format!("wait for start: {why}"),
         n if in_range(STEP_JOIN, plan.join.len()) => {
             format!("join the namespace #{}: {why}", n - STEP_JOIN)
         }

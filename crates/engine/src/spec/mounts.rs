@@ -144,6 +144,90 @@ pub fn mount_spec(m: &Mount) -> Result<MountSpec> {
     })
 }
 
+/// A spec's `cgroup` mount made of the host's hierarchies, as runc makes
+/// it: with a cgroup namespace of the container's own, the cgroup
+/// filesystems mounted anew (each then shows the container's cgroup as
+/// its root); without one, the container's own cgroup directories bound.
+/// On cgroup v1 (and hybrid) a tmpfs holds a directory per hierarchy.
+/// `own_dirs`: the container's cgroup directories (v1), `v2_dir` its
+/// directory on v2. The spec's flags (`ro`, `nosuid`, ...) apply to each.
+pub fn cgroup_mounts(
+    m: &Mount,
+    layout: &tinydocker_cgroups::Layout,
+    own_namespace: bool,
+    own_dirs: &[std::path::PathBuf],
+    v2_dir: &Path,
+) -> Result<Vec<MountSpec>> {
+    use tinydocker_cgroups::Layout;
+    let base = mount_spec(m)?;
+    let at = |target: String, source: MountSource, data: String| MountSpec {
+        source,
+        target,
+        data,
+        ..base.clone()
+    };
+    let fresh = |fstype: &str| MountSource::Filesystem {
+        fstype: fstype.into(),
+        source: "cgroup".into(),
+    };
+    let bind = |dir: &Path| MountSource::Bind {
+        source: dir.to_path_buf(),
+        create: Create::Dir,
+        recursive: false,
+    };
+    let dest = base.target.trim_end_matches('/').to_string();
+    let (hierarchies, unified) = match layout {
+        Layout::Unified { .. } => {
+            let source = if own_namespace {
+                fresh("cgroup2")
+            } else {
+                bind(v2_dir)
+            };
+            return Ok(vec![at(base.target.clone(), source, String::new())]);
+        }
+        Layout::Legacy { hierarchies } => (hierarchies, None),
+        Layout::Hybrid {
+            hierarchies,
+            unified,
+        } => (hierarchies, Some(unified)),
+    };
+    let mut out = vec![MountSpec {
+        source: MountSource::Filesystem {
+            fstype: "tmpfs".into(),
+            source: "tmpfs".into(),
+        },
+        target: base.target.clone(),
+        // The directories for the hierarchies are made in it: writable.
+        flags: MountFlags(libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_NODEV),
+        recursive_read_only: false,
+        propagation: base.propagation,
+        data: "mode=755".into(),
+    }];
+    for h in hierarchies {
+        let Some(name) = h.path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let target = format!("{dest}/{name}");
+        if own_namespace {
+            out.push(at(target, fresh("cgroup"), h.controllers.join(",")));
+        } else if let Some(dir) = own_dirs.iter().find(|d| d.starts_with(&h.path)) {
+            out.push(at(target, bind(dir), String::new()));
+        }
+    }
+    if let (Some(unified), true) = (unified, own_namespace) {
+        let name = unified
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("unified");
+        out.push(at(
+            format!("{dest}/{name}"),
+            fresh("cgroup2"),
+            String::new(),
+        ));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

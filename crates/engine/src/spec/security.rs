@@ -56,6 +56,11 @@ const BY_NUMBER: [Capability; 41] = {
     ]
 };
 
+/// The names of every capability tinydocker knows (`CAP_CHOWN`, ...).
+pub fn capability_names() -> Vec<&'static str> {
+    tinydocker_security::caps::NAMES.to_vec()
+}
+
 /// A capability set in the spec's form.
 pub fn caps_to_spec(set: CapSet) -> Capabilities {
     (0..BY_NUMBER.len())

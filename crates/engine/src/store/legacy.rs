@@ -301,6 +301,7 @@ impl Record {
                     Seccomp::Profile(p) => p.display().to_string(),
                 },
             },
+            bundle: None,
         };
         let state = State {
             status: s.status,
@@ -319,6 +320,7 @@ impl Record {
             boot_id: s.boot_id,
             net: c.net,
             device_cgroup: sec.device_cgroup.clone(),
+            paused: false,
         };
         Ok((spec, config, state))
     }

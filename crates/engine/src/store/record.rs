@@ -107,6 +107,9 @@ pub struct State {
     /// spec allows them all.
     #[serde(default)]
     pub device_cgroup: String,
+    /// Its processes are frozen (`pause`).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 impl State {
@@ -129,6 +132,7 @@ impl State {
             stopped_by_user: false,
             net: None,
             device_cgroup: String::new(),
+            paused: false,
         }
     }
 }
@@ -364,6 +368,21 @@ impl Container {
         &self.config.id
     }
 
+    /// The id its hooks (and an OCI runtime's `state`) see: an OCI
+    /// bundle's container is known by its name, others by their id.
+    pub fn hook_id(&self) -> &str {
+        match self.config.bundle {
+            Some(_) => &self.config.name,
+            None => &self.config.id,
+        }
+    }
+
+    /// Its bundle directory as hooks see it: an OCI bundle's, or the
+    /// container's own directory.
+    pub fn bundle(&self) -> &Path {
+        self.config.bundle.as_deref().unwrap_or(&self.dir)
+    }
+
     /// Its name.
     pub fn name(&self) -> &str {
         &self.config.name
@@ -534,6 +553,19 @@ impl Container {
             };
         }
         match self.state.status {
+            // An OCI bundle's: no runtime stays with it, its init tells.
+            Status::Created | Status::Running if self.config.bundle.is_some() => {
+                match (
+                    alive(self.state.pid, self.state.pid_start),
+                    self.state.status,
+                ) {
+                    (false, _) => Observed::Dead,
+                    (true, Status::Created) => Observed::Created,
+                    (true, _) => Observed::Running {
+                        since: self.state.started_at,
+                    },
+                }
+            }
             // Being set up by its runtime, or left half-made by one that
             // was killed.
             Status::Created => {
