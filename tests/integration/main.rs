@@ -20,6 +20,7 @@ mod lifecycle;
 mod logs;
 mod network;
 mod restart;
+mod runtime;
 mod security;
 mod signals;
 mod snapshots;

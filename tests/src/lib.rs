@@ -24,6 +24,8 @@ use std::sync::OnceLock;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub mod oci;
+
 /// How long any one child process may run before it is killed and its test
 /// fails. A safety net against hangs only: far above anything a passing test
 /// needs, and not an assertion about speed.
@@ -62,6 +64,24 @@ pub fn bin() -> &'static Path {
                 exe.display()
             ),
         }
+    })
+}
+
+/// The `tinydocker-runtime` binary under test (the OCI runtime):
+/// `$TINYDOCKER_RUNTIME_BIN`, else the one beside [`bin`].
+pub fn runtime_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let path = match std::env::var_os("TINYDOCKER_RUNTIME_BIN") {
+            Some(path) => PathBuf::from(path),
+            None => bin().with_file_name("tinydocker-runtime"),
+        };
+        assert!(
+            path.is_file(),
+            "no tinydocker-runtime at {}: build it first: cargo build -p tinydocker-runtime (or run cargo xtask test)",
+            path.display()
+        );
+        path
     })
 }
 
@@ -481,6 +501,44 @@ pub fn output(mut cmd: Command, stdin: Option<&[u8]>) -> Out {
         killed_by,
         stdout: String::from_utf8_lossy(&stdout).into_owned(),
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    };
+    assert!(
+        !timed_out,
+        "killed after {WATCHDOG:?} (watchdog): {}",
+        out.describe()
+    );
+    out
+}
+
+/// [`output`] for a command that may leave a process holding its stdout
+/// and stderr (an OCI runtime's `create`: the container inherits them):
+/// they go to files in `dir`, read once the command itself has exited.
+pub fn output_via_files(mut cmd: Command, stdin: Option<&[u8]>, dir: &Path) -> Out {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let (out_path, err_path) = (dir.join(format!(".out-{n}")), dir.join(format!(".err-{n}")));
+    let what = describe_command(&cmd);
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(fs::File::create(&out_path).expect("stdout file"))
+    .stderr(fs::File::create(&err_path).expect("stderr file"));
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+    let pidfd = pidfd_open(child.id());
+    if let Some(data) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin pipe");
+        let _ = pipe.write_all(data);
+    }
+    let (status, timed_out) = wait_or_kill(&mut child, &pidfd);
+    let (code, killed_by) = exit_code(status);
+    let out = Out {
+        what,
+        code,
+        killed_by,
+        stdout: fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: fs::read_to_string(&err_path).unwrap_or_default(),
     };
     assert!(
         !timed_out,

@@ -76,32 +76,49 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 /// 260 KiB of memory of its own (84 KiB left instead of 340). The stack,
 /// heap and mappings are still placed at random; the program's own code
 /// and data are not.
+///
+/// `tinydocker-runtime` (the OCI runtime) is built the same way beside it
+/// ([`runtime_bin`]).
 pub fn build(release: bool) -> Result<PathBuf> {
-    let mut cmd = cargo();
     if release {
-        cmd.args([
-            "rustc",
+        for package in ["tinydocker", "tinydocker-runtime"] {
+            let mut cmd = cargo();
+            cmd.args([
+                "rustc",
+                "--quiet",
+                "--release",
+                "-p",
+                package,
+                "--bin",
+                package,
+                "--",
+            ])
+            .args(["-C", "target-feature=+crt-static"])
+            .args(["-C", "relocation-model=static"])
+            // libseccomp's archive (libseccomp-dev), linked in as well.
+            .env("LIBSECCOMP_LINK_TYPE", "static")
+            .env("LIBSECCOMP_LIB_PATH", "/usr/lib/x86_64-linux-gnu");
+            run(&mut cmd)?;
+        }
+    } else {
+        run(cargo().args([
+            "build",
             "--quiet",
-            "--release",
             "-p",
             "tinydocker",
-            "--bin",
-            "tinydocker",
-            "--",
-        ])
-        .args(["-C", "target-feature=+crt-static"])
-        .args(["-C", "relocation-model=static"])
-        // libseccomp's archive (libseccomp-dev), linked in as well.
-        .env("LIBSECCOMP_LINK_TYPE", "static")
-        .env("LIBSECCOMP_LIB_PATH", "/usr/lib/x86_64-linux-gnu");
-    } else {
-        cmd.args(["build", "--quiet", "-p", "tinydocker"]);
+            "-p",
+            "tinydocker-runtime",
+        ]))?;
     }
-    run(&mut cmd)?;
     Ok(workspace()
         .join("target")
         .join(if release { "release" } else { "debug" })
         .join("tinydocker"))
+}
+
+/// The `tinydocker-runtime` built beside the `tinydocker` at `bin`.
+pub fn runtime_bin(bin: &Path) -> PathBuf {
+    bin.with_file_name("tinydocker-runtime")
 }
 
 fn demo(_args: &[String]) -> Result<()> {
@@ -166,7 +183,8 @@ fn test(args: &[String]) -> Result<()> {
     let bin = build(false)?;
     let mut cmd = cargo();
     cmd.args(["test", "--workspace"])
-        .env("TINYDOCKER_BIN", &bin);
+        .env("TINYDOCKER_BIN", &bin)
+        .env("TINYDOCKER_RUNTIME_BIN", runtime_bin(&bin));
     let extra: Vec<&String> = args.iter().skip_while(|a| *a == "--").collect();
     if !extra.is_empty() {
         cmd.arg("--").args(extra);

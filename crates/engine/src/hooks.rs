@@ -51,9 +51,10 @@ impl HookPoint {
     /// The container's status the state it is given says.
     fn status(self) -> ContainerState {
         match self {
-            HookPoint::Prestart | HookPoint::CreateRuntime | HookPoint::CreateContainer => {
-                ContainerState::Creating
-            }
+            // Called (in runtime spec 1.0's terms) once the container
+            // is created, as the validation suite checks.
+            HookPoint::Prestart => ContainerState::Created,
+            HookPoint::CreateRuntime | HookPoint::CreateContainer => ContainerState::Creating,
             HookPoint::StartContainer => ContainerState::Created,
             HookPoint::Poststart => ContainerState::Running,
             HookPoint::Poststop => ContainerState::Stopped,

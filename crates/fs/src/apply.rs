@@ -250,6 +250,7 @@ impl PreparedPlan {
                     kind: match kind {
                         NodeKind::Char => SFlag::S_IFCHR,
                         NodeKind::Block => SFlag::S_IFBLK,
+                        NodeKind::Fifo => SFlag::S_IFIFO,
                     },
                     mode: Mode::from_bits_truncate(*mode),
                     dev: nix::sys::stat::makedev((*major).into(), (*minor).into()),

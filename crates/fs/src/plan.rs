@@ -97,6 +97,8 @@ pub enum Create {
 pub enum NodeKind {
     Char,
     Block,
+    /// A named pipe (no device numbers).
+    Fifo,
 }
 
 /// A device node the container gets besides the standard ones (a

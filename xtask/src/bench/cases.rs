@@ -19,6 +19,9 @@ pub struct Contender<'a> {
     pub command: String,
     /// The command of run number `i` (warm-up runs included).
     pub make: Box<dyn Fn(usize) -> Command + 'a>,
+    /// Run `i` as more than one command (see [`Contender::sequence`]):
+    /// replaces `make`.
+    pub sequence: Option<Box<dyn Fn(usize) -> Result<Sample> + 'a>>,
     /// Untimed work after run `i` (removing an imported image).
     pub after: Option<Box<dyn Fn(usize) -> Result<()> + 'a>>,
     pub tree: Tree,
@@ -38,11 +41,25 @@ impl<'a> Contender<'a> {
             label: label.into(),
             command: command.into(),
             make: Box::new(make),
+            sequence: None,
             after: None,
             tree: Tree::Whole,
             samples: Vec::new(),
             failed: None,
         }
+    }
+
+    /// A contender whose run `i` is timed by `run` itself (several
+    /// commands, and what happens between them, as one sample).
+    pub fn sequence(
+        runtime: &'static str,
+        label: impl Into<String>,
+        command: impl Into<String>,
+        run: impl Fn(usize) -> Result<Sample> + 'a,
+    ) -> Contender<'a> {
+        let mut c = Contender::new(runtime, label, command, |_| Command::new("false"));
+        c.sequence = Some(Box::new(run));
+        c
     }
 
     /// A contender that could not even be set up: a row with the reason.
@@ -53,7 +70,11 @@ impl<'a> Contender<'a> {
     }
 
     fn step(&mut self, i: usize, warmup: usize, bench: &Bench) -> Result<()> {
-        let result = measure(&mut (self.make)(i), self.tree, &bench.meter).and_then(|sample| {
+        let sample = match &self.sequence {
+            Some(run) => run(i),
+            None => measure(&mut (self.make)(i), self.tree, &bench.meter),
+        };
+        let result = sample.and_then(|sample| {
             if let Some(after) = &self.after {
                 after(i)?;
             }
@@ -67,8 +88,9 @@ impl<'a> Contender<'a> {
                 Ok(())
             }
             Err(e) if is_interrupted(&e) => Err(e),
-            // tinydocker is what is under test: its failure ends the bench.
-            Err(e) if self.runtime == "tinydocker" => {
+            // tinydocker (and its OCI runtime) is what is under test: its
+            // failure ends the bench.
+            Err(e) if matches!(self.runtime, "tinydocker" | "tinydocker-runtime") => {
                 Err(e.context(format!("{} (run {i})", self.label)))
             }
             // A peer that fails becomes a row saying so.
@@ -153,7 +175,7 @@ pub fn rows(contenders: &[Contender], missing: Vec<Row>) -> Vec<Row> {
     rows
 }
 
-fn report(case: Case, title: String, contenders: &[Contender], bench: &Bench) -> CaseReport {
+pub fn report(case: Case, title: String, contenders: &[Contender], bench: &Bench) -> CaseReport {
     let mut notes = vec![format!(
         "{} runs each, alternating, after {} warm-up rounds; x tinydocker: median of the pairwise ratios (peer run i / tinydocker run i)",
         bench.opts.runs, bench.opts.warmup

@@ -11,6 +11,13 @@
 //! 5. `fleet`      `--fleet N` (100) detached `sleep` containers: start, ps,
 //!    stop, rm, and the memory each one keeps (see `fleet.rs`).
 //! 6. `import`     import of a 50 MiB rootfs tarball.
+//! 7. `oci-lifecycle` tinydocker-runtime (tinydocker's OCI runtime), runc
+//!    and crun: `create`, `start`, the exit of `true`, `delete` of a bundle,
+//!    as one sample (see `oci.rs`).
+//! 8. `ctr-run`    `ctr run --rm` on a private containerd, with
+//!    tinydocker-runtime and runc as its runc binary (see `containerd.rs`).
+//!
+//! `--skip NAME|N` (repeatable) leaves a case out of the list.
 //!
 //! Each runtime runs in turn (A B C C B A A B C ...) after warm-up rounds, and
 //! each row gives the median, min and max wall time, the median CPU time of
@@ -27,8 +34,10 @@
 //! SIGTERM or SIGHUP (see `signals.rs`, `teardown.rs`).
 
 mod cases;
+mod containerd;
 mod fleet;
 mod measure;
+mod oci;
 mod peers;
 mod report;
 mod signals;
@@ -42,7 +51,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use crate::{build, rootfs, workspace};
+use crate::{build, rootfs, runtime_bin, workspace};
 use measure::{measure, Meter, Tree};
 use peers::{Oci, Podman, Tinydocker};
 use report::{CaseReport, Outcome, Row};
@@ -57,16 +66,20 @@ pub enum Case {
     Exec,
     Fleet,
     Import,
+    OciLifecycle,
+    CtrRun,
 }
 
 impl Case {
-    const ALL: [Case; 6] = [
+    const ALL: [Case; 8] = [
         Case::RunNone,
         Case::RunBridge,
         Case::RunLimits,
         Case::Exec,
         Case::Fleet,
         Case::Import,
+        Case::OciLifecycle,
+        Case::CtrRun,
     ];
 
     pub fn name(self) -> &'static str {
@@ -77,6 +90,8 @@ impl Case {
             Case::Exec => "exec",
             Case::Fleet => "fleet",
             Case::Import => "import",
+            Case::OciLifecycle => "oci-lifecycle",
+            Case::CtrRun => "ctr-run",
         }
     }
 
@@ -90,15 +105,21 @@ impl Case {
             .find(|c| c.name() == text || c.number().to_string() == text)
             .with_context(|| {
                 format!(
-                    "unknown case {text:?}: expected one of {} (or 1-6)",
-                    Case::ALL.map(Case::name).join(", ")
+                    "unknown case {text:?}: expected one of {} (or 1-{})",
+                    Case::ALL.map(Case::name).join(", "),
+                    Case::ALL.len()
                 )
             })
     }
 
-    /// Whether runc and crun take part.
-    fn has_oci(self) -> bool {
-        matches!(self, Case::RunNone | Case::RunLimits | Case::Exec)
+    /// Whether the peer `name` (runc, crun, podman, containerd) takes part.
+    fn has_peer(self, name: &str) -> bool {
+        match self {
+            Case::RunNone | Case::RunLimits | Case::Exec => name != "containerd",
+            Case::RunBridge | Case::Fleet | Case::Import => name == "podman",
+            Case::OciLifecycle => matches!(name, "runc" | "crun"),
+            Case::CtrRun => matches!(name, "runc" | "containerd"),
+        }
     }
 }
 
@@ -146,8 +167,7 @@ pub struct Options {
     pub baseline: Option<PathBuf>,
 }
 
-const USAGE: &str =
-    "cargo xtask bench [--case NAME|N]... [--runs N] [--fleet N] [--json FILE] [--baseline BIN]";
+const USAGE: &str = "cargo xtask bench [--case NAME|N]... [--skip NAME|N]... [--runs N] [--fleet N] [--json FILE] [--baseline BIN]";
 
 impl Options {
     fn parse(args: &[String]) -> Result<Options> {
@@ -159,6 +179,7 @@ impl Options {
             json: None,
             baseline: None,
         };
+        let mut skip = Vec::new();
         let mut it = args.iter();
         let number = |flag: &str, v: Option<&String>| -> Result<usize> {
             v.with_context(|| format!("{flag} needs a number"))?
@@ -171,6 +192,12 @@ impl Options {
                     let v = it.next().context("--case needs a name")?;
                     for name in v.split(',') {
                         opts.cases.push(Case::parse(name.trim())?);
+                    }
+                }
+                "--skip" => {
+                    let v = it.next().context("--skip needs a name")?;
+                    for name in v.split(',') {
+                        skip.push(Case::parse(name.trim())?);
                     }
                 }
                 "--runs" => opts.runs = number("--runs", it.next())?,
@@ -202,6 +229,10 @@ impl Options {
         if opts.cases.is_empty() {
             opts.cases = Case::ALL.to_vec();
         }
+        opts.cases.retain(|c| !skip.contains(c));
+        if opts.cases.is_empty() {
+            bail!("--skip leaves no case to run");
+        }
         let mut seen = Vec::new();
         opts.cases.retain(|c| {
             let first = !seen.contains(c);
@@ -220,6 +251,10 @@ pub struct Bench {
     pub baseline: Option<Tinydocker>,
     pub runc: Option<Oci>,
     pub crun: Option<Oci>,
+    /// tinydocker's OCI runtime, built beside it, on a root of its own.
+    pub runtime: Oci,
+    /// containerd's version, when containerd and ctr are installed.
+    pub containerd: Option<String>,
     pub podman: Option<Podman>,
     pub scratch: PathBuf,
     pub import_tar: PathBuf,
@@ -245,7 +280,7 @@ impl Bench {
     pub fn missing_rows(&self, case: Case) -> Vec<Row> {
         self.missing
             .iter()
-            .filter(|(name, _)| *name == "podman" || case.has_oci())
+            .filter(|(name, _)| case.has_peer(name))
             .map(|(name, why)| Row {
                 step: None,
                 runtime: name,
@@ -354,12 +389,22 @@ pub fn bench(args: &[String]) -> Result<()> {
         };
         Some(Oci {
             name,
+            program: name.into(),
             version,
             root: scratch.join(format!("{name}-state")),
         })
     };
     let runc = oci("runc");
     let crun = oci("crun");
+    let runtime_path = runtime_bin(&bin);
+    let runtime = Oci {
+        name: "tinydocker-runtime",
+        version: peers::version(&runtime_path)
+            .with_context(|| format!("{} --version", runtime_path.display()))?,
+        program: runtime_path,
+        root: scratch.join("tinydocker-runtime-state"),
+    };
+    let containerd = containerd::installed(&mut missing);
     let podman = match peers::version("podman") {
         Some(version) => Some(Podman {
             version,
@@ -372,7 +417,7 @@ pub fn bench(args: &[String]) -> Result<()> {
             None
         }
     };
-    for rt in runc.iter().chain(crun.iter()) {
+    for rt in runc.iter().chain(crun.iter()).chain([&runtime]) {
         let rt = rt.clone();
         teardown.push(format!("delete {}'s containers", rt.name), move || {
             rt.sweep()
@@ -390,6 +435,8 @@ pub fn bench(args: &[String]) -> Result<()> {
         baseline,
         runc,
         crun,
+        runtime,
+        containerd,
         podman,
         scratch,
         import_tar,
@@ -439,7 +486,10 @@ fn run(bench: &Bench, rootfs_dir: &Path, rootfs_tar: &Path) -> Result<Vec<CaseRe
     // there: a file just written by `cp` comes in larger ones than one the
     // kernel read back in. Each binary is read back in afresh, as after a
     // reboot, so both sides of a comparison start alike.
-    for bin in std::iter::once(&bench.td.bin).chain(bench.baseline.iter().map(|b| &b.bin)) {
+    for bin in [&bench.td.bin, &bench.runtime.program]
+        .into_iter()
+        .chain(bench.baseline.iter().map(|b| &b.bin))
+    {
         drop_from_page_cache(bin)?;
     }
     measure(
@@ -456,24 +506,30 @@ fn run(bench: &Bench, rootfs_dir: &Path, rootfs_tar: &Path) -> Result<Vec<CaseRe
         )
         .context("baseline tinydocker import")?;
     }
+    // One template for every bundle: runc's default spec (crun's, or
+    // tinydocker-runtime's when neither is installed).
     let oci = bench.oci();
-    if let Some(first) = oci.first() {
-        let template = peers::default_spec(first.name, &bench.scratch)?;
-        for rt in &oci {
-            for variant in [Variant::True, Variant::Limits, Variant::Sleep] {
-                let (args, limits) = variant.spec();
-                let spec = peers::BundleSpec {
-                    args,
-                    limits,
-                    cgroup: format!("/{}/{}-{}", bench.cgroup_parent, rt.name, variant.name()),
-                };
-                peers::write_bundle(
-                    &template,
-                    &bench.bundle(rt.name, variant),
-                    rootfs_dir,
-                    &spec,
-                )?;
-            }
+    let first = oci.first().copied().unwrap_or(&bench.runtime);
+    let template = peers::default_spec(first, &bench.scratch)?;
+    for rt in oci.iter().copied().chain([&bench.runtime]) {
+        // tinydocker-runtime only runs `true` (case 7).
+        let variants: &[Variant] = match rt.name {
+            "tinydocker-runtime" => &[Variant::True],
+            _ => &[Variant::True, Variant::Limits, Variant::Sleep],
+        };
+        for &variant in variants {
+            let (args, limits) = variant.spec();
+            let spec = peers::BundleSpec {
+                args,
+                limits,
+                cgroup: format!("/{}/{}-{}", bench.cgroup_parent, rt.name, variant.name()),
+            };
+            peers::write_bundle(
+                &template,
+                &bench.bundle(rt.name, variant),
+                rootfs_dir,
+                &spec,
+            )?;
         }
     }
     if let Some(p) = &bench.podman {
@@ -500,6 +556,8 @@ fn run(bench: &Bench, rootfs_dir: &Path, rootfs_tar: &Path) -> Result<Vec<CaseRe
             Case::Exec => cases::exec(bench)?,
             Case::Fleet => fleet::fleet(bench)?,
             Case::Import => cases::import(bench)?,
+            Case::OciLifecycle => oci::lifecycle(bench)?,
+            Case::CtrRun => containerd::ctr_run(bench, rootfs_dir)?,
         };
         report.print();
         reports.push(report);
@@ -592,40 +650,55 @@ fn drop_from_page_cache(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `ours` / `peer`, medians of `case`, against `limit`.
+fn ratio_target(
+    reports: &[CaseReport],
+    what: &str,
+    case: Case,
+    ours: &str,
+    peer: &str,
+    limit: f64,
+) -> Target {
+    let td = median_of(reports, case, ours, None);
+    let other = median_of(reports, case, peer, None);
+    match (td, other) {
+        (Some(t), Some(p)) => Target {
+            what: what.into(),
+            figure: format!("{t:.2} ms / {p:.2} ms = {:.3}", t / p),
+            met: Some(t / p <= limit),
+        },
+        _ => Target {
+            what: what.into(),
+            figure: String::new(),
+            met: None,
+        },
+    }
+}
+
 /// The issues' targets for this machine, from this run's figures.
 fn targets(bench: &Bench, reports: &[CaseReport]) -> Vec<Target> {
     let mut out = Vec::new();
-    let mut ratio = |what: &str, case: Case, peer: &str, limit: f64| {
-        let td = median_of(reports, case, "tinydocker", None);
-        let other = median_of(reports, case, peer, None);
-        out.push(match (td, other) {
-            (Some(t), Some(p)) => Target {
-                what: what.into(),
-                figure: format!("{t:.2} ms / {p:.2} ms = {:.3}", t / p),
-                met: Some(t / p <= limit),
-            },
-            _ => Target {
-                what: what.into(),
-                figure: String::new(),
-                met: None,
-            },
-        });
+    let mut ratio = |what: &str, case: Case, ours: &str, peer: &str, limit: f64| {
+        out.push(ratio_target(reports, what, case, ours, peer, limit));
     };
     ratio(
         "case 1: tinydocker <= 0.3 x runc (medians)",
         Case::RunNone,
+        "tinydocker",
         "runc",
         0.3,
     );
     ratio(
         "case 2: tinydocker <= 0.05 x podman (medians)",
         Case::RunBridge,
+        "tinydocker",
         "podman",
         0.05,
     );
     ratio(
         "case 4: tinydocker exec <= 0.5 x runc exec (medians)",
         Case::Exec,
+        "tinydocker",
         "runc",
         0.5,
     );
@@ -705,6 +778,25 @@ fn targets(bench: &Bench, reports: &[CaseReport]) -> Vec<Target> {
                 && f.extra["tinydocker"]["containers"].as_u64() == Some(bench.opts.fleet as u64)
         }),
     });
+    // Case 7: tinydocker-runtime, the OCI runtime.
+    out.push(ratio_target(
+        reports,
+        "case 7: tinydocker-runtime create+start+delete <= 0.2 x runc (medians)",
+        Case::OciLifecycle,
+        "tinydocker-runtime",
+        "runc",
+        0.2,
+    ));
+    let runtime_peak = find(reports, Case::OciLifecycle)
+        .and_then(|r| r.rows.iter().find(|r| r.runtime == "tinydocker-runtime"))
+        .and_then(|r| r.stats())
+        .and_then(|s| s.peak_rss_kib);
+    out.push(limit(
+        "case 7: peak RSS of tinydocker-runtime (create, start, delete) <= 8 MiB",
+        runtime_peak.map(|k| k as f64 / 1024.0),
+        "MiB",
+        8.0,
+    ));
     out
 }
 
@@ -725,8 +817,15 @@ fn document(bench: &Bench, reports: &[CaseReport], left: &[String]) -> Value {
     if let Some(base) = &bench.baseline {
         runtimes.insert("baseline".into(), json!({ "binary": base.bin }));
     }
+    runtimes.insert(
+        "tinydocker-runtime".into(),
+        json!({ "version": bench.runtime.version, "binary": bench.runtime.program }),
+    );
     for oci in bench.oci() {
         runtimes.insert(oci.name.into(), json!({ "version": oci.version }));
+    }
+    if let Some(version) = &bench.containerd {
+        runtimes.insert("containerd".into(), json!({ "version": version }));
     }
     if let Some(p) = &bench.podman {
         runtimes.insert(
@@ -825,7 +924,11 @@ mod tests {
     #[test]
     fn options() {
         let o = Options::parse(&args(&[])).unwrap();
-        assert_eq!((o.runs, o.fleet, o.cases.len()), (20, 100, 6));
+        assert_eq!((o.runs, o.fleet, o.cases.len()), (20, 100, 8));
+        let o = Options::parse(&args(&["--skip", "ctr-run,7", "--skip", "1"])).unwrap();
+        assert_eq!(o.cases.len(), 5);
+        assert!(!o.cases.contains(&Case::OciLifecycle) && !o.cases.contains(&Case::RunNone));
+        assert!(Options::parse(&args(&["--case", "7", "--skip", "oci-lifecycle"])).is_err());
         let o = Options::parse(&args(&[
             "--case", "exec,1", "--case", "fleet", "--case", "4", "--runs", "2", "--fleet", "5",
             "--json", "x.json",
@@ -844,5 +947,7 @@ mod tests {
         assert_eq!(Case::parse("5").unwrap(), Case::Fleet);
         assert_eq!(Case::Import.number(), 6);
         assert_eq!(Case::RunNone.number(), 1);
+        assert_eq!(Case::parse("oci-lifecycle").unwrap().number(), 7);
+        assert_eq!(Case::parse("8").unwrap(), Case::CtrRun);
     }
 }

@@ -3,8 +3,9 @@
 //! there (the cleanup, also after an interruption).
 //!
 //! - tinydocker: a private `--root`.
-//! - runc and crun: a private `--root` and OCI bundles made from `runc spec`
-//!   (`crun spec`): the same busybox rootfs, the same namespaces as
+//! - runc and crun (and tinydocker-runtime, tinydocker's own OCI runtime,
+//!   for the OCI cases): a private `--root` and OCI bundles made from
+//!   `runc spec` (`crun spec`): the same busybox rootfs, the same namespaces as
 //!   tinydocker (the spec's pid, net, ipc, uts and mount, plus cgroup), a
 //!   cgroup under the bench's own parent, and no seccomp filter (the spec
 //!   has none; tinydocker's default filter stays on).
@@ -23,7 +24,7 @@ use super::measure::run_cleanup;
 
 /// The first line of `NAME --version`, e.g. "runc version 1.1.5+ds1";
 /// None when the program is missing or fails.
-pub fn version(program: &str) -> Option<String> {
+pub fn version(program: impl AsRef<std::ffi::OsStr>) -> Option<String> {
     let out = Command::new(program).arg("--version").output().ok()?;
     if !out.status.success() {
         return None;
@@ -81,17 +82,20 @@ impl Tinydocker {
     }
 }
 
-/// runc or crun: the same command line, the same bundles.
+/// runc, crun or tinydocker-runtime: the same command line, the same
+/// bundles.
 #[derive(Clone)]
 pub struct Oci {
     pub name: &'static str,
+    /// The program: the name (found on PATH), or tinydocker-runtime's path.
+    pub program: PathBuf,
     pub version: String,
     pub root: PathBuf,
 }
 
 impl Oci {
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(self.name);
+        let mut cmd = Command::new(&self.program);
         cmd.arg("--root").arg(&self.root).args(args);
         cmd
     }
@@ -151,18 +155,20 @@ pub fn write_bundle(template: &Value, dir: &Path, rootfs: &Path, spec: &BundleSp
         .with_context(|| format!("write {}/config.json", dir.display()))
 }
 
-/// The default spec of `program spec` (runc or crun), as JSON.
-pub fn default_spec(program: &str, scratch: &Path) -> Result<Value> {
-    let dir = scratch.join(format!("{program}-spec"));
+/// The default spec of `program spec` (runc, crun, tinydocker-runtime), as
+/// JSON.
+pub fn default_spec(oci: &Oci, scratch: &Path) -> Result<Value> {
+    let name = oci.name;
+    let dir = scratch.join(format!("{name}-spec"));
     fs::create_dir_all(&dir)?;
-    let out = Command::new(program)
+    let out = Command::new(&oci.program)
         .arg("spec")
         .current_dir(&dir)
         .output()
-        .with_context(|| format!("{program} spec"))?;
+        .with_context(|| format!("{name} spec"))?;
     if !out.status.success() {
         bail!(
-            "{program} spec: {}",
+            "{name} spec: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }

@@ -126,6 +126,8 @@ pub fn device_rules(privileged: bool, devices: &[(DeviceNode, String)]) -> Vec<D
         let kind = match node.kind {
             NodeKind::Char => DeviceType::Char,
             NodeKind::Block => DeviceType::Block,
+            // Not a device: the device cgroup has no say over a fifo.
+            NodeKind::Fifo => continue,
         };
         rules.push(DeviceRule::allow(
             kind,

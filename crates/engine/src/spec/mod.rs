@@ -179,6 +179,7 @@ fn device_node(d: &LinuxDevice) -> Result<DeviceNode> {
     let kind = match d.typ() {
         LinuxDeviceType::C | LinuxDeviceType::U => NodeKind::Char,
         LinuxDeviceType::B => NodeKind::Block,
+        LinuxDeviceType::P => NodeKind::Fifo,
         other => {
             return Err(invalid!(
                 "linux.devices {path}: type {} is not a device node tinydocker can make",
@@ -218,6 +219,7 @@ pub fn device_to_spec(node: &DeviceNode) -> LinuxDevice {
     d.set_typ(match node.kind {
         NodeKind::Char => LinuxDeviceType::C,
         NodeKind::Block => LinuxDeviceType::B,
+        NodeKind::Fifo => LinuxDeviceType::P,
     });
     d.set_major(node.major.into());
     d.set_minor(node.minor.into());
