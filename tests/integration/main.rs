@@ -8,6 +8,7 @@
 
 mod bad_input;
 mod cgroups;
+mod containerd;
 mod control;
 mod crash;
 mod detached;

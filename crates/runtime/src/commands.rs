@@ -305,7 +305,16 @@ fn kill(engine: &Engine, args: &cli::KillArgs) -> Result<()> {
     sent.map_err(|e| match e {
         tinydocker_engine::Error::State(_) => anyhow!("container not running"),
         e => anyhow!("{}", e.one_line()),
-    })
+    })?;
+    // A frozen process takes its signal once thawed: a paused container
+    // is thawed after a KILL, and after any signal to all its processes
+    // (as runc does), so the caller's kill is not left pending.
+    if status(&c) == "paused" && (args.all || signal == libc::SIGKILL) {
+        engine
+            .resume(c.id())
+            .map_err(|e| anyhow!("{}", e.one_line()))?;
+    }
+    Ok(())
 }
 
 fn delete(engine: &Engine, id: &str, force: bool) -> Result<()> {
