@@ -43,6 +43,9 @@ pub(crate) fn full() -> crate::Resources {
         memory_swap: Some(128 << 20),
         memory_reservation: Some(32 << 20),
         pids_limit: Some(10),
+        // v1-only knobs (refused on v2): see the v1 memory tests.
+        memory_swappiness: None,
+        oom_kill_disable: None,
     }
 }
 

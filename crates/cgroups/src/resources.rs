@@ -54,6 +54,14 @@ pub struct Resources {
     /// Maximum number of processes; -1 or 0 = unlimited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pids_limit: Option<i64>,
+    /// How eagerly the kernel swaps the cgroup's anonymous memory, 0 to 100
+    /// (v1 `memory.swappiness`; v2 has none: refused there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_swappiness: Option<u64>,
+    /// Processes over the memory limit wait instead of being OOM-killed
+    /// (v1 `memory.oom_control`; v2 has none: refused there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_kill_disable: Option<bool>,
 }
 
 /// The period the kernel uses, and that docker's `--cpus` assumes.
@@ -79,6 +87,8 @@ impl Resources {
             memory_swap: self.memory_swap.or(base.memory_swap),
             memory_reservation: self.memory_reservation.or(base.memory_reservation),
             pids_limit: self.pids_limit.or(base.pids_limit),
+            memory_swappiness: self.memory_swappiness.or(base.memory_swappiness),
+            oom_kill_disable: self.oom_kill_disable.or(base.oom_kill_disable),
         }
     }
 
@@ -108,6 +118,9 @@ impl Resources {
                     "cpu quota {q}: expected -1 (unlimited) or a positive number of microseconds"
                 ));
             }
+        }
+        if let Some(s) = self.memory_swappiness.filter(|s| *s > 100) {
+            return invalid(format!("memory swappiness {s}: expected 0 to 100"));
         }
         if self.cpu_period == Some(0) {
             return invalid("cpu period 0: expected a positive number of microseconds".into());

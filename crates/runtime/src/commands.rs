@@ -453,6 +453,7 @@ fn update(engine: &Engine, args: &cli::UpdateArgs) -> Result<()> {
         memory_swap: args.memory_swap,
         memory_reservation: args.memory_reservation,
         pids_limit: args.pids_limit,
+        ..Default::default()
     };
     new = flags.over(&new);
     engine

@@ -43,6 +43,20 @@ impl Controller for Memory {
                 bytes(reservation),
             ));
         }
+        if let Some(swappiness) = res.memory_swappiness {
+            writes.push(Write::new(
+                Self::NAME,
+                "memory.swappiness",
+                swappiness.to_string(),
+            ));
+        }
+        if let Some(disable) = res.oom_kill_disable {
+            writes.push(Write::new(
+                Self::NAME,
+                "memory.oom_control",
+                if disable { "1" } else { "0" }.to_string(),
+            ));
+        }
         writes
     }
 
@@ -140,6 +154,31 @@ mod tests {
         assert_eq!(usage_without_cache(100, 300), 100);
         assert_eq!(limit_from_bytes(9223372036854771712), None);
         assert_eq!(limit_from_bytes(64 << 20), Some(64 << 20));
+    }
+
+    #[test]
+    fn swappiness_and_the_oom_killer_are_planned() {
+        let res = Resources {
+            memory_swappiness: Some(30),
+            oom_kill_disable: Some(true),
+            ..Resources::default()
+        };
+        let writes: Vec<(String, String)> = Memory::plan(&res)
+            .into_iter()
+            .map(|w| (w.file, w.value))
+            .collect();
+        assert_eq!(
+            writes,
+            [
+                ("memory.swappiness".to_string(), "30".to_string()),
+                ("memory.oom_control".to_string(), "1".to_string())
+            ]
+        );
+        let too_much = Resources {
+            memory_swappiness: Some(101),
+            ..Resources::default()
+        };
+        assert!(too_much.validate().is_err());
     }
 
     #[test]

@@ -195,6 +195,16 @@ impl common::Manager for Manager {
 
     fn apply(&self, res: &Resources) -> Result<(), Error> {
         res.validate()?;
+        // v1-only knobs: v2 has no file for them.
+        let v1_only = [
+            ("memory swappiness", res.memory_swappiness.is_some()),
+            ("disabling the OOM killer", res.oom_kill_disable == Some(true)),
+        ];
+        if let Some((what, _)) = v1_only.iter().find(|(_, set)| *set) {
+            return Err(Error::InvalidResources {
+                reason: format!("{what} is not supported on cgroup v2"),
+            });
+        }
         let dir = self.dir();
         Cpu::apply(&dir, res)?;
         CpuSet::apply(&dir, res)?;

@@ -32,16 +32,11 @@ pub fn resources_from_spec(r: &LinuxResources) -> Result<Resources> {
     }
     let mut out = Resources::default();
     if let Some(m) = r.memory() {
-        #[allow(deprecated)]
-        if m.kernel().is_some() || m.kernel_tcp().is_some() {
-            return Err(unsupported("memory.kernel"));
-        }
-        if m.swappiness().is_some() {
-            return Err(unsupported("memory.swappiness"));
-        }
-        if m.disable_oom_killer() == Some(true) {
-            return Err(unsupported("memory.disableOOMKiller"));
-        }
+        // memory.kernel and memory.kernelTCP are left alone, as runc
+        // leaves them: the kernel's own kernel-memory limits are gone
+        // (Linux 5.16 no longer enforces them; 6.x has no file for them).
+        out.memory_swappiness = m.swappiness();
+        out.oom_kill_disable = m.disable_oom_killer();
         out.memory = m.limit();
         out.memory_swap = m.swap();
         out.memory_reservation = m.reservation();
@@ -70,14 +65,20 @@ pub fn resources_from_spec(r: &LinuxResources) -> Result<Resources> {
 /// with the limits of `r` in it.
 pub fn resources_to_spec(r: &Resources, base: Option<&LinuxResources>) -> LinuxResources {
     let mut out = base.cloned().unwrap_or_default();
-    let memory = (r.memory.is_some() || r.memory_swap.is_some() || r.memory_reservation.is_some())
-        .then(|| {
-            let mut m = LinuxMemory::default();
-            m.set_limit(r.memory);
-            m.set_swap(r.memory_swap);
-            m.set_reservation(r.memory_reservation);
-            m
-        });
+    let memory = (r.memory.is_some()
+        || r.memory_swap.is_some()
+        || r.memory_reservation.is_some()
+        || r.memory_swappiness.is_some()
+        || r.oom_kill_disable.is_some())
+    .then(|| {
+        let mut m = LinuxMemory::default();
+        m.set_limit(r.memory);
+        m.set_swap(r.memory_swap);
+        m.set_reservation(r.memory_reservation);
+        m.set_swappiness(r.memory_swappiness);
+        m.set_disable_oom_killer(r.oom_kill_disable);
+        m
+    });
     out.set_memory(memory);
     let cpu_set = r.cpu_quota.is_some()
         || r.cpu_period.is_some()
