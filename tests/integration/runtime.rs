@@ -405,3 +405,42 @@ fn version_features_and_spec() {
         .code(1)
         .stderr_has("exists");
 }
+
+#[test]
+fn a_user_namespace_maps_the_container_s_root() {
+    let root = OciRoot::new();
+    let bundle = root.bundle("u1", &["sh", "-c", "id -u; cat /proc/self/uid_map"], |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    });
+    root.run(&["create", "--bundle", &bundle.to_string_lossy(), "u1"])
+        .ok();
+    let pid = root.state_of("u1")["pid"].as_i64().unwrap();
+    // Root in its namespace, an unprivileged id on the host.
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(uids.split_whitespace().nth(1), Some("100000"), "{uids}");
+    let map = fs::read_to_string(format!("/proc/{pid}/uid_map")).unwrap();
+    assert_eq!(
+        map.split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"]
+    );
+    root.run(&["delete", "u1"]).ok();
+    // run: the command sees itself as root.
+    let o = root.run(&["run", "--bundle", &bundle.to_string_lossy(), "u2"]);
+    o.ok();
+    assert_eq!(o.lines()[0], "0");
+    root.assert_clean();
+    // Mappings without a user namespace are refused.
+    let bad = root.bundle("u3", &["true"], |c| {
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 1000, "size": 1}]);
+    });
+    root.run(&["create", "--bundle", &bad.to_string_lossy(), "u3"])
+        .code(1)
+        .stderr_has("need a user namespace");
+    root.assert_clean();
+}

@@ -559,7 +559,7 @@ fn what_the_engine_cannot_do_is_refused_before_anything_is_made() {
             user.set_typ(LinuxNamespaceType::User);
             ns.as_mut().unwrap().push(user);
         },
-        "user namespaces are not supported",
+        "a user namespace needs linux.uidMappings",
     );
     refuse(
         &|s| {

@@ -831,6 +831,7 @@ mod tests {
             masked_paths: vec!["/proc/kcore".into()],
             readonly_paths: vec!["/proc/sys".into()],
             root_propagation: crate::MountFlags(libc::MS_REC | libc::MS_SLAVE),
+            bind_devices: false,
         };
         let plan = crate::plan(&spec);
         assert_eq!(

@@ -231,6 +231,9 @@ pub struct RootfsSpec {
     /// The propagation of `/` once it is the root (`MS_REC` with one of
     /// `MS_PRIVATE`, `MS_SLAVE`, `MS_SHARED`); empty: left private.
     pub root_propagation: MountFlags,
+    /// Device nodes are bound from the host's instead of made (a user
+    /// namespace's root may not `mknod(2)` a device).
+    pub bind_devices: bool,
 }
 
 /// One step of the plan.
@@ -482,6 +485,10 @@ fn dev(spec: &RootfsSpec, steps: &mut Vec<Step>) {
         if spec.devices.iter().any(|d| d.path == path) {
             continue;
         }
+        if spec.bind_devices {
+            steps.push(bind_device(&path));
+            continue;
+        }
         steps.push(Step::Mknod {
             path,
             kind: NodeKind::Char,
@@ -493,6 +500,11 @@ fn dev(spec: &RootfsSpec, steps: &mut Vec<Step>) {
         });
     }
     for d in &spec.devices {
+        // A fifo is no device: anyone may make one.
+        if spec.bind_devices && d.kind != NodeKind::Fifo {
+            steps.push(bind_device(&d.path));
+            continue;
+        }
         steps.push(Step::Mknod {
             path: d.path.clone(),
             kind: d.kind,
@@ -514,6 +526,18 @@ fn dev(spec: &RootfsSpec, steps: &mut Vec<Step>) {
             link: link.into(),
             target: target.into(),
         });
+    }
+}
+
+/// The host's device node at the same path, bound over an empty file.
+fn bind_device(path: &str) -> Step {
+    Step::Bind {
+        source: PathBuf::from(path),
+        target: path.to_string(),
+        create: Create::File,
+        recursive: false,
+        flags: MountFlags::default(),
+        read_only: false,
     }
 }
 
@@ -624,7 +648,39 @@ pub(crate) mod tests {
             masked_paths: MASKED_PATHS.map(String::from).to_vec(),
             readonly_paths: READONLY_PATHS.map(String::from).to_vec(),
             root_propagation: MountFlags::default(),
+            bind_devices: false,
         }
+    }
+
+    /// In a user namespace the nodes are the host's, bound; a fifo is
+    /// still made.
+    #[test]
+    fn devices_are_bound_in_a_user_namespace() {
+        let mut s = spec();
+        s.bind_devices = true;
+        s.devices = vec![DeviceNode {
+            path: "/dev/pipe".into(),
+            kind: NodeKind::Fifo,
+            major: 0,
+            minor: 0,
+            mode: 0o600,
+            uid: 0,
+            gid: 0,
+        }];
+        let steps = plan(&s).steps;
+        assert!(steps.iter().any(|st| matches!(st,
+            Step::Bind { source, target, create: Create::File, .. }
+                if source == std::path::Path::new("/dev/null") && target == "/dev/null")));
+        assert!(steps.iter().any(
+            |st| matches!(st, Step::Mknod { path, kind: NodeKind::Fifo, .. } if path == "/dev/pipe")
+        ));
+        assert!(!steps.iter().any(|st| matches!(
+            st,
+            Step::Mknod {
+                kind: NodeKind::Char,
+                ..
+            }
+        )));
     }
 
     #[test]

@@ -76,6 +76,15 @@ pub fn unshare_cgroup_namespace() -> Result<(), i32> {
     unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| e as i32)
 }
 
+/// Become root (uid and gid 0) of the user namespace the process is in,
+/// whose maps its parent wrote.
+pub fn become_root() -> Result<(), i32> {
+    let root_gid = nix::unistd::Gid::from_raw(0);
+    let root_uid = nix::unistd::Uid::from_raw(0);
+    nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(|e| e as i32)?;
+    nix::unistd::setresuid(root_uid, root_uid, root_uid).map_err(|e| e as i32)
+}
+
 /// Set the UTS namespace's host name.
 pub fn set_hostname(name: &CStr) -> Result<(), i32> {
     sethostname(OsStr::from_bytes(name.to_bytes())).map_err(|e| e as i32)

@@ -34,6 +34,8 @@ impl Namespaces {
     );
 
     pub const CGROUP: Namespaces = Namespaces(libc::CLONE_NEWCGROUP as u64);
+    /// A user namespace: created first by the clone, so it owns the others.
+    pub const USER: Namespaces = Namespaces(libc::CLONE_NEWUSER as u64);
 
     /// The same set without the network namespace (`--network host`).
     pub fn without(self, other: Namespaces) -> Namespaces {

@@ -198,7 +198,10 @@ impl common::Manager for Manager {
         // v1-only knobs: v2 has no file for them.
         let v1_only = [
             ("memory swappiness", res.memory_swappiness.is_some()),
-            ("disabling the OOM killer", res.oom_kill_disable == Some(true)),
+            (
+                "disabling the OOM killer",
+                res.oom_kill_disable == Some(true),
+            ),
         ];
         if let Some((what, _)) = v1_only.iter().find(|(_, set)| *set) {
             return Err(Error::InvalidResources {

@@ -108,6 +108,8 @@ struct ExecPlan {
     argv: Vec<CString>,
     /// It does not die with the runtime.
     detach: bool,
+    /// The namespaces it joins through the init's pidfd.
+    namespaces: i32,
     envp: Vec<CString>,
     privileges: Privileges,
     seccomp: Option<seccomp::Filter>,
@@ -280,6 +282,14 @@ pub(crate) fn exec(engine: &Engine, key: &str, mut request: ExecRequest) -> Resu
         privileges,
         seccomp,
         detach: request.detach,
+        namespaces: if spec::namespaces::namespaces(container.spec()?)?
+            .user
+            .is_some()
+        {
+            JOINED_NAMESPACES | libc::CLONE_NEWUSER
+        } else {
+            JOINED_NAMESPACES
+        },
     };
 
     // Born in the container's PID namespace.
@@ -403,7 +413,7 @@ fn child_main(
     if wait_go {
         chan.wait_go();
     }
-    if let Err(e) = child::setns(plan.init, JOINED_NAMESPACES) {
+    if let Err(e) = child::setns(plan.init, plan.namespaces) {
         chan.fail(STEP_NAMESPACES, e);
     }
     child::close(plan.init);

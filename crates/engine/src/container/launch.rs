@@ -158,10 +158,15 @@ impl Prepared {
                 .iter()
                 .filter_map(|f| f.parent().map(Path::to_path_buf))
                 .collect();
+            // cgroup v1 cannot be mounted in a user namespace: its
+            // directories are bound instead.
+            let fresh = ns.new_cgroup
+                && (ns.user.is_none()
+                    || matches!(layout, tinydocker_cgroups::Layout::Unified { .. }));
             mounts.extend(spec::mounts::cgroup_mounts(
                 m,
                 layout,
-                ns.new_cgroup,
+                fresh,
                 &own_dirs,
                 cgroup.path(),
             )?);
@@ -184,6 +189,7 @@ impl Prepared {
                 Some(p) => spec::mounts::propagation(p)?,
                 None => Default::default(),
             },
+            bind_devices: ns.user.is_some(),
         };
         if !rootfs.workdir.starts_with('/') {
             return Err(invalid!(
@@ -200,7 +206,13 @@ impl Prepared {
         let device_rules =
             spec::resources::device_rules(linux.and_then(|l| l.resources().as_ref()))?;
         let sysctls = spec::sysctl::sysctls(linux.and_then(|l| l.sysctl().as_ref()), &ns)?;
-        let privileges = spec::security::privileges(process, caps::current_bounding())?;
+        // A new user namespace starts with every capability in its
+        // bounding set, whatever the runtime's is.
+        let bounding = match ns.user {
+            Some(_) => caps::CapSet::ALL,
+            None => caps::current_bounding(),
+        };
+        let privileges = spec::security::privileges(process, bounding)?;
         let seccomp = match linux.and_then(|l| l.seccomp().as_ref()) {
             Some(s) => Some(spec::seccomp::filter(s, &store.path.join("seccomp"))?),
             None => None,
@@ -278,6 +290,7 @@ impl Prepared {
                     oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
                 }),
             park: None,
+            become_root: ns.user.as_ref().is_some_and(|m| m.maps_root()),
         };
         Ok(Prepared {
             mounts,
@@ -306,8 +319,28 @@ impl Prepared {
         })
     }
 
-    /// Clone the container's init into its cgroup; it waits for go.
+    /// Clone the container's init into its cgroup; it waits for go (with
+    /// a user namespace, its id maps written).
     pub(crate) fn spawn(&self, cgroup: &AnyManager) -> Result<tinydocker_ns::Child> {
+        let mut init = self.spawn_in_pid_namespace(cgroup)?;
+        if let Some(maps) = &self.ns.user {
+            let pid = init.pid();
+            let written = [("uid_map", &maps.uid), ("gid_map", &maps.gid)]
+                .into_iter()
+                .try_for_each(|(file, map)| {
+                    let path = format!("/proc/{pid}/{file}");
+                    std::fs::write(&path, spec::namespaces::IdMaps::text(map))
+                        .map_err(|e| Error::io("write the user namespace's map", &path, e))
+                });
+            if let Err(e) = written {
+                let _ = init.kill_and_reap();
+                return Err(e);
+            }
+        }
+        Ok(init)
+    }
+
+    fn spawn_in_pid_namespace(&self, cgroup: &AnyManager) -> Result<tinydocker_ns::Child> {
         match &self.ns.join_pid {
             Some(path) => {
                 let target =

@@ -36,6 +36,7 @@ const STEP_DOMAINNAME: u32 = 1011;
 const STEP_OOM_SCORE: u32 = 1012;
 const STEP_PERSONALITY: u32 = 1013;
 const STEP_PARK: u32 = 1014;
+const STEP_USER_ROOT: u32 = 1015;
 /// Joining a namespace by path: this plus its index in `ChildPlan::join`.
 const STEP_JOIN: u32 = 1100;
 /// Dropping privileges: this plus the index of the capability step.
@@ -99,6 +100,9 @@ pub(crate) struct ChildPlan {
     /// (which then exits) and wait, outliving it, until a byte can be
     /// read from this fifo (opened read-write: `start` writes to it).
     pub park: Option<RawFd>,
+    /// In a user namespace of its own (its maps written before go):
+    /// become its root first, so what it makes is the namespace's.
+    pub become_root: bool,
 }
 
 impl ChildPlan {
@@ -137,6 +141,11 @@ pub(crate) fn child_main(
         chan.fail(STEP_CGROUP, e);
     }
     chan.wait_go();
+    if plan.become_root {
+        if let Err(e) = child::become_root() {
+            chan.fail(STEP_USER_ROOT, e);
+        }
+    }
     // Signals from the user's terminal reach the container through the
     // runtime's forwarding only.
     if let Err(e) = nix::unistd::setsid() {
@@ -379,6 +388,7 @@ pub(crate) fn describe(failure: ChildFailure, mounts: &MountPlan, plan: &ChildPl
         STEP_OOM_SCORE => format!("set the OOM score adjustment: {why}"),
         STEP_PERSONALITY => format!("set the personality: {why}"),
         STEP_PARK => format!("wait for start: {why}"),
+        STEP_USER_ROOT => format!("become root in the user namespace: {why}"),
         n if in_range(STEP_JOIN, plan.join.len()) => {
             format!("join the namespace #{}: {why}", n - STEP_JOIN)
         }

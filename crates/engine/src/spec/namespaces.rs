@@ -23,6 +23,35 @@ pub struct NamespacePlan {
     /// children just around the clone (`setns(2)` on a PID namespace
     /// moves only where children are born).
     pub join_pid: Option<PathBuf>,
+    /// A new user namespace: the spec's uid and gid mappings
+    /// (`containerID hostID size`), written by the runtime before the
+    /// child goes on.
+    pub user: Option<IdMaps>,
+}
+
+/// A user namespace's `uid_map` and `gid_map`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdMaps {
+    /// `(containerID, hostID, size)` ranges of user ids.
+    pub uid: Vec<(u32, u32, u32)>,
+    /// The same of group ids.
+    pub gid: Vec<(u32, u32, u32)>,
+}
+
+impl IdMaps {
+    /// The text of a `/proc/PID/uid_map` (or `gid_map`).
+    pub fn text(map: &[(u32, u32, u32)]) -> String {
+        map.iter()
+            .map(|(inside, outside, size)| format!("{inside} {outside} {size}\n"))
+            .collect()
+    }
+
+    /// Whether id 0 in the namespace maps to a host id, for uids and gids.
+    pub fn maps_root(&self) -> bool {
+        let has_zero =
+            |m: &[(u32, u32, u32)]| m.iter().any(|(inside, _, size)| *inside == 0 && *size > 0);
+        has_zero(&self.uid) && has_zero(&self.gid)
+    }
 }
 
 impl NamespacePlan {
@@ -61,6 +90,7 @@ pub fn namespaces(spec: &Spec) -> Result<NamespacePlan> {
         new_cgroup: false,
         join: Vec::new(),
         join_pid: None,
+        user: None,
     };
     let mut seen = Vec::new();
     let list = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref());
@@ -77,11 +107,7 @@ pub fn namespaces(spec: &Spec) -> Result<NamespacePlan> {
             LinuxNamespaceType::Pid => (libc::CLONE_NEWPID, Namespaces::PID),
             LinuxNamespaceType::Network => (libc::CLONE_NEWNET, Namespaces::NET),
             LinuxNamespaceType::Cgroup => (libc::CLONE_NEWCGROUP, Namespaces::NONE),
-            LinuxNamespaceType::User => {
-                return Err(invalid!(
-                    "linux.namespaces: user namespaces are not supported by tinydocker"
-                ))
-            }
+            LinuxNamespaceType::User => (libc::CLONE_NEWUSER, Namespaces::USER),
             LinuxNamespaceType::Time => {
                 return Err(invalid!(
                     "linux.namespaces: time namespaces are not supported by tinydocker"
@@ -104,6 +130,12 @@ pub fn namespaces(spec: &Spec) -> Result<NamespacePlan> {
                     ));
                 }
                 match typ {
+                    LinuxNamespaceType::User => {
+                        return Err(invalid!(
+                            "linux.namespaces: joining a user namespace ({}) is not supported by tinydocker",
+                            path.display()
+                        ))
+                    }
                     LinuxNamespaceType::Mount => {
                         return Err(invalid!(
                             "linux.namespaces: joining a mount namespace ({}) is not supported by tinydocker",
@@ -115,6 +147,27 @@ pub fn namespaces(spec: &Spec) -> Result<NamespacePlan> {
                 }
             }
         }
+    }
+    let linux = spec.linux().as_ref();
+    let maps = |m: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| -> Vec<(u32, u32, u32)> {
+        m.into_iter()
+            .flatten()
+            .map(|m| (m.container_id(), m.host_id(), m.size()))
+            .collect()
+    };
+    let uid = maps(linux.and_then(|l| l.uid_mappings().as_ref()));
+    let gid = maps(linux.and_then(|l| l.gid_mappings().as_ref()));
+    if plan.clone.contains(Namespaces::USER) {
+        if uid.is_empty() || gid.is_empty() {
+            return Err(invalid!(
+                "linux.namespaces: a user namespace needs linux.uidMappings and linux.gidMappings"
+            ));
+        }
+        plan.user = Some(IdMaps { uid, gid });
+    } else if !uid.is_empty() || !gid.is_empty() {
+        return Err(invalid!(
+            "linux.uidMappings and linux.gidMappings need a user namespace of the container's own"
+        ));
     }
     if !plan.clone.contains(Namespaces::MOUNT) {
         return Err(invalid!(
@@ -174,7 +227,11 @@ mod tests {
     fn refused() {
         use LinuxNamespaceType::*;
         for (list, why) in [
-            (vec![(Mount, None), (User, None)], "user namespaces"),
+            (vec![(Mount, None), (User, None)], "uidMappings"),
+            (
+                vec![(Mount, None), (User, Some("/proc/1/ns/user"))],
+                "joining a user namespace",
+            ),
             (
                 vec![(Mount, Some("/proc/1/ns/mnt"))],
                 "joining a mount namespace",

@@ -76,6 +76,7 @@ mod tests {
             new_cgroup: false,
             join: vec![],
             join_pid: None,
+            user: None,
         }
     }
 
