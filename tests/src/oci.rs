@@ -203,8 +203,12 @@ pub fn cgroup_dirs_named(name: &str) -> Vec<PathBuf> {
         dirs.push(root.join(name));
     }
     for h in crate::entries(root) {
-        let dir = root.join(h).join(name);
-        if dir.is_dir() {
+        // Co-mounted hierarchies have one directory under several names
+        // (cpu and cpuacct are links to cpu,cpuacct): each once.
+        let Ok(dir) = fs::canonicalize(root.join(h).join(name)) else {
+            continue;
+        };
+        if dir.is_dir() && !dirs.contains(&dir) {
             dirs.push(dir);
         }
     }
@@ -219,7 +223,11 @@ pub fn remove_cgroup_tree(dir: &Path) -> Result<(), String> {
             remove_cgroup_tree(&child)?;
         }
     }
-    fs::remove_dir(dir).map_err(|e| format!("rmdir {}: {e}", dir.display()))
+    match fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("rmdir {}: {e}", dir.display())),
+    }
 }
 
 impl Drop for OciRoot {

@@ -9,8 +9,12 @@
 //! - `cargo xtask vm-test [--cgroup v2|v1|hybrid|all] ...`  boot real kernels
 //!   under QEMU, one per cgroup layout, and run the VM suite and the
 //!   integration tests in each (see `vm.rs`).
+//! - `cargo xtask oci-validation [--runtime PATH] [--test NAME]... [--json FILE] [--keep-going]`
+//!   the OCI runtime-tools validation suite against tinydocker-runtime,
+//!   failing on failures not in its expected list (see `oci_validation/`).
 
 mod bench;
+mod oci_validation;
 mod rootfs;
 mod vm;
 
@@ -33,8 +37,9 @@ fn real_main() -> Result<()> {
         Some("test") => test(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
         Some("vm-test") => vm::vm_test(&args[1..]),
+        Some("oci-validation") => oci_validation::oci_validation(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|bench|vm-test> [args]\n\n  demo                 build, import a busybox image, run a container\n  test [-- ARGS]       build the binary and run all tests (root integration tests included)\n  bench [--case NAME]... [--runs N] [--fleet N] [--json FILE]\n                       tinydocker side by side with runc, crun and podman: run, exec, a fleet, import\n  vm-test [--cgroup v2|v1|hybrid|all] [--accel auto|kvm|tcg] [--kernel VMLINUZ] ...\n                       the QEMU suite on cgroup v2, v1 and hybrid (--help for all flags)");
+            eprintln!("usage: cargo xtask <demo|test|bench|vm-test|oci-validation> [args]\n\n  demo                 build, import a busybox image, run a container\n  test [-- ARGS]       build the binary and run all tests (root integration tests included)\n  bench [--case NAME]... [--runs N] [--fleet N] [--json FILE]\n                       tinydocker side by side with runc, crun and podman: run, exec, a fleet, import\n  vm-test [--cgroup v2|v1|hybrid|all] [--accel auto|kvm|tcg] [--kernel VMLINUZ] ...\n                       the QEMU suite on cgroup v2, v1 and hybrid (--help for all flags)\n  oci-validation [--runtime PATH] [--test NAME]... [--json FILE] [--keep-going]\n                       the OCI runtime-tools validation suite against tinydocker-runtime; fails on failures not in its expected.txt");
             std::process::exit(2);
         }
     }

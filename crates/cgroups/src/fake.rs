@@ -46,6 +46,7 @@ pub(crate) fn full() -> crate::Resources {
         // v1-only knobs (refused on v2): see the v1 memory tests.
         memory_swappiness: None,
         oom_kill_disable: None,
+        unified: Default::default(),
     }
 }
 

@@ -62,6 +62,11 @@ pub struct Resources {
     /// (v1 `memory.oom_control`; v2 has none: refused there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oom_kill_disable: Option<bool>,
+    /// cgroup v2 files and their values as they are (`memory.high` ->
+    /// `1G`), written after the rest (the runtime spec's `unified`;
+    /// refused on v1).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub unified: std::collections::BTreeMap<String, String>,
 }
 
 /// The period the kernel uses, and that docker's `--cpus` assumes.
@@ -89,6 +94,12 @@ impl Resources {
             pids_limit: self.pids_limit.or(base.pids_limit),
             memory_swappiness: self.memory_swappiness.or(base.memory_swappiness),
             oom_kill_disable: self.oom_kill_disable.or(base.oom_kill_disable),
+            unified: base
+                .unified
+                .iter()
+                .chain(&self.unified)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         }
     }
 
@@ -116,6 +127,14 @@ impl Resources {
             if q == 0 || q < -1 {
                 return invalid(format!(
                     "cpu quota {q}: expected -1 (unlimited) or a positive number of microseconds"
+                ));
+            }
+        }
+        for key in self.unified.keys() {
+            let (controller, _) = key.split_once('.').unwrap_or_default();
+            if controller.is_empty() || key.contains('/') || controller == "cgroup" {
+                return invalid(format!(
+                    "unified {key:?}: expected a controller's file such as memory.high"
                 ));
             }
         }

@@ -125,7 +125,8 @@ mod tests {
         );
         let more = "attempting to `delete` a container that is not `stopped` MUST have no effect on the container";
         assert_eq!(find(&entries, "delete", more), Some(1), "longest prefix");
-        let error = "attempting to `delete` a container that is not `stopped` MUST generate an error";
+        let error =
+            "attempting to `delete` a container that is not `stopped` MUST generate an error";
         assert_eq!(find(&entries, "delete", error), Some(0));
         assert_eq!(find(&entries, "hooks", error), None);
         assert_eq!(find(&entries, "linux_uid_mappings", "[exit 1]"), Some(3));
@@ -146,7 +147,10 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("line 1: no ` # reason`"), "{err}");
-        assert!(err.contains("line 2: no validation test named \"nosuchtest\""), "{err}");
+        assert!(
+            err.contains("line 2: no validation test named \"nosuchtest\""),
+            "{err}"
+        );
         assert!(err.contains("line 3: empty text prefix"), "{err}");
         assert!(err.contains("line 4: expected"), "{err}");
         assert!(err.contains("line 6: same entry as line 5"), "{err}");

@@ -63,7 +63,9 @@ pub fn check_and_clean(runtime: &Path, before: &Snapshot, tmp: &Path) -> Found {
     // Containers first: deleting them unmounts and removes cgroups.
     for id in containers(runtime).difference(&before.containers) {
         if !is_uuid(id) {
-            found.notes.push(format!("new container {id} (not a test's)"));
+            found
+                .notes
+                .push(format!("new container {id} (not a test's)"));
             continue;
         }
         let _ = quiet(Command::new(runtime).args(["kill", id, "KILL"]));
@@ -110,10 +112,7 @@ pub fn check_and_clean(runtime: &Path, before: &Snapshot, tmp: &Path) -> Found {
     }
 
     // Cgroups: the tests' and the runtime's names, deepest first.
-    let mut new: Vec<PathBuf> = cgroup_dirs()
-        .difference(&before.cgroups)
-        .cloned()
-        .collect();
+    let mut new: Vec<PathBuf> = cgroup_dirs().difference(&before.cgroups).cloned().collect();
     new.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     let hierarchies = cgroup_mounts();
     // Grouped by the path inside the hierarchy: one leftover per path.
@@ -352,16 +351,17 @@ mod tests {
         assert!(!is_uuid("e20ce5df-d4c3-4aca-82d0-101fa3989c8"));
         assert!(!is_uuid("e20ce5dfxd4c3-4aca-82d0-101fa3989c81"));
         assert_eq!(
-            generic_path(Path::new(
-                "tinydocker/e20ce5df-d4c3-4aca-82d0-101fa3989c81"
-            )),
+            generic_path(Path::new("tinydocker/e20ce5df-d4c3-4aca-82d0-101fa3989c81")),
             "tinydocker/<uuid>"
         );
         assert_eq!(
             generic_path(Path::new("ocitest2602240203/rootfs")),
             "ocitest*/rootfs"
         );
-        assert_eq!(generic_path(Path::new("testdir/cgrouptest")), "testdir/cgrouptest");
+        assert_eq!(
+            generic_path(Path::new("testdir/cgrouptest")),
+            "testdir/cgrouptest"
+        );
         assert_eq!(generic_name("123"), "123");
     }
 

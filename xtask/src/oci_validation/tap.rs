@@ -275,13 +275,19 @@ mod tests {
                 Outcome::Pass
             ]
         );
-        assert_eq!(tap.assertions[0].diagnostics, ["# expect: 1024, actual: 1024"]);
+        assert_eq!(
+            tap.assertions[0].diagnostics,
+            ["# expect: 1024, actual: 1024"]
+        );
         let fail = &tap.assertions[1];
         assert_eq!(fail.number, Some(2));
         assert!(fail.description.starts_with("attempting to `delete`"));
         assert_eq!(fail.diagnostics.len(), 5);
         assert!(fail.diagnostics[2].contains("runtime.md#delete"));
-        assert_eq!(tap.assertions[2].description, "linux.resources.blockIO not set");
+        assert_eq!(
+            tap.assertions[2].description,
+            "linux.resources.blockIO not set"
+        );
         assert_eq!(tap.assertions[3].description, "cpu mems");
         assert_eq!(tap.assertions[4].description, "text with an escaped # hash");
         assert!(tap.orphan_errors.is_empty());

@@ -243,6 +243,13 @@ impl common::Manager for Manager {
 
     fn apply(&self, res: &Resources) -> Result<(), Error> {
         res.validate()?;
+        if let Some(file) = res.unified.keys().next() {
+            return Err(Error::InvalidResources {
+                reason: format!(
+                    "unified {file:?}: cgroup v2 files, and this host's cgroups are v1"
+                ),
+            });
+        }
         self.apply_controller::<Cpu>(res)?;
         self.apply_controller::<CpuSet>(res)?;
         self.apply_controller::<Memory>(res)?;

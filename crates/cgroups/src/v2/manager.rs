@@ -178,6 +178,7 @@ impl common::Manager for Manager {
         writes.extend(CpuSet::plan(res));
         writes.extend(Memory::plan(res));
         writes.extend(Pids::plan(res));
+        writes.extend(unified_writes(res));
         writes
     }
 
@@ -212,7 +213,11 @@ impl common::Manager for Manager {
         Cpu::apply(&dir, res)?;
         CpuSet::apply(&dir, res)?;
         Memory::apply(&dir, res)?;
-        Pids::apply(&dir, res)
+        Pids::apply(&dir, res)?;
+        for w in unified_writes(res) {
+            write_file(&dir.join(&w.file), &w.value)?;
+        }
+        Ok(())
     }
 
     fn set_devices(&self, rules: &[DeviceRule]) -> Result<DeviceControl, Error> {
@@ -314,6 +319,17 @@ impl common::Manager for Manager {
     }
 }
 
+/// The spec's `unified` files, each under its controller.
+fn unified_writes(res: &Resources) -> Vec<Write> {
+    res.unified
+        .iter()
+        .map(|(file, value)| {
+            let controller = file.split_once('.').map_or("", |(c, _)| c);
+            Write::new(controller, file, value.clone())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,6 +353,34 @@ mod tests {
         let m = AnyManager::new(&layout(root.path()), "tinydocker/abc");
         assert!(m.is_v2());
         insta::assert_yaml_snapshot!(m.plan(&full()));
+    }
+
+    #[test]
+    fn unified_files_are_written_after_the_rest() {
+        let root = tempfile::tempdir().unwrap();
+        let m = AnyManager::new(&layout(root.path()), "tinydocker/abc");
+        let res = Resources {
+            memory: Some(1 << 20),
+            unified: [("memory.high".to_string(), "512K".to_string())].into(),
+            ..Resources::default()
+        };
+        let plan = m.plan(&res);
+        let last = plan.last().unwrap();
+        assert_eq!(
+            (
+                last.controller.as_str(),
+                last.file.as_str(),
+                last.value.as_str()
+            ),
+            ("memory", "memory.high", "512K")
+        );
+        for bad in ["cgroup.procs", "../x.y", "nodot"] {
+            let res = Resources {
+                unified: [(bad.to_string(), "1".to_string())].into(),
+                ..Resources::default()
+            };
+            assert!(res.validate().is_err(), "{bad}");
+        }
     }
 
     #[test]

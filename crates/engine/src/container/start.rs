@@ -18,6 +18,13 @@ use crate::{supervisor, Engine};
 /// `start`: under a new supervisor, detached.
 pub(crate) fn start(engine: &Engine, key: &str) -> Result<()> {
     let container = engine.store.find(key)?;
+    // An OCI bundle's init is its caller's: no supervisor of ours.
+    if container.config.bundle.is_some() {
+        return Err(Error::State(format!(
+            "container {} was created from an OCI bundle: start it with start_created",
+            container.config.name
+        )));
+    }
     let interactive = container.config.interactive;
     let tty = crate::spec::terminal(container.spec()?);
     let id = container.config.id.clone();

@@ -27,10 +27,15 @@ pub fn resources_from_spec(r: &LinuxResources) -> Result<Resources> {
     if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
         return Err(unsupported("rdma"));
     }
-    if r.unified().as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(unsupported("unified"));
-    }
-    let mut out = Resources::default();
+    let mut out = Resources {
+        unified: r
+            .unified()
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        ..Resources::default()
+    };
     if let Some(m) = r.memory() {
         // memory.kernel and memory.kernelTCP are left alone, as runc
         // leaves them: the kernel's own kernel-memory limits are gone
@@ -94,6 +99,7 @@ pub fn resources_to_spec(r: &Resources, base: Option<&LinuxResources>) -> LinuxR
         c.set_mems(r.cpuset_mems.clone());
         c
     }));
+    out.set_unified((!r.unified.is_empty()).then(|| r.unified.clone().into_iter().collect()));
     out.set_pids(r.pids_limit.map(|limit| {
         let mut p = LinuxPids::default();
         p.set_limit(limit);
@@ -212,12 +218,18 @@ mod tests {
     #[test]
     fn what_the_manager_cannot_write_is_refused() {
         let mut spec = LinuxResources::default();
-        spec.set_unified(Some([("memory.high".to_string(), "1".to_string())].into()));
+        spec.set_hugepage_limits(Some(vec![Default::default()]));
         let err = resources_from_spec(&spec).unwrap_err().to_string();
         assert_eq!(
             err,
-            "linux.resources.unified is not supported by tinydocker"
+            "linux.resources.hugepageLimits is not supported by tinydocker"
         );
+        // unified goes through as it is, and back.
+        let mut spec = LinuxResources::default();
+        spec.set_unified(Some([("memory.high".to_string(), "1".to_string())].into()));
+        let r = resources_from_spec(&spec).unwrap();
+        assert_eq!(r.unified["memory.high"], "1");
+        assert_eq!(resources_to_spec(&r, None).unified(), spec.unified());
     }
 
     #[test]
