@@ -47,6 +47,9 @@ pub(crate) fn full() -> crate::Resources {
         memory_swappiness: None,
         oom_kill_disable: None,
         unified: Default::default(),
+        blkio_weight: None,
+        blkio_weight_device: Vec::new(),
+        blkio_throttle: Vec::new(),
     }
 }
 

@@ -67,6 +67,65 @@ pub struct Resources {
     /// refused on v1).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub unified: std::collections::BTreeMap<String, String>,
+    /// Relative block I/O weight, 10 to 1000 (v1 `blkio.weight` or
+    /// `blkio.bfq.weight`; v2 `io.bfq.weight`, or `io.weight` scaled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blkio_weight: Option<u16>,
+    /// The weight on one device: (major, minor, weight).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blkio_weight_device: Vec<(u64, u64, u16)>,
+    /// Read and write limits on devices (v1 `blkio.throttle.*`, v2 `io.max`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blkio_throttle: Vec<Throttle>,
+}
+
+/// A limit on one block device's I/O.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Throttle {
+    /// What is limited.
+    pub kind: ThrottleKind,
+    /// The device's major number.
+    pub major: u64,
+    /// The device's minor number.
+    pub minor: u64,
+    /// Bytes or operations per second.
+    pub rate: u64,
+}
+
+/// What a [`Throttle`] limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThrottleKind {
+    /// Bytes read per second.
+    ReadBps,
+    /// Bytes written per second.
+    WriteBps,
+    /// Read operations per second.
+    ReadIops,
+    /// Write operations per second.
+    WriteIops,
+}
+
+impl ThrottleKind {
+    /// The v1 file (`blkio.throttle.read_bps_device`, ...).
+    pub fn v1_file(self) -> &'static str {
+        match self {
+            ThrottleKind::ReadBps => "blkio.throttle.read_bps_device",
+            ThrottleKind::WriteBps => "blkio.throttle.write_bps_device",
+            ThrottleKind::ReadIops => "blkio.throttle.read_iops_device",
+            ThrottleKind::WriteIops => "blkio.throttle.write_iops_device",
+        }
+    }
+
+    /// The v2 `io.max` key (`rbps`, ...).
+    pub fn v2_key(self) -> &'static str {
+        match self {
+            ThrottleKind::ReadBps => "rbps",
+            ThrottleKind::WriteBps => "wbps",
+            ThrottleKind::ReadIops => "riops",
+            ThrottleKind::WriteIops => "wiops",
+        }
+    }
 }
 
 /// The period the kernel uses, and that docker's `--cpus` assumes.
@@ -94,6 +153,17 @@ impl Resources {
             pids_limit: self.pids_limit.or(base.pids_limit),
             memory_swappiness: self.memory_swappiness.or(base.memory_swappiness),
             oom_kill_disable: self.oom_kill_disable.or(base.oom_kill_disable),
+            blkio_weight: self.blkio_weight.or(base.blkio_weight),
+            blkio_weight_device: if self.blkio_weight_device.is_empty() {
+                base.blkio_weight_device.clone()
+            } else {
+                self.blkio_weight_device.clone()
+            },
+            blkio_throttle: if self.blkio_throttle.is_empty() {
+                base.blkio_throttle.clone()
+            } else {
+                self.blkio_throttle.clone()
+            },
             unified: base
                 .unified
                 .iter()
@@ -128,6 +198,15 @@ impl Resources {
                 return invalid(format!(
                     "cpu quota {q}: expected -1 (unlimited) or a positive number of microseconds"
                 ));
+            }
+        }
+        let weights = self
+            .blkio_weight
+            .iter()
+            .chain(self.blkio_weight_device.iter().map(|(_, _, w)| w));
+        for w in weights {
+            if !(10..=1000).contains(w) {
+                return invalid(format!("block I/O weight {w}: expected 10 to 1000"));
             }
         }
         for key in self.unified.keys() {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::common::{read_optional, Controller, Write};
+use crate::common::{read_optional, write_file, Controller, Write};
 use crate::{Error, Resources, Stats};
 
 pub(crate) struct Blkio;
@@ -12,8 +12,40 @@ pub(crate) struct Blkio;
 impl Controller for Blkio {
     const NAME: &'static str = "blkio";
 
-    fn plan(_res: &Resources) -> Vec<Write> {
-        Vec::new()
+    fn plan(res: &Resources) -> Vec<Write> {
+        let mut writes = Vec::new();
+        if let Some(w) = res.blkio_weight {
+            writes.push(Write::new(Self::NAME, "blkio.weight", w.to_string()));
+        }
+        for (major, minor, w) in &res.blkio_weight_device {
+            writes.push(Write::new(
+                Self::NAME,
+                "blkio.weight_device",
+                format!("{major}:{minor} {w}"),
+            ));
+        }
+        for t in &res.blkio_throttle {
+            writes.push(Write::new(
+                Self::NAME,
+                t.kind.v1_file(),
+                format!("{}:{} {}", t.major, t.minor, t.rate),
+            ));
+        }
+        writes
+    }
+
+    /// The weights go to the BFQ scheduler's files where the kernel has
+    /// no CFQ ones (`blkio.weight` went with CFQ in Linux 5.0).
+    fn apply(dir: &Path, res: &Resources) -> Result<(), Error> {
+        for w in Self::plan(res) {
+            let path = dir.join(&w.file);
+            let path = match w.file.strip_prefix("blkio.weight") {
+                Some(rest) if !path.exists() => dir.join(format!("blkio.bfq.weight{rest}")),
+                _ => path,
+            };
+            write_file(&path, &w.value)?;
+        }
+        Ok(())
     }
 
     fn stats(dir: &Path, stats: &mut Stats) -> Result<(), Error> {

@@ -207,6 +207,7 @@ impl common::Manager for Manager {
         let mut writes = Cpu::plan(res);
         writes.extend(CpuSet::plan(res));
         writes.extend(Memory::plan(res));
+        writes.extend(Blkio::plan(res));
         writes.extend(Pids::plan(res));
         writes
     }
@@ -253,6 +254,7 @@ impl common::Manager for Manager {
         self.apply_controller::<Cpu>(res)?;
         self.apply_controller::<CpuSet>(res)?;
         self.apply_controller::<Memory>(res)?;
+        self.apply_controller::<Blkio>(res)?;
         self.apply_controller::<Pids>(res)
     }
 

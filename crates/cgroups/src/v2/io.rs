@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{read_optional, Controller, Write};
+use crate::common::{read_optional, write_file, Controller, Write};
 use crate::{Error, Resources, Stats};
 
 pub(crate) struct Io;
@@ -11,8 +11,44 @@ pub(crate) struct Io;
 impl Controller for Io {
     const NAME: &'static str = "io";
 
-    fn plan(_res: &Resources) -> Vec<Write> {
-        Vec::new()
+    fn plan(res: &Resources) -> Vec<Write> {
+        let mut writes = Vec::new();
+        if let Some(w) = res.blkio_weight {
+            writes.push(Write::new(Self::NAME, "io.bfq.weight", w.to_string()));
+        }
+        for (major, minor, w) in &res.blkio_weight_device {
+            writes.push(Write::new(
+                Self::NAME,
+                "io.bfq.weight",
+                format!("{major}:{minor} {w}"),
+            ));
+        }
+        for t in &res.blkio_throttle {
+            writes.push(Write::new(
+                Self::NAME,
+                "io.max",
+                format!("{}:{} {}={}", t.major, t.minor, t.kind.v2_key(), t.rate),
+            ));
+        }
+        writes
+    }
+
+    /// Without BFQ, the weights go to `io.weight`, scaled from 10..1000
+    /// to its 1..10000 as runc scales them.
+    fn apply(dir: &Path, res: &Resources) -> Result<(), Error> {
+        let bfq = dir.join("io.bfq.weight").exists();
+        for w in Self::plan(res) {
+            if w.file == "io.bfq.weight" && !bfq {
+                let value = match w.value.rsplit_once(' ') {
+                    Some((device, weight)) => format!("{device} {}", io_weight(weight)),
+                    None => io_weight(&w.value),
+                };
+                write_file(&dir.join("io.weight"), &value)?;
+            } else {
+                write_file(&dir.join(&w.file), &w.value)?;
+            }
+        }
+        Ok(())
     }
 
     fn stats(dir: &Path, stats: &mut Stats) -> Result<(), Error> {
@@ -45,9 +81,38 @@ pub(crate) fn parse_io_stat(text: &str) -> (u64, u64) {
     (read, write)
 }
 
+/// A block I/O weight (10..=1000) as `io.weight` takes it (1..=10000).
+fn io_weight(weight: &str) -> String {
+    let w: u64 = weight.parse().unwrap_or(100);
+    (1 + (w.clamp(10, 1000) - 10) * 9999 / 990).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weights_fall_back_to_io_weight() {
+        assert_eq!(io_weight("10"), "1");
+        assert_eq!(io_weight("1000"), "10000");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("io.weight"), "").unwrap();
+        std::fs::write(dir.path().join("io.max"), "").unwrap();
+        let res = Resources {
+            blkio_weight: Some(505),
+            blkio_throttle: vec![crate::Throttle {
+                kind: crate::ThrottleKind::ReadBps,
+                major: 8,
+                minor: 0,
+                rate: 1048576,
+            }],
+            ..Resources::default()
+        };
+        Io::apply(dir.path(), &res).unwrap();
+        let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+        assert_eq!(read("io.weight"), "5000");
+        assert_eq!(read("io.max"), "8:0 rbps=1048576");
+    }
 
     #[test]
     fn io_stat() {

@@ -25,7 +25,7 @@ use crate::sys::{self, is_errno, WAIT_TIMEOUT};
 use crate::{DeviceControl, DeviceRule, Error, Resources, Stats};
 
 /// The controllers enabled for a container's cgroup, when the host offers them.
-const CONTROLLERS: [&str; 4] = [Cpu::NAME, CpuSet::NAME, Memory::NAME, Pids::NAME];
+const CONTROLLERS: [&str; 5] = [Cpu::NAME, CpuSet::NAME, Memory::NAME, Pids::NAME, Io::NAME];
 
 /// A cgroup on a v2 (unified) host.
 ///
@@ -178,6 +178,7 @@ impl common::Manager for Manager {
         writes.extend(CpuSet::plan(res));
         writes.extend(Memory::plan(res));
         writes.extend(Pids::plan(res));
+        writes.extend(Io::plan(res));
         writes.extend(unified_writes(res));
         writes
     }
@@ -214,6 +215,9 @@ impl common::Manager for Manager {
         CpuSet::apply(&dir, res)?;
         Memory::apply(&dir, res)?;
         Pids::apply(&dir, res)?;
+        if !Io::plan(res).is_empty() {
+            Io::apply(&dir, res)?;
+        }
         for w in unified_writes(res) {
             write_file(&dir.join(&w.file), &w.value)?;
         }
@@ -448,7 +452,7 @@ mod tests {
         m.create().unwrap();
         assert_eq!(
             fake::read(&root.join("cgroup.subtree_control")),
-            "+cpu +cpuset +memory +pids"
+            "+cpu +cpuset +memory +pids +io"
         );
         assert_eq!(
             fake::read(&root.join("tinydocker/cgroup.subtree_control")),

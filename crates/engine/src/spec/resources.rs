@@ -15,9 +15,6 @@ use crate::error::{invalid, Result};
 pub fn resources_from_spec(r: &LinuxResources) -> Result<Resources> {
     let unsupported =
         |what: &str| invalid!("linux.resources.{what} is not supported by tinydocker");
-    if r.block_io().is_some() {
-        return Err(unsupported("blockIO"));
-    }
     if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
         return Err(unsupported("hugepageLimits"));
     }
@@ -62,8 +59,101 @@ pub fn resources_from_spec(r: &LinuxResources) -> Result<Resources> {
     if let Some(p) = r.pids() {
         out.pids_limit = (p.limit() > 0).then_some(p.limit());
     }
+    if let Some(b) = r.block_io() {
+        block_io_from_spec(b, &mut out)?;
+    }
     out.validate()?;
     Ok(out)
+}
+
+/// `linux.resources.blockIO`: the weights and the throttles. A leaf
+/// weight (CFQ's, gone from the kernel) is refused.
+fn block_io_from_spec(b: &oci_spec::runtime::LinuxBlockIo, out: &mut Resources) -> Result<()> {
+    use tinydocker_cgroups::{Throttle, ThrottleKind};
+    let number = |n: i64, what: &str| {
+        u64::try_from(n).map_err(|_| invalid!("linux.resources.blockIO: bad {what} number {n}"))
+    };
+    if b.leaf_weight().is_some()
+        || b.weight_device()
+            .iter()
+            .flatten()
+            .any(|d| d.leaf_weight().is_some())
+    {
+        return Err(invalid!(
+            "linux.resources.blockIO.leafWeight is not supported by tinydocker (the kernel's CFQ scheduler is gone)"
+        ));
+    }
+    out.blkio_weight = b.weight();
+    for d in b.weight_device().iter().flatten() {
+        if let Some(w) = d.weight() {
+            out.blkio_weight_device.push((
+                number(d.major(), "major")?,
+                number(d.minor(), "minor")?,
+                w,
+            ));
+        }
+    }
+    let lists = [
+        (ThrottleKind::ReadBps, b.throttle_read_bps_device()),
+        (ThrottleKind::WriteBps, b.throttle_write_bps_device()),
+        (ThrottleKind::ReadIops, b.throttle_read_iops_device()),
+        (ThrottleKind::WriteIops, b.throttle_write_iops_device()),
+    ];
+    for (kind, list) in lists {
+        for d in list.iter().flatten() {
+            out.blkio_throttle.push(Throttle {
+                kind,
+                major: number(d.major(), "major")?,
+                minor: number(d.minor(), "minor")?,
+                rate: d.rate(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn block_io_to_spec(r: &Resources) -> oci_spec::runtime::LinuxBlockIo {
+    use oci_spec::runtime::{
+        LinuxBlockIo, LinuxThrottleDevice, LinuxThrottleDeviceBuilder, LinuxWeightDevice,
+        LinuxWeightDeviceBuilder,
+    };
+    use tinydocker_cgroups::ThrottleKind;
+    let mut b = LinuxBlockIo::default();
+    b.set_weight(r.blkio_weight);
+    let weights: Vec<LinuxWeightDevice> = r
+        .blkio_weight_device
+        .iter()
+        .map(|(major, minor, w)| {
+            LinuxWeightDeviceBuilder::default()
+                .major(*major as i64)
+                .minor(*minor as i64)
+                .weight(*w)
+                .build()
+                .expect("every field has a default")
+        })
+        .collect();
+    b.set_weight_device((!weights.is_empty()).then_some(weights));
+    let of = |kind: ThrottleKind| -> Option<Vec<LinuxThrottleDevice>> {
+        let list: Vec<LinuxThrottleDevice> = r
+            .blkio_throttle
+            .iter()
+            .filter(|t| t.kind == kind)
+            .map(|t| {
+                LinuxThrottleDeviceBuilder::default()
+                    .major(t.major as i64)
+                    .minor(t.minor as i64)
+                    .rate(t.rate)
+                    .build()
+                    .expect("every field has a default")
+            })
+            .collect();
+        (!list.is_empty()).then_some(list)
+    };
+    b.set_throttle_read_bps_device(of(ThrottleKind::ReadBps));
+    b.set_throttle_write_bps_device(of(ThrottleKind::WriteBps));
+    b.set_throttle_read_iops_device(of(ThrottleKind::ReadIops));
+    b.set_throttle_write_iops_device(of(ThrottleKind::WriteIops));
+    b
 }
 
 /// `base` (the container's `linux.resources`, to keep its device rules)
@@ -100,6 +190,10 @@ pub fn resources_to_spec(r: &Resources, base: Option<&LinuxResources>) -> LinuxR
         c
     }));
     out.set_unified((!r.unified.is_empty()).then(|| r.unified.clone().into_iter().collect()));
+    let block = r.blkio_weight.is_some()
+        || !r.blkio_weight_device.is_empty()
+        || !r.blkio_throttle.is_empty();
+    out.set_block_io(block.then(|| block_io_to_spec(r)));
     out.set_pids(r.pids_limit.map(|limit| {
         let mut p = LinuxPids::default();
         p.set_limit(limit);
@@ -205,6 +299,14 @@ mod tests {
             memory_swap: Some(-1),
             memory_reservation: Some(32 << 20),
             pids_limit: Some(20),
+            blkio_weight: Some(300),
+            blkio_weight_device: vec![(8, 0, 200)],
+            blkio_throttle: vec![tinydocker_cgroups::Throttle {
+                kind: tinydocker_cgroups::ThrottleKind::WriteIops,
+                major: 8,
+                minor: 16,
+                rate: 100,
+            }],
             ..Resources::default()
         };
         let spec = resources_to_spec(&r, None);
