@@ -12,6 +12,7 @@ mod containerd;
 mod control;
 mod crash;
 mod detached;
+mod dockerd;
 mod exec;
 mod filesystem;
 mod flags;

@@ -39,20 +39,20 @@ pub fn resources_from_spec(r: &LinuxResources) -> Result<Resources> {
         // (Linux 5.16 no longer enforces them; 6.x has no file for them).
         out.memory_swappiness = m.swappiness();
         out.oom_kill_disable = m.disable_oom_killer();
-        out.memory = m.limit();
-        out.memory_swap = m.swap();
-        out.memory_reservation = m.reservation();
+        out.memory = set(m.limit());
+        out.memory_swap = set(m.swap());
+        out.memory_reservation = set(m.reservation());
     }
     if let Some(c) = r.cpu() {
-        if c.realtime_runtime().is_some() || c.realtime_period().is_some() {
+        if set(c.realtime_runtime()).is_some() || set(c.realtime_period()).is_some() {
             return Err(unsupported("cpu.realtimeRuntime"));
         }
-        if c.idle().is_some() || c.burst().is_some() {
+        if set(c.idle()).is_some() || set(c.burst()).is_some() {
             return Err(unsupported("cpu.idle"));
         }
-        out.cpu_quota = c.quota();
-        out.cpu_period = c.period();
-        out.cpu_shares = c.shares();
+        out.cpu_quota = set(c.quota());
+        out.cpu_period = set(c.period());
+        out.cpu_shares = set(c.shares());
         out.cpuset_cpus = c.cpus().clone().filter(|s| !s.is_empty());
         out.cpuset_mems = c.mems().clone().filter(|s| !s.is_empty());
     }
@@ -64,6 +64,12 @@ pub fn resources_from_spec(r: &LinuxResources) -> Result<Resources> {
     }
     out.validate()?;
     Ok(out)
+}
+
+/// A limit the spec gives as 0 is no limit: dockerd writes every field,
+/// 0 where the user set none (runc reads them so too).
+fn set<T: Default + PartialEq>(value: Option<T>) -> Option<T> {
+    value.filter(|v| *v != T::default())
 }
 
 /// `linux.resources.blockIO`: the weights and the throttles. A leaf
@@ -83,7 +89,7 @@ fn block_io_from_spec(b: &oci_spec::runtime::LinuxBlockIo, out: &mut Resources) 
             "linux.resources.blockIO.leafWeight is not supported by tinydocker (the kernel's CFQ scheduler is gone)"
         ));
     }
-    out.blkio_weight = b.weight();
+    out.blkio_weight = set(b.weight());
     for d in b.weight_device().iter().flatten() {
         if let Some(w) = d.weight() {
             out.blkio_weight_device.push((
@@ -314,6 +320,26 @@ mod tests {
         assert_eq!(
             resources_from_spec(&resources_to_spec(&Resources::default(), None)).unwrap(),
             Resources::default()
+        );
+    }
+
+    /// What dockerd sends for a container without limits (and with
+    /// `docker update --memory 64m`): zeros are no limits.
+    #[test]
+    fn dockerd_zeros_are_no_limits() {
+        let spec: LinuxResources = serde_json::from_str(
+            r#"{"memory":{"limit":67108864,"reservation":0,"swap":0,"kernel":0},
+                "cpu":{"shares":0,"quota":0,"period":0,"realtimeRuntime":0,"realtimePeriod":0},
+                "blockIO":{"weight":0},"pids":{"limit":0}}"#,
+        )
+        .unwrap();
+        let r = resources_from_spec(&spec).unwrap();
+        assert_eq!(
+            r,
+            Resources {
+                memory: Some(67108864),
+                ..Resources::default()
+            }
         );
     }
 
