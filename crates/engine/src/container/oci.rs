@@ -73,8 +73,9 @@ pub(crate) fn start(engine: &Engine, key: &str) -> Result<()> {
         })?;
     fifo.write_all(b"0")
         .map_err(|e| Error::io("write to", &path, e))?;
+    // The fifo stays until the container's directory goes: nobody
+    // reads it again (its init has closed it at exec).
     drop(fifo);
-    let _ = std::fs::remove_file(&path);
     let mut state = container.state.clone();
     state.status = Status::Running;
     state.started_at = now_nanos();

@@ -186,6 +186,25 @@ impl Store {
         state: &State,
         making: &Path,
     ) -> Result<PathBuf> {
+        // An OCI bundle's container is known by its id, a hash of its
+        // name: its directory's rename is what makes the name its own.
+        if config.bundle.is_some() {
+            let dir = self.container_dir(&config.id);
+            write_record(making, spec, config, state)?;
+            return match fs::rename(making, &dir) {
+                Ok(()) => Ok(dir),
+                Err(e) => {
+                    let _ = fs::remove_file(making.join(RECORD));
+                    Err(match e.raw_os_error() {
+                        Some(libc::EEXIST | libc::ENOTEMPTY) => Error::NameInUse {
+                            name: config.name.clone(),
+                            holder: config.id.clone(),
+                        },
+                        _ => Error::io("create container directory", &dir, e),
+                    })
+                }
+            };
+        }
         let _lock = self.lock()?;
         let name_file = self.names_dir().join(&config.name);
         if let Some(holder) = read_name(&name_file) {
