@@ -64,7 +64,7 @@ pub struct ContainerConfig {
     /// supervisor records its exit, the caller that created it waits for
     /// its init. Its hooks see its name as the id and this directory as
     /// the bundle.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<PathBuf>,
 }
 

@@ -133,7 +133,7 @@ mod tests {
         std::fs::create_dir(dir.path().join("rootfs")).unwrap();
         let write = |text: &str| std::fs::write(dir.path().join("config.json"), text).unwrap();
         write(
-            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["true"],"cwd":"/"}}"#,
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"user":{"uid":0,"gid":0},"args":["true"],"cwd":"/"}}"#,
         );
         let spec = load(dir.path(), "c1").unwrap();
         assert_eq!(

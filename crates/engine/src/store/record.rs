@@ -108,7 +108,7 @@ pub struct State {
     #[serde(default)]
     pub device_cgroup: String,
     /// Its processes are frozen (`pause`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub paused: bool,
 }
 
