@@ -284,8 +284,10 @@ fn hooks_get_the_state_on_stdin() {
     let bundle = root.bundle("h1", &["true"], |c| {
         c["hooks"] = json!({
             "prestart": [hook("prestart")],
-            "poststart": [hook("poststart")],
-            "poststop": [hook("poststop")],
+            // A failed poststart or poststop hook is a warning: the
+            // ones after it still run.
+            "poststart": [{"path": "/bin/false"}, hook("poststart")],
+            "poststop": [{"path": "/bin/false"}, hook("poststop")],
         });
     });
     root.run(&["create", "--bundle", &bundle.to_string_lossy(), "h1"])

@@ -120,6 +120,28 @@ pub struct HookState<'a> {
 /// Run the hooks of `point` in order; the first failure stops them. For
 /// the container's hooks `init` is its init's pidfd.
 pub fn run(point: HookPoint, state: &HookState<'_>, init: Option<BorrowedFd<'_>>) -> Result<()> {
+    run_each(point, state, init, &mut |e| Err(e))
+}
+
+/// Run `point`'s hooks, and say what failed instead of failing (the
+/// container is running, or gone, by then): a failed hook is a warning,
+/// and the hooks after it still run, as the runtime spec asks of
+/// `poststart` and `poststop`.
+pub fn run_and_warn(point: HookPoint, state: &HookState<'_>, warn: &dyn Fn(String)) {
+    let _ = run_each(point, state, None, &mut |e| {
+        warn(e.one_line());
+        Ok(())
+    });
+}
+
+/// Each hook of `point` in order; a failure goes to `failed`, which stops
+/// the rest by returning it or lets them run with `Ok`.
+fn run_each(
+    point: HookPoint,
+    state: &HookState<'_>,
+    init: Option<BorrowedFd<'_>>,
+    failed: &mut dyn FnMut(Error) -> Result<()>,
+) -> Result<()> {
     let hooks = hooks_at(state.spec, point);
     if hooks.is_empty() {
         return Ok(());
@@ -138,20 +160,14 @@ pub fn run(point: HookPoint, state: &HookState<'_>, init: Option<BorrowedFd<'_>>
         None
     };
     for (i, hook) in hooks.iter().enumerate() {
-        run_one(hook, &json, init).map_err(|e| Error::Context {
-            context: format!("{} hook #{i} ({})", point.name(), hook.path().display()),
-            source: Box::new(e),
-        })?;
+        if let Err(e) = run_one(hook, &json, init) {
+            failed(Error::Context {
+                context: format!("{} hook #{i} ({})", point.name(), hook.path().display()),
+                source: Box::new(e),
+            })?;
+        }
     }
     Ok(())
-}
-
-/// Run `point`'s hooks, and say what failed instead of failing (the
-/// container is running, or gone, by then).
-pub fn run_and_warn(point: HookPoint, state: &HookState<'_>, warn: &dyn Fn(String)) {
-    if let Err(e) = run(point, state, None) {
-        warn(e.one_line());
-    }
 }
 
 const CONTAINER_NAMESPACES: i32 = libc::CLONE_NEWNS

@@ -7,7 +7,9 @@
 //!
 //! An entry covers every failure of TEST whose description starts with
 //! the text (case-sensitive; the longest matching prefix wins, for its
-//! reason). Failures are the `not ok` assertions (their description) and
+//! reason); a text ending in `$` must match the whole description
+//! (`[leftover cgroup] testdir$` is not `[leftover cgroup] testdir/x`).
+//! Failures are the `not ok` assertions (their description) and
 //! the verdicts on the whole test binary, written in brackets:
 //!
 //! - `[exit N]`, `[killed by signal N]`, `[timeout after 60s]`: the binary
@@ -23,6 +25,8 @@
 //!
 //! The reason is everything after the first ` # ` and must not be empty
 //! (TAP descriptions cannot hold a ` # `: it would start a directive).
+//! A reason that starts with `flaky:` marks a failure that comes and goes:
+//! when it does not happen, the entry is not reported as now passing.
 
 use std::collections::BTreeSet;
 
@@ -85,12 +89,26 @@ pub fn parse(text: &str, tests: &BTreeSet<String>) -> Result<Vec<Entry>> {
     Ok(entries)
 }
 
+impl Entry {
+    /// A failure that only happens sometimes (the reason says `flaky:`).
+    pub fn flaky(&self) -> bool {
+        self.reason.starts_with("flaky:")
+    }
+
+    pub fn covers(&self, description: &str) -> bool {
+        match self.prefix.strip_suffix('$') {
+            Some(whole) => description == whole,
+            None => description.starts_with(&self.prefix),
+        }
+    }
+}
+
 /// The index of the entry that covers `description`, a failure of `test`.
 pub fn find(entries: &[Entry], test: &str, description: &str) -> Option<usize> {
     entries
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.test == test && description.starts_with(&e.prefix))
+        .filter(|(_, e)| e.test == test && e.covers(description))
         .max_by_key(|(_, e)| e.prefix.len())
         .map(|(i, _)| i)
 }
@@ -131,6 +149,43 @@ mod tests {
         assert_eq!(find(&entries, "hooks", error), None);
         assert_eq!(find(&entries, "linux_uid_mappings", "[exit 1]"), Some(3));
         assert_eq!(find(&entries, "linux_uid_mappings", "[exit 2]"), None);
+    }
+
+    #[test]
+    fn flaky_entries() {
+        let entries = parse(
+            "hooks: [error] x  # flaky: races\nhooks: [exit 1]  # not flaky: said so\n",
+            &tests(),
+        )
+        .unwrap();
+        assert!(entries[0].flaky());
+        assert!(!entries[1].flaky());
+    }
+
+    #[test]
+    fn a_dollar_matches_the_whole_description() {
+        let entries = parse(
+            "delete: [leftover cgroup] testdir$  # a parent\n\
+             delete: [leftover cgroup] testdir/cgrouptest$  # another\n",
+            &tests(),
+        )
+        .unwrap();
+        assert_eq!(
+            find(&entries, "delete", "[leftover cgroup] testdir"),
+            Some(0)
+        );
+        assert_eq!(
+            find(&entries, "delete", "[leftover cgroup] testdir/cgrouptest"),
+            Some(1)
+        );
+        assert_eq!(
+            find(
+                &entries,
+                "delete",
+                "[leftover cgroup] testdir/cgrouptest/container"
+            ),
+            None
+        );
     }
 
     #[test]

@@ -15,8 +15,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// The cgroup names the validation tests use (besides UUIDs).
 const TEST_CGROUP_NAMES: [&str; 3] = ["cgrouptest", "testdir", "container"];
@@ -49,7 +52,7 @@ pub struct Found {
 
 pub fn snapshot(runtime: &Path) -> Snapshot {
     Snapshot {
-        containers: containers(runtime),
+        containers: containers(runtime).unwrap_or_default(),
         cgroups: cgroup_dirs(),
         mounts: mounts(),
     }
@@ -61,7 +64,14 @@ pub fn check_and_clean(runtime: &Path, before: &Snapshot, tmp: &Path) -> Found {
     let mut found = Found::default();
 
     // Containers first: deleting them unmounts and removes cgroups.
-    for id in containers(runtime).difference(&before.containers) {
+    let after = containers(runtime).unwrap_or_else(|| {
+        found.dirty.push(format!(
+            "`{} list -q` failed or hung: leftover containers not checked",
+            runtime.display()
+        ));
+        BTreeSet::new()
+    });
+    for id in after.difference(&before.containers) {
         if !is_uuid(id) {
             found
                 .notes
@@ -195,31 +205,56 @@ pub fn check_and_clean(runtime: &Path, before: &Snapshot, tmp: &Path) -> Found {
     found
 }
 
-/// Run quietly; true when it exited 0.
-fn quiet(cmd: &mut Command) -> bool {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
+/// A runtime call of the cleanup may hang (a broken runtime): it gets this
+/// long, then it is killed.
+const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Run `cmd` (stdin and stderr closed) for at most CALL_TIMEOUT; its
+/// output when it exited 0.
+fn call(cmd: &mut Command) -> Option<Vec<u8>> {
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .process_group(0)
+        .spawn()
+        .ok()?;
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(CALL_TIMEOUT) {
+        Ok(out) => out.ok(),
+        Err(_) => {
+            // SAFETY: kill(2) on our child's process group; the child is
+            // not reaped yet (the waiter still waits for it), so the group
+            // is still its own. The whole group: a grandchild holding the
+            // pipe would keep the waiter reading.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+            None
+        }
+    };
+    let _ = waiter.join();
+    out.filter(|o| o.status.success()).map(|o| o.stdout)
 }
 
-/// `RUNTIME list -q` (the runtime's default root).
-fn containers(runtime: &Path) -> BTreeSet<String> {
-    let Ok(out) = Command::new(runtime)
-        .args(["list", "-q"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-    else {
-        return BTreeSet::new();
-    };
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect()
+/// Run quietly; true when it exited 0 in time.
+fn quiet(cmd: &mut Command) -> bool {
+    call(cmd).is_some()
+}
+
+/// `RUNTIME list -q` (the runtime's default root); None when it fails.
+fn containers(runtime: &Path) -> Option<BTreeSet<String>> {
+    let out = call(Command::new(runtime).args(["list", "-q"]))?;
+    Some(
+        String::from_utf8_lossy(&out)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect(),
+    )
 }
 
 fn mountinfo() -> String {

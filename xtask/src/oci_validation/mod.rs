@@ -55,6 +55,16 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 const KILL_AFTER: Duration = Duration::from_secs(10);
 /// The list of known failures, beside this file.
 const EXPECTED: &str = "xtask/src/oci_validation/expected.txt";
+/// Host-wide changes seen during a test but not attributed to it.
+const UNATTRIBUTED: &str = "target/xtask/oci-validation/unattributed.txt";
+
+/// println! that ignores a closed stdout (`| head`): the run goes on and
+/// still cleans up after itself.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 const USAGE: &str = "usage: cargo xtask oci-validation [--runtime PATH] [--test NAME]... [--json FILE] [--keep-going]
 
@@ -97,7 +107,7 @@ fn parse_args(args: &[String]) -> Result<Options> {
             "--json" => opts.json = Some(PathBuf::from(value("--json")?)),
             "--keep-going" | "-k" => opts.keep_going = true,
             "-h" | "--help" => {
-                println!("{USAGE}");
+                say!("{USAGE}");
                 std::process::exit(0);
             }
             other => bail!("unknown argument {other:?}\n\n{USAGE}"),
@@ -147,6 +157,8 @@ struct TestRun {
     /// What was found and done about leftovers, for the report.
     leftover_details: Vec<String>,
     notes: Vec<String>,
+    /// Processes of its group were left when it exited (killed).
+    stragglers: bool,
     dirty: Vec<String>,
 }
 
@@ -178,7 +190,7 @@ impl TestRun {
         if !self.exit.ok() && notes.is_empty() {
             notes.push(format!("EXIT_{}", self.exit.rc()));
         }
-        if self.total() == 0 && !self.tap.orphan_errors.is_empty() {
+        if self.total() == 0 && self.tap.orphan_errors().next().is_some() {
             notes.push("NO_ASSERTIONS_BUT_ERROR".into());
         }
         if !self.stderr.is_empty() {
@@ -186,6 +198,9 @@ impl TestRun {
         }
         if !self.leftover_details.is_empty() {
             notes.push("LEFTOVERS".into());
+        }
+        if self.stragglers {
+            notes.push("STRAGGLERS_KILLED".into());
         }
         let unexpected = self.unexpected();
         if unexpected > 0 {
@@ -286,14 +301,23 @@ pub fn oci_validation(args: &[String]) -> Result<()> {
         ]
     };
 
-    println!("RUNTIME={}", runtime.display());
-    println!("{}", header());
+    say!("RUNTIME={}", runtime.display());
+    say!("{}", header());
     let started = Instant::now();
     let mut runs: Vec<TestRun> = Vec::new();
     let mut stopped_early = false;
+    // An error of the harness itself (not of a test): reported after the
+    // cleanup below.
+    let mut harness_error = None;
     for name in &selected {
-        let run = run_test(&suite, &runtime, name, &run_tmp, &out_dir, &entries)?;
-        println!("{}", run.row());
+        let run = match run_test(&suite, &runtime, name, &run_tmp, &out_dir, &entries) {
+            Ok(run) => run,
+            Err(e) => {
+                harness_error = Some(e.context(format!("running {name}")));
+                break;
+            }
+        };
+        say!("{}", run.row());
         let _ = std::io::stdout().flush();
         let failed = run.unexpected() > 0 || !run.dirty.is_empty();
         runs.push(run);
@@ -322,16 +346,24 @@ pub fn oci_validation(args: &[String]) -> Result<()> {
     }
 
     let report = report(&runs, &entries, &runtime, elapsed, &dirty);
-    print!("{}", report.text);
+    let _ = write!(std::io::stdout(), "{}", report.text);
     fs::write(out_dir.join("summary.txt"), &report.summary)?;
     fs::write(out_dir.join("failures.txt"), failures_file(&runs, &entries))?;
+    let notes: String = runs
+        .iter()
+        .flat_map(|r| r.notes.iter().map(move |n| format!("{}: {n}\n", r.name)))
+        .collect();
+    fs::write(out_dir.join("unattributed.txt"), notes)?;
     if let Some(path) = &opts.json {
         let doc = json_report(&runs, &entries, &runtime, elapsed, &report, &dirty);
         fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
             .with_context(|| format!("write {}", path.display()))?;
     }
-    println!("details: {} (TAP, stderr, failures.txt)", out_dir.display());
+    say!("details: {} (TAP, stderr, failures.txt)", out_dir.display());
 
+    if let Some(e) = harness_error {
+        return Err(e);
+    }
     if INTERRUPTED.load(Ordering::SeqCst) {
         bail!(
             "interrupted after {} of {} tests",
@@ -357,7 +389,7 @@ pub fn oci_validation(args: &[String]) -> Result<()> {
     if !dirty.is_empty() {
         bail!("the host is not clean: {}", dirty.join("; "));
     }
-    println!(
+    say!(
         "oci-validation: OK, {} tests, no unexpected failures",
         runs.len()
     );
@@ -414,7 +446,7 @@ fn prepare_suite() -> Result<PathBuf> {
     let sha = sha256(&tarball)?;
     let built = fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == sha);
     if built && dir.join("runtimetest").is_file() {
-        println!("runtime-tools {COMMIT}: built already ({})", dir.display());
+        say!("runtime-tools {COMMIT}: built already ({})", dir.display());
         return Ok(dir);
     }
     for (tool, arg) in [("go", "version"), ("make", "--version")] {
@@ -431,7 +463,7 @@ fn prepare_suite() -> Result<PathBuf> {
         }
     }
     let started = Instant::now();
-    println!(
+    say!(
         "runtime-tools {COMMIT}: unpacking and building with Go in {} ...",
         dir.display()
     );
@@ -483,7 +515,7 @@ fn prepare_suite() -> Result<PathBuf> {
         );
     }
     fs::write(&stamp, format!("{sha}\n"))?;
-    println!(
+    say!(
         "runtime-tools {COMMIT}: built in {:.1} s (log: {})",
         started.elapsed().as_secs_f64(),
         log_path.display()
@@ -605,11 +637,11 @@ fn run_test(
         std::thread::sleep(Duration::from_millis(10));
     };
     let secs = started.elapsed().as_secs_f64();
-    let mut notes = Vec::new();
-    // Stragglers of the test (a runtime call it did not wait for).
-    if kill_group(0) == 0 {
+    // Stragglers of the test (a runtime call it did not wait for, or
+    // zombies about to be reaped): killed, noted in the table.
+    let stragglers = kill_group(0) == 0;
+    if stragglers {
         kill_group(libc::SIGKILL);
-        notes.push("processes of the test outlived it: killed".to_string());
     }
     let exit = if timed_out {
         Exit::Timeout
@@ -620,7 +652,6 @@ fn run_test(
     };
 
     let found = leftovers::check_and_clean(runtime, &before, &tmp);
-    notes.extend(found.notes);
     if leftovers::mounts_under(&tmp).is_empty() {
         let _ = fs::remove_dir(&tmp);
     }
@@ -634,11 +665,17 @@ fn run_test(
         .map(|l| format!("stderr: {l}"))
         .collect();
 
+    // An assertion without diagnostics ("not ok 1 - exit status 1") is
+    // explained, if at all, by the test's stderr (the runtime's message).
     let mut failures: Vec<Failure> = tap
         .failures()
         .map(|a| Failure {
             description: a.description.clone(),
-            details: a.diagnostics.clone(),
+            details: if a.diagnostics.is_empty() {
+                stderr_lines.clone()
+            } else {
+                a.diagnostics.clone()
+            },
             expected: None,
         })
         .collect();
@@ -664,12 +701,11 @@ fn run_test(
             expected: None,
         });
     }
-    for error in &tap.orphan_errors {
+    for (error, block) in tap.orphan_errors() {
         let first = error.lines().next().unwrap_or("").trim();
         failures.push(Failure {
             description: format!("[error] {first}"),
-            details: tap
-                .orphan_diagnostics
+            details: block
                 .iter()
                 .cloned()
                 .chain(stderr_lines.iter().cloned())
@@ -706,7 +742,8 @@ fn run_test(
         stderr,
         failures,
         leftover_details,
-        notes,
+        notes: found.notes,
+        stragglers,
         dirty: found.dirty,
     })
 }
@@ -748,7 +785,7 @@ fn totals(runs: &[TestRun]) -> Totals {
         if !r.exit.ok() || r.tap.plan.is_none() {
             t.bad += 1;
         }
-        if r.total() == 0 && !r.tap.orphan_errors.is_empty() {
+        if r.total() == 0 && r.tap.orphan_errors().next().is_some() {
             t.empty_err += 1;
         }
         if !r.exit.ok() {
@@ -816,18 +853,12 @@ fn report(
             let _ = writeln!(text, "{l}");
         }
     }
-    let notes: Vec<String> = runs
-        .iter()
-        .flat_map(|r| r.notes.iter().map(move |n| format!("  {}: {n}", r.name)))
-        .collect();
-    if !notes.is_empty() {
+    let notes = runs.iter().map(|r| r.notes.len()).sum::<usize>();
+    if notes > 0 {
         let _ = writeln!(
             text,
-            "Host-wide changes during tests, not attributed to them (other processes?):"
+            "Host-wide changes during the tests not attributed to them (other processes?): {notes}, listed in {UNATTRIBUTED}"
         );
-        for n in &notes {
-            let _ = writeln!(text, "{n}");
-        }
     }
     for d in dirty {
         let _ = writeln!(text, "NOT CLEAN: {d}");
@@ -850,7 +881,7 @@ fn report(
     }
     let ran: BTreeSet<&str> = runs.iter().map(|r| r.name.as_str()).collect();
     let now_passing: Vec<usize> = (0..entries.len())
-        .filter(|&i| hits[i] == 0 && ran.contains(entries[i].test.as_str()))
+        .filter(|&i| hits[i] == 0 && !entries[i].flaky() && ran.contains(entries[i].test.as_str()))
         .collect();
     let used = hits.iter().filter(|&&h| h > 0).count();
     let _ = writeln!(
@@ -947,6 +978,7 @@ fn json_report(
                     "failures": failures,
                     "unexpected": r.unexpected(),
                     "leftovers": r.leftover_details,
+                    "stragglers_killed": r.stragglers,
                 }),
             )
         })

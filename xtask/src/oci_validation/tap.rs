@@ -54,13 +54,21 @@ pub struct Tap {
     pub plan: Option<u64>,
     /// How many `TAP version` headers (streams) there were.
     pub streams: usize,
-    /// YAML blocks that follow no assertion of their stream: their
-    /// `"error"` value (the whole block when it has none).
-    pub orphan_errors: Vec<String>,
-    /// The lines of those orphan blocks, verbatim (for the report).
-    pub orphan_diagnostics: Vec<String>,
+    /// YAML blocks that follow no assertion of their stream (before the
+    /// first, or after the plan): an `"error"` in one is a failure the
+    /// test reported outside of any assertion; others are information
+    /// (the output of runtimetest, say).
+    pub orphans: Vec<Orphan>,
     /// `Bail out! reason`.
     pub bail_out: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Orphan {
+    /// Its `"error"` value, if any.
+    pub error: Option<String>,
+    /// The block, verbatim.
+    pub lines: Vec<String>,
 }
 
 impl Tap {
@@ -75,6 +83,13 @@ impl Tap {
         self.assertions
             .iter()
             .filter(|a| a.outcome == Outcome::Fail)
+    }
+
+    /// Orphan YAML blocks with an error: (its error, the block).
+    pub fn orphan_errors(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.orphans
+            .iter()
+            .filter_map(|o| Some((o.error.as_deref()?, o.lines.as_slice())))
     }
 }
 
@@ -149,10 +164,10 @@ pub fn parse(text: &str) -> Tap {
 fn end_block(tap: &mut Tap, current: Option<usize>, block: Vec<String>) {
     match current {
         Some(i) => tap.assertions[i].diagnostics.extend(block),
-        None => {
-            tap.orphan_errors.push(yaml_error(&block));
-            tap.orphan_diagnostics.extend(block);
-        }
+        None => tap.orphans.push(Orphan {
+            error: yaml_error(&block),
+            lines: block,
+        }),
     }
 }
 
@@ -218,8 +233,8 @@ fn unescaped_hash(s: &str) -> Option<usize> {
     (0..bytes.len()).find(|&i| bytes[i] == b'#' && (i == 0 || bytes[i - 1] != b'\\'))
 }
 
-/// The `"error"` of a YAML block (tap-go writes JSON), else its text.
-fn yaml_error(block: &[String]) -> String {
+/// The `"error"` of a YAML block (tap-go writes JSON).
+fn yaml_error(block: &[String]) -> Option<String> {
     let body: Vec<&str> = block
         .iter()
         .map(|l| l.trim())
@@ -228,16 +243,17 @@ fn yaml_error(block: &[String]) -> String {
     let body = body.join("\n");
     if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&body) {
         if let Some(serde_json::Value::String(e)) = map.get("error") {
-            return e.clone();
+            return Some(e.clone());
         }
+        return None;
     }
     // YAML proper: `error: text`.
     for line in body.lines() {
         if let Some(e) = line.strip_prefix("error:") {
-            return e.trim().trim_matches('"').to_string();
+            return Some(e.trim().trim_matches('"').to_string());
         }
     }
-    body
+    None
 }
 
 #[cfg(test)]
@@ -290,7 +306,7 @@ mod tests {
         );
         assert_eq!(tap.assertions[3].description, "cpu mems");
         assert_eq!(tap.assertions[4].description, "text with an escaped # hash");
-        assert!(tap.orphan_errors.is_empty());
+        assert!(tap.orphans.is_empty());
         assert_eq!(tap.failures().count(), 1);
         assert_eq!(tap.count(Outcome::Skip), 1);
     }
@@ -314,7 +330,7 @@ mod tests {
         assert_eq!(tap.plan, Some(3));
         assert_eq!(tap.count(Outcome::Pass), 3);
         assert_eq!(tap.assertions[2].number, Some(1));
-        assert!(tap.orphan_errors.is_empty());
+        assert!(tap.orphans.is_empty());
     }
 
     #[test]
@@ -331,18 +347,27 @@ mod tests {
         );
         assert_eq!(tap.plan, Some(0));
         assert!(tap.assertions.is_empty());
+        let errors: Vec<(&str, usize)> = tap.orphan_errors().map(|(e, l)| (e, l.len())).collect();
         assert_eq!(
-            tap.orphan_errors,
-            ["Hooks MUST be called in the listed order\nRefer to: https://x/config.md#posix-platform-hooks"]
+            errors,
+            [("Hooks MUST be called in the listed order\nRefer to: https://x/config.md#posix-platform-hooks", 5)]
         );
-        assert_eq!(tap.orphan_diagnostics.len(), 5);
     }
 
     #[test]
     fn a_block_after_the_plan_is_an_orphan() {
         let tap = parse("TAP version 13\nok 1 - a\n1..1\n  ---\n  error: late\n  ...\n");
-        assert_eq!(tap.orphan_errors, ["late"]);
+        assert_eq!(tap.orphan_errors().next().unwrap().0, "late");
         assert!(tap.assertions[0].diagnostics.is_empty());
+        // hostname.t: runtimetest's output in a block before the first
+        // assertion, no error: information only.
+        let tap = parse(
+            "TAP version 13\n  ---\n  {\n    \"stderr\": \"\",\n    \"stdout\": \"TAP version 13\\nok 1\"\n  }\n  ...\nok 1 - check hostname\n1..1\n",
+        );
+        assert_eq!(tap.orphans.len(), 1);
+        assert_eq!(tap.orphans[0].error, None);
+        assert_eq!(tap.orphan_errors().count(), 0);
+        assert_eq!(tap.count(Outcome::Pass), 1);
     }
 
     #[test]
@@ -372,7 +397,7 @@ mod tests {
         assert_eq!(tap.assertions[0].diagnostics.len(), 2);
         assert_eq!(tap.bail_out.as_deref(), Some("no"));
         let tap = parse("TAP version 13\n  ---\n  error: cut short");
-        assert_eq!(tap.orphan_errors, ["cut short"]);
+        assert_eq!(tap.orphan_errors().next().unwrap().0, "cut short");
         let tap = parse("TAP version 13\nBail out! runtime missing\n");
         assert_eq!(tap.bail_out.as_deref(), Some("runtime missing"));
     }
