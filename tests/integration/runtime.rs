@@ -446,3 +446,23 @@ fn a_user_namespace_maps_the_container_s_root() {
         .stderr_has("need a user namespace");
     root.assert_clean();
 }
+
+#[test]
+fn without_a_cgroups_path_the_cgroup_is_tinydockers_and_goes_with_it() {
+    let root = OciRoot::new();
+    let id = format!("nocg-{}", std::process::id());
+    let bundle = root.bundle(&id, &["true"], |c| {
+        c["linux"].as_object_mut().unwrap().remove("cgroupsPath");
+    });
+    root.run(&["create", "--bundle", &bundle.to_string_lossy(), &id])
+        .ok();
+    let dirs = tinydocker_tests::oci::cgroup_dirs_named(&format!("tinydocker/runtime/{id}"));
+    assert!(!dirs.is_empty(), "no cgroup tinydocker/runtime/{id}");
+    root.run(&["start", &id]).ok();
+    wait_stopped(&root, &id);
+    root.run(&["delete", &id]).ok();
+    for dir in dirs {
+        assert!(!dir.exists(), "{} is left", dir.display());
+    }
+    root.assert_clean();
+}

@@ -9,8 +9,10 @@ use oci_spec::runtime::Spec;
 use sha2::{Digest, Sha256};
 use tinydocker_engine::{ContainerConfig, Rootfs};
 
-/// Where containers without a `linux.cgroupsPath` get their cgroup.
-pub const CGROUP_PARENT: &str = "tinydocker-runtime";
+/// Where containers without a `linux.cgroupsPath` get their cgroup: in
+/// tinydocker's own tree, whose levels the engine removes with the last
+/// container in them.
+pub const CGROUP_PARENT: &str = "tinydocker/runtime";
 
 /// The engine's id of the container the caller calls `id`: the sha256 of
 /// its name, so the engine finds it by its directory without a search
@@ -142,7 +144,7 @@ mod tests {
         );
         assert_eq!(
             spec.linux().as_ref().unwrap().cgroups_path().as_deref(),
-            Some(Path::new("/tinydocker-runtime/c1"))
+            Some(Path::new("/tinydocker/runtime/c1"))
         );
         write("{\"ociVersion\": \"1.0.2\",\n  \"root\": }");
         let err = format!("{:#}", load(dir.path(), "c1").unwrap_err());
