@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tinydocker_tests::oci::{cgroup_dirs_named, remove_cgroup_tree};
+use tinydocker_tests::oci::{cgroup_dirs_named, remove_cgroup_tree, shims_of, subdirs};
 use tinydocker_tests::{
     busybox_rootfs, entries, mounts_mentioning, output, process_alive, require_root, runtime_bin,
     settles, tarballs, Out, TempDir,
@@ -443,41 +443,6 @@ fn is_dockerd_own_mount(dir: &Path, line: &str) -> bool {
     point == dir.join("data").to_string_lossy()
         || point == dir.join("data/overlay2").to_string_lossy()
         || point.starts_with(&*dir.join("exec/netns").to_string_lossy())
-}
-
-/// Names of the subdirectories of `dir`.
-fn subdirs(dir: &Path) -> Vec<String> {
-    entries(dir)
-        .into_iter()
-        .filter(|e| dir.join(e).is_dir())
-        .collect()
-}
-
-/// Pids of the containerd-shim-runc-v2 processes started by the
-/// containerd listening on `sock`.
-fn shims_of(sock: &Path) -> Vec<i32> {
-    let sock = sock.to_string_lossy();
-    let mut pids = Vec::new();
-    for name in entries(Path::new("/proc")) {
-        let Ok(pid) = name.parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
-            continue;
-        };
-        let args: Vec<String> = cmdline
-            .split(|b| *b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        let is_shim = args
-            .first()
-            .is_some_and(|a| a.ends_with("containerd-shim-runc-v2"));
-        let ours = args.windows(2).any(|w| w[0] == "-address" && w[1] == sock);
-        if is_shim && ours {
-            pids.push(pid);
-        }
-    }
-    pids
 }
 
 /// SIGTERM `child`, wait up to `grace` for it to exit, then SIGKILL it.

@@ -273,3 +273,38 @@ impl Drop for OciRoot {
         }
     }
 }
+
+/// Names of the subdirectories of `dir`.
+pub fn subdirs(dir: &Path) -> Vec<String> {
+    crate::entries(dir)
+        .into_iter()
+        .filter(|e| dir.join(e).is_dir())
+        .collect()
+}
+
+/// Pids of the containerd-shim-runc-v2 processes started by the
+/// containerd listening on `sock`.
+pub fn shims_of(sock: &Path) -> Vec<i32> {
+    let sock = sock.to_string_lossy();
+    let mut pids = Vec::new();
+    for name in crate::entries(Path::new("/proc")) {
+        let Ok(pid) = name.parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let is_shim = args
+            .first()
+            .is_some_and(|a| a.ends_with("containerd-shim-runc-v2"));
+        let ours = args.windows(2).any(|w| w[0] == "-address" && w[1] == sock);
+        if is_shim && ours {
+            pids.push(pid);
+        }
+    }
+    pids
+}

@@ -515,15 +515,7 @@ pub(crate) fn from_the_barrier(
             tinydocker_ns::pidfd::open(init.pid()).map_err(|e| Error::sys("pidfd_open", e))?;
         hooks::run(HookPoint::StartContainer, &state, Some(pidfd.as_fd()))?;
     }
-    init.go()?;
-    let terminal = if prepared.child.tty.is_some() {
-        match init.receive_fd()? {
-            Ok(master) => Some(master),
-            Err(failure) => return Err(prepared.failed(init, failure)),
-        }
-    } else {
-        None
-    };
+    let terminal = go_and_take_terminal(prepared, init)?;
     if let Some(failure) = init.wait_exec()? {
         return Err(prepared.failed(init, failure));
     }
@@ -537,15 +529,7 @@ pub(crate) fn to_the_park(
     prepared: &Prepared,
     init: &mut tinydocker_ns::Child,
 ) -> Result<Option<OwnedFd>> {
-    init.go()?;
-    let terminal = if prepared.child.tty.is_some() {
-        match init.receive_fd()? {
-            Ok(master) => Some(master),
-            Err(failure) => return Err(prepared.failed(init, failure)),
-        }
-    } else {
-        None
-    };
+    let terminal = go_and_take_terminal(prepared, init)?;
     match init.wait_ready()? {
         Barrier::Reached => {}
         Barrier::Failed(failure) => return Err(prepared.failed(init, failure)),
@@ -558,6 +542,22 @@ pub(crate) fn to_the_park(
     // It waits on the fifo from here, on its own.
     init.go()?;
     Ok(terminal)
+}
+
+/// Say go, and with a terminal take the master of the pseudo-terminal the
+/// init opens next in the container.
+fn go_and_take_terminal(
+    prepared: &Prepared,
+    init: &mut tinydocker_ns::Child,
+) -> Result<Option<OwnedFd>> {
+    init.go()?;
+    if prepared.child.tty.is_none() {
+        return Ok(None);
+    }
+    match init.receive_fd()? {
+        Ok(master) => Ok(Some(master)),
+        Err(failure) => Err(prepared.failed(init, failure)),
+    }
 }
 
 fn publish(net: &NetSettings) -> Result<()> {
