@@ -328,10 +328,14 @@ fn delete(engine: &Engine, id: &str, force: bool) -> Result<()> {
         "running" | "paused" if !force => {
             bail!("cannot delete container {id} that is not stopped: {status}")
         }
-        // A frozen init takes its SIGKILL once thawed.
-        "paused" => engine
-            .resume(c.id())
-            .map_err(|e| anyhow!("{}", e.one_line()))?,
+        // As runc: KILL while frozen, then thaw (the signal is taken at
+        // the thaw).
+        "paused" => {
+            engine
+                .kill(c.id(), libc::SIGKILL)
+                .and_then(|()| engine.resume(c.id()))
+                .map_err(|e| anyhow!("{}", e.one_line()))?;
+        }
         _ => {}
     }
     // A created container's init waits for start: killed, as containerd's
