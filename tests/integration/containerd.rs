@@ -22,7 +22,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tinydocker_tests::oci::{cgroup_dirs_named, remove_cgroup_tree, shims_of, subdirs};
+use tinydocker_tests::oci::{
+    assert_called, cgroup_dirs_named, remove_cgroup_tree, runtime_calls, shims_of, subdirs,
+};
 use tinydocker_tests::{
     entries, make_busybox_rootfs, mounts_mentioning, output, process_alive, require_root,
     runtime_bin, settles, Out, TempDir, WATCHDOG,
@@ -295,34 +297,14 @@ disabled_plugins = [
     /// always passes (`--root R --log L --log-format json`): e.g.
     /// `start ID`, `kill ID 9`.
     fn calls(&self) -> Vec<String> {
-        let text = fs::read_to_string(self.dir().join("calls.log")).unwrap_or_default();
-        text.lines()
-            .map(|line| {
-                let words: Vec<&str> = line.split_whitespace().collect();
-                let mut i = 0;
-                while i < words.len() {
-                    match words[i] {
-                        "--root" | "--log" | "--log-format" | "--criu" | "--rootless" => i += 2,
-                        "--debug" | "--systemd-cgroup" => i += 1,
-                        _ => break,
-                    }
-                }
-                words[i..].join(" ")
-            })
-            .collect()
+        runtime_calls(&fs::read_to_string(self.dir().join("calls.log")).unwrap_or_default())
     }
 
     /// Assert the runtime was called with `prefix ... ID` (the subcommand
     /// and maybe its first options, the container id last).
     #[track_caller]
     fn assert_called(&self, prefix: &str, id: &str) {
-        let calls = self.calls();
-        assert!(
-            calls
-                .iter()
-                .any(|c| c.starts_with(prefix) && c.split_whitespace().last() == Some(id)),
-            "no `{prefix} ... {id}` among the runtime's calls: {calls:#?}"
-        );
+        assert_called(&self.calls(), prefix, id);
     }
 
     /// Pids of the shims of this containerd (`-address SOCK` in their

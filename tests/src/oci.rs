@@ -308,3 +308,35 @@ pub fn shims_of(sock: &Path) -> Vec<i32> {
     }
     pids
 }
+
+/// The calls a wrapper logged (one line of arguments each), without the
+/// global options a shim always passes (`--root R --log L --log-format
+/// json`): e.g. `start ID`, `kill ID 9`.
+pub fn runtime_calls(log: &str) -> Vec<String> {
+    log.lines()
+        .map(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let mut i = 0;
+            while i < words.len() {
+                match words[i] {
+                    "--root" | "--log" | "--log-format" | "--criu" | "--rootless" => i += 2,
+                    "--debug" | "--systemd-cgroup" => i += 1,
+                    _ => break,
+                }
+            }
+            words[i..].join(" ")
+        })
+        .collect()
+}
+
+/// Assert one of `calls` is `prefix ... ID` (the subcommand and maybe its
+/// first options, the container id last).
+#[track_caller]
+pub fn assert_called(calls: &[String], prefix: &str, id: &str) {
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with(prefix) && c.split_whitespace().last() == Some(id)),
+        "no `{prefix} ... {id}` among the runtime's calls: {calls:#?}"
+    );
+}
