@@ -13,10 +13,7 @@
 //! (Debian: apt-get install containerd).
 
 use std::fs;
-use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,7 +24,7 @@ use tinydocker_tests::oci::{
 };
 use tinydocker_tests::{
     entries, make_busybox_rootfs, mounts_mentioning, output, process_alive, require_root,
-    runtime_bin, settles, Out, TempDir, WATCHDOG,
+    runtime_bin, settles, Out, TempDir,
 };
 
 const CONTAINERD: &str = "/usr/bin/containerd";
@@ -621,161 +618,12 @@ fn a_paused_task_is_killed() {
     ctd.assert_clean();
 }
 
-/// A pseudo-terminal the test opens: its slave is the terminal `ctr run
-/// -t` runs on, its master the test's keyboard and screen.
-struct Pty {
-    master: OwnedFd,
-    slave: OwnedFd,
-    seen: Vec<u8>,
-}
-
-fn check(rc: libc::c_int, what: &str) {
-    assert!(rc >= 0, "{what}: {}", io::Error::last_os_error());
-}
-
-impl Pty {
-    fn open() -> Pty {
-        // SAFETY: a valid C string; checked below.
-        let fd = unsafe {
-            libc::open(
-                c"/dev/ptmx".as_ptr(),
-                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-            )
-        };
-        check(fd, "open /dev/ptmx");
-        // SAFETY: a fresh fd nobody else owns.
-        let master = unsafe { OwnedFd::from_raw_fd(fd) };
-        let unlock: libc::c_int = 0;
-        // SAFETY: TIOCSPTLCK reads an int.
-        check(
-            unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) },
-            "unlock",
-        );
-        // SAFETY: TIOCGPTPEER returns a new fd.
-        let fd = unsafe {
-            libc::ioctl(
-                master.as_raw_fd(),
-                libc::TIOCGPTPEER,
-                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-            )
-        };
-        check(fd, "open the slave");
-        // SAFETY: a fresh fd nobody else owns.
-        let slave = unsafe { OwnedFd::from_raw_fd(fd) };
-        let size = libc::winsize {
-            ws_row: 24,
-            ws_col: 80,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
-        // SAFETY: TIOCSWINSZ reads a winsize.
-        check(
-            unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) },
-            "set the window size",
-        );
-        Pty {
-            master,
-            slave,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Start `cmd` with this terminal as its controlling terminal and
-    /// stdio, as a shell would.
-    fn spawn(&self, mut cmd: Command) -> Child {
-        let stdio = || Stdio::from(self.slave.try_clone().expect("dup the slave"));
-        cmd.stdin(stdio()).stdout(stdio()).stderr(stdio());
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        cmd.spawn().expect("spawn ctr on the terminal")
-    }
-
-    fn type_in(&self, bytes: &[u8]) {
-        // SAFETY: writes from a valid buffer.
-        let n = unsafe { libc::write(self.master.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
-        assert_eq!(n, bytes.len() as isize, "type {bytes:?}");
-    }
-
-    /// Read what the terminal shows into `seen`, waiting at most `ms`;
-    /// false when nothing came.
-    fn read_some(&mut self, ms: i32) -> bool {
-        let mut pfd = libc::pollfd {
-            fd: self.master.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
-            return false;
-        }
-        let mut buf = [0u8; 4096];
-        // SAFETY: reads into a valid buffer.
-        let n = unsafe { libc::read(self.master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n <= 0 {
-            return false;
-        }
-        self.seen.extend_from_slice(&buf[..n as usize]);
-        true
-    }
-
-    /// Everything shown since the last call, up to and including `needle`
-    /// (waiting for it, under the watchdog).
-    #[track_caller]
-    fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + WATCHDOG;
-        loop {
-            let text = String::from_utf8_lossy(&self.seen).into_owned();
-            if let Some(at) = text.find(needle) {
-                let upto = at + needle.len();
-                self.seen.drain(..upto);
-                return text[..upto].to_string();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {needle:?} on the terminal; it shows {text:?}"
-            );
-            self.read_some(100);
-        }
-    }
-
-    /// Wait for `child` under the watchdog, reading what it shows
-    /// meanwhile (so it never blocks on a full terminal); its exit code and
-    /// everything shown and not yet consumed by [`Pty::wait_for`].
-    fn finish(&mut self, mut child: Child) -> (i32, String) {
-        use std::os::unix::process::ExitStatusExt;
-        let deadline = Instant::now() + WATCHDOG;
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait for ctr") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "ctr still ran after {WATCHDOG:?}; the terminal shows {:?}",
-                    String::from_utf8_lossy(&self.seen)
-                );
-            }
-            self.read_some(10);
-        };
-        while self.read_some(0) {}
-        let shown = String::from_utf8_lossy(&std::mem::take(&mut self.seen)).into_owned();
-        assert_eq!(status.signal(), None, "ctr was killed: {status:?}");
-        (status.code().expect("an exit code"), shown)
-    }
-}
-
 #[test]
 fn a_terminal_reaches_the_container() {
     let ctd = Containerd::start();
-    let mut pty = Pty::open();
+    // Its slave is the terminal `ctr run -t` runs on, its master the
+    // test's keyboard and screen.
+    let mut pty = super::exec::Terminal::open(24, 80);
     let args = ctd.run_args(
         &["-t", "--rm"],
         "tty",
@@ -787,7 +635,7 @@ fn a_terminal_reaches_the_container() {
     );
     let mut cmd = ctd.ctr_cmd(&[]);
     cmd.args(&args);
-    let session = pty.spawn(cmd);
+    let session = pty.spawn_command(cmd);
     // The container's own devpts, its first terminal.
     let shown = pty.wait_for("/dev/pts/0");
     assert!(!shown.contains("ERRO"), "{shown:?}");
@@ -795,7 +643,8 @@ fn a_terminal_reaches_the_container() {
     // console the runtime handed over.
     pty.type_in(b"abc\n");
     pty.wait_for("got-abc");
-    let (code, shown) = pty.finish(session);
+    let code = pty.finish(session);
+    let shown = pty.shown_now();
     assert_eq!(code, 5, "exit code of ctr run -t; it showed {shown:?}");
     assert!(
         ctd.calls()

@@ -7,7 +7,7 @@ use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use tinydocker_tests::{children_of, Running, TempDir, TestRoot, WATCHDOG};
@@ -339,7 +339,11 @@ impl Terminal {
     /// Start `tinydocker ARGS` with this terminal as its controlling
     /// terminal and stdio, as a shell would.
     pub(super) fn spawn(&self, root: &TestRoot, args: &[&str]) -> Child {
-        let mut cmd = root.cmd(args);
+        self.spawn_command(root.cmd(args))
+    }
+
+    /// `cmd` on the terminal: its stdio and its controlling terminal.
+    pub(super) fn spawn_command(&self, mut cmd: Command) -> Child {
         let stdio = || Stdio::from(self.slave.try_clone().expect("dup the slave"));
         cmd.stdin(stdio()).stdout(stdio()).stderr(stdio());
         // SAFETY: only async-signal-safe calls between fork and exec.
@@ -351,7 +355,7 @@ impl Terminal {
                 Ok(())
             });
         }
-        cmd.spawn().expect("spawn tinydocker on the terminal")
+        cmd.spawn().expect("spawn a command on the terminal")
     }
 
     pub(super) fn type_in(&self, bytes: &[u8]) {
