@@ -20,11 +20,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tinydocker_tests::oci::{
-    assert_called, cgroup_dirs_named, remove_cgroup_tree, runtime_calls, shims_of, subdirs,
+    assert_called, cgroup_dirs_named, remove_cgroups_named, runtime_calls, shims_of, subdirs,
 };
 use tinydocker_tests::{
-    entries, make_busybox_rootfs, mounts_mentioning, output, process_alive, require_root,
-    runtime_bin, settles, Out, TempDir,
+    entries, make_busybox_rootfs, mounts_mentioning, output, process_alive, report_cleanup,
+    require_root, runtime_bin, settles, Out, TempDir,
 };
 
 const CONTAINERD: &str = "/usr/bin/containerd";
@@ -452,15 +452,7 @@ impl Drop for Containerd {
                 ));
             }
         }
-        for cg in cgroup_dirs_named(&self.ns) {
-            let left = subdirs(&cg);
-            if !left.is_empty() {
-                problems.push(format!("cgroups left in {}: {left:?}", cg.display()));
-            }
-            if let Err(e) = remove_cgroup_tree(&cg) {
-                problems.push(e);
-            }
-        }
+        remove_cgroups_named(&self.ns, &mut problems);
         let leaked = mounts_mentioning(dir.path());
         if !leaked.is_empty() {
             problems.push(format!("mounts left: {}", leaked.join("\n")));
@@ -472,11 +464,7 @@ impl Drop for Containerd {
                 self.ns,
                 problems.join("; ")
             );
-            if std::thread::panicking() {
-                eprintln!("{msg}");
-            } else {
-                panic!("{msg}");
-            }
+            report_cleanup(msg);
         }
     }
 }

@@ -34,11 +34,11 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tinydocker_tests::oci::{
-    assert_called, cgroup_dirs_named, remove_cgroup_tree, runtime_calls, shims_of, subdirs,
+    assert_called, cgroup_dirs_named, remove_cgroups_named, runtime_calls, shims_of, subdirs,
 };
 use tinydocker_tests::{
-    busybox_rootfs, entries, mounts_mentioning, output, process_alive, require_root, runtime_bin,
-    settles, tarballs, Out, TempDir,
+    busybox_rootfs, entries, mounts_mentioning, output, process_alive, report_cleanup,
+    require_root, runtime_bin, settles, tarballs, Out, TempDir,
 };
 
 const DOCKERD: &str = "/usr/sbin/dockerd";
@@ -540,15 +540,7 @@ impl Drop for Dockerd {
         for point in points {
             umount_detach(&point);
         }
-        for cg in cgroup_dirs_named(&self.cgroup_parent) {
-            let left = subdirs(&cg);
-            if !left.is_empty() {
-                problems.push(format!("cgroups left in {}: {left:?}", cg.display()));
-            }
-            if let Err(e) = remove_cgroup_tree(&cg) {
-                problems.push(e);
-            }
-        }
+        remove_cgroups_named(&self.cgroup_parent, &mut problems);
         if !self.had_plugin_dir {
             // Fails, as it should, if anything else is in there.
             let plugins = Path::new(PLUGIN_DIR);
@@ -570,11 +562,7 @@ impl Drop for Dockerd {
                 self.cgroup_parent,
                 problems.join("; ")
             );
-            if std::thread::panicking() {
-                eprintln!("{msg}");
-            } else {
-                panic!("{msg}");
-            }
+            report_cleanup(msg);
         }
     }
 }

@@ -1025,13 +1025,23 @@ impl Drop for TestRoot {
         // The TempDir must not try again.
         std::mem::forget(dir);
         if !problems.is_empty() {
-            let msg = format!("cleanup of {}: {}", path.display(), problems.join("; "));
-            if std::thread::panicking() {
-                eprintln!("{msg}");
-            } else {
-                panic!("{msg}");
-            }
+            report_cleanup(format!(
+                "cleanup of {}: {}",
+                path.display(),
+                problems.join("; ")
+            ));
         }
+    }
+}
+
+/// What a guard's cleanup found wrong: a failure of the test, unless the
+/// test is failing already (a panic out of a drop during a panic would
+/// abort the whole suite), then only printed.
+pub fn report_cleanup(msg: String) {
+    if std::thread::panicking() {
+        eprintln!("{msg}");
+    } else {
+        panic!("{msg}");
     }
 }
 

@@ -215,6 +215,20 @@ pub fn cgroup_dirs_named(name: &str) -> Vec<PathBuf> {
     dirs
 }
 
+/// Remove the cgroups named `name` in every hierarchy, each reported in
+/// `problems` if a cgroup below it was left.
+pub fn remove_cgroups_named(name: &str, problems: &mut Vec<String>) {
+    for cg in cgroup_dirs_named(name) {
+        let left = subdirs(&cg);
+        if !left.is_empty() {
+            problems.push(format!("cgroups left in {}: {left:?}", cg.display()));
+        }
+        if let Err(e) = remove_cgroup_tree(&cg) {
+            problems.push(e);
+        }
+    }
+}
+
 /// Remove a cgroup directory tree bottom-up (every cgroup must be empty).
 pub fn remove_cgroup_tree(dir: &Path) -> Result<(), String> {
     for e in crate::entries(dir) {
@@ -246,30 +260,14 @@ impl Drop for OciRoot {
                 }
             }
         }
-        for cg in cgroup_dirs_named(&self.cgroup_parent) {
-            let left: Vec<String> = crate::entries(&cg)
-                .into_iter()
-                .filter(|e| cg.join(e).is_dir())
-                .collect();
-            if !left.is_empty() {
-                problems.push(format!("cgroups left in {}: {left:?}", cg.display()));
-            }
-            if let Err(e) = remove_cgroup_tree(&cg) {
-                problems.push(e);
-            }
-        }
+        remove_cgroups_named(&self.cgroup_parent, &mut problems);
         let leaked = mounts_mentioning(dir.path());
         if !leaked.is_empty() {
             problems.push(format!("mounts left: {}", leaked.join("\n")));
         }
         drop(dir);
         if !problems.is_empty() {
-            let msg = format!("cleanup: {}", problems.join("; "));
-            if std::thread::panicking() {
-                eprintln!("{msg}");
-            } else {
-                panic!("{msg}");
-            }
+            crate::report_cleanup(format!("cleanup: {}", problems.join("; ")));
         }
     }
 }
