@@ -191,6 +191,30 @@ fn delete_force_kills_a_running_or_paused_container() {
 }
 
 #[test]
+fn a_paused_container_whose_init_died_is_still_resumed_and_deleted() {
+    let root = OciRoot::new();
+    let bundle = root.bundle("k1", &["sh", "-c", "sleep 1000 & exec sleep 1000"], |_| {});
+    root.run(&["create", "--bundle", &bundle.to_string_lossy(), "k1"])
+        .ok();
+    root.run(&["start", "k1"]).ok();
+    let init = root.state_of("k1")["pid"].as_i64().unwrap();
+    root.run(&["pause", "k1"]).ok();
+    // Killed from outside, not through the runtime. On cgroup v2 a fatal
+    // signal reaches a frozen task, so the init dies while its container
+    // is marked paused (as after `kill` or `delete --force` of a paused
+    // container, racing with their thaw); on v1 it dies at the thaw.
+    // SAFETY: kill(2) takes no pointers; `init` is this container's init.
+    unsafe { libc::kill(init as i32, libc::SIGKILL) };
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        wait_stopped(&root, "k1");
+    }
+    root.run(&["resume", "k1"]).ok();
+    wait_stopped(&root, "k1");
+    root.run(&["delete", "k1"]).ok();
+    root.assert_clean();
+}
+
+#[test]
 fn run_waits_and_passes_the_exit_code_on() {
     let root = OciRoot::new();
     let bundle = root.bundle("r1", &["sh", "-c", "echo out; exit 3"], |_| {});

@@ -92,7 +92,12 @@ pub(crate) fn set_paused(engine: &Engine, key: &str, paused: bool) -> Result<()>
         return Err(Error::NoSuchContainer(key.to_string()));
     };
     let mut container = engine.store.find(&container.config.id)?;
-    if !matches!(container.observe(), Observed::Running { .. }) {
+    let running = matches!(container.observe(), Observed::Running { .. });
+    // A paused container whose init has died since (on cgroup v2 a fatal
+    // signal reaches a frozen task) is still thawed: the rest of its
+    // cgroup would stay frozen.
+    let thaw_after_exit = !running && !paused && container.state.paused;
+    if !running && !thaw_after_exit {
         return Err(Error::State(format!(
             "container {} is not running",
             container.config.name
@@ -109,13 +114,21 @@ pub(crate) fn set_paused(engine: &Engine, key: &str, paused: bool) -> Result<()>
             }
         )));
     }
-    let cgroup = container.cgroup(&Layout::detect()?)?.ok_or_else(|| {
-        Error::State(format!("container {} has no cgroup", container.config.name))
-    })?;
-    if paused {
-        cgroup.freeze()?;
-    } else {
-        cgroup.thaw()?;
+    match container.cgroup(&Layout::detect()?)? {
+        Some(cgroup) if paused => cgroup.freeze()?,
+        // After the exit, a cgroup already removed is fine: a removal
+        // kills frozen tasks itself.
+        Some(cgroup) if thaw_after_exit => {
+            let _ = cgroup.thaw();
+        }
+        Some(cgroup) => cgroup.thaw()?,
+        None if thaw_after_exit => {}
+        None => {
+            return Err(Error::State(format!(
+                "container {} has no cgroup",
+                container.config.name
+            )))
+        }
     }
     let mut state = container.state.clone();
     state.paused = paused;
