@@ -379,8 +379,11 @@ fn follow_ends_with_the_detached_container() {
         "busybox",
         "sh",
         "-c",
-        "echo one; read a < /gate/go; echo two; echo oops >&2; read a < /gate/go; echo three",
+        "echo one; read a < /gate/go; echo oops >&2; echo two; read a < /gate/go; echo three",
     ]);
+    // stdout and stderr are two pipes, logged in the order they are read:
+    // "oops" is written before "two", so it is in the log before the
+    // test, having seen "two", lets "three" be written.
     let mut follow = root.spawn(&["logs", "-f", &id]);
     follow.expect_line("one");
     gate.open();
