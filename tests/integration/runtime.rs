@@ -215,6 +215,27 @@ fn a_paused_container_whose_init_died_is_still_resumed_and_deleted() {
 }
 
 #[test]
+fn a_config_without_process_is_created_and_start_says_there_is_nothing_to_run() {
+    let root = OciRoot::new();
+    let bundle = root.bundle("n1", &["true"], |c| {
+        c.as_object_mut().unwrap().remove("process");
+    });
+    root.run(&["create", "--bundle", &bundle.to_string_lossy(), "n1"])
+        .ok();
+    assert_eq!(root.status("n1"), "created");
+    let init = root.state_of("n1")["pid"].as_i64().unwrap();
+    assert!(process_alive(init));
+    root.run(&["start", "n1"])
+        .code(1)
+        .stderr_has("has no process to run");
+    // Its init, which held the namespaces, is gone with the refusal.
+    assert_eq!(root.status("n1"), "stopped");
+    assert!(!process_alive(init));
+    root.run(&["delete", "n1"]).ok();
+    root.assert_clean();
+}
+
+#[test]
 fn run_waits_and_passes_the_exit_code_on() {
     let root = OciRoot::new();
     let bundle = root.bundle("r1", &["sh", "-c", "echo out; exit 3"], |_| {});

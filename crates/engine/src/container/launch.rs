@@ -59,6 +59,10 @@ pub(crate) struct Prepared {
 /// Refuse a spec or configuration the engine cannot run, before anything
 /// is made.
 pub(crate) fn check(spec: &oci_spec::runtime::Spec, config: &ContainerConfig) -> Result<()> {
+    // Only an OCI runtime's create takes a spec without a process.
+    if config.bundle.is_none() {
+        spec::process(spec)?;
+    }
     spec::check_supported(spec)?;
     hooks::check(spec.hooks().as_ref())?;
     let ns = spec::namespaces::namespaces(spec)?;
@@ -82,7 +86,11 @@ pub(crate) fn check(spec: &oci_spec::runtime::Spec, config: &ContainerConfig) ->
     if let Some(s) = linux.and_then(|l| l.seccomp().as_ref()) {
         spec::seccomp::check(s)?;
     }
-    spec::security::capsets_from_spec(spec::process(spec)?.capabilities().as_ref())?;
+    spec::security::capsets_from_spec(
+        spec.process()
+            .as_ref()
+            .and_then(|p| p.capabilities().as_ref()),
+    )?;
     for m in spec.mounts().iter().flatten() {
         spec::mounts::mount_spec(m)?;
     }
@@ -103,8 +111,13 @@ impl Prepared {
         stdio: Stdio,
     ) -> Result<Prepared> {
         let (spec, config) = (container.spec()?, &container.config);
-        let process = spec::process(spec)?;
-        let args = spec::args(spec)?;
+        // Without a process (an OCI bundle may have none) the init is set
+        // up as `no_process` says and has nothing to execute.
+        let none = spec::no_process();
+        let (process, args): (&oci_spec::runtime::Process, &[String]) = match spec.process() {
+            Some(_) => (spec::process(spec)?, spec::args(spec)?),
+            None => (&none, &[]),
+        };
         let env = process.env().clone().unwrap_or_default();
         let ns = spec::namespaces::namespaces(spec)?;
         let linux = spec.linux().as_ref();
@@ -260,7 +273,10 @@ impl Prepared {
             stdio: stdio.fds,
             init: config.init,
             tty: terminal.then_some(tty_size),
-            candidates: cstrings(&exec_candidates(&args[0], &env))?,
+            candidates: match args.first() {
+                Some(cmd) => cstrings(&exec_candidates(cmd, &env))?,
+                None => Vec::new(),
+            },
             argv: cstrings(args)?,
             envp: cstrings(&env)?,
             privileges,

@@ -54,6 +54,17 @@ pub(crate) fn start(engine: &Engine, key: &str) -> Result<()> {
         ))
     })?;
     let spec = container.spec()?;
+    if spec.process().is_none() {
+        // Nothing to run, as the spec wants start to say: the init that
+        // held the container's namespaces goes, and the container has
+        // stopped.
+        let _ = init.signal(libc::SIGKILL);
+        init.wait(None);
+        return Err(Error::State(format!(
+            "cannot start container {}: its spec has no process to run",
+            container.config.name
+        )));
+    }
     if !hooks::hooks_at(spec, HookPoint::StartContainer).is_empty() {
         let state = container.hook_state(Some(pid))?;
         hooks::run(HookPoint::StartContainer, &state, Some(init.as_fd()))?;

@@ -284,8 +284,11 @@ pub(crate) fn child_main(
 /// stop dying with the runtime, tell it all is ready, and wait for
 /// `start`'s byte on the fifo.
 fn park(chan: &ChildChannel, fifo: RawFd, candidates: &[&CStr]) {
-    if let Err(errno) = child::find_executable(candidates) {
-        chan.fail(STEP_EXEC, errno);
+    // No candidates: a spec without a process, which `start` refuses.
+    if !candidates.is_empty() {
+        if let Err(errno) = child::find_executable(candidates) {
+            chan.fail(STEP_EXEC, errno);
+        }
     }
     if let Err(e) = child::set_parent_death_signal(0) {
         chan.fail(STEP_PARK, e);

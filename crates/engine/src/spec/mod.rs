@@ -64,12 +64,34 @@ pub fn args(spec: &Spec) -> Result<&[String]> {
     }
 }
 
+/// What a container made from a spec without `process` (valid for an OCI
+/// runtime's `create`) is set up as: root, no capabilities, no new
+/// privileges, in `/`. It never runs a program: `start` refuses it.
+pub fn no_process() -> Process {
+    let mut process = Process::default();
+    process
+        .set_args(None)
+        .set_env(None)
+        .set_capabilities(None)
+        .set_rlimits(None)
+        .set_no_new_privileges(Some(true))
+        .set_cwd("/".into());
+    process
+}
+
 /// Refuse what the engine does not do, naming it: nothing is made for a
-/// spec that asks for more than it would get.
+/// spec that asks for more than it would get. A spec without `process` is
+/// checked as [`no_process`].
 pub fn check_supported(spec: &Spec) -> Result<()> {
     let unsupported = |what: &str| invalid!("{what} is not supported by tinydocker");
-    let process = process(spec)?;
-    args(spec)?;
+    let none = no_process();
+    let process = match spec.process() {
+        Some(_) => {
+            args(spec)?;
+            process(spec)?
+        }
+        None => &none,
+    };
     if process
         .apparmor_profile()
         .as_deref()
