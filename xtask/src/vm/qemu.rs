@@ -110,9 +110,11 @@ impl Boot<'_> {
             .arg("-append")
             .arg(format!(
                 // panic=-1: reboot at once on a panic, which -no-reboot
-                // turns into QEMU's exit. loglevel=3: only emergencies on
-                // the console (the suite shows dmesg on failure).
-                "console=ttyS0 panic=-1 oops=panic loglevel=3 {}",
+                // turns into QEMU's exit; softlockup_panic=1: a kernel
+                // soft lockup is such a panic, not a wait for the time
+                // limit. loglevel=3: only emergencies on the console (the
+                // suite shows dmesg on failure).
+                "console=ttyS0 panic=-1 oops=panic softlockup_panic=1 loglevel=3 {}",
                 self.append
             ))
             .stdin(Stdio::null())
