@@ -332,6 +332,13 @@ impl Store {
             }
         }
         if key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            // A whole id names one directory: no listing (an OCI runtime's
+            // every call comes this way, with any number of containers).
+            if key.len() == 64 {
+                if let Ok(c) = Container::load(&self.containers_dir().join(key)) {
+                    return Ok(c);
+                }
+            }
             // A container's directory is named by its id: only those whose
             // name starts with the key are read.
             let dir = self.containers_dir();
