@@ -29,8 +29,9 @@ pub trait Manager {
     /// [`Resources::validate`].
     fn plan(&self, res: &Resources) -> Vec<Write>;
     /// Create the cgroup. v2: enable the controllers it needs (cpu, cpuset,
-    /// memory, pids — those each level offers) in `cgroup.subtree_control` of
-    /// every ancestor, then mkdir. v1: mkdir -p in every hierarchy used; new
+    /// memory, pids, io, hugetlb — those each level offers) in
+    /// `cgroup.subtree_control` of every ancestor, then mkdir. v1: mkdir -p
+    /// in every hierarchy used (of those mounted); new
     /// cpuset levels get `cpuset.cpus`/`cpuset.mems` from their parent.
     /// Idempotent.
     fn create(&self) -> Result<(), Error>;

@@ -45,6 +45,22 @@ pub enum Error {
     /// A limit needs a v1 controller whose hierarchy is not mounted.
     #[error("the {controller} cgroup controller is not mounted (needed for {file})")]
     NoHierarchy { controller: String, file: String },
+    /// A limit needs a v2 controller the cgroup's parent does not pass
+    /// down (not in its `cgroup.controllers`).
+    #[error("the {controller} cgroup controller is not available in {path} (needed for {file})")]
+    NoController {
+        controller: String,
+        file: String,
+        path: PathBuf,
+    },
+    /// A huge page size the kernel does not have: the hugetlb controller
+    /// has a file per size it supports, and none for this one.
+    #[error("huge page size {size}: the kernel has no such size (it has {available}; no {path})")]
+    NoHugePageSize {
+        size: String,
+        available: String,
+        path: PathBuf,
+    },
     /// The manager's path is the hierarchy's root: killing or removing it
     /// would hit the whole machine.
     #[error("refusing to {action} the root cgroup")]

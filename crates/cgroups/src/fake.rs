@@ -50,6 +50,17 @@ pub(crate) fn full() -> crate::Resources {
         blkio_weight: None,
         blkio_weight_device: Vec::new(),
         blkio_throttle: Vec::new(),
+        hugepage_limits: vec![crate::HugepageLimit {
+            page_size: "2MB".into(),
+            limit: 8 << 20,
+        }],
+        // v1 only (v2 ignores them). One interface: the fake files keep
+        // every write, one after the other (see the v1 net_prio tests).
+        net_cls_classid: Some(0x0010_0001),
+        net_prio_ifpriomap: vec![crate::NetPriority {
+            interface: "eth0".into(),
+            priority: 5,
+        }],
     }
 }
 

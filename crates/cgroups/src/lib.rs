@@ -48,7 +48,7 @@ pub use cpus::{online_cpus, online_mems, parse_cpu_list};
 pub use devices::{DeviceControl, DeviceRule, DeviceType};
 pub use error::Error;
 pub use layout::{Layout, Mount};
-pub use resources::{Resources, Throttle, ThrottleKind};
+pub use resources::{HugepageLimit, NetPriority, Resources, Throttle, ThrottleKind};
 pub use stats::Stats;
 
 /// The README's examples, compiled as doctests so they stay true.

@@ -1,6 +1,7 @@
 //! The limits a container asks for, in docker's terms (`--cpus`,
 //! `--cpu-shares`, `--cpuset-cpus`, `--memory`, `--memory-swap`,
-//! `--memory-reservation`, `--pids-limit`), before they are mapped onto the
+//! `--memory-reservation`, `--pids-limit`) and the runtime spec's (huge
+//! pages, network classes and priorities), before they are mapped onto the
 //! v1 or v2 control files (cgroups(7)).
 
 use serde::{Deserialize, Serialize};
@@ -77,6 +78,39 @@ pub struct Resources {
     /// Read and write limits on devices (v1 `blkio.throttle.*`, v2 `io.max`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blkio_throttle: Vec<Throttle>,
+    /// Huge page limits, one per page size (v1
+    /// `hugetlb.<size>.limit_in_bytes`, v2 `hugetlb.<size>.max`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hugepage_limits: Vec<HugepageLimit>,
+    /// The class id of the cgroup's network packets, for `tc` and
+    /// iptables to match (v1 `net_cls.classid`; v2 has no such
+    /// controller: ignored there, as runc ignores it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_cls_classid: Option<u32>,
+    /// The priority of the cgroup's traffic on each interface (v1
+    /// `net_prio.ifpriomap`, one write each; ignored on v2 as runc ignores it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub net_prio_ifpriomap: Vec<NetPriority>,
+}
+
+/// A limit on the huge pages of one size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HugepageLimit {
+    /// The page size as the kernel names it in its files: `2MB`, `1GB`, `64KB`.
+    pub page_size: String,
+    /// Bytes of huge pages of that size the cgroup may use (the kernel
+    /// rounds it down to whole pages).
+    pub limit: u64,
+}
+
+/// The priority of a cgroup's traffic on one network interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetPriority {
+    /// The interface's name in the host's (initial) network namespace:
+    /// the kernel looks it up there, whatever namespace the container has.
+    pub interface: String,
+    /// The priority its sockets' packets get (`SO_PRIORITY`).
+    pub priority: u32,
 }
 
 /// A limit on one block device's I/O.
@@ -170,6 +204,15 @@ impl Resources {
                 .chain(&self.unified)
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            // Keyed lists: an update that names one page size or interface
+            // leaves the others as they are, in the cgroup as in the record.
+            hugepage_limits: merge_by(&base.hugepage_limits, &self.hugepage_limits, |l| {
+                &l.page_size
+            }),
+            net_cls_classid: self.net_cls_classid.or(base.net_cls_classid),
+            net_prio_ifpriomap: merge_by(&base.net_prio_ifpriomap, &self.net_prio_ifpriomap, |p| {
+                &p.interface
+            }),
         }
     }
 
@@ -244,8 +287,62 @@ impl Resources {
         if let Some(mems) = &self.cpuset_mems {
             parse_cpu_list(mems)?;
         }
+        // Both end up in a control file's name or a line of one: anything
+        // else could name another file or split into two commands.
+        for l in &self.hugepage_limits {
+            if !is_page_size(&l.page_size) {
+                return invalid(format!(
+                    "huge page size {:?}: expected a size such as 2MB or 1GB",
+                    l.page_size
+                ));
+            }
+        }
+        for p in &self.net_prio_ifpriomap {
+            if !is_interface_name(&p.interface) {
+                return invalid(format!(
+                    "network priority for {:?}: expected an interface name such as eth0",
+                    p.interface
+                ));
+            }
+        }
         Ok(())
     }
+}
+
+/// `base` with each entry of `over` in place of base's entry of the same
+/// key, or after them when base has none.
+fn merge_by<T: Clone, K: PartialEq + ?Sized>(
+    base: &[T],
+    over: &[T],
+    key: impl Fn(&T) -> &K,
+) -> Vec<T> {
+    let mut out = base.to_vec();
+    for entry in over {
+        match out.iter_mut().find(|b| key(b) == key(entry)) {
+            Some(b) => *b = entry.clone(),
+            None => out.push(entry.clone()),
+        }
+    }
+    out
+}
+
+/// A page size as the kernel writes it in hugetlb file names: a number
+/// and KB, MB or GB.
+fn is_page_size(size: &str) -> bool {
+    let number = ["KB", "MB", "GB"]
+        .iter()
+        .find_map(|unit| size.strip_suffix(unit));
+    number.is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A name the kernel accepts for a network interface (its
+/// `dev_valid_name`): 1 to 15 bytes, not `.` or `..`, no `/`, `:` or
+/// white space.
+fn is_interface_name(name: &str) -> bool {
+    (1..16).contains(&name.len())
+        && name != "."
+        && name != ".."
+        && !name.contains(|c: char| c == '/' || c == ':' || c.is_whitespace())
 }
 
 #[cfg(test)]
@@ -302,6 +399,83 @@ mod tests {
             ..Resources::default()
         };
         assert!(matches!(bad_cpus.validate(), Err(Error::CpuList { .. })));
+    }
+
+    #[test]
+    fn page_sizes_and_interface_names() {
+        let pages = |size: &str| Resources {
+            hugepage_limits: vec![HugepageLimit {
+                page_size: size.into(),
+                limit: 1 << 21,
+            }],
+            ..Resources::default()
+        };
+        for good in ["2MB", "1GB", "64KB"] {
+            assert!(pages(good).validate().is_ok(), "{good}");
+        }
+        for bad in ["", "MB", "2M", "2mb", "2 MB", "../2MB", "2MB.max"] {
+            let err = pages(bad).validate().unwrap_err();
+            assert!(matches!(err, Error::InvalidResources { .. }), "{bad}");
+        }
+        assert_eq!(
+            pages("2M").validate().unwrap_err().to_string(),
+            "invalid resources: huge page size \"2M\": expected a size such as 2MB or 1GB"
+        );
+        let prio = |name: &str| Resources {
+            net_prio_ifpriomap: vec![NetPriority {
+                interface: name.into(),
+                priority: 5,
+            }],
+            ..Resources::default()
+        };
+        for good in ["lo", "eth0", "veth1234567890a"] {
+            assert!(prio(good).validate().is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "eth0:1",
+            "eth0 5",
+            "lo\n",
+            "veth1234567890ab",
+        ] {
+            assert!(prio(bad).validate().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn over_replaces_keyed_entries_one_by_one() {
+        let limit = |size: &str, limit: u64| HugepageLimit {
+            page_size: size.into(),
+            limit,
+        };
+        let prio = |name: &str, priority: u32| NetPriority {
+            interface: name.into(),
+            priority,
+        };
+        let base = Resources {
+            memory: Some(1 << 20),
+            hugepage_limits: vec![limit("2MB", 2 << 20), limit("1GB", 1 << 30)],
+            net_cls_classid: Some(7),
+            net_prio_ifpriomap: vec![prio("lo", 1)],
+            ..Resources::default()
+        };
+        let update = Resources {
+            hugepage_limits: vec![limit("1GB", 0)],
+            net_prio_ifpriomap: vec![prio("eth0", 3), prio("lo", 2)],
+            ..Resources::default()
+        };
+        let merged = update.over(&base);
+        assert_eq!(
+            merged.hugepage_limits,
+            [limit("2MB", 2 << 20), limit("1GB", 0)]
+        );
+        assert_eq!(merged.net_prio_ifpriomap, [prio("lo", 2), prio("eth0", 3)]);
+        assert_eq!(merged.net_cls_classid, Some(7));
+        assert_eq!(merged.memory, Some(1 << 20));
+        assert_eq!(Resources::default().over(&base), base);
     }
 
     #[test]

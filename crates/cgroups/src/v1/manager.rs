@@ -11,7 +11,10 @@ use super::cpuacct::CpuAcct;
 use super::cpuset::CpuSet;
 use super::devices::Devices;
 use super::freezer::Freezer;
+use super::hugetlb::Hugetlb;
 use super::memory::Memory;
+use super::net_cls::NetCls;
+use super::net_prio::NetPrio;
 use super::pids::Pids;
 use crate::common::{
     self, is_busy, mkdir, procs_recursive, read_procs, relative, remove_tree, retry_vanished,
@@ -22,10 +25,14 @@ use crate::sys::{self, is_errno, WAIT_TIMEOUT};
 use crate::{DeviceControl, DeviceRule, Error, Mount, Resources, Stats};
 
 /// The controllers a container's cgroup lives in, in the order their
-/// hierarchies are visited. `devices` holds no limit of [`Resources`] but
-/// the allow-list of [`set_devices`](common::Manager::set_devices), which
-/// binds a process only once it has joined that hierarchy's cgroup too.
-const CONTROLLERS: [&str; 8] = [
+/// hierarchies are visited; those the host has not mounted are left out.
+/// `devices` holds no limit of [`Resources`] but the allow-list of
+/// [`set_devices`](common::Manager::set_devices), which binds a process
+/// only once it has joined that hierarchy's cgroup too. So does every
+/// limit: the container joins hugetlb and net_cls/net_prio even without a
+/// limit there (as runc joins every hierarchy), so that an `update` can
+/// set one later.
+const CONTROLLERS: [&str; 11] = [
     Cpu::NAME,
     CpuAcct::NAME,
     CpuSet::NAME,
@@ -34,6 +41,9 @@ const CONTROLLERS: [&str; 8] = [
     Freezer::NAME,
     Blkio::NAME,
     Devices::NAME,
+    Hugetlb::NAME,
+    NetCls::NAME,
+    NetPrio::NAME,
 ];
 
 /// Rounds of freeze/kill/thaw before `kill_all` gives up: a second round
@@ -209,6 +219,9 @@ impl common::Manager for Manager {
         writes.extend(Memory::plan(res));
         writes.extend(Blkio::plan(res));
         writes.extend(Pids::plan(res));
+        writes.extend(Hugetlb::plan(res));
+        writes.extend(NetCls::plan(res));
+        writes.extend(NetPrio::plan(res));
         writes
     }
 
@@ -251,11 +264,19 @@ impl common::Manager for Manager {
                 ),
             });
         }
+        // Every hierarchy first: a limit refused half-way would leave the
+        // ones before it written, and an update does not roll back.
+        for w in self.plan(res) {
+            self.require(&w.controller, &w.file)?;
+        }
         self.apply_controller::<Cpu>(res)?;
         self.apply_controller::<CpuSet>(res)?;
         self.apply_controller::<Memory>(res)?;
         self.apply_controller::<Blkio>(res)?;
-        self.apply_controller::<Pids>(res)
+        self.apply_controller::<Pids>(res)?;
+        self.apply_controller::<Hugetlb>(res)?;
+        self.apply_controller::<NetCls>(res)?;
+        self.apply_controller::<NetPrio>(res)
     }
 
     fn set_devices(&self, rules: &[DeviceRule]) -> Result<DeviceControl, Error> {
@@ -394,6 +415,8 @@ mod tests {
             ("freezer", "rw,freezer"),
             ("blkio", "rw,blkio"),
             ("pids", "rw,pids"),
+            ("hugetlb", "rw,hugetlb"),
+            ("net_cls,net_prio", "rw,net_cls,net_prio"),
             ("systemd", "rw,xattr,release_agent=/x,name=systemd"),
         ]
         .iter()
@@ -448,9 +471,12 @@ mod tests {
                 "freezer/tinydocker/abc",
                 "blkio/tinydocker/abc",
                 "devices/tinydocker/abc",
+                "hugetlb/tinydocker/abc",
+                "net_cls,net_prio/tinydocker/abc",
             ]
         );
         assert_eq!(m.dir("cpu"), m.dir("cpuacct"));
+        assert_eq!(m.dir("net_cls"), m.dir("net_prio"));
         assert_eq!(m.dir("systemd"), None);
         let joins = AnyManager::new(&layout(root.path()), "tinydocker/abc")
             .self_join_files()
@@ -487,6 +513,8 @@ mod tests {
             "freezer",
             "blkio",
             "devices",
+            "hugetlb",
+            "net_cls,net_prio",
         ] {
             std::fs::create_dir_all(root.join(h)).unwrap();
         }
@@ -497,6 +525,8 @@ mod tests {
             assert!(dir.is_dir(), "{}", dir.display());
         }
         assert!(root.join("devices/tinydocker/abc").is_dir());
+        assert!(root.join("hugetlb/tinydocker/abc").is_dir());
+        assert!(root.join("net_cls,net_prio/tinydocker/abc").is_dir());
         assert!(!root.join("systemd/tinydocker").exists());
         for level in ["cpuset/tinydocker", "cpuset/tinydocker/abc"] {
             assert_eq!(fake::read(&root.join(level).join("cpuset.cpus")), "0-3");
@@ -560,6 +590,22 @@ mod tests {
             ],
         );
 
+        fake::cgroup(
+            &dir("hugetlb"),
+            &[
+                ("hugetlb.2MB.limit_in_bytes", "9223372036854771712\n"),
+                ("hugetlb.1GB.limit_in_bytes", "9223372036854771712\n"),
+                ("cgroup.procs", ""),
+            ],
+        );
+        fake::cgroup(
+            &dir("net_cls,net_prio"),
+            &[
+                ("net_cls.classid", "0\n"),
+                ("net_prio.ifpriomap", "lo 0\neth0 0\n"),
+                ("cgroup.procs", ""),
+            ],
+        );
         fake::cgroup(
             &dir("devices"),
             &[
@@ -678,5 +724,47 @@ mod tests {
             control,
             DeviceControl::Unavailable("the v1 devices cgroup controller is not mounted".into())
         );
+    }
+
+    /// As on a host without hugetlb and net_cls/net_prio mounted: the
+    /// cgroup lives in the hierarchies there are, and a limit that needs
+    /// another is refused before anything is written.
+    #[test]
+    fn unmounted_hierarchies_are_skipped_and_their_limits_refused_first() {
+        let root = tempfile::tempdir().unwrap();
+        let hierarchies = [Mount {
+            path: root.path().join("memory"),
+            controllers: vec!["memory".into()],
+        }];
+        let m = Manager::new(&hierarchies, "tinydocker/abc");
+        std::fs::create_dir(root.path().join("memory")).unwrap();
+        m.create().unwrap();
+        assert_eq!(m.dirs(), [root.path().join("memory/tinydocker/abc")]);
+        assert_eq!(m.dir("hugetlb"), None);
+        let limit = root
+            .path()
+            .join("memory/tinydocker/abc/memory.limit_in_bytes");
+        std::fs::write(&limit, "max").unwrap();
+        for (res, message) in [
+            (
+                Resources {
+                    memory: Some(1 << 20),
+                    hugepage_limits: full().hugepage_limits,
+                    ..Resources::default()
+                },
+                "the hugetlb cgroup controller is not mounted (needed for hugetlb.2MB.limit_in_bytes)",
+            ),
+            (
+                Resources {
+                    memory: Some(1 << 20),
+                    net_prio_ifpriomap: full().net_prio_ifpriomap,
+                    ..Resources::default()
+                },
+                "the net_prio cgroup controller is not mounted (needed for net_prio.ifpriomap)",
+            ),
+        ] {
+            assert_eq!(m.apply(&res).unwrap_err().to_string(), message);
+            assert_eq!(fake::read(&limit), "max", "nothing written");
+        }
     }
 }

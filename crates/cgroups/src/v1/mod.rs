@@ -8,8 +8,11 @@ mod cpuacct;
 mod cpuset;
 mod devices;
 mod freezer;
+pub(crate) mod hugetlb;
 mod manager;
 mod memory;
+mod net_cls;
+mod net_prio;
 pub(crate) mod pids;
 
 pub use manager::Manager;

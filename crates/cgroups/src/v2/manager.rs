@@ -12,6 +12,7 @@ use super::cpuset::CpuSet;
 use super::devices::Devices;
 use super::events;
 use super::freezer::Freezer;
+use super::hugetlb::Hugetlb;
 use super::io::Io;
 use super::memory::Memory;
 use super::pids::Pids;
@@ -25,7 +26,14 @@ use crate::sys::{self, is_errno, WAIT_TIMEOUT};
 use crate::{DeviceControl, DeviceRule, Error, Resources, Stats};
 
 /// The controllers enabled for a container's cgroup, when the host offers them.
-const CONTROLLERS: [&str; 5] = [Cpu::NAME, CpuSet::NAME, Memory::NAME, Pids::NAME, Io::NAME];
+const CONTROLLERS: [&str; 6] = [
+    Cpu::NAME,
+    CpuSet::NAME,
+    Memory::NAME,
+    Pids::NAME,
+    Io::NAME,
+    Hugetlb::NAME,
+];
 
 /// A cgroup on a v2 (unified) host.
 ///
@@ -179,6 +187,12 @@ impl common::Manager for Manager {
         writes.extend(Memory::plan(res));
         writes.extend(Pids::plan(res));
         writes.extend(Io::plan(res));
+        writes.extend(Hugetlb::plan(res));
+        // net_cls_classid and net_prio_ifpriomap: v2 has no net_cls or
+        // net_prio controller (firewall and tc rules match a socket's v2
+        // cgroup path instead). runc's v2 manager ignores the spec's
+        // `network` — writes nothing, reports nothing — and so does this
+        // one, so that a spec written for either layout runs on both.
         writes.extend(unified_writes(res));
         writes
     }
@@ -218,6 +232,8 @@ impl common::Manager for Manager {
         if !Io::plan(res).is_empty() {
             Io::apply(&dir, res)?;
         }
+        Hugetlb::apply(&dir, res)?;
+        // The network classes and priorities are ignored here: see plan.
         for w in unified_writes(res) {
             write_file(&dir.join(&w.file), &w.value)?;
         }
@@ -416,6 +432,8 @@ mod tests {
             ("pids.max", "max\n"),
             ("pids.current", "1\n"),
             ("io.stat", "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n"),
+            ("hugetlb.2MB.max", "max\n"),
+            ("hugetlb.1GB.max", "max\n"),
         ]
     }
 
@@ -452,7 +470,7 @@ mod tests {
         m.create().unwrap();
         assert_eq!(
             fake::read(&root.join("cgroup.subtree_control")),
-            "+cpu +cpuset +memory +pids +io"
+            "+cpu +cpuset +memory +pids +io +hugetlb"
         );
         assert_eq!(
             fake::read(&root.join("tinydocker/cgroup.subtree_control")),

@@ -8,6 +8,7 @@ mod cpuset;
 mod devices;
 mod events;
 mod freezer;
+mod hugetlb;
 mod io;
 mod manager;
 mod memory;

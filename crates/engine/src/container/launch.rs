@@ -321,6 +321,7 @@ impl Prepared {
     /// Create the cgroup with its limits and device rules; what `inspect`
     /// then says of the device cgroup.
     pub(crate) fn make_cgroup(&self, cgroup: &AnyManager, path: &str) -> Result<String> {
+        spec::resources::check_hierarchies(&self.resources, cgroup)?;
         let control = cgroup
             .create()
             .and_then(|()| cgroup.apply(&self.resources))

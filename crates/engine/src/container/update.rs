@@ -3,7 +3,7 @@
 use tinydocker_cgroups::{Layout, Manager, Resources};
 
 use crate::error::{Context, Error, Result};
-use crate::spec::resources::{resources_from_spec, resources_to_spec};
+use crate::spec::resources::{check_hierarchies, resources_from_spec, resources_to_spec};
 use crate::store::Observed;
 use crate::Engine;
 
@@ -38,6 +38,7 @@ pub(crate) fn update(
     let cgroup = container.cgroup(&layout)?.ok_or_else(|| {
         Error::State(format!("container {} has no cgroup", container.config.name))
     })?;
+    check_hierarchies(&resources, &cgroup)?;
     cgroup
         .apply(&resources)
         .with_context(|| format!("update the limits of {}", container.config.name))?;

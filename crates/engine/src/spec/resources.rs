@@ -3,24 +3,21 @@
 //! cgroups crate writes the control files.
 
 use oci_spec::runtime::{
-    LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxPids, LinuxResources,
+    LinuxCpu, LinuxDeviceCgroup, LinuxDeviceType, LinuxHugepageLimit, LinuxInterfacePriority,
+    LinuxMemory, LinuxNetwork, LinuxPids, LinuxResources,
 };
-use tinydocker_cgroups::{DeviceRule, DeviceType, Resources};
+use tinydocker_cgroups::{
+    AnyManager, DeviceRule, DeviceType, HugepageLimit, Manager, NetPriority, Resources,
+};
 
 use crate::error::{invalid, Result};
 
 /// The limits of `linux.resources` for the cgroup manager. What it cannot
-/// write (block I/O, huge pages, network classes, RDMA, `unified`, the
-/// rarer memory and CPU knobs) is refused by name rather than ignored.
+/// write (RDMA, the rarer memory and CPU knobs) is refused by name rather
+/// than ignored.
 pub fn resources_from_spec(r: &LinuxResources) -> Result<Resources> {
     let unsupported =
         |what: &str| invalid!("linux.resources.{what} is not supported by tinydocker");
-    if r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()) {
-        return Err(unsupported("hugepageLimits"));
-    }
-    if r.network().is_some() {
-        return Err(unsupported("network"));
-    }
     if r.rdma().as_ref().is_some_and(|m| !m.is_empty()) {
         return Err(unsupported("rdma"));
     }
@@ -62,8 +59,62 @@ pub fn resources_from_spec(r: &LinuxResources) -> Result<Resources> {
     if let Some(b) = r.block_io() {
         block_io_from_spec(b, &mut out)?;
     }
+    for (i, l) in r.hugepage_limits().iter().flatten().enumerate() {
+        // 0 is a limit here (no huge pages of that size), not "unset":
+        // dockerd only writes the sizes it was asked for.
+        let limit = u64::try_from(l.limit()).map_err(|_| {
+            invalid!(
+                "linux.resources.hugepageLimits[{i}]: limit {} is negative",
+                l.limit()
+            )
+        })?;
+        out.hugepage_limits.push(HugepageLimit {
+            page_size: l.page_size().clone(),
+            limit,
+        });
+    }
+    if let Some(n) = r.network() {
+        // Class 0 is the kernel's "no class", as runc reads it too.
+        out.net_cls_classid = set(n.class_id());
+        out.net_prio_ifpriomap = n
+            .priorities()
+            .iter()
+            .flatten()
+            .map(|p| NetPriority {
+                interface: p.name().clone(),
+                priority: p.priority(),
+            })
+            .collect();
+    }
     out.validate()?;
     Ok(out)
+}
+
+/// Refuse limits whose v1 hierarchy this host has not mounted (no
+/// hugetlb, say), naming the spec's field, before any cgroup is made.
+/// v2 has one hierarchy: a controller it lacks fails at apply.
+pub fn check_hierarchies(r: &Resources, cgroup: &AnyManager) -> Result<()> {
+    let AnyManager::V1(v1) = cgroup else {
+        return Ok(());
+    };
+    let Some(missing) = cgroup
+        .plan(r)
+        .into_iter()
+        .find(|w| v1.dir(&w.controller).is_none())
+    else {
+        return Ok(());
+    };
+    let field = match missing.controller.as_str() {
+        "cpu" | "cpuset" => "cpu",
+        "blkio" => "blockIO",
+        "hugetlb" => "hugepageLimits",
+        "net_cls" | "net_prio" => "network",
+        other => other,
+    };
+    Err(invalid!(
+        "linux.resources.{field}: this host has no {} cgroup hierarchy",
+        missing.controller
+    ))
 }
 
 /// A limit the spec gives as 0 is no limit: dockerd writes every field,
@@ -205,6 +256,35 @@ pub fn resources_to_spec(r: &Resources, base: Option<&LinuxResources>) -> LinuxR
         p.set_limit(limit);
         p
     }));
+    let hugepages: Vec<LinuxHugepageLimit> = r
+        .hugepage_limits
+        .iter()
+        .map(|l| {
+            let mut h = LinuxHugepageLimit::default();
+            h.set_page_size(l.page_size.clone());
+            // Below i64::MAX: the kernel's limits are page counts in a long.
+            h.set_limit(i64::try_from(l.limit).unwrap_or(i64::MAX));
+            h
+        })
+        .collect();
+    out.set_hugepage_limits((!hugepages.is_empty()).then_some(hugepages));
+    let network = r.net_cls_classid.is_some() || !r.net_prio_ifpriomap.is_empty();
+    out.set_network(network.then(|| {
+        let mut n = LinuxNetwork::default();
+        n.set_class_id(r.net_cls_classid);
+        let priorities: Vec<LinuxInterfacePriority> = r
+            .net_prio_ifpriomap
+            .iter()
+            .map(|p| {
+                let mut i = LinuxInterfacePriority::default();
+                i.set_name(p.interface.clone());
+                i.set_priority(p.priority);
+                i
+            })
+            .collect();
+        n.set_priorities((!priorities.is_empty()).then_some(priorities));
+        n
+    }));
     out
 }
 
@@ -313,6 +393,21 @@ mod tests {
                 minor: 16,
                 rate: 100,
             }],
+            hugepage_limits: vec![
+                HugepageLimit {
+                    page_size: "2MB".into(),
+                    limit: 8 << 20,
+                },
+                HugepageLimit {
+                    page_size: "1GB".into(),
+                    limit: 0,
+                },
+            ],
+            net_cls_classid: Some(0x0010_0001),
+            net_prio_ifpriomap: vec![NetPriority {
+                interface: "eth0".into(),
+                priority: 5,
+            }],
             ..Resources::default()
         };
         let spec = resources_to_spec(&r, None);
@@ -346,18 +441,123 @@ mod tests {
     #[test]
     fn what_the_manager_cannot_write_is_refused() {
         let mut spec = LinuxResources::default();
-        spec.set_hugepage_limits(Some(vec![Default::default()]));
+        spec.set_rdma(Some([("mlx4_0".to_string(), Default::default())].into()));
         let err = resources_from_spec(&spec).unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "linux.resources.hugepageLimits is not supported by tinydocker"
-        );
+        assert_eq!(err, "linux.resources.rdma is not supported by tinydocker");
         // unified goes through as it is, and back.
         let mut spec = LinuxResources::default();
         spec.set_unified(Some([("memory.high".to_string(), "1".to_string())].into()));
         let r = resources_from_spec(&spec).unwrap();
         assert_eq!(r.unified["memory.high"], "1");
         assert_eq!(resources_to_spec(&r, None).unified(), spec.unified());
+    }
+
+    /// The runtime spec's JSON, as runtime-tools' validation writes it.
+    #[test]
+    fn hugepages_and_network_from_the_spec() {
+        let spec: LinuxResources = serde_json::from_str(
+            r#"{"hugepageLimits":[{"pageSize":"2MB","limit":4194304},{"pageSize":"1GB","limit":0}],
+                "network":{"classID":1048577,"priorities":[{"name":"eth0","priority":5},{"name":"lo","priority":3}]}}"#,
+        )
+        .unwrap();
+        let r = resources_from_spec(&spec).unwrap();
+        assert_eq!(
+            r.hugepage_limits,
+            [
+                HugepageLimit {
+                    page_size: "2MB".into(),
+                    limit: 4 << 20
+                },
+                HugepageLimit {
+                    page_size: "1GB".into(),
+                    limit: 0
+                }
+            ]
+        );
+        assert_eq!(r.net_cls_classid, Some(1048577));
+        assert_eq!(
+            r.net_prio_ifpriomap,
+            [
+                NetPriority {
+                    interface: "eth0".into(),
+                    priority: 5
+                },
+                NetPriority {
+                    interface: "lo".into(),
+                    priority: 3
+                }
+            ]
+        );
+        assert_eq!(
+            serde_json::to_value(resources_to_spec(&r, None)).unwrap(),
+            serde_json::to_value(&spec).unwrap()
+        );
+        // Class 0 and an empty network are no class, as dockerd sends them.
+        let none: LinuxResources =
+            serde_json::from_str(r#"{"network":{"classID":0,"priorities":[]}}"#).unwrap();
+        assert_eq!(resources_from_spec(&none).unwrap(), Resources::default());
+
+        for (json, message) in [
+            (
+                r#"{"hugepageLimits":[{"pageSize":"2MB","limit":-1}]}"#,
+                "linux.resources.hugepageLimits[0]: limit -1 is negative",
+            ),
+            (
+                r#"{"hugepageLimits":[{"pageSize":"../2MB","limit":1}]}"#,
+                "invalid resources: huge page size \"../2MB\": expected a size such as 2MB or 1GB",
+            ),
+            (
+                r#"{"network":{"priorities":[{"name":"eth0 1","priority":5}]}}"#,
+                "invalid resources: network priority for \"eth0 1\": expected an interface name such as eth0",
+            ),
+        ] {
+            let spec: LinuxResources = serde_json::from_str(json).unwrap();
+            let err = resources_from_spec(&spec).unwrap_err();
+            assert_eq!(err.one_line(), message, "{json}");
+        }
+    }
+
+    /// A v1 host without the hugetlb and net_cls,net_prio hierarchies (as
+    /// this dev host): their limits are refused by their spec names.
+    #[test]
+    fn limits_without_their_hierarchy_are_refused_by_name() {
+        let mountinfo = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+36 31 0:33 / /sys/fs/cgroup/hugetlb rw,relatime - cgroup cgroup rw,hugetlb
+";
+        let hugetlb_only = tinydocker_cgroups::Layout::from_mountinfo(mountinfo).unwrap();
+        let memory_only = tinydocker_cgroups::Layout::from_mountinfo(
+            &mountinfo.replace("rw,hugetlb", "rw,name=x"),
+        )
+        .unwrap();
+        let unified = tinydocker_cgroups::Layout::Unified {
+            root: "/sys/fs/cgroup".into(),
+        };
+        let spec: LinuxResources = serde_json::from_str(
+            r#"{"memory":{"limit":1048576},"hugepageLimits":[{"pageSize":"2MB","limit":2097152}],
+                "network":{"priorities":[{"name":"lo","priority":1}]}}"#,
+        )
+        .unwrap();
+        let r = resources_from_spec(&spec).unwrap();
+        let check = |layout| {
+            check_hierarchies(&r, &AnyManager::new(layout, "tinydocker/x"))
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            check(&memory_only),
+            Err("linux.resources.hugepageLimits: this host has no hugetlb cgroup hierarchy".into())
+        );
+        assert_eq!(
+            check(&hugetlb_only),
+            Err("linux.resources.network: this host has no net_prio cgroup hierarchy".into())
+        );
+        assert_eq!(check(&unified), Ok(()));
+        let memory = Resources {
+            memory: Some(1 << 20),
+            ..Resources::default()
+        };
+        assert!(check_hierarchies(&memory, &AnyManager::new(&memory_only, "x")).is_ok());
     }
 
     #[test]
