@@ -13,9 +13,8 @@ use tinydocker_cgroups::{Layout, Manager};
 use super::create::START_FIFO;
 use crate::error::{Error, Result};
 use crate::hooks::{self, HookPoint};
-use crate::proc::now_nanos;
 use crate::process::pidfd::Process;
-use crate::store::{Container, Observed, Status};
+use crate::store::{Container, Observed};
 use crate::Engine;
 
 /// Start a created bundle container's command.
@@ -24,7 +23,7 @@ pub(crate) fn start(engine: &Engine, key: &str) -> Result<()> {
     let Some(_lock) = container.lock()? else {
         return Err(Error::NoSuchContainer(key.to_string()));
     };
-    let mut container = engine.store.find(&container.config.id)?;
+    let container = engine.store.find(&container.config.id)?;
     if container.config.bundle.is_none() {
         return Err(Error::State(format!(
             "container {} was not created from a bundle: start it with start",
@@ -84,13 +83,12 @@ pub(crate) fn start(engine: &Engine, key: &str) -> Result<()> {
         })?;
     fifo.write_all(b"0")
         .map_err(|e| Error::io("write to", &path, e))?;
-    // The fifo stays until the container's directory goes: nobody
-    // reads it again (its init has closed it at exec).
     drop(fifo);
-    let mut state = container.state.clone();
-    state.status = Status::Running;
-    state.started_at = now_nanos();
-    container.save_state_locked(state)?;
+    // Started: the fifo goes (its init holds its own descriptor), and
+    // that is the record of it (see `Container::observe`); the record
+    // itself is not rewritten, which saves making, writing and renaming a
+    // file on every start.
+    std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
     super::finish::poststart(engine, &container, pid);
     Ok(())
 }

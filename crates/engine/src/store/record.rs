@@ -553,17 +553,18 @@ impl Container {
             };
         }
         match self.state.status {
-            // An OCI bundle's: no runtime stays with it, its init tells.
+            // An OCI bundle's: no runtime stays with it, its init tells;
+            // it is created (not started) while its start fifo is there:
+            // `start` removes it, as runc's removes its exec fifo.
             Status::Created | Status::Running if self.config.bundle.is_some() => {
-                match (
-                    alive(self.state.pid, self.state.pid_start),
-                    self.state.status,
-                ) {
-                    (false, _) => Observed::Dead,
-                    (true, Status::Created) => Observed::Created,
-                    (true, _) => Observed::Running {
+                if !alive(self.state.pid, self.state.pid_start) {
+                    Observed::Dead
+                } else if self.dir.join(crate::container::create::START_FIFO).exists() {
+                    Observed::Created
+                } else {
+                    Observed::Running {
                         since: self.state.started_at,
-                    },
+                    }
                 }
             }
             // Being set up by its runtime, or left half-made by one that
