@@ -40,7 +40,7 @@ use crate::proc::{pid_start_time, this_process};
 pub(crate) use lock::HostLock;
 pub use lock::{lock_file, Lock};
 pub use names::{generate_name, new_id, validate_name};
-pub(crate) use record::{write_record, StoredSpec, RECORD};
+pub(crate) use record::{write_first_record, StoredSpec, RECORD};
 pub use record::{Container, Observed, State, Status};
 pub use watch::{deadline, readable, Watch};
 
@@ -190,7 +190,7 @@ impl Store {
         // name: its directory's rename is what makes the name its own.
         if config.bundle.is_some() {
             let dir = self.container_dir(&config.id);
-            write_record(making, spec, config, state)?;
+            write_first_record(making, spec, config, state)?;
             return match fs::rename(making, &dir) {
                 Ok(()) => Ok(dir),
                 Err(e) => {
@@ -223,7 +223,7 @@ impl Store {
         let dir = self.container_dir(&config.id);
         let names = self.names_dir();
         fs::create_dir_all(&names).map_err(|e| Error::io("create", &names, e))?;
-        write_record(making, spec, config, state)?;
+        write_first_record(making, spec, config, state)?;
         // The name names an id whose record does not exist yet: still
         // free, until the rename below. A symbolic link is made whole or
         // not at all (a temporary file to rename could be left by a kill);

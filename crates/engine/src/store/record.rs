@@ -281,12 +281,30 @@ pub(crate) fn write_record(
     state: &State,
 ) -> Result<()> {
     let path = dir.join(RECORD);
-    let data = serde_json::to_vec(&RecordRef {
+    let data = record_json(spec, config, state)?;
+    write_atomic(&path, &data, false).map_err(|e| Error::io("write", &path, e))
+}
+
+/// The first record, in a making directory nobody else reads (renamed
+/// into place once the record is whole; swept if its maker dies): written
+/// in place, without write_atomic's temporary file and rename.
+pub(crate) fn write_first_record(
+    making: &Path,
+    spec: &mut StoredSpec,
+    config: &ContainerConfig,
+    state: &State,
+) -> Result<()> {
+    let path = making.join(RECORD);
+    let data = record_json(spec, config, state)?;
+    fs::write(&path, &data).map_err(|e| Error::io("write", &path, e))
+}
+
+fn record_json(spec: &mut StoredSpec, config: &ContainerConfig, state: &State) -> Result<Vec<u8>> {
+    Ok(serde_json::to_vec(&RecordRef {
         spec: spec.json()?,
         config,
         state,
-    })?;
-    write_atomic(&path, &data, false).map_err(|e| Error::io("write", &path, e))
+    })?)
 }
 
 /// A container: its directory and record.
