@@ -393,6 +393,38 @@ fn bad_input_is_one_error_exit_1_and_nothing_left() {
         .stderr_has("invalid container id");
     root.assert_clean();
 
+    // Failures after the container is made (its init waits for start):
+    // it is removed again, init included.
+    let bundle = good.to_string_lossy();
+    let pid_file = root.path().join("no-such-dir").join("b5.pid");
+    let o = root.run(&[
+        "create",
+        "--bundle",
+        &bundle,
+        "--pid-file",
+        &pid_file.to_string_lossy(),
+        "b5",
+    ]);
+    o.code(1).stderr_has("write the pid file");
+    assert_eq!(o.stderr.lines().count(), 1, "{:?}", o.stderr);
+    let tty = root.bundle("b6", &["true"], |c| c["process"]["terminal"] = json!(true));
+    let tty = tty.to_string_lossy();
+    create(Path::new(tty.as_ref()), "b6")
+        .code(1)
+        .stderr_has("needs --console-socket");
+    let socket = root.path().join("no-such.sock");
+    let o = root.run(&[
+        "create",
+        "--bundle",
+        &tty,
+        "--console-socket",
+        &socket.to_string_lossy(),
+        "b6",
+    ]);
+    o.code(1).stderr_has("connect to the console socket");
+    assert_eq!(o.stderr.lines().count(), 1, "{:?}", o.stderr);
+    root.assert_clean();
+
     create(&good, "b0").ok();
     create(&good, "b0")
         .code(1)

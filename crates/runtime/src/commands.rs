@@ -149,6 +149,9 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     std::fs::write(&tmp, pid.to_string())
         .and_then(|()| std::fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
         .with_context(|| format!("write the pid file {}", path.display()))
 }
 
