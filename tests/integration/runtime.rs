@@ -638,6 +638,11 @@ fn hugepage_limits_and_network_classes_reach_cgroupfs_or_are_refused() {
             read(dir.join(format!("hugetlb.{size}.max"))).trim(),
             limit.to_string()
         );
+        // Reservations too, where the kernel (5.7+) limits them.
+        let reserved = dir.join(format!("hugetlb.{size}.rsvd.max"));
+        if reserved.exists() {
+            assert_eq!(read(reserved).trim(), limit.to_string());
+        }
         dirs.push(dir);
     } else {
         let hugetlb = v1_hierarchy("hugetlb").unwrap().join(&rel);
@@ -647,6 +652,10 @@ fn hugepage_limits_and_network_classes_reach_cgroupfs_or_are_refused() {
             read(hugetlb.join(format!("hugetlb.{size}.limit_in_bytes"))).trim(),
             limit.to_string()
         );
+        let reserved = hugetlb.join(format!("hugetlb.{size}.rsvd.limit_in_bytes"));
+        if reserved.exists() {
+            assert_eq!(read(reserved).trim(), limit.to_string());
+        }
         assert_eq!(read(net_cls.join("net_cls.classid")).trim(), "1048577");
         let map = read(net_prio.join("net_prio.ifpriomap"));
         assert!(map.lines().any(|l| l == "lo 5"), "{map:?}");

@@ -44,11 +44,26 @@ pub(crate) fn plan(res: &Resources, suffix: &str) -> Vec<Write> {
 /// Do `writes` in `dir`. The controller has a file per page size the
 /// kernel supports: a missing one, in a directory where the controller is,
 /// is a size this kernel lacks, and the error names it and those it has.
+/// Where the kernel (5.7+) also limits reservations
+/// (`hugetlb.<size>.rsvd<suffix>`), the same limit goes there, as the
+/// runtime spec asks ("if supported") and runc does.
 pub(crate) fn write_limits(dir: &Path, writes: &[Write], suffix: &str) -> Result<(), Error> {
     for w in writes {
         let path = dir.join(&w.file);
         match write_io(&path, &w.value) {
-            Ok(()) => {}
+            Ok(()) => {
+                let reserved = w
+                    .file
+                    .strip_suffix(suffix)
+                    .map(|stem| dir.join(format!("{stem}.rsvd{suffix}")));
+                if let Some(reserved) = reserved.filter(|p| p.exists()) {
+                    write_io(&reserved, &w.value).map_err(|source| Error::Write {
+                        path: reserved,
+                        value: w.value.clone(),
+                        source,
+                    })?;
+                }
+            }
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
                 let size = w
                     .file
@@ -137,6 +152,11 @@ mod tests {
         Hugetlb::apply(dir.path(), &limits(&["2MB"])).unwrap();
         let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
         assert_eq!(read("hugetlb.2MB.limit_in_bytes"), "4194304");
+        // The reservation limit too, where the kernel has one; 1GB has none.
+        assert_eq!(read("hugetlb.2MB.rsvd.limit_in_bytes"), "4194304");
+        Hugetlb::apply(dir.path(), &limits(&["1GB"])).unwrap();
+        assert_eq!(read("hugetlb.1GB.limit_in_bytes"), "4194304");
+        assert!(!dir.path().join("hugetlb.1GB.rsvd.limit_in_bytes").exists());
 
         let err = Hugetlb::apply(dir.path(), &limits(&["1GB", "64KB"])).unwrap_err();
         assert_eq!(
