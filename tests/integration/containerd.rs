@@ -13,14 +13,14 @@
 //! (Debian: apt-get install containerd).
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tinydocker_tests::oci::{
-    assert_called, cgroup_dirs_named, remove_cgroups_named, runtime_calls, shims_of, subdirs,
+    assert_called, cgroup_dirs_named, containerd_config, remove_cgroups_named, runtime_calls,
+    shims_of, subdirs, write_script,
 };
 use tinydocker_tests::{
     entries, make_busybox_rootfs, mounts_mentioning, output, process_alive, report_cleanup,
@@ -74,28 +74,7 @@ impl Containerd {
             "{} is too long for a unix socket: set TMPDIR to a shorter directory",
             sock.display()
         );
-        // Only what `ctr run --rootfs` needs: no CRI, no snapshotters that
-        // probe the host, and no /opt/containerd.
-        let config = format!(
-            r#"version = 2
-root = "{root}"
-state = "{state}"
-disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
-  "io.containerd.internal.v1.opt",
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs",
-]
-
-[grpc]
-  address = "{sock}"
-"#,
-            root = dir.join("root").display(),
-            state = dir.join("state").display(),
-            sock = sock.display(),
-        );
+        let config = containerd_config(&dir.join("root"), &dir.join("state"), &sock);
         fs::write(dir.join("config.toml"), config).expect("write config.toml");
         // The runtime as the shim runs it, one line per call.
         let wrapper = format!(
@@ -103,9 +82,7 @@ disabled_plugins = [
             dir.join("calls.log").display(),
             runtime_bin().display()
         );
-        fs::write(dir.join("runtime.sh"), wrapper).expect("write the wrapper");
-        fs::set_permissions(dir.join("runtime.sh"), fs::Permissions::from_mode(0o755))
-            .expect("chmod the wrapper");
+        write_script(&dir.join("runtime.sh"), &wrapper);
         // The runtime creates missing mount points (/dev, /proc, /run,
         // /sys) in the root, as runc does, read-only root or not: a private
         // copy keeps the shared busybox rootfs (imported by other tests)

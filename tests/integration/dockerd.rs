@@ -26,7 +26,6 @@
 //! the test starts, so neither touches a docker or containerd of the host.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,7 +33,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tinydocker_tests::oci::{
-    assert_called, cgroup_dirs_named, remove_cgroups_named, runtime_calls, shims_of, subdirs,
+    assert_called, cgroup_dirs_named, containerd_config, remove_cgroups_named, runtime_calls,
+    shims_of, subdirs, write_script,
 };
 use tinydocker_tests::{
     busybox_rootfs, entries, mounts_mentioning, output, process_alive, report_cleanup,
@@ -127,31 +127,12 @@ impl Dockerd {
             runtime = runtime_bin().display()
         );
         fs::create_dir(dir.join("specs")).expect("mkdir specs");
-        fs::write(dir.join("runtime.sh"), wrapper).expect("write the wrapper");
-        fs::set_permissions(dir.join("runtime.sh"), fs::Permissions::from_mode(0o755))
-            .expect("chmod the wrapper");
+        write_script(&dir.join("runtime.sh"), &wrapper);
 
-        // Only what dockerd needs of containerd: no CRI, no snapshotters
-        // that probe the host, and no /opt/containerd.
-        let config = format!(
-            r#"version = 2
-root = "{root}"
-state = "{state}"
-disabled_plugins = [
-  "io.containerd.grpc.v1.cri",
-  "io.containerd.internal.v1.opt",
-  "io.containerd.snapshotter.v1.aufs",
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.devmapper",
-  "io.containerd.snapshotter.v1.zfs",
-]
-
-[grpc]
-  address = "{sock}"
-"#,
-            root = dir.join("containerd-root").display(),
-            state = dir.join("containerd-state").display(),
-            sock = dir.join("containerd.sock").display(),
+        let config = containerd_config(
+            &dir.join("containerd-root"),
+            &dir.join("containerd-state"),
+            &dir.join("containerd.sock"),
         );
         fs::write(dir.join("containerd.toml"), config).expect("write containerd.toml");
         // "deprecated-key-path": dockerd 20.10 otherwise makes its

@@ -338,3 +338,37 @@ pub fn assert_called(calls: &[String], prefix: &str, id: &str) {
         "no `{prefix} ... {id}` among the runtime's calls: {calls:#?}"
     );
 }
+
+/// A private containerd's `config.toml` (root, state and socket given):
+/// only what `ctr run --rootfs` and dockerd need of it; no CRI, no
+/// snapshotters that probe the host, no /opt/containerd.
+pub fn containerd_config(root: &Path, state: &Path, sock: &Path) -> String {
+    format!(
+        r#"version = 2
+root = "{root}"
+state = "{state}"
+disabled_plugins = [
+  "io.containerd.grpc.v1.cri",
+  "io.containerd.internal.v1.opt",
+  "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.zfs",
+]
+
+[grpc]
+  address = "{sock}"
+"#,
+        root = root.display(),
+        state = state.display(),
+        sock = sock.display(),
+    )
+}
+
+/// Write an executable shell script (a `--runc-binary` wrapper).
+pub fn write_script(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
