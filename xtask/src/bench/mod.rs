@@ -42,7 +42,7 @@ mod peers;
 mod report;
 mod signals;
 mod taskstats;
-mod teardown;
+pub(crate) mod teardown;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -57,8 +57,9 @@ pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// mountinfo escapes space, tab, newline and backslash as \ooo.
-fn unescape(field: &str) -> String {
+/// mountinfo escapes space, tab, newline and backslash as \ooo (also
+/// for the OCI validation's leftover sweep).
+pub(crate) fn unescape(field: &str) -> String {
     let mut out = Vec::new();
     let bytes = field.as_bytes();
     let mut i = 0;

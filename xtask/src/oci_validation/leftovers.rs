@@ -13,6 +13,7 @@
 //! running beside the suite) can show up: new cgroups, containers and
 //! mounts that match none of the names above are only noted.
 
+use crate::bench::teardown::unescape;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -323,26 +324,6 @@ fn cgroup_dirs() -> BTreeSet<PathBuf> {
         walk(&root, &mut out);
     }
     out
-}
-
-/// mountinfo escapes space, tab, newline and backslash as \ooo.
-fn unescape(field: &str) -> String {
-    let bytes = field.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' && i + 3 < bytes.len() {
-            let digits = std::str::from_utf8(&bytes[i + 1..i + 4]).unwrap_or("");
-            if let Ok(v) = u8::from_str_radix(digits, 8) {
-                out.push(v);
-                i += 4;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `8-4-4-4-12` lowercase hex digits, as uuid.NewString() writes them.
