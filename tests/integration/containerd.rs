@@ -19,8 +19,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tinydocker_tests::oci::{
-    assert_called, cgroup_dirs_named, containerd_config, remove_cgroups_named, runtime_calls,
-    shims_of, subdirs, write_script,
+    assert_called, assert_runtime_clean, containerd_config, logged_calls, remove_cgroups_named,
+    runtime_ids_in, shims_of, write_script,
 };
 use tinydocker_tests::{
     entries, make_busybox_rootfs, mounts_mentioning, output, process_alive, report_cleanup,
@@ -253,25 +253,16 @@ impl Containerd {
         self.ctr(&["container", "rm", id]).ok();
     }
 
-    /// `tinydocker-runtime --root RUNC_ROOT/NS ARGS...` as the shim runs it.
-    fn runtime(&self, args: &[&str]) -> Out {
-        let mut cmd = Command::new(runtime_bin());
-        cmd.arg("--root").arg(self.runc_root()).args(args);
-        output(cmd, None)
-    }
-
-    /// The ids the runtime lists in this namespace's root.
+    /// The ids the runtime lists in its root.
     fn runtime_ids(&self) -> Vec<String> {
-        let out = self.runtime(&["list", "-q"]);
-        out.ok();
-        out.lines().iter().map(|s| s.to_string()).collect()
+        runtime_ids_in(&self.runc_root())
     }
 
     /// Every call the wrapper logged, without the global options the shim
     /// always passes (`--root R --log L --log-format json`): e.g.
     /// `start ID`, `kill ID 9`.
     fn calls(&self) -> Vec<String> {
-        runtime_calls(&fs::read_to_string(self.dir().join("calls.log")).unwrap_or_default())
+        logged_calls(&self.dir().join("calls.log"))
     }
 
     /// Assert the runtime was called with `prefix ... ID` (the subcommand
@@ -294,20 +285,7 @@ impl Containerd {
     fn assert_clean(&self) {
         assert_eq!(self.ctr(&["container", "ls", "-q"]).text(), "", "ctr c ls");
         assert_eq!(self.tasks(), Vec::new(), "ctr task ls");
-        assert_eq!(self.runtime_ids(), Vec::<String>::new(), "runtime list -q");
-        assert_eq!(
-            entries(&self.runc_root().join("containers")),
-            Vec::<String>::new(),
-            "containers/ in the runtime's root"
-        );
-        for dir in cgroup_dirs_named(&self.ns) {
-            assert_eq!(
-                subdirs(&dir),
-                Vec::<String>::new(),
-                "container cgroups left in {}",
-                dir.display()
-            );
-        }
+        assert_runtime_clean(&self.runc_root(), &self.ns);
         // A shim exits once containerd has deleted its task.
         assert!(
             settles(|| self.shims().is_empty()),

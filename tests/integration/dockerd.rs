@@ -33,8 +33,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tinydocker_tests::oci::{
-    assert_called, cgroup_dirs_named, containerd_config, remove_cgroups_named, runtime_calls,
-    shims_of, subdirs, write_script,
+    assert_called, assert_runtime_clean, containerd_config, logged_calls, remove_cgroups_named,
+    runtime_ids_in, shims_of, write_script,
 };
 use tinydocker_tests::{
     busybox_rootfs, entries, mounts_mentioning, output, process_alive, report_cleanup,
@@ -288,25 +288,16 @@ impl Dockerd {
         self.inspect(name, "{{.State.Status}}")
     }
 
-    /// `tinydocker-runtime --root RUNTIME_ROOT ARGS...` as the shim runs it.
-    fn runtime(&self, args: &[&str]) -> Out {
-        let mut cmd = Command::new(runtime_bin());
-        cmd.arg("--root").arg(self.runtime_root()).args(args);
-        output(cmd, None)
-    }
-
     /// The ids the runtime lists in its root.
     fn runtime_ids(&self) -> Vec<String> {
-        let out = self.runtime(&["list", "-q"]);
-        out.ok();
-        out.lines().iter().map(|s| s.to_string()).collect()
+        runtime_ids_in(&self.runtime_root())
     }
 
     /// Every call the wrapper logged, without the global options the shim
     /// always passes (`--root R --log L --log-format json`): e.g.
     /// `start ID`, `kill ID 9`.
     fn calls(&self) -> Vec<String> {
-        runtime_calls(&self.read("calls.log"))
+        logged_calls(&self.dir().join("calls.log"))
     }
 
     /// Assert the runtime was called with `prefix ... ID` (the subcommand
@@ -352,20 +343,7 @@ impl Dockerd {
     #[track_caller]
     fn assert_clean(&self) {
         assert_eq!(self.docker(&["ps", "-aq"]).text(), "", "docker ps -aq");
-        assert_eq!(self.runtime_ids(), Vec::<String>::new(), "runtime list -q");
-        assert_eq!(
-            entries(&self.runtime_root().join("containers")),
-            Vec::<String>::new(),
-            "containers/ in the runtime's root"
-        );
-        for dir in cgroup_dirs_named(&self.cgroup_parent) {
-            assert_eq!(
-                subdirs(&dir),
-                Vec::<String>::new(),
-                "container cgroups left in {}",
-                dir.display()
-            );
-        }
+        assert_runtime_clean(&self.runtime_root(), &self.cgroup_parent);
         let sock = self.dir().join("containerd.sock");
         assert!(
             settles(|| shims_of(&sock).is_empty()),

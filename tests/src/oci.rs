@@ -372,3 +372,44 @@ pub fn write_script(path: &Path, text: &str) {
     fs::set_permissions(path, fs::Permissions::from_mode(0o755))
         .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
 }
+
+/// The ids `tinydocker-runtime --root ROOT list -q` prints (a daemon's
+/// runtime root, as its shim passes it).
+pub fn runtime_ids_in(root: &Path) -> Vec<String> {
+    let mut cmd = Command::new(runtime_bin());
+    cmd.arg("--root").arg(root).args(["list", "-q"]);
+    let out = output(cmd, None);
+    out.ok();
+    out.lines().iter().map(|s| s.to_string()).collect()
+}
+
+/// The calls a `--runc-binary` wrapper logged to `log`, a line each, as
+/// [`runtime_calls`] reads them.
+pub fn logged_calls(log: &Path) -> Vec<String> {
+    runtime_calls(&fs::read_to_string(log).unwrap_or_default())
+}
+
+/// Assert a daemon left nothing in the runtime: no container in `list`
+/// or in its root's `containers/`, and no container cgroup under the
+/// daemon's cgroup parent `parent` in any hierarchy.
+#[track_caller]
+pub fn assert_runtime_clean(root: &Path, parent: &str) {
+    assert_eq!(
+        runtime_ids_in(root),
+        Vec::<String>::new(),
+        "runtime list -q"
+    );
+    assert_eq!(
+        crate::entries(&root.join("containers")),
+        Vec::<String>::new(),
+        "containers/ in the runtime's root"
+    );
+    for dir in cgroup_dirs_named(parent) {
+        assert_eq!(
+            subdirs(&dir),
+            Vec::<String>::new(),
+            "container cgroups left in {}",
+            dir.display()
+        );
+    }
+}
