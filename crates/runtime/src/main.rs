@@ -14,18 +14,16 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match cli::Cli::from_env() {
         Ok(cli) => cli,
-        Err(err) => {
-            let code = match err.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => 1,
-            };
-            let _ = err.print();
-            return ExitCode::from(code);
+        Err(cli::Stop::Help(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(cli::Stop::Usage(text)) => {
+            eprintln!("tinydocker-runtime: {text}");
+            return ExitCode::from(1);
         }
     };
     let log = Log {
