@@ -321,24 +321,28 @@ impl Store {
         Ok(all.into_iter().map(|(_, kept)| kept).collect())
     }
 
-    /// Find a container by name, full id or unique id prefix.
+    /// Find a container by full id, name or unique id prefix (in that
+    /// order, as docker looks).
     pub fn find(&self, key: &str) -> Result<Container> {
         if key.is_empty() {
             return Err(Error::NoSuchContainer(key.to_string()));
+        }
+        let hex = key.bytes().all(|b| b.is_ascii_hexdigit());
+        // A whole id names one directory: read first, and no listing (an
+        // OCI runtime's every call comes this way, with any number of
+        // containers).
+        let whole_id = hex && key.len() == 64;
+        if whole_id {
+            if let Ok(c) = Container::load(&self.containers_dir().join(key)) {
+                return Ok(c);
+            }
         }
         if let Some(id) = read_name(&self.names_dir().join(key)) {
             if let Ok(c) = Container::load(&self.containers_dir().join(id.trim())) {
                 return Ok(c);
             }
         }
-        if key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            // A whole id names one directory: no listing (an OCI runtime's
-            // every call comes this way, with any number of containers).
-            if key.len() == 64 {
-                if let Ok(c) = Container::load(&self.containers_dir().join(key)) {
-                    return Ok(c);
-                }
-            }
+        if hex && !whole_id {
             // A container's directory is named by its id: only those whose
             // name starts with the key are read.
             let dir = self.containers_dir();
