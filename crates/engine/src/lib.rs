@@ -223,7 +223,13 @@ impl Engine {
     /// Let a container made by [`Engine::create`] run its command (its
     /// `startContainer` hooks first, its `poststart` hooks after).
     pub fn start_created(&self, key: &str) -> Result<()> {
-        container::oci::start(self, key)
+        container::oci::start(self, self.store.find(key)?)
+    }
+
+    /// [`Engine::start_created`] of a container the caller has just read
+    /// (it is read again under its lock).
+    pub fn start_created_found(&self, container: Container) -> Result<()> {
+        container::oci::start(self, container)
     }
 
     /// Freeze every process of a running container.
@@ -280,7 +286,13 @@ impl Engine {
 
     /// Remove a container; `force` kills a running one first.
     pub fn remove(&self, key: &str, force: bool) -> Result<()> {
-        container::remove::remove(self, key, force)
+        container::remove::remove(self, self.store.find(key)?, force)
+    }
+
+    /// [`Engine::remove`] of a container the caller has just read (it is
+    /// read again under its lock).
+    pub fn remove_found(&self, container: Container, force: bool) -> Result<()> {
+        container::remove::remove(self, container, force)
     }
 
     /// Remove every stopped container.

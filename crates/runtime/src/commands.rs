@@ -207,7 +207,7 @@ fn start(engine: &Engine, id: &str) -> Result<()> {
         _ => bail!("cannot start an already running container"),
     }
     engine
-        .start_created(c.id())
+        .start_created_found(c)
         .map_err(|e| anyhow!("{}", e.one_line()))
 }
 
@@ -327,25 +327,21 @@ fn delete(engine: &Engine, id: &str, force: bool) -> Result<()> {
         Err(e) => return Err(e),
     };
     let status = status(&c);
-    match status {
+    // A created container's init waits for start: killed, as containerd's
+    // shim expects of a plain delete.
+    let removed = match status {
         "running" | "paused" if !force => {
             bail!("cannot delete container {id} that is not stopped: {status}")
         }
         // As runc: KILL while frozen, then thaw (the signal is taken at
-        // the thaw).
-        "paused" => {
-            engine
-                .kill(c.id(), libc::SIGKILL)
-                .and_then(|()| engine.resume(c.id()))
-                .map_err(|e| anyhow!("{}", e.one_line()))?;
-        }
-        _ => {}
-    }
-    // A created container's init waits for start: killed, as containerd's
-    // shim expects of a plain delete.
-    engine
-        .remove(c.id(), status != "stopped")
-        .map_err(|e| anyhow!("{}", e.one_line()))
+        // the thaw); then read again.
+        "paused" => engine
+            .kill(c.id(), libc::SIGKILL)
+            .and_then(|()| engine.resume(c.id()))
+            .and_then(|()| engine.remove(c.id(), true)),
+        _ => engine.remove_found(c, status != "stopped"),
+    };
+    removed.map_err(|e| anyhow!("{}", e.one_line()))
 }
 
 fn list(engine: &Engine, args: &cli::ListArgs) -> Result<()> {

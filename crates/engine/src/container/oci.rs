@@ -18,10 +18,9 @@ use crate::store::{Container, Observed};
 use crate::Engine;
 
 /// Start a created bundle container's command.
-pub(crate) fn start(engine: &Engine, key: &str) -> Result<()> {
-    let container = engine.store.find(key)?;
+pub(crate) fn start(engine: &Engine, container: Container) -> Result<()> {
     let Some(_lock) = container.lock()? else {
-        return Err(Error::NoSuchContainer(key.to_string()));
+        return Err(Error::NoSuchContainer(container.config.id));
     };
     let container = engine.store.find(&container.config.id)?;
     if container.config.bundle.is_none() {

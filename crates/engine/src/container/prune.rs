@@ -28,7 +28,11 @@ pub(crate) fn prune(engine: &Engine) -> Result<Pruned> {
         .list_map(|c| (!c.observe().active()).then_some((c.config.id, c.dir)))?;
     for (id, dir) in stopped {
         let size = disk_usage(&dir);
-        match remove(engine, &id, false) {
+        match engine
+            .store
+            .find(&id)
+            .and_then(|c| remove(engine, c, false))
+        {
             Ok(()) => {
                 pruned.removed.push(id);
                 pruned.reclaimed += size;

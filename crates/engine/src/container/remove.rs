@@ -8,12 +8,12 @@ use super::start::release_leftovers;
 use super::stop::{mark_stopped, settled, wait_for_runtime};
 use crate::error::{Error, Result};
 use crate::process::pidfd::Process;
-use crate::store::{Observed, RECORD};
+use crate::store::{Container, Observed, RECORD};
 use crate::Engine;
 
-pub(crate) fn remove(engine: &Engine, key: &str, force: bool) -> Result<()> {
+pub(crate) fn remove(engine: &Engine, container: Container, force: bool) -> Result<()> {
     let store = &engine.store;
-    let container = store.find(key)?;
+    let key = container.config.id.clone();
     let observed = container.observe();
     let forced = observed.active();
     if forced {
@@ -38,7 +38,7 @@ pub(crate) fn remove(engine: &Engine, key: &str, force: bool) -> Result<()> {
         if forced {
             return Ok(());
         }
-        return Err(Error::NoSuchContainer(key.to_string()));
+        return Err(Error::NoSuchContainer(key));
     };
     // Reread under the lock: the runtime may have recorded the exit.
     let container = match store.find(&container.config.id) {
