@@ -192,9 +192,18 @@ impl ChildChannel {
     /// if it died instead): a barrier, for the parent to act while the
     /// child waits (record what the child has become).
     pub fn ready(&self) {
-        // A parent that is gone shows in the wait below.
-        let _ = send(self.fd, &[READY], MsgFlags::MSG_NOSIGNAL);
+        self.reached();
         self.wait_go();
+    }
+
+    /// Tell the parent this step is reached, and go on without waiting:
+    /// the parent's [`Child::wait_ready`](crate::Child::wait_ready) returns
+    /// as for [`ChildChannel::ready`], and what it does then runs beside
+    /// the child's next steps.
+    pub fn reached(&self) {
+        // A parent that is gone shows in the child's next wait, or its
+        // parent-death signal.
+        let _ = send(self.fd, &[READY], MsgFlags::MSG_NOSIGNAL);
     }
 
     /// Exit if the parent has died: its end of the channel is closed (it

@@ -539,14 +539,16 @@ pub(crate) fn from_the_barrier(
     Ok(terminal)
 }
 
-/// An OCI bundle's container, once recorded created: let the init go on
-/// to where it waits for `start` (its command found, its privileges
-/// dropped). With a terminal, returns the master of its pseudo-terminal.
+/// An OCI bundle's container, once recorded created: wait until the
+/// init, which went on from its barrier without waiting (see
+/// `init::child_main`), is where it waits for `start` (its command found,
+/// its privileges dropped). With a terminal, returns the master of its
+/// pseudo-terminal.
 pub(crate) fn to_the_park(
     prepared: &Prepared,
     init: &mut tinydocker_ns::Child,
 ) -> Result<Option<OwnedFd>> {
-    let terminal = go_and_take_terminal(prepared, init)?;
+    let terminal = take_terminal(prepared, init)?;
     match init.wait_ready()? {
         Barrier::Reached => {}
         Barrier::Failed(failure) => return Err(prepared.failed(init, failure)),
@@ -568,6 +570,12 @@ fn go_and_take_terminal(
     init: &mut tinydocker_ns::Child,
 ) -> Result<Option<OwnedFd>> {
     init.go()?;
+    take_terminal(prepared, init)
+}
+
+/// With a terminal, the master of the pseudo-terminal the init opens in
+/// the container after its barrier.
+fn take_terminal(prepared: &Prepared, init: &mut tinydocker_ns::Child) -> Result<Option<OwnedFd>> {
     if prepared.child.tty.is_none() {
         return Ok(None);
     }

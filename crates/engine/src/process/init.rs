@@ -191,8 +191,15 @@ pub(crate) fn child_main(
         }
     }
     // The container is whole (its root, mounts, host name): the runtime
-    // records it running before its command can run.
-    chan.ready();
+    // records it running before its command can run. An OCI container's
+    // command runs only at `start`, after its wait on the fifo: it goes on
+    // to that wait (where the runtime's go reaches it) while the runtime
+    // writes the record.
+    if plan.park.is_some() {
+        chan.reached();
+    } else {
+        chan.ready();
+    }
     if plan.null_stdin {
         let null = nix::fcntl::open(
             c"/dev/null",
