@@ -170,6 +170,7 @@ pub enum Stop {
 
 /// One flag of a command's table. `value` names its value; `None` is a
 /// boolean.
+#[derive(Clone, Copy)]
 struct Flag {
     long: &'static str,
     short: Option<char>,
@@ -242,7 +243,7 @@ struct Spec {
     name: &'static str,
     alias: Option<&'static str>,
     about: &'static str,
-    flags: &'static [Flag],
+    flags: &'static [&'static [Flag]],
     args: &'static [&'static str],
     trailing: Option<&'static str>,
 }
@@ -279,36 +280,8 @@ const CREATE_FLAGS: &[Flag] = &[
     ),
 ];
 
+/// `run`'s own, beside `create`'s.
 const RUN_FLAGS: &[Flag] = &[
-    valued(
-        "bundle",
-        Some('b'),
-        "DIR",
-        "The bundle directory (config.json and the root filesystem) [default: .]",
-    ),
-    valued("pid-file", None, "FILE", "Write the init's host pid here"),
-    valued(
-        "console-socket",
-        None,
-        "SOCKET",
-        "A unix socket to send the terminal's master to (process.terminal)",
-    ),
-    flag(
-        "no-pivot",
-        None,
-        "Do not use pivot_root (not supported: refused)",
-    ),
-    flag(
-        "no-new-keyring",
-        None,
-        "Do not make a session keyring for the container (tinydocker makes none)",
-    ),
-    valued(
-        "preserve-fds",
-        None,
-        "N",
-        "Pass this many fds from 3 up to the container (only 0 is supported) [default: 0]",
-    ),
     flag(
         "detach",
         Some('d'),
@@ -378,7 +351,7 @@ const COMMANDS: &[Spec] = &[
         name: "create",
         alias: None,
         about: "Create a container from a bundle; its process waits for `start`",
-        flags: CREATE_FLAGS,
+        flags: &[CREATE_FLAGS],
         args: &["ID"],
         trailing: None,
     },
@@ -394,7 +367,7 @@ const COMMANDS: &[Spec] = &[
         name: "run",
         alias: None,
         about: "Create and start a container, and wait for it (unless --detach)",
-        flags: RUN_FLAGS,
+        flags: &[CREATE_FLAGS, RUN_FLAGS],
         args: &["ID"],
         trailing: None,
     },
@@ -402,7 +375,7 @@ const COMMANDS: &[Spec] = &[
         name: "exec",
         alias: None,
         about: "Run another process in a running container",
-        flags: EXEC_FLAGS,
+        flags: &[EXEC_FLAGS],
         args: &["ID"],
         trailing: Some("COMMAND"),
     },
@@ -410,7 +383,7 @@ const COMMANDS: &[Spec] = &[
         name: "kill",
         alias: None,
         about: "Send a signal to the container's init (or, with --all, every process)",
-        flags: &[flag("all", Some('a'), "Signal every process of the container")],
+        flags: &[&[flag("all", Some('a'), "Signal every process of the container")]],
         args: &["ID", "[SIGNAL]"],
         trailing: None,
     },
@@ -418,7 +391,7 @@ const COMMANDS: &[Spec] = &[
         name: "delete",
         alias: None,
         about: "Remove a stopped (or created) container; --force kills a running one",
-        flags: &[flag("force", Some('f'), "Kill a running container first")],
+        flags: &[&[flag("force", Some('f'), "Kill a running container first")]],
         args: &["ID"],
         trailing: None,
     },
@@ -434,7 +407,7 @@ const COMMANDS: &[Spec] = &[
         name: "list",
         alias: Some("ls"),
         about: "The containers of this root",
-        flags: &[FORMAT, flag("quiet", Some('q'), "Only the ids")],
+        flags: &[&[FORMAT, flag("quiet", Some('q'), "Only the ids")]],
         args: &[],
         trailing: None,
     },
@@ -442,7 +415,7 @@ const COMMANDS: &[Spec] = &[
         name: "ps",
         alias: None,
         about: "The processes of a container",
-        flags: &[FORMAT],
+        flags: &[&[FORMAT]],
         args: &["ID"],
         trailing: None,
     },
@@ -466,7 +439,7 @@ const COMMANDS: &[Spec] = &[
         name: "update",
         alias: None,
         about: "Change a running container's resource limits",
-        flags: &[
+        flags: &[&[
             valued("resources", Some('r'), "FILE", "The new resources, as the runtime spec's linux.resources JSON (\"-\": stdin)"),
             valued("memory", None, "BYTES", "Memory limit in bytes"),
             valued("memory-swap", None, "BYTES", "Memory plus swap in bytes"),
@@ -477,7 +450,7 @@ const COMMANDS: &[Spec] = &[
             valued("cpuset-cpus", None, "CPUS", "CPUs to run on (\"0-2,5\")"),
             valued("cpuset-mems", None, "NODES", "Memory nodes to allocate from"),
             valued("pids-limit", None, "N", "Maximum number of processes"),
-        ],
+        ]],
         args: &["ID"],
         trailing: None,
     },
@@ -485,10 +458,10 @@ const COMMANDS: &[Spec] = &[
         name: "events",
         alias: None,
         about: "A container's resource usage, once (--stats) or every --interval",
-        flags: &[
+        flags: &[&[
             flag("stats", None, "Print the stats once and exit"),
             valued("interval", None, "DURATION", "How often to print stats, in seconds (or with a unit: 500ms, 5s, 1m) [default: 5s]"),
-        ],
+        ]],
         args: &["ID"],
         trailing: None,
     },
@@ -504,10 +477,10 @@ const COMMANDS: &[Spec] = &[
         name: "spec",
         alias: None,
         about: "Write a default config.json for a bundle",
-        flags: &[
+        flags: &[&[
             valued("bundle", Some('b'), "DIR", "Where to write config.json [default: .]"),
             flag("rootless", None, "A spec for an unprivileged user (not supported: refused)"),
-        ],
+        ]],
         args: &[],
         trailing: None,
     },
@@ -634,7 +607,9 @@ impl Cli {
                 flags_end = true;
                 i += 1;
             } else {
-                i = take_flag(&args, i, &[spec.flags, GLOBAL], &mut parsed, Some(spec))?;
+                let tables: Vec<&'static [Flag]> =
+                    spec.flags.iter().copied().chain([GLOBAL]).collect();
+                i = take_flag(&args, i, &tables, &mut parsed, Some(spec))?;
             }
         }
         if parsed.has("help") {
@@ -883,7 +858,7 @@ fn command_help(spec: &Spec) -> String {
     let mut out = format!("{}\n\n{}\n", spec.about, usage(spec));
     if !spec.flags.is_empty() {
         out.push_str("\nFlags:\n");
-        flag_lines(&mut out, spec.flags);
+        flag_lines(&mut out, &spec.flags.concat());
     }
     out.push_str("\nGlobal flags:\n");
     flag_lines(&mut out, GLOBAL);
@@ -938,6 +913,19 @@ mod tests {
         let cli = parse("start c1").unwrap();
         assert_eq!(cli.root, PathBuf::from(DEFAULT_ROOT));
         assert!(matches!(cli.command, Some(Command::Start(IdArg { id })) if id == "c1"));
+    }
+
+    #[test]
+    fn run_takes_creates_flags_and_its_own() {
+        let Some(Command::Run(r)) = parse("run -d --bundle /b --keep c1").unwrap().command else {
+            panic!("not run")
+        };
+        assert!(r.detach && r.keep);
+        assert_eq!(
+            (r.create.bundle, r.create.id),
+            (PathBuf::from("/b"), "c1".into())
+        );
+        assert!(usage_error("create -d c1").contains("unknown flag -d for create"));
     }
 
     #[test]
