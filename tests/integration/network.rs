@@ -1962,3 +1962,34 @@ fn rm_of_a_stopped_container_keeps_a_running_ones_port() {
     );
     stop(&mut run).ok();
 }
+
+/// A state root deleted by hand (no `network rm`) leaves its bridge and
+/// rules: the next network made or removed on the host, by any root,
+/// takes them away (each bridge's alias names its network's record).
+#[test]
+fn a_deleted_roots_bridge_and_rules_go_with_the_next_network_change() {
+    let gone = TestRoot::new();
+    gone.run(&["run", "--rm", "--network", "bridge", "busybox", "true"])
+        .ok();
+    let net = inspect(&gone, "bridge");
+    assert!(link_exists(&net.bridge), "bridge {} missing", net.bridge);
+    fs::remove_dir_all(gone.path()).unwrap();
+    assert!(link_exists(&net.bridge), "nothing took it away yet");
+
+    let other = TestRoot::new();
+    other.run(&["network", "create", "sweeper"]).ok();
+    assert!(
+        !link_exists(&net.bridge),
+        "bridge {} is still there",
+        net.bridge
+    );
+    // Its set element and its chain's rules name the bridge (the subnet
+    // and its chain's name may already be another network's, freed).
+    let table = nft_table();
+    assert!(
+        !table.contains(&net.bridge),
+        "nft table ip tinydocker still mentions {}:\n{table}",
+        net.bridge
+    );
+    other.run(&["network", "rm", "sweeper"]).ok();
+}

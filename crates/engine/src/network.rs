@@ -201,7 +201,7 @@ impl Networks {
                     .get(name)?
                     .ok_or_else(|| invalid!("network {name} not found"))?;
                 if net.boot_id != boot_id() {
-                    setup(&net)?;
+                    setup(&net, &self.path(name))?;
                     net.boot_id = boot_id().to_string();
                     self.save(&net)?;
                 }
@@ -231,6 +231,7 @@ impl Networks {
             return Err(invalid!("--gateway {g} needs --subnet"));
         }
         let _lock = self.lock()?;
+        sweep_orphans();
         if let Some(existing) = self.get(name)? {
             if name == DEFAULT {
                 return Ok(existing);
@@ -287,12 +288,12 @@ impl Networks {
             created: now_nanos(),
             boot_id: boot_id().to_string(),
         };
-        if let Err(e) = setup(&net) {
-            let _ = teardown(&net, true);
+        if let Err(e) = setup(&net, &self.path(name)) {
+            let _ = teardown(&net.bridge, net.subnet, true);
             return Err(e);
         }
         if let Err(e) = self.save(&net) {
-            let _ = teardown(&net, true);
+            let _ = teardown(&net.bridge, net.subnet, true);
             return Err(e);
         }
         Ok(net)
@@ -323,18 +324,33 @@ impl Networks {
             )));
         }
         let last = self.list()?.len() == 1;
-        teardown(&net, last)?;
+        teardown(&net.bridge, net.subnet, last)?;
+        sweep_orphans();
         self.ipam(name).remove()?;
         fs::remove_file(self.path(name)).map_err(|e| Error::io("remove", self.path(name), e))?;
         Ok(net)
     }
 }
 
-/// Bridge up with the gateway address, NAT and forwarding rules, IPv4
-/// forwarding on (Linux drops routed traffic otherwise), and
-/// route_localnet on the bridge (so 127.0.0.1:PORT reaches published ports).
-fn setup(net: &Network) -> Result<()> {
+/// What a bridge's alias (`/sys/class/net/BRIDGE/ifalias`) starts with:
+/// `tinydocker SUBNET RECORD`, the network's subnet and the path of its
+/// record in its state root. A bridge whose record is gone is an orphan.
+const ALIAS: &str = "tinydocker ";
+
+/// Bridge up with the gateway address, its alias naming its record (see
+/// [`sweep_orphans`]), NAT and forwarding rules, IPv4 forwarding on (Linux
+/// drops routed traffic otherwise), and route_localnet on the bridge (so
+/// 127.0.0.1:PORT reaches published ports).
+fn setup(net: &Network, record: &Path) -> Result<()> {
     Netlink::new()?.ensure_bridge(&net.bridge, net.gateway, net.subnet.prefix())?;
+    let alias_file = Path::new("/sys/class/net")
+        .join(&net.bridge)
+        .join("ifalias");
+    fs::write(
+        &alias_file,
+        format!("{ALIAS}{} {}", net.subnet, record.display()),
+    )
+    .map_err(|e| Error::io("write", &alias_file, e))?;
     sysctl::enable_ip_forward()
         .map_err(|e| Error::sys("enable IPv4 forwarding (/proc/sys/net/ipv4/ip_forward)", e))?;
     sysctl::set_route_localnet(&net.bridge)
@@ -343,14 +359,42 @@ fn setup(net: &Network) -> Result<()> {
     Ok(())
 }
 
-/// Best effort: every step is tried, all failures reported.
-fn teardown(net: &Network, last: bool) -> Result<()> {
-    let mut errors = Vec::new();
-    if let Err(e) = Netlink::new().and_then(|n| n.delete_link(&net.bridge)) {
-        errors.push(format!("delete bridge {}: {e}", net.bridge));
+/// Tear down the networks of state roots that are gone (deleted by hand,
+/// without `network rm`): every bridge whose alias names a record that no
+/// longer exists, with its rules (and the table, once no bridge is left).
+/// Run under the host lock wherever a network is made or removed. Best
+/// effort: an orphan that cannot go now is tried again next time.
+fn sweep_orphans() {
+    let Ok(links) = fs::read_dir("/sys/class/net") else {
+        return;
+    };
+    for link in links.flatten() {
+        let Ok(alias) = fs::read_to_string(link.path().join("ifalias")) else {
+            continue;
+        };
+        let Some((subnet, record)) = alias
+            .trim_end()
+            .strip_prefix(ALIAS)
+            .and_then(|rest| rest.split_once(' '))
+        else {
+            continue;
+        };
+        let (Ok(subnet), false) = (subnet.parse::<Ipv4Net>(), Path::new(record).exists()) else {
+            continue;
+        };
+        let bridge = link.file_name().to_string_lossy().into_owned();
+        let _ = teardown(&bridge, subnet, true);
     }
-    if let Err(e) = nft::run(&nft::remove_network_script(&net.bridge, net.subnet)) {
-        errors.push(format!("remove the rules of {}: {e}", net.name));
+}
+
+/// Best effort: every step is tried, all failures reported.
+fn teardown(bridge: &str, subnet: Ipv4Net, last: bool) -> Result<()> {
+    let mut errors = Vec::new();
+    if let Err(e) = Netlink::new().and_then(|n| n.delete_link(bridge)) {
+        errors.push(format!("delete bridge {bridge}: {e}"));
+    }
+    if let Err(e) = nft::run(&nft::remove_network_script(bridge, subnet)) {
+        errors.push(format!("remove the rules of {bridge}: {e}"));
     }
     // The table is shared by every state root on the host: it goes with
     // the last network of any of them.
