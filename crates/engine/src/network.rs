@@ -343,14 +343,17 @@ const ALIAS: &str = "tinydocker ";
 /// 127.0.0.1:PORT reaches published ports).
 fn setup(net: &Network, record: &Path) -> Result<()> {
     Netlink::new()?.ensure_bridge(&net.bridge, net.gateway, net.subnet.prefix())?;
-    let alias_file = Path::new("/sys/class/net")
-        .join(&net.bridge)
-        .join("ifalias");
-    fs::write(
-        &alias_file,
-        format!("{ALIAS}{} {}", net.subnet, record.display()),
-    )
-    .map_err(|e| Error::io("write", &alias_file, e))?;
+    // The record's absolute path (a relative --root means nothing to
+    // another process). The kernel keeps at most 255 bytes: a root whose
+    // path is longer gets no alias, and its bridge is not swept.
+    let record = std::path::absolute(record).map_err(|e| Error::io("resolve", record, e))?;
+    let alias = format!("{ALIAS}{} {}", net.subnet, record.display());
+    if alias.len() < 256 {
+        let alias_file = Path::new("/sys/class/net")
+            .join(&net.bridge)
+            .join("ifalias");
+        fs::write(&alias_file, alias).map_err(|e| Error::io("write", &alias_file, e))?;
+    }
     sysctl::enable_ip_forward()
         .map_err(|e| Error::sys("enable IPv4 forwarding (/proc/sys/net/ipv4/ip_forward)", e))?;
     sysctl::set_route_localnet(&net.bridge)
