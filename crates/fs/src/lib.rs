@@ -21,6 +21,7 @@
 mod apply;
 mod atomic;
 mod error;
+pub mod layer;
 mod plan;
 mod reference;
 mod store;
