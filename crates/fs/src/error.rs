@@ -43,6 +43,10 @@ pub enum Error {
     NoSuchImage(String),
     #[error("image reference {0:?} matches more than one image id")]
     AmbiguousImage(String),
+    #[error(transparent)]
+    Layer(#[from] crate::layer::UnpackError),
+    #[error("layer {expected}: its content has digest {actual}")]
+    LayerMismatch { expected: String, actual: String },
 }
 
 impl Error {

@@ -34,4 +34,4 @@ pub use plan::{
     ProvidedFile, RootSource, RootfsSpec, Step, MASKED_PATHS, READONLY_PATHS,
 };
 pub use reference::Reference;
-pub use store::{Image, ImageConfig, ImageStore, Lock as StoreLock, Removed};
+pub use store::{Image, ImageConfig, ImageStore, Lock as StoreLock, Removed, StagedLayer};

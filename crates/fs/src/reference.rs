@@ -41,6 +41,27 @@ fn valid_component(c: &str) -> bool {
     true
 }
 
+/// `HOST[:PORT]` as a reference's first component: dotted labels of
+/// letters, digits and dashes, an optional numeric port; it must have a
+/// '.' or a port, or be `localhost`, to be read as a host.
+fn is_domain(c: &str) -> bool {
+    let (host, port) = match c.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (c, None),
+    };
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    port_ok
+        && host.split('.').all(label)
+        && (host.contains('.') || port.is_some() || host == "localhost")
+}
+
 fn valid_tag(t: &str) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let bytes = t.as_bytes();
@@ -63,7 +84,13 @@ impl FromStr for Reference {
             Some(i) => (&s[..last_slash + i], &s[last_slash + i + 1..]),
             None => (s, "latest"),
         };
-        if name.len() > 255 || !name.split('/').all(valid_component) {
+        // A first component with a '.' or a ':' (or `localhost`) is a
+        // registry host, `HOST[:PORT]`, as docker reads it.
+        let path = match name.split_once('/') {
+            Some((host, rest)) if is_domain(host) => rest,
+            _ => name,
+        };
+        if name.len() > 255 || !path.split('/').all(valid_component) {
             return Err(ReferenceError::Malformed(s.to_string()));
         }
         if !valid_tag(tag) {
@@ -99,6 +126,19 @@ mod tests {
             "library/my-app_x"
         );
         assert_eq!(parse("a__b.c---d").unwrap().name, "a__b.c---d");
+        let r = parse("127.0.0.1:5000/team/app:v2").unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.tag.as_str()),
+            ("127.0.0.1:5000/team/app", "v2")
+        );
+        assert_eq!(
+            parse("localhost/app").unwrap().to_string(),
+            "localhost/app:latest"
+        );
+        assert_eq!(
+            parse("Registry.Example.com/app").unwrap().name,
+            "Registry.Example.com/app"
+        );
     }
 
     #[test]
@@ -115,6 +155,8 @@ mod tests {
             "has space",
             "a:b:c",
             "a@b",
+            "host:port/app",
+            "-bad.example.com/app",
         ] {
             assert!(parse(bad).is_err(), "{bad} should be refused");
         }

@@ -374,6 +374,72 @@ impl ImageStore {
         Ok(image)
     }
 
+    /// Whether the layer with this diff id (`sha256:<hex>`) is unpacked in
+    /// the store.
+    pub fn has_layer(&self, diff_id: &str) -> bool {
+        self.layer_path(diff_id).is_dir()
+    }
+
+    /// Unpack a layer stream (plain, gzip or zstd) into a private
+    /// directory of the store; [`ImageStore::commit_layer`] puts it in
+    /// place, dropping the [`StagedLayer`] removes it.
+    pub fn stage_layer(&self, reader: impl Read) -> Result<StagedLayer, Error> {
+        self.create_dirs()?;
+        let tmp = tempdir_in(&self.root.join("tmp"))?;
+        let dest = tmp.path.join("layer");
+        fs::create_dir(&dest).map_err(Error::io(&dest))?;
+        let unpacked = crate::layer::unpack(reader, &dest)?;
+        Ok(StagedLayer { tmp, unpacked })
+    }
+
+    /// Put a staged layer in place under `diff_id`, which it must have (a
+    /// layer that is there already is kept: it is the same).
+    pub fn commit_layer(&self, staged: StagedLayer, diff_id: &str) -> Result<(), Error> {
+        if staged.unpacked.diff_id != diff_id {
+            return Err(Error::LayerMismatch {
+                expected: diff_id.to_string(),
+                actual: staged.unpacked.diff_id,
+            });
+        }
+        let path = self.layer_path(diff_id);
+        match fs::rename(staged.tmp.path.join("layer"), &path) {
+            Ok(()) => Ok(()),
+            Err(_) if path.is_dir() => Ok(()),
+            Err(e) => Err(Error::Io { path, source: e }),
+        }
+    }
+
+    /// Record an image whose layers are in the store, under `id` (a
+    /// pulled image's is its config's digest, as docker's), and point
+    /// `names` at it.
+    pub fn add_image(
+        &self,
+        id: &str,
+        layers: Vec<String>,
+        config: ImageConfig,
+        names: &[String],
+    ) -> Result<Image, Error> {
+        let size = layers.iter().map(|l| dir_size(&self.layer_path(l))).sum();
+        let _lock = self.lock()?;
+        let image = Image {
+            id: id.to_string(),
+            layers,
+            created: now(),
+            size,
+            config,
+            names: Vec::new(),
+        };
+        let path = self.record_path(id);
+        let data = serde_json::to_vec_pretty(&image).expect("image record serialises");
+        write_atomic(&path, &data, true).map_err(Error::io(path))?;
+        let mut index = self.read_index()?;
+        for name in names {
+            index.insert(name.clone(), id.to_string());
+        }
+        self.write_index(&index)?;
+        Ok(image)
+    }
+
     /// Unpack a tar stream into `dest`; return the sha256 (hex) of the
     /// uncompressed stream.
     fn unpack_layer(&self, tarball: &Path, dest: &Path, shown: &Path) -> Result<String, Error> {
@@ -559,6 +625,19 @@ fn pack_dir(dir: &Path, out: &Path) -> io::Result<()> {
         .into_inner()
         .map_err(|e| e.into_error())?
         .sync_all()
+}
+
+/// A layer unpacked in the store's private directory, not yet in place.
+pub struct StagedLayer {
+    tmp: TempDir,
+    unpacked: crate::layer::UnpackedLayer,
+}
+
+impl StagedLayer {
+    /// What unpacking found: the diff id and the stream's size.
+    pub fn unpacked(&self) -> &crate::layer::UnpackedLayer {
+        &self.unpacked
+    }
 }
 
 /// A temporary directory removed on drop (the store's own, so a crash
