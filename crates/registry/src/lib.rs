@@ -1,0 +1,436 @@
+//! Images from registries: `pull` over the distribution API v2 (OCI image
+//! manifests and indexes, docker schema 2 manifests and manifest lists)
+//! into tinydocker's image store, each layer streamed from the registry
+//! through its digest check and the layer unpacker
+//! ([`tinydocker_fs::layer`]) straight into the store: nothing is held in
+//! memory, and a layer is in place only once its blob digest and its diff
+//! id both matched.
+//!
+//! The HTTP side is `oci-client` (its token flow, its streaming blob
+//! pulls) on a tokio runtime made for the call; the unpacking runs on
+//! tokio's blocking threads, fed through a synchronous bridge.
+
+pub mod platform;
+
+use std::io::{self, Read};
+use std::net::IpAddr;
+
+use futures::{StreamExt, TryStreamExt};
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::config::ConfigFile;
+use oci_client::manifest::{OciDescriptor, OciImageManifest, OciManifest};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use sha2::{Digest, Sha256};
+use tinydocker_fs::{Image, ImageConfig, ImageStore};
+
+pub use platform::Platform;
+
+/// docker's default number of layers fetched at once.
+pub const DEFAULT_CONCURRENT_DOWNLOADS: usize = 3;
+
+/// How to pull.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    pub platform: Platform,
+    pub max_concurrent_downloads: usize,
+    /// Registries (`HOST[:PORT]`) spoken to over plain HTTP besides
+    /// 127.0.0.0/8, `::1` and `localhost`, which docker allows too.
+    pub insecure: Vec<String>,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions {
+            platform: Platform::host(),
+            max_concurrent_downloads: DEFAULT_CONCURRENT_DOWNLOADS,
+            insecure: Vec::new(),
+        }
+    }
+}
+
+/// One line of docker's pull progress, for one layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// The layer is not in the store: it will be fetched.
+    PullingFsLayer,
+    /// The store has it.
+    AlreadyExists,
+    Downloading {
+        done: u64,
+        total: u64,
+    },
+    VerifyingChecksum,
+    DownloadComplete,
+    PullComplete,
+}
+
+/// What was pulled.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    pub image: Image,
+    /// The manifest's digest, for `Digest:` and `NAME@DIGEST`.
+    pub digest: String,
+    /// The name the image got in the store (`NAME:TAG` as docker shows it).
+    pub name: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    #[error("invalid reference format: {0}")]
+    Reference(String),
+    #[error("{0}")]
+    Registry(String),
+    #[error("{0}")]
+    Platform(String),
+    #[error("layer {layer}: {what}")]
+    Layer { layer: String, what: String },
+    #[error(transparent)]
+    Store(#[from] tinydocker_fs::Error),
+}
+
+/// The media types a manifest request accepts: without them distribution
+/// 2.8 answers 404 to an OCI manifest.
+const ACCEPT: &[&str] = &[
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+
+/// Pull `reference` into `store`; `progress` hears about each layer by
+/// its short id.
+pub fn pull(
+    store: &ImageStore,
+    reference: &str,
+    options: &PullOptions,
+    progress: &(dyn Fn(&str, Progress) + Sync),
+) -> Result<Pulled, PullError> {
+    let reference: Reference = reference
+        .parse()
+        .map_err(|e| PullError::Reference(format!("{reference:?}: {e}")))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| PullError::Registry(format!("start the pull's runtime: {e}")))?;
+    runtime.block_on(pull_async(store, &reference, options, progress))
+}
+
+/// Whether docker speaks plain HTTP to this registry.
+fn plain_http(registry: &str, insecure: &[String]) -> bool {
+    let host = registry
+        .rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(registry, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || insecure.iter().any(|i| i == registry || i == host)
+}
+
+fn registry_error(reference: &Reference, e: oci_client::errors::OciDistributionError) -> PullError {
+    use oci_client::errors::{OciDistributionError as E, OciErrorCode as C};
+    match e {
+        E::RegistryError { envelope, .. } => {
+            let codes: Vec<&C> = envelope.errors.iter().map(|e| &e.code).collect();
+            if codes
+                .iter()
+                .any(|c| matches!(c, C::NameUnknown | C::Unauthorized | C::Denied))
+            {
+                PullError::Registry(format!(
+                    "pull access denied for {}, repository does not exist or may require 'docker login'",
+                    familiar_repository(reference)
+                ))
+            } else if codes.iter().any(|c| matches!(c, C::ManifestUnknown)) {
+                PullError::Registry(format!(
+                    "manifest for {} not found: manifest unknown",
+                    familiar(reference)
+                ))
+            } else {
+                let text: Vec<String> = envelope.errors.iter().map(|e| e.to_string()).collect();
+                PullError::Registry(format!(
+                    "{}: {}",
+                    reference.resolve_registry(),
+                    text.join("; ")
+                ))
+            }
+        }
+        E::ImageManifestNotFoundError(_)
+        | E::AuthenticationFailure(_)
+        | E::UnauthorizedError { .. } => PullError::Registry(format!(
+            "pull access denied for {}, repository does not exist or may require 'docker login'",
+            familiar_repository(reference)
+        )),
+        E::ServerError { code: 404, .. } => PullError::Registry(format!(
+            "manifest for {} not found: manifest unknown",
+            familiar(reference)
+        )),
+        other => PullError::Registry(format!("{}: {other}", reference.resolve_registry())),
+    }
+}
+
+/// The whole reference as docker shows it: `busybox:latest`.
+fn familiar(reference: &Reference) -> String {
+    match (reference.tag(), reference.digest()) {
+        (_, Some(digest)) => format!("{}@{digest}", familiar_repository(reference)),
+        (tag, None) => format!(
+            "{}:{}",
+            familiar_repository(reference),
+            tag.unwrap_or("latest")
+        ),
+    }
+}
+
+/// The repository as docker shows it: `busybox` for
+/// `docker.io/library/busybox`.
+fn familiar_repository(reference: &Reference) -> String {
+    let repo = reference.repository();
+    match reference.registry() {
+        "docker.io" | "index.docker.io" => {
+            repo.strip_prefix("library/").unwrap_or(repo).to_string()
+        }
+        registry => format!("{registry}/{repo}"),
+    }
+}
+
+async fn pull_async(
+    store: &ImageStore,
+    reference: &Reference,
+    options: &PullOptions,
+    progress: &(dyn Fn(&str, Progress) + Sync),
+) -> Result<Pulled, PullError> {
+    let registry = reference.resolve_registry().to_string();
+    let protocol = if plain_http(&registry, &options.insecure) {
+        ClientProtocol::HttpsExcept(vec![registry.clone()])
+    } else {
+        ClientProtocol::Https
+    };
+    let client = Client::new(ClientConfig {
+        protocol,
+        platform_resolver: None,
+        max_concurrent_download: options.max_concurrent_downloads.max(1),
+        ..Default::default()
+    });
+    let auth = RegistryAuth::Anonymous;
+    let (manifest, digest) =
+        fetch_image_manifest(&client, reference, &auth, &options.platform).await?;
+    let config_blob = fetch_small_blob(&client, reference, &manifest.config).await?;
+    let config: ConfigFile = serde_json_from(&config_blob, "image config")?;
+    let diff_ids = &config.rootfs.diff_ids;
+    if diff_ids.len() != manifest.layers.len() {
+        return Err(PullError::Registry(format!(
+            "{}: the manifest lists {} layers, its config {}",
+            reference.whole(),
+            manifest.layers.len(),
+            diff_ids.len()
+        )));
+    }
+    let work: Vec<(&OciDescriptor, &String)> = manifest.layers.iter().zip(diff_ids).collect();
+    for (layer, diff_id) in &work {
+        let status = if store.has_layer(diff_id) {
+            Progress::AlreadyExists
+        } else {
+            Progress::PullingFsLayer
+        };
+        progress(short(&layer.digest), status);
+    }
+    futures::stream::iter(work.iter().filter(|(_, d)| !store.has_layer(d)))
+        .map(|(layer, diff_id)| fetch_layer(&client, reference, store, layer, diff_id, progress))
+        .buffer_unordered(options.max_concurrent_downloads.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
+    let config_digest = format!("sha256:{:x}", Sha256::digest(&config_blob));
+    if config_digest != manifest.config.digest {
+        return Err(PullError::Registry(format!(
+            "image config {}: its content has digest {config_digest}",
+            manifest.config.digest
+        )));
+    }
+    let image_config = config.config.map(|c| ImageConfig {
+        env: c.env.unwrap_or_default(),
+        cmd: c.cmd.unwrap_or_default(),
+        working_dir: c.working_dir.unwrap_or_default(),
+    });
+    let name = format!(
+        "{}:{}",
+        familiar_repository(reference),
+        reference.tag().unwrap_or("latest")
+    );
+    let names: Vec<String> = if reference.digest().is_some() && reference.tag().is_none() {
+        Vec::new()
+    } else {
+        vec![name.clone()]
+    };
+    let image = store.add_image(
+        &config_digest,
+        diff_ids.clone(),
+        image_config.unwrap_or_default(),
+        &names,
+    )?;
+    Ok(Pulled {
+        image,
+        digest,
+        name,
+    })
+}
+
+fn serde_json_from<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+) -> Result<T, PullError> {
+    serde_json::from_slice(bytes).map_err(|e| PullError::Registry(format!("{what}: {e}")))
+}
+
+fn short(digest: &str) -> &str {
+    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+    &hex[..hex.len().min(12)]
+}
+
+/// The image manifest for `platform`, through an index if the reference
+/// names one; and the digest docker shows (the one the reference names).
+async fn fetch_image_manifest(
+    client: &Client,
+    reference: &Reference,
+    auth: &RegistryAuth,
+    platform: &Platform,
+) -> Result<(OciImageManifest, String), PullError> {
+    let (body, digest) = client
+        .pull_manifest_raw(reference, auth, ACCEPT)
+        .await
+        .map_err(|e| registry_error(reference, e))?;
+    match serde_json_from::<OciManifest>(&body, "manifest")? {
+        OciManifest::Image(m) => Ok((m, digest)),
+        OciManifest::ImageIndex(index) => {
+            let chosen =
+                platform::choose(&index.manifests, platform).map_err(PullError::Platform)?;
+            let (body, _) = client
+                .pull_manifest_raw(&reference.clone_with_digest(chosen.clone()), auth, ACCEPT)
+                .await
+                .map_err(|e| registry_error(reference, e))?;
+            match serde_json_from::<OciManifest>(&body, "manifest")? {
+                OciManifest::Image(m) => Ok((m, digest)),
+                OciManifest::ImageIndex(_) => Err(PullError::Registry(format!(
+                    "{chosen}: an index where an image manifest was expected"
+                ))),
+            }
+        }
+    }
+}
+
+async fn fetch_small_blob(
+    client: &Client,
+    reference: &Reference,
+    blob: &OciDescriptor,
+) -> Result<Vec<u8>, PullError> {
+    let mut out = Vec::new();
+    client
+        .pull_blob(reference, blob, &mut out)
+        .await
+        .map_err(|e| registry_error(reference, e))?;
+    Ok(out)
+}
+
+/// Hashes and counts the compressed bytes as the unpacker reads them.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+    size: u64,
+    report: Box<dyn FnMut(u64) + Send>,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        (self.report)(self.size);
+        Ok(n)
+    }
+}
+
+/// Stream one layer into the store: downloaded, unpacked on the way,
+/// checked against its blob digest and diff id, put in place.
+async fn fetch_layer(
+    client: &Client,
+    reference: &Reference,
+    store: &ImageStore,
+    layer: &OciDescriptor,
+    diff_id: &str,
+    progress: &(dyn Fn(&str, Progress) + Sync),
+) -> Result<(), PullError> {
+    let id = short(&layer.digest).to_string();
+    let failed = |what: String| PullError::Layer {
+        layer: id.clone(),
+        what,
+    };
+    let stream = client
+        .pull_blob_stream(reference, layer)
+        .await
+        .map_err(|e| registry_error(reference, e))?;
+    let reader = tokio_util::io::StreamReader::new(stream.stream.map_err(io::Error::other));
+    let total = u64::try_from(layer.size).unwrap_or(0);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    let store = store.clone();
+    let want_digest = layer.digest.clone();
+    let want_diff_id = diff_id.to_string();
+    let unpack = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let mut hashing = Hashing {
+            inner: tokio_util::io::SyncIoBridge::new(reader),
+            hasher: Sha256::new(),
+            size: 0,
+            report: Box::new(move |done| {
+                let _ = tx.send(done);
+            }),
+        };
+        let staged = store.stage_layer(&mut hashing).map_err(|e| e.to_string())?;
+        io::copy(&mut hashing, &mut io::sink()).map_err(|e| format!("read the blob: {e}"))?;
+        let got = format!("sha256:{:x}", hashing.hasher.finalize_reset());
+        if got != want_digest {
+            return Err(format!("the blob has digest {got}, not {want_digest}"));
+        }
+        store
+            .commit_layer(staged, &want_diff_id)
+            .map_err(|e| e.to_string())
+    });
+    let mut last = 0;
+    while let Some(done) = rx.recv().await {
+        // A line per MiB is enough for a progress bar.
+        if done - last >= 1 << 20 || done == total {
+            last = done;
+            progress(&id, Progress::Downloading { done, total });
+        }
+    }
+    progress(&id, Progress::VerifyingChecksum);
+    unpack
+        .await
+        .map_err(|e| failed(format!("unpack: {e}")))?
+        .map_err(failed)?;
+    progress(&id, Progress::DownloadComplete);
+    progress(&id, Progress::PullComplete);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_where_docker_allows_it() {
+        assert!(plain_http("127.0.0.1:5000", &[]));
+        assert!(plain_http("127.3.2.1", &[]));
+        assert!(plain_http("localhost:5000", &[]));
+        assert!(plain_http("[::1]:5000", &[]));
+        assert!(!plain_http("registry.example.com", &[]));
+        assert!(!plain_http("10.0.0.1:5000", &[]));
+        assert!(plain_http("10.0.0.1:5000", &["10.0.0.1:5000".into()]));
+    }
+
+    #[test]
+    fn familiar_names() {
+        let r: Reference = "busybox".parse().unwrap();
+        assert_eq!(familiar_repository(&r), "busybox");
+        let r: Reference = "127.0.0.1:5000/team/app:v1".parse().unwrap();
+        assert_eq!(familiar_repository(&r), "127.0.0.1:5000/team/app");
+    }
+}

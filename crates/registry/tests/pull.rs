@@ -1,0 +1,218 @@
+//! Pulls from a real registry: Debian's `docker-registry` (distribution
+//! 2.8) on 127.0.0.1, private storage, started here and stopped on drop;
+//! images made by `umoci` and pushed by `skopeo`, not by our own code.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tinydocker_fs::ImageStore;
+use tinydocker_registry::{pull, Progress, PullOptions};
+
+struct Registry {
+    child: Child,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry (apt-get install docker-registry)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&addr).is_err() {
+            assert!(Instant::now() < deadline, "the registry never listened");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Registry {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An OCI layout with image `img`: a first layer of files, a second that
+/// deletes one of them and makes a directory opaque.
+fn make_image(dir: &Path) -> PathBuf {
+    let layout = dir.join("layout");
+    let bundle = dir.join("bundle");
+    run(Command::new("umoci")
+        .arg("init")
+        .arg("--layout")
+        .arg(&layout));
+    let image = format!("{}:img", layout.display());
+    run(Command::new("umoci").args(["new", "--image", &image]));
+    run(Command::new("umoci")
+        .args(["unpack", "--image", &image])
+        .arg(&bundle));
+    let rootfs = bundle.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("etc/conf.d")).unwrap();
+    std::fs::write(rootfs.join("etc/hostname"), b"pulled\n").unwrap();
+    std::fs::write(rootfs.join("etc/gone"), b"x").unwrap();
+    std::fs::write(rootfs.join("etc/conf.d/old"), b"x").unwrap();
+    run(Command::new("umoci")
+        .args(["repack", "--image", &image])
+        .arg(&bundle));
+    // The second layer, from the first image unpacked afresh.
+    std::fs::remove_dir_all(&bundle).unwrap();
+    run(Command::new("umoci")
+        .args(["unpack", "--image", &image])
+        .arg(&bundle));
+    std::fs::remove_file(rootfs.join("etc/gone")).unwrap();
+    std::fs::remove_dir_all(rootfs.join("etc/conf.d")).unwrap();
+    std::fs::create_dir(rootfs.join("etc/conf.d")).unwrap();
+    std::fs::write(rootfs.join("etc/conf.d/new"), b"y").unwrap();
+    run(Command::new("umoci")
+        .args(["repack", "--image", &image])
+        .arg(&bundle));
+    run(Command::new("umoci").args([
+        "config",
+        "--image",
+        &image,
+        "--config.cmd",
+        "/bin/sh",
+        "--config.env",
+        "FOO=bar",
+        "--config.workingdir",
+        "/etc",
+    ]));
+    layout
+}
+
+fn push(layout: &Path, dest: &str, format: &str) {
+    run(Command::new("skopeo")
+        .args(["copy", "-q", "--dest-tls-verify=false", "--format", format])
+        .arg(format!("oci:{}:img", layout.display()))
+        .arg(format!("docker://{dest}")));
+}
+
+#[test]
+fn pulls_oci_and_docker_manifests_with_whiteouts_into_the_store() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let layout = make_image(work.path());
+    let oci = format!("{}/team/app:oci", registry.addr);
+    let v2s2 = format!("{}/team/app:v2s2", registry.addr);
+    push(&layout, &oci, "oci");
+    push(&layout, &v2s2, "v2s2");
+
+    let store = ImageStore::open(work.path().join("store")).unwrap();
+    let events = Mutex::new(Vec::new());
+    let record = |layer: &str, p: Progress| events.lock().unwrap().push((layer.to_string(), p));
+    let pulled = pull(&store, &oci, &PullOptions::default(), &record).unwrap();
+    assert_eq!(pulled.name, format!("{}/team/app:oci", registry.addr));
+    assert!(pulled.digest.starts_with("sha256:"));
+    let image = pulled.image;
+    assert_eq!(image.layers.len(), 2);
+    assert_eq!(image.config.cmd, ["/bin/sh"]);
+    assert!(image.config.env.contains(&"FOO=bar".to_string()));
+    assert_eq!(image.config.working_dir, "/etc");
+    let lower = store.layer_path(&image.layers[0]);
+    let upper = store.layer_path(&image.layers[1]);
+    assert_eq!(
+        std::fs::read(lower.join("etc/hostname")).unwrap(),
+        b"pulled\n"
+    );
+    use std::os::unix::fs::FileTypeExt;
+    let gone = std::fs::symlink_metadata(upper.join("etc/gone")).unwrap();
+    assert!(
+        gone.file_type().is_char_device(),
+        "a whiteout in overlay form"
+    );
+    assert!(upper.join("etc/conf.d/new").exists());
+    let events = events.into_inner().unwrap();
+    assert!(events.iter().any(|(_, p)| *p == Progress::PullComplete));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|(_, p)| *p == Progress::PullingFsLayer)
+            .count(),
+        2
+    );
+
+    // The same content in docker's manifest form: every layer is there.
+    let seen = Mutex::new(Vec::new());
+    let again = pull(&store, &v2s2, &PullOptions::default(), &|_: &str, p| {
+        seen.lock().unwrap().push(p)
+    })
+    .unwrap();
+    assert_eq!(again.image.layers, image.layers);
+    assert_eq!(again.image.id, image.id, "the id is the config's digest");
+    assert_eq!(
+        seen.into_inner().unwrap(),
+        [Progress::AlreadyExists, Progress::AlreadyExists]
+    );
+    let resolved = store
+        .resolve(&format!("{}/team/app:v2s2", registry.addr))
+        .unwrap();
+    assert_eq!(resolved.id, image.id);
+}
+
+#[test]
+fn a_missing_image_is_one_clear_error_and_records_nothing() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let store = ImageStore::open(work.path().join("store")).unwrap();
+    let err = pull(
+        &store,
+        &format!("{}/no/such:thing", registry.addr),
+        &PullOptions::default(),
+        &|_: &str, _| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "manifest for {}/no/such:thing not found: manifest unknown",
+            registry.addr
+        )
+    );
+    assert!(
+        !work.path().join("store/records").exists()
+            || std::fs::read_dir(work.path().join("store/records"))
+                .unwrap()
+                .count()
+                == 0
+    );
+}
