@@ -34,6 +34,8 @@ pub enum Command {
     Rm(RmArgs),
     /// Import a root filesystem (tarball or directory) as an image
     Import(ImportArgs),
+    /// Download an image from a registry
+    Pull(PullArgs),
     /// List images
     Images(ImagesArgs),
     /// Remove one or more images
@@ -311,6 +313,21 @@ pub struct ImportArgs {
     /// A rootfs tarball (plain or gzip) or a directory
     pub source: PathBuf,
     /// Name for the image, NAME[:TAG]
+    pub reference: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Set platform if server is multi-platform capable (os/arch[/variant])
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Suppress verbose output
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Layers downloaded at once
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_downloads: u32,
+    /// NAME[:TAG|@DIGEST]
     pub reference: String,
 }
 

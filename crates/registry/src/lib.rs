@@ -32,7 +32,11 @@ pub const DEFAULT_CONCURRENT_DOWNLOADS: usize = 3;
 /// How to pull.
 #[derive(Debug, Clone)]
 pub struct PullOptions {
+    /// From an index, the entry for this platform.
     pub platform: Platform,
+    /// `--platform` was given: a single-platform image of another one is
+    /// refused, as docker refuses it (without it, it is pulled).
+    pub platform_required: bool,
     pub max_concurrent_downloads: usize,
     /// Registries (`HOST[:PORT]`) spoken to over plain HTTP besides
     /// 127.0.0.0/8, `::1` and `localhost`, which docker allows too.
@@ -43,6 +47,7 @@ impl Default for PullOptions {
     fn default() -> Self {
         PullOptions {
             platform: Platform::host(),
+            platform_required: false,
             max_concurrent_downloads: DEFAULT_CONCURRENT_DOWNLOADS,
             insecure: Vec::new(),
         }
@@ -217,6 +222,15 @@ async fn pull_async(
         fetch_image_manifest(&client, reference, &auth, &options.platform).await?;
     let config_blob = fetch_small_blob(&client, reference, &manifest.config).await?;
     let config: ConfigFile = serde_json_from(&config_blob, "image config")?;
+    let actual = format!("{}/{}", go_name(&config.os), go_name(&config.architecture));
+    let wanted = format!("{}/{}", options.platform.os, options.platform.architecture);
+    if options.platform_required && actual != wanted {
+        return Err(PullError::Platform(format!(
+            "image with reference {} was found but does not match the specified platform: wanted {}, actual: {actual}",
+            familiar(reference),
+            options.platform
+        )));
+    }
     let diff_ids = &config.rootfs.diff_ids;
     if diff_ids.len() != manifest.layers.len() {
         return Err(PullError::Registry(format!(
@@ -280,6 +294,14 @@ fn serde_json_from<T: serde::de::DeserializeOwned>(
     what: &str,
 ) -> Result<T, PullError> {
     serde_json::from_slice(bytes).map_err(|e| PullError::Registry(format!("{what}: {e}")))
+}
+
+/// An OS or architecture by its Go name, as the config spells it.
+fn go_name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
 }
 
 fn short(digest: &str) -> &str {

@@ -9,6 +9,7 @@ mod logs;
 mod network;
 mod port;
 mod ps;
+mod pull;
 mod rm;
 mod rmi;
 mod run;
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Ps(args) => ps::ps(&engine, args),
         Command::Rm(args) => rm::rm(&engine, args),
         Command::Import(args) => import::import(&engine, args),
+        Command::Pull(args) => pull::pull(&engine, args),
         Command::Images(args) => images::images(&engine, args),
         Command::Rmi(args) => rmi::rmi(&engine, args),
         Command::Stats(args) => stats::stats(&engine, args),
