@@ -221,6 +221,10 @@ pub struct RunArgs {
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
     pub workdir: Option<String>,
 
+    /// Overwrite the default ENTRYPOINT of the image ("" clears it)
+    #[arg(long, value_name = "COMMAND", allow_hyphen_values = true)]
+    pub entrypoint: Option<String>,
+
     /// Bind mount a volume (HOST:CONTAINER[:ro|rw])
     #[arg(short = 'v', long = "volume", value_name = "HOST:CONTAINER[:ro]")]
     pub volume: Vec<String>,

@@ -34,6 +34,22 @@ pub struct ImageConfig {
     pub cmd: Vec<String>,
     #[serde(default)]
     pub working_dir: String,
+    #[serde(default)]
+    pub entrypoint: Vec<String>,
+    /// `USER[:GROUP]` the command runs as unless `run -u` says otherwise.
+    #[serde(default)]
+    pub user: String,
+    /// `PORT/PROTO`, for `run -P`.
+    #[serde(default)]
+    pub exposed_ports: Vec<String>,
+    /// Paths that get an anonymous volume each.
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    /// The signal `stop` sends first (empty: SIGTERM).
+    #[serde(default)]
+    pub stop_signal: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// An image record.

@@ -261,10 +261,23 @@ async fn pull_async(
             manifest.config.digest
         )));
     }
-    let image_config = config.config.map(|c| ImageConfig {
-        env: c.env.unwrap_or_default(),
-        cmd: c.cmd.unwrap_or_default(),
-        working_dir: c.working_dir.unwrap_or_default(),
+    let image_config = config.config.map(|c| {
+        let sorted = |set: Option<std::collections::HashSet<String>>| {
+            let mut v: Vec<String> = set.unwrap_or_default().into_iter().collect();
+            v.sort();
+            v
+        };
+        ImageConfig {
+            env: c.env.unwrap_or_default(),
+            cmd: c.cmd.unwrap_or_default(),
+            working_dir: c.working_dir.unwrap_or_default(),
+            entrypoint: c.entrypoint.unwrap_or_default(),
+            user: c.user.unwrap_or_default(),
+            exposed_ports: sorted(c.exposed_ports),
+            volumes: sorted(c.volumes),
+            stop_signal: c.stop_signal.unwrap_or_default(),
+            labels: c.labels.unwrap_or_default().into_iter().collect(),
+        }
     });
     let name = format!(
         "{}:{}",

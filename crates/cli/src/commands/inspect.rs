@@ -189,7 +189,7 @@ pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32> {
                 "Created": rfc3339(u128::from(image.created) * 1_000_000_000),
                 "Size": image.size,
                 "RootFS": { "Type": "layers", "Layers": image.layers },
-                "Config": { "Env": image.config.env, "Cmd": image.config.cmd, "WorkingDir": image.config.working_dir },
+                "Config": image_config(&image.config),
             }));
         } else {
             return Err(anyhow!("No such object: {key}"));
@@ -200,4 +200,28 @@ pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32> {
         serde_json::to_string_pretty(&out).expect("json serialises")
     );
     Ok(0)
+}
+
+/// An image's config as docker's `inspect` shows it: null for what is
+/// not set, ports and volumes as objects of empty objects.
+fn image_config(c: &tinydocker_fs::ImageConfig) -> serde_json::Value {
+    let list = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+    let set = |v: &Vec<String>| {
+        (!v.is_empty()).then(|| {
+            v.iter()
+                .map(|k| (k.clone(), json!({})))
+                .collect::<serde_json::Map<_, _>>()
+        })
+    };
+    json!({
+        "User": c.user,
+        "ExposedPorts": set(&c.exposed_ports),
+        "Env": list(&c.env),
+        "Cmd": list(&c.cmd),
+        "Volumes": set(&c.volumes),
+        "WorkingDir": c.working_dir,
+        "Entrypoint": list(&c.entrypoint),
+        "Labels": (!c.labels.is_empty()).then(|| c.labels.clone()),
+        "StopSignal": (!c.stop_signal.is_empty()).then(|| c.stop_signal.clone()),
+    })
 }

@@ -219,6 +219,7 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
         name: args.name.clone(),
         image: args.image.clone(),
         command: args.command.clone(),
+        entrypoint: args.entrypoint.clone(),
         env,
         workdir: args.workdir.clone(),
         volumes,
@@ -264,12 +265,13 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
     let mut layers = images.layer_paths(&image);
     let passwd = image_file(&layers, "passwd");
     let group = image_file(&layers, "group");
-    let user = user::resolve(
-        &request.security.user,
-        &request.security.group_add,
-        &passwd,
-        &group,
-    )?;
+    // `-u`, else the image's USER.
+    let wanted_user = if request.security.user.is_empty() {
+        &image.config.user
+    } else {
+        &request.security.user
+    };
+    let user = user::resolve(wanted_user, &request.security.group_add, &passwd, &group)?;
     layers.push(images.init_layer()?);
     let mut devices = Vec::new();
     if request.security.privileged {
@@ -283,6 +285,7 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
     };
     let image = spec::Image {
         id: image.id.clone(),
+        entrypoint: image.config.entrypoint.clone(),
         cmd: image.config.cmd.clone(),
         env: image.config.env.clone(),
         working_dir: image.config.working_dir.clone(),

@@ -53,6 +53,8 @@ pub struct Request {
     pub image: String,
     /// The command after the image name (empty: the image's).
     pub command: Vec<String>,
+    /// `--entrypoint`: replaces the image's, and drops its Cmd.
+    pub entrypoint: Option<String>,
     /// `-e` and `--env-file` entries, in order.
     pub env: Vec<String>,
     pub workdir: Option<String>,
@@ -80,6 +82,7 @@ pub struct Request {
 #[derive(Debug, Clone)]
 pub struct Image {
     pub id: String,
+    pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
     pub env: Vec<String>,
     pub working_dir: String,
@@ -100,6 +103,23 @@ pub struct Host {
     pub mountpoint: PathBuf,
 }
 
+/// The command, by docker's rules: the entrypoint (`--entrypoint`, or the
+/// image's), then the arguments after the image name or, when there are
+/// none, the image's Cmd — unless `--entrypoint` was given, which drops it.
+pub fn command(request: &Request, image: &Image) -> Vec<String> {
+    let (entrypoint, image_cmd) = match &request.entrypoint {
+        Some(e) if e.is_empty() => (Vec::new(), Vec::new()),
+        Some(e) => (vec![e.clone()], Vec::new()),
+        None => (image.entrypoint.clone(), image.cmd.clone()),
+    };
+    let args = if request.command.is_empty() {
+        image_cmd
+    } else {
+        request.command.clone()
+    };
+    entrypoint.into_iter().chain(args).collect()
+}
+
 /// The spec and configuration of container `id`, as `run` would make it
 /// from `request`, running as `user` (resolved against the image).
 pub fn build(
@@ -109,11 +129,7 @@ pub fn build(
     user: &User,
     host: &Host,
 ) -> Result<(Spec, ContainerConfig)> {
-    let cmd = if request.command.is_empty() {
-        image.cmd.clone()
-    } else {
-        request.command.clone()
-    };
+    let cmd = command(request, image);
     if cmd.is_empty() {
         bail!(
             "no command specified: the image {} has none, give one after the image name",

@@ -15,6 +15,7 @@ fn request(f: impl FnOnce(&mut Request, &mut SecurityArgs)) -> Request {
         name: Some("web".into()),
         image: "busybox".into(),
         command: vec![],
+        entrypoint: None,
         env: vec![],
         workdir: None,
         volumes: vec![],
@@ -43,6 +44,7 @@ fn request(f: impl FnOnce(&mut Request, &mut SecurityArgs)) -> Request {
 fn image() -> Image {
     Image {
         id: "sha256:feed".into(),
+        entrypoint: vec![],
         cmd: vec!["sh".into()],
         env: vec!["PATH=/bin:/usr/bin".into(), "LANG=C".into()],
         working_dir: String::new(),
@@ -320,4 +322,41 @@ fn a_command_is_needed() {
         err.to_string(),
         "no command specified: the image busybox has none, give one after the image name"
     );
+}
+
+#[test]
+fn entrypoint_and_cmd_by_dockers_rules() {
+    let image = Image {
+        entrypoint: vec!["/entry".into(), "-x".into()],
+        cmd: vec!["serve".into(), "--port=80".into()],
+        ..image()
+    };
+    let cmd = |f: fn(&mut Request)| {
+        let mut r = request(|_, _| {});
+        f(&mut r);
+        command(&r, &image)
+    };
+    assert_eq!(cmd(|_| {}), ["/entry", "-x", "serve", "--port=80"]);
+    assert_eq!(
+        cmd(|r| r.command = vec!["debug".into()]),
+        ["/entry", "-x", "debug"]
+    );
+    // --entrypoint drops the image's Cmd, not the arguments given.
+    assert_eq!(cmd(|r| r.entrypoint = Some("/bin/sh".into())), ["/bin/sh"]);
+    assert_eq!(
+        cmd(|r| {
+            r.entrypoint = Some("/bin/sh".into());
+            r.command = vec!["-c".into(), "true".into()];
+        }),
+        ["/bin/sh", "-c", "true"]
+    );
+    // "" clears it: the arguments alone.
+    assert_eq!(
+        cmd(|r| {
+            r.entrypoint = Some(String::new());
+            r.command = vec!["ls".into()];
+        }),
+        ["ls"]
+    );
+    assert!(cmd(|r| r.entrypoint = Some(String::new())).is_empty());
 }
