@@ -7,11 +7,14 @@ use std::str::FromStr;
 
 use crate::ReferenceError;
 
-/// A parsed `NAME[:TAG]`; the tag defaults to `latest`.
+/// A parsed `NAME[:TAG][@DIGEST]`; the tag defaults to `latest`, unless a
+/// digest is given (then it is empty unless given too).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Reference {
     pub name: String,
     pub tag: String,
+    /// `sha256:<64 hex>`.
+    pub digest: Option<String>,
 }
 
 fn valid_component(c: &str) -> bool {
@@ -78,12 +81,27 @@ impl FromStr for Reference {
         if s.is_empty() {
             return Err(ReferenceError::Empty);
         }
+        let whole = s;
+        let (s, digest) = match s.split_once('@') {
+            Some((rest, digest)) => {
+                let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+                if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                    return Err(ReferenceError::Malformed(whole.to_string()));
+                }
+                (rest, Some(digest.to_string()))
+            }
+            None => (s, None),
+        };
         // A ':' after the last '/' starts the tag.
         let last_slash = s.rfind('/').map_or(0, |i| i + 1);
+        let default_tag = if digest.is_some() { "" } else { "latest" };
         let (name, tag) = match s[last_slash..].find(':') {
             Some(i) => (&s[..last_slash + i], &s[last_slash + i + 1..]),
-            None => (s, "latest"),
+            None => (s, default_tag),
         };
+        if name.is_empty() {
+            return Err(ReferenceError::Malformed(whole.to_string()));
+        }
         // A first component with a '.' or a ':' (or `localhost`) is a
         // registry host, `HOST[:PORT]`, as docker reads it.
         let path = match name.split_once('/') {
@@ -93,19 +111,27 @@ impl FromStr for Reference {
         if name.len() > 255 || !path.split('/').all(valid_component) {
             return Err(ReferenceError::Malformed(s.to_string()));
         }
-        if !valid_tag(tag) {
+        if !(valid_tag(tag) || tag.is_empty() && digest.is_some()) {
             return Err(ReferenceError::BadTag(tag.to_string()));
         }
         Ok(Reference {
             name: name.to_string(),
             tag: tag.to_string(),
+            digest,
         })
     }
 }
 
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.name, self.tag)
+        write!(f, "{}", self.name)?;
+        if !self.tag.is_empty() {
+            write!(f, ":{}", self.tag)?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
     }
 }
 
@@ -155,6 +181,8 @@ mod tests {
             "has space",
             "a:b:c",
             "a@b",
+            "a@sha256:abc",
+            "@sha256:0000000000000000000000000000000000000000000000000000000000000000",
             "host:port/app",
             "-bad.example.com/app",
         ] {

@@ -509,7 +509,15 @@ impl ImageStore {
     /// Find an image by `name[:tag]`, or by a prefix of its id.
     pub fn resolve(&self, name: &str) -> Result<Image, Error> {
         let index = self.read_index()?;
-        if let Ok(reference) = name.parse::<Reference>() {
+        // `NAME@sha256:<hex>`: an image pulled by (or with) that digest.
+        if let Some((repo, digest)) = name.split_once('@') {
+            let repo = familiar(repo);
+            return match index.get(&format!("{repo}@{digest}")) {
+                Some(id) => self.read_record(id),
+                None => Err(Error::NoSuchImage(name.to_string())),
+            };
+        }
+        if let Ok(reference) = familiar(name).parse::<Reference>() {
             if let Some(id) = index.get(&reference.to_string()) {
                 return self.read_record(id);
             }
@@ -614,6 +622,17 @@ pub struct Removed {
 
 /// The image id: the sha256 of its layer list, so importing the same content
 /// twice gives the same image.
+/// A name as docker shows it: `busybox` for `docker.io/library/busybox`
+/// (and `index.docker.io/...`), `user/app` for `docker.io/user/app`.
+fn familiar(name: &str) -> String {
+    for hub in ["docker.io/", "index.docker.io/", "registry-1.docker.io/"] {
+        if let Some(rest) = name.strip_prefix(hub) {
+            return rest.strip_prefix("library/").unwrap_or(rest).to_string();
+        }
+    }
+    name.to_string()
+}
+
 fn image_id(layers: &[String]) -> String {
     let canonical = serde_json::json!({ "rootfs": { "type": "layers", "diff_ids": layers } });
     format!(

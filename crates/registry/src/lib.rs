@@ -279,16 +279,20 @@ async fn pull_async(
             labels: c.labels.unwrap_or_default().into_iter().collect(),
         }
     });
-    let name = format!(
-        "{}:{}",
-        familiar_repository(reference),
-        reference.tag().unwrap_or("latest")
-    );
-    let names: Vec<String> = if reference.digest().is_some() && reference.tag().is_none() {
-        Vec::new()
-    } else {
-        vec![name.clone()]
+    let name = match (reference.tag(), reference.digest()) {
+        (None, Some(d)) => format!("{}@{d}", familiar_repository(reference)),
+        (tag, _) => format!(
+            "{}:{}",
+            familiar_repository(reference),
+            tag.unwrap_or("latest")
+        ),
     };
+    // `NAME:TAG` unless pulled by digest alone, and `NAME@DIGEST` (the
+    // manifest's, as docker's RepoDigests) always.
+    let mut names = vec![format!("{}@{digest}", familiar_repository(reference))];
+    if reference.digest().is_none() || reference.tag().is_some() {
+        names.push(name.clone());
+    }
     let image = store.add_image(
         &config_digest,
         diff_ids.clone(),

@@ -27,16 +27,23 @@ pub fn images(engine: &Engine, args: ImagesArgs) -> Result<i32> {
             "{} ago",
             human::duration(human::since(image.created as u128 * 1_000_000_000))
         );
-        let names: Vec<(String, String)> = match image.names.is_empty() {
-            true => vec![("<none>".into(), "<none>".into())],
-            false => image
-                .names
-                .iter()
-                .map(|n| {
-                    let (repo, tag) = n.rsplit_once(':').unwrap_or((n, "latest"));
-                    (repo.to_string(), tag.to_string())
-                })
-                .collect(),
+        // `NAME:TAG` rows; an image known only by `NAME@DIGEST` (pulled by
+        // digest) is `NAME <none>`, as docker lists it.
+        let tagged: Vec<(String, String)> = image
+            .names
+            .iter()
+            .filter(|n| !n.contains('@'))
+            .map(|n| {
+                let (repo, tag) = n.rsplit_once(':').unwrap_or((n, "latest"));
+                (repo.to_string(), tag.to_string())
+            })
+            .collect();
+        let names = if !tagged.is_empty() {
+            tagged
+        } else if let Some(repo) = image.names.iter().find_map(|n| n.split_once('@')) {
+            vec![(repo.0.to_string(), "<none>".into())]
+        } else {
+            vec![("<none>".into(), "<none>".into())]
         };
         for (repo, tag) in names {
             rows.push(vec![
