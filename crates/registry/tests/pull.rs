@@ -216,3 +216,73 @@ fn a_missing_image_is_one_clear_error_and_records_nothing() {
                 == 0
     );
 }
+
+/// The largest gzip blob in a registry's storage: a layer.
+fn largest_blob(root: &Path) -> PathBuf {
+    let mut best: Option<(u64, PathBuf)> = None;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == "data")
+                && std::fs::read(&path).unwrap().starts_with(&[0x1f, 0x8b])
+                && best.as_ref().is_none_or(|(size, _)| meta.len() > *size)
+            {
+                best = Some((meta.len(), path));
+            }
+        }
+    }
+    best.expect("a blob").1
+}
+
+/// No image recorded, nothing half-unpacked; of the image's two layers,
+/// at most the good one, verified and whole (docker keeps those too).
+fn nothing_kept(store: &Path) {
+    let layers = std::fs::read_dir(store.join("layers")).map_or(0, |d| d.count());
+    assert!(layers < 2, "{layers} layers kept");
+    for sub in ["records", "tmp"] {
+        let dir = store.join(sub);
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "{sub}: {left:?}");
+    }
+}
+
+#[test]
+fn a_corrupt_or_truncated_layer_leaves_nothing() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let layout = make_image(work.path());
+    let name = format!("{}/team/bad:v1", registry.addr);
+    push(&layout, &name, "oci");
+    let blob = largest_blob(&registry._dir.path().join("data"));
+    let original = std::fs::read(&blob).unwrap();
+
+    // One byte changed in the middle: the digest (or gzip's own check)
+    // fails.
+    let mut corrupt = original.clone();
+    let mid = corrupt.len() / 2;
+    corrupt[mid] ^= 0xff;
+    std::fs::write(&blob, &corrupt).unwrap();
+    let store_dir = work.path().join("store1");
+    let store = ImageStore::open(&store_dir).unwrap();
+    let err = pull(&store, &name, &PullOptions::default(), &|_: &str, _| {}).unwrap_err();
+    assert!(err.to_string().starts_with("layer "), "{err}");
+    nothing_kept(&store_dir);
+
+    // Cut in half.
+    std::fs::write(&blob, &original[..original.len() / 2]).unwrap();
+    let store_dir = work.path().join("store2");
+    let store = ImageStore::open(&store_dir).unwrap();
+    assert!(pull(&store, &name, &PullOptions::default(), &|_: &str, _| {}).is_err());
+    nothing_kept(&store_dir);
+
+    // Whole again: the next pull finishes the job.
+    std::fs::write(&blob, &original).unwrap();
+    pull(&store, &name, &PullOptions::default(), &|_: &str, _| {}).unwrap();
+    assert!(store.resolve(&name).is_ok());
+}
