@@ -390,6 +390,26 @@ impl ImageStore {
         Ok(image)
     }
 
+    /// Remove what imports and pulls of processes that are gone left in
+    /// `tmp/` (killed halfway: their directories are named by their pid).
+    fn sweep_tmp(&self) {
+        let Ok(entries) = fs::read_dir(self.root.join("tmp")) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("import-"))
+                .and_then(|n| n.split('-').next())
+                .and_then(|p| p.parse::<i32>().ok());
+            let gone = pid.is_some_and(|p| p > 0 && !process_exists(p));
+            if gone {
+                let _ = remove_tree(&entry.path());
+            }
+        }
+    }
+
     /// Whether the layer with this diff id (`sha256:<hex>`) is unpacked in
     /// the store.
     pub fn has_layer(&self, diff_id: &str) -> bool {
@@ -401,6 +421,7 @@ impl ImageStore {
     /// place, dropping the [`StagedLayer`] removes it.
     pub fn stage_layer(&self, reader: impl Read) -> Result<StagedLayer, Error> {
         self.create_dirs()?;
+        self.sweep_tmp();
         let tmp = tempdir_in(&self.root.join("tmp"))?;
         let dest = tmp.path.join("layer");
         fs::create_dir(&dest).map_err(Error::io(&dest))?;
@@ -662,6 +683,13 @@ fn pack_dir(dir: &Path, out: &Path) -> io::Result<()> {
         .sync_all()
 }
 
+/// Whether a process with this pid exists (kill with signal 0).
+fn process_exists(pid: i32) -> bool {
+    // SAFETY: signal 0 sends nothing; it only checks the pid.
+    let ret = unsafe { libc::kill(pid, 0) };
+    ret == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
 /// A layer unpacked in the store's private directory, not yet in place.
 pub struct StagedLayer {
     tmp: TempDir,
@@ -707,6 +735,32 @@ impl Drop for TempDir {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn a_staged_layer_of_a_dead_process_is_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path()).unwrap();
+        store.create_dirs().unwrap();
+        // pid_max is at most 2^22: this pid cannot exist.
+        let dead = dir.path().join("tmp/import-99999999-0000abcd/layer/etc");
+        fs::create_dir_all(&dead).unwrap();
+        let mine = dir
+            .path()
+            .join(format!("tmp/import-{}-0000abcd", std::process::id()));
+        fs::create_dir_all(&mine).unwrap();
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(1);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        tar.append_data(&mut h, "f", &b"x"[..]).unwrap();
+        let staged = store.stage_layer(&tar.into_inner().unwrap()[..]).unwrap();
+        assert!(!dir.path().join("tmp/import-99999999-0000abcd").exists());
+        assert!(mine.exists(), "a live process's directory stays");
+        drop(staged);
+    }
 
     fn sample_tar(dir: &Path) -> PathBuf {
         let src = dir.join("src");
