@@ -129,7 +129,7 @@ fn detached_start_failures_are_reported_by_run() {
     root.run(&["run", "-d", "--rm", "busybox", "/etc/passwd"])
         .code(126)
         .one_error_line();
-    root.run(&["run", "-d", "no-such-image"])
+    root.run(&["run", "-d", "--pull", "never", "no-such-image"])
         .code(125)
         .one_error_line();
     // The failed container without --rm keeps a record that says why.

@@ -132,7 +132,9 @@ fn rmi_refuses_an_image_in_use_and_force_untags_it() {
         images.stdout
     );
     assert_eq!(root.layers(), all_layers);
-    root.run(&["run", "--rm", "other", "true"]).usage_error();
+    // --pull never: not looked for on docker.io.
+    root.run(&["run", "--rm", "--pull", "never", "other", "true"])
+        .usage_error();
 
     // Once the container is gone, the image can go, with its layer.
     root.run(&["rm", "user"]).ok();

@@ -221,6 +221,14 @@ pub struct RunArgs {
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
     pub workdir: Option<String>,
 
+    /// Pull image before running
+    #[arg(long, value_name = "POLICY", default_value = "missing", value_parser = ["always", "missing", "never"])]
+    pub pull: String,
+
+    /// Set platform if server is multi-platform capable (os/arch[/variant])
+    #[arg(long)]
+    pub platform: Option<String>,
+
     /// Overwrite the default ENTRYPOINT of the image ("" clears it)
     #[arg(long, value_name = "COMMAND", allow_hyphen_values = true)]
     pub entrypoint: Option<String>,

@@ -12,7 +12,7 @@ use crate::cli::PullArgs;
 
 /// docker's `pull` exits 1 on failure (125 is `run`'s).
 pub fn pull(engine: &Engine, args: PullArgs) -> Result<i32> {
-    match pull_image(engine, &args) {
+    match pull_image(engine, &args, std::io::stdout()) {
         Ok(()) => Ok(0),
         Err(e) => {
             eprintln!("tinydocker: {}", crate::errors::one_line(&e));
@@ -21,7 +21,20 @@ pub fn pull(engine: &Engine, args: PullArgs) -> Result<i32> {
     }
 }
 
-fn pull_image(engine: &Engine, args: &PullArgs) -> Result<()> {
+/// Pull `args.reference`, docker's lines to `out` (stdout for `pull`,
+/// stderr for `run`'s pull of a missing image).
+pub fn pull_image(engine: &Engine, args: &PullArgs, out: impl Write + Send) -> Result<()> {
+    pull_with(engine, args, out, true)
+}
+
+/// As [`pull_image`]; `pull` ends with the name on a line of its own,
+/// `run`'s pull does not.
+pub fn pull_with(
+    engine: &Engine,
+    args: &PullArgs,
+    out: impl Write + Send,
+    name_line: bool,
+) -> Result<()> {
     let platform = match &args.platform {
         Some(p) => Platform::parse(p).map_err(|e| anyhow!(e))?,
         None => Platform::host(),
@@ -58,7 +71,7 @@ fn pull_image(engine: &Engine, args: &PullArgs) -> Result<()> {
         format!("{tag}: Pulling from {repo}")
     };
     let header = Mutex::new(Some(header));
-    let out = Mutex::new(std::io::stdout());
+    let out = Mutex::new(out);
     let fetched = Mutex::new(0usize);
     let report = |layer: &str, p: Progress| {
         let line = match p {
@@ -82,17 +95,20 @@ fn pull_image(engine: &Engine, args: &PullArgs) -> Result<()> {
         }
     };
     let pulled = tinydocker_registry::pull(&store, &args.reference, &options, &report)?;
+    let mut out = out.into_inner().unwrap();
     if quiet {
-        println!("{}", pulled.name);
+        writeln!(out, "{}", pulled.name)?;
         return Ok(());
     }
-    println!("Digest: {}", pulled.digest);
+    writeln!(out, "Digest: {}", pulled.digest)?;
     let fetched = *fetched.lock().unwrap();
     if fetched == 0 && before.as_deref() == Some(pulled.image.id.as_str()) {
-        println!("Status: Image is up to date for {}", pulled.name);
+        writeln!(out, "Status: Image is up to date for {}", pulled.name)?;
     } else {
-        println!("Status: Downloaded newer image for {}", pulled.name);
+        writeln!(out, "Status: Downloaded newer image for {}", pulled.name)?;
     }
-    println!("{}", pulled.name);
+    if name_line {
+        writeln!(out, "{}", pulled.name)?;
+    }
     Ok(())
 }

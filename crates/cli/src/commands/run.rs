@@ -96,6 +96,48 @@ fn validate_hostname(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// `--pull`: `always`, or `missing` (the default) when the store has no
+/// such image, fetches it first (docker's lines on stderr); `never` does
+/// not. Before the image is held: a pull writes the store.
+fn pull_as_asked(
+    engine: &Engine,
+    images: &tinydocker_fs::ImageStore,
+    args: &RunArgs,
+) -> Result<()> {
+    let missing = matches!(
+        images.resolve(&args.image),
+        Err(tinydocker_fs::Error::NoSuchImage(_))
+    );
+    let pull = match args.pull.as_str() {
+        "always" => true,
+        "missing" => missing,
+        _ => false,
+    };
+    if !pull {
+        return Ok(());
+    }
+    if missing {
+        eprintln!("Unable to find image '{}' locally", with_tag(&args.image));
+    }
+    let pull = crate::cli::PullArgs {
+        platform: args.platform.clone(),
+        quiet: false,
+        max_concurrent_downloads: 3,
+        reference: args.image.clone(),
+    };
+    super::pull::pull_with(engine, &pull, std::io::stderr(), false)
+}
+
+/// `NAME:latest` for a `NAME` without tag or digest, as docker says it.
+fn with_tag(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') || image.contains('@') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
 /// Every flag, checked. Building this touches nothing.
 fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
     if let Some(name) = &args.name {
@@ -259,6 +301,7 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
     }
     let request = validate(engine, &args)?;
     let images = engine.images()?;
+    pull_as_asked(engine, &images, &args)?;
     // No `rmi` takes the image away until the record names it.
     let hold = engine.hold_images()?;
     let image = images.resolve(&args.image)?;
