@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tinydocker_fs::ImageStore;
-use tinydocker_registry::{pull, Progress, PullOptions};
+use tinydocker_registry::{pull, Platform, Progress, PullOptions};
 
 struct Registry {
     child: Child,
@@ -285,4 +285,114 @@ fn a_corrupt_or_truncated_layer_leaves_nothing() {
     std::fs::write(&blob, &original).unwrap();
     pull(&store, &name, &PullOptions::default(), &|_: &str, _| {}).unwrap();
     assert!(store.resolve(&name).is_ok());
+}
+
+/// buildah with private storage, for manifest lists.
+fn buildah(dir: &Path) -> Command {
+    let mut cmd = Command::new("buildah");
+    cmd.arg("--root")
+        .arg(dir.join("storage"))
+        .arg("--runroot")
+        .arg(dir.join("run"))
+        .args(["--storage-driver", "vfs"]);
+    cmd
+}
+
+#[test]
+fn an_index_by_platform_with_arm64_listed_first_and_zstd_layers() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let layout = make_image(work.path());
+    let image = format!("{}:img", layout.display());
+    let arm = format!("{}:arm", layout.display());
+    run(Command::new("umoci").args([
+        "config",
+        "--image",
+        &image,
+        "--tag",
+        "arm",
+        "--architecture",
+        "arm64",
+        "--config.cmd",
+        "/bin/arm",
+    ]));
+    let list = format!("{}/team/multi:v1", registry.addr);
+    run(buildah(work.path()).args(["manifest", "create", "multi"]));
+    run(buildah(work.path())
+        .args([
+            "manifest",
+            "add",
+            "--arch",
+            "arm64",
+            "--os",
+            "linux",
+            "--variant",
+            "v8",
+            "multi",
+        ])
+        .arg(format!("oci:{arm}")));
+    run(buildah(work.path())
+        .args([
+            "manifest", "add", "--arch", "amd64", "--os", "linux", "multi",
+        ])
+        .arg(format!("oci:{image}")));
+    run(buildah(work.path())
+        .args(["manifest", "push", "--all", "--tls-verify=false", "multi"])
+        .arg(format!("docker://{list}")));
+
+    let store = ImageStore::open(work.path().join("store")).unwrap();
+    let amd64 = PullOptions {
+        platform: Platform::parse("linux/amd64").unwrap(),
+        ..PullOptions::default()
+    };
+    let pulled = pull(&store, &list, &amd64, &|_: &str, _| {}).unwrap();
+    assert_eq!(pulled.image.config.cmd, ["/bin/sh"]);
+    let arm64 = PullOptions {
+        platform: Platform::parse("linux/arm64").unwrap(),
+        ..PullOptions::default()
+    };
+    let pulled = pull(&store, &list, &arm64, &|_: &str, _| {}).unwrap();
+    assert_eq!(pulled.image.config.cmd, ["/bin/arm"]);
+    let s390x = PullOptions {
+        platform: Platform::parse("linux/s390x").unwrap(),
+        ..PullOptions::default()
+    };
+    let err = pull(&store, &list, &s390x, &|_: &str, _| {}).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no matching manifest for linux/s390x in the manifest list entries"
+    );
+
+    // zstd: skopeo 1.9 keeps gzip when asked to recompress a compressed
+    // layer, so through an uncompressed dir: first.
+    let plain = work.path().join("plain");
+    run(Command::new("skopeo")
+        .args(["copy", "-q", "--dest-decompress"])
+        .arg(format!("oci:{image}"))
+        .arg(format!("dir:{}", plain.display())));
+    // A registry of its own: skopeo's blob-info cache would otherwise
+    // reuse the gzip blobs the first one has.
+    let fresh_registry = Registry::start();
+    let zstd = format!("{}/team/zstd:v1", fresh_registry.addr);
+    run(Command::new("skopeo")
+        .args([
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--dest-compress-format",
+            "zstd",
+        ])
+        .arg(format!("dir:{}", plain.display()))
+        .arg(format!("docker://{zstd}")));
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false"])
+        .arg(format!("docker://{zstd}"))
+        .output()
+        .unwrap();
+    let raw = String::from_utf8_lossy(&raw.stdout);
+    assert!(raw.contains("tar+zstd"), "not zstd layers: {raw}");
+    let fresh = ImageStore::open(work.path().join("store-zstd")).unwrap();
+    let pulled = pull(&fresh, &zstd, &PullOptions::default(), &|_: &str, _| {}).unwrap();
+    let upper = fresh.layer_path(&pulled.image.layers[1]);
+    assert!(upper.join("etc/conf.d/new").exists());
 }
