@@ -41,6 +41,10 @@ pub struct PullOptions {
     /// Registries (`HOST[:PORT]`) spoken to over plain HTTP besides
     /// 127.0.0.0/8, `::1` and `localhost`, which docker allows too.
     pub insecure: Vec<String>,
+    /// docker's client config (`config.json`, its `auths`, `credHelpers`
+    /// and `credsStore`); `None`: `$DOCKER_CONFIG/config.json`, else
+    /// `~/.docker/config.json`, as docker reads it.
+    pub docker_config: Option<std::path::PathBuf>,
 }
 
 impl Default for PullOptions {
@@ -50,6 +54,7 @@ impl Default for PullOptions {
             platform_required: false,
             max_concurrent_downloads: DEFAULT_CONCURRENT_DOWNLOADS,
             insecure: Vec::new(),
+            docker_config: None,
         }
     }
 }
@@ -132,6 +137,34 @@ fn plain_http(registry: &str, insecure: &[String]) -> bool {
     host == "localhost"
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
         || insecure.iter().any(|i| i == registry || i == host)
+}
+
+/// The server key docker's config uses for a registry.
+fn config_key(registry: &str) -> &str {
+    match registry {
+        "docker.io" | "index.docker.io" | "registry-1.docker.io" => "https://index.docker.io/v1/",
+        other => other,
+    }
+}
+
+/// The credentials docker's config has for `registry` (through its
+/// helpers too); anonymous without any. An identity token (an OAuth
+/// refresh token) is not used: the pull goes anonymous.
+fn credentials(registry: &str, config: Option<&std::path::Path>) -> RegistryAuth {
+    use docker_credential::DockerCredential;
+    let key = config_key(registry);
+    let found = match config {
+        Some(path) => std::fs::File::open(path)
+            .map_err(|_| docker_credential::CredentialRetrievalError::ConfigNotFound)
+            .and_then(|f| docker_credential::get_credential_from_reader(f, key)),
+        None => docker_credential::get_credential(key),
+    };
+    match found {
+        Ok(DockerCredential::UsernamePassword(user, password)) => {
+            RegistryAuth::Basic(user, password)
+        }
+        _ => RegistryAuth::Anonymous,
+    }
 }
 
 fn registry_error(reference: &Reference, e: oci_client::errors::OciDistributionError) -> PullError {
@@ -217,7 +250,7 @@ async fn pull_async(
         max_concurrent_download: options.max_concurrent_downloads.max(1),
         ..Default::default()
     });
-    let auth = RegistryAuth::Anonymous;
+    let auth = credentials(&registry, options.docker_config.as_deref());
     let (manifest, digest) =
         fetch_image_manifest(&client, reference, &auth, &options.platform).await?;
     let config_blob = fetch_small_blob(&client, reference, &manifest.config).await?;

@@ -19,7 +19,13 @@ struct Registry {
 
 impl Registry {
     fn start() -> Registry {
+        Registry::start_with(|_| String::new())
+    }
+
+    /// With more configuration, made from the registry's own directory.
+    fn start_with(extra: impl FnOnce(&Path) -> String) -> Registry {
         let dir = tempfile::tempdir().unwrap();
+        let extra = extra(dir.path());
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -30,7 +36,7 @@ impl Registry {
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{extra}",
                 dir.path().join("data").display()
             ),
         )
@@ -395,4 +401,93 @@ fn an_index_by_platform_with_arm64_listed_first_and_zstd_layers() {
     let pulled = pull(&fresh, &zstd, &PullOptions::default(), &|_: &str, _| {}).unwrap();
     let upper = fresh.layer_path(&pulled.image.layers[1]);
     assert!(upper.join("etc/conf.d/new").exists());
+}
+
+/// A bcrypt htpasswd line, made by the system's crypt(3) through Python.
+fn htpasswd(user: &str, password: &str) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
+            password,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!("{user}:{}", String::from_utf8_lossy(&out.stdout).trim())
+}
+
+fn docker_config(dir: &Path, registry: &str, user: &str, password: &str) -> PathBuf {
+    use std::io::Write as _;
+    let token = {
+        // base64 of USER:PASSWORD, by the coreutils.
+        let mut child = Command::new("base64")
+            .arg("-w0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{user}:{password}").as_bytes())
+            .unwrap();
+        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+    };
+    let path = dir.join(format!("config-{password}.json"));
+    std::fs::write(
+        &path,
+        format!("{{\"auths\": {{\"{registry}\": {{\"auth\": \"{token}\"}}}}}}"),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn basic_auth_with_the_credentials_of_dockers_config() {
+    let registry = Registry::start_with(|dir| {
+        let file = dir.join("htpasswd");
+        std::fs::write(&file, htpasswd("tester", "s3cret") + "\n").unwrap();
+        format!(
+            "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+            file.display()
+        )
+    });
+    let work = tempfile::tempdir().unwrap();
+    let layout = make_image(work.path());
+    let name = format!("{}/team/private:v1", registry.addr);
+    run(Command::new("skopeo")
+        .args([
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            "tester:s3cret",
+        ])
+        .arg(format!("oci:{}:img", layout.display()))
+        .arg(format!("docker://{name}")));
+    let store = ImageStore::open(work.path().join("store")).unwrap();
+    let with = |config: Option<PathBuf>| PullOptions {
+        docker_config: config,
+        ..PullOptions::default()
+    };
+    let none = work.path().join("no-config.json");
+    let err = pull(&store, &name, &with(Some(none)), &|_: &str, _| {}).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "pull access denied for {}/team/private, repository does not exist or may require 'docker login'",
+            registry.addr
+        )
+    );
+    let wrong = docker_config(work.path(), &registry.addr, "tester", "wrong");
+    assert!(pull(&store, &name, &with(Some(wrong)), &|_: &str, _| {}).is_err());
+    let right = docker_config(work.path(), &registry.addr, "tester", "s3cret");
+    let pulled = pull(&store, &name, &with(Some(right)), &|_: &str, _| {}).unwrap();
+    assert_eq!(pulled.image.layers.len(), 2);
 }
