@@ -36,6 +36,10 @@ pub enum Command {
     Import(ImportArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Log in to a registry
+    Login(LoginArgs),
+    /// Log out from a registry
+    Logout(LogoutArgs),
     /// List images
     Images(ImagesArgs),
     /// Remove one or more images
@@ -326,6 +330,27 @@ pub struct ImportArgs {
     pub source: PathBuf,
     /// Name for the image, NAME[:TAG]
     pub reference: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Username
+    #[arg(short, long)]
+    pub username: Option<String>,
+    /// Password
+    #[arg(short, long)]
+    pub password: Option<String>,
+    /// Take the password from stdin
+    #[arg(long, conflicts_with = "password")]
+    pub password_stdin: bool,
+    /// The registry, HOST[:PORT] (default: docker.io)
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The registry, HOST[:PORT] (default: docker.io)
+    pub server: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@
 //! pulls) on a tokio runtime made for the call; the unpacking runs on
 //! tokio's blocking threads, fed through a synchronous bridge.
 
+pub mod login;
 pub mod platform;
 
 use std::io::{self, Read};

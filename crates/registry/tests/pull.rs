@@ -490,4 +490,9 @@ fn basic_auth_with_the_credentials_of_dockers_config() {
     let right = docker_config(work.path(), &registry.addr, "tester", "s3cret");
     let pulled = pull(&store, &name, &with(Some(right)), &|_: &str, _| {}).unwrap();
     assert_eq!(pulled.image.layers.len(), 2);
+    // What `login` checks before it keeps anything.
+    use tinydocker_registry::login;
+    login::check(&registry.addr, "tester", "s3cret", &[]).unwrap();
+    let err = login::check(&registry.addr, "tester", "nope", &[]).unwrap_err();
+    assert!(err.ends_with("unauthorized: incorrect username or password"), "{err}");
 }

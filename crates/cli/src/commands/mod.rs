@@ -5,6 +5,7 @@ mod images;
 mod import;
 mod inspect;
 mod kill;
+mod login;
 mod logs;
 mod network;
 mod port;
@@ -32,6 +33,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rm(args) => rm::rm(&engine, args),
         Command::Import(args) => import::import(&engine, args),
         Command::Pull(args) => pull::pull(&engine, args),
+        Command::Login(args) => login::login(args),
+        Command::Logout(args) => login::logout(args),
         Command::Images(args) => images::images(&engine, args),
         Command::Rmi(args) => rmi::rmi(&engine, args),
         Command::Stats(args) => stats::stats(&engine, args),
