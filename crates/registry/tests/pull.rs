@@ -494,5 +494,107 @@ fn basic_auth_with_the_credentials_of_dockers_config() {
     use tinydocker_registry::login;
     login::check(&registry.addr, "tester", "s3cret", &[]).unwrap();
     let err = login::check(&registry.addr, "tester", "nope", &[]).unwrap_err();
-    assert!(err.ends_with("unauthorized: incorrect username or password"), "{err}");
+    assert!(
+        err.ends_with("unauthorized: incorrect username or password"),
+        "{err}"
+    );
+}
+
+/// The token server of `fixtures/token_server.py`, killed on drop.
+struct TokenServer {
+    child: Child,
+    realm: String,
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A key and a self-signed certificate for the tokens, by openssl.
+fn token_key(dir: &Path) -> (PathBuf, PathBuf) {
+    let key = dir.join("token.key");
+    let cert = dir.join("token.crt");
+    run(Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=tinydocker-test-token"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null()));
+    (key, cert)
+}
+
+fn start_token_server(dir: &Path, key: &Path, cert: &Path) -> TokenServer {
+    let port_file = dir.join("token.port");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/token_server.py");
+    let child = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(&port_file)
+        .arg(key)
+        .arg(cert)
+        .args(["tester", "t0ken-pw", "test-issuer"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("python3 with python3-jwt");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let port = loop {
+        if let Ok(port) = std::fs::read_to_string(&port_file) {
+            break port;
+        }
+        assert!(Instant::now() < deadline, "the token server never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    TokenServer {
+        child,
+        realm: format!("http://127.0.0.1:{port}/token"),
+    }
+}
+
+#[test]
+fn the_bearer_token_flow() {
+    let work = tempfile::tempdir().unwrap();
+    let (key, cert) = token_key(work.path());
+    let tokens = start_token_server(work.path(), &key, &cert);
+    let realm = tokens.realm.clone();
+    let registry = Registry::start_with(|_| {
+        format!(
+            "auth:\n  token:\n    realm: {realm}\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: {}\n",
+            cert.display()
+        )
+    });
+    let layout = make_image(work.path());
+    let name = format!("{}/team/tokened:v1", registry.addr);
+    run(Command::new("skopeo")
+        .args([
+            "copy",
+            "-q",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            "tester:t0ken-pw",
+        ])
+        .arg(format!("oci:{}:img", layout.display()))
+        .arg(format!("docker://{name}")));
+    let store = ImageStore::open(work.path().join("store")).unwrap();
+    let with = |config: PathBuf| PullOptions {
+        docker_config: Some(config),
+        ..PullOptions::default()
+    };
+    let anonymous = work.path().join("none.json");
+    let err = pull(&store, &name, &with(anonymous), &|_: &str, _| {}).unwrap_err();
+    assert!(
+        err.to_string().starts_with("pull access denied for"),
+        "{err}"
+    );
+    let right = docker_config(work.path(), &registry.addr, "tester", "t0ken-pw");
+    let pulled = pull(&store, &name, &with(right), &|_: &str, _| {}).unwrap();
+    assert_eq!(pulled.image.layers.len(), 2);
+    use tinydocker_registry::login;
+    login::check(&registry.addr, "tester", "t0ken-pw", &[]).unwrap();
+    assert!(login::check(&registry.addr, "tester", "nope", &[]).is_err());
 }
