@@ -36,6 +36,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Download an image from a registry
     Pull(PullArgs),
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag(TagArgs),
     /// Log in to a registry
     Login(LoginArgs),
     /// Log out from a registry
@@ -330,6 +332,14 @@ pub struct ImportArgs {
     pub source: PathBuf,
     /// Name for the image, NAME[:TAG]
     pub reference: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// SOURCE_IMAGE[:TAG], an id or NAME@DIGEST
+    pub source: String,
+    /// TARGET_IMAGE[:TAG]
+    pub target: String,
 }
 
 #[derive(Debug, Args)]

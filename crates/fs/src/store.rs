@@ -562,6 +562,17 @@ impl ImageStore {
         Err(Error::NoSuchImage(name.to_string()))
     }
 
+    /// Point `target` (`NAME[:TAG]`) at the image `source` names (a name,
+    /// a digest reference or an id prefix), as `docker tag`.
+    pub fn tag(&self, source: &str, target: &Reference) -> Result<Image, Error> {
+        let image = self.resolve(source)?;
+        let _lock = self.lock()?;
+        let mut index = self.read_index()?;
+        index.insert(target.to_string(), image.id.clone());
+        self.write_index(&index)?;
+        Ok(image)
+    }
+
     /// Every image, with the names that point at it, newest first.
     pub fn list(&self) -> Result<Vec<Image>, Error> {
         let index = self.read_index()?;
@@ -735,6 +746,26 @@ impl Drop for TempDir {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn tag_names_an_image_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ImageStore::open(dir.path().join("store")).unwrap();
+        let image = store
+            .import(&sample_tar(dir.path()), &reference("base:v1"))
+            .unwrap();
+        let tagged = store
+            .tag("base:v1", &reference("127.0.0.1:5000/team/base:prod"))
+            .unwrap();
+        assert_eq!(tagged.id, image.id);
+        assert_eq!(
+            store.resolve("127.0.0.1:5000/team/base:prod").unwrap().id,
+            image.id
+        );
+        assert!(store.tag("nope", &reference("x:y")).is_err());
+        let names = &store.list().unwrap()[0].names;
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
 
     #[test]
     fn a_staged_layer_of_a_dead_process_is_swept() {

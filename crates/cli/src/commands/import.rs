@@ -1,10 +1,10 @@
-//! `tinydocker import SOURCE NAME[:TAG]`.
+//! `tinydocker import SOURCE NAME[:TAG]` and `tinydocker tag SOURCE TARGET`.
 
 use anyhow::Result;
 use tinydocker_engine::Engine;
 use tinydocker_fs::Reference;
 
-use crate::cli::ImportArgs;
+use crate::cli::{ImportArgs, TagArgs};
 
 pub fn import(engine: &Engine, args: ImportArgs) -> Result<i32> {
     let reference: Reference = args.reference.parse()?;
@@ -16,5 +16,18 @@ pub fn import(engine: &Engine, args: ImportArgs) -> Result<i32> {
     }
     let image = engine.images()?.import(&args.source, &reference)?;
     println!("{}", image.id);
+    Ok(0)
+}
+
+/// `tinydocker tag SOURCE TARGET`: prints nothing, as docker.
+pub fn tag(engine: &Engine, args: TagArgs) -> Result<i32> {
+    let target: Reference = args.target.parse()?;
+    if target.digest.is_some() {
+        anyhow::bail!(
+            "invalid reference format: {}: a tag cannot name a digest",
+            args.target
+        );
+    }
+    engine.images()?.tag(&args.source, &target)?;
     Ok(0)
 }

@@ -33,6 +33,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rm(args) => rm::rm(&engine, args),
         Command::Import(args) => import::import(&engine, args),
         Command::Pull(args) => pull::pull(&engine, args),
+        Command::Tag(args) => import::tag(&engine, args),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
         Command::Images(args) => images::images(&engine, args),
