@@ -7,7 +7,13 @@ use crate::human;
 use tinydocker_engine::Engine;
 
 pub fn images(engine: &Engine, args: ImagesArgs) -> Result<i32> {
-    let images = engine.images()?.list()?;
+    let filters = Filters::parse(&args)?;
+    let images: Vec<_> = engine
+        .images()?
+        .list()?
+        .into_iter()
+        .filter(|i| filters.keep(i))
+        .collect();
     let id = |image: &tinydocker_fs::Image| {
         if args.no_trunc {
             image.id.clone()
@@ -46,15 +52,105 @@ pub fn images(engine: &Engine, args: ImagesArgs) -> Result<i32> {
             vec![("<none>".into(), "<none>".into())]
         };
         for (repo, tag) in names {
-            rows.push(vec![
-                repo,
-                tag,
-                id(image),
-                created.clone(),
-                human::size(image.size),
-            ]);
+            if !filters.keep_name(&repo, &tag) {
+                continue;
+            }
+            let mut row = vec![repo.clone(), tag];
+            if args.digests {
+                let digest = image
+                    .names
+                    .iter()
+                    .find_map(|n| n.strip_prefix(&format!("{repo}@")))
+                    .unwrap_or("<none>");
+                row.push(digest.to_string());
+            }
+            row.extend([id(image), created.clone(), human::size(image.size)]);
+            rows.push(row);
         }
     }
-    super::print_table(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], &rows);
+    let mut header = vec!["REPOSITORY", "TAG"];
+    if args.digests {
+        header.push("DIGEST");
+    }
+    header.extend(["IMAGE ID", "CREATED", "SIZE"]);
+    super::print_table(&header, &rows);
     Ok(0)
+}
+
+/// `--filter dangling=`, `--filter reference=` (docker's patterns, `*`
+/// within a path component) and the REPOSITORY[:TAG] argument.
+struct Filters {
+    dangling: Option<bool>,
+    references: Vec<String>,
+}
+
+impl Filters {
+    fn parse(args: &ImagesArgs) -> Result<Filters> {
+        let mut filters = Filters {
+            dangling: None,
+            references: Vec::new(),
+        };
+        for f in &args.filter {
+            match f.split_once('=') {
+                Some(("dangling", v)) => {
+                    filters.dangling = Some(match v {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => anyhow::bail!("invalid filter 'dangling={v}'"),
+                    })
+                }
+                Some(("reference", v)) => filters.references.push(v.to_string()),
+                _ => anyhow::bail!("invalid filter '{f}'"),
+            }
+        }
+        if let Some(repo) = &args.repository {
+            filters.references.push(repo.clone());
+        }
+        Ok(filters)
+    }
+
+    fn keep(&self, image: &tinydocker_fs::Image) -> bool {
+        let dangling = !image.names.iter().any(|n| !n.contains('@'));
+        self.dangling.is_none_or(|d| d == dangling)
+    }
+
+    fn keep_name(&self, repo: &str, tag: &str) -> bool {
+        self.references.iter().all(|pattern| {
+            let (p_repo, p_tag) = match pattern.rsplit_once(':') {
+                Some((r, t)) if !t.contains('/') => (r, Some(t)),
+                _ => (pattern.as_str(), None),
+            };
+            glob(p_repo, repo) && p_tag.is_none_or(|t| glob(t, tag))
+        })
+    }
+}
+
+/// `*` matches any run of characters but `/`, `?` one of them.
+fn glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], t) || (!t.is_empty() && t[0] != b'/' && go(p, &t[1..])),
+            (Some(b'?'), Some(&c)) if c != b'/' => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn reference_patterns() {
+        assert!(glob("busybox", "busybox"));
+        assert!(glob("busy*", "busybox"));
+        assert!(!glob("*", "team/app"));
+        assert!(glob("*/*", "team/app"));
+        assert!(glob("127.0.0.1:5000/*/app", "127.0.0.1:5000/team/app"));
+        assert!(!glob("app", "apps"));
+        assert!(glob("v?", "v1"));
+    }
 }
