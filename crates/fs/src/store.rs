@@ -449,11 +449,14 @@ impl ImageStore {
     /// Record an image whose layers are in the store, under `id` (a
     /// pulled image's is its config's digest, as docker's), and point
     /// `names` at it.
+    /// `created`: the image's own time (its config's), in seconds since
+    /// the epoch; now when it has none.
     pub fn add_image(
         &self,
         id: &str,
         layers: Vec<String>,
         config: ImageConfig,
+        created: Option<u64>,
         names: &[String],
     ) -> Result<Image, Error> {
         let size = layers.iter().map(|l| dir_size(&self.layer_path(l))).sum();
@@ -461,7 +464,7 @@ impl ImageStore {
         let image = Image {
             id: id.to_string(),
             layers,
-            created: now(),
+            created: created.unwrap_or_else(now),
             size,
             config,
             names: Vec::new(),

@@ -327,10 +327,14 @@ async fn pull_async(
     if reference.digest().is_none() || reference.tag().is_some() {
         names.push(name.clone());
     }
+    let created = config
+        .created
+        .and_then(|t| u64::try_from(t.timestamp()).ok());
     let image = store.add_image(
         &config_digest,
         diff_ids.clone(),
         image_config.unwrap_or_default(),
+        created,
         &names,
     )?;
     Ok(Pulled {
