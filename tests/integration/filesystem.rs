@@ -144,3 +144,33 @@ fn read_only_root_refuses_writes_except_dev_shm_and_volumes() {
     // Without the flag the same root is writable.
     assert_eq!(root.sh("touch /x /tmp/x && echo ok"), "ok\n");
 }
+
+#[test]
+fn a_missing_working_directory_is_made_even_on_a_read_only_root() {
+    let root = TestRoot::new();
+    root.run(&[
+        "run",
+        "--rm",
+        "-w",
+        "/made/here",
+        "busybox",
+        "sh",
+        "-c",
+        "pwd",
+    ])
+    .ok()
+    .stdout_is("/made/here");
+    root.run(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "-w",
+        "/ro/made",
+        "busybox",
+        "sh",
+        "-c",
+        "pwd",
+    ])
+    .ok()
+    .stdout_is("/ro/made");
+}

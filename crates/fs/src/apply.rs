@@ -150,7 +150,22 @@ enum Prepared {
     RemountRootReadOnly,
     Chdir {
         path: CString,
+        /// Its ancestors and itself, shortest first: made (0755, root's)
+        /// when the directory is missing, as docker and runc make it.
+        prefixes: Vec<CString>,
     },
+}
+
+/// `/a/b/c` → `/a`, `/a/b`, `/a/b/c`.
+fn path_prefixes(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut at = String::new();
+    for part in path.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        at.push('/');
+        at.push_str(part);
+        out.push(at.clone());
+    }
+    out
 }
 
 /// A [`MountPlan`] ready to apply in the child.
@@ -277,6 +292,10 @@ impl PreparedPlan {
                 Step::RemountRootReadOnly => Prepared::RemountRootReadOnly,
                 Step::Chdir { path } => Prepared::Chdir {
                     path: cstring(path)?,
+                    prefixes: path_prefixes(path)
+                        .iter()
+                        .map(|p| cstring(p))
+                        .collect::<Result<_, _>>()?,
                 },
             });
         }
@@ -496,7 +515,19 @@ impl PreparedPlan {
                     let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | kept;
                     mount(None::<&CStr>, c"/", None::<&CStr>, flags, None::<&CStr>).map_err(fail)?
                 }
-                Prepared::Chdir { path } => chdir(path.as_c_str()).map_err(fail)?,
+                Prepared::Chdir { path, prefixes } => match chdir(path.as_c_str()) {
+                    Err(nix::errno::Errno::ENOENT) => {
+                        for p in prefixes {
+                            match nix::unistd::mkdir(p.as_c_str(), Mode::from_bits_truncate(0o755))
+                            {
+                                Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+                                Err(e) => return Err(fail(e)),
+                            }
+                        }
+                        chdir(path.as_c_str()).map_err(fail)?
+                    }
+                    done => done.map_err(fail)?,
+                },
             }
         }
         umask(Mode::from_bits_truncate(0o022));

@@ -469,12 +469,14 @@ pub fn plan(spec: &RootfsSpec) -> MountPlan {
             flags: spec.root_propagation,
         });
     }
-    if spec.read_only {
-        steps.push(Step::RemountRootReadOnly);
-    }
+    // Into the working directory (made when missing) before a read-only
+    // root could refuse to make it.
     steps.push(Step::Chdir {
         path: spec.workdir.clone(),
     });
+    if spec.read_only {
+        steps.push(Step::RemountRootReadOnly);
+    }
     MountPlan { steps }
 }
 
