@@ -265,6 +265,10 @@ pub struct RunArgs {
     #[arg(short = 'p', long = "publish", value_name = "PORTS")]
     pub publish: Vec<String>,
 
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+
     /// Set a custom DNS server
     #[arg(long, value_name = "ADDRESS")]
     pub dns: Vec<String>,

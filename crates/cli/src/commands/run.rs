@@ -128,6 +128,55 @@ fn pull_as_asked(
     super::pull::pull_with(engine, &pull, std::io::stderr(), false)
 }
 
+/// `-P`: each port the image exposes (`PORT[/PROTO]`) not already
+/// published with `-p`, on a free host port of the kernel's choosing.
+fn publish_all(request: &mut spec::Request, exposed: &[String]) -> Result<()> {
+    use tinydocker_net::Proto;
+    for entry in exposed {
+        let (port, proto) = entry.split_once('/').unwrap_or((entry, "tcp"));
+        let container_port: u16 = port
+            .parse()
+            .map_err(|_| anyhow!("the image exposes {entry:?}: not PORT[/tcp|/udp]"))?;
+        let proto = match proto {
+            "tcp" => Proto::Tcp,
+            "udp" => Proto::Udp,
+            // docker publishes sctp too; tinydocker's NAT is tcp and udp.
+            _ => continue,
+        };
+        if request
+            .ports
+            .iter()
+            .any(|p| p.container_port == container_port && p.proto == proto)
+        {
+            continue;
+        }
+        if !matches!(request.network, spec::Network::Bridge(_)) {
+            bail!(
+                "-P needs a bridge network: with --network {} there is nothing to publish through",
+                request.network_mode
+            );
+        }
+        let host_port = free_port(proto)?;
+        request.ports.push(PortMapping {
+            host_ip: None,
+            host_port,
+            container_port,
+            proto,
+        });
+    }
+    Ok(())
+}
+
+/// A port the kernel says is free now (bound to port 0, then let go).
+fn free_port(proto: tinydocker_net::Proto) -> Result<u16> {
+    let addr = (Ipv4Addr::UNSPECIFIED, 0);
+    let port = match proto {
+        tinydocker_net::Proto::Tcp => std::net::TcpListener::bind(addr)?.local_addr()?.port(),
+        tinydocker_net::Proto::Udp => std::net::UdpSocket::bind(addr)?.local_addr()?.port(),
+    };
+    Ok(port)
+}
+
 /// `NAME:latest` for a `NAME` without tag or digest, as docker says it.
 fn with_tag(image: &str) -> String {
     let last = image.rsplit('/').next().unwrap_or(image);
@@ -299,12 +348,15 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
     if !args.detach && args.tty && args.interactive && pty::window_size(stdin.as_fd()).is_err() {
         bail!("the input device is not a TTY");
     }
-    let request = validate(engine, &args)?;
+    let mut request = validate(engine, &args)?;
     let images = engine.images()?;
     pull_as_asked(engine, &images, &args)?;
     // No `rmi` takes the image away until the record names it.
     let hold = engine.hold_images()?;
     let image = images.resolve(&args.image)?;
+    if args.publish_all {
+        publish_all(&mut request, &image.config.exposed_ports)?;
+    }
     let mut layers = images.layer_paths(&image);
     let passwd = image_file(&layers, "passwd");
     let group = image_file(&layers, "group");
