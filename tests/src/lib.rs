@@ -25,6 +25,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub mod oci;
+pub mod registry;
 
 /// How long any one child process may run before it is killed and its test
 /// fails. A safety net against hangs only: far above anything a passing test

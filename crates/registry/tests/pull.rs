@@ -1,136 +1,16 @@
-//! Pulls from a real registry: Debian's `docker-registry` (distribution
-//! 2.8) on 127.0.0.1, private storage, started here and stopped on drop;
-//! images made by `umoci` and pushed by `skopeo`, not by our own code.
+//! Pulls from a real registry (see `tinydocker_tests::registry`): Debian's
+//! `docker-registry` on 127.0.0.1, images made by `umoci`, `buildah` and
+//! pushed by `skopeo`, not by our own code.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use tinydocker_fs::ImageStore;
 use tinydocker_registry::{pull, Platform, Progress, PullOptions};
-
-struct Registry {
-    child: Child,
-    addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    fn start() -> Registry {
-        Registry::start_with(|_| String::new())
-    }
-
-    /// With more configuration, made from the registry's own directory.
-    fn start_with(extra: impl FnOnce(&Path) -> String) -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let extra = extra(dir.path());
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n{extra}",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("docker-registry (apt-get install docker-registry)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(Instant::now() < deadline, "the registry never listened");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Registry {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// An OCI layout with image `img`: a first layer of files, a second that
-/// deletes one of them and makes a directory opaque.
-fn make_image(dir: &Path) -> PathBuf {
-    let layout = dir.join("layout");
-    let bundle = dir.join("bundle");
-    run(Command::new("umoci")
-        .arg("init")
-        .arg("--layout")
-        .arg(&layout));
-    let image = format!("{}:img", layout.display());
-    run(Command::new("umoci").args(["new", "--image", &image]));
-    run(Command::new("umoci")
-        .args(["unpack", "--image", &image])
-        .arg(&bundle));
-    let rootfs = bundle.join("rootfs");
-    std::fs::create_dir_all(rootfs.join("etc/conf.d")).unwrap();
-    std::fs::write(rootfs.join("etc/hostname"), b"pulled\n").unwrap();
-    std::fs::write(rootfs.join("etc/gone"), b"x").unwrap();
-    std::fs::write(rootfs.join("etc/conf.d/old"), b"x").unwrap();
-    run(Command::new("umoci")
-        .args(["repack", "--image", &image])
-        .arg(&bundle));
-    // The second layer, from the first image unpacked afresh.
-    std::fs::remove_dir_all(&bundle).unwrap();
-    run(Command::new("umoci")
-        .args(["unpack", "--image", &image])
-        .arg(&bundle));
-    std::fs::remove_file(rootfs.join("etc/gone")).unwrap();
-    std::fs::remove_dir_all(rootfs.join("etc/conf.d")).unwrap();
-    std::fs::create_dir(rootfs.join("etc/conf.d")).unwrap();
-    std::fs::write(rootfs.join("etc/conf.d/new"), b"y").unwrap();
-    run(Command::new("umoci")
-        .args(["repack", "--image", &image])
-        .arg(&bundle));
-    run(Command::new("umoci").args([
-        "config",
-        "--image",
-        &image,
-        "--config.cmd",
-        "/bin/sh",
-        "--config.env",
-        "FOO=bar",
-        "--config.workingdir",
-        "/etc",
-    ]));
-    layout
-}
-
-fn push(layout: &Path, dest: &str, format: &str) {
-    run(Command::new("skopeo")
-        .args(["copy", "-q", "--dest-tls-verify=false", "--format", format])
-        .arg(format!("oci:{}:img", layout.display()))
-        .arg(format!("docker://{dest}")));
-}
+use tinydocker_tests::registry::{
+    buildah, docker_config, htpasswd_auth, make_image, push, run, Registry, TokenServer,
+};
 
 #[test]
 fn pulls_oci_and_docker_manifests_with_whiteouts_into_the_store() {
@@ -265,7 +145,7 @@ fn a_corrupt_or_truncated_layer_leaves_nothing() {
     let layout = make_image(work.path());
     let name = format!("{}/team/bad:v1", registry.addr);
     push(&layout, &name, "oci");
-    let blob = largest_blob(&registry._dir.path().join("data"));
+    let blob = largest_blob(&registry.storage());
     let original = std::fs::read(&blob).unwrap();
 
     // One byte changed in the middle: the digest (or gzip's own check)
@@ -291,17 +171,6 @@ fn a_corrupt_or_truncated_layer_leaves_nothing() {
     std::fs::write(&blob, &original).unwrap();
     pull(&store, &name, &PullOptions::default(), &|_: &str, _| {}).unwrap();
     assert!(store.resolve(&name).is_ok());
-}
-
-/// buildah with private storage, for manifest lists.
-fn buildah(dir: &Path) -> Command {
-    let mut cmd = Command::new("buildah");
-    cmd.arg("--root")
-        .arg(dir.join("storage"))
-        .arg("--runroot")
-        .arg(dir.join("run"))
-        .args(["--storage-driver", "vfs"]);
-    cmd
 }
 
 #[test]
@@ -403,61 +272,9 @@ fn an_index_by_platform_with_arm64_listed_first_and_zstd_layers() {
     assert!(upper.join("etc/conf.d/new").exists());
 }
 
-/// A bcrypt htpasswd line, made by the system's crypt(3) through Python.
-fn htpasswd(user: &str, password: &str) -> String {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import crypt,sys; print(crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))",
-            password,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    format!("{user}:{}", String::from_utf8_lossy(&out.stdout).trim())
-}
-
-fn docker_config(dir: &Path, registry: &str, user: &str, password: &str) -> PathBuf {
-    use std::io::Write as _;
-    let token = {
-        // base64 of USER:PASSWORD, by the coreutils.
-        let mut child = Command::new("base64")
-            .arg("-w0")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{user}:{password}").as_bytes())
-            .unwrap();
-        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
-    };
-    let path = dir.join(format!("config-{password}.json"));
-    std::fs::write(
-        &path,
-        format!("{{\"auths\": {{\"{registry}\": {{\"auth\": \"{token}\"}}}}}}"),
-    )
-    .unwrap();
-    path
-}
-
 #[test]
 fn basic_auth_with_the_credentials_of_dockers_config() {
-    let registry = Registry::start_with(|dir| {
-        let file = dir.join("htpasswd");
-        std::fs::write(&file, htpasswd("tester", "s3cret") + "\n").unwrap();
-        format!(
-            "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
-            file.display()
-        )
-    });
+    let registry = Registry::start_with(|dir| htpasswd_auth(dir, "tester", "s3cret"));
     let work = tempfile::tempdir().unwrap();
     let layout = make_image(work.path());
     let name = format!("{}/team/private:v1", registry.addr);
@@ -500,74 +317,11 @@ fn basic_auth_with_the_credentials_of_dockers_config() {
     );
 }
 
-/// The token server of `fixtures/token_server.py`, killed on drop.
-struct TokenServer {
-    child: Child,
-    realm: String,
-}
-
-impl Drop for TokenServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A key and a self-signed certificate for the tokens, by openssl.
-fn token_key(dir: &Path) -> (PathBuf, PathBuf) {
-    let key = dir.join("token.key");
-    let cert = dir.join("token.crt");
-    run(Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args(["-subj", "/CN=tinydocker-test-token"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null()));
-    (key, cert)
-}
-
-fn start_token_server(dir: &Path, key: &Path, cert: &Path) -> TokenServer {
-    let port_file = dir.join("token.port");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/token_server.py");
-    let child = Command::new("/usr/bin/python3")
-        .arg(script)
-        .arg(&port_file)
-        .arg(key)
-        .arg(cert)
-        .args(["tester", "t0ken-pw", "test-issuer"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("python3 with python3-jwt");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let port = loop {
-        if let Ok(port) = std::fs::read_to_string(&port_file) {
-            break port;
-        }
-        assert!(Instant::now() < deadline, "the token server never started");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    TokenServer {
-        child,
-        realm: format!("http://127.0.0.1:{port}/token"),
-    }
-}
-
 #[test]
 fn the_bearer_token_flow() {
     let work = tempfile::tempdir().unwrap();
-    let (key, cert) = token_key(work.path());
-    let tokens = start_token_server(work.path(), &key, &cert);
-    let realm = tokens.realm.clone();
-    let registry = Registry::start_with(|_| {
-        format!(
-            "auth:\n  token:\n    realm: {realm}\n    service: test-registry\n    issuer: test-issuer\n    rootcertbundle: {}\n",
-            cert.display()
-        )
-    });
+    let tokens = TokenServer::start("tester", "t0ken-pw");
+    let registry = Registry::start_with(|_| tokens.registry_auth());
     let layout = make_image(work.path());
     let name = format!("{}/team/tokened:v1", registry.addr);
     run(Command::new("skopeo")
