@@ -20,6 +20,7 @@
 
 mod apply;
 mod atomic;
+mod blob;
 mod error;
 pub mod layer;
 mod plan;
@@ -28,10 +29,13 @@ mod store;
 
 pub use apply::{PreparedPlan, StepFailure};
 pub use atomic::write_atomic;
+pub use blob::{Blob, BlobWriter};
 pub use error::{Error, ReferenceError};
 pub use plan::{
     plan, Create, DeviceNode, MountFlags, MountPlan, MountSource, MountSpec, NodeKind,
     ProvidedFile, RootSource, RootfsSpec, Step, MASKED_PATHS, READONLY_PATHS,
 };
 pub use reference::Reference;
-pub use store::{Image, ImageConfig, ImageStore, Lock as StoreLock, Removed, StagedLayer};
+pub use store::{
+    Image, ImageConfig, ImageStore, Lock as StoreLock, NewImage, Removed, StagedLayer,
+};

@@ -5,6 +5,8 @@
 //! ```text
 //! images/
 //!   layers/<hex>/        one unpacked layer; never written to after import
+//!   blobs/sha256/<hex>   layer archives and image configs as they came
+//!                        (see blob.rs), for push and save
 //!   records/<id>.json    an image: its layers (bottom first), size, config
 //!   repositories.json    "name:tag" -> image id
 //!   tmp/                 imports in progress (removed when they fail)
@@ -21,6 +23,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::blob::Blob;
 use crate::{write_atomic, Error, Reference};
 
 /// The runtime configuration an image carries. An imported rootfs has none
@@ -65,6 +68,15 @@ pub struct Image {
     pub size: u64,
     #[serde(default)]
     pub config: ImageConfig,
+    /// The archive of each layer, in the order of `layers`, when the store
+    /// keeps them (empty for an image from an older store).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blobs: Vec<Blob>,
+    /// The image's config as it came (a pulled or loaded image: its digest
+    /// is the id); `None` for an import, whose config `save` and `push`
+    /// write afresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_blob: Option<String>,
     /// Names that point at this image, filled in by [`ImageStore::list`].
     #[serde(skip)]
     pub names: Vec<String>,
@@ -126,7 +138,7 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-fn hex(digest: &[u8]) -> String {
+pub(crate) fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -155,8 +167,12 @@ fn dir_size(path: &Path) -> u64 {
     total
 }
 
-/// Remove a directory tree, making read-only directories writable first.
+/// Remove a directory tree (or a file), making read-only directories
+/// writable first.
 fn remove_tree(path: &Path) -> io::Result<()> {
+    if fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir()) {
+        return fs::remove_file(path);
+    }
     match fs::remove_dir_all(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -173,6 +189,25 @@ impl ImageStore {
     /// so look-ups on a fresh root leave no trace.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, Error> {
         Ok(ImageStore { root: root.into() })
+    }
+
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A fresh name in the store's `tmp/` (swept once this process is
+    /// gone), ending in `.KIND`.
+    pub(crate) fn temp_name(&self, kind: &str) -> Result<PathBuf, Error> {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        self.create_dirs()?;
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        Ok(self.root.join("tmp").join(format!(
+            "import-{}-{nanos:08x}{n}.{kind}",
+            std::process::id()
+        )))
     }
 
     fn create_dirs(&self) -> Result<(), Error> {
@@ -344,17 +379,17 @@ impl ImageStore {
         })?;
         self.create_dirs()?;
         let tmp = tempdir_in(&self.root.join("tmp"))?;
-        let result = if meta.is_dir() {
-            // Pack the directory into a tar first, so a directory and the
-            // tarball of it go through one path and get one kind of digest.
+        // Pack a directory into a tar first, so a directory and the
+        // tarball of it go through one path and get one kind of digest.
+        let tarball = if meta.is_dir() {
             let tar_path = tmp.path.join("layer.tar");
-            pack_dir(source, &tar_path)
-                .map_err(Error::io(source))
-                .and_then(|()| self.unpack_layer(&tar_path, &tmp.path.join("rootfs"), source))
+            pack_dir(source, &tar_path).map_err(Error::io(source))?;
+            tar_path
         } else {
-            self.unpack_layer(source, &tmp.path.join("rootfs"), source)
+            source.to_path_buf()
         };
-        let digest = result?;
+        let (digest, gzip) = self.unpack_layer(&tarball, &tmp.path.join("rootfs"), source)?;
+        let blob = self.keep_archive(&tarball, meta.is_dir(), gzip)?;
         let layer = format!("sha256:{digest}");
         let final_path = self.layer_path(&layer);
         let size = dir_size(&tmp.path.join("rootfs"));
@@ -375,6 +410,8 @@ impl ImageStore {
                     created: now(),
                     size,
                     config: ImageConfig::default(),
+                    blobs: vec![blob],
+                    config_blob: None,
                     names: Vec::new(),
                 };
                 let path = self.record_path(&id);
@@ -388,6 +425,37 @@ impl ImageStore {
         index.insert(reference.to_string(), id);
         self.write_index(&index)?;
         Ok(image)
+    }
+
+    /// Keep an imported archive as the layer's blob: moved if it is the
+    /// store's own (a packed directory), copied otherwise.
+    fn keep_archive(&self, tarball: &Path, own: bool, gzip: bool) -> Result<Blob, Error> {
+        let mut file = File::open(tarball).map_err(Error::io(tarball))?;
+        let mut hasher = Sha256::new();
+        let size = io::copy(&mut file, &mut HashWriter(&mut hasher)).map_err(Error::io(tarball))?;
+        let digest = format!("sha256:{}", hex(&hasher.finalize()));
+        let dest = self.blob_path(&digest);
+        if !dest.is_file() {
+            let dir = dest.parent().expect("blobs/sha256 has a parent");
+            fs::create_dir_all(dir).map_err(Error::io(dir))?;
+            let staged = self.temp_name("blob")?;
+            if own {
+                fs::rename(tarball, &staged).map_err(Error::io(&staged))?;
+            } else {
+                fs::copy(tarball, &staged).map_err(Error::io(&staged))?;
+            }
+            fs::rename(&staged, &dest).map_err(Error::io(&dest))?;
+        }
+        Ok(Blob {
+            digest,
+            media_type: if gzip {
+                "application/vnd.oci.image.layer.v1.tar+gzip"
+            } else {
+                "application/vnd.oci.image.layer.v1.tar"
+            }
+            .to_string(),
+            size,
+        })
     }
 
     /// Remove what imports and pulls of processes that are gone left in
@@ -446,43 +514,44 @@ impl ImageStore {
         }
     }
 
-    /// Record an image whose layers are in the store, under `id` (a
-    /// pulled image's is its config's digest, as docker's), and point
-    /// `names` at it.
-    /// `created`: the image's own time (its config's), in seconds since
-    /// the epoch; now when it has none.
-    pub fn add_image(
-        &self,
-        id: &str,
-        layers: Vec<String>,
-        config: ImageConfig,
-        created: Option<u64>,
-        names: &[String],
-    ) -> Result<Image, Error> {
-        let size = layers.iter().map(|l| dir_size(&self.layer_path(l))).sum();
+    /// Record an image whose layers are in the store (and whose blobs
+    /// are, if it names them), and point its names at it.
+    pub fn add_image(&self, new: NewImage) -> Result<Image, Error> {
+        let size = new
+            .layers
+            .iter()
+            .map(|l| dir_size(&self.layer_path(l)))
+            .sum();
         let _lock = self.lock()?;
         let image = Image {
-            id: id.to_string(),
-            layers,
-            created: created.unwrap_or_else(now),
+            id: new.id.clone(),
+            layers: new.layers,
+            created: new.created.unwrap_or_else(now),
             size,
-            config,
+            config: new.config,
+            blobs: new.blobs,
+            config_blob: new.config_blob,
             names: Vec::new(),
         };
-        let path = self.record_path(id);
+        let path = self.record_path(&new.id);
         let data = serde_json::to_vec_pretty(&image).expect("image record serialises");
         write_atomic(&path, &data, true).map_err(Error::io(path))?;
         let mut index = self.read_index()?;
-        for name in names {
-            index.insert(name.clone(), id.to_string());
+        for name in new.names {
+            index.insert(name, new.id.clone());
         }
         self.write_index(&index)?;
         Ok(image)
     }
 
     /// Unpack a tar stream into `dest`; return the sha256 (hex) of the
-    /// uncompressed stream.
-    fn unpack_layer(&self, tarball: &Path, dest: &Path, shown: &Path) -> Result<String, Error> {
+    /// uncompressed stream, and whether it was gzip.
+    fn unpack_layer(
+        &self,
+        tarball: &Path,
+        dest: &Path,
+        shown: &Path,
+    ) -> Result<(String, bool), Error> {
         let mut file = File::open(tarball).map_err(Error::io(tarball))?;
         let mut magic = [0u8; 2];
         let gzip = matches!(file.read(&mut magic), Ok(2) if magic == [0x1f, 0x8b]);
@@ -527,7 +596,7 @@ impl ImageStore {
         {
             return Err(Error::EmptyArchive(shown.to_path_buf()));
         }
-        Ok(hex(&hashing.hasher.finalize()))
+        Ok((hex(&hashing.hasher.finalize()), gzip))
     }
 
     /// Find an image by `name[:tag]`, or by a prefix of its id.
@@ -626,11 +695,15 @@ impl ImageStore {
         }
         let record = self.record_path(&image.id);
         fs::remove_file(&record).map_err(Error::io(&record))?;
-        // Layers shared with another image stay.
+        // Layers and blobs shared with another image stay.
         let mut kept = Vec::new();
+        let mut kept_blobs = std::collections::HashSet::new();
         for other in self.list()? {
             kept.extend(other.layers);
+            kept_blobs.extend(other.blobs.into_iter().map(|b| b.digest));
+            kept_blobs.extend(other.config_blob);
         }
+        self.sweep_blobs(&kept_blobs);
         for layer in &image.layers {
             if !kept.contains(layer) {
                 let path = self.layer_path(layer);
@@ -642,6 +715,39 @@ impl ImageStore {
             untagged,
             deleted: true,
         })
+    }
+}
+
+/// An image for [`ImageStore::add_image`].
+#[derive(Debug, Clone, Default)]
+pub struct NewImage {
+    /// A pulled or loaded image's is its config's digest, as docker's.
+    pub id: String,
+    /// Diff ids, bottom first.
+    pub layers: Vec<String>,
+    /// The layers' archives, kept in the store, or none.
+    pub blobs: Vec<Blob>,
+    pub config: ImageConfig,
+    /// The config as it came, kept as a blob (its digest).
+    pub config_blob: Option<String>,
+    /// The image's own time (its config's), in seconds since the epoch;
+    /// now when it has none.
+    pub created: Option<u64>,
+    /// `NAME:TAG` and `NAME@DIGEST` names to point at it.
+    pub names: Vec<String>,
+}
+
+/// Feeds what is written to a hash.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -13,7 +13,7 @@
 pub mod login;
 pub mod platform;
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::IpAddr;
 
 use futures::{StreamExt, TryStreamExt};
@@ -23,7 +23,7 @@ use oci_client::manifest::{OciDescriptor, OciImageManifest, OciManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use sha2::{Digest, Sha256};
-use tinydocker_fs::{Image, ImageConfig, ImageStore};
+use tinydocker_fs::{Blob, BlobWriter, Image, ImageConfig, ImageStore, NewImage};
 
 pub use platform::Platform;
 
@@ -310,18 +310,21 @@ async fn pull_async(
         )));
     }
     let work: Vec<(&OciDescriptor, &String)> = manifest.layers.iter().zip(diff_ids).collect();
+    let present = |layer: &OciDescriptor, diff_id: &str| {
+        store.has_layer(diff_id) && store.has_blob(&layer.digest)
+    };
     for (layer, diff_id) in &work {
-        let status = if store.has_layer(diff_id) {
+        let status = if present(layer, diff_id) {
             Progress::AlreadyExists
         } else {
             Progress::PullingFsLayer
         };
         progress(short(&layer.digest), status);
     }
-    futures::stream::iter(work.iter().filter(|(_, d)| !store.has_layer(d)))
+    futures::stream::iter(work.iter().filter(|(l, d)| !present(l, d)))
         .map(|(layer, diff_id)| fetch_layer(&client, reference, store, layer, diff_id, progress))
         .buffer_unordered(options.max_concurrent_downloads.max(1))
-        .try_collect::<Vec<()>>()
+        .try_collect::<Vec<Blob>>()
         .await?;
     let config_digest = format!("sha256:{:x}", Sha256::digest(&config_blob));
     if config_digest != manifest.config.digest {
@@ -365,13 +368,16 @@ async fn pull_async(
     let created = config
         .created
         .and_then(|t| u64::try_from(t.timestamp()).ok());
-    let image = store.add_image(
-        &config_digest,
-        diff_ids.clone(),
-        image_config.unwrap_or_default(),
+    let config_blob = store.write_blob(&config_blob)?;
+    let image = store.add_image(NewImage {
+        id: config_digest,
+        layers: diff_ids.clone(),
+        blobs: manifest.layers.iter().map(blob_of).collect(),
+        config: image_config.unwrap_or_default(),
+        config_blob: Some(config_blob),
         created,
-        &names,
-    )?;
+        names,
+    })?;
     Ok(Pulled {
         image,
         digest,
@@ -443,26 +449,27 @@ async fn fetch_small_blob(
     Ok(out)
 }
 
-/// Hashes and counts the compressed bytes as the unpacker reads them.
-struct Hashing<R> {
+/// Keeps the compressed bytes as the unpacker reads them (hashed and
+/// counted by the store's blob writer), and reports the count.
+struct Teeing<R> {
     inner: R,
-    hasher: Sha256,
-    size: u64,
+    blob: BlobWriter,
     report: Box<dyn FnMut(u64) + Send>,
 }
 
-impl<R: Read> Read for Hashing<R> {
+impl<R: Read> Read for Teeing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.size += n as u64;
-        (self.report)(self.size);
+        self.blob.write_all(&buf[..n])?;
+        (self.report)(self.blob.size());
         Ok(n)
     }
 }
 
-/// Stream one layer into the store: downloaded, unpacked on the way,
-/// checked against its blob digest and diff id, put in place.
+/// Stream one layer into the store: downloaded, kept as a blob and
+/// unpacked on the way, checked against its blob digest and diff id, put
+/// in place. A layer already unpacked (whose blob the store lacks) is
+/// only downloaded and kept.
 async fn fetch_layer(
     client: &Client,
     reference: &Reference,
@@ -470,7 +477,7 @@ async fn fetch_layer(
     layer: &OciDescriptor,
     diff_id: &str,
     progress: &(dyn Fn(&str, Progress) + Sync),
-) -> Result<(), PullError> {
+) -> Result<Blob, PullError> {
     let id = short(&layer.digest).to_string();
     let failed = |what: String| PullError::Layer {
         layer: id.clone(),
@@ -487,22 +494,32 @@ async fn fetch_layer(
     let want_digest = layer.digest.clone();
     let want_diff_id = diff_id.to_string();
     let unpack = tokio::task::spawn_blocking(move || -> Result<(), String> {
-        let mut hashing = Hashing {
+        let mut tee = Teeing {
             inner: tokio_util::io::SyncIoBridge::new(reader),
-            hasher: Sha256::new(),
-            size: 0,
+            blob: store.blob_writer().map_err(|e| e.to_string())?,
             report: Box::new(move |done| {
                 let _ = tx.send(done);
             }),
         };
-        let staged = store.stage_layer(&mut hashing).map_err(|e| e.to_string())?;
-        io::copy(&mut hashing, &mut io::sink()).map_err(|e| format!("read the blob: {e}"))?;
-        let got = format!("sha256:{:x}", hashing.hasher.finalize_reset());
+        let staged = if store.has_layer(&want_diff_id) {
+            None
+        } else {
+            Some(store.stage_layer(&mut tee).map_err(|e| e.to_string())?)
+        };
+        io::copy(&mut tee, &mut io::sink()).map_err(|e| format!("read the blob: {e}"))?;
+        let Teeing { blob, .. } = tee;
+        let got = blob.digest();
         if got != want_digest {
             return Err(format!("the blob has digest {got}, not {want_digest}"));
         }
+        if let Some(staged) = staged {
+            store
+                .commit_layer(staged, &want_diff_id)
+                .map_err(|e| e.to_string())?;
+        }
         store
-            .commit_layer(staged, &want_diff_id)
+            .commit_blob(blob, Some(&want_digest))
+            .map(drop)
             .map_err(|e| e.to_string())
     });
     let mut last = 0;
@@ -520,7 +537,16 @@ async fn fetch_layer(
         .map_err(failed)?;
     progress(&id, Progress::DownloadComplete);
     progress(&id, Progress::PullComplete);
-    Ok(())
+    Ok(blob_of(layer))
+}
+
+/// The store's record of a layer's blob.
+fn blob_of(layer: &OciDescriptor) -> Blob {
+    Blob {
+        digest: layer.digest.clone(),
+        media_type: layer.media_type.clone(),
+        size: u64::try_from(layer.size).unwrap_or(0),
+    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,11 @@ fn pulls_oci_and_docker_manifests_with_whiteouts_into_the_store() {
     assert_eq!(image.config.cmd, ["/bin/sh"]);
     assert!(image.config.env.contains(&"FOO=bar".to_string()));
     assert_eq!(image.config.working_dir, "/etc");
+    // The archives and the config, as they came, for push and save.
+    assert_eq!(image.blobs.len(), 2);
+    assert!(image.blobs.iter().all(|b| store.has_blob(&b.digest)));
+    assert_eq!(image.config_blob.as_deref(), Some(image.id.as_str()));
+    assert!(store.has_blob(&image.id));
     let lower = store.layer_path(&image.layers[0]);
     let upper = store.layer_path(&image.layers[1]);
     assert_eq!(
