@@ -10,8 +10,10 @@
 //! pulls) on a tokio runtime made for the call; the unpacking runs on
 //! tokio's blocking threads, fed through a synchronous bridge.
 
+pub mod export;
 pub mod login;
 pub mod platform;
+pub mod push;
 
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
@@ -119,12 +121,7 @@ pub fn pull(
     progress: &(dyn Fn(&str, Progress) + Sync),
 ) -> Result<Pulled, PullError> {
     let reference = distribution_reference(reference)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| PullError::Registry(format!("start the pull's runtime: {e}")))?;
-    runtime.block_on(pull_async(store, &reference, options, progress))
+    runtime()?.block_on(pull_async(store, &reference, options, progress))
 }
 
 /// `reference` by docker's grammar (tinydocker's own parser: the
@@ -173,6 +170,31 @@ fn plain_http(registry: &str, insecure: &[String]) -> bool {
     host == "localhost"
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
         || insecure.iter().any(|i| i == registry || i == host)
+}
+
+/// A client for `registry`: HTTPS, or plain HTTP where docker allows it.
+fn client(registry: &str, insecure: &[String], concurrency: usize) -> Client {
+    let protocol = if plain_http(registry, insecure) {
+        ClientProtocol::HttpsExcept(vec![registry.to_string()])
+    } else {
+        ClientProtocol::Https
+    };
+    Client::new(ClientConfig {
+        protocol,
+        platform_resolver: None,
+        max_concurrent_download: concurrency.max(1),
+        max_concurrent_upload: concurrency.max(1),
+        ..Default::default()
+    })
+}
+
+/// A tokio runtime for one call of the crate's blocking API.
+fn runtime() -> Result<tokio::runtime::Runtime, PullError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| PullError::Registry(format!("start the runtime: {e}")))
 }
 
 /// The server key docker's config uses for a registry.
@@ -275,17 +297,7 @@ async fn pull_async(
     progress: &(dyn Fn(&str, Progress) + Sync),
 ) -> Result<Pulled, PullError> {
     let registry = reference.resolve_registry().to_string();
-    let protocol = if plain_http(&registry, &options.insecure) {
-        ClientProtocol::HttpsExcept(vec![registry.clone()])
-    } else {
-        ClientProtocol::Https
-    };
-    let client = Client::new(ClientConfig {
-        protocol,
-        platform_resolver: None,
-        max_concurrent_download: options.max_concurrent_downloads.max(1),
-        ..Default::default()
-    });
+    let client = client(&registry, &options.insecure, options.max_concurrent_downloads);
     let auth = credentials(&registry, options.docker_config.as_deref());
     let (manifest, digest) =
         fetch_image_manifest(&client, reference, &auth, &options.platform).await?;

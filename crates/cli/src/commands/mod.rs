@@ -11,6 +11,7 @@ mod network;
 mod port;
 mod ps;
 mod pull;
+mod push;
 mod rm;
 mod rmi;
 mod run;
@@ -33,6 +34,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rm(args) => rm::rm(&engine, args),
         Command::Import(args) => import::import(&engine, args),
         Command::Pull(args) => pull::pull(&engine, args),
+        Command::Push(args) => push::push(&engine, args),
         Command::Tag(args) => import::tag(&engine, args),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
