@@ -33,24 +33,7 @@ pub fn images(engine: &Engine, args: ImagesArgs) -> Result<i32> {
             "{} ago",
             human::duration(human::since(image.created as u128 * 1_000_000_000))
         );
-        // `NAME:TAG` rows; an image known only by `NAME@DIGEST` (pulled by
-        // digest) is `NAME <none>`, as docker lists it.
-        let tagged: Vec<(String, String)> = image
-            .names
-            .iter()
-            .filter(|n| !n.contains('@'))
-            .map(|n| {
-                let (repo, tag) = n.rsplit_once(':').unwrap_or((n, "latest"));
-                (repo.to_string(), tag.to_string())
-            })
-            .collect();
-        let names = if !tagged.is_empty() {
-            tagged
-        } else if let Some(repo) = image.names.iter().find_map(|n| n.split_once('@')) {
-            vec![(repo.0.to_string(), "<none>".into())]
-        } else {
-            vec![("<none>".into(), "<none>".into())]
-        };
+        let names = repo_tags(image);
         for (repo, tag) in names {
             if !filters.keep_name(&repo, &tag) {
                 continue;
@@ -112,6 +95,10 @@ impl Filters {
     fn keep(&self, image: &tinydocker_fs::Image) -> bool {
         let dangling = !image.names.iter().any(|n| !n.contains('@'));
         self.dangling.is_none_or(|d| d == dangling)
+            && (self.references.is_empty()
+                || repo_tags(image)
+                    .iter()
+                    .any(|(repo, tag)| self.keep_name(repo, tag)))
     }
 
     fn keep_name(&self, repo: &str, tag: &str) -> bool {
@@ -122,6 +109,28 @@ impl Filters {
             };
             glob(p_repo, repo) && p_tag.is_none_or(|t| glob(t, tag))
         })
+    }
+}
+
+/// The `(REPOSITORY, TAG)` rows of an image: `NAME:TAG`s; an image known
+/// only by `NAME@DIGEST` (pulled by digest) is `NAME <none>`, and one with
+/// no name `<none> <none>`, as docker lists them.
+fn repo_tags(image: &tinydocker_fs::Image) -> Vec<(String, String)> {
+    let tagged: Vec<(String, String)> = image
+        .names
+        .iter()
+        .filter(|n| !n.contains('@'))
+        .map(|n| {
+            let (repo, tag) = n.rsplit_once(':').unwrap_or((n, "latest"));
+            (repo.to_string(), tag.to_string())
+        })
+        .collect();
+    if !tagged.is_empty() {
+        tagged
+    } else if let Some(repo) = image.names.iter().find_map(|n| n.split_once('@')) {
+        vec![(repo.0.to_string(), "<none>".into())]
+    } else {
+        vec![("<none>".into(), "<none>".into())]
     }
 }
 
