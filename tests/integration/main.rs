@@ -21,6 +21,7 @@ mod isolation;
 mod lifecycle;
 mod logs;
 mod network;
+mod registry;
 mod restart;
 mod runtime;
 mod security;

@@ -138,6 +138,27 @@ impl ImageStore {
         self.commit_blob(writer, None)
     }
 
+    /// Keep the file `path` (on the store's filesystem, e.g. in a
+    /// [`ImageStore::scratch_dir`]) as the blob `digest`, which its content
+    /// must have: moved, not copied.
+    pub fn adopt_blob(&self, path: &std::path::Path, digest: &str) -> Result<(), Error> {
+        let dest = self.blob_path(digest);
+        if dest.is_file() {
+            return Ok(());
+        }
+        let dir = dest.parent().expect("blobs/sha256 has a parent");
+        fs::create_dir_all(dir).map_err(Error::io(dir))?;
+        fs::rename(path, &dest).map_err(Error::io(&dest))
+    }
+
+    /// A new empty directory in the store's `tmp/`, for the caller to
+    /// remove (swept once this process is gone if it does not).
+    pub fn scratch_dir(&self, kind: &str) -> Result<PathBuf, Error> {
+        let path = self.temp_name(kind)?;
+        fs::create_dir(&path).map_err(Error::io(&path))?;
+        Ok(path)
+    }
+
     /// Remove the blobs no image names any more (called under the store's
     /// lock, after a record went).
     pub(crate) fn sweep_blobs(&self, kept: &std::collections::HashSet<String>) {

@@ -10,6 +10,7 @@
 //! pulls) on a tokio runtime made for the call; the unpacking runs on
 //! tokio's blocking threads, fed through a synchronous bridge.
 
+pub mod archive;
 pub mod export;
 pub mod login;
 pub mod platform;
@@ -297,7 +298,11 @@ async fn pull_async(
     progress: &(dyn Fn(&str, Progress) + Sync),
 ) -> Result<Pulled, PullError> {
     let registry = reference.resolve_registry().to_string();
-    let client = client(&registry, &options.insecure, options.max_concurrent_downloads);
+    let client = client(
+        &registry,
+        &options.insecure,
+        options.max_concurrent_downloads,
+    );
     let auth = credentials(&registry, options.docker_config.as_deref());
     let (manifest, digest) =
         fetch_image_manifest(&client, reference, &auth, &options.platform).await?;
@@ -345,24 +350,7 @@ async fn pull_async(
             manifest.config.digest
         )));
     }
-    let image_config = config.config.map(|c| {
-        let sorted = |set: Option<std::collections::HashSet<String>>| {
-            let mut v: Vec<String> = set.unwrap_or_default().into_iter().collect();
-            v.sort();
-            v
-        };
-        ImageConfig {
-            env: c.env.unwrap_or_default(),
-            cmd: c.cmd.unwrap_or_default(),
-            working_dir: c.working_dir.unwrap_or_default(),
-            entrypoint: c.entrypoint.unwrap_or_default(),
-            user: c.user.unwrap_or_default(),
-            exposed_ports: sorted(c.exposed_ports),
-            volumes: sorted(c.volumes),
-            stop_signal: c.stop_signal.unwrap_or_default(),
-            labels: c.labels.unwrap_or_default().into_iter().collect(),
-        }
-    });
+    let image_config = image_config(&config);
     let name = match (reference.tag(), reference.digest()) {
         (None, Some(d)) => format!("{}@{d}", familiar_repository(reference)),
         (tag, _) => format!(
@@ -385,7 +373,7 @@ async fn pull_async(
         id: config_digest,
         layers: diff_ids.clone(),
         blobs: manifest.layers.iter().map(blob_of).collect(),
-        config: image_config.unwrap_or_default(),
+        config: image_config,
         config_blob: Some(config_blob),
         created,
         names,
@@ -395,6 +383,30 @@ async fn pull_async(
         digest,
         name,
     })
+}
+
+/// What the store keeps of an image's config (`config` of the config
+/// file).
+pub(crate) fn image_config(config: &ConfigFile) -> ImageConfig {
+    let Some(c) = config.config.clone() else {
+        return ImageConfig::default();
+    };
+    let sorted = |set: Option<std::collections::HashSet<String>>| {
+        let mut v: Vec<String> = set.unwrap_or_default().into_iter().collect();
+        v.sort();
+        v
+    };
+    ImageConfig {
+        env: c.env.unwrap_or_default(),
+        cmd: c.cmd.unwrap_or_default(),
+        working_dir: c.working_dir.unwrap_or_default(),
+        entrypoint: c.entrypoint.unwrap_or_default(),
+        user: c.user.unwrap_or_default(),
+        exposed_ports: sorted(c.exposed_ports),
+        volumes: sorted(c.volumes),
+        stop_signal: c.stop_signal.unwrap_or_default(),
+        labels: c.labels.unwrap_or_default().into_iter().collect(),
+    }
 }
 
 fn serde_json_from<T: serde::de::DeserializeOwned>(

@@ -91,9 +91,7 @@ pub fn push(
         .filter(|i| i.id == image.id)
         .flat_map(|i| i.names)
         .filter_map(|n| distribution_reference(&n).ok())
-        .filter(|r| {
-            r.resolve_registry() == registry && r.repository() != reference.repository()
-        })
+        .filter(|r| r.resolve_registry() == registry && r.repository() != reference.repository())
         .collect();
     runtime()?.block_on(push_async(
         store, &reference, &exported, &sources, options, progress,
@@ -123,8 +121,7 @@ async fn push_async(
     }
     futures::stream::iter(&work)
         .map(|(blob, diff_id)| async {
-            let done =
-                push_blob(&client, &auth, reference, store, &blob.digest, sources).await?;
+            let done = push_blob(&client, &auth, reference, store, &blob.digest, sources).await?;
             progress(short(diff_id), done);
             Ok::<(), PullError>(())
         })

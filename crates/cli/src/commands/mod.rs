@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod archive;
 mod exec;
 mod images;
 mod import;
@@ -35,6 +36,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Import(args) => import::import(&engine, args),
         Command::Pull(args) => pull::pull(&engine, args),
         Command::Push(args) => push::push(&engine, args),
+        Command::Save(args) => archive::save(&engine, args),
+        Command::Load(args) => archive::load(&engine, args),
         Command::Tag(args) => import::tag(&engine, args),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),

@@ -23,10 +23,14 @@ fn push_all(engine: &Engine, args: &PushArgs) -> Result<()> {
     let reference: tinydocker_fs::Reference = args.reference.parse()?;
     let store = engine.images()?;
     let names: Vec<String> = if args.all_tags {
-        if args.reference.contains('@') || args.reference.rsplit('/').next().is_some_and(|l| l.contains(':')) {
-            return Err(anyhow!(
-                "tag can't be used with --all-tags/-a"
-            ));
+        if args.reference.contains('@')
+            || args
+                .reference
+                .rsplit('/')
+                .next()
+                .is_some_and(|l| l.contains(':'))
+        {
+            return Err(anyhow!("tag can't be used with --all-tags/-a"));
         }
         let prefix = format!("{}:", reference.name);
         let mut tags: Vec<String> = store

@@ -1,0 +1,98 @@
+//! `tinydocker save [-o FILE] IMAGE...` and `tinydocker load [-i FILE] [-q]`.
+
+use std::fs::File;
+use std::io::{IsTerminal, Write};
+
+use anyhow::{anyhow, Context, Result};
+use tinydocker_engine::Engine;
+use tinydocker_registry::archive;
+
+use crate::cli::{LoadArgs, SaveArgs};
+
+/// As docker: exit 1 with one line on failure.
+fn exit_code(result: Result<()>) -> Result<i32> {
+    match result {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            eprintln!("tinydocker: {}", crate::errors::one_line(&e));
+            Ok(1)
+        }
+    }
+}
+
+pub fn save(engine: &Engine, args: SaveArgs) -> Result<i32> {
+    exit_code(save_to(engine, &args))
+}
+
+fn save_to(engine: &Engine, args: &SaveArgs) -> Result<()> {
+    let store = engine.images()?;
+    match &args.output {
+        Some(path) => {
+            // Written beside the target and renamed over it: a failed
+            // save leaves no half archive.
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+            let dir = dir.unwrap_or(std::path::Path::new("."));
+            let name = path
+                .file_name()
+                .ok_or_else(|| anyhow!("{}: not a file name", path.display()))?;
+            let tmp = dir.join(format!(
+                ".{}.tinydocker-save-{}",
+                name.to_string_lossy(),
+                std::process::id()
+            ));
+            let file = File::create(&tmp).with_context(|| format!("{}", path.display()))?;
+            let written = archive::save(&store, &args.images, std::io::BufWriter::new(file))
+                .map_err(anyhow::Error::from)
+                .and_then(|()| {
+                    std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))
+                });
+            if written.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            written
+        }
+        None => {
+            let stdout = std::io::stdout();
+            if stdout.is_terminal() {
+                return Err(anyhow!(
+                    "cowardly refusing to save to a terminal. Use the -o flag or redirect"
+                ));
+            }
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            archive::save(&store, &args.images, &mut out)?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+pub fn load(engine: &Engine, args: LoadArgs) -> Result<i32> {
+    exit_code(load_from(engine, &args))
+}
+
+fn load_from(engine: &Engine, args: &LoadArgs) -> Result<()> {
+    let store = engine.images()?;
+    let loaded = match &args.input {
+        Some(path) => {
+            let file = File::open(path).with_context(|| format!("open {}", path.display()))?;
+            archive::load(&store, std::io::BufReader::new(file))?
+        }
+        None => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                return Err(anyhow!("requested load from stdin, but stdin is empty"));
+            }
+            archive::load(&store, stdin.lock())?
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for image in loaded {
+        if image.names.is_empty() {
+            writeln!(out, "Loaded image ID: {}", image.id)?;
+        }
+        for name in image.names {
+            writeln!(out, "Loaded image: {name}")?;
+        }
+    }
+    Ok(())
+}

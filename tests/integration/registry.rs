@@ -1,0 +1,208 @@
+//! Images to and from registries and archives, through the CLI, with real
+//! peers: Debian's `docker-registry` on 127.0.0.1 (see
+//! `tinydocker_tests::registry`), images made by `umoci` and copied by
+//! `skopeo`, never by tinydocker's own code; what tinydocker pushes and
+//! saves is read back by skopeo.
+
+use std::process::Command;
+
+use tinydocker_tests::registry::{image_of, push, run, Registry};
+use tinydocker_tests::{busybox_rootfs, output, TempDir, TestRoot};
+
+/// `skopeo inspect --raw` / `--config` JSON of a reference.
+fn skopeo_json(args: &[&str], what: &str) -> serde_json::Value {
+    let out = output(
+        {
+            let mut c = Command::new("skopeo");
+            c.args(["inspect", "--tls-verify=false"])
+                .args(args)
+                .arg(what);
+            c
+        },
+        None,
+    );
+    out.ok();
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{what}: {e}: {}", out.stdout))
+}
+
+/// A busybox image with a command, pushed by skopeo to `registry` as
+/// `team/box:v1`; its name.
+fn busybox_in(registry: &Registry, work: &TempDir) -> String {
+    let layout = image_of(
+        work.path(),
+        busybox_rootfs(),
+        &["--config.cmd", "echo", "--config.cmd", "from the registry"],
+    );
+    let name = format!("{}/team/box:v1", registry.addr);
+    push(&layout, &name, "v2s2");
+    name
+}
+
+#[test]
+fn pull_run_tag_push_and_skopeo_reads_what_was_pushed() {
+    let registry = Registry::start();
+    let work = TempDir::new("push");
+    let name = busybox_in(&registry, &work);
+    let root = TestRoot::empty();
+    root.run(&["pull", "-q", &name]).ok().stdout_is(&name);
+    root.run(&["run", "--rm", "--pull", "never", &name])
+        .ok()
+        .stdout_is("from the registry");
+
+    // To another repository of the same registry: the layer is mounted,
+    // not sent again.
+    let other = format!("{}/other/box:v2", registry.addr);
+    root.run(&["tag", &name, &other]).ok();
+    let out = root.run(&["push", &other]);
+    out.ok();
+    let lines = out.lines();
+    assert_eq!(
+        lines[0],
+        format!(
+            "The push refers to repository [{}/other/box]",
+            registry.addr
+        )
+    );
+    assert!(
+        lines.iter().any(|l| l.ends_with(": Mounted from team/box")),
+        "{out:?}"
+    );
+    let last = lines.last().unwrap();
+    assert!(
+        last.starts_with("v2: digest: sha256:") && last.contains(" size: "),
+        "{last}"
+    );
+    // Again: the repository has everything.
+    let again = root.run(&["push", &other]);
+    again.ok();
+    assert!(
+        again
+            .lines()
+            .iter()
+            .any(|l| l.ends_with(": Layer already exists")),
+        "{again:?}"
+    );
+
+    // skopeo reads it: the same config (the image id) and layers.
+    let pulled = skopeo_json(&["--config"], &format!("docker://{name}"));
+    let pushed = skopeo_json(&["--config"], &format!("docker://{other}"));
+    assert_eq!(pulled["rootfs"], pushed["rootfs"]);
+    let id = root.run(&["images", "-q", "--no-trunc", &other]);
+    id.ok();
+    let raw = skopeo_json(&["--raw"], &format!("docker://{other}"));
+    assert_eq!(raw["config"]["digest"].as_str().unwrap(), id.text());
+    let copy = work.join("copy");
+    run(Command::new("skopeo")
+        .args(["copy", "-q", "--src-tls-verify=false"])
+        .arg(format!("docker://{other}"))
+        .arg(format!("oci:{}:x", copy.display())));
+
+    // An imported image goes too (with a config written for it), and a
+    // fresh root runs it from the registry.
+    let mine = TestRoot::new();
+    let imported = format!("{}/team/imported:latest", registry.addr);
+    mine.run(&["tag", "busybox", &imported]).ok();
+    mine.run(&["push", "-q", &imported])
+        .ok()
+        .stdout_is(&imported);
+    let fresh = TestRoot::empty();
+    fresh
+        .run(&["run", "--rm", &imported, "echo", "imported"])
+        .ok()
+        .stdout_is("imported");
+
+    // Nothing there to push: docker's line, exit 1.
+    let missing = format!("{}/team/none:v1", registry.addr);
+    let out = root.run(&["push", &missing]);
+    out.code(1).stderr_has(&format!(
+        "An image does not exist locally with the tag: {}/team/none",
+        registry.addr
+    ));
+}
+
+#[test]
+fn save_then_skopeo_copies_then_load_keeps_the_image() {
+    let registry = Registry::start();
+    let work = TempDir::new("save");
+    let name = busybox_in(&registry, &work);
+    let root = TestRoot::empty();
+    root.run(&["pull", "-q", &name]).ok();
+    let id = root.run(&["images", "-q", "--no-trunc", &name]);
+    id.ok();
+    let id = id.text().to_string();
+    let saved = work.join("saved.tar");
+    root.run(&["save", "-o", saved.to_str().unwrap(), &name])
+        .ok();
+
+    // skopeo reads the archive both as a docker archive and as an OCI one,
+    // and writes each form back.
+    let docker = work.join("docker.tar");
+    run(Command::new("skopeo")
+        .args(["copy", "-q"])
+        .arg(format!("docker-archive:{}", saved.display()))
+        .arg(format!("docker-archive:{}:re/docker:x", docker.display())));
+    let oci = work.join("oci.tar");
+    run(Command::new("skopeo")
+        .args(["copy", "-q"])
+        .arg(format!("oci-archive:{}", saved.display()))
+        .arg(format!("oci-archive:{}:re/oci:y", oci.display())));
+
+    let fresh = TestRoot::empty();
+    fresh
+        .run(&["load", "-i", docker.to_str().unwrap()])
+        .ok()
+        .stdout_is("Loaded image: re/docker:x");
+    let loaded = fresh.run(&["images", "-q", "--no-trunc", "re/docker:x"]);
+    loaded.ok().stdout_is(&id);
+    fresh
+        .run(&["run", "--rm", "--pull", "never", "re/docker:x"])
+        .ok()
+        .stdout_is("from the registry");
+    // skopeo names an OCI archive's image in its ref.name annotation (and
+    // rewrote the config of this docker-form image as an OCI one).
+    fresh
+        .run(&["load", "-i", oci.to_str().unwrap()])
+        .ok()
+        .stdout_is("Loaded image: re/oci:y");
+    fresh
+        .run(&["run", "--rm", "--pull", "never", "re/oci:y"])
+        .ok()
+        .stdout_is("from the registry");
+    // From standard input, and our own archive.
+    let bytes = std::fs::read(&saved).unwrap();
+    let third = TestRoot::empty();
+    third
+        .run_with_stdin(&["load"], &bytes)
+        .ok()
+        .stdout_is(&format!("Loaded image: {name}"));
+    third
+        .run(&["images", "-q", "--no-trunc", &name])
+        .ok()
+        .stdout_is(&id);
+
+    // A cut-off archive: one line, exit 1, nothing in the store.
+    let broken = TestRoot::empty();
+    let out = broken.run_with_stdin(&["load"], &bytes[..bytes.len() / 2]);
+    out.code(1).one_error_line();
+    broken.run(&["images", "-q"]).ok().stdout_is("");
+    let records = broken.path().join("images/records");
+    assert!(
+        !records.exists() || std::fs::read_dir(&records).unwrap().count() == 0,
+        "a record was left"
+    );
+    let tmp = broken.path().join("images/tmp");
+    assert!(
+        !tmp.exists() || std::fs::read_dir(&tmp).unwrap().count() == 0,
+        "scratch was left"
+    );
+    // Nothing to save.
+    root.run(&[
+        "save",
+        "-o",
+        work.join("x.tar").to_str().unwrap(),
+        "nope:v1",
+    ])
+    .code(1)
+    .stderr_has("No such image: nope:v1");
+    assert!(!work.join("x.tar").exists());
+}
