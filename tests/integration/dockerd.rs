@@ -712,3 +712,42 @@ fn update_changes_the_memory_limit() {
     dkd.docker(&["rm", "-f", "limited"]).ok();
     dkd.assert_clean();
 }
+
+/// `docker save` loads into tinydocker and `tinydocker save` into docker,
+/// each keeping the image's id (its config's digest), and both run it.
+#[test]
+fn images_go_between_docker_and_tinydocker_as_archives() {
+    let dkd = Dockerd::start();
+    let root = tinydocker_tests::TestRoot::empty();
+    let docker_id = dkd.docker(&["image", "inspect", "-f", "{{.Id}}", "busybox"]);
+    docker_id.ok();
+    let docker_id = docker_id.text().to_string();
+
+    let from_docker = dkd.dir().join("from-docker.tar");
+    dkd.docker(&["save", "-o", &from_docker.to_string_lossy(), "busybox"])
+        .ok();
+    root.run(&["load", "-i", &from_docker.to_string_lossy()])
+        .ok()
+        .stdout_is("Loaded image: busybox:latest");
+    root.run(&["images", "-q", "--no-trunc", "busybox"])
+        .ok()
+        .stdout_is(&docker_id);
+    root.run(&["run", "--rm", "--pull", "never", "busybox", "echo", "loaded"])
+        .ok()
+        .stdout_is("loaded");
+
+    root.run(&["tag", "busybox", "moved:v1"]).ok();
+    let from_tinydocker = dkd.dir().join("from-tinydocker.tar");
+    root.run(&["save", "-o", &from_tinydocker.to_string_lossy(), "moved:v1"])
+        .ok();
+    dkd.docker(&["load", "-i", &from_tinydocker.to_string_lossy()])
+        .ok()
+        .stdout_is("Loaded image: moved:v1");
+    dkd.docker(&["image", "inspect", "-f", "{{.Id}}", "moved:v1"])
+        .ok()
+        .stdout_is(&docker_id);
+    dkd.docker(&["run", "--rm", "--runtime", RUNTIME, "moved:v1", "echo", "back"])
+        .ok()
+        .stdout_is("back");
+    dkd.assert_clean();
+}
