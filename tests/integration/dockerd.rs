@@ -732,9 +732,11 @@ fn images_go_between_docker_and_tinydocker_as_archives() {
     root.run(&["images", "-q", "--no-trunc", "busybox"])
         .ok()
         .stdout_is(&docker_id);
-    root.run(&["run", "--rm", "--pull", "never", "busybox", "echo", "loaded"])
-        .ok()
-        .stdout_is("loaded");
+    root.run(&[
+        "run", "--rm", "--pull", "never", "busybox", "echo", "loaded",
+    ])
+    .ok()
+    .stdout_is("loaded");
 
     root.run(&["tag", "busybox", "moved:v1"]).ok();
     let from_tinydocker = dkd.dir().join("from-tinydocker.tar");
@@ -746,8 +748,16 @@ fn images_go_between_docker_and_tinydocker_as_archives() {
     dkd.docker(&["image", "inspect", "-f", "{{.Id}}", "moved:v1"])
         .ok()
         .stdout_is(&docker_id);
-    dkd.docker(&["run", "--rm", "--runtime", RUNTIME, "moved:v1", "echo", "back"])
-        .ok()
-        .stdout_is("back");
+    dkd.docker(&[
+        "run",
+        "--rm",
+        "--runtime",
+        RUNTIME,
+        "moved:v1",
+        "echo",
+        "back",
+    ])
+    .ok()
+    .stdout_is("back");
     dkd.assert_clean();
 }

@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use tinydocker_tests::registry::{image_of, push, run, Registry};
+use tinydocker_tests::registry::{image_of, make_image, push, run, Netns, Registry};
 use tinydocker_tests::{busybox_rootfs, output, TempDir, TestRoot};
 
 /// `skopeo inspect --raw` / `--config` JSON of a reference.
@@ -205,4 +205,74 @@ fn save_then_skopeo_copies_then_load_keeps_the_image() {
     .code(1)
     .stderr_has("No such image: nope:v1");
     assert!(!work.join("x.tar").exists());
+}
+
+/// `tinydocker --root ROOT ARGS...` with `$TINYDOCKER_CONFIG` set.
+fn with_config(root: &TestRoot, config: &std::path::Path, args: &[&str]) -> tinydocker_tests::Out {
+    let mut cmd = root.cmd(args);
+    cmd.env("TINYDOCKER_CONFIG", config);
+    output(cmd, None)
+}
+
+/// Registries at an address that is not loopback (in a network namespace
+/// of the test's own): HTTPS verified against the CA of docker's
+/// `certs.d/HOST:PORT/`, plain HTTP only when tinydocker's config lists
+/// the registry as insecure.
+#[test]
+fn tls_with_the_ca_of_certs_d_and_insecure_registries_from_the_config() {
+    let work = TempDir::new("tls");
+    let _netns = Netns::enter();
+    let secure = Registry::start_tls_at(Netns::IP);
+    let plain = Registry::start_at(Netns::IP);
+    let layout = make_image(work.path());
+    let on_secure = format!("{}/team/app:v1", secure.addr);
+    let on_plain = format!("{}/team/app:v1", plain.addr);
+    push(&layout, &on_secure, "oci");
+    push(&layout, &on_plain, "oci");
+
+    let certs = work.join("certs.d");
+    let config = work.join("config.json");
+    std::fs::write(
+        &config,
+        format!("{{\"certs-dir\": \"{}\"}}", certs.display()),
+    )
+    .unwrap();
+    let root = TestRoot::empty();
+    // No CA for it: the certificate is refused.
+    let out = with_config(&root, &config, &["pull", "-q", &on_secure]);
+    out.code(1).one_error_line();
+    assert!(out.stderr.to_lowercase().contains("certificate"), "{out:?}");
+    // Its CA in certs.d: verified, pulled, and pushed back.
+    let dir = certs.join(&secure.addr);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(secure.ca.as_ref().unwrap(), dir.join("ca.crt")).unwrap();
+    with_config(&root, &config, &["pull", "-q", &on_secure])
+        .ok()
+        .stdout_is(&on_secure);
+    let again = format!("{}/team/again:v2", secure.addr);
+    root.run(&["tag", &on_secure, &again]).ok();
+    with_config(&root, &config, &["push", "-q", &again])
+        .ok()
+        .stdout_is(&again);
+
+    // Plain HTTP away from loopback: refused, unless the config says the
+    // registry is insecure (here by CIDR).
+    let out = with_config(&root, &config, &["pull", "-q", &on_plain]);
+    out.code(1).one_error_line();
+    std::fs::write(
+        &config,
+        format!(
+            "{{\"certs-dir\": \"{}\", \"insecure-registries\": [\"192.0.2.0/24\"]}}",
+            certs.display()
+        ),
+    )
+    .unwrap();
+    with_config(&root, &config, &["pull", "-q", &on_plain])
+        .ok()
+        .stdout_is(&on_plain);
+    // A bad config is one line and exit 1, not a guess.
+    std::fs::write(&config, "{\"insecure-registries\": 5}").unwrap();
+    with_config(&root, &config, &["pull", "-q", &on_plain])
+        .code(1)
+        .stderr_has("insecure-registries: not a list");
 }

@@ -30,26 +30,31 @@ impl Registry {
     /// With more configuration (YAML under `http:`'s level), made from
     /// the registry's own directory.
     pub fn start_with(extra: impl FnOnce(&Path) -> String) -> Registry {
-        Registry::launch(false, extra)
+        Registry::launch("127.0.0.1", false, extra)
     }
 
-    /// HTTPS, with a certificate for 127.0.0.1 signed by a fresh test CA
+    /// Plain HTTP on `ip` (of the calling thread's network namespace).
+    pub fn start_at(ip: &str) -> Registry {
+        Registry::launch(ip, false, |_| String::new())
+    }
+
+    /// HTTPS on `ip`, with a certificate for it signed by a fresh test CA
     /// ([`Registry::ca`]).
-    pub fn start_tls() -> Registry {
-        Registry::launch(true, |_| String::new())
+    pub fn start_tls_at(ip: &str) -> Registry {
+        Registry::launch(ip, true, |_| String::new())
     }
 
-    fn launch(tls: bool, extra: impl FnOnce(&Path) -> String) -> Registry {
+    fn launch(ip: &str, tls: bool, extra: impl FnOnce(&Path) -> String) -> Registry {
         let dir = TempDir::new("registry");
         let extra = extra(dir.path());
-        let port = TcpListener::bind("127.0.0.1:0")
+        let port = TcpListener::bind((ip, 0))
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = format!("{ip}:{port}");
         let (ca, tls_config) = if tls {
-            let (ca, cert, key) = test_ca(dir.path());
+            let (ca, cert, key) = test_ca(dir.path(), ip);
             let yaml = format!(
                 "  tls:\n    certificate: {}\n    key: {}\n",
                 cert.display(),
@@ -106,6 +111,50 @@ impl Drop for Registry {
     }
 }
 
+/// A network namespace of the test's own that the calling thread (and so
+/// every process it starts) is in until drop, with `lo` up and
+/// [`Netns::IP`] on it: an address that is not loopback, for registries
+/// that docker's rules do not call insecure. Dropped, the thread goes back
+/// and the namespace is deleted.
+pub struct Netns {
+    name: String,
+    original: std::fs::File,
+}
+
+impl Netns {
+    /// A TEST-NET-1 address, routed nowhere else.
+    pub const IP: &'static str = "192.0.2.10";
+
+    pub fn enter() -> Netns {
+        use std::os::fd::AsRawFd;
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("tdreg-{}-{n}", std::process::id());
+        run(Command::new("ip").args(["netns", "add", &name]));
+        let original = std::fs::File::open("/proc/thread-self/ns/net").unwrap();
+        let netns = Netns { name, original };
+        let target = std::fs::File::open(format!("/run/netns/{}", netns.name)).unwrap();
+        // SAFETY: plain syscall on fds this function holds; it moves only
+        // the calling thread.
+        let rc = unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        run(Command::new("ip").args(["link", "set", "lo", "up"]));
+        run(Command::new("ip").args(["addr", "add", &format!("{}/32", Netns::IP), "dev", "lo"]));
+        netns
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: as in `enter`.
+        unsafe { libc::setns(self.original.as_raw_fd(), libc::CLONE_NEWNET) };
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
 /// Run a command to success, or panic with its stderr.
 pub fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -116,9 +165,9 @@ pub fn run(cmd: &mut Command) {
     );
 }
 
-/// A CA and a certificate for 127.0.0.1 it signed, by openssl:
+/// A CA and a certificate for `ip` it signed, by openssl:
 /// (ca.crt, server.crt, server.key).
-fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+fn test_ca(dir: &Path, ip: &str) -> (PathBuf, PathBuf, PathBuf) {
     let ca_key = dir.join("ca.key");
     let ca = dir.join("ca.crt");
     let key = dir.join("server.key");
@@ -137,7 +186,8 @@ fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         .stderr(Stdio::null()));
     run(Command::new("openssl")
         .args(["req", "-newkey", "rsa:2048", "-nodes"])
-        .args(["-subj", "/CN=127.0.0.1"])
+        .arg("-subj")
+        .arg(format!("/CN={ip}"))
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -145,7 +195,7 @@ fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         .stderr(Stdio::null()));
     std::fs::write(
         &ext,
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+        format!("subjectAltName=IP:{ip}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"),
     )
     .unwrap();
     run(Command::new("openssl")

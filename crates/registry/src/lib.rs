@@ -15,12 +15,11 @@ pub mod export;
 pub mod login;
 pub mod platform;
 pub mod push;
+pub mod transport;
 
 use std::io::{self, Read, Write};
-use std::net::IpAddr;
 
 use futures::{StreamExt, TryStreamExt};
-use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::config::ConfigFile;
 use oci_client::manifest::{OciDescriptor, OciImageManifest, OciManifest};
 use oci_client::secrets::RegistryAuth;
@@ -29,6 +28,7 @@ use sha2::{Digest, Sha256};
 use tinydocker_fs::{Blob, BlobWriter, Image, ImageConfig, ImageStore, NewImage};
 
 pub use platform::Platform;
+pub use transport::Transport;
 
 /// docker's default number of layers fetched at once.
 pub const DEFAULT_CONCURRENT_DOWNLOADS: usize = 3;
@@ -42,9 +42,8 @@ pub struct PullOptions {
     /// refused, as docker refuses it (without it, it is pulled).
     pub platform_required: bool,
     pub max_concurrent_downloads: usize,
-    /// Registries (`HOST[:PORT]`) spoken to over plain HTTP besides
-    /// 127.0.0.0/8, `::1` and `localhost`, which docker allows too.
-    pub insecure: Vec<String>,
+    /// Insecure registries and docker's `certs.d`.
+    pub transport: Transport,
     /// docker's client config (`config.json`, its `auths`, `credHelpers`
     /// and `credsStore`); `None`: `$DOCKER_CONFIG/config.json`, else
     /// `~/.docker/config.json`, as docker reads it.
@@ -57,7 +56,7 @@ impl Default for PullOptions {
             platform: Platform::host(),
             platform_required: false,
             max_concurrent_downloads: DEFAULT_CONCURRENT_DOWNLOADS,
-            insecure: Vec::new(),
+            transport: Transport::default(),
             docker_config: None,
         }
     }
@@ -161,34 +160,6 @@ fn distribution_reference(text: &str) -> Result<Reference, PullError> {
     })
 }
 
-/// Whether docker speaks plain HTTP to this registry.
-fn plain_http(registry: &str, insecure: &[String]) -> bool {
-    let host = registry
-        .rsplit_once(':')
-        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(registry, |(h, _)| h);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost"
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-        || insecure.iter().any(|i| i == registry || i == host)
-}
-
-/// A client for `registry`: HTTPS, or plain HTTP where docker allows it.
-fn client(registry: &str, insecure: &[String], concurrency: usize) -> Client {
-    let protocol = if plain_http(registry, insecure) {
-        ClientProtocol::HttpsExcept(vec![registry.to_string()])
-    } else {
-        ClientProtocol::Https
-    };
-    Client::new(ClientConfig {
-        protocol,
-        platform_resolver: None,
-        max_concurrent_download: concurrency.max(1),
-        max_concurrent_upload: concurrency.max(1),
-        ..Default::default()
-    })
-}
-
 /// A tokio runtime for one call of the crate's blocking API.
 fn runtime() -> Result<tokio::runtime::Runtime, PullError> {
     tokio::runtime::Builder::new_multi_thread()
@@ -263,8 +234,28 @@ fn registry_error(reference: &Reference, e: oci_client::errors::OciDistributionE
             "manifest for {} not found: manifest unknown",
             familiar(reference)
         )),
-        other => PullError::Registry(format!("{}: {other}", reference.resolve_registry())),
+        other => PullError::Registry(format!(
+            "{}: {}",
+            reference.resolve_registry(),
+            with_causes(&other)
+        )),
     }
+}
+
+/// An error and its causes on one line (a TLS failure is a cause of a
+/// cause of "error sending request").
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The whole reference as docker shows it: `busybox:latest`.
@@ -298,11 +289,10 @@ async fn pull_async(
     progress: &(dyn Fn(&str, Progress) + Sync),
 ) -> Result<Pulled, PullError> {
     let registry = reference.resolve_registry().to_string();
-    let client = client(
-        &registry,
-        &options.insecure,
-        options.max_concurrent_downloads,
-    );
+    let client = options
+        .transport
+        .client(&registry, options.max_concurrent_downloads)
+        .await;
     let auth = credentials(&registry, options.docker_config.as_deref());
     let (manifest, digest) =
         fetch_image_manifest(&client, reference, &auth, &options.platform).await?;
@@ -576,17 +566,6 @@ fn blob_of(layer: &OciDescriptor) -> Blob {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn plain_http_only_where_docker_allows_it() {
-        assert!(plain_http("127.0.0.1:5000", &[]));
-        assert!(plain_http("127.3.2.1", &[]));
-        assert!(plain_http("localhost:5000", &[]));
-        assert!(plain_http("[::1]:5000", &[]));
-        assert!(!plain_http("registry.example.com", &[]));
-        assert!(!plain_http("10.0.0.1:5000", &[]));
-        assert!(plain_http("10.0.0.1:5000", &["10.0.0.1:5000".into()]));
-    }
 
     #[test]
     fn familiar_names() {

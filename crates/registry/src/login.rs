@@ -10,8 +10,6 @@ use std::process::{Command, Stdio};
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
-use crate::plain_http;
-
 /// docker's config file: `$DOCKER_CONFIG/config.json`, else
 /// `~/.docker/config.json`.
 pub fn default_config() -> PathBuf {
@@ -38,24 +36,24 @@ pub fn server_key(server: Option<&str>) -> String {
 }
 
 /// Check `user`/`password` against `server` (`HOST[:PORT]`).
-pub fn check(server: &str, user: &str, password: &str, insecure: &[String]) -> Result<(), String> {
+pub fn check(
+    server: &str,
+    user: &str,
+    password: &str,
+    transport: &crate::Transport,
+) -> Result<(), String> {
     let host = if server == "https://index.docker.io/v1/" {
         "registry-1.docker.io"
     } else {
         server
-    };
-    let scheme = if plain_http(host, insecure) {
-        "http"
-    } else {
-        "https"
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        let client = reqwest::Client::new();
-        let url = format!("{scheme}://{host}/v2/");
+        let (client, base) = transport.http(host).await?;
+        let url = format!("{base}/v2/");
         let failed = |e: reqwest::Error| format!("Get \"{url}\": {e}");
         let first = client.get(&url).send().await.map_err(failed)?;
         if first.status().is_success() {

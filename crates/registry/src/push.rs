@@ -12,8 +12,8 @@ use tinydocker_fs::{Blob, ImageStore};
 
 use crate::export::Exported;
 use crate::{
-    client, credentials, distribution_reference, familiar_repository, registry_error, runtime,
-    short, PullError,
+    credentials, distribution_reference, familiar_repository, registry_error, runtime, short,
+    PullError,
 };
 
 /// docker's default number of layers sent at once.
@@ -23,8 +23,8 @@ pub const DEFAULT_CONCURRENT_UPLOADS: usize = 5;
 #[derive(Debug, Clone)]
 pub struct PushOptions {
     pub max_concurrent_uploads: usize,
-    /// As [`crate::PullOptions::insecure`].
-    pub insecure: Vec<String>,
+    /// As [`crate::PullOptions::transport`].
+    pub transport: crate::Transport,
     /// As [`crate::PullOptions::docker_config`].
     pub docker_config: Option<std::path::PathBuf>,
 }
@@ -33,7 +33,7 @@ impl Default for PushOptions {
     fn default() -> Self {
         PushOptions {
             max_concurrent_uploads: DEFAULT_CONCURRENT_UPLOADS,
-            insecure: Vec::new(),
+            transport: crate::Transport::default(),
             docker_config: None,
         }
     }
@@ -107,7 +107,10 @@ async fn push_async(
     progress: &(dyn Fn(&str, PushProgress) + Sync),
 ) -> Result<Pushed, PullError> {
     let registry = reference.resolve_registry().to_string();
-    let client = client(&registry, &options.insecure, options.max_concurrent_uploads);
+    let client = options
+        .transport
+        .client(&registry, options.max_concurrent_uploads)
+        .await;
     let auth = credentials(&registry, options.docker_config.as_deref());
     for op in [RegistryOperation::Push, RegistryOperation::Pull] {
         client

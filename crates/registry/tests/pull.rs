@@ -314,8 +314,8 @@ fn basic_auth_with_the_credentials_of_dockers_config() {
     assert_eq!(pulled.image.layers.len(), 2);
     // What `login` checks before it keeps anything.
     use tinydocker_registry::login;
-    login::check(&registry.addr, "tester", "s3cret", &[]).unwrap();
-    let err = login::check(&registry.addr, "tester", "nope", &[]).unwrap_err();
+    login::check(&registry.addr, "tester", "s3cret", &Default::default()).unwrap();
+    let err = login::check(&registry.addr, "tester", "nope", &Default::default()).unwrap_err();
     assert!(
         err.ends_with("unauthorized: incorrect username or password"),
         "{err}"
@@ -354,6 +354,6 @@ fn the_bearer_token_flow() {
     let pulled = pull(&store, &name, &with(right), &|_: &str, _| {}).unwrap();
     assert_eq!(pulled.image.layers.len(), 2);
     use tinydocker_registry::login;
-    login::check(&registry.addr, "tester", "t0ken-pw", &[]).unwrap();
-    assert!(login::check(&registry.addr, "tester", "nope", &[]).is_err());
+    login::check(&registry.addr, "tester", "t0ken-pw", &Default::default()).unwrap();
+    assert!(login::check(&registry.addr, "tester", "nope", &Default::default()).is_err());
 }

@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
+use super::pull::transport;
 use anyhow::{anyhow, bail, Result};
 use tinydocker_registry::login;
 
@@ -45,7 +46,7 @@ fn log_in(args: LoginArgs) -> Result<()> {
     if username.is_empty() || password.is_empty() {
         bail!("Error: Username and password are required");
     }
-    login::check(&server, &username, &password, &[]).map_err(|e| anyhow!(e))?;
+    login::check(&server, &username, &password, &transport()?).map_err(|e| anyhow!(e))?;
     login::store(&login::default_config(), &server, &username, &password).map_err(|e| anyhow!(e))
 }
 

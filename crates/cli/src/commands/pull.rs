@@ -43,6 +43,7 @@ pub fn pull_with(
         platform,
         platform_required: args.platform.is_some(),
         max_concurrent_downloads: args.max_concurrent_downloads as usize,
+        transport: transport()?,
         ..PullOptions::default()
     };
     let store = engine.images()?;
@@ -111,4 +112,9 @@ pub fn pull_with(
         writeln!(out, "{}", pulled.name)?;
     }
     Ok(())
+}
+
+/// tinydocker's config of registries (insecure ones, `certs.d`).
+pub fn transport() -> Result<tinydocker_registry::Transport> {
+    tinydocker_registry::Transport::from_config().map_err(|e| anyhow!("config: {e}"))
 }

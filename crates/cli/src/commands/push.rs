@@ -54,7 +54,10 @@ fn push_all(engine: &Engine, args: &PushArgs) -> Result<()> {
     if !args.quiet {
         writeln!(out, "The push refers to repository [{}]", reference.name)?;
     }
-    let options = PushOptions::default();
+    let options = PushOptions {
+        transport: super::pull::transport()?,
+        ..PushOptions::default()
+    };
     for name in names {
         let out_lock = Mutex::new(std::io::stdout());
         let quiet = args.quiet;
