@@ -501,7 +501,13 @@ async fn fetch_layer(
         .pull_blob_stream(reference, layer)
         .await
         .map_err(|e| registry_error(reference, e))?;
-    let reader = tokio_util::io::StreamReader::new(stream.stream.map_err(io::Error::other));
+    let resumed = resuming(
+        client.clone(),
+        reference.clone(),
+        layer.clone(),
+        stream.stream,
+    );
+    let reader = tokio_util::io::StreamReader::new(resumed.boxed());
     let total = u64::try_from(layer.size).unwrap_or(0);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
     let store = store.clone();
@@ -552,6 +558,91 @@ async fn fetch_layer(
     progress(&id, Progress::DownloadComplete);
     progress(&id, Progress::PullComplete);
     Ok(blob_of(layer))
+}
+
+/// How many times a layer's download is resumed after its connection
+/// dropped.
+const RESUMES: u32 = 5;
+
+/// A blob's bytes, resumed where they stopped with a Range request when
+/// the connection drops (from the start, skipping what was read, if the
+/// registry ignores the range). What is resumed is checked all the same:
+/// the whole blob goes through its digest check in [`fetch_layer`].
+fn resuming(
+    client: Client,
+    reference: Reference,
+    layer: OciDescriptor,
+    first: futures::stream::BoxStream<'static, io::Result<bytes::Bytes>>,
+) -> impl futures::Stream<Item = io::Result<bytes::Bytes>> + Send + 'static {
+    struct State {
+        client: Client,
+        reference: Reference,
+        layer: OciDescriptor,
+        stream: Option<futures::stream::BoxStream<'static, io::Result<bytes::Bytes>>>,
+        offset: u64,
+        skip: u64,
+        resumes: u32,
+    }
+    let state = State {
+        client,
+        reference,
+        layer,
+        stream: Some(first),
+        offset: 0,
+        skip: 0,
+        resumes: RESUMES,
+    };
+    futures::stream::unfold(state, |mut st| async move {
+        loop {
+            let item = st.stream.as_mut()?.next().await;
+            match item {
+                None => return None,
+                Some(Ok(mut bytes)) => {
+                    if st.skip > 0 {
+                        let n = st.skip.min(bytes.len() as u64);
+                        bytes = bytes.slice(n as usize..);
+                        st.skip -= n;
+                        if bytes.is_empty() {
+                            continue;
+                        }
+                    }
+                    st.offset += bytes.len() as u64;
+                    return Some((Ok(bytes), st));
+                }
+                Some(Err(e)) => {
+                    let total = u64::try_from(st.layer.size).unwrap_or(0);
+                    if st.resumes == 0 || st.offset >= total {
+                        st.stream = None;
+                        return Some((Err(e), st));
+                    }
+                    st.resumes -= 1;
+                    let again = st
+                        .client
+                        .pull_blob_stream_partial(
+                            &st.reference,
+                            &st.layer,
+                            st.offset,
+                            Some(total - st.offset),
+                        )
+                        .await;
+                    match again {
+                        Ok(oci_client::client::BlobResponse::Partial(s)) => {
+                            st.stream = Some(s.stream);
+                            st.skip = 0;
+                        }
+                        Ok(oci_client::client::BlobResponse::Full(s)) => {
+                            st.stream = Some(s.stream);
+                            st.skip = st.offset;
+                        }
+                        Err(_) => {
+                            st.stream = None;
+                            return Some((Err(e), st));
+                        }
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// The store's record of a layer's blob.

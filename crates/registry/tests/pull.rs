@@ -357,3 +357,95 @@ fn the_bearer_token_flow() {
     login::check(&registry.addr, "tester", "t0ken-pw", &Default::default()).unwrap();
     assert!(login::check(&registry.addr, "tester", "nope", &Default::default()).is_err());
 }
+
+/// A TCP proxy to `upstream` that cuts, once, the first connection whose
+/// answers pass `cut_after` bytes; it keeps what the clients sent.
+struct CuttingProxy {
+    addr: String,
+    sent: std::sync::Arc<Mutex<Vec<u8>>>,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn cutting_proxy(upstream: String, cut_after: usize) -> CuttingProxy {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let cut = Arc::new(AtomicBool::new(false));
+    let (sent2, cut2) = (sent.clone(), cut.clone());
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let sent = sent2.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16384];
+                while let Ok(n) = c_in.read(&mut buf) {
+                    if n == 0 || s_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    sent.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+                let _ = s_out.shutdown(Shutdown::Write);
+            });
+            let cut = cut2.clone();
+            std::thread::spawn(move || {
+                let (mut s_in, mut c_out) = (server, client);
+                let mut buf = [0u8; 16384];
+                let mut passed = 0;
+                while let Ok(n) = s_in.read(&mut buf) {
+                    if n == 0 || c_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    passed += n;
+                    if passed > cut_after && !cut.swap(true, Ordering::SeqCst) {
+                        let _ = c_out.shutdown(Shutdown::Both);
+                        let _ = s_in.shutdown(Shutdown::Both);
+                        return;
+                    }
+                }
+                let _ = c_out.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    CuttingProxy { addr, sent, cut }
+}
+
+#[test]
+fn a_dropped_connection_resumes_with_a_range_request() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    // 4 MiB that gzip cannot shrink, from a fixed seed.
+    let rootfs = work.path().join("rootfs");
+    std::fs::create_dir(&rootfs).unwrap();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let data: Vec<u8> = (0..4 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(rootfs.join("noise"), &data).unwrap();
+    let layout = tinydocker_tests::registry::image_of(work.path(), &rootfs, &[]);
+    push(&layout, &format!("{}/team/big:v1", registry.addr), "oci");
+
+    let proxy = cutting_proxy(registry.addr.clone(), 1 << 20);
+    let name = format!("{}/team/big:v1", proxy.addr);
+    let store = ImageStore::open(work.path().join("store")).unwrap();
+    let pulled = pull(&store, &name, &PullOptions::default(), &|_: &str, _| {}).unwrap();
+    assert!(
+        proxy.cut.load(std::sync::atomic::Ordering::SeqCst),
+        "never cut"
+    );
+    let sent = String::from_utf8_lossy(&proxy.sent.lock().unwrap()).to_lowercase();
+    assert!(sent.contains("range: bytes="), "no range request");
+    let layer = store.layer_path(&pulled.image.layers[0]);
+    assert!(std::fs::read(layer.join("noise")).unwrap() == data);
+}
