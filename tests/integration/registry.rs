@@ -276,3 +276,23 @@ fn tls_with_the_ca_of_certs_d_and_insecure_registries_from_the_config() {
         .code(1)
         .stderr_has("insecure-registries: not a list");
 }
+
+/// On a terminal each layer has one line, redrawn in place with a bar
+/// while it downloads; `Digest:` and `Status:` follow.
+#[test]
+fn pull_progress_on_a_terminal() {
+    let registry = Registry::start();
+    let work = TempDir::new("pull-tty");
+    let name = busybox_in(&registry, &work);
+    let root = TestRoot::empty();
+    let mut term = super::exec::Terminal::open(30, 120);
+    let session = term.spawn(&root, &["pull", &name]);
+    let shown = term.wait_for("Status: Downloaded newer image");
+    assert_eq!(term.finish(session), 0);
+    assert!(shown.contains("v1: Pulling from "), "{shown:?}");
+    assert!(shown.contains(": Pulling fs layer\r\n"), "{shown:?}");
+    // Back up to the layer's line, cleared, rewritten.
+    assert!(shown.contains("\x1b[1A\r\x1b[2K"), "{shown:?}");
+    assert!(shown.contains(": Downloading [="), "{shown:?}");
+    assert!(shown.contains(": Pull complete"), "{shown:?}");
+}

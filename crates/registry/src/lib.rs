@@ -75,6 +75,8 @@ pub enum Progress {
     },
     VerifyingChecksum,
     DownloadComplete,
+    /// The last of the unpacking (a layer is unpacked as it downloads).
+    Extracting,
     PullComplete,
 }
 
@@ -545,17 +547,20 @@ async fn fetch_layer(
     let mut last = 0;
     while let Some(done) = rx.recv().await {
         // A line per MiB is enough for a progress bar.
-        if done - last >= 1 << 20 || done == total {
+        if done > last && (done - last >= 1 << 20 || done == total) {
             last = done;
             progress(&id, Progress::Downloading { done, total });
         }
     }
     progress(&id, Progress::VerifyingChecksum);
+    progress(&id, Progress::DownloadComplete);
+    // The layer was unpacked as it came; what is left is the last of it
+    // and its checks.
+    progress(&id, Progress::Extracting);
     unpack
         .await
         .map_err(|e| failed(format!("unpack: {e}")))?
         .map_err(failed)?;
-    progress(&id, Progress::DownloadComplete);
     progress(&id, Progress::PullComplete);
     Ok(blob_of(layer))
 }

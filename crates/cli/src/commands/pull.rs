@@ -1,7 +1,7 @@
 //! `tinydocker pull [--platform P] [-q] NAME[:TAG|@DIGEST]`, with docker's
 //! lines: one per layer and step, then `Digest:` and `Status:`.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
 use anyhow::{anyhow, Result};
@@ -24,7 +24,8 @@ pub fn pull(engine: &Engine, args: PullArgs) -> Result<i32> {
 /// Pull `args.reference`, docker's lines to `out` (stdout for `pull`,
 /// stderr for `run`'s pull of a missing image).
 pub fn pull_image(engine: &Engine, args: &PullArgs, out: impl Write + Send) -> Result<()> {
-    pull_with(engine, args, out, true)
+    let terminal = std::io::stdout().is_terminal();
+    pull_with(engine, args, out, true, terminal)
 }
 
 /// As [`pull_image`]; `pull` ends with the name on a line of its own,
@@ -34,6 +35,7 @@ pub fn pull_with(
     args: &PullArgs,
     out: impl Write + Send,
     name_line: bool,
+    is_terminal: bool,
 ) -> Result<()> {
     let platform = match &args.platform {
         Some(p) => Platform::parse(p).map_err(|e| anyhow!(e))?,
@@ -71,32 +73,17 @@ pub fn pull_with(
             .unwrap_or_default();
         format!("{tag}: Pulling from {repo}")
     };
-    let header = Mutex::new(Some(header));
-    let out = Mutex::new(out);
+    let terminal = is_terminal;
+    let display = Mutex::new(Display::new(out, header, terminal, quiet));
     let fetched = Mutex::new(0usize);
     let report = |layer: &str, p: Progress| {
-        let line = match p {
-            Progress::PullingFsLayer => "Pulling fs layer",
-            Progress::AlreadyExists => "Already exists",
-            // Plain lines: a bar is for a terminal.
-            Progress::Downloading { .. } => return,
-            Progress::VerifyingChecksum => "Verifying Checksum",
-            Progress::DownloadComplete => "Download complete",
-            Progress::PullComplete => {
-                *fetched.lock().unwrap() += 1;
-                "Pull complete"
-            }
-        };
-        if !quiet {
-            let mut out = out.lock().unwrap();
-            if let Some(header) = header.lock().unwrap().take() {
-                let _ = writeln!(out, "{header}");
-            }
-            let _ = writeln!(out, "{layer}: {line}");
+        if p == Progress::PullComplete {
+            *fetched.lock().unwrap() += 1;
         }
+        display.lock().unwrap().update(layer, &p);
     };
     let pulled = tinydocker_registry::pull(&store, &args.reference, &options, &report)?;
-    let mut out = out.into_inner().unwrap();
+    let mut out = display.into_inner().unwrap().out;
     if quiet {
         writeln!(out, "{}", pulled.name)?;
         return Ok(());
@@ -117,4 +104,134 @@ pub fn pull_with(
 /// tinydocker's config of registries (insecure ones, `certs.d`).
 pub fn transport() -> Result<tinydocker_registry::Transport> {
     tinydocker_registry::Transport::from_config().map_err(|e| anyhow!("config: {e}"))
+}
+
+/// docker's pull lines: on a terminal one line per layer, redrawn in place
+/// (with a bar while it downloads); otherwise a line per step, the
+/// progress of downloading and extracting left out, as docker does.
+struct Display<W> {
+    out: W,
+    /// The "TAG: Pulling from REPO" line, until the first layer's.
+    header: Option<String>,
+    terminal: bool,
+    quiet: bool,
+    /// On a terminal: the layers in the order of their lines.
+    lines: Vec<String>,
+}
+
+impl<W: Write> Display<W> {
+    fn new(out: W, header: String, terminal: bool, quiet: bool) -> Self {
+        Display {
+            out,
+            header: Some(header),
+            terminal,
+            quiet,
+            lines: Vec::new(),
+        }
+    }
+
+    fn update(&mut self, layer: &str, p: &Progress) {
+        if self.quiet {
+            return;
+        }
+        if let Some(header) = self.header.take() {
+            let _ = writeln!(self.out, "{header}");
+        }
+        let text = status(p);
+        if !self.terminal {
+            if !matches!(p, Progress::Downloading { .. } | Progress::Extracting) {
+                let _ = writeln!(self.out, "{layer}: {text}");
+            }
+            return;
+        }
+        let _ = match self.lines.iter().position(|l| l == layer) {
+            None => {
+                self.lines.push(layer.to_string());
+                writeln!(self.out, "{layer}: {text}")
+            }
+            Some(i) => {
+                // Up to the layer's line, rewrite it, back down.
+                let up = self.lines.len() - i;
+                write!(self.out, "\x1b[{up}A\r\x1b[2K{layer}: {text}\r\x1b[{up}B")
+            }
+        };
+        let _ = self.out.flush();
+    }
+}
+
+/// docker's words for a step; a bar and the sizes while downloading.
+fn status(p: &Progress) -> String {
+    match p {
+        Progress::PullingFsLayer => "Pulling fs layer".into(),
+        Progress::AlreadyExists => "Already exists".into(),
+        Progress::Downloading { done, total } => {
+            format!("Downloading {}", bar(*done, *total))
+        }
+        Progress::VerifyingChecksum => "Verifying Checksum".into(),
+        Progress::DownloadComplete => "Download complete".into(),
+        Progress::Extracting => "Extracting".into(),
+        Progress::PullComplete => "Pull complete".into(),
+    }
+}
+
+/// `[=====>       ]  1.2MB/3.4MB`, as docker draws it (50 wide).
+fn bar(done: u64, total: u64) -> String {
+    const WIDTH: u64 = 50;
+    if total == 0 {
+        return crate::human::size(done);
+    }
+    let filled = (done.min(total) * WIDTH / total) as usize;
+    let bar = if filled == 0 {
+        " ".repeat(WIDTH as usize)
+    } else {
+        format!(
+            "{}>{}",
+            "=".repeat(filled - 1),
+            " ".repeat(WIDTH as usize - filled)
+        )
+    };
+    format!(
+        "[{bar}]  {}/{}",
+        crate::human::size(done),
+        crate::human::size(total)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_as_docker_draws_them() {
+        assert_eq!(
+            bar(1_000_000, 2_000_000),
+            format!("[{}>{}]  1MB/2MB", "=".repeat(24), " ".repeat(25))
+        );
+        assert_eq!(bar(0, 10), format!("[{}]  0B/10B", " ".repeat(50)));
+    }
+
+    #[test]
+    fn plain_lines_without_a_terminal() {
+        let mut d = Display::new(Vec::new(), "v1: Pulling from x".into(), false, false);
+        d.update("aaa", &Progress::PullingFsLayer);
+        d.update("aaa", &Progress::Downloading { done: 1, total: 2 });
+        d.update("aaa", &Progress::Extracting);
+        d.update("aaa", &Progress::PullComplete);
+        assert_eq!(
+            String::from_utf8(d.out).unwrap(),
+            "v1: Pulling from x\naaa: Pulling fs layer\naaa: Pull complete\n"
+        );
+    }
+
+    #[test]
+    fn a_terminal_redraws_each_layers_line() {
+        let mut d = Display::new(Vec::new(), "v1: Pulling from x".into(), true, false);
+        d.update("aaa", &Progress::PullingFsLayer);
+        d.update("bbb", &Progress::PullingFsLayer);
+        d.update("aaa", &Progress::PullComplete);
+        assert_eq!(
+            String::from_utf8(d.out).unwrap(),
+            "v1: Pulling from x\naaa: Pulling fs layer\nbbb: Pulling fs layer\n\x1b[2A\r\x1b[2Kaaa: Pull complete\r\x1b[2B"
+        );
+    }
 }

@@ -125,7 +125,8 @@ fn pull_as_asked(
         max_concurrent_downloads: 3,
         reference: args.image.clone(),
     };
-    super::pull::pull_with(engine, &pull, std::io::stderr(), false)
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    super::pull::pull_with(engine, &pull, std::io::stderr(), false, terminal)
 }
 
 /// `-P`: each port the image exposes (`PORT[/PROTO]`) not already
