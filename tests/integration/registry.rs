@@ -296,3 +296,72 @@ fn pull_progress_on_a_terminal() {
     assert!(shown.contains(": Downloading [="), "{shown:?}");
     assert!(shown.contains(": Pull complete"), "{shown:?}");
 }
+
+/// `history`, `image inspect`, `rmi NAME@DIGEST` and `image prune [-a]`
+/// on a pulled image and an imported one.
+#[test]
+fn history_inspect_rmi_by_digest_and_image_prune() {
+    let registry = Registry::start();
+    let work = TempDir::new("image-cmds");
+    let name = busybox_in(&registry, &work);
+    let root = TestRoot::new();
+    root.run(&["pull", "-q", &name]).ok();
+    // umoci's history: one step for the layer, one for the config.
+    let history = root.run(&["history", &name]);
+    history.ok();
+    let lines = history.lines();
+    assert!(lines[0].starts_with("IMAGE "), "{history:?}");
+    assert!(lines.len() >= 2, "{history:?}");
+    let id = root.run(&["images", "-q", &name]);
+    id.ok();
+    assert!(lines[1].starts_with(id.text()), "{history:?}");
+    let quiet = root.run(&["history", "-q", &name]);
+    quiet.ok();
+    assert_eq!(quiet.lines()[0], id.text());
+
+    let inspected = root.run(&["image", "inspect", &name]);
+    inspected.ok();
+    let v: serde_json::Value = serde_json::from_str(&inspected.stdout).unwrap();
+    assert_eq!(v[0]["RepoTags"][0], name.as_str());
+    let digest_name = v[0]["RepoDigests"][0].as_str().unwrap().to_string();
+    assert!(digest_name.contains("@sha256:"), "{v:#}");
+    assert_eq!(v[0]["Config"]["Cmd"][1], "from the registry");
+    root.run(&["image", "inspect", "busybox", "nope:x"])
+        .code(1)
+        .stderr_has("No such image: nope:x");
+
+    // By digest: that name goes, the tag stays.
+    root.run(&["rmi", &digest_name])
+        .ok()
+        .stdout_is(&format!("Untagged: {digest_name}"));
+    root.run(&["images", "-q", &name]).ok().stdout_is(id.text());
+
+    // Its name moved to another image, it is dangling, and pruned; -a
+    // takes unused named ones too, not one a container uses.
+    root.run(&["tag", "busybox", &name]).ok();
+    root.run(&["images", "-q", "--filter", "dangling=true"])
+        .ok()
+        .stdout_is(id.text());
+    let pruned = root.run(&["image", "prune", "-f"]);
+    pruned.ok();
+    assert!(
+        pruned.stdout.contains("Deleted Images:\n") && pruned.stdout.contains("deleted: sha256:"),
+        "{pruned:?}"
+    );
+    root.run(&["run", "--name", "keeper", "busybox", "true"])
+        .ok();
+    root.run(&["tag", "busybox", "spare:v1"]).ok();
+    root.run(&["image", "prune", "-a", "-f"])
+        .ok()
+        .stdout_is("Total reclaimed space: 0B");
+    root.run(&["rm", "keeper"]).ok();
+    let all = root.run(&["image", "prune", "-a", "-f"]);
+    all.ok();
+    assert!(all.stdout.contains("untagged: spare:v1"), "{all:?}");
+    root.run(&["images", "-q"]).ok().stdout_is("");
+    let blobs = root.path().join("images/blobs/sha256");
+    assert!(
+        !blobs.exists() || std::fs::read_dir(&blobs).unwrap().count() == 0,
+        "blobs were left"
+    );
+}

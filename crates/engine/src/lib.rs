@@ -137,6 +137,12 @@ impl Engine {
         container::images::remove(self, name, force)
     }
 
+    /// Remove the images no container uses: those without a name, or
+    /// with `all` every one (`image prune [-a]`).
+    pub fn prune_images(&self, all: bool) -> Result<Vec<tinydocker_fs::Removed>> {
+        container::images::prune(self, all)
+    }
+
     /// Every container, newest first.
     pub fn containers(&self) -> Result<Vec<Container>> {
         self.store.list()

@@ -322,6 +322,11 @@ impl ImageStore {
         }
     }
 
+    /// Bytes in an unpacked layer's files.
+    pub fn layer_size(&self, diff_id: &str) -> u64 {
+        dir_size(&self.layer_path(diff_id))
+    }
+
     /// The layer directories of an image, bottom first.
     pub fn layer_paths(&self, image: &Image) -> Vec<PathBuf> {
         image.layers.iter().map(|l| self.layer_path(l)).collect()

@@ -167,6 +167,53 @@ fn container(c: &Container) -> Result<Value> {
     }))
 }
 
+/// An image as `docker image inspect` shows it.
+fn image_json(image: &tinydocker_fs::Image) -> serde_json::Value {
+    let tags: Vec<&String> = image.names.iter().filter(|n| !n.contains('@')).collect();
+    let digests: Vec<&String> = image.names.iter().filter(|n| n.contains('@')).collect();
+    json!({
+        "Id": image.id,
+        "RepoTags": tags,
+        "RepoDigests": digests,
+        "Created": rfc3339(u128::from(image.created) * 1_000_000_000),
+        "Size": image.size,
+        "RootFS": { "Type": "layers", "Layers": image.layers },
+        "Config": image_config(&image.config),
+    })
+}
+
+/// `image inspect IMAGE...`: images only.
+pub fn inspect_images(engine: &Engine, args: InspectArgs) -> Result<i32> {
+    let store = engine.images()?;
+    let mut out = Vec::new();
+    let mut missing = Vec::new();
+    for key in &args.objects {
+        let image = match store.resolve(key) {
+            Ok(image) => image,
+            Err(e) => {
+                missing.push(e.to_string());
+                continue;
+            }
+        };
+        let names = store
+            .list()?
+            .into_iter()
+            .find(|i| i.id == image.id)
+            .map(|i| i.names)
+            .unwrap_or_default();
+        out.push(image_json(&tinydocker_fs::Image { names, ..image }));
+    }
+    // As docker: what was found, then a line for each that was not, exit 1.
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&out).expect("json serialises")
+    );
+    for line in &missing {
+        eprintln!("tinydocker: {line}");
+    }
+    Ok(if missing.is_empty() { 0 } else { 1 })
+}
+
 pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32> {
     let store = engine.images()?;
     let mut out = Vec::new();
@@ -184,13 +231,7 @@ pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32> {
                 "Options": { "com.docker.network.bridge.name": n.bridge },
             }));
         } else if let Ok(image) = store.resolve(key) {
-            out.push(json!({
-                "Id": image.id,
-                "Created": rfc3339(u128::from(image.created) * 1_000_000_000),
-                "Size": image.size,
-                "RootFS": { "Type": "layers", "Layers": image.layers },
-                "Config": image_config(&image.config),
-            }));
+            out.push(image_json(&image));
         } else {
             return Err(anyhow!("No such object: {key}"));
         }

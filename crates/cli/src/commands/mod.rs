@@ -2,6 +2,7 @@
 
 mod archive;
 mod exec;
+mod history;
 mod images;
 mod import;
 mod inspect;
@@ -36,6 +37,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Import(args) => import::import(&engine, args),
         Command::Pull(args) => pull::pull(&engine, args),
         Command::Push(args) => push::push(&engine, args),
+        Command::History(args) => history::history(&engine, args),
+        Command::Image(cmd) => image(&engine, cmd),
         Command::Save(args) => archive::save(&engine, args),
         Command::Load(args) => archive::load(&engine, args),
         Command::Tag(args) => import::tag(&engine, args),
@@ -56,6 +59,24 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Exec(args) => exec::exec(&engine, args),
         Command::Start(args) => start::start(&engine, args),
         Command::Restart(args) => kill::restart(&engine, args),
+    }
+}
+
+/// `tinydocker image COMMAND`: the image commands under one name.
+fn image(engine: &Engine, cmd: crate::cli::ImageCommand) -> Result<i32> {
+    use crate::cli::ImageCommand as I;
+    match cmd {
+        I::Ls(args) => images::images(engine, args),
+        I::Inspect(args) => inspect::inspect_images(engine, args),
+        I::Rm(args) => rmi::rmi(engine, args),
+        I::Prune(args) => history::prune(engine, args),
+        I::History(args) => history::history(engine, args),
+        I::Pull(args) => pull::pull(engine, args),
+        I::Push(args) => push::push(engine, args),
+        I::Save(args) => archive::save(engine, args),
+        I::Load(args) => archive::load(engine, args),
+        I::Tag(args) => import::tag(engine, args),
+        I::Import(args) => import::import(engine, args),
     }
 }
 

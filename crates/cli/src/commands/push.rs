@@ -74,6 +74,16 @@ fn push_all(engine: &Engine, args: &PushArgs) -> Result<()> {
             let _ = writeln!(out_lock.lock().unwrap(), "{layer}: {line}");
         };
         let pushed = tinydocker_registry::push::push(&store, &name, &options, &report)?;
+        // `NAME@DIGEST` names it now, as docker's RepoDigests after a push.
+        let repo = name
+            .rsplit_once(':')
+            .filter(|(_, t)| !t.contains('/'))
+            .map_or(name.as_str(), |(r, _)| r);
+        if let Ok(by_digest) =
+            format!("{repo}@{}", pushed.digest).parse::<tinydocker_fs::Reference>()
+        {
+            store.tag(&name, &by_digest)?;
+        }
         if quiet {
             writeln!(out, "{name}")?;
         } else {

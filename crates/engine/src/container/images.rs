@@ -26,3 +26,35 @@ pub(crate) fn remove(engine: &Engine, name: &str, force: bool) -> Result<Removed
             .map_or(true, |users| users.iter().any(|(used, _)| used == id))
     })?)
 }
+
+/// `image prune`: every image no container uses that has no name (or,
+/// with `all`, any image no container uses), removed with its unshared
+/// layers; what went.
+pub(crate) fn prune(engine: &Engine, all: bool) -> Result<Vec<Removed>> {
+    let images = engine.store.images()?;
+    let used: Vec<String> = engine
+        .store
+        .images_in_use()?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let mut removed = Vec::new();
+    for image in images.list()? {
+        let dangling = !image.names.iter().any(|n| !n.contains('@'));
+        if (!all && !dangling) || used.contains(&image.id) {
+            continue;
+        }
+        // By id: every name goes, and the image unless a container took
+        // it meanwhile (asked again under the store's lock).
+        let gone = images.remove(&image.id, |id| {
+            engine
+                .store
+                .images_in_use()
+                .map_or(true, |users| users.iter().any(|(used, _)| used == id))
+        })?;
+        if gone.deleted {
+            removed.push(gone);
+        }
+    }
+    Ok(removed)
+}
