@@ -111,6 +111,22 @@ fn pull_run_tag_push_and_skopeo_reads_what_was_pushed() {
         .ok()
         .stdout_is("imported");
 
+    // Every tag of a repository.
+    let all = TestRoot::empty();
+    root.run(&["tag", &name, &format!("{}/other/box:v3", registry.addr)])
+        .ok();
+    root.run(&["push", "-q", "-a", &format!("{}/other/box", registry.addr)])
+        .ok();
+    let pulled = all.run(&["pull", "-q", "-a", &format!("{}/other/box", registry.addr)]);
+    pulled.ok();
+    assert_eq!(
+        pulled.lines(),
+        [
+            format!("{}/other/box:v2", registry.addr),
+            format!("{}/other/box:v3", registry.addr)
+        ]
+    );
+
     // Nothing there to push: docker's line, exit 1.
     let missing = format!("{}/team/none:v1", registry.addr);
     let out = root.run(&["push", &missing]);

@@ -126,6 +126,27 @@ pub fn pull(
     runtime()?.block_on(pull_async(store, &reference, options, progress))
 }
 
+/// Every tag of the repository `reference` names (`pull -a`), sorted.
+pub fn tags(reference: &str, options: &PullOptions) -> Result<Vec<String>, PullError> {
+    let reference = distribution_reference(reference)?;
+    runtime()?.block_on(async {
+        let registry = reference.resolve_registry().to_string();
+        let client = options.transport.client(&registry, 1).await;
+        let auth = credentials(&registry, options.docker_config.as_deref());
+        client
+            .auth(&reference, &auth, oci_client::RegistryOperation::Pull)
+            .await
+            .map_err(|e| registry_error(&reference, e))?;
+        let mut tags = client
+            .list_tags(&reference, &auth, None, None)
+            .await
+            .map_err(|e| registry_error(&reference, e))?
+            .tags;
+        tags.sort();
+        Ok(tags)
+    })
+}
+
 /// `reference` by docker's grammar (tinydocker's own parser: the
 /// distribution crate's compiles a regular expression on first use, 35 ms
 /// of every pull), split as docker splits it: a first component with a

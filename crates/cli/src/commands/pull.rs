@@ -12,7 +12,12 @@ use crate::cli::PullArgs;
 
 /// docker's `pull` exits 1 on failure (125 is `run`'s).
 pub fn pull(engine: &Engine, args: PullArgs) -> Result<i32> {
-    match pull_image(engine, &args, std::io::stdout()) {
+    let result = if args.all_tags {
+        pull_all_tags(engine, &args)
+    } else {
+        pull_image(engine, &args, std::io::stdout())
+    };
+    match result {
         Ok(()) => Ok(0),
         Err(e) => {
             eprintln!("tinydocker: {}", crate::errors::one_line(&e));
@@ -26,6 +31,36 @@ pub fn pull(engine: &Engine, args: PullArgs) -> Result<i32> {
 pub fn pull_image(engine: &Engine, args: &PullArgs, out: impl Write + Send) -> Result<()> {
     let terminal = std::io::stdout().is_terminal();
     pull_with(engine, args, out, true, terminal)
+}
+
+/// `pull -a NAME`: each tag of the repository in turn.
+fn pull_all_tags(engine: &Engine, args: &PullArgs) -> Result<()> {
+    let reference: tinydocker_fs::Reference = args.reference.parse()?;
+    if args.reference.contains('@')
+        || args
+            .reference
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':'))
+    {
+        return Err(anyhow!("tag can't be used with --all-tags/-a"));
+    }
+    let options = PullOptions {
+        transport: transport()?,
+        ..PullOptions::default()
+    };
+    let tags = tinydocker_registry::tags(&reference.name, &options)?;
+    for tag in tags {
+        let one = PullArgs {
+            reference: format!("{}:{tag}", reference.name),
+            all_tags: false,
+            platform: args.platform.clone(),
+            quiet: args.quiet,
+            max_concurrent_downloads: args.max_concurrent_downloads,
+        };
+        pull_image(engine, &one, std::io::stdout())?;
+    }
+    Ok(())
 }
 
 /// As [`pull_image`]; `pull` ends with the name on a line of its own,

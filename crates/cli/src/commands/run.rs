@@ -122,6 +122,7 @@ fn pull_as_asked(
     let pull = crate::cli::PullArgs {
         platform: args.platform.clone(),
         quiet: false,
+        all_tags: false,
         max_concurrent_downloads: 3,
         reference: args.image.clone(),
     };
