@@ -158,19 +158,4 @@ impl ImageStore {
         fs::create_dir(&path).map_err(Error::io(&path))?;
         Ok(path)
     }
-
-    /// Remove the blobs no image names any more (called under the store's
-    /// lock, after a record went).
-    pub(crate) fn sweep_blobs(&self, kept: &std::collections::HashSet<String>) {
-        let Ok(entries) = fs::read_dir(self.root().join("blobs/sha256")) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(hex) = name.to_str() else { continue };
-            if !kept.contains(&format!("sha256:{hex}")) {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
-    }
 }

@@ -708,7 +708,19 @@ impl ImageStore {
             kept_blobs.extend(other.blobs.into_iter().map(|b| b.digest));
             kept_blobs.extend(other.config_blob);
         }
-        self.sweep_blobs(&kept_blobs);
+        // Only this image's own: another process may have kept blobs of
+        // an image it has not recorded yet.
+        for blob in image
+            .blobs
+            .iter()
+            .map(|b| &b.digest)
+            .chain(image.config_blob.as_ref())
+        {
+            if !kept_blobs.contains(blob) {
+                let path = self.blob_path(blob);
+                let _ = fs::remove_file(path);
+            }
+        }
         for layer in &image.layers {
             if !kept.contains(layer) {
                 let path = self.layer_path(layer);
