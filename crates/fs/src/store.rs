@@ -522,30 +522,50 @@ impl ImageStore {
     /// Record an image whose layers are in the store (and whose blobs
     /// are, if it names them), and point its names at it.
     pub fn add_image(&self, new: NewImage) -> Result<Image, Error> {
-        let size = new
-            .layers
-            .iter()
-            .map(|l| dir_size(&self.layer_path(l)))
-            .sum();
         let _lock = self.lock()?;
-        let image = Image {
+        let existing = self.read_record(&new.id).ok();
+        let mut image = Image {
             id: new.id.clone(),
             layers: new.layers,
             created: new.created.unwrap_or_else(now),
-            size,
+            size: 0,
             config: new.config,
             blobs: new.blobs,
             config_blob: new.config_blob,
             names: Vec::new(),
         };
-        let path = self.record_path(&new.id);
-        let data = serde_json::to_vec_pretty(&image).expect("image record serialises");
-        write_atomic(&path, &data, true).map_err(Error::io(path))?;
-        let mut index = self.read_index()?;
-        for name in new.names {
-            index.insert(name, new.id.clone());
+        // The same image again (a pull of what is here): nothing to write.
+        match existing {
+            Some(old)
+                if old.layers == image.layers
+                    && old.config == image.config
+                    && old.blobs == image.blobs
+                    && old.config_blob == image.config_blob =>
+            {
+                image = old;
+            }
+            _ => {
+                image.size = image
+                    .layers
+                    .iter()
+                    .map(|l| dir_size(&self.layer_path(l)))
+                    .sum();
+                let path = self.record_path(&new.id);
+                let data = serde_json::to_vec_pretty(&image).expect("image record serialises");
+                write_atomic(&path, &data, true).map_err(Error::io(path))?;
+            }
         }
-        self.write_index(&index)?;
+        let mut index = self.read_index()?;
+        let mut changed = false;
+        for name in new.names {
+            if index.get(&name) != Some(&new.id) {
+                index.insert(name, new.id.clone());
+                changed = true;
+            }
+        }
+        if changed {
+            self.write_index(&index)?;
+        }
         Ok(image)
     }
 

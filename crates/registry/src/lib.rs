@@ -319,7 +319,13 @@ async fn pull_async(
     let auth = credentials(&registry, options.docker_config.as_deref());
     let (manifest, digest) =
         fetch_image_manifest(&client, reference, &auth, &options.platform).await?;
-    let config_blob = fetch_small_blob(&client, reference, &manifest.config).await?;
+    // The config the store keeps (an image pulled before) is not fetched
+    // again; it is checked against the manifest's digest all the same.
+    let kept = std::fs::read(store.blob_path(&manifest.config.digest)).ok();
+    let config_blob = match kept {
+        Some(bytes) => bytes,
+        None => fetch_small_blob(&client, reference, &manifest.config).await?,
+    };
     let config: ConfigFile = serde_json_from(&config_blob, "image config")?;
     let actual = format!("{}/{}", go_name(&config.os), go_name(&config.architecture));
     let wanted = format!("{}/{}", options.platform.os, options.platform.architecture);
