@@ -332,6 +332,10 @@ pub struct RmArgs {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image (CMD, ENTRYPOINT,
+    /// ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)
+    #[arg(short = 'c', long = "change", value_name = "INSTRUCTION")]
+    pub change: Vec<String>,
     /// A rootfs tarball (plain or gzip) or a directory
     pub source: PathBuf,
     /// Name for the image, NAME[:TAG]

@@ -54,7 +54,9 @@ impl Fixture {
         tinydocker_tests::make_busybox_rootfs(&rootfs);
         let engine = Engine::new(tmp.path().join("root"));
         let images = engine.images().unwrap();
-        let image = images.import(&rootfs, &"busybox".parse().unwrap()).unwrap();
+        let image = images
+            .import(&rootfs, &"busybox".parse().unwrap(), Default::default())
+            .unwrap();
         let mut layers = images.layer_paths(&image);
         layers.push(images.init_layer().unwrap());
         let out = tmp.path().join("out");

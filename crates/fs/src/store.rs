@@ -332,9 +332,14 @@ impl ImageStore {
     }
 
     /// Import a root filesystem — a tar archive (plain or gzip) or a
-    /// directory — as a one-layer image named `reference`. A failed import
-    /// leaves nothing behind.
-    pub fn import(&self, source: &Path, reference: &Reference) -> Result<Image, Error> {
+    /// directory — as a one-layer image named `reference`, with `config`
+    /// (`import --change`). A failed import leaves nothing behind.
+    pub fn import(
+        &self,
+        source: &Path,
+        reference: &Reference,
+        config: ImageConfig,
+    ) -> Result<Image, Error> {
         let meta = fs::metadata(source).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Error::SourceMissing(source.to_path_buf()),
             _ => Error::Io {
@@ -360,7 +365,7 @@ impl ImageStore {
         let size = dir_size(&tmp.path.join("rootfs"));
 
         let layers = vec![layer];
-        let id = image_id(&layers);
+        let id = image_id(&layers, &config);
         let _lock = self.lock()?;
         if !final_path.exists() {
             let from = tmp.path.join("rootfs");
@@ -374,7 +379,7 @@ impl ImageStore {
                     layers,
                     created: now(),
                     size,
-                    config: ImageConfig::default(),
+                    config,
                     names: Vec::new(),
                 };
                 let path = self.record_path(&id);
@@ -668,8 +673,12 @@ fn familiar(name: &str) -> String {
     name.to_string()
 }
 
-fn image_id(layers: &[String]) -> String {
-    let canonical = serde_json::json!({ "rootfs": { "type": "layers", "diff_ids": layers } });
+fn image_id(layers: &[String], config: &ImageConfig) -> String {
+    let mut canonical = serde_json::json!({ "rootfs": { "type": "layers", "diff_ids": layers } });
+    // Without a config, the id of before configs were imported.
+    if *config != ImageConfig::default() {
+        canonical["config"] = serde_json::json!(config);
+    }
     format!(
         "sha256:{}",
         hex(&Sha256::digest(canonical.to_string().as_bytes()))
@@ -755,7 +764,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ImageStore::open(dir.path().join("store")).unwrap();
         let image = store
-            .import(&sample_tar(dir.path()), &reference("base:v1"))
+            .import(
+                &sample_tar(dir.path()),
+                &reference("base:v1"),
+                ImageConfig::default(),
+            )
             .unwrap();
         let tagged = store
             .tag("base:v1", &reference("127.0.0.1:5000/team/base:prod"))
@@ -815,7 +828,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ImageStore::open(dir.path().join("images")).unwrap();
         let tar_path = sample_tar(dir.path());
-        let a = store.import(&tar_path, &reference("a")).unwrap();
+        let a = store
+            .import(&tar_path, &reference("a"), ImageConfig::default())
+            .unwrap();
 
         let gz_path = dir.path().join("rootfs.tar.gz");
         let mut gz = flate2::write::GzEncoder::new(
@@ -824,7 +839,9 @@ mod tests {
         );
         gz.write_all(&fs::read(&tar_path).unwrap()).unwrap();
         gz.finish().unwrap();
-        let b = store.import(&gz_path, &reference("b:v1")).unwrap();
+        let b = store
+            .import(&gz_path, &reference("b:v1"), ImageConfig::default())
+            .unwrap();
         assert_eq!(a.id, b.id, "same content, same image");
         assert_eq!(a.layers.len(), 1);
 
@@ -839,7 +856,11 @@ mod tests {
         );
 
         let c = store
-            .import(&dir.path().join("src"), &reference("c"))
+            .import(
+                &dir.path().join("src"),
+                &reference("c"),
+                ImageConfig::default(),
+            )
             .unwrap();
         assert_eq!(store.resolve("c").unwrap().id, c.id);
         assert_eq!(store.resolve(&a.short_id()[..6]).unwrap().id, a.id);
@@ -862,7 +883,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            store.import(&text, &reference("x")),
+            store.import(&text, &reference("x"), ImageConfig::default()),
             Err(Error::NotATarball { .. })
         ));
 
@@ -872,7 +893,9 @@ mod tests {
         // Cut inside the first file's content, then at an entry boundary.
         for len in [700, 512 * 3] {
             fs::write(&cut, &data[..len]).unwrap();
-            let err = store.import(&cut, &reference("x")).unwrap_err();
+            let err = store
+                .import(&cut, &reference("x"), ImageConfig::default())
+                .unwrap_err();
             assert!(
                 matches!(err, Error::Truncated(_) | Error::NotATarball { .. }),
                 "{len}: {err:?}"
@@ -883,17 +906,23 @@ mod tests {
         gz.write_all(&data).unwrap();
         let gz_data = gz.finish().unwrap();
         fs::write(&gz_path, &gz_data[..gz_data.len() / 2]).unwrap();
-        assert!(store.import(&gz_path, &reference("x")).is_err());
+        assert!(store
+            .import(&gz_path, &reference("x"), ImageConfig::default())
+            .is_err());
 
         let empty = dir.path().join("empty.tar");
         fs::write(&empty, [0u8; 1024]).unwrap();
         assert!(matches!(
-            store.import(&empty, &reference("x")),
+            store.import(&empty, &reference("x"), ImageConfig::default()),
             Err(Error::EmptyArchive(_))
         ));
 
         assert!(matches!(
-            store.import(&dir.path().join("nope"), &reference("x")),
+            store.import(
+                &dir.path().join("nope"),
+                &reference("x"),
+                ImageConfig::default()
+            ),
             Err(Error::SourceMissing(_))
         ));
         assert!(store.list().unwrap().is_empty());
@@ -912,8 +941,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ImageStore::open(dir.path().join("images")).unwrap();
         let tar_path = sample_tar(dir.path());
-        let image = store.import(&tar_path, &reference("a")).unwrap();
-        store.import(&tar_path, &reference("b")).unwrap();
+        let image = store
+            .import(&tar_path, &reference("a"), ImageConfig::default())
+            .unwrap();
+        store
+            .import(&tar_path, &reference("b"), ImageConfig::default())
+            .unwrap();
 
         let removed = store.remove("a", |_| false).unwrap();
         assert_eq!(removed.untagged, ["a:latest"]);
@@ -933,7 +966,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ImageStore::open(dir.path().join("images")).unwrap();
         let tar_path = sample_tar(dir.path());
-        let image = store.import(&tar_path, &reference("a")).unwrap();
+        let image = store
+            .import(&tar_path, &reference("a"), ImageConfig::default())
+            .unwrap();
         // A run between resolving the image and writing its record.
         let hold = store.hold().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
