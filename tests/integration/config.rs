@@ -1,7 +1,9 @@
 //! The image's config as `import --change` makes it, and as `run` honours
 //! it: Cmd, Env, WorkingDir, StopSignal, Labels and Volumes.
 
-use tinydocker_tests::{busybox_rootfs, TestRoot};
+use std::time::{Duration, Instant};
+
+use tinydocker_tests::{busybox_rootfs, settles, TestRoot};
 
 /// `import -c CHANGE... busybox-rootfs NAME`: the id it printed.
 #[track_caller]
@@ -74,4 +76,125 @@ fn import_change_refuses_other_instructions() {
     root.run(&["images", "-q"])
         .ok()
         .stdout_is(&root.busybox_id["sha256:".len().."sha256:".len() + 12]);
+}
+
+/// The stdout `logs NAME` shows.
+fn logs(root: &TestRoot, name: &str) -> String {
+    let out = root.run(&["logs", name]);
+    out.ok();
+    out.stdout
+}
+
+/// The container's `inspect` object.
+#[track_caller]
+fn inspect(root: &TestRoot, name: &str) -> serde_json::Value {
+    let out = root.run(&["inspect", name]);
+    out.ok();
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    v[0].clone()
+}
+
+/// A shell that says `got SIG` and exits 3 on USR1 or USR2, and
+/// otherwise ignores TERM.
+const TRAPS: &str = "trap 'echo got USR1; exit 3' USR1; trap 'echo got USR2; exit 4' USR2; \
+                     trap '' TERM; echo ready; while :; do sleep 0.1; done";
+
+#[track_caller]
+fn wait_ready(root: &TestRoot, name: &str, count: usize) {
+    assert!(
+        settles(|| logs(root, name).matches("ready").count() >= count),
+        "{name} never got ready: {}",
+        logs(root, name)
+    );
+}
+
+#[test]
+fn stop_sends_the_images_stop_signal_or_the_containers() {
+    let root = TestRoot::new();
+    import_with(&root, "usr1", &["STOPSIGNAL SIGUSR1"]);
+    root.detach(&[
+        "--name",
+        "from-image",
+        "--pull",
+        "never",
+        "usr1",
+        "sh",
+        "-c",
+        TRAPS,
+    ]);
+    root.detach(&[
+        "--name",
+        "from-flag",
+        "--stop-signal",
+        "usr2",
+        "--pull",
+        "never",
+        "usr1",
+        "sh",
+        "-c",
+        TRAPS,
+    ]);
+    wait_ready(&root, "from-image", 1);
+    wait_ready(&root, "from-flag", 1);
+    assert_eq!(
+        inspect(&root, "from-image")["Config"]["StopSignal"],
+        "SIGUSR1"
+    );
+    assert_eq!(inspect(&root, "from-flag")["Config"]["StopSignal"], "usr2");
+
+    // restart stops with it too, and the container runs again.
+    root.run(&["restart", "from-image"]).ok();
+    wait_ready(&root, "from-image", 2);
+    assert!(logs(&root, "from-image").contains("got USR1"));
+
+    let started = Instant::now();
+    root.run(&["stop", "from-image", "from-flag"])
+        .ok()
+        .stdout_is("from-image\nfrom-flag");
+    // Not the 10 s a TERM it ignores would have taken.
+    assert!(started.elapsed() < Duration::from_secs(8));
+    assert_eq!(inspect(&root, "from-image")["State"]["ExitCode"], 3);
+    assert_eq!(inspect(&root, "from-flag")["State"]["ExitCode"], 4);
+    assert!(logs(&root, "from-flag").contains("got USR2"));
+
+    // stop -s: that signal, whatever the container's.
+    root.run(&["start", "from-flag"]).ok();
+    wait_ready(&root, "from-flag", 2);
+    root.run(&["stop", "-s", "USR1", "from-flag"]).ok();
+    assert_eq!(inspect(&root, "from-flag")["State"]["ExitCode"], 3);
+}
+
+#[test]
+fn stop_timeout_is_the_containers_grace_period() {
+    let root = TestRoot::new();
+    root.detach(&[
+        "--name",
+        "stubborn",
+        "--stop-timeout",
+        "1",
+        "busybox",
+        "sh",
+        "-c",
+        TRAPS,
+    ]);
+    wait_ready(&root, "stubborn", 1);
+    assert_eq!(inspect(&root, "stubborn")["Config"]["StopTimeout"], 1);
+    assert!(inspect(&root, "stubborn")["Config"]
+        .get("StopSignal")
+        .is_none());
+    let started = Instant::now();
+    // TERM, ignored; SIGKILL after its 1 s, not 10.
+    root.run(&["stop", "stubborn"]).ok();
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(6),
+        "{took:?}"
+    );
+    assert_eq!(inspect(&root, "stubborn")["State"]["ExitCode"], 137);
+    root.run(&["run", "--stop-signal", "NOPE", "busybox", "true"])
+        .usage_error();
+    root.run(&["run", "--stop-timeout", "x", "busybox", "true"])
+        .usage_error();
+    // Bad input made nothing.
+    assert_eq!(root.container_ids().len(), 1);
 }

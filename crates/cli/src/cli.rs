@@ -79,15 +79,15 @@ pub enum Command {
 /// `-t/--time`: how long `stop` and `restart` wait before SIGKILL.
 #[derive(Debug, Args)]
 pub struct GraceArg {
-    /// Seconds to wait before killing the container
+    /// Seconds to wait before killing the container (default: its
+    /// --stop-timeout, else 10)
     #[arg(
         short = 't',
         long = "time",
-        default_value = "10",
         value_name = "SECONDS",
         allow_hyphen_values = true
     )]
-    pub time: String,
+    pub time: Option<String>,
 }
 
 /// A command that takes containers and nothing else (`start`, `wait`).
@@ -121,7 +121,8 @@ pub struct KillArgs {
 pub struct StopArgs {
     #[command(flatten)]
     pub grace: GraceArg,
-    /// Signal to send to the container (default: TERM)
+    /// Signal to send to the container (default: its stop signal, else
+    /// TERM)
     #[arg(short, long, value_name = "SIGNAL")]
     pub signal: Option<String>,
     /// Containers, by name, id or unique id prefix
@@ -279,6 +280,19 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub limits: LimitArgs,
+
+    /// Signal to stop the container (default: the image's StopSignal, else
+    /// SIGTERM)
+    #[arg(long = "stop-signal", value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+
+    /// Timeout (in seconds) to stop a container (default: 10)
+    #[arg(
+        long = "stop-timeout",
+        value_name = "SECONDS",
+        allow_hyphen_values = true
+    )]
+    pub stop_timeout: Option<String>,
 
     /// Optional parent cgroup for the container (default: tinydocker)
     #[arg(long = "cgroup-parent", value_name = "PATH")]

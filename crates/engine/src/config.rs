@@ -66,6 +66,37 @@ pub struct ContainerConfig {
     /// the bundle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<PathBuf>,
+    /// How it is stopped, its labels and anonymous volumes: docker's
+    /// Config fields the spec has no word for.
+    #[serde(default)]
+    pub meta: Meta,
+}
+
+/// A container's stop signal and timeout, labels and anonymous volumes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Meta {
+    /// The signal `stop` and `restart` send first (`--stop-signal`, else
+    /// the image's StopSignal), as given; empty: SIGTERM.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stop_signal: String,
+    /// Seconds `stop` waits before SIGKILL (`--stop-timeout`); None: 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u64>,
+}
+
+impl Meta {
+    /// The signal `stop` sends first.
+    pub fn stop_signal(&self) -> i32 {
+        match self.stop_signal.as_str() {
+            "" => libc::SIGTERM,
+            text => crate::parse_signal(text).unwrap_or(libc::SIGTERM),
+        }
+    }
+
+    /// How long `stop` waits before SIGKILL when not told.
+    pub fn stop_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.stop_timeout.unwrap_or(10))
+    }
 }
 
 /// Where a container's root filesystem comes from.

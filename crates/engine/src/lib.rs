@@ -48,8 +48,8 @@ use std::sync::Arc;
 pub use oci_spec::runtime::Spec;
 
 pub use config::{
-    BridgeRequest, ContainerConfig, DeviceOrigin, EtcConfig, LogDriver, Origin, RestartPolicy,
-    Rootfs,
+    BridgeRequest, ContainerConfig, DeviceOrigin, EtcConfig, LogDriver, Meta, Origin,
+    RestartPolicy, Rootfs,
 };
 pub use container::exec::{image_file, set_env, ExecProcess, ExecRequest};
 pub use container::finish::Exit;
@@ -263,24 +263,26 @@ impl Engine {
         container::stop::kill(self, key, signal)
     }
 
-    /// Stop containers: `signal` to each, then SIGKILL after `grace`
-    /// (one grace period for all); return once their runtimes have
-    /// recorded the exits. `stopped` is called with each key, in order, as
-    /// that container's exit is recorded. Stopping a stopped container is
-    /// no error.
+    /// Stop containers: `signal` (None: each container's stop signal,
+    /// SIGTERM unless it has one) to each, then SIGKILL after `grace`
+    /// (None: each container's stop timeout, 10 s unless it has one),
+    /// counted for all from when the signals were sent; return once their
+    /// runtimes have recorded the exits. `stopped` is called with each key,
+    /// in order, as that container's exit is recorded. Stopping a stopped
+    /// container is no error.
     pub fn stop(
         &self,
         keys: &[String],
-        signal: i32,
-        grace: std::time::Duration,
+        signal: Option<i32>,
+        grace: Option<std::time::Duration>,
         stopped: impl FnMut(&str),
     ) -> Result<()> {
         container::stop::stop(self, keys, signal, grace, stopped)
     }
 
-    /// Stop, then start.
-    pub fn restart(&self, key: &str, grace: std::time::Duration) -> Result<()> {
-        container::stop::stop(self, &[key.to_string()], libc::SIGTERM, grace, |_| {})?;
+    /// Stop (with its own stop signal), then start.
+    pub fn restart(&self, key: &str, grace: Option<std::time::Duration>) -> Result<()> {
+        container::stop::stop(self, &[key.to_string()], None, grace, |_| {})?;
         self.start(key)
     }
 

@@ -81,7 +81,7 @@ fn container(c: &Container) -> Result<Value> {
     )
     .unwrap_or_default();
     let cgroup = c.cgroup_path()?;
-    Ok(json!({
+    let mut value = json!({
         "Id": config.id,
         "Created": rfc3339(config.created),
         "Path": args.first(),
@@ -164,7 +164,16 @@ fn container(c: &Container) -> Result<Value> {
             "Destination": m.target,
             "RW": !m.read_only,
         })).collect::<Vec<_>>(),
-    }))
+    });
+    // Left out when not set, as docker's omitempty does.
+    let meta = &config.meta;
+    if !meta.stop_signal.is_empty() {
+        value["Config"]["StopSignal"] = json!(meta.stop_signal);
+    }
+    if let Some(timeout) = meta.stop_timeout {
+        value["Config"]["StopTimeout"] = json!(timeout);
+    }
+    Ok(value)
 }
 
 pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32> {

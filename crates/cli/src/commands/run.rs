@@ -302,6 +302,20 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
         None => tinydocker_engine::DEFAULT_CGROUP_PARENT.to_string(),
     };
     let security = security::check(&args.security, caps::current_bounding())?;
+    if let Some(signal) = &args.stop_signal {
+        tinydocker_engine::parse_signal(signal)?;
+    }
+    let stop_timeout = args
+        .stop_timeout
+        .as_deref()
+        .map(|t| {
+            super::kill::grace_period(t)
+                .map(|d| d.as_secs())
+                .map_err(|_| {
+                    anyhow!("--stop-timeout {t:?}: expected a number of seconds, 0 or more")
+                })
+        })
+        .transpose()?;
     let restart = RestartPolicy::parse(&args.restart)?;
     if !restart.is_none() && args.rm {
         bail!("conflicting options: --restart and --rm");
@@ -330,6 +344,8 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
         interactive: args.interactive,
         tty: args.tty,
         init: args.init,
+        stop_signal: args.stop_signal.clone().unwrap_or_default(),
+        stop_timeout,
     })
 }
 
@@ -356,6 +372,9 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
     let image = images.resolve(&args.image)?;
     if args.publish_all {
         publish_all(&mut request, &image.config.exposed_ports)?;
+    }
+    if request.stop_signal.is_empty() {
+        request.stop_signal = image.config.stop_signal.clone();
     }
     let mut layers = images.layer_paths(&image);
     let passwd = image_file(&layers, "passwd");

@@ -15,7 +15,8 @@ use tinydocker_engine::spec::{
     defaults, resources, seccomp as spec_seccomp, security as spec_security,
 };
 use tinydocker_engine::{
-    set_env, BridgeRequest, ContainerConfig, EtcConfig, LogDriver, Origin, RestartPolicy, Rootfs,
+    set_env, BridgeRequest, ContainerConfig, EtcConfig, LogDriver, Meta, Origin, RestartPolicy,
+    Rootfs,
 };
 use tinydocker_fs::{DeviceNode, MASKED_PATHS, READONLY_PATHS};
 use tinydocker_net::PortMapping;
@@ -76,6 +77,11 @@ pub struct Request {
     pub interactive: bool,
     pub tty: bool,
     pub init: bool,
+    /// `--stop-signal` as given, else the image's StopSignal (set once the
+    /// image is known); empty: SIGTERM.
+    pub stop_signal: String,
+    /// `--stop-timeout`, in seconds.
+    pub stop_timeout: Option<u64>,
 }
 
 /// The image a container is made from.
@@ -289,6 +295,10 @@ pub fn build(
             seccomp: security.seccomp.describe(),
         },
         bundle: None,
+        meta: Meta {
+            stop_signal: request.stop_signal.clone(),
+            stop_timeout: request.stop_timeout,
+        },
     };
     Ok((spec, config))
 }

@@ -35,6 +35,8 @@ fn request(f: impl FnOnce(&mut Request, &mut SecurityArgs)) -> Request {
         interactive: false,
         tty: false,
         init: false,
+        stop_signal: String::new(),
+        stop_timeout: None,
     };
     f(&mut r, &mut security);
     r.security = check(&security, CapSet::ALL).unwrap();
