@@ -198,3 +198,75 @@ fn stop_timeout_is_the_containers_grace_period() {
     // Bad input made nothing.
     assert_eq!(root.container_ids().len(), 1);
 }
+
+#[test]
+fn labels_of_the_image_and_the_container_filter_ps_and_images() {
+    let root = TestRoot::new();
+    let tmp = tinydocker_tests::TempDir::new("label-file");
+    let file = tmp.join("labels");
+    std::fs::write(&file, "# the tier\ntier=back\n\nowner=ops\n").unwrap();
+    import_with(&root, "labelled", &["LABEL team=core tier=front"]);
+    let file_arg = file.to_string_lossy().to_string();
+    root.run(&[
+        "run",
+        "--name",
+        "la",
+        "--pull",
+        "never",
+        "--label-file",
+        &file_arg,
+        "-l",
+        "owner=dev",
+        "-l",
+        "flag",
+        "labelled",
+        "true",
+    ])
+    .ok();
+    root.run(&["run", "--name", "lb", "-l", "team=web", "busybox", "true"])
+        .ok();
+    root.run(&["run", "--name", "lc", "busybox", "true"]).ok();
+    // The image's, under the label file's, under -l's.
+    assert_eq!(
+        inspect(&root, "la")["Config"]["Labels"],
+        serde_json::json!({ "team": "core", "tier": "back", "owner": "dev", "flag": "" })
+    );
+    assert_eq!(
+        inspect(&root, "lc")["Config"]["Labels"],
+        serde_json::json!({})
+    );
+    let ps = |filters: &[&str]| {
+        let mut args = vec!["ps", "-a", "--format", "{{.Names}}"];
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        let out = root.run(&args);
+        out.ok();
+        let mut names: Vec<String> = out.lines().iter().map(|s| s.to_string()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(ps(&["label=team"]), ["la", "lb"]);
+    assert_eq!(ps(&["label=team=web"]), ["lb"]);
+    assert_eq!(ps(&["label=team", "label=flag"]), ["la"]);
+    assert_eq!(ps(&["label=flag="]), ["la"]);
+    assert!(ps(&["label=team=core", "label=owner=ops"]).is_empty());
+    // Without -a: running ones only.
+    root.run(&["ps", "-q", "--filter", "label=team"])
+        .ok()
+        .stdout_is("");
+    root.run(&["ps", "--filter", "nope=1"]).usage_error();
+
+    let images = |filter: &str| {
+        let out = root.run(&["images", "--filter", filter]);
+        out.ok();
+        out.lines()
+            .iter()
+            .skip(1)
+            .map(|l| l.split_whitespace().next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(images("label=team"), ["labelled"]);
+    assert_eq!(images("label=tier=front"), ["labelled"]);
+    assert!(images("label=tier=back").is_empty());
+}

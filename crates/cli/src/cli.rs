@@ -286,6 +286,14 @@ pub struct RunArgs {
     #[arg(long = "stop-signal", value_name = "SIGNAL")]
     pub stop_signal: Option<String>,
 
+    /// Set meta data on a container (KEY=VALUE, or KEY for an empty value)
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+
+    /// Read in a line delimited file of labels
+    #[arg(long = "label-file", value_name = "FILE")]
+    pub label_file: Vec<PathBuf>,
+
     /// Timeout (in seconds) to stop a container (default: 10)
     #[arg(
         long = "stop-timeout",
@@ -332,6 +340,10 @@ pub struct PsArgs {
     /// line), or a template such as '{{.ID}}\t{{.Names}}'
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
+    /// Filter output based on conditions provided (label=KEY,
+    /// label=KEY=VALUE; filters all apply)
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -412,7 +424,7 @@ pub struct ImagesArgs {
     #[arg(long)]
     pub digests: bool,
     /// Filter output based on conditions provided (dangling=true|false,
-    /// reference=PATTERN)
+    /// reference=PATTERN, label=KEY, label=KEY=VALUE)
     #[arg(short, long, value_name = "FILTER")]
     pub filter: Vec<String>,
     /// Only images of this repository (and tag)

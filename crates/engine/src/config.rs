@@ -4,6 +4,7 @@
 //! the things an OCI runtime spec has no word for, as docker keeps them in
 //! its HostConfig beside the spec it hands runc.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
@@ -82,6 +83,9 @@ pub struct Meta {
     /// Seconds `stop` waits before SIGKILL (`--stop-timeout`); None: 10.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<u64>,
+    /// The image's labels with `--label` and `--label-file` over them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 impl Meta {
@@ -91,6 +95,12 @@ impl Meta {
             "" => libc::SIGTERM,
             text => crate::parse_signal(text).unwrap_or(libc::SIGTERM),
         }
+    }
+
+    /// Whether its labels pass docker's `label=KEY` and `label=KEY=VALUE`
+    /// filters (all of them).
+    pub fn has_labels(&self, filters: &[String]) -> bool {
+        labels_match(&self.labels, filters)
     }
 
     /// How long `stop` waits before SIGKILL when not told.
@@ -248,6 +258,21 @@ pub struct Origin {
     /// "default", "unconfined" or a profile file's path.
     #[serde(default)]
     pub seccomp: String,
+}
+
+/// Whether `labels` pass every one of docker's label filters: `KEY` (the
+/// label is there) or `KEY=VALUE` (with that value).
+///
+/// ```
+/// let labels = [("team".to_string(), "core".to_string())].into();
+/// assert!(tinydocker_engine::labels_match(&labels, &["team=core".into()]));
+/// assert!(!tinydocker_engine::labels_match(&labels, &["team".into(), "tier".into()]));
+/// ```
+pub fn labels_match(labels: &BTreeMap<String, String>, filters: &[String]) -> bool {
+    filters.iter().all(|f| match f.split_once('=') {
+        Some((key, value)) => labels.get(key).is_some_and(|v| v == value),
+        None => labels.contains_key(f),
+    })
 }
 
 /// A `--device HOST[:CONTAINER][:PERMISSIONS]`.

@@ -48,7 +48,7 @@ use std::sync::Arc;
 pub use oci_spec::runtime::Spec;
 
 pub use config::{
-    BridgeRequest, ContainerConfig, DeviceOrigin, EtcConfig, LogDriver, Meta, Origin,
+    labels_match, BridgeRequest, ContainerConfig, DeviceOrigin, EtcConfig, LogDriver, Meta, Origin,
     RestartPolicy, Rootfs,
 };
 pub use container::exec::{image_file, set_env, ExecProcess, ExecRequest};

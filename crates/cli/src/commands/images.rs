@@ -78,10 +78,12 @@ pub fn images(engine: &Engine, args: ImagesArgs) -> Result<i32> {
 }
 
 /// `--filter dangling=`, `--filter reference=` (docker's patterns, `*`
-/// within a path component) and the REPOSITORY[:TAG] argument.
+/// within a path component), `--filter label=` and the REPOSITORY[:TAG]
+/// argument.
 struct Filters {
     dangling: Option<bool>,
     references: Vec<String>,
+    labels: Vec<String>,
 }
 
 impl Filters {
@@ -89,6 +91,7 @@ impl Filters {
         let mut filters = Filters {
             dangling: None,
             references: Vec::new(),
+            labels: Vec::new(),
         };
         for f in &args.filter {
             match f.split_once('=') {
@@ -100,6 +103,7 @@ impl Filters {
                     })
                 }
                 Some(("reference", v)) => filters.references.push(v.to_string()),
+                Some(("label", v)) if !v.is_empty() => filters.labels.push(v.to_string()),
                 _ => anyhow::bail!("invalid filter '{f}'"),
             }
         }
@@ -112,6 +116,7 @@ impl Filters {
     fn keep(&self, image: &tinydocker_fs::Image) -> bool {
         let dangling = !image.names.iter().any(|n| !n.contains('@'));
         self.dangling.is_none_or(|d| d == dangling)
+            && tinydocker_engine::labels_match(&image.config.labels, &self.labels)
     }
 
     fn keep_name(&self, repo: &str, tag: &str) -> bool {

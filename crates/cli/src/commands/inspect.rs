@@ -170,6 +170,7 @@ fn container(c: &Container) -> Result<Value> {
     if !meta.stop_signal.is_empty() {
         value["Config"]["StopSignal"] = json!(meta.stop_signal);
     }
+    value["Config"]["Labels"] = json!(meta.labels);
     if let Some(timeout) = meta.stop_timeout {
         value["Config"]["StopTimeout"] = json!(timeout);
     }

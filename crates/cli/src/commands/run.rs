@@ -4,6 +4,7 @@
 //! foreground, supervised by this process (signals forwarded, or the
 //! container's terminal relayed), or detached.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
@@ -40,6 +41,16 @@ pub(crate) fn parse_env_entry(entry: &str, out: &mut Vec<String>) -> Result<()> 
             }
         }
     }
+    Ok(())
+}
+
+/// `KEY=VALUE`, or `KEY` (an empty value), as docker's `--label`.
+fn add_label(entry: &str, labels: &mut BTreeMap<String, String>) -> Result<()> {
+    let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
+    if key.is_empty() {
+        bail!("invalid label {entry:?}: empty name");
+    }
+    labels.insert(key.to_string(), value.to_string());
     Ok(())
 }
 
@@ -316,6 +327,20 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
                 })
         })
         .transpose()?;
+    let mut labels = BTreeMap::new();
+    for file in &args.label_file {
+        let text = fs::read_to_string(file)
+            .with_context(|| format!("open label file {}", file.display()))?;
+        for line in text.lines().map(str::trim) {
+            if !line.is_empty() && !line.starts_with('#') {
+                add_label(line, &mut labels)
+                    .with_context(|| format!("label file {}", file.display()))?;
+            }
+        }
+    }
+    for label in &args.label {
+        add_label(label, &mut labels)?;
+    }
     let restart = RestartPolicy::parse(&args.restart)?;
     if !restart.is_none() && args.rm {
         bail!("conflicting options: --restart and --rm");
@@ -346,6 +371,7 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
         init: args.init,
         stop_signal: args.stop_signal.clone().unwrap_or_default(),
         stop_timeout,
+        labels,
     })
 }
 
@@ -375,6 +401,13 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
     }
     if request.stop_signal.is_empty() {
         request.stop_signal = image.config.stop_signal.clone();
+    }
+    // The user's labels over the image's.
+    for (key, value) in &image.config.labels {
+        request
+            .labels
+            .entry(key.clone())
+            .or_insert_with(|| value.clone());
     }
     let mut layers = images.layer_paths(&image);
     let passwd = image_file(&layers, "passwd");

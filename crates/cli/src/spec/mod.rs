@@ -5,6 +5,7 @@
 //! before and passed in ([`Host`], [`Image`], the resolved user), so it is
 //! snapshot-tested without root.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
@@ -82,6 +83,8 @@ pub struct Request {
     pub stop_signal: String,
     /// `--stop-timeout`, in seconds.
     pub stop_timeout: Option<u64>,
+    /// `--label-file` then `--label` entries (the image's go under them).
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The image a container is made from.
@@ -298,6 +301,7 @@ pub fn build(
         meta: Meta {
             stop_signal: request.stop_signal.clone(),
             stop_timeout: request.stop_timeout,
+            labels: request.labels.clone(),
         },
     };
     Ok((spec, config))

@@ -37,6 +37,7 @@ fn request(f: impl FnOnce(&mut Request, &mut SecurityArgs)) -> Request {
         init: false,
         stop_signal: String::new(),
         stop_timeout: None,
+        labels: Default::default(),
     };
     f(&mut r, &mut security);
     r.security = check(&security, CapSet::ALL).unwrap();
