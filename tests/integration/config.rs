@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use tinydocker_tests::{busybox_rootfs, settles, TestRoot};
+use tinydocker_tests::{busybox_rootfs, make_busybox_rootfs, settles, TestRoot};
 
 /// `import -c CHANGE... busybox-rootfs NAME`: the id it printed.
 #[track_caller]
@@ -269,4 +269,205 @@ fn labels_of_the_image_and_the_container_filter_ps_and_images() {
     assert_eq!(images("label=team"), ["labelled"]);
     assert_eq!(images("label=tier=front"), ["labelled"]);
     assert!(images("label=tier=back").is_empty());
+}
+
+/// An image `NAME` of busybox with `/data` (a file owned 1000:1000 mode
+/// 640, a symbolic link, a directory) and the config `VOLUME /data
+/// /empty`.
+fn import_volume_image(root: &TestRoot, name: &str) -> tinydocker_tests::TempDir {
+    use std::os::unix::fs::{chown, symlink, PermissionsExt};
+    let tmp = tinydocker_tests::TempDir::new("volume-rootfs");
+    let rootfs = tmp.join("rootfs");
+    make_busybox_rootfs(&rootfs);
+    let data = rootfs.join("data");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    std::fs::write(data.join("hello"), "from the image\n").unwrap();
+    chown(data.join("hello"), Some(1000), Some(1000)).unwrap();
+    std::fs::set_permissions(data.join("hello"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    symlink("hello", data.join("link")).unwrap();
+    let rootfs_arg = rootfs.to_string_lossy().to_string();
+    root.run(&["import", "-c", "VOLUME /data /empty", &rootfs_arg, name])
+        .ok();
+    tmp
+}
+
+/// `volume ls -q`, sorted.
+fn volumes(root: &TestRoot) -> Vec<String> {
+    let out = root.run(&["volume", "ls", "-q"]);
+    out.ok();
+    let mut names: Vec<String> = out.lines().iter().map(|s| s.to_string()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn image_volumes_get_anonymous_volumes_with_the_images_content() {
+    let root = TestRoot::new();
+    let _tmp = import_volume_image(&root, "vol");
+    root.run(&[
+        "run",
+        "--name",
+        "keeper",
+        "--pull",
+        "never",
+        "vol",
+        "sh",
+        "-c",
+        "cat /data/hello; stat -c '%u:%g %a' /data/hello; readlink /data/link; \
+         ls -d /data/sub; echo run >> /data/log; touch /empty/x",
+    ])
+    .ok()
+    .stdout_is("from the image\n1000:1000 640\nhello\n/data/sub");
+    let names = volumes(&root);
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.iter().all(|n| n.len() == 64));
+    let table = root.run(&["volume", "ls"]);
+    table.ok();
+    assert!(table.lines()[0].starts_with("DRIVER"), "{}", table.stdout);
+    assert!(table.lines()[1].starts_with("local "), "{}", table.stdout);
+
+    let mounts = inspect(&root, "keeper")["Mounts"].clone();
+    let data = mounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["Destination"] == "/data")
+        .unwrap_or_else(|| panic!("no /data in {mounts}"))
+        .clone();
+    assert_eq!(data["Type"], "volume");
+    let name = data["Name"].as_str().unwrap().to_string();
+    assert!(names.contains(&name));
+    let source = std::path::PathBuf::from(data["Source"].as_str().unwrap());
+    assert_eq!(
+        source,
+        root.path().join("volumes").join(&name).join("_data")
+    );
+    assert_eq!(
+        std::fs::read_to_string(source.join("log")).unwrap(),
+        "run\n"
+    );
+
+    // The same volume when the container starts again.
+    root.run(&["start", "keeper"]).ok();
+    root.run(&["wait", "keeper"]).ok().stdout_is("0");
+    assert_eq!(
+        std::fs::read_to_string(source.join("log")).unwrap(),
+        "run\nrun\n"
+    );
+    assert_eq!(volumes(&root), names, "no new volume for a start");
+
+    // In use: kept.
+    root.run(&["volume", "rm", &name])
+        .code(1)
+        .one_error_line()
+        .stderr_has("volume is in use");
+    root.run(&["volume", "rm", "nope"])
+        .code(1)
+        .stderr_has("no such volume");
+    root.run(&["volume", "prune", "-f"])
+        .ok()
+        .stdout_is("Total reclaimed space: 0B");
+    assert_eq!(volumes(&root), names);
+
+    // rm -v: the container and its volumes.
+    root.run(&["rm", "-v", "keeper"]).ok();
+    assert!(volumes(&root).is_empty());
+    assert!(!source.exists());
+    assert_eq!(
+        tinydocker_tests::entries(&root.path().join("volumes")),
+        ["lock"]
+    );
+}
+
+#[test]
+fn a_bind_mount_replaces_the_volume_and_rm_takes_volumes_along() {
+    let root = TestRoot::new();
+    let tmp = import_volume_image(&root, "vol");
+    let host = tmp.join("host");
+    std::fs::create_dir(&host).unwrap();
+    std::fs::write(host.join("mine"), "host\n").unwrap();
+    let bind = format!("{}:/data/", host.display());
+    // -v on /data: no volume there, one for /empty.
+    root.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &bind,
+        "--pull",
+        "never",
+        "vol",
+        "sh",
+        "-c",
+        "cat /data/mine; test -e /data/hello || echo no hello; echo > /empty/e",
+    ])
+    .ok()
+    .stdout_is("host\nno hello");
+    // --rm took its volume.
+    assert!(volumes(&root).is_empty());
+
+    // A start that fails (no such command) without --rm keeps the
+    // container, and its volumes, as docker does; with --rm neither.
+    root.run(&["run", "--rm", "--pull", "never", "vol", "no-such-command"])
+        .code(127);
+    assert!(volumes(&root).is_empty());
+    root.run(&[
+        "run",
+        "--name",
+        "failed",
+        "--pull",
+        "never",
+        "vol",
+        "no-such-command",
+    ])
+    .code(127);
+    assert_eq!(volumes(&root).len(), 2);
+    root.run(&["rm", "-v", "failed"]).ok();
+    assert!(volumes(&root).is_empty());
+
+    // Detached with --rm: gone with the container.
+    root.detach(&["--rm", "--pull", "never", "vol", "true"]);
+    root.assert_no_containers_soon();
+    assert!(
+        settles(|| volumes(&root).is_empty()),
+        "{:?}",
+        volumes(&root)
+    );
+}
+
+#[test]
+fn volume_prune_removes_the_volumes_no_container_uses() {
+    let root = TestRoot::new();
+    let _tmp = import_volume_image(&root, "vol");
+    root.run(&["run", "--name", "gone", "--pull", "never", "vol", "true"])
+        .ok();
+    let old = volumes(&root);
+    // rm without -v leaves them, unused.
+    root.run(&["rm", "gone"]).ok();
+    assert_eq!(volumes(&root), old);
+    root.run(&["run", "--name", "user", "--pull", "never", "vol", "true"])
+        .ok();
+    let all = volumes(&root);
+    assert_eq!(all.len(), 4);
+    let kept: Vec<String> = all.iter().filter(|v| !old.contains(v)).cloned().collect();
+
+    let out = root.run(&["volume", "prune", "-f"]);
+    out.ok();
+    let lines = out.lines();
+    assert_eq!(lines[0], "Deleted Volumes:", "{}", out.stdout);
+    let mut deleted: Vec<String> = lines[1..3].iter().map(|s| s.to_string()).collect();
+    deleted.sort();
+    assert_eq!(deleted, old);
+    assert!(
+        lines[4].starts_with("Total reclaimed space: "),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(volumes(&root), kept);
+    // Unused once its container is gone: volume rm takes it.
+    root.run(&["rm", "user"]).ok();
+    root.run(&["volume", "rm", &kept[0], &kept[1]])
+        .ok()
+        .stdout_is(&format!("{}\n{}", kept[0], kept[1]));
+    assert!(volumes(&root).is_empty());
+    root.assert_no_containers();
 }

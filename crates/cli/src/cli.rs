@@ -74,6 +74,38 @@ pub enum Command {
     Start(ContainersArgs),
     /// Restart one or more containers
     Restart(RestartArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// List volumes
+    #[command(alias = "list")]
+    Ls(VolumeLsArgs),
+    /// Remove one or more volumes
+    #[command(alias = "remove")]
+    Rm(VolumeRmArgs),
+    /// Remove unused anonymous volumes
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeLsArgs {
+    /// Only display volume names
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeRmArgs {
+    /// Do not fail on a volume that does not exist
+    #[arg(short, long)]
+    pub force: bool,
+    /// Volumes, by name
+    #[arg(required = true, value_name = "VOLUME")]
+    pub names: Vec<String>,
 }
 
 /// `-t/--time`: how long `stop` and `restart` wait before SIGKILL.
@@ -351,6 +383,9 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short, long)]
     pub force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short, long)]
+    pub volumes: bool,
     /// Containers, by name, id or unique id prefix
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,

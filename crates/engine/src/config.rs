@@ -86,6 +86,19 @@ pub struct Meta {
     /// The image's labels with `--label` and `--label-file` over them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Its anonymous volumes ([`crate::Engine::create_volume`]), bound in
+    /// by its spec's mounts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeMount>,
+}
+
+/// An anonymous volume of a container.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VolumeMount {
+    /// The volume's name (64 hex digits).
+    pub name: String,
+    /// Where it is in the container.
+    pub destination: String,
 }
 
 impl Meta {

@@ -44,6 +44,62 @@ pub(crate) fn parse_env_entry(entry: &str, out: &mut Vec<String>) -> Result<()> 
     Ok(())
 }
 
+/// Volumes made for a container, removed on drop unless `kept` or the
+/// container's record exists (a start that failed after it was written).
+struct MadeVolumes<'a> {
+    engine: &'a Engine,
+    id: &'a str,
+    names: Vec<String>,
+    kept: bool,
+}
+
+impl Drop for MadeVolumes<'_> {
+    fn drop(&mut self) {
+        if !self.kept && !self.names.is_empty() && self.engine.container(self.id).is_err() {
+            self.engine.discard_volumes(&self.names);
+        }
+    }
+}
+
+/// An anonymous volume for each path of the image's Volumes that no `-v`
+/// mounts on, filled with what the image has there.
+fn anonymous_volumes(
+    engine: &Engine,
+    hold: &mut tinydocker_engine::ImageHold,
+    request: &mut Request,
+    paths: &[String],
+    layers: &[std::path::PathBuf],
+    made: &mut MadeVolumes,
+) -> Result<()> {
+    let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+    for path in paths {
+        if request.volumes.iter().any(|v| same(&v.target, path))
+            || request
+                .anonymous_volumes
+                .iter()
+                .any(|v| same(&v.destination, path))
+        {
+            continue;
+        }
+        let name = engine
+            .create_volume(hold, layers, path)
+            .with_context(|| format!("make the volume for {path}"))?;
+        made.names.push(name.clone());
+        request.volumes.push(Volume {
+            source: engine.volume_path(&name),
+            target: path.clone(),
+            read_only: false,
+        });
+        request
+            .anonymous_volumes
+            .push(tinydocker_engine::VolumeMount {
+                name,
+                destination: path.clone(),
+            });
+    }
+    Ok(())
+}
+
 /// `KEY=VALUE`, or `KEY` (an empty value), as docker's `--label`.
 fn add_label(entry: &str, labels: &mut BTreeMap<String, String>) -> Result<()> {
     let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
@@ -372,6 +428,7 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
         stop_signal: args.stop_signal.clone().unwrap_or_default(),
         stop_timeout,
         labels,
+        anonymous_volumes: Vec::new(),
     })
 }
 
@@ -394,7 +451,7 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
     let images = engine.images()?;
     pull_as_asked(engine, &images, &args)?;
     // No `rmi` takes the image away until the record names it.
-    let hold = engine.hold_images()?;
+    let mut hold = engine.hold_images()?;
     let image = images.resolve(&args.image)?;
     if args.publish_all {
         publish_all(&mut request, &image.config.exposed_ports)?;
@@ -410,6 +467,22 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
             .or_insert_with(|| value.clone());
     }
     let mut layers = images.layer_paths(&image);
+    let id = engine.new_id();
+    // Removed again unless the container's record comes to name them.
+    let mut made = MadeVolumes {
+        engine,
+        id: &id,
+        names: Vec::new(),
+        kept: false,
+    };
+    anonymous_volumes(
+        engine,
+        &mut hold,
+        &mut request,
+        &image.config.volumes,
+        &layers,
+        &mut made,
+    )?;
     let passwd = image_file(&layers, "passwd");
     let group = image_file(&layers, "group");
     // `-u`, else the image's USER.
@@ -438,11 +511,12 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
         working_dir: image.config.working_dir.clone(),
         layers,
     };
-    let id = engine.new_id();
     let (spec, config) = spec::build(&id, &request, &image, &user, &host)?;
 
     if args.detach {
-        println!("{}", engine.run_detached(spec, config, hold)?);
+        let id = engine.run_detached(spec, config, hold)?;
+        made.kept = true;
+        println!("{id}");
         return Ok(0);
     }
     // The user's terminal matters only with -t (no ioctls otherwise).
@@ -457,6 +531,7 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
             ..Stdio::default()
         },
     )?;
+    made.kept = true;
     let status = match &launched.terminal {
         Some(master) => {
             // The user's keys go to the program as they are (Ctrl-C

@@ -17,7 +17,7 @@ use tinydocker_engine::spec::{
 };
 use tinydocker_engine::{
     set_env, BridgeRequest, ContainerConfig, EtcConfig, LogDriver, Meta, Origin, RestartPolicy,
-    Rootfs,
+    Rootfs, VolumeMount,
 };
 use tinydocker_fs::{DeviceNode, MASKED_PATHS, READONLY_PATHS};
 use tinydocker_net::PortMapping;
@@ -85,6 +85,9 @@ pub struct Request {
     pub stop_timeout: Option<u64>,
     /// `--label-file` then `--label` entries (the image's go under them).
     pub labels: BTreeMap<String, String>,
+    /// The anonymous volumes made for the image's Volumes (bound in by
+    /// entries of `volumes`).
+    pub anonymous_volumes: Vec<VolumeMount>,
 }
 
 /// The image a container is made from.
@@ -302,6 +305,7 @@ pub fn build(
             stop_signal: request.stop_signal.clone(),
             stop_timeout: request.stop_timeout,
             labels: request.labels.clone(),
+            volumes: request.anonymous_volumes.clone(),
         },
     };
     Ok((spec, config))

@@ -38,6 +38,7 @@ fn request(f: impl FnOnce(&mut Request, &mut SecurityArgs)) -> Request {
         stop_signal: String::new(),
         stop_timeout: None,
         labels: Default::default(),
+        anonymous_volumes: Vec::new(),
     };
     f(&mut r, &mut security);
     r.security = check(&security, CapSet::ALL).unwrap();
