@@ -54,9 +54,7 @@ impl Fixture {
         tinydocker_tests::make_busybox_rootfs(&rootfs);
         let engine = Engine::new(tmp.path().join("root"));
         let images = engine.images().unwrap();
-        let image = images
-            .import(&rootfs, &"busybox".parse().unwrap(), Default::default())
-            .unwrap();
+        let image = images.import(&rootfs, &"busybox".parse().unwrap()).unwrap();
         let mut layers = images.layer_paths(&image);
         layers.push(images.init_layer().unwrap());
         let out = tmp.path().join("out");

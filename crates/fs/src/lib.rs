@@ -13,7 +13,7 @@
 //!
 //! let store = ImageStore::open("/var/lib/tinydocker/images")?;
 //! let reference: Reference = "busybox:latest".parse()?;
-//! let image = store.import(std::path::Path::new("rootfs.tar.gz"), &reference, Default::default())?;
+//! let image = store.import(std::path::Path::new("rootfs.tar.gz"), &reference)?;
 //! println!("{} has {} layer(s)", image.id, image.layers.len());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

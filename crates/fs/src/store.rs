@@ -332,9 +332,15 @@ impl ImageStore {
     }
 
     /// Import a root filesystem — a tar archive (plain or gzip) or a
-    /// directory — as a one-layer image named `reference`, with `config`
-    /// (`import --change`). A failed import leaves nothing behind.
-    pub fn import(
+    /// directory — as a one-layer image named `reference`. A failed import
+    /// leaves nothing behind.
+    pub fn import(&self, source: &Path, reference: &Reference) -> Result<Image, Error> {
+        self.import_with_config(source, reference, ImageConfig::default())
+    }
+
+    /// [`ImageStore::import`] with a config (`import --change`), which the
+    /// image's id covers.
+    pub fn import_with_config(
         &self,
         source: &Path,
         reference: &Reference,
@@ -764,11 +770,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ImageStore::open(dir.path().join("store")).unwrap();
         let image = store
-            .import(
-                &sample_tar(dir.path()),
-                &reference("base:v1"),
-                ImageConfig::default(),
-            )
+            .import(&sample_tar(dir.path()), &reference("base:v1"))
             .unwrap();
         let tagged = store
             .tag("base:v1", &reference("127.0.0.1:5000/team/base:prod"))
@@ -828,9 +830,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ImageStore::open(dir.path().join("images")).unwrap();
         let tar_path = sample_tar(dir.path());
-        let a = store
-            .import(&tar_path, &reference("a"), ImageConfig::default())
-            .unwrap();
+        let a = store.import(&tar_path, &reference("a")).unwrap();
 
         let gz_path = dir.path().join("rootfs.tar.gz");
         let mut gz = flate2::write::GzEncoder::new(
@@ -839,9 +839,7 @@ mod tests {
         );
         gz.write_all(&fs::read(&tar_path).unwrap()).unwrap();
         gz.finish().unwrap();
-        let b = store
-            .import(&gz_path, &reference("b:v1"), ImageConfig::default())
-            .unwrap();
+        let b = store.import(&gz_path, &reference("b:v1")).unwrap();
         assert_eq!(a.id, b.id, "same content, same image");
         assert_eq!(a.layers.len(), 1);
 
@@ -856,11 +854,7 @@ mod tests {
         );
 
         let c = store
-            .import(
-                &dir.path().join("src"),
-                &reference("c"),
-                ImageConfig::default(),
-            )
+            .import(&dir.path().join("src"), &reference("c"))
             .unwrap();
         assert_eq!(store.resolve("c").unwrap().id, c.id);
         assert_eq!(store.resolve(&a.short_id()[..6]).unwrap().id, a.id);
@@ -883,7 +877,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            store.import(&text, &reference("x"), ImageConfig::default()),
+            store.import(&text, &reference("x")),
             Err(Error::NotATarball { .. })
         ));
 
@@ -893,9 +887,7 @@ mod tests {
         // Cut inside the first file's content, then at an entry boundary.
         for len in [700, 512 * 3] {
             fs::write(&cut, &data[..len]).unwrap();
-            let err = store
-                .import(&cut, &reference("x"), ImageConfig::default())
-                .unwrap_err();
+            let err = store.import(&cut, &reference("x")).unwrap_err();
             assert!(
                 matches!(err, Error::Truncated(_) | Error::NotATarball { .. }),
                 "{len}: {err:?}"
@@ -906,23 +898,17 @@ mod tests {
         gz.write_all(&data).unwrap();
         let gz_data = gz.finish().unwrap();
         fs::write(&gz_path, &gz_data[..gz_data.len() / 2]).unwrap();
-        assert!(store
-            .import(&gz_path, &reference("x"), ImageConfig::default())
-            .is_err());
+        assert!(store.import(&gz_path, &reference("x")).is_err());
 
         let empty = dir.path().join("empty.tar");
         fs::write(&empty, [0u8; 1024]).unwrap();
         assert!(matches!(
-            store.import(&empty, &reference("x"), ImageConfig::default()),
+            store.import(&empty, &reference("x")),
             Err(Error::EmptyArchive(_))
         ));
 
         assert!(matches!(
-            store.import(
-                &dir.path().join("nope"),
-                &reference("x"),
-                ImageConfig::default()
-            ),
+            store.import(&dir.path().join("nope"), &reference("x")),
             Err(Error::SourceMissing(_))
         ));
         assert!(store.list().unwrap().is_empty());
@@ -941,12 +927,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ImageStore::open(dir.path().join("images")).unwrap();
         let tar_path = sample_tar(dir.path());
-        let image = store
-            .import(&tar_path, &reference("a"), ImageConfig::default())
-            .unwrap();
-        store
-            .import(&tar_path, &reference("b"), ImageConfig::default())
-            .unwrap();
+        let image = store.import(&tar_path, &reference("a")).unwrap();
+        store.import(&tar_path, &reference("b")).unwrap();
 
         let removed = store.remove("a", |_| false).unwrap();
         assert_eq!(removed.untagged, ["a:latest"]);
@@ -966,9 +948,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = ImageStore::open(dir.path().join("images")).unwrap();
         let tar_path = sample_tar(dir.path());
-        let image = store
-            .import(&tar_path, &reference("a"), ImageConfig::default())
-            .unwrap();
+        let image = store.import(&tar_path, &reference("a")).unwrap();
         // A run between resolving the image and writing its record.
         let hold = store.hold().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();

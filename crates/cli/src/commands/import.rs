@@ -19,7 +19,9 @@ pub fn import(engine: &Engine, args: ImportArgs) -> Result<i32> {
             args.reference
         );
     }
-    let image = engine.images()?.import(&args.source, &reference, config)?;
+    let image = engine
+        .images()?
+        .import_with_config(&args.source, &reference, config)?;
     println!("{}", image.id);
     Ok(0)
 }
