@@ -423,6 +423,15 @@ fn a_bind_mount_replaces_the_volume_and_rm_takes_volumes_along() {
     assert_eq!(volumes(&root).len(), 2);
     root.run(&["rm", "-v", "failed"]).ok();
     assert!(volumes(&root).is_empty());
+    // A run that fails before the container exists (the image has no
+    // command; no such user) leaves no volume.
+    root.run(&["run", "--pull", "never", "vol"])
+        .usage_error()
+        .stderr_has("no command specified");
+    root.run(&["run", "-u", "nobody-here", "--pull", "never", "vol", "true"])
+        .usage_error();
+    assert!(volumes(&root).is_empty());
+    root.assert_no_containers();
 
     // Detached with --rm: gone with the container.
     root.detach(&["--rm", "--pull", "never", "vol", "true"]);

@@ -286,7 +286,9 @@ mod tests {
         fs::write(upper.join("data/a"), "A").unwrap();
         fs::set_permissions(upper.join("data"), fs::Permissions::from_mode(0o700)).unwrap();
         let volumes = Volumes::new(tmp.path());
-        let name = volumes.create(std::slice::from_ref(&lower), "/data").unwrap();
+        let name = volumes
+            .create(std::slice::from_ref(&lower), "/data")
+            .unwrap();
         let data = volumes.data(&name);
         assert_eq!(fs::read_to_string(data.join("sub/b")).unwrap(), "b");
         assert_eq!(fs::read_link(data.join("link")).unwrap(), Path::new("a"));
