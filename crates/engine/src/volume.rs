@@ -82,7 +82,10 @@ impl Volumes {
             .dir
             .join(format!(".making-{}-{name}", std::process::id()));
         let data = making.join(DATA);
+        // 0755 whatever the umask, unless the image's directory says
+        // otherwise (fill gives it that one's owner and mode).
         let made = fs::create_dir_all(&data)
+            .and_then(|()| fs::set_permissions(&data, fs::Permissions::from_mode(0o755)))
             .and_then(|()| fill(layers, Path::new(path.trim_start_matches('/')), &data))
             .map_err(|e| Error::io("fill the volume", &data, e))
             .and_then(|()| {
@@ -298,9 +301,29 @@ mod tests {
         let data = volumes.data(&name);
         assert_eq!(fs::read_to_string(data.join("a")).unwrap(), "A");
         assert_eq!(fs::metadata(&data).unwrap().mode() & 0o777, 0o700);
-        // Nothing at the path: an empty volume.
+        // Nothing at the path: an empty volume, open to all.
         let empty = volumes.create(&[tmp.path().join("none")], "/nope").unwrap();
         assert!(fs::read_dir(volumes.data(&empty)).unwrap().next().is_none());
+        let mode = fs::metadata(volumes.data(&empty)).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o755);
+        // A whiteout in the upper layer hides the lower file (making one
+        // needs root).
+        if nix::unistd::geteuid().is_root() {
+            let upper2 = tmp.path().join("upper2");
+            fs::create_dir_all(upper2.join("data")).unwrap();
+            nix::sys::stat::mknod(
+                &upper2.join("data/gone"),
+                nix::sys::stat::SFlag::S_IFCHR,
+                nix::sys::stat::Mode::empty(),
+                0,
+            )
+            .unwrap();
+            let lower = tmp.path().join("lower");
+            let name = volumes.create(&[lower, upper2], "/data").unwrap();
+            assert!(!volumes.data(&name).join("gone").exists());
+            assert!(volumes.data(&name).join("a").exists());
+            volumes.remove(&name).unwrap();
+        }
         assert_eq!(volumes.names().unwrap().len(), 3);
         volumes.remove(&empty).unwrap();
         assert_eq!(volumes.names().unwrap().len(), 2);
