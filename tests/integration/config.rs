@@ -326,6 +326,10 @@ fn image_volumes_get_anonymous_volumes_with_the_images_content() {
     assert!(table.lines()[0].starts_with("DRIVER"), "{}", table.stdout);
     assert!(table.lines()[1].starts_with("local "), "{}", table.stdout);
 
+    assert_eq!(
+        inspect(&root, "keeper")["Config"]["Volumes"],
+        serde_json::json!({ "/data": {}, "/empty": {} })
+    );
     let mounts = inspect(&root, "keeper")["Mounts"].clone();
     let data = mounts
         .as_array()
