@@ -8,6 +8,7 @@
 
 mod bad_input;
 mod cgroups;
+mod config;
 mod containerd;
 mod control;
 mod crash;

@@ -85,20 +85,52 @@ pub enum Command {
     Start(ContainersArgs),
     /// Restart one or more containers
     Restart(RestartArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(VolumeCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VolumeCommand {
+    /// List volumes
+    #[command(alias = "list")]
+    Ls(VolumeLsArgs),
+    /// Remove one or more volumes
+    #[command(alias = "remove")]
+    Rm(VolumeRmArgs),
+    /// Remove unused anonymous volumes
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeLsArgs {
+    /// Only display volume names
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeRmArgs {
+    /// Do not fail on a volume that does not exist
+    #[arg(short, long)]
+    pub force: bool,
+    /// Volumes, by name
+    #[arg(required = true, value_name = "VOLUME")]
+    pub names: Vec<String>,
 }
 
 /// `-t/--time`: how long `stop` and `restart` wait before SIGKILL.
 #[derive(Debug, Args)]
 pub struct GraceArg {
-    /// Seconds to wait before killing the container
+    /// Seconds to wait before killing the container (default: its
+    /// --stop-timeout, else 10)
     #[arg(
         short = 't',
         long = "time",
-        default_value = "10",
         value_name = "SECONDS",
         allow_hyphen_values = true
     )]
-    pub time: String,
+    pub time: Option<String>,
 }
 
 /// A command that takes containers and nothing else (`start`, `wait`).
@@ -132,7 +164,8 @@ pub struct KillArgs {
 pub struct StopArgs {
     #[command(flatten)]
     pub grace: GraceArg,
-    /// Signal to send to the container (default: TERM)
+    /// Signal to send to the container (default: its stop signal, else
+    /// TERM)
     #[arg(short, long, value_name = "SIGNAL")]
     pub signal: Option<String>,
     /// Containers, by name, id or unique id prefix
@@ -291,6 +324,27 @@ pub struct RunArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
 
+    /// Signal to stop the container (default: the image's StopSignal, else
+    /// SIGTERM)
+    #[arg(long = "stop-signal", value_name = "SIGNAL")]
+    pub stop_signal: Option<String>,
+
+    /// Set meta data on a container (KEY=VALUE, or KEY for an empty value)
+    #[arg(short = 'l', long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+
+    /// Read in a line delimited file of labels
+    #[arg(long = "label-file", value_name = "FILE")]
+    pub label_file: Vec<PathBuf>,
+
+    /// Timeout (in seconds) to stop a container (default: 10)
+    #[arg(
+        long = "stop-timeout",
+        value_name = "SECONDS",
+        allow_hyphen_values = true
+    )]
+    pub stop_timeout: Option<String>,
+
     /// Optional parent cgroup for the container (default: tinydocker)
     #[arg(long = "cgroup-parent", value_name = "PATH")]
     pub cgroup_parent: Option<String>,
@@ -329,6 +383,10 @@ pub struct PsArgs {
     /// line), or a template such as '{{.ID}}\t{{.Names}}'
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
+    /// Filter output based on conditions provided (label=KEY,
+    /// label=KEY=VALUE; filters all apply)
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -336,6 +394,9 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL)
     #[arg(short, long)]
     pub force: bool,
+    /// Remove anonymous volumes associated with the container
+    #[arg(short, long)]
+    pub volumes: bool,
     /// Containers, by name, id or unique id prefix
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -343,6 +404,10 @@ pub struct RmArgs {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
+    /// Apply Dockerfile instruction to the created image (CMD, ENTRYPOINT,
+    /// ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)
+    #[arg(short = 'c', long = "change", value_name = "INSTRUCTION")]
+    pub change: Vec<String>,
     /// A rootfs tarball (plain or gzip) or a directory
     pub source: PathBuf,
     /// Name for the image, NAME[:TAG]
@@ -490,7 +555,7 @@ pub struct ImagesArgs {
     #[arg(long)]
     pub digests: bool,
     /// Filter output based on conditions provided (dangling=true|false,
-    /// reference=PATTERN)
+    /// reference=PATTERN, label=KEY, label=KEY=VALUE)
     #[arg(short, long, value_name = "FILTER")]
     pub filter: Vec<String>,
     /// Only images of this repository (and tag)

@@ -2,6 +2,7 @@
 //! container's OCI runtime spec ([`spec`]), calls the engine
 //! (`tinydocker-engine`), and prints what docker prints.
 
+mod change;
 mod cli;
 mod commands;
 mod errors;

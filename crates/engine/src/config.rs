@@ -4,6 +4,7 @@
 //! the things an OCI runtime spec has no word for, as docker keeps them in
 //! its HostConfig beside the spec it hands runc.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
@@ -66,6 +67,59 @@ pub struct ContainerConfig {
     /// the bundle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<PathBuf>,
+    /// How it is stopped, its labels and anonymous volumes: docker's
+    /// Config fields the spec has no word for.
+    #[serde(default)]
+    pub meta: Meta,
+}
+
+/// A container's stop signal and timeout, labels and anonymous volumes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Meta {
+    /// The signal `stop` and `restart` send first (`--stop-signal`, else
+    /// the image's StopSignal), as given; empty: SIGTERM.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stop_signal: String,
+    /// Seconds `stop` waits before SIGKILL (`--stop-timeout`); None: 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<u64>,
+    /// The image's labels with `--label` and `--label-file` over them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Its anonymous volumes ([`crate::Engine::create_volume`]), bound in
+    /// by its spec's mounts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeMount>,
+}
+
+/// An anonymous volume of a container.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VolumeMount {
+    /// The volume's name (64 hex digits).
+    pub name: String,
+    /// Where it is in the container.
+    pub destination: String,
+}
+
+impl Meta {
+    /// The signal `stop` sends first.
+    pub fn stop_signal(&self) -> i32 {
+        match self.stop_signal.as_str() {
+            "" => libc::SIGTERM,
+            text => crate::parse_signal(text).unwrap_or(libc::SIGTERM),
+        }
+    }
+
+    /// Whether its labels pass docker's `label=KEY` and `label=KEY=VALUE`
+    /// filters (all of them).
+    pub fn has_labels(&self, filters: &[String]) -> bool {
+        labels_match(&self.labels, filters)
+    }
+
+    /// How long `stop` waits before SIGKILL when not told.
+    pub fn stop_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.stop_timeout.unwrap_or(10))
+    }
 }
 
 /// Where a container's root filesystem comes from.
@@ -217,6 +271,21 @@ pub struct Origin {
     /// "default", "unconfined" or a profile file's path.
     #[serde(default)]
     pub seccomp: String,
+}
+
+/// Whether `labels` pass every one of docker's label filters: `KEY` (the
+/// label is there) or `KEY=VALUE` (with that value).
+///
+/// ```
+/// let labels = [("team".to_string(), "core".to_string())].into();
+/// assert!(tinydocker_engine::labels_match(&labels, &["team=core".into()]));
+/// assert!(!tinydocker_engine::labels_match(&labels, &["team".into(), "tier".into()]));
+/// ```
+pub fn labels_match(labels: &BTreeMap<String, String>, filters: &[String]) -> bool {
+    filters.iter().all(|f| match f.split_once('=') {
+        Some((key, value)) => labels.get(key).is_some_and(|v| v == value),
+        None => labels.contains_key(f),
+    })
 }
 
 /// A `--device HOST[:CONTAINER][:PERMISSIONS]`.

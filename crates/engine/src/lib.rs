@@ -41,6 +41,7 @@ pub mod spec;
 mod store;
 mod supervisor;
 mod sys;
+mod volume;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,8 +49,8 @@ use std::sync::Arc;
 pub use oci_spec::runtime::Spec;
 
 pub use config::{
-    BridgeRequest, ContainerConfig, DeviceOrigin, EtcConfig, LogDriver, Origin, RestartPolicy,
-    Rootfs,
+    labels_match, BridgeRequest, ContainerConfig, DeviceOrigin, EtcConfig, LogDriver, Meta, Origin,
+    RestartPolicy, Rootfs, VolumeMount,
 };
 pub use container::exec::{image_file, set_env, ExecProcess, ExecRequest};
 pub use container::finish::Exit;
@@ -269,24 +270,26 @@ impl Engine {
         container::stop::kill(self, key, signal)
     }
 
-    /// Stop containers: `signal` to each, then SIGKILL after `grace`
-    /// (one grace period for all); return once their runtimes have
-    /// recorded the exits. `stopped` is called with each key, in order, as
-    /// that container's exit is recorded. Stopping a stopped container is
-    /// no error.
+    /// Stop containers: `signal` (None: each container's stop signal,
+    /// SIGTERM unless it has one) to each, then SIGKILL after `grace`
+    /// (None: each container's stop timeout, 10 s unless it has one),
+    /// counted for all from when the signals were sent; return once their
+    /// runtimes have recorded the exits. `stopped` is called with each key,
+    /// in order, as that container's exit is recorded. Stopping a stopped
+    /// container is no error.
     pub fn stop(
         &self,
         keys: &[String],
-        signal: i32,
-        grace: std::time::Duration,
+        signal: Option<i32>,
+        grace: Option<std::time::Duration>,
         stopped: impl FnMut(&str),
     ) -> Result<()> {
         container::stop::stop(self, keys, signal, grace, stopped)
     }
 
-    /// Stop, then start.
-    pub fn restart(&self, key: &str, grace: std::time::Duration) -> Result<()> {
-        container::stop::stop(self, &[key.to_string()], libc::SIGTERM, grace, |_| {})?;
+    /// Stop (with its own stop signal), then start.
+    pub fn restart(&self, key: &str, grace: Option<std::time::Duration>) -> Result<()> {
+        container::stop::stop(self, &[key.to_string()], None, grace, |_| {})?;
         self.start(key)
     }
 
@@ -299,6 +302,124 @@ impl Engine {
     /// read again under its lock).
     pub fn remove_found(&self, container: Container, force: bool) -> Result<()> {
         container::remove::remove(self, container, force)
+    }
+
+    /// [`Engine::remove`], then the container's anonymous volumes
+    /// (`rm -v`).
+    pub fn remove_with_volumes(&self, key: &str, force: bool) -> Result<()> {
+        let container = self.store.find(key)?;
+        let volumes = container.config.meta.volumes.clone();
+        container::remove::remove(self, container, force)?;
+        self.remove_volumes_of(&volumes);
+        Ok(())
+    }
+
+    /// Remove these volumes of a container that is gone (a warning for
+    /// each that could not be).
+    pub(crate) fn remove_volumes_of(&self, volumes: &[VolumeMount]) {
+        let store = volume::Volumes::new(&self.store.path);
+        for v in volumes {
+            if let Err(e) = store.remove(&v.name) {
+                self.warn(&format!("remove volume {}: {}", v.name, e.one_line()));
+            }
+        }
+    }
+
+    /// Make an anonymous volume for `path`, filled with what the image
+    /// layers `layers` (bottom first) have there; its name. `hold` keeps
+    /// it from `volume rm` and `volume prune` until it is dropped or
+    /// handed to [`Engine::run`] (whose record then names the volume).
+    pub fn create_volume(
+        &self,
+        hold: &mut ImageHold,
+        layers: &[PathBuf],
+        path: &str,
+    ) -> Result<String> {
+        let volumes = volume::Volumes::new(&self.store.path);
+        hold.hold_volumes(&volumes)?;
+        volumes.create(layers, path)
+    }
+
+    /// Remove volumes made for a container that was not made (its
+    /// record does not exist).
+    pub fn discard_volumes(&self, names: &[String]) {
+        let volumes = volume::Volumes::new(&self.store.path);
+        for name in names {
+            let _ = volumes.remove(name);
+        }
+    }
+
+    /// Where volume `name`'s content is, on the host.
+    pub fn volume_path(&self, name: &str) -> PathBuf {
+        volume::Volumes::new(&self.store.path).data(name)
+    }
+
+    /// Every volume, by name.
+    pub fn list_volumes(&self) -> Result<Vec<String>> {
+        volume::Volumes::new(&self.store.path).names()
+    }
+
+    /// (volume, container id) for each volume a container's record names.
+    fn volume_users(&self) -> Result<Vec<(String, String)>> {
+        let users = self.store.list_map(|c| {
+            let id = c.config.id;
+            Some(
+                c.config
+                    .meta
+                    .volumes
+                    .into_iter()
+                    .map(|v| (v.name, id.clone()))
+                    .collect::<Vec<_>>(),
+            )
+        })?;
+        Ok(users.into_iter().flatten().collect())
+    }
+
+    /// Remove a volume: refused while a container (running or not) names
+    /// it, as docker's `volume rm`.
+    pub fn remove_volume(&self, name: &str) -> Result<()> {
+        let volumes = volume::Volumes::new(&self.store.path);
+        let missing = || Error::State(format!("get {name}: no such volume"));
+        if !volumes.exists(name) {
+            return Err(missing());
+        }
+        let _lock = volumes.lock()?.ok_or_else(missing)?;
+        let users: Vec<String> = self
+            .volume_users()?
+            .into_iter()
+            .filter(|(v, _)| v == name)
+            .map(|(_, c)| c)
+            .collect();
+        if !users.is_empty() {
+            return Err(Error::State(format!(
+                "remove {name}: volume is in use - [{}]",
+                users.join(", ")
+            )));
+        }
+        if !volumes.exists(name) {
+            return Err(missing());
+        }
+        volumes.remove(name).map(drop)
+    }
+
+    /// Remove every volume no container names: their names and the bytes
+    /// they took.
+    pub fn prune_volumes(&self) -> Result<(Vec<String>, u64)> {
+        let volumes = volume::Volumes::new(&self.store.path);
+        let Some(_lock) = volumes.lock()? else {
+            return Ok((Vec::new(), 0));
+        };
+        volumes.sweep();
+        let used = self.volume_users()?;
+        let mut removed = Vec::new();
+        let mut reclaimed = 0;
+        for name in volumes.names()? {
+            if !used.iter().any(|(v, _)| *v == name) {
+                reclaimed += volumes.remove(&name)?;
+                removed.push(name);
+            }
+        }
+        Ok((removed, reclaimed))
     }
 
     /// Remove every stopped container.

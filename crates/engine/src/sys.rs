@@ -1,7 +1,30 @@
 //! The system calls the engine makes that `nix` has no wrapper for, each
 //! behind a small safe function.
 
+use std::ffi::CString;
 use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Whether directory `path` is marked opaque for overlayfs
+/// (`trusted.overlay.opaque=y`; lgetxattr(2)).
+pub(crate) fn overlay_opaque(path: &Path) -> bool {
+    let Ok(path) = CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let mut value = [0u8; 2];
+    // SAFETY: both names are NUL-terminated strings that outlive the call;
+    // the kernel writes at most `value.len()` bytes into `value`.
+    let n = unsafe {
+        libc::lgetxattr(
+            path.as_ptr(),
+            c"trusted.overlay.opaque".as_ptr(),
+            value.as_mut_ptr().cast(),
+            value.len(),
+        )
+    };
+    n == 1 && value[0] == b'y'
+}
 
 /// Fill `buf` from the kernel's random source (`getrandom(2)`).
 pub(crate) fn getrandom(buf: &mut [u8]) {

@@ -129,6 +129,7 @@ impl Fixture {
             log: Default::default(),
             origin: Default::default(),
             bundle: None,
+            meta: Default::default(),
         }
     }
 

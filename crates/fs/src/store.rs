@@ -375,6 +375,17 @@ impl ImageStore {
     /// directory — as a one-layer image named `reference`. A failed import
     /// leaves nothing behind.
     pub fn import(&self, source: &Path, reference: &Reference) -> Result<Image, Error> {
+        self.import_with_config(source, reference, ImageConfig::default())
+    }
+
+    /// [`ImageStore::import`] with a config (`import --change`), which the
+    /// image's id covers.
+    pub fn import_with_config(
+        &self,
+        source: &Path,
+        reference: &Reference,
+        config: ImageConfig,
+    ) -> Result<Image, Error> {
         let meta = fs::metadata(source).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Error::SourceMissing(source.to_path_buf()),
             _ => Error::Io {
@@ -400,7 +411,7 @@ impl ImageStore {
         let size = dir_size(&tmp.path.join("rootfs"));
 
         let layers = vec![layer];
-        let id = image_id(&layers);
+        let id = image_id(&layers, &config);
         let _lock = self.lock()?;
         if !final_path.exists() {
             let from = tmp.path.join("rootfs");
@@ -414,7 +425,7 @@ impl ImageStore {
                     layers,
                     created: now(),
                     size,
-                    config: ImageConfig::default(),
+                    config,
                     blobs: vec![blob],
                     config_blob: None,
                     names: Vec::new(),
@@ -811,8 +822,12 @@ fn familiar(name: &str) -> String {
     name.to_string()
 }
 
-fn image_id(layers: &[String]) -> String {
-    let canonical = serde_json::json!({ "rootfs": { "type": "layers", "diff_ids": layers } });
+fn image_id(layers: &[String], config: &ImageConfig) -> String {
+    let mut canonical = serde_json::json!({ "rootfs": { "type": "layers", "diff_ids": layers } });
+    // Without a config, the id of before configs were imported.
+    if *config != ImageConfig::default() {
+        canonical["config"] = serde_json::json!(config);
+    }
     format!(
         "sha256:{}",
         hex(&Sha256::digest(canonical.to_string().as_bytes()))

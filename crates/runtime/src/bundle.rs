@@ -102,6 +102,7 @@ pub fn config(bundle: &Path, id: &str) -> ContainerConfig {
         log: Default::default(),
         origin: Default::default(),
         bundle: Some(bundle.to_path_buf()),
+        meta: Default::default(),
     }
 }
 

@@ -61,10 +61,12 @@ pub fn images(engine: &Engine, args: ImagesArgs) -> Result<i32> {
 }
 
 /// `--filter dangling=`, `--filter reference=` (docker's patterns, `*`
-/// within a path component) and the REPOSITORY[:TAG] argument.
+/// within a path component), `--filter label=` and the REPOSITORY[:TAG]
+/// argument.
 struct Filters {
     dangling: Option<bool>,
     references: Vec<String>,
+    labels: Vec<String>,
 }
 
 impl Filters {
@@ -72,6 +74,7 @@ impl Filters {
         let mut filters = Filters {
             dangling: None,
             references: Vec::new(),
+            labels: Vec::new(),
         };
         for f in &args.filter {
             match f.split_once('=') {
@@ -83,6 +86,7 @@ impl Filters {
                     })
                 }
                 Some(("reference", v)) => filters.references.push(v.to_string()),
+                Some(("label", v)) if !v.is_empty() => filters.labels.push(v.to_string()),
                 _ => anyhow::bail!("invalid filter '{f}'"),
             }
         }
@@ -99,6 +103,7 @@ impl Filters {
                 || repo_tags(image)
                     .iter()
                     .any(|(repo, tag)| self.keep_name(repo, tag)))
+            && tinydocker_engine::labels_match(&image.config.labels, &self.labels)
     }
 
     fn keep_name(&self, repo: &str, tag: &str) -> bool {

@@ -1,20 +1,27 @@
-//! `tinydocker import SOURCE NAME[:TAG]` and `tinydocker tag SOURCE TARGET`.
+//! `tinydocker import [-c CHANGE]... SOURCE NAME[:TAG]` and `tinydocker tag SOURCE TARGET`.
 
 use anyhow::Result;
 use tinydocker_engine::Engine;
-use tinydocker_fs::Reference;
+use tinydocker_fs::{ImageConfig, Reference};
 
 use crate::cli::{ImportArgs, TagArgs};
 
 pub fn import(engine: &Engine, args: ImportArgs) -> Result<i32> {
     let reference: Reference = args.reference.parse()?;
+    // Every change checked before anything is imported.
+    let mut config = ImageConfig::default();
+    for change in &args.change {
+        crate::change::apply(&mut config, change)?;
+    }
     if reference.digest.is_some() {
         anyhow::bail!(
             "invalid reference format: {}: an imported image is named NAME[:TAG], its digest is not chosen",
             args.reference
         );
     }
-    let image = engine.images()?.import(&args.source, &reference)?;
+    let image = engine
+        .images()?
+        .import_with_config(&args.source, &reference, config)?;
     println!("{}", image.id);
     Ok(0)
 }

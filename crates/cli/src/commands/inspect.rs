@@ -72,7 +72,12 @@ fn container(c: &Container) -> Result<Value> {
             )
         })
         .collect();
-    let binds = binds(spec);
+    // The anonymous volumes among the spec's binds, by destination.
+    let volumes = &config.meta.volumes;
+    let volume_at = |target: &str| volumes.iter().find(|v| v.destination == target);
+    let (anonymous, binds): (Vec<Bind>, Vec<Bind>) = binds(spec)
+        .into_iter()
+        .partition(|b| volume_at(&b.target).is_some());
     let args = c.args();
     let capabilities = caps_from_spec(
         process
@@ -81,7 +86,7 @@ fn container(c: &Container) -> Result<Value> {
     )
     .unwrap_or_default();
     let cgroup = c.cgroup_path()?;
-    Ok(json!({
+    let mut value = json!({
         "Id": config.id,
         "Created": rfc3339(config.created),
         "Path": args.first(),
@@ -163,8 +168,33 @@ fn container(c: &Container) -> Result<Value> {
             "Source": m.source,
             "Destination": m.target,
             "RW": !m.read_only,
-        })).collect::<Vec<_>>(),
-    }))
+        })).chain(anonymous.iter().map(|m| json!({
+            "Type": "volume",
+            "Name": volume_at(&m.target).map(|v| v.name.as_str()),
+            "Source": m.source,
+            "Destination": m.target,
+            "Driver": "local",
+            "RW": !m.read_only,
+        }))).collect::<Vec<_>>(),
+    });
+    // Left out when not set, as docker's omitempty does.
+    let meta = &config.meta;
+    if !meta.stop_signal.is_empty() {
+        value["Config"]["StopSignal"] = json!(meta.stop_signal);
+    }
+    value["Config"]["Labels"] = json!(meta.labels);
+    if !meta.volumes.is_empty() {
+        value["Config"]["Volumes"] = meta
+            .volumes
+            .iter()
+            .map(|v| (v.destination.clone(), json!({})))
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+    }
+    if let Some(timeout) = meta.stop_timeout {
+        value["Config"]["StopTimeout"] = json!(timeout);
+    }
+    Ok(value)
 }
 
 /// An image as `docker image inspect` shows it.

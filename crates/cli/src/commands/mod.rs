@@ -20,6 +20,7 @@ mod run;
 mod start;
 mod stats;
 mod update;
+mod volume;
 mod wait;
 
 use anyhow::Result;
@@ -59,6 +60,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Exec(args) => exec::exec(&engine, args),
         Command::Start(args) => start::start(&engine, args),
         Command::Restart(args) => kill::restart(&engine, args),
+        Command::Volume(cmd) => volume::volume(&engine, cmd),
     }
 }
 

@@ -1,4 +1,4 @@
-//! `tinydocker ps [-a] [-q] [--no-trunc]`.
+//! `tinydocker ps [-a] [-q] [--no-trunc] [--format F] [-f label=...]`.
 
 use anyhow::Result;
 use tinydocker_engine::{Container, Engine, Observed};
@@ -50,10 +50,22 @@ fn command_text(c: &Container, no_trunc: bool) -> String {
 }
 
 pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
+    let mut labels = Vec::new();
+    for f in &args.filter {
+        match f.split_once('=') {
+            Some(("label", label)) if !label.is_empty() => labels.push(label.to_string()),
+            _ => anyhow::bail!(
+                "invalid filter '{f}' (tinydocker filters by label=KEY or label=KEY=VALUE)"
+            ),
+        }
+    }
     // One row of fields per container, each record dropped once read.
     let rows = engine.containers_map(|c| {
         let o = c.observe();
-        (args.all || matches!(o, Observed::Running { .. })).then(|| fields(&c, o, args.no_trunc))
+        (args.all || matches!(o, Observed::Running { .. }))
+            .then_some(())
+            .filter(|()| c.config.meta.has_labels(&labels))
+            .map(|()| fields(&c, o, args.no_trunc))
     })?;
     let field = |row: &[(&str, String)], name: &str| {
         row.iter()

@@ -1,4 +1,4 @@
-//! `tinydocker rm [-f] CONTAINER...` and `container prune [-f]`.
+//! `tinydocker rm [-f] [-v] CONTAINER...` and `container prune [-f]`.
 
 use std::io::{BufRead, Write};
 
@@ -11,7 +11,12 @@ use crate::errors;
 pub fn rm(engine: &Engine, args: RmArgs) -> Result<i32> {
     let mut failed = false;
     for key in &args.containers {
-        match engine.remove(key, args.force) {
+        let removed = if args.volumes {
+            engine.remove_with_volumes(key, args.force)
+        } else {
+            engine.remove(key, args.force)
+        };
+        match removed {
             Ok(()) => println!("{key}"),
             Err(e) => {
                 // Go on with the others, as docker does; report each failure.

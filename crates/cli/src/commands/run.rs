@@ -4,6 +4,7 @@
 //! foreground, supervised by this process (signals forwarded, or the
 //! container's terminal relayed), or detached.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::net::Ipv4Addr;
 use std::os::fd::AsFd;
@@ -40,6 +41,72 @@ pub(crate) fn parse_env_entry(entry: &str, out: &mut Vec<String>) -> Result<()> 
             }
         }
     }
+    Ok(())
+}
+
+/// Volumes made for a container, removed on drop unless `kept` or the
+/// container's record exists (a start that failed after it was written).
+struct MadeVolumes<'a> {
+    engine: &'a Engine,
+    id: &'a str,
+    names: Vec<String>,
+    kept: bool,
+}
+
+impl Drop for MadeVolumes<'_> {
+    fn drop(&mut self) {
+        if !self.kept && !self.names.is_empty() && self.engine.container(self.id).is_err() {
+            self.engine.discard_volumes(&self.names);
+        }
+    }
+}
+
+/// An anonymous volume for each path of the image's Volumes that no `-v`
+/// mounts on, filled with what the image has there.
+fn anonymous_volumes(
+    engine: &Engine,
+    hold: &mut tinydocker_engine::ImageHold,
+    request: &mut Request,
+    paths: &[String],
+    layers: &[std::path::PathBuf],
+    made: &mut MadeVolumes,
+) -> Result<()> {
+    let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+    for path in paths {
+        if request.volumes.iter().any(|v| same(&v.target, path))
+            || request
+                .anonymous_volumes
+                .iter()
+                .any(|v| same(&v.destination, path))
+        {
+            continue;
+        }
+        let name = engine
+            .create_volume(hold, layers, path)
+            .with_context(|| format!("make the volume for {path}"))?;
+        made.names.push(name.clone());
+        request.volumes.push(Volume {
+            source: engine.volume_path(&name),
+            target: path.clone(),
+            read_only: false,
+        });
+        request
+            .anonymous_volumes
+            .push(tinydocker_engine::VolumeMount {
+                name,
+                destination: path.clone(),
+            });
+    }
+    Ok(())
+}
+
+/// `KEY=VALUE`, or `KEY` (an empty value), as docker's `--label`.
+fn add_label(entry: &str, labels: &mut BTreeMap<String, String>) -> Result<()> {
+    let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
+    if key.is_empty() {
+        bail!("invalid label {entry:?}: empty name");
+    }
+    labels.insert(key.to_string(), value.to_string());
     Ok(())
 }
 
@@ -304,6 +371,34 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
         None => tinydocker_engine::DEFAULT_CGROUP_PARENT.to_string(),
     };
     let security = security::check(&args.security, caps::current_bounding())?;
+    if let Some(signal) = &args.stop_signal {
+        tinydocker_engine::parse_signal(signal)?;
+    }
+    let stop_timeout = args
+        .stop_timeout
+        .as_deref()
+        .map(|t| {
+            super::kill::grace_period(t)
+                .map(|d| d.as_secs())
+                .map_err(|_| {
+                    anyhow!("--stop-timeout {t:?}: expected a number of seconds, 0 or more")
+                })
+        })
+        .transpose()?;
+    let mut labels = BTreeMap::new();
+    for file in &args.label_file {
+        let text = fs::read_to_string(file)
+            .with_context(|| format!("open label file {}", file.display()))?;
+        for line in text.lines().map(str::trim) {
+            if !line.is_empty() && !line.starts_with('#') {
+                add_label(line, &mut labels)
+                    .with_context(|| format!("label file {}", file.display()))?;
+            }
+        }
+    }
+    for label in &args.label {
+        add_label(label, &mut labels)?;
+    }
     let restart = RestartPolicy::parse(&args.restart)?;
     if !restart.is_none() && args.rm {
         bail!("conflicting options: --restart and --rm");
@@ -332,6 +427,10 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
         interactive: args.interactive,
         tty: args.tty,
         init: args.init,
+        stop_signal: args.stop_signal.clone().unwrap_or_default(),
+        stop_timeout,
+        labels,
+        anonymous_volumes: Vec::new(),
     })
 }
 
@@ -354,12 +453,38 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
     let images = engine.images()?;
     pull_as_asked(engine, &images, &args)?;
     // No `rmi` takes the image away until the record names it.
-    let hold = engine.hold_images()?;
+    let mut hold = engine.hold_images()?;
     let image = images.resolve(&args.image)?;
     if args.publish_all {
         publish_all(&mut request, &image.config.exposed_ports)?;
     }
+    if request.stop_signal.is_empty() {
+        request.stop_signal = image.config.stop_signal.clone();
+    }
+    // The user's labels over the image's.
+    for (key, value) in &image.config.labels {
+        request
+            .labels
+            .entry(key.clone())
+            .or_insert_with(|| value.clone());
+    }
     let mut layers = images.layer_paths(&image);
+    let id = engine.new_id();
+    // Removed again unless the container's record comes to name them.
+    let mut made = MadeVolumes {
+        engine,
+        id: &id,
+        names: Vec::new(),
+        kept: false,
+    };
+    anonymous_volumes(
+        engine,
+        &mut hold,
+        &mut request,
+        &image.config.volumes,
+        &layers,
+        &mut made,
+    )?;
     let passwd = image_file(&layers, "passwd");
     let group = image_file(&layers, "group");
     // `-u`, else the image's USER.
@@ -388,11 +513,12 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
         working_dir: image.config.working_dir.clone(),
         layers,
     };
-    let id = engine.new_id();
     let (spec, config) = spec::build(&id, &request, &image, &user, &host)?;
 
     if args.detach {
-        println!("{}", engine.run_detached(spec, config, hold)?);
+        let id = engine.run_detached(spec, config, hold)?;
+        made.kept = true;
+        println!("{id}");
         return Ok(0);
     }
     // The user's terminal matters only with -t (no ioctls otherwise).
@@ -407,6 +533,7 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
             ..Stdio::default()
         },
     )?;
+    made.kept = true;
     let status = match &launched.terminal {
         Some(master) => {
             // The user's keys go to the program as they are (Ctrl-C

@@ -5,6 +5,7 @@
 //! before and passed in ([`Host`], [`Image`], the resolved user), so it is
 //! snapshot-tested without root.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
@@ -15,7 +16,8 @@ use tinydocker_engine::spec::{
     defaults, resources, seccomp as spec_seccomp, security as spec_security,
 };
 use tinydocker_engine::{
-    set_env, BridgeRequest, ContainerConfig, EtcConfig, LogDriver, Origin, RestartPolicy, Rootfs,
+    set_env, BridgeRequest, ContainerConfig, EtcConfig, LogDriver, Meta, Origin, RestartPolicy,
+    Rootfs, VolumeMount,
 };
 use tinydocker_fs::{DeviceNode, MASKED_PATHS, READONLY_PATHS};
 use tinydocker_net::PortMapping;
@@ -76,6 +78,16 @@ pub struct Request {
     pub interactive: bool,
     pub tty: bool,
     pub init: bool,
+    /// `--stop-signal` as given, else the image's StopSignal (set once the
+    /// image is known); empty: SIGTERM.
+    pub stop_signal: String,
+    /// `--stop-timeout`, in seconds.
+    pub stop_timeout: Option<u64>,
+    /// `--label-file` then `--label` entries (the image's go under them).
+    pub labels: BTreeMap<String, String>,
+    /// The anonymous volumes made for the image's Volumes (bound in by
+    /// entries of `volumes`).
+    pub anonymous_volumes: Vec<VolumeMount>,
 }
 
 /// The image a container is made from.
@@ -289,6 +301,12 @@ pub fn build(
             seccomp: security.seccomp.describe(),
         },
         bundle: None,
+        meta: Meta {
+            stop_signal: request.stop_signal.clone(),
+            stop_timeout: request.stop_timeout,
+            labels: request.labels.clone(),
+            volumes: request.anonymous_volumes.clone(),
+        },
     };
     Ok((spec, config))
 }

@@ -35,6 +35,10 @@ fn request(f: impl FnOnce(&mut Request, &mut SecurityArgs)) -> Request {
         interactive: false,
         tty: false,
         init: false,
+        stop_signal: String::new(),
+        stop_timeout: None,
+        labels: Default::default(),
+        anonymous_volumes: Vec::new(),
     };
     f(&mut r, &mut security);
     r.security = check(&security, CapSet::ALL).unwrap();

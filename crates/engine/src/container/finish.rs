@@ -73,6 +73,8 @@ pub(crate) fn finish(
                     .is_ok_and(|c| c.state.status != Status::Exited);
             if !restarted {
                 engine.store.remove(container)?;
+                // `--rm` takes its anonymous volumes too, as docker's.
+                engine.remove_volumes_of(&container.config.meta.volumes);
             }
         }
     } else {
@@ -109,6 +111,7 @@ pub(crate) fn failed_start(
         container
             .lock()
             .and_then(|_lock| engine.store.remove(container))
+            .map(|()| engine.remove_volumes_of(&container.config.meta.volumes))
     } else {
         let mut state = container.state.clone();
         state.status = Status::Exited;

@@ -46,7 +46,7 @@ pub(crate) fn prune(engine: &Engine) -> Result<Pruned> {
 }
 
 /// The bytes the files under `dir` take (its writable layer, log, record).
-fn disk_usage(dir: &Path) -> u64 {
+pub(crate) fn disk_usage(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };

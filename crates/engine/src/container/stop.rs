@@ -96,14 +96,15 @@ pub(crate) fn kill(engine: &Engine, key: &str, signal: i32) -> Result<()> {
         .map_err(|e| Error::sys("send the signal", e))
 }
 
-/// Every container gets its signal first, then the same grace period from
+/// Every container gets its signal first, then its grace period from
 /// that moment: stopping many takes one grace period, not one each (as
-/// docker's stop of many does).
+/// docker's stop of many does). `signal` and `grace` None: each
+/// container's own (its stop signal and timeout).
 pub(crate) fn stop(
     engine: &Engine,
     keys: &[String],
-    signal: i32,
-    grace: Duration,
+    signal: Option<i32>,
+    grace: Option<Duration>,
     mut stopped: impl FnMut(&str),
 ) -> Result<()> {
     // Of each container, only what the wait needs is kept (not its
@@ -112,16 +113,17 @@ pub(crate) fn stop(
     for key in keys {
         let container = mark_stopped(engine, &settled(engine, key)?)?;
         let process = init_of(&container);
+        let meta = &container.config.meta;
         if let Some(process) = &process {
             process
-                .signal(signal)
+                .signal(signal.unwrap_or_else(|| meta.stop_signal()))
                 .map_err(|e| Error::sys("send the signal", e))?;
         }
+        let deadline = Instant::now() + grace.unwrap_or_else(|| meta.stop_timeout());
         let runtime = (container.state.runtime_pid, container.state.runtime_start);
-        stopping.push((key, runtime, process));
+        stopping.push((key, runtime, process, deadline));
     }
-    let deadline = Instant::now() + grace;
-    for (key, runtime, process) in stopping {
+    for (key, runtime, process, deadline) in stopping {
         if let Some(process) = process {
             let left = deadline.saturating_duration_since(Instant::now());
             if !process.wait(Some(left)) {

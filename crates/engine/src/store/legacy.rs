@@ -302,6 +302,7 @@ impl Record {
                 },
             },
             bundle: None,
+            meta: Default::default(),
         };
         let state = State {
             status: s.status,

@@ -20,7 +20,7 @@
 //! gone.
 
 mod legacy;
-mod lock;
+pub(crate) mod lock;
 mod names;
 mod record;
 mod watch;
@@ -412,18 +412,45 @@ impl Store {
 /// image is removed while it is held. A `run` holds it from resolving its
 /// image until its container's record names the image, which `rmi` then
 /// sees.
-pub struct ImageHold(#[allow(dead_code)] Option<tinydocker_fs::StoreLock>);
+/// Once the run makes volumes, it holds them too: no volume is removed
+/// while it is held.
+pub struct ImageHold {
+    images: Option<tinydocker_fs::StoreLock>,
+    /// A shared flock of the volumes' lock, once volumes are made.
+    volumes: Option<fs::File>,
+}
 
 impl ImageHold {
     pub(crate) fn take(store: &Store) -> Result<ImageHold> {
-        Ok(ImageHold(store.images()?.hold()?))
+        Ok(ImageHold {
+            images: store.images()?.hold()?,
+            volumes: None,
+        })
+    }
+
+    /// Hold the volumes too (from now until the hold is dropped).
+    pub(crate) fn hold_volumes(&mut self, volumes: &crate::volume::Volumes) -> Result<()> {
+        if self.volumes.is_none() {
+            self.volumes = Some(volumes.hold()?);
+        }
+        Ok(())
     }
 
     /// Close this process's copy, leaving the hold to a process forked
     /// while it was held.
-    pub(crate) fn leave_to_forks(self) {
-        if let Some(lock) = self.0 {
+    pub(crate) fn leave_to_forks(mut self) {
+        if let Some(lock) = self.images.take() {
             lock.leave_to_forks();
+        }
+        // Closed, not unlocked: the lock belongs to the forked copy.
+        drop(self.volumes.take());
+    }
+}
+
+impl Drop for ImageHold {
+    fn drop(&mut self) {
+        if let Some(file) = self.volumes.take() {
+            let _ = file.unlock();
         }
     }
 }
