@@ -73,10 +73,12 @@ impl Registry {
             ),
         )
         .unwrap();
+        // Its stdout is the access log: a line per request.
+        let log = std::fs::File::create(dir.join("access.log")).unwrap();
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
-            .stdout(Stdio::null())
+            .stdout(log)
             .stderr(Stdio::null())
             .spawn()
             .expect("docker-registry (apt-get install docker-registry)");
@@ -96,6 +98,12 @@ impl Registry {
     /// Where the registry keeps its blobs and repositories.
     pub fn storage(&self) -> PathBuf {
         self.dir.join("data")
+    }
+
+    /// The access log: one line per request, in the combined log format
+    /// (`127.0.0.1 - - [date] "GET /v2/NAME/manifests/TAG HTTP/1.1" 200 ...`).
+    pub fn access_log(&self) -> PathBuf {
+        self.dir.join("access.log")
     }
 
     /// The registry's own directory (for files a test hands it).

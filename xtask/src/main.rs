@@ -5,7 +5,8 @@
 //! - `cargo xtask test`  build the binary, then run every test of the workspace
 //!   (unit tests and the root integration tests) against it.
 //! - `cargo xtask bench [--case NAME]... [--runs N] [--fleet N] [--json FILE]`
-//!   time tinydocker side by side with runc, crun and podman (see `bench/`).
+//!   time tinydocker side by side with runc, crun and podman, pulls from a
+//!   private registry included (see `bench/`).
 //! - `cargo xtask vm-test [--cgroup v2|v1|hybrid|all] ...`  boot real kernels
 //!   under QEMU, one per cgroup layout, and run the VM suite and the
 //!   integration tests in each (see `vm.rs`).
@@ -39,7 +40,7 @@ fn real_main() -> Result<()> {
         Some("vm-test") => vm::vm_test(&args[1..]),
         Some("oci-validation") => oci_validation::oci_validation(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test|bench|vm-test|oci-validation> [args]\n\n  demo                 build, import a busybox image, run a container\n  test [-- ARGS]       build the binary and run all tests (root integration tests included)\n  bench [--case NAME]... [--runs N] [--fleet N] [--json FILE]\n                       tinydocker side by side with runc, crun and podman: run, exec, a fleet, import\n  vm-test [--cgroup v2|v1|hybrid|all] [--accel auto|kvm|tcg] [--kernel VMLINUZ] ...\n                       the QEMU suite on cgroup v2, v1 and hybrid (--help for all flags)\n  oci-validation [--runtime PATH] [--test NAME]... [--json FILE] [--keep-going]\n                       the OCI runtime-tools validation suite against tinydocker-runtime; fails on failures not in its expected.txt");
+            eprintln!("usage: cargo xtask <demo|test|bench|vm-test|oci-validation> [args]\n\n  demo                 build, import a busybox image, run a container\n  test [-- ARGS]       build the binary and run all tests (root integration tests included)\n  bench [--case NAME]... [--runs N] [--fleet N] [--json FILE]\n                       tinydocker side by side with runc, crun and podman: run, exec, a fleet, import, pulls\n  vm-test [--cgroup v2|v1|hybrid|all] [--accel auto|kvm|tcg] [--kernel VMLINUZ] ...\n                       the QEMU suite on cgroup v2, v1 and hybrid (--help for all flags)\n  oci-validation [--runtime PATH] [--test NAME]... [--json FILE] [--keep-going]\n                       the OCI runtime-tools validation suite against tinydocker-runtime; fails on failures not in its expected.txt");
             std::process::exit(2);
         }
     }

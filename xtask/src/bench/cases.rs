@@ -109,8 +109,17 @@ impl<'a> Contender<'a> {
 /// namespace the kernel tears down in the background, podman's cleanup)
 /// then falls on each neighbour alike, not always on the same one.
 pub fn alternate(contenders: &mut [Contender], bench: &Bench) -> Result<()> {
-    let warmup = bench.opts.warmup;
-    for i in 0..warmup + bench.opts.runs {
+    alternate_rounds(contenders, bench, (bench.opts.warmup, bench.opts.runs))
+}
+
+/// [`alternate`] with `(warm-up rounds, runs)` of the case's own (the
+/// pulls take fewer).
+pub fn alternate_rounds(
+    contenders: &mut [Contender],
+    bench: &Bench,
+    (warmup, runs): (usize, usize),
+) -> Result<()> {
+    for i in 0..warmup + runs {
         for c in in_turn(contenders, i) {
             if c.failed.is_none() {
                 c.step(i, warmup, bench)?;
@@ -176,9 +185,21 @@ pub fn rows(contenders: &[Contender], missing: Vec<Row>) -> Vec<Row> {
 }
 
 pub fn report(case: Case, title: String, contenders: &[Contender], bench: &Bench) -> CaseReport {
+    let rounds = (bench.opts.warmup, bench.opts.runs);
+    report_rounds(case, title, contenders, bench, rounds)
+}
+
+/// [`report`] of a case run with [`alternate_rounds`].
+pub fn report_rounds(
+    case: Case,
+    title: String,
+    contenders: &[Contender],
+    bench: &Bench,
+    (warmup, runs): (usize, usize),
+) -> CaseReport {
     let mut notes = vec![format!(
-        "{} runs each, alternating, after {} warm-up rounds; x tinydocker: median of the pairwise ratios (peer run i / tinydocker run i)",
-        bench.opts.runs, bench.opts.warmup
+        "{runs} runs each, alternating, after {warmup} warm-up round{}; x tinydocker: median of the pairwise ratios (peer run i / tinydocker run i)",
+        if warmup == 1 { "" } else { "s" }
     )];
     for c in contenders {
         notes.push(format!("{}: {}", c.label, c.command));

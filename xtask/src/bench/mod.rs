@@ -17,6 +17,23 @@
 //! 8. `ctr-run`    `ctr run --rm` on a private containerd, with
 //!    tinydocker-runtime and runc as its runc binary (see `containerd.rs`).
 //!
+//! Cases 9-11 pull from a private registry on 127.0.0.1 (Debian's
+//! docker-registry, started by the bench and stopped at its end), two
+//! images umoci makes and skopeo pushes once per run: a big one (five
+//! layers, 100 MB of file content, about 70 MB compressed) and one of
+//! 15,000 small files from the host's /usr/share (see `pull.rs`).
+//!
+//! 9. `pull-cold`  pull into an empty store (a fresh state root each run):
+//!    tinydocker, podman.
+//! 10. `pull-warm` pull of the big image, already in the store; the
+//!     requests one such pull makes (the registry's access log).
+//! 11. `unpack`    MB/s of file content over a cold pull's wall time, for
+//!     the small-files image and the big one (from case 9 when it ran).
+//!
+//! The pull cases take 5 runs after 1 warm-up round unless `--runs` is
+//! given (`pull-warm`: as the other cases); without docker-registry, skopeo
+//! or umoci they are rows saying what to install.
+//!
 //! `--skip NAME|N` (repeatable) leaves a case out of the list.
 //!
 //! Each runtime runs in turn (A B C C B A A B C ...) after warm-up rounds, and
@@ -39,6 +56,7 @@ mod fleet;
 mod measure;
 mod oci;
 mod peers;
+mod pull;
 mod report;
 mod signals;
 mod taskstats;
@@ -68,10 +86,13 @@ pub enum Case {
     Import,
     OciLifecycle,
     CtrRun,
+    PullCold,
+    PullWarm,
+    Unpack,
 }
 
 impl Case {
-    const ALL: [Case; 8] = [
+    const ALL: [Case; 11] = [
         Case::RunNone,
         Case::RunBridge,
         Case::RunLimits,
@@ -80,6 +101,9 @@ impl Case {
         Case::Import,
         Case::OciLifecycle,
         Case::CtrRun,
+        Case::PullCold,
+        Case::PullWarm,
+        Case::Unpack,
     ];
 
     pub fn name(self) -> &'static str {
@@ -92,6 +116,9 @@ impl Case {
             Case::Import => "import",
             Case::OciLifecycle => "oci-lifecycle",
             Case::CtrRun => "ctr-run",
+            Case::PullCold => "pull-cold",
+            Case::PullWarm => "pull-warm",
+            Case::Unpack => "unpack",
         }
     }
 
@@ -117,9 +144,15 @@ impl Case {
         match self {
             Case::RunNone | Case::RunLimits | Case::Exec => name != "containerd",
             Case::RunBridge | Case::Fleet | Case::Import => name == "podman",
+            Case::PullCold | Case::PullWarm | Case::Unpack => name == "podman",
             Case::OciLifecycle => matches!(name, "runc" | "crun"),
             Case::CtrRun => matches!(name, "runc" | "containerd"),
         }
+    }
+
+    /// Cases 9-11, which pull from the bench's registry.
+    fn pulls(self) -> bool {
+        matches!(self, Case::PullCold | Case::PullWarm | Case::Unpack)
     }
 }
 
@@ -160,6 +193,8 @@ impl Variant {
 pub struct Options {
     pub cases: Vec<Case>,
     pub runs: usize,
+    /// Whether `--runs` was given (the pull cases take fewer by default).
+    pub runs_given: bool,
     pub warmup: usize,
     pub fleet: usize,
     pub json: Option<PathBuf>,
@@ -174,6 +209,7 @@ impl Options {
         let mut opts = Options {
             cases: Vec::new(),
             runs: 20,
+            runs_given: false,
             warmup: 3,
             fleet: 100,
             json: None,
@@ -200,7 +236,10 @@ impl Options {
                         skip.push(Case::parse(name.trim())?);
                     }
                 }
-                "--runs" => opts.runs = number("--runs", it.next())?,
+                "--runs" => {
+                    opts.runs = number("--runs", it.next())?;
+                    opts.runs_given = true;
+                }
                 "--fleet" => opts.fleet = number("--fleet", it.next())?,
                 "--json" => opts.json = Some(it.next().context("--json needs a file")?.into()),
                 "--baseline" => {
@@ -262,6 +301,8 @@ pub struct Bench {
     pub cgroup_parent: String,
     /// Peers that are not installed: name and what to install.
     pub missing: Vec<(&'static str, String)>,
+    /// The registry of the pull cases (when one runs), or why there is none.
+    pub registry: Option<std::result::Result<pull::Served, String>>,
 }
 
 impl Bench {
@@ -274,6 +315,17 @@ impl Bench {
         self.scratch
             .join("bundles")
             .join(format!("{runtime}-{}", variant.name()))
+    }
+
+    /// (warm-up rounds, runs) of the cold pulls: a pull of 100 MB takes a
+    /// second, and one warm-up puts the registry's blobs in the page cache.
+    pub fn pull_rounds(&self) -> (usize, usize) {
+        let runs = if self.opts.runs_given {
+            self.opts.runs
+        } else {
+            PULL_RUNS
+        };
+        (self.opts.warmup.min(1), runs)
     }
 
     /// "not run" rows for the peers of `case` that are missing.
@@ -291,6 +343,9 @@ impl Bench {
             .collect()
     }
 }
+
+/// Runs of the cold pulls without `--runs`.
+const PULL_RUNS: usize = 5;
 
 fn require_root() -> Result<()> {
     // SAFETY: geteuid has no preconditions.
@@ -428,6 +483,26 @@ pub fn bench(args: &[String]) -> Result<()> {
         teardown.push("remove podman's containers and images", move || p.sweep());
     }
 
+    // The pull cases' registry, stopped (and its storage removed) first
+    // of all at the end.
+    let registry = match opts.cases.iter().any(|c| c.pulls()) {
+        false => None,
+        true => Some(match pull::missing_tools() {
+            Some(why) => Err(why),
+            None => {
+                let registry = tinydocker_tests::registry::Registry::start();
+                let served = pull::Served {
+                    addr: registry.addr.clone(),
+                    access_log: registry.access_log(),
+                };
+                teardown.push(format!("stop the registry on {}", served.addr), move || {
+                    drop(registry);
+                    Ok(())
+                });
+                Ok(served)
+            }
+        }),
+    };
     let bench = Bench {
         opts,
         meter: Meter { stop, exits },
@@ -442,6 +517,7 @@ pub fn bench(args: &[String]) -> Result<()> {
         import_tar,
         cgroup_parent,
         missing,
+        registry,
     };
     let result = run(&bench, &rootfs_dir, &rootfs_tar);
     let failures = teardown.finish();
@@ -542,6 +618,10 @@ fn run(bench: &Bench, rootfs_dir: &Path, rootfs_tar: &Path) -> Result<Vec<CaseRe
         )
         .context("podman import of the busybox rootfs")?;
     }
+    let images = match &bench.registry {
+        Some(Ok(served)) => Some(pull::build_images(bench, served)?),
+        _ => None,
+    };
     // Start from a quiet disk: the build just wrote a lot, and its
     // writeback would compete with the first runs.
     // SAFETY: sync has no preconditions.
@@ -558,6 +638,15 @@ fn run(bench: &Bench, rootfs_dir: &Path, rootfs_tar: &Path) -> Result<Vec<CaseRe
             Case::Import => cases::import(bench)?,
             Case::OciLifecycle => oci::lifecycle(bench)?,
             Case::CtrRun => containerd::ctr_run(bench, rootfs_dir)?,
+            Case::PullCold | Case::PullWarm | Case::Unpack => match (&images, &bench.registry) {
+                (Some(images), _) => match case {
+                    Case::PullCold => pull::pull_cold(bench, images)?,
+                    Case::PullWarm => pull::pull_warm(bench, images)?,
+                    _ => pull::unpack(bench, images, &reports)?,
+                },
+                (None, Some(Err(why))) => pull::not_run(*case, why),
+                (None, _) => unreachable!("a pull case without its registry"),
+            },
         };
         report.print();
         reports.push(report);
@@ -731,13 +820,14 @@ fn targets(bench: &Bench, reports: &[CaseReport]) -> Vec<Target> {
     ));
     let peak = reports
         .iter()
+        .filter(|r| !Case::parse(r.name).is_ok_and(Case::pulls))
         .flat_map(|r| r.rows.iter())
         .filter(|r| r.runtime == "tinydocker")
         .filter_map(|r| r.stats())
         .filter_map(|s| s.peak_rss_kib)
         .max();
     out.push(limit(
-        "peak RSS of the tinydocker process <= 8 MiB, every case",
+        "peak RSS of the tinydocker process <= 8 MiB, every case but the pulls",
         peak.map(|k| k as f64 / 1024.0),
         "MiB",
         8.0,
@@ -797,6 +887,45 @@ fn targets(bench: &Bench, reports: &[CaseReport]) -> Vec<Target> {
         "MiB",
         8.0,
     ));
+    // Cases 9 and 10: pulls.
+    out.push(ratio_target(
+        reports,
+        "case 9: tinydocker cold pull <= 0.5 x podman (medians)",
+        Case::PullCold,
+        "tinydocker",
+        "podman",
+        0.5,
+    ));
+    let pull_peak = find(reports, Case::PullCold)
+        .and_then(|r| r.rows.iter().find(|r| r.runtime == "tinydocker"))
+        .and_then(|r| r.stats())
+        .and_then(|s| s.peak_rss_kib);
+    out.push(limit(
+        "case 9: peak RSS of tinydocker's cold pull <= 32 MiB",
+        pull_peak.map(|k| k as f64 / 1024.0),
+        "MiB",
+        32.0,
+    ));
+    out.push(limit(
+        "case 10: pull of an image in the store, median <= 20 ms",
+        median_of(reports, Case::PullWarm, "tinydocker", None),
+        "ms",
+        20.0,
+    ));
+    let requests = find(reports, Case::PullWarm)
+        .map(|r| &r.extra["requests"]["tinydocker"])
+        .filter(|r| r.is_object());
+    out.push(Target {
+        what: "case 10: pull of an image in the store, one request (the manifest)".into(),
+        figure: requests.map_or(String::new(), |r| {
+            format!(
+                "{} requests: {}",
+                r["requests"],
+                r["list"].as_str().unwrap_or_default()
+            )
+        }),
+        met: requests.map(|r| r["requests"] == 1 && r["manifest_requests"] == 1),
+    });
     out
 }
 
@@ -924,9 +1053,10 @@ mod tests {
     #[test]
     fn options() {
         let o = Options::parse(&args(&[])).unwrap();
-        assert_eq!((o.runs, o.fleet, o.cases.len()), (20, 100, 8));
+        assert_eq!((o.runs, o.fleet, o.cases.len()), (20, 100, 11));
+        assert!(!o.runs_given);
         let o = Options::parse(&args(&["--skip", "ctr-run,7", "--skip", "1"])).unwrap();
-        assert_eq!(o.cases.len(), 5);
+        assert_eq!(o.cases.len(), 8);
         assert!(!o.cases.contains(&Case::OciLifecycle) && !o.cases.contains(&Case::RunNone));
         assert!(Options::parse(&args(&["--case", "7", "--skip", "oci-lifecycle"])).is_err());
         let o = Options::parse(&args(&[
@@ -936,6 +1066,7 @@ mod tests {
         .unwrap();
         assert_eq!(o.cases, vec![Case::Exec, Case::RunNone, Case::Fleet]);
         assert_eq!((o.runs, o.fleet), (2, 5));
+        assert!(o.runs_given);
         assert_eq!(o.json, Some(PathBuf::from("x.json")));
         assert!(Options::parse(&args(&["--case", "nope"])).is_err());
         assert!(Options::parse(&args(&["--runs", "0"])).is_err());
@@ -949,5 +1080,8 @@ mod tests {
         assert_eq!(Case::RunNone.number(), 1);
         assert_eq!(Case::parse("oci-lifecycle").unwrap().number(), 7);
         assert_eq!(Case::parse("8").unwrap(), Case::CtrRun);
+        assert_eq!(Case::parse("9").unwrap(), Case::PullCold);
+        assert_eq!(Case::PullWarm.number(), 10);
+        assert_eq!(Case::parse("unpack").unwrap().number(), 11);
     }
 }
