@@ -62,8 +62,9 @@ const MODES: [&str; 3] = ["v2", "v1", "hybrid"];
 /// boot (network ~150 s and security ~95 s of test time, two at a time),
 /// the whole three-mode run about 12.5 minutes; `--integration
 /// MODE=skip:network::` trims a mode where that is too long.
-/// (containerd and dockerd are not in the guests: their tests run on the host.)
-const DEFAULT_INTEGRATION: &str = "skip:snapshots::,containerd::,dockerd::";
+/// (containerd, dockerd and the registry peers are not in the guests: their
+/// tests run on the host.)
+const DEFAULT_INTEGRATION: &str = "skip:snapshots::,containerd::,dockerd::,registry::";
 
 struct Options {
     modes: Vec<String>,

@@ -518,9 +518,10 @@ pub fn pull_cold(bench: &Bench, images: &Images) -> Result<CaseReport> {
     Ok(report)
 }
 
-/// The requests in the access log after `offset`: (count, one line of
-/// "GET manifest x1, ...").
-fn requests_since(log: &Path, offset: u64) -> Result<(usize, usize, String)> {
+/// The requests in the access log after `offset`: (count, manifest
+/// requests, version checks (`/v2/`, the API's ping, which also says how to
+/// authenticate), one line of "GET manifest x1, ...").
+fn requests_since(log: &Path, offset: u64) -> Result<(usize, usize, usize, String)> {
     // The registry writes its line once the response is out: a moment for
     // the last ones.
     std::thread::sleep(Duration::from_millis(100));
@@ -528,6 +529,7 @@ fn requests_since(log: &Path, offset: u64) -> Result<(usize, usize, String)> {
     file.seek(std::io::SeekFrom::Start(offset))?;
     let mut kinds: Vec<(String, usize)> = Vec::new();
     let mut manifests = 0;
+    let mut pings = 0;
     for line in std::io::BufReader::new(file).lines() {
         let line = line?;
         // 127.0.0.1 - - [date] "GET /v2/NAME/manifests/TAG HTTP/1.1" 200 ...
@@ -539,6 +541,7 @@ fn requests_since(log: &Path, offset: u64) -> Result<(usize, usize, String)> {
             continue;
         };
         let what = if path == "/v2/" {
+            pings += 1;
             "/v2/"
         } else if path.contains("/manifests/") {
             manifests += 1;
@@ -560,15 +563,15 @@ fn requests_since(log: &Path, offset: u64) -> Result<(usize, usize, String)> {
         .map(|(k, n)| format!("{k} x{n}"))
         .collect::<Vec<_>>()
         .join(", ");
-    Ok((total, manifests, list))
+    Ok((total, manifests, pings, list))
 }
 
 /// The requests one run of `cmd` makes to the registry.
 fn requests_of(cmd: &mut Command, bench: &Bench, log: &Path) -> Result<Value> {
     let offset = fs::metadata(log)?.len();
     measure(cmd, Tree::Whole, &bench.meter)?;
-    let (total, manifests, list) = requests_since(log, offset)?;
-    Ok(json!({ "requests": total, "manifest_requests": manifests, "list": list }))
+    let (total, manifests, pings, list) = requests_since(log, offset)?;
+    Ok(json!({ "requests": total, "manifest_requests": manifests, "pings": pings, "list": list }))
 }
 
 /// Case 10: a pull of the big image, already in the store.
