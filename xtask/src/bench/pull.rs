@@ -740,7 +740,7 @@ pub fn unpack(bench: &Bench, images: &Images, earlier: &[CaseReport]) -> Result<
             rounds.0,
             if rounds.0 == 1 { "" } else { "s" }
         ),
-        "MB/s: the image's file content (unpacked bytes) over the median wall time of a cold pull (download over loopback, digest checks and unpack together: tinydocker has no `load` to time the unpack alone)".into(),
+        "MB/s: the image's file content (unpacked bytes) over the median wall time of a cold pull (download over loopback, digest checks and unpack together: they overlap, a layer is unpacked as it arrives)".into(),
     ];
     for c in &contenders {
         notes.push(format!("{}: {}", c.label, c.command));

@@ -1,7 +1,5 @@
 //! `tinydocker history [--no-trunc] [-q] IMAGE` and `image prune [-a] [-f]`.
 
-use std::io::{BufRead, Write};
-
 use anyhow::Result;
 use serde_json::Value;
 use tinydocker_engine::Engine;
@@ -145,11 +143,7 @@ pub fn prune(engine: &Engine, args: ImagePruneArgs) -> Result<i32> {
         } else {
             "all dangling images"
         };
-        print!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
-        let _ = std::io::stdout().flush();
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+        if !super::confirm(&format!("WARNING! This will remove {what}."))? {
             return Ok(0);
         }
     }

@@ -82,6 +82,17 @@ fn image(engine: &Engine, cmd: crate::cli::ImageCommand) -> Result<i32> {
     }
 }
 
+/// docker's question before a prune: `WARNING` then "Are you sure you want
+/// to continue? [y/N]"; whether the answer was yes.
+pub fn confirm(warning: &str) -> Result<bool> {
+    use std::io::{BufRead, Write};
+    print!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
 /// Print a table with docker's layout: columns padded to their widest cell
 /// and separated by three spaces.
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {

@@ -1,7 +1,5 @@
 //! `tinydocker rm [-f] [-v] CONTAINER...` and `container prune [-f]`.
 
-use std::io::{BufRead, Write};
-
 use anyhow::Result;
 use tinydocker_engine::Engine;
 
@@ -31,14 +29,8 @@ pub fn rm(engine: &Engine, args: RmArgs) -> Result<i32> {
 /// Remove every stopped container (exited, or dead: killed with its
 /// runtime); not one that is running, being started or waiting to restart.
 pub fn prune(engine: &Engine, args: PruneArgs) -> Result<i32> {
-    if !args.force {
-        print!("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
-        let _ = std::io::stdout().flush();
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
-            return Ok(0);
-        }
+    if !args.force && !super::confirm("WARNING! This will remove all stopped containers.")? {
+        return Ok(0);
     }
     let pruned = engine.prune()?;
     for e in &pruned.failed {

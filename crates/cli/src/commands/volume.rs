@@ -2,8 +2,6 @@
 //! prune [-f]`: the anonymous volumes containers got for their images'
 //! Volumes.
 
-use std::io::{BufRead, Write};
-
 use anyhow::Result;
 use tinydocker_engine::Engine;
 
@@ -45,14 +43,8 @@ pub fn volume(engine: &Engine, cmd: VolumeCommand) -> Result<i32> {
             Ok(if failed { FAILED } else { 0 })
         }
         VolumeCommand::Prune(args) => {
-            if !args.force {
-                print!("WARNING! This will remove anonymous local volumes not used by at least one container.\nAre you sure you want to continue? [y/N] ");
-                let _ = std::io::stdout().flush();
-                let mut answer = String::new();
-                std::io::stdin().lock().read_line(&mut answer)?;
-                if !matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
-                    return Ok(0);
-                }
+            if !args.force && !super::confirm("WARNING! This will remove anonymous local volumes not used by at least one container.")? {
+                return Ok(0);
             }
             let (removed, reclaimed) = engine.prune_volumes()?;
             if !removed.is_empty() {
