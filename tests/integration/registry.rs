@@ -105,6 +105,24 @@ fn pull_run_tag_push_and_skopeo_reads_what_was_pushed() {
     mine.run(&["push", "-q", &imported])
         .ok()
         .stdout_is(&imported);
+    // Its layer was kept as imported (a plain tar): pushed gzip-compressed,
+    // as docker pushes it, and kept so from then on.
+    let raw = skopeo_json(&["--raw"], &format!("docker://{imported}"));
+    assert_eq!(
+        raw["layers"][0]["mediaType"], "application/vnd.oci.image.layer.v1.tar+gzip",
+        "{raw:#}"
+    );
+    let digest = raw["layers"][0]["digest"].as_str().unwrap();
+    assert!(
+        mine.path()
+            .join("images/blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+            .is_file(),
+        "the compressed archive is kept"
+    );
+    let again = mine.run(&["push", &imported]);
+    again.ok();
+    assert!(again.stdout.contains(": Layer already exists"), "{again:?}");
     let fresh = TestRoot::empty();
     fresh
         .run(&["run", "--rm", &imported, "echo", "imported"])

@@ -158,4 +158,51 @@ impl ImageStore {
         fs::create_dir(&path).map_err(Error::io(&path))?;
         Ok(path)
     }
+
+    /// Keep the image's uncompressed layer archives gzip-compressed
+    /// instead (as docker compresses a layer it pushes), and record that
+    /// in the image: its config, diff ids and id stay the same; the old
+    /// archive goes unless another image names it. The image as it is
+    /// then.
+    pub fn compress_layers(&self, id: &str) -> Result<crate::Image, Error> {
+        let image = self.resolve(id)?;
+        let mut blobs = image.blobs.clone();
+        let mut changed = Vec::new();
+        for blob in blobs.iter_mut() {
+            let Some(media_type) = gzip_type(&blob.media_type) else {
+                continue;
+            };
+            let source = self.blob_path(&blob.digest);
+            let mut input = File::open(&source).map_err(Error::io(&source))?;
+            let writer = self.blob_writer()?;
+            let mut gz = flate2::GzBuilder::new().write(writer, flate2::Compression::default());
+            io::copy(&mut input, &mut gz).map_err(Error::io(&source))?;
+            let writer = gz.finish().map_err(Error::io(&source))?;
+            let size = writer.size();
+            let digest = self.commit_blob(writer, None)?;
+            changed.push(blob.digest.clone());
+            *blob = Blob {
+                digest,
+                media_type: media_type.to_string(),
+                size,
+            };
+        }
+        if changed.is_empty() {
+            return Ok(image);
+        }
+        self.replace_blobs(&image.id, blobs, &changed)
+    }
+}
+
+/// The gzip media type for an uncompressed layer's; `None` for any other.
+fn gzip_type(media_type: &str) -> Option<&'static str> {
+    match media_type {
+        "application/vnd.oci.image.layer.v1.tar" => {
+            Some("application/vnd.oci.image.layer.v1.tar+gzip")
+        }
+        "application/vnd.docker.image.rootfs.diff.tar" => {
+            Some("application/vnd.docker.image.rootfs.diff.tar.gzip")
+        }
+        _ => None,
+    }
 }

@@ -698,6 +698,40 @@ impl ImageStore {
         Ok(images)
     }
 
+    /// Record `blobs` as the image's layer archives, and remove the
+    /// archives in `old` no image names any more.
+    pub(crate) fn replace_blobs(
+        &self,
+        id: &str,
+        blobs: Vec<Blob>,
+        old: &[String],
+    ) -> Result<Image, Error> {
+        let _lock = self.lock()?;
+        let mut image = self.read_record(id)?;
+        image.blobs = blobs;
+        let path = self.record_path(id);
+        let data = serde_json::to_vec_pretty(&image).expect("image record serialises");
+        write_atomic(&path, &data, true).map_err(Error::io(path))?;
+        let index = self.read_index()?;
+        let mut named = std::collections::HashSet::new();
+        for other in self.record_ids()? {
+            if let Ok(record) = self.read_record(&other) {
+                named.extend(record.blobs.into_iter().map(|b| b.digest));
+            }
+        }
+        for digest in old {
+            if !named.contains(digest) {
+                let _ = fs::remove_file(self.blob_path(digest));
+            }
+        }
+        image.names = index
+            .iter()
+            .filter(|(_, v)| **v == image.id)
+            .map(|(k, _)| k.clone())
+            .collect();
+        Ok(image)
+    }
+
     /// Remove the name `name` (or all names of an image given by id). The
     /// image record and its layers go when no name is left and `in_use(id)`
     /// says no container needs them; otherwise the image stays, nameless

@@ -81,6 +81,9 @@ pub fn push(
             familiar_repository(&reference)
         ))
     })?;
+    // Layers kept uncompressed (an import's) go gzip-compressed, as
+    // docker pushes them; the store keeps that archive from then on.
+    let image = store.compress_layers(&image.id)?;
     let exported = Exported::of(store, &image).map_err(PullError::Registry)?;
     // Other repositories of this registry the image has a name in: a
     // layer can be mounted from them rather than sent.
