@@ -158,14 +158,18 @@ pub fn test_name() -> String {
 }
 
 /// Fill `dir` with a minimal busybox root filesystem: /bin/busybox, one
-/// symlink per applet, /etc/passwd and /etc/group with root, a 1777 /tmp.
+/// symlink per applet, /etc/passwd and /etc/group with root, a 1777 /tmp,
+/// and the empty /proc, /sys and /dev an image has (a container whose root
+/// is mapped to an unprivileged host id cannot make them in a root-owned
+/// rootfs; without them the OCI user-namespace test passed only when
+/// another test had made them first in the shared rootfs).
 pub fn make_busybox_rootfs(dir: &Path) {
     let busybox = Path::new(BUSYBOX);
     assert!(
         busybox.is_file(),
         "{BUSYBOX} is missing: apt-get install busybox-static"
     );
-    for sub in ["bin", "etc", "root", "tmp"] {
+    for sub in ["bin", "etc", "root", "tmp", "proc", "sys", "dev"] {
         fs::create_dir_all(dir.join(sub)).expect("mkdir in rootfs");
     }
     fs::copy(busybox, dir.join("bin/busybox")).expect("copy busybox");
