@@ -6,6 +6,7 @@
 //!
 //! [`TestRoot`]: tinydocker_tests::TestRoot
 
+mod api;
 mod bad_input;
 mod cgroups;
 mod config;

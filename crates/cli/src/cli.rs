@@ -43,6 +43,9 @@ pub enum Command {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Manage tinydocker: the Engine API service
+    #[command(subcommand)]
+    System(SystemCommand),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     Save(SaveArgs),
     /// Load an image from a tar archive or STDIN
@@ -499,6 +502,21 @@ pub enum ImageCommand {
     Tag(TagArgs),
     /// Import a root filesystem (tarball or directory) as an image
     Import(ImportArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCommand {
+    /// Serve docker's Engine API on a unix socket, for docker's clients
+    Service(ServiceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// Seconds without a connection before the service exits (0: never)
+    #[arg(short, long, default_value_t = 5)]
+    pub time: u64,
+    /// Where to listen (unix:///PATH; default unix:///run/tinydocker/tinydocker.sock)
+    pub uri: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,9 @@
 //! `tinydocker`: the command line. It parses docker's flags, builds the
 //! container's OCI runtime spec ([`spec`]), calls the engine
 //! (`tinydocker-engine`), and prints what docker prints.
+#![recursion_limit = "256"]
 
+mod api;
 mod change;
 mod cli;
 mod commands;

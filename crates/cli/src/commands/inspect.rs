@@ -38,7 +38,8 @@ fn binds(spec: &Spec) -> Vec<Bind> {
         .collect()
 }
 
-fn container(c: &Container) -> Result<Value> {
+/// A container as `docker inspect` shows it.
+pub fn container_json(c: &Container) -> Result<Value> {
     let observed = c.observe();
     let config = &c.config;
     let origin = &config.origin;
@@ -198,7 +199,7 @@ fn container(c: &Container) -> Result<Value> {
 }
 
 /// An image as `docker image inspect` shows it.
-fn image_json(image: &tinydocker_fs::Image) -> serde_json::Value {
+pub fn image_json(image: &tinydocker_fs::Image) -> serde_json::Value {
     let tags: Vec<&String> = image.names.iter().filter(|n| !n.contains('@')).collect();
     let digests: Vec<&String> = image.names.iter().filter(|n| n.contains('@')).collect();
     json!({
@@ -250,7 +251,7 @@ pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32> {
     for key in &args.objects {
         // Containers first, then networks, then images, as docker looks.
         if let Ok(c) = engine.container(key) {
-            out.push(container(&c)?);
+            out.push(container_json(&c)?);
         } else if let Some(n) = engine.network(key)? {
             out.push(json!({
                 "Name": n.name,

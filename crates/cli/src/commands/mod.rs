@@ -23,6 +23,9 @@ mod update;
 mod volume;
 mod wait;
 
+pub use inspect::{container_json, image_json};
+pub use ps::status_text;
+
 use anyhow::Result;
 use tinydocker_engine::Engine;
 
@@ -40,6 +43,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Push(args) => push::push(&engine, args),
         Command::History(args) => history::history(&engine, args),
         Command::Image(cmd) => image(&engine, cmd),
+        Command::System(crate::cli::SystemCommand::Service(args)) => service(engine, args),
         Command::Save(args) => archive::save(&engine, args),
         Command::Load(args) => archive::load(&engine, args),
         Command::Tag(args) => import::tag(&engine, args),
@@ -62,6 +66,22 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Restart(args) => kill::restart(&engine, args),
         Command::Volume(cmd) => volume::volume(&engine, cmd),
     }
+}
+
+/// `tinydocker system service [--time SECONDS] [unix:///PATH]`.
+fn service(engine: Engine, args: crate::cli::ServiceArgs) -> Result<i32> {
+    let socket = match args.uri.as_deref() {
+        None => std::path::PathBuf::from(crate::api::DEFAULT_SOCKET),
+        Some(uri) => match uri.strip_prefix("unix://") {
+            Some(path) if path.starts_with('/') => std::path::PathBuf::from(path),
+            _ => anyhow::bail!(
+                "invalid listen address {uri:?}: tinydocker serves unix:///ABSOLUTE/PATH"
+            ),
+        },
+    };
+    let idle = (args.time > 0).then(|| std::time::Duration::from_secs(args.time));
+    crate::api::serve(engine, &socket, idle)?;
+    Ok(0)
 }
 
 /// `tinydocker image COMMAND`: the image commands under one name.

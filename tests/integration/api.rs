@@ -1,0 +1,175 @@
+//! `tinydocker system service`: docker's own client (`/usr/bin/docker`,
+//! Debian's docker.io 20.10) against tinydocker's Engine API socket.
+
+use std::process::{Child, Command, Stdio};
+
+use tinydocker_tests::{output, settles, Out, TestRoot};
+
+/// The docker client of docker.io, not whatever comes first on PATH.
+const DOCKER: &str = "/usr/bin/docker";
+
+/// A service of a test's own root on a socket in it, killed on drop.
+struct Service {
+    child: Child,
+    socket: std::path::PathBuf,
+}
+
+impl Service {
+    fn start(root: &TestRoot) -> Service {
+        let socket = root.path().join("api.sock");
+        let mut cmd = root.cmd(&[
+            "system",
+            "service",
+            "--time",
+            "0",
+            &format!("unix://{}", socket.display()),
+        ]);
+        let child = cmd
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn the service");
+        assert!(
+            settles(|| std::os::unix::net::UnixStream::connect(&socket).is_ok()),
+            "the service never listened"
+        );
+        Service { child, socket }
+    }
+
+    /// `docker -H unix://SOCKET ARGS...`, with a config dir of nobody's.
+    fn docker(&self, args: &[&str]) -> Out {
+        let mut cmd = Command::new(DOCKER);
+        cmd.arg("-H")
+            .arg(format!("unix://{}", self.socket.display()))
+            .args(args)
+            .env("DOCKER_CONFIG", self.socket.with_file_name("docker-config"))
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT");
+        output(cmd, None)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        // SAFETY: a signal to our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn docker_version_ps_images_and_inspect_through_the_service() {
+    let root = TestRoot::new();
+    let service = Service::start(&root);
+    let version = service.docker(&["version", "--format", "{{.Server.APIVersion}}"]);
+    version.ok().stdout_is("1.41");
+    service
+        .docker(&["info", "--format", "{{.OSType}}"])
+        .ok()
+        .stdout_is("linux");
+
+    root.run(&["run", "--name", "made-by-cli", "busybox", "true"])
+        .ok();
+    service.docker(&["ps", "-q"]).ok().stdout_is("");
+    let all = service.docker(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    all.ok();
+    assert!(all.text().starts_with("made-by-cli Exited (0)"), "{all:?}");
+    service
+        .docker(&["inspect", "--format", "{{.State.ExitCode}}", "made-by-cli"])
+        .ok()
+        .stdout_is("0");
+    let missing = service.docker(&["inspect", "nope"]);
+    missing.code(1).stderr_has("No such object: nope");
+    let images = service.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    images.ok().stdout_is("busybox:latest");
+    service
+        .docker(&["image", "inspect", "--format", "{{.Id}}", "busybox"])
+        .ok()
+        .stdout_is(&root.busybox_id);
+    root.run(&["rm", "made-by-cli"]).ok();
+    // An API version it does not serve: docker's words, status 400.
+    let answer = raw(
+        &service.socket,
+        "GET /v1.99/info HTTP/1.0\r\nHost: x\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.0 400"), "{answer}");
+    assert!(answer.contains("is too new"), "{answer}");
+}
+
+/// One raw HTTP exchange over the socket.
+fn raw(socket: &std::path::Path, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn docker_logs_stop_start_kill_wait_rm_and_images_through_the_service() {
+    let root = TestRoot::new();
+    let service = Service::start(&root);
+    let id = root.detach(&[
+        "--name",
+        "svc",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; trap 'exit 7' TERM; while :; do sleep 0.1; done",
+    ]);
+    assert!(
+        settles(|| service.docker(&["logs", "svc"]).text().contains("out")),
+        "no logs"
+    );
+    let logs = service.docker(&["logs", "svc"]);
+    logs.ok().stdout_is("out");
+    assert_eq!(logs.stderr.trim(), "err");
+    service
+        .docker(&["logs", "--tail", "0", "svc"])
+        .ok()
+        .stdout_is("");
+    service.docker(&["pause", "svc"]).ok().stdout_is("svc");
+    service.docker(&["unpause", "svc"]).ok().stdout_is("svc");
+    service
+        .docker(&["stop", "-t", "5", "svc"])
+        .ok()
+        .stdout_is("svc");
+    service
+        .docker(&["inspect", "--format", "{{.State.ExitCode}}", &id])
+        .ok()
+        .stdout_is("7");
+    service.docker(&["wait", "svc"]).ok().stdout_is("7");
+    service.docker(&["start", "svc"]).ok().stdout_is("svc");
+    service
+        .docker(&["restart", "-t", "5", "svc"])
+        .ok()
+        .stdout_is("svc");
+    service.docker(&["kill", "svc"]).ok().stdout_is("svc");
+    service.docker(&["wait", "svc"]).ok().stdout_is("137");
+    let again = service.docker(&["kill", "svc"]);
+    again.code(1).stderr_has("is not running");
+    root.run(&["start", "svc"]).ok();
+    let refused = service.docker(&["rm", "svc"]);
+    refused
+        .code(1)
+        .stderr_has("You cannot remove a running container");
+    service.docker(&["rm", "-f", "svc"]).ok().stdout_is("svc");
+    root.run(&["ps", "-aq"]).ok().stdout_is("");
+    service
+        .docker(&["rm", "nope"])
+        .code(1)
+        .stderr_has("No such container: nope");
+
+    service.docker(&["tag", "busybox", "retagged:v1"]).ok();
+    root.run(&["images", "-q", "--no-trunc", "retagged:v1"])
+        .ok()
+        .stdout_is(&root.busybox_id);
+    service
+        .docker(&["rmi", "retagged:v1"])
+        .ok()
+        .stdout_is("Untagged: retagged:v1");
+    service
+        .docker(&["rmi", "nope:v1"])
+        .code(1)
+        .stderr_has("No such image: nope:v1");
+}
