@@ -173,3 +173,58 @@ fn docker_logs_stop_start_kill_wait_rm_and_images_through_the_service() {
         .code(1)
         .stderr_has("No such image: nope:v1");
 }
+
+/// `docker pull`, `tag`, `push`, `save` and `load` through the service,
+/// with a registry on 127.0.0.1.
+#[test]
+fn docker_pull_push_save_and_load_through_the_service() {
+    use tinydocker_tests::registry::{image_of, push, Registry};
+    let registry = Registry::start();
+    let work = tinydocker_tests::TempDir::new("api-images");
+    let layout = image_of(
+        work.path(),
+        tinydocker_tests::busybox_rootfs(),
+        &["--config.cmd", "echo"],
+    );
+    let name = format!("{}/team/box:v1", registry.addr);
+    push(&layout, &name, "v2s2");
+    let root = TestRoot::empty();
+    let service = Service::start(&root);
+    let pulled = service.docker(&["pull", &name]);
+    pulled.ok();
+    assert!(pulled.stdout.contains("Pull complete"), "{pulled:?}");
+    assert!(
+        pulled
+            .stdout
+            .contains(&format!("Status: Downloaded newer image for {name}")),
+        "{pulled:?}"
+    );
+    let id = root.run(&["images", "-q", "--no-trunc", &name]);
+    id.ok();
+    let other = format!("{}/other/box:v2", registry.addr);
+    service.docker(&["tag", &name, &other]).ok();
+    let pushed = service.docker(&["push", &other]);
+    pushed.ok();
+    assert!(
+        pushed.stdout.contains("Mounted from team/box"),
+        "{pushed:?}"
+    );
+    assert!(pushed.stdout.contains("v2: digest: sha256:"), "{pushed:?}");
+
+    let archive = work.join("saved.tar");
+    service
+        .docker(&["save", "-o", &archive.to_string_lossy(), &other])
+        .ok();
+    let fresh = TestRoot::empty();
+    let second = Service::start(&fresh);
+    second
+        .docker(&["load", "-i", &archive.to_string_lossy()])
+        .ok()
+        .stdout_is(&format!("Loaded image: {other}"));
+    fresh
+        .run(&["images", "-q", "--no-trunc", &other])
+        .ok()
+        .stdout_is(id.text());
+    let missing = service.docker(&["pull", &format!("{}/no/such:v1", registry.addr)]);
+    missing.code(1).stderr_has("manifest unknown");
+}

@@ -104,3 +104,257 @@ pub async fn remove(call: &Call, name: &str) -> Answer {
     }
     Ok(json_response(StatusCode::OK, &Value::Array(out)))
 }
+
+/// A JSON-lines stream of docker's progress messages, written from a
+/// blocking task: each message is sent as it comes; a client that goes
+/// ends the sending.
+struct Progress {
+    /// Unbounded: a pull reports from inside its own runtime, where a
+    /// blocking send may not wait (the messages are few and small).
+    tx: tokio::sync::mpsc::UnboundedSender<bytes::Bytes>,
+}
+
+impl Progress {
+    fn send(&self, value: Value) {
+        let _ = self.tx.send(bytes::Bytes::from(value.to_string() + "\r\n"));
+    }
+
+    fn status(&self, id: Option<&str>, status: &str) {
+        let mut v = json!({ "status": status });
+        if let Some(id) = id {
+            v["id"] = json!(id);
+            v["progressDetail"] = json!({});
+        }
+        self.send(v);
+    }
+
+    /// An error after the headers went: in the stream, as docker sends it.
+    fn error(&self, message: &str) {
+        self.send(json!({ "errorDetail": { "message": message }, "error": message }));
+    }
+}
+
+/// A streamed JSON-lines answer whose lines `work` writes.
+fn progress_stream(work: impl FnOnce(Progress) + Send + 'static) -> Answer {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::task::spawn_blocking(move || work(Progress { tx }));
+    Ok(hyper::Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(super::streamed_unbounded(rx))
+        .expect("a response of valid parts"))
+}
+
+/// `POST /images/create?fromImage=NAME&tag=TAG[&platform=P]`: a pull, its
+/// progress as docker's JSON messages. (`fromSrc` imports are not served
+/// yet: 501.)
+pub async fn create(call: &Call) -> Answer {
+    use tinydocker_registry::{Platform, Progress as Step, PullOptions};
+    if call.query.get("fromSrc").is_some() {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "tinydocker's API does not import (fromSrc) yet: use `tinydocker import`",
+        ));
+    }
+    let image = call
+        .query
+        .get("fromImage")
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| ApiError::bad_request("fromImage is required"))?
+        .to_string();
+    let reference = match call.query.get("tag").filter(|t| !t.is_empty()) {
+        Some(tag) if tag.starts_with("sha256:") => format!("{image}@{tag}"),
+        Some(tag) => format!("{image}:{tag}"),
+        None => image.clone(),
+    };
+    let platform = match call.query.get("platform").filter(|p| !p.is_empty()) {
+        Some(p) => Some(Platform::parse(p).map_err(ApiError::bad_request)?),
+        None => None,
+    };
+    let transport = tinydocker_registry::Transport::from_config()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("config: {e}")))?;
+    let engine = call.engine.clone();
+    progress_stream(move |out| {
+        let store = match engine.images() {
+            Ok(store) => store,
+            Err(e) => return out.error(&e.one_line()),
+        };
+        let options = PullOptions {
+            platform_required: platform.is_some(),
+            platform: platform.unwrap_or_else(Platform::host),
+            transport,
+            ..PullOptions::default()
+        };
+        let before = store.resolve(&reference).ok().map(|i| i.id);
+        let tag = reference
+            .rsplit_once([':', '@'])
+            .map_or("latest", |(_, t)| t)
+            .to_string();
+        let header = std::sync::Mutex::new(Some(format!("Pulling from {image}")));
+        let fetched = std::sync::atomic::AtomicUsize::new(0);
+        let report = |layer: &str, p: Step| {
+            if let Some(h) = header.lock().unwrap().take() {
+                out.status(Some(&tag), &h);
+            }
+            match p {
+                Step::Downloading { done, total } => out.send(json!({
+                    "status": "Downloading",
+                    "progressDetail": { "current": done, "total": total },
+                    "id": layer,
+                })),
+                other => {
+                    if other == Step::PullComplete {
+                        fetched.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    let text = match other {
+                        Step::PullingFsLayer => "Pulling fs layer",
+                        Step::AlreadyExists => "Already exists",
+                        Step::VerifyingChecksum => "Verifying Checksum",
+                        Step::DownloadComplete => "Download complete",
+                        Step::Extracting => "Extracting",
+                        _ => "Pull complete",
+                    };
+                    out.status(Some(layer), text);
+                }
+            }
+        };
+        match tinydocker_registry::pull(&store, &reference, &options, &report) {
+            Ok(pulled) => {
+                out.status(None, &format!("Digest: {}", pulled.digest));
+                let fresh = fetched.load(std::sync::atomic::Ordering::Relaxed) > 0
+                    || before.as_deref() != Some(pulled.image.id.as_str());
+                out.status(
+                    None,
+                    &if fresh {
+                        format!("Status: Downloaded newer image for {}", pulled.name)
+                    } else {
+                        format!("Status: Image is up to date for {}", pulled.name)
+                    },
+                );
+            }
+            Err(e) => out.error(&e.to_string()),
+        }
+    })
+}
+
+/// `POST /images/{name}/push?tag=TAG`: docker's JSON messages, the last
+/// one's `aux` the digest.
+pub async fn push(call: &Call, name: &str) -> Answer {
+    use tinydocker_registry::push::{PushOptions, PushProgress};
+    let reference = match call.query.get("tag").filter(|t| !t.is_empty()) {
+        Some(tag) => format!("{name}:{tag}"),
+        None => name.to_string(),
+    };
+    let transport = tinydocker_registry::Transport::from_config()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("config: {e}")))?;
+    let engine = call.engine.clone();
+    let repo = name.to_string();
+    progress_stream(move |out| {
+        let store = match engine.images() {
+            Ok(store) => store,
+            Err(e) => return out.error(&e.one_line()),
+        };
+        out.status(None, &format!("The push refers to repository [{repo}]"));
+        let report = |layer: &str, p: PushProgress| {
+            let text = match p {
+                PushProgress::Preparing => "Preparing".to_string(),
+                PushProgress::AlreadyExists => "Layer already exists".to_string(),
+                PushProgress::Mounted(from) => format!("Mounted from {from}"),
+                PushProgress::Pushed => "Pushed".to_string(),
+            };
+            out.status(Some(layer), &text);
+        };
+        let options = PushOptions {
+            transport,
+            ..PushOptions::default()
+        };
+        match tinydocker_registry::push::push(&store, &reference, &options, &report) {
+            Ok(pushed) => {
+                out.status(
+                    None,
+                    &format!(
+                        "{}: digest: {} size: {}",
+                        pushed.tag, pushed.digest, pushed.size
+                    ),
+                );
+                out.send(json!({
+                    "progressDetail": {},
+                    "aux": { "Tag": pushed.tag, "Digest": pushed.digest, "Size": pushed.size },
+                }));
+            }
+            Err(e) => out.error(&e.to_string()),
+        }
+    })
+}
+
+/// A writer into a body channel, from a blocking task.
+struct ChannelWriter(tokio::sync::mpsc::Sender<bytes::Bytes>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .blocking_send(bytes::Bytes::copy_from_slice(buf))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `GET /images/get?names=...` and `/images/{name}/get`: the archive
+/// `save` writes, streamed. Every name is checked before the answer
+/// starts, so a missing one is a 404, not a cut-off archive.
+pub async fn get(call: &Call, names: Vec<&str>) -> Answer {
+    let names: Vec<String> = names.into_iter().map(String::from).collect();
+    if names.is_empty() {
+        return Err(ApiError::bad_request("no image named"));
+    }
+    let store = call.blocking(|engine| Ok(engine.images()?)).await?;
+    for name in &names {
+        store
+            .resolve(name)
+            .map_err(|_| ApiError::not_found(format!("No such image: {name}")))?;
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::task::spawn_blocking(move || {
+        let out = std::io::BufWriter::with_capacity(1 << 16, ChannelWriter(tx));
+        let _ = tinydocker_registry::archive::save(&store, &names, out);
+    });
+    Ok(hyper::Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/x-tar")
+        .body(super::streamed(rx))
+        .expect("a response of valid parts"))
+}
+
+/// `POST /images/load`: the body an archive; `{"stream": "Loaded image:
+/// ..."}` lines.
+pub async fn load(call: &Call) -> Answer {
+    let body = call.body.clone();
+    let loaded = call
+        .blocking(move |engine| {
+            tinydocker_registry::archive::load(&engine.images()?, &body[..])
+                .map_err(|e| ApiError::bad_request(e.to_string()))
+        })
+        .await?;
+    let mut text = String::new();
+    for image in loaded {
+        if image.names.is_empty() {
+            text.push_str(
+                &json!({ "stream": format!("Loaded image ID: {}\n", image.id) }).to_string(),
+            );
+            text.push_str("\r\n");
+        }
+        for name in image.names {
+            text.push_str(&json!({ "stream": format!("Loaded image: {name}\n") }).to_string());
+            text.push_str("\r\n");
+        }
+    }
+    Ok(hyper::Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(super::full(text))
+        .expect("a response of valid parts"))
+}

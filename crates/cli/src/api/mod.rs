@@ -55,6 +55,17 @@ pub fn streamed(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Body {
     http_body_util::StreamBody::new(frames).boxed()
 }
 
+/// [`streamed`] from an unbounded channel, for senders that may not block
+/// (progress reported from inside another runtime: a pull's).
+pub fn streamed_unbounded(rx: tokio::sync::mpsc::UnboundedReceiver<Bytes>) -> Body {
+    let frames = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|data| (Ok::<_, std::io::Error>(hyper::body::Frame::data(data)), rx))
+    });
+    http_body_util::StreamBody::new(frames).boxed()
+}
+
 /// What a handler answers: a response, or an error docker's way.
 pub type Answer = std::result::Result<Response<Body>, ApiError>;
 
@@ -145,6 +156,15 @@ impl Query {
         )
     }
 
+    /// Every value of a repeated key (`names=a&names=b`).
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
@@ -187,21 +207,10 @@ pub struct Call {
     /// The path without the `/vX.Y` prefix, split at `/`.
     pub parts: Vec<String>,
     pub query: Query,
-    #[allow(dead_code, reason = "read by container create, which is next")]
     pub body: Bytes,
 }
 
 impl Call {
-    /// The body as JSON (an empty body is `{}`).
-    #[allow(dead_code, reason = "read by container create, which is next")]
-    pub fn json(&self) -> std::result::Result<Value, ApiError> {
-        if self.body.is_empty() {
-            return Ok(json!({}));
-        }
-        serde_json::from_slice(&self.body)
-            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
-    }
-
     /// Run the engine's blocking work on tokio's blocking threads.
     pub async fn blocking<T: Send + 'static>(
         &self,
@@ -255,6 +264,15 @@ async fn route(call: Call) -> Answer {
         (&Method::GET, ["images", "json"]) => images::list(&call).await,
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             images::inspect(&call, &name.join("/")).await
+        }
+        (&Method::POST, ["images", "create"]) => images::create(&call).await,
+        (&Method::POST, ["images", "load"]) => images::load(&call).await,
+        (&Method::GET, ["images", "get"]) => images::get(&call, call.query.all("names")).await,
+        (&Method::GET, ["images", name @ .., "get"]) if !name.is_empty() => {
+            images::get(&call, vec![&name.join("/")]).await
+        }
+        (&Method::POST, ["images", name @ .., "push"]) if !name.is_empty() => {
+            images::push(&call, &name.join("/")).await
         }
         (&Method::POST, ["images", name @ .., "tag"]) if !name.is_empty() => {
             images::tag(&call, &name.join("/")).await
