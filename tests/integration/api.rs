@@ -228,3 +228,50 @@ fn docker_pull_push_save_and_load_through_the_service() {
     let missing = service.docker(&["pull", &format!("{}/no/such:v1", registry.addr)]);
     missing.code(1).stderr_has("manifest unknown");
 }
+
+#[test]
+fn docker_network_commands_through_the_service() {
+    let root = TestRoot::new();
+    let service = Service::start(&root);
+    let name = format!("tdapi{}", std::process::id() % 100_000);
+    service
+        .docker(&["network", "create", "--subnet", "10.213.7.0/24", &name])
+        .ok();
+    let listed = service.docker(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    listed.ok();
+    let lines = listed.lines();
+    assert!(
+        lines.contains(&format!("{name} bridge").as_str()),
+        "{listed:?}"
+    );
+    assert!(
+        lines.contains(&"host host") && lines.contains(&"none null"),
+        "{listed:?}"
+    );
+    service
+        .docker(&[
+            "network",
+            "inspect",
+            "--format",
+            "{{(index .IPAM.Config 0).Subnet}}",
+            &name,
+        ])
+        .ok()
+        .stdout_is("10.213.7.0/24");
+    service
+        .docker(&["network", "create", &name])
+        .code(1)
+        .stderr_has("already exists");
+    service
+        .docker(&["network", "rm", &name])
+        .ok()
+        .stdout_is(&name);
+    service
+        .docker(&["network", "rm", &name])
+        .code(1)
+        .stderr_has(&format!("No such network: {name}"));
+    service
+        .docker(&["network", "rm", "host"])
+        .code(1)
+        .stderr_has("pre-defined network");
+}

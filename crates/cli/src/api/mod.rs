@@ -10,6 +10,7 @@
 
 mod containers;
 mod images;
+mod networks;
 mod system;
 
 use std::convert::Infallible;
@@ -211,6 +212,15 @@ pub struct Call {
 }
 
 impl Call {
+    /// The body as JSON (an empty body is `{}`).
+    pub fn json(&self) -> std::result::Result<Value, ApiError> {
+        if self.body.is_empty() {
+            return Ok(json!({}));
+        }
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    }
+
     /// Run the engine's blocking work on tokio's blocking threads.
     pub async fn blocking<T: Send + 'static>(
         &self,
@@ -265,6 +275,10 @@ async fn route(call: Call) -> Answer {
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             images::inspect(&call, &name.join("/")).await
         }
+        (&Method::GET, ["networks"]) => networks::list(&call).await,
+        (&Method::POST, ["networks", "create"]) => networks::create(&call).await,
+        (&Method::GET, ["networks", name]) => networks::inspect(&call, name).await,
+        (&Method::DELETE, ["networks", name]) => networks::remove(&call, name).await,
         (&Method::POST, ["images", "create"]) => images::create(&call).await,
         (&Method::POST, ["images", "load"]) => images::load(&call).await,
         (&Method::GET, ["images", "get"]) => images::get(&call, call.query.all("names")).await,
