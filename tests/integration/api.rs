@@ -128,6 +128,23 @@ fn docker_logs_stop_start_kill_wait_rm_and_images_through_the_service() {
         .docker(&["logs", "--tail", "0", "svc"])
         .ok()
         .stdout_is("");
+    let stats = service.docker(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}} {{.PIDs}} {{.MemUsage}}",
+        "svc",
+    ]);
+    stats.ok();
+    assert!(stats.text().starts_with("svc "), "{stats:?}");
+    let pids: u32 = stats
+        .text()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(pids >= 1, "{stats:?}");
     service.docker(&["pause", "svc"]).ok().stdout_is("svc");
     service.docker(&["unpause", "svc"]).ok().stdout_is("svc");
     service

@@ -438,3 +438,150 @@ pub async fn logs(call: &Call, id: &str) -> Answer {
         .body(super::streamed(rx))
         .expect("a response of valid parts"))
 }
+
+/// The host's CPU time in nanoseconds (the `cpu` line of /proc/stat), as
+/// docker's `system_cpu_usage`.
+fn system_cpu_ns() -> u64 {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum();
+    // SAFETY: sysconf reads a constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    ticks * (1_000_000_000 / hz)
+}
+
+/// One reading: the cgroup's figures, the host's CPU time, when.
+struct Reading {
+    sample: tinydocker_engine::Sample,
+    system: u64,
+    at: u128,
+}
+
+fn read(engine: &tinydocker_engine::Engine, key: &str) -> Result<(Container, Reading), ApiError> {
+    let c = find(engine, key)?;
+    let sample = engine.sample(&c);
+    Ok((
+        c,
+        Reading {
+            sample,
+            system: system_cpu_ns(),
+            at: tinydocker_engine::now_nanos(),
+        },
+    ))
+}
+
+/// docker's stats JSON from a reading and the one before.
+fn stats_json(c: &Container, now: &Reading, pre: Option<&Reading>) -> Value {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpu = |r: Option<&Reading>| match r {
+        Some(r) => {
+            let s = r.sample.stats.as_ref();
+            json!({
+                "cpu_usage": {
+                    "total_usage": s.map_or(0, |s| s.cpu_usage_ns),
+                    "usage_in_kernelmode": 0,
+                    "usage_in_usermode": 0,
+                },
+                "system_cpu_usage": r.system,
+                "online_cpus": cpus,
+                "throttling_data": {
+                    "periods": s.map_or(0, |s| s.nr_periods),
+                    "throttled_periods": s.map_or(0, |s| s.nr_throttled),
+                    "throttled_time": s.map_or(0, |s| s.throttled_ns),
+                },
+            })
+        }
+        None => json!({ "cpu_usage": { "total_usage": 0 }, "throttling_data": {} }),
+    };
+    let s = now.sample.stats.as_ref();
+    let host = tinydocker_engine::host_memory();
+    json!({
+        "read": crate::human::rfc3339(now.at),
+        "preread": pre.map_or("0001-01-01T00:00:00Z".to_string(), |p| crate::human::rfc3339(p.at)),
+        "id": c.config.id,
+        "name": format!("/{}", c.config.name),
+        "num_procs": 0,
+        "pids_stats": {
+            "current": s.map_or(0, |s| s.pids_current),
+            "limit": s.and_then(|s| s.pids_limit).unwrap_or(0),
+        },
+        "blkio_stats": {
+            "io_service_bytes_recursive": [
+                { "major": 0, "minor": 0, "op": "Read", "value": s.map_or(0, |s| s.block_read) },
+                { "major": 0, "minor": 0, "op": "Write", "value": s.map_or(0, |s| s.block_write) },
+            ],
+        },
+        "cpu_stats": cpu(Some(now)),
+        "precpu_stats": cpu(pre),
+        "memory_stats": {
+            "usage": s.map_or(0, |s| s.memory_usage),
+            "limit": s.and_then(|s| s.memory_limit).unwrap_or(host).min(host),
+            "stats": {},
+        },
+        "networks": {
+            "eth0": {
+                "rx_bytes": now.sample.net.0,
+                "tx_bytes": now.sample.net.1,
+                "rx_packets": 0, "rx_errors": 0, "rx_dropped": 0,
+                "tx_packets": 0, "tx_errors": 0, "tx_dropped": 0,
+            },
+        },
+    })
+}
+
+/// `GET /containers/{id}/stats?stream=0|1&one-shot=0|1`: a reading a
+/// second, the previous one's figures as `precpu_stats` (docker's CPU %
+/// is their difference); `stream=0` answers one reading a second after a
+/// first (at once with `one-shot`).
+pub async fn stats(call: &Call, id: &str) -> Answer {
+    let key = id.to_string();
+    let stream = call
+        .query
+        .get("stream")
+        .is_none_or(|s| s != "0" && s != "false");
+    let one_shot = call.query.flag("one-shot");
+    call.blocking({
+        let key = key.clone();
+        move |engine| find(engine, &key).map(drop)
+    })
+    .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(2);
+    let engine = call.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut pre: Option<Reading> = None;
+        loop {
+            let Ok((c, now)) = read(&engine, &key) else {
+                return;
+            };
+            if pre.is_some() || one_shot || stream {
+                let value = stats_json(&c, &now, pre.as_ref());
+                if tx
+                    .blocking_send(bytes::Bytes::from(value.to_string() + "\n"))
+                    .is_err()
+                {
+                    return;
+                }
+                if !stream {
+                    return;
+                }
+            }
+            if !matches!(c.observe(), Observed::Running { .. }) && pre.is_some() {
+                return;
+            }
+            pre = Some(now);
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    });
+    Ok(hyper::Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(super::streamed(rx))
+        .expect("a response of valid parts"))
+}

@@ -271,6 +271,7 @@ async fn route(call: Call) -> Answer {
         (&Method::POST, ["containers", id, action]) => containers::act(&call, id, action).await,
         (&Method::DELETE, ["containers", id]) => containers::remove(&call, id).await,
         (&Method::GET, ["containers", id, "logs"]) => containers::logs(&call, id).await,
+        (&Method::GET, ["containers", id, "stats"]) => containers::stats(&call, id).await,
         (&Method::GET, ["images", "json"]) => images::list(&call).await,
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             images::inspect(&call, &name.join("/")).await
