@@ -87,7 +87,7 @@ fn logs(root: &TestRoot, name: &str) -> String {
 
 /// The container's `inspect` object.
 #[track_caller]
-fn inspect(root: &TestRoot, name: &str) -> serde_json::Value {
+pub(crate) fn inspect(root: &TestRoot, name: &str) -> serde_json::Value {
     let out = root.run(&["inspect", name]);
     out.ok();
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -274,7 +274,7 @@ fn labels_of_the_image_and_the_container_filter_ps_and_images() {
 /// An image `NAME` of busybox with `/data` (a file owned 1000:1000 mode
 /// 640, a symbolic link, a directory) and the config `VOLUME /data
 /// /empty`.
-fn import_volume_image(root: &TestRoot, name: &str) -> tinydocker_tests::TempDir {
+pub(crate) fn import_volume_image(root: &TestRoot, name: &str) -> tinydocker_tests::TempDir {
     use std::os::unix::fs::{chown, symlink, PermissionsExt};
     let tmp = tinydocker_tests::TempDir::new("volume-rootfs");
     let rootfs = tmp.join("rootfs");
@@ -292,7 +292,7 @@ fn import_volume_image(root: &TestRoot, name: &str) -> tinydocker_tests::TempDir
 }
 
 /// `volume ls -q`, sorted.
-fn volumes(root: &TestRoot) -> Vec<String> {
+pub(crate) fn volumes(root: &TestRoot) -> Vec<String> {
     let out = root.run(&["volume", "ls", "-q"]);
     out.ok();
     let mut names: Vec<String> = out.lines().iter().map(|s| s.to_string()).collect();

@@ -30,3 +30,4 @@ mod security;
 mod signals;
 mod snapshots;
 mod tty;
+mod volumes;

@@ -95,14 +95,41 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum VolumeCommand {
+    /// Create a volume
+    Create(VolumeCreateArgs),
+    /// Display detailed information on one or more volumes
+    Inspect(VolumeInspectArgs),
     /// List volumes
     #[command(alias = "list")]
     Ls(VolumeLsArgs),
     /// Remove one or more volumes
     #[command(alias = "remove")]
     Rm(VolumeRmArgs),
-    /// Remove unused anonymous volumes
-    Prune(PruneArgs),
+    /// Remove all unused local volumes
+    Prune(VolumePruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeCreateArgs {
+    /// Specify volume driver name
+    #[arg(short, long, default_value = "local", value_name = "DRIVER")]
+    pub driver: String,
+    /// Set metadata for a volume (KEY=VALUE, or KEY for an empty value)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
+    /// Specify volume name
+    #[arg(long = "name", value_name = "NAME")]
+    pub name_flag: Option<String>,
+    /// Volume name (default: 64 random hex digits)
+    #[arg(value_name = "VOLUME")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumeInspectArgs {
+    /// Volumes, by name
+    #[arg(required = true, value_name = "VOLUME")]
+    pub names: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +137,22 @@ pub struct VolumeLsArgs {
     /// Only display volume names
     #[arg(short, long)]
     pub quiet: bool,
+    /// Filter output based on conditions provided (dangling=true|false,
+    /// driver=local, label=KEY, label=KEY=VALUE, name=NAME; filters all
+    /// apply)
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VolumePruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Remove all unused volumes, named ones too (what prune always does,
+    /// as docker 20.10's)
+    #[arg(short, long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

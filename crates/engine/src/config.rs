@@ -90,12 +90,16 @@ pub struct Meta {
     /// by its spec's mounts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub volumes: Vec<VolumeMount>,
+    /// Its named volumes (`-v NAME:PATH`, [`crate::Engine::use_named_volume`]),
+    /// bound in by its spec's mounts; kept when it is removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub named_volumes: Vec<VolumeMount>,
 }
 
-/// An anonymous volume of a container.
+/// A volume of a container.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct VolumeMount {
-    /// The volume's name (64 hex digits).
+    /// The volume's name (64 hex digits for an anonymous one).
     pub name: String,
     /// Where it is in the container.
     pub destination: String,

@@ -69,6 +69,7 @@ pub use store::{
     DEFAULT_CGROUP_PARENT,
 };
 pub use supervisor::run_supervisor_if_asked;
+pub use volume::{valid_name as valid_volume_name, VolumeInfo, VolumeRecord};
 
 /// The state root unless another is given.
 pub const DEFAULT_ROOT: &str = "/var/lib/tinydocker";
@@ -340,6 +341,42 @@ impl Engine {
         volumes.create(layers, path)
     }
 
+    /// Make named volume `name` (None: a generated name of 64 hex
+    /// digits), empty, with `labels`; one of that name already there is
+    /// kept as it is, as docker's `volume create`.
+    pub fn create_named_volume(
+        &self,
+        name: Option<&str>,
+        labels: std::collections::BTreeMap<String, String>,
+    ) -> Result<VolumeInfo> {
+        let volumes = volume::Volumes::new(&self.store.path);
+        let name = name.map_or_else(new_id, str::to_string);
+        volumes.create_named(&name, labels)?;
+        volumes.info(&name)
+    }
+
+    /// Named volume `name` for a container's `-v NAME:PATH`: made on
+    /// first use, and filled with what the image layers `layers` (bottom
+    /// first) have at `path` when it is empty, as docker's. `hold` keeps
+    /// it from `volume rm` and `volume prune` until it is dropped or
+    /// handed to [`Engine::run`], whose record must then name it in
+    /// [`Meta::named_volumes`]. Returns where its content is and whether
+    /// it was made now (for [`Engine::discard_unused_volumes`] if the
+    /// container is not made).
+    pub fn use_named_volume(
+        &self,
+        hold: &mut ImageHold,
+        name: &str,
+        layers: &[PathBuf],
+        path: &str,
+    ) -> Result<(PathBuf, bool)> {
+        let volumes = volume::Volumes::new(&self.store.path);
+        hold.hold_volumes(&volumes)?;
+        let made = volumes.create_named(name, Default::default())?;
+        volumes.fill_if_empty(name, layers, path)?;
+        Ok((volumes.data(name), made))
+    }
+
     /// Remove volumes made for a container that was not made (its
     /// record does not exist).
     pub fn discard_volumes(&self, names: &[String]) {
@@ -347,6 +384,20 @@ impl Engine {
         for name in names {
             let _ = volumes.remove(name);
         }
+    }
+
+    /// Remove these of the named volumes a container that was not made
+    /// created, unless a container's record names one meanwhile.
+    pub fn discard_unused_volumes(&self, names: &[String]) {
+        let Ok(users) = self.volume_users() else {
+            return;
+        };
+        let unused: Vec<String> = names
+            .iter()
+            .filter(|n| !users.iter().any(|(v, _)| v == *n))
+            .cloned()
+            .collect();
+        self.discard_volumes(&unused);
     }
 
     /// Where volume `name`'s content is, on the host.
@@ -359,15 +410,40 @@ impl Engine {
         volume::Volumes::new(&self.store.path).names()
     }
 
-    /// (volume, container id) for each volume a container's record names.
-    fn volume_users(&self) -> Result<Vec<(String, String)>> {
+    /// Every volume with its record, by name.
+    pub fn volumes(&self) -> Result<Vec<VolumeInfo>> {
+        let volumes = volume::Volumes::new(&self.store.path);
+        let mut all = Vec::new();
+        for name in volumes.names()? {
+            match volumes.info(&name) {
+                Ok(info) => all.push(info),
+                // Removed meanwhile.
+                Err(_) if !volumes.exists(&name) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(all)
+    }
+
+    /// A volume by name.
+    pub fn volume(&self, name: &str) -> Result<VolumeInfo> {
+        let volumes = volume::Volumes::new(&self.store.path);
+        if !volumes.exists(name) {
+            return Err(Error::State(format!("get {name}: no such volume")));
+        }
+        volumes.info(name)
+    }
+
+    /// (volume, container id) for each volume, anonymous or named, a
+    /// container's record names.
+    pub fn volume_users(&self) -> Result<Vec<(String, String)>> {
         let users = self.store.list_map(|c| {
             let id = c.config.id;
+            let meta = c.config.meta;
             Some(
-                c.config
-                    .meta
-                    .volumes
+                meta.volumes
                     .into_iter()
+                    .chain(meta.named_volumes)
                     .map(|v| (v.name, id.clone()))
                     .collect::<Vec<_>>(),
             )
@@ -402,8 +478,9 @@ impl Engine {
         volumes.remove(name).map(drop)
     }
 
-    /// Remove every volume no container names: their names and the bytes
-    /// they took.
+    /// Remove every volume no container names, anonymous or named, as
+    /// docker 20.10's `volume prune` (API 1.41; docker 23 keeps named
+    /// ones unless asked): their names and the bytes they took.
     pub fn prune_volumes(&self) -> Result<(Vec<String>, u64)> {
         let volumes = volume::Volumes::new(&self.store.path);
         let Some(_lock) = volumes.lock()? else {

@@ -1,19 +1,25 @@
-//! Anonymous volumes: a directory of the state root per volume, bound over
-//! a path the image declares (its Volumes) and filled, when made, with
-//! what the image has there (owners, modes, symbolic links and device
-//! nodes as they are), as docker's local volume driver keeps them. A
-//! volume outlives its container unless removed with it (`rm -v`, `run
-//! --rm`) or by `volume rm` and `volume prune`, which leave one a
-//! container uses.
+//! Volumes, as docker's local volume driver keeps them: a directory of
+//! the state root per volume, bound into containers. An anonymous one
+//! (64 hex) is made for a path the image declares (its Volumes); a named
+//! one by `volume create` or on first use by `-v NAME:/path`. Either is
+//! filled with what the image has at the path it is mounted on (owners,
+//! modes, symbolic links and device nodes as they are) when it is first
+//! mounted empty. A volume outlives its container: anonymous ones go with
+//! it (`rm -v`, `run --rm`), any by `volume rm` and `volume prune`, which
+//! leave one a container uses.
 //!
 //! ```text
 //! volumes/
-//!   <64 hex>/_data            a volume's content
-//!   .making-<pid>-<64 hex>/   one being made (renamed into place once filled)
+//!   <name>/_data              a volume's content
+//!   <name>/volume.json        when it was made, its labels, whether anonymous
+//!   .making-<pid>-<name>/     one being made (renamed into place once filled)
+//!   .filling-<pid>-<name>/    the image's content for an empty one (renamed
+//!                             over its _data)
 //!   lock                      flock(2): shared while a run makes volumes and
 //!                             until its record names them; exclusive to remove
 //! ```
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::{lchown, symlink, FileTypeExt, MetadataExt, PermissionsExt};
@@ -24,6 +30,42 @@ use crate::store::lock::{flock, How, Lock};
 
 /// What a volume's directory holds its content in.
 const DATA: &str = "_data";
+/// What a volume's directory keeps its record in.
+const RECORD: &str = "volume.json";
+
+/// What is known of a volume besides its content.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct VolumeRecord {
+    /// When it was made, in nanoseconds since the epoch.
+    #[serde(default)]
+    pub created: u128,
+    /// `volume create --label`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Made for an image's Volumes rather than by name.
+    #[serde(default)]
+    pub anonymous: bool,
+}
+
+/// A volume, as `volume ls` and `volume inspect` show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeInfo {
+    /// Its name: 64 hex digits for an anonymous one.
+    pub name: String,
+    /// Where its content is on the host.
+    pub mountpoint: PathBuf,
+    /// When it was made, its labels, whether anonymous.
+    pub record: VolumeRecord,
+}
+
+/// Whether `name` is one docker's local driver takes:
+/// `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn valid_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.len() >= 2
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
 
 /// The volumes of one state root.
 pub(crate) struct Volumes {
@@ -74,29 +116,146 @@ impl Volumes {
         flock(self.lock_file()?, &path, How::Exclusive).map(Some)
     }
 
-    /// Make a volume filled with what `layers` (bottom first, overlay
-    /// whiteouts and opaque directories in them) have at `path`.
+    /// Make an anonymous volume filled with what `layers` (bottom first,
+    /// overlay whiteouts and opaque directories in them) have at `path`.
     pub(crate) fn create(&self, layers: &[PathBuf], path: &str) -> Result<String> {
         let name = crate::new_id();
+        let record = VolumeRecord {
+            created: crate::now_nanos(),
+            labels: BTreeMap::new(),
+            anonymous: true,
+        };
+        self.make(&name, &record, Some((layers, path)))?;
+        Ok(name)
+    }
+
+    /// Make named volume `name`, empty, unless there is one; whether it
+    /// was made.
+    pub(crate) fn create_named(
+        &self,
+        name: &str,
+        labels: BTreeMap<String, String>,
+    ) -> Result<bool> {
+        if !valid_name(name) {
+            return Err(Error::Invalid(format!(
+                "create {name}: {name:?} includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+            )));
+        }
+        if name == "lock" {
+            return Err(Error::Invalid(
+                "create lock: the name is taken by tinydocker's volume lock file; choose another"
+                    .into(),
+            ));
+        }
+        if self.exists(name) {
+            return Ok(false);
+        }
+        let record = VolumeRecord {
+            created: crate::now_nanos(),
+            labels,
+            anonymous: false,
+        };
+        self.make(name, &record, None)
+    }
+
+    /// Make volume `name` (filled from `fill`'s layers and path); false
+    /// when another process made one of that name first.
+    fn make(
+        &self,
+        name: &str,
+        record: &VolumeRecord,
+        fill_from: Option<(&[PathBuf], &str)>,
+    ) -> Result<bool> {
         let making = self
             .dir
             .join(format!(".making-{}-{name}", std::process::id()));
         let data = making.join(DATA);
+        let dest = self.dir.join(name);
+        let json = serde_json::to_vec(record).expect("a volume record serialises");
         // 0755 whatever the umask, unless the image's directory says
         // otherwise (fill gives it that one's owner and mode).
         let made = fs::create_dir_all(&data)
             .and_then(|()| fs::set_permissions(&data, fs::Permissions::from_mode(0o755)))
-            .and_then(|()| fill(layers, Path::new(path.trim_start_matches('/')), &data))
+            .and_then(|()| match fill_from {
+                Some((layers, path)) => {
+                    fill(layers, Path::new(path.trim_start_matches('/')), &data).map(drop)
+                }
+                None => Ok(()),
+            })
             .map_err(|e| Error::io("fill the volume", &data, e))
             .and_then(|()| {
-                let dest = self.dir.join(&name);
-                fs::rename(&making, &dest).map_err(|e| Error::io("rename into", dest, e))
+                // Made whole with its directory, by the rename below.
+                let path = making.join(RECORD);
+                fs::write(&path, &json).map_err(|e| Error::io("write", path, e))
+            })
+            .and_then(|()| match fs::rename(&making, &dest) {
+                Ok(()) => Ok(true),
+                Err(e) if already_there(&e) => Ok(false),
+                Err(e) => Err(Error::io("rename into", &dest, e)),
             });
-        if let Err(e) = made {
+        if !matches!(made, Ok(true)) {
             let _ = fs::remove_dir_all(&making);
-            return Err(e);
         }
-        Ok(name)
+        made
+    }
+
+    /// Fill volume `name` with what `layers` have at `path` if it is
+    /// empty and they have something there (docker copies an image's
+    /// content into an empty volume when mounting it). The content is
+    /// made beside it and renamed over its empty `_data`, so a volume that
+    /// another run filled meanwhile, or that is mounted, is left as it is.
+    pub(crate) fn fill_if_empty(&self, name: &str, layers: &[PathBuf], path: &str) -> Result<()> {
+        let data = self.data(name);
+        let empty = fs::read_dir(&data)
+            .map_err(|e| Error::io("read", &data, e))?
+            .next()
+            .is_none();
+        if !empty {
+            return Ok(());
+        }
+        let filling = self
+            .dir
+            .join(format!(".filling-{}-{name}", std::process::id()));
+        let result = fs::create_dir_all(&filling)
+            .and_then(|()| fs::set_permissions(&filling, fs::Permissions::from_mode(0o755)))
+            .and_then(|()| fill(layers, Path::new(path.trim_start_matches('/')), &filling))
+            .map_err(|e| Error::io("fill the volume", &filling, e))
+            .and_then(|found| {
+                if !found {
+                    return Ok(());
+                }
+                match fs::rename(&filling, &data) {
+                    Ok(()) => Ok(()),
+                    Err(e) if already_there(&e) || e.raw_os_error() == Some(libc::EBUSY) => Ok(()),
+                    Err(e) => Err(Error::io("rename into", &data, e)),
+                }
+            });
+        let _ = fs::remove_dir_all(&filling);
+        result
+    }
+
+    /// A volume's record; a volume made before records were kept is
+    /// anonymous, made when its directory was.
+    pub(crate) fn info(&self, name: &str) -> Result<VolumeInfo> {
+        let dir = self.dir.join(name);
+        let record = match fs::read(dir.join(RECORD)) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Error::State(format!("volume {name}: a bad record: {e}")))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let meta = fs::metadata(&dir).map_err(|e| Error::io("read", &dir, e))?;
+                VolumeRecord {
+                    created: meta.mtime() as u128 * 1_000_000_000 + meta.mtime_nsec() as u128,
+                    labels: BTreeMap::new(),
+                    anonymous: true,
+                }
+            }
+            Err(e) => return Err(Error::io("read", dir.join(RECORD), e)),
+        };
+        Ok(VolumeInfo {
+            name: name.to_string(),
+            mountpoint: self.data(name),
+            record,
+        })
     }
 
     /// Every volume, by name.
@@ -109,16 +268,14 @@ impl Volumes {
         let mut names: Vec<String> = entries
             .flatten()
             .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+            .filter(|n| valid_name(n) && self.dir.join(n).join(DATA).is_dir())
             .collect();
         names.sort();
         Ok(names)
     }
 
     pub(crate) fn exists(&self, name: &str) -> bool {
-        name.len() == 64
-            && name.bytes().all(|b| b.is_ascii_hexdigit())
-            && self.dir.join(name).is_dir()
+        valid_name(name) && self.dir.join(name).join(DATA).is_dir()
     }
 
     /// Remove volume `name`; the bytes it took. One already gone is no
@@ -142,7 +299,10 @@ impl Volumes {
             let name = entry.file_name();
             let pid = name
                 .to_str()
-                .and_then(|n| n.strip_prefix(".making-"))
+                .and_then(|n| {
+                    n.strip_prefix(".making-")
+                        .or_else(|| n.strip_prefix(".filling-"))
+                })
                 .and_then(|n| n.split('-').next())
                 .and_then(|p| p.parse::<i32>().ok());
             if let Some(pid) = pid {
@@ -154,6 +314,11 @@ impl Volumes {
             }
         }
     }
+}
+
+/// A rename that found its destination there (and not empty).
+fn already_there(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EEXIST) | Some(libc::ENOTEMPTY))
 }
 
 /// An overlay whiteout: a character device 0/0.
@@ -190,8 +355,9 @@ fn own(dest: &Path, meta: &fs::Metadata) -> io::Result<()> {
 }
 
 /// Fill `dest` with what the layers, merged as overlayfs merges them,
-/// have at `rel`.
-fn fill(layers: &[PathBuf], rel: &Path, dest: &Path) -> io::Result<()> {
+/// have at `rel`; whether they have a directory there.
+fn fill(layers: &[PathBuf], rel: &Path, dest: &Path) -> io::Result<bool> {
+    let mut found = false;
     for layer in layers {
         // A whiteout, a file or an opaque directory on the way hides what
         // the layers below had there.
@@ -215,13 +381,15 @@ fn fill(layers: &[PathBuf], rel: &Path, dest: &Path) -> io::Result<()> {
         }
         if hidden {
             clear(dest)?;
+            found = false;
         }
         if !blocked {
             own(dest, &fs::symlink_metadata(&at)?)?;
             merge(&at, dest)?;
+            found = true;
         }
     }
-    Ok(())
+    Ok(found)
 }
 
 /// Copy directory `src` over `dest`, applying its whiteouts.

@@ -73,9 +73,15 @@ pub fn container_json(c: &Container) -> Result<Value> {
             )
         })
         .collect();
-    // The anonymous volumes among the spec's binds, by destination.
-    let volumes = &config.meta.volumes;
-    let volume_at = |target: &str| volumes.iter().find(|v| v.destination == target);
+    // The volumes (anonymous and named) among the spec's binds, by
+    // destination.
+    let meta = &config.meta;
+    let volume_at = |target: &str| {
+        meta.volumes
+            .iter()
+            .chain(&meta.named_volumes)
+            .find(|v| v.destination == target)
+    };
     let (anonymous, binds): (Vec<Bind>, Vec<Bind>) = binds(spec)
         .into_iter()
         .partition(|b| volume_at(&b.target).is_some());
@@ -179,7 +185,6 @@ pub fn container_json(c: &Container) -> Result<Value> {
         }))).collect::<Vec<_>>(),
     });
     // Left out when not set, as docker's omitempty does.
-    let meta = &config.meta;
     if !meta.stop_signal.is_empty() {
         value["Config"]["StopSignal"] = json!(meta.stop_signal);
     }

@@ -102,6 +102,18 @@ fn image(engine: &Engine, cmd: crate::cli::ImageCommand) -> Result<i32> {
     }
 }
 
+/// docker's CLI exits 1 when most commands fail (125 is `run`'s): the
+/// error said on one line, and that code.
+pub fn or_failed(result: Result<()>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(err) => {
+            eprintln!("tinydocker: {}", crate::errors::one_line(&err));
+            1
+        }
+    }
+}
+
 /// docker's question before a prune: `WARNING` then "Are you sure you want
 /// to continue? [y/N]"; whether the answer was yes.
 pub fn confirm(warning: &str) -> Result<bool> {

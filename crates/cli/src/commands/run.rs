@@ -19,7 +19,7 @@ use tinydocker_security::{caps, seccomp, user};
 use crate::cli::RunArgs;
 use crate::limits::{self, binary_size, Host};
 use crate::security;
-use crate::spec::{self, Network, Request, Volume};
+use crate::spec::{self, NamedVolume, Network, Request, Volume};
 
 pub(crate) fn parse_env_entry(entry: &str, out: &mut Vec<String>) -> Result<()> {
     let (key, value) = match entry.split_once('=') {
@@ -45,20 +45,52 @@ pub(crate) fn parse_env_entry(entry: &str, out: &mut Vec<String>) -> Result<()> 
 }
 
 /// Volumes made for a container, removed on drop unless `kept` or the
-/// container's record exists (a start that failed after it was written).
+/// container's record exists (a start that failed after it was written):
+/// its anonymous ones, and the named ones it made unless another
+/// container's record names them by then.
 struct MadeVolumes<'a> {
     engine: &'a Engine,
     id: &'a str,
     names: Vec<String>,
+    named: Vec<String>,
     kept: bool,
 }
 
 impl Drop for MadeVolumes<'_> {
     fn drop(&mut self) {
-        if !self.kept && !self.names.is_empty() && self.engine.container(self.id).is_err() {
+        let made = !self.names.is_empty() || !self.named.is_empty();
+        if !self.kept && made && self.engine.container(self.id).is_err() {
             self.engine.discard_volumes(&self.names);
+            self.engine.discard_unused_volumes(&self.named);
         }
     }
+}
+
+/// Each `-v NAME:PATH`: the volume, made on first use and filled with
+/// what the image has at PATH while empty, bound in.
+fn named_volumes(
+    engine: &Engine,
+    hold: &mut tinydocker_engine::ImageHold,
+    request: &mut Request,
+    layers: &[std::path::PathBuf],
+    made: &mut MadeVolumes,
+) -> Result<()> {
+    for v in std::mem::take(&mut request.named) {
+        let (source, new) = engine.use_named_volume(hold, &v.name, layers, &v.target)?;
+        if new {
+            made.named.push(v.name.clone());
+        }
+        request.volumes.push(Volume {
+            source,
+            target: v.target.clone(),
+            read_only: v.read_only,
+        });
+        request.named_volumes.push(tinydocker_engine::VolumeMount {
+            name: v.name,
+            destination: v.target,
+        });
+    }
+    Ok(())
 }
 
 /// An anonymous volume for each path of the image's Volumes that no `-v`
@@ -110,7 +142,14 @@ fn add_label(entry: &str, labels: &mut BTreeMap<String, String>) -> Result<()> {
     Ok(())
 }
 
-fn parse_volume(spec: &str) -> Result<Volume> {
+/// A `-v`: a bind of a host path, or a named volume.
+#[derive(Debug)]
+enum VolumeArg {
+    Bind(Volume),
+    Named(NamedVolume),
+}
+
+fn parse_volume(spec: &str) -> Result<VolumeArg> {
     let parts: Vec<&str> = spec.split(':').collect();
     let (host, target, mode) = match parts.as_slice() {
         [h, t] => (*h, *t, "rw"),
@@ -124,8 +163,11 @@ fn parse_volume(spec: &str) -> Result<Volume> {
             "invalid volume specification: {spec:?}: unknown mode {other:?} (expected ro or rw)"
         ),
     };
-    if !host.starts_with('/') {
-        bail!("invalid volume specification: {spec:?}: the host path must be absolute (named volumes are not supported)");
+    if !host.contains('/') && !tinydocker_engine::valid_volume_name(host) {
+        bail!("create {host}: {host:?} includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path");
+    }
+    if !host.starts_with('/') && host.contains('/') {
+        bail!("invalid volume specification: {spec:?}: the host path {host:?} must be absolute");
     }
     if !target.starts_with('/') {
         bail!("invalid volume specification: {spec:?}: the container path {target:?} must be absolute");
@@ -136,14 +178,21 @@ fn parse_volume(spec: &str) -> Result<Volume> {
     if target.split('/').any(|c| c == "..") {
         bail!("invalid volume specification: {spec:?}: the container path may not contain '..'");
     }
+    if !host.starts_with('/') {
+        return Ok(VolumeArg::Named(NamedVolume {
+            name: host.to_string(),
+            target: target.to_string(),
+            read_only,
+        }));
+    }
     let source = fs::canonicalize(host).map_err(|_| {
         anyhow!("invalid mount config for type \"bind\": bind source path does not exist: {host}")
     })?;
-    Ok(Volume {
+    Ok(VolumeArg::Bind(Volume {
         source,
         target: target.to_string(),
         read_only,
-    })
+    }))
 }
 
 fn validate_hostname(name: &str) -> Result<()> {
@@ -288,11 +337,13 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
             bail!("the working directory {dir:?} is invalid, it needs to be an absolute path");
         }
     }
-    let volumes = args
-        .volume
-        .iter()
-        .map(|v| parse_volume(v))
-        .collect::<Result<Vec<_>>>()?;
+    let (mut volumes, mut named) = (Vec::new(), Vec::new());
+    for v in &args.volume {
+        match parse_volume(v)? {
+            VolumeArg::Bind(bind) => volumes.push(bind),
+            VolumeArg::Named(volume) => named.push(volume),
+        }
+    }
     if let Some(h) = &args.hostname {
         validate_hostname(h)?;
     }
@@ -431,6 +482,8 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
         stop_timeout,
         labels,
         anonymous_volumes: Vec::new(),
+        named,
+        named_volumes: Vec::new(),
     })
 }
 
@@ -475,8 +528,10 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
         engine,
         id: &id,
         names: Vec::new(),
+        named: Vec::new(),
         kept: false,
     };
+    named_volumes(engine, &mut hold, &mut request, &layers, &mut made)?;
     anonymous_volumes(
         engine,
         &mut hold,
@@ -590,13 +645,22 @@ mod tests {
 
     #[test]
     fn volumes() {
-        let v = parse_volume("/tmp:/data:ro").unwrap();
+        let VolumeArg::Bind(v) = parse_volume("/tmp:/data:ro").unwrap() else {
+            panic!("a bind");
+        };
         assert!(v.read_only);
         assert_eq!(v.target, "/data");
+        let VolumeArg::Named(v) = parse_volume("db-1.x:/data").unwrap() else {
+            panic!("a named volume");
+        };
+        assert_eq!((v.name.as_str(), v.read_only), ("db-1.x", false));
         for bad in [
             "/tmp",
             "/tmp:data",
-            "tmp:/data",
+            "a$b:/data",
+            "-x:/data",
+            "tmp/x:/data",
+            "x:data",
             "/tmp:/data:rx",
             "/tmp:/",
             "/tmp:/a/../b",

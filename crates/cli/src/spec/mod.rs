@@ -47,6 +47,15 @@ pub struct Volume {
     pub read_only: bool,
 }
 
+/// A named volume, `-v NAME:CONTAINER[:ro]` (made or found once the image
+/// is known, then bound in by an entry of [`Request::volumes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedVolume {
+    pub name: String,
+    pub target: String,
+    pub read_only: bool,
+}
+
 /// Every flag of `run`, checked.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -88,6 +97,11 @@ pub struct Request {
     /// The anonymous volumes made for the image's Volumes (bound in by
     /// entries of `volumes`).
     pub anonymous_volumes: Vec<VolumeMount>,
+    /// `-v NAME:...` as given.
+    pub named: Vec<NamedVolume>,
+    /// The named volumes once made or found (bound in by entries of
+    /// `volumes`).
+    pub named_volumes: Vec<VolumeMount>,
 }
 
 /// The image a container is made from.
@@ -306,6 +320,7 @@ pub fn build(
             stop_timeout: request.stop_timeout,
             labels: request.labels.clone(),
             volumes: request.anonymous_volumes.clone(),
+            named_volumes: request.named_volumes.clone(),
         },
     };
     Ok((spec, config))

@@ -39,6 +39,8 @@ fn request(f: impl FnOnce(&mut Request, &mut SecurityArgs)) -> Request {
         stop_timeout: None,
         labels: Default::default(),
         anonymous_volumes: Vec::new(),
+        named: Vec::new(),
+        named_volumes: Vec::new(),
     };
     f(&mut r, &mut security);
     r.security = check(&security, CapSet::ALL).unwrap();
