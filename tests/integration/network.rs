@@ -511,7 +511,17 @@ fn network_none_has_only_loopback() {
     ]);
     out.ok().stdout_is("lo\n1\nlo 127.0.0.1/8\n0");
     // No network was made for it.
-    root.run(&["network", "ls", "-q"]).ok().stdout_is("");
+    assert_eq!(made_networks(&root), Vec::<String>::new());
+}
+
+/// The network records of a root (what `network ls` lists beyond the
+/// predefined networks not made).
+fn made_networks(root: &TestRoot) -> Vec<String> {
+    entries(&root.path().join("networks"))
+        .into_iter()
+        .filter_map(|e| e.strip_suffix(".json").map(String::from))
+        .filter(|e| !e.ends_with(".ipam"))
+        .collect()
 }
 
 #[test]
@@ -548,7 +558,100 @@ fn network_host_shares_the_host_namespace() {
         inside.contains("eth0") && inside.contains("lo"),
         "{inside:?}"
     );
-    root.run(&["network", "ls", "-q"]).ok().stdout_is("");
+    assert_eq!(made_networks(&root), Vec::<String>::new());
+}
+
+#[test]
+fn network_ls_lists_the_predefined_networks_and_labels_filter() {
+    let root = TestRoot::new();
+    let ls = |args: &[&str]| -> Vec<Vec<String>> {
+        let mut all = vec!["network", "ls"];
+        all.extend_from_slice(args);
+        let out = root.run(&all);
+        out.ok();
+        let lines = out.lines();
+        assert_eq!(
+            lines[0].split_whitespace().collect::<Vec<_>>(),
+            ["NETWORK", "ID", "NAME", "DRIVER", "SCOPE"]
+        );
+        lines[1..]
+            .iter()
+            .map(|l| l.split_whitespace().map(String::from).collect())
+            .collect()
+    };
+    // Before any network is made: docker's three, the bridge not set up.
+    let before = ls(&[]);
+    let named: Vec<(&str, &str)> = before
+        .iter()
+        .map(|r| (r[1].as_str(), r[2].as_str()))
+        .collect();
+    assert_eq!(
+        named,
+        [("bridge", "bridge"), ("host", "host"), ("none", "null")]
+    );
+    assert!(before.iter().all(|r| r[0].len() == 12 && r[3] == "local"));
+    assert_eq!(made_networks(&root), Vec::<String>::new());
+    let host = root.run(&["network", "inspect", "host"]);
+    host.ok();
+    let v: Value = serde_json::from_str(&host.stdout).unwrap();
+    assert_eq!(v[0]["Driver"], "host");
+    assert_eq!(&v[0]["Id"].as_str().unwrap()[..12], before[1][0]);
+    root.run(&["network", "rm", "none"])
+        .usage_error()
+        .stderr_has("none is a pre-defined network and cannot be removed");
+
+    // The default bridge keeps the id it was listed with once made.
+    root.run(&["run", "--rm", "--network", "bridge", "busybox", "true"])
+        .ok();
+    assert_eq!(made_networks(&root), ["bridge"]);
+    assert_eq!(ls(&[])[0][0], before[0][0]);
+
+    // Labels: kept, shown by inspect, filtered by ls.
+    let name = format!("lab-{}", tag());
+    let mut made = false;
+    for subnet in subnets_in(79).take(32) {
+        let out = root.run(&[
+            "network", "create", "--subnet", &subnet, "--label", "team=web", "--label", "solo",
+            &name,
+        ]);
+        if out.code == 0 {
+            made = true;
+            break;
+        }
+        out.usage_error().stderr_has("overlaps");
+    }
+    assert!(made, "no free subnet for {name}");
+    let out = root.run(&["network", "inspect", &name]);
+    out.ok();
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        v[0]["Labels"],
+        serde_json::json!({ "team": "web", "solo": "" })
+    );
+    let names = |args: &[&str]| {
+        ls(args)
+            .into_iter()
+            .map(|r| r[1].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&["--filter", "label=team=web"]), [name.as_str()]);
+    assert_eq!(
+        names(&["-f", "label=solo", "-f", "label=team"]),
+        [name.as_str()]
+    );
+    assert!(names(&["--filter", "label=team=db"]).is_empty());
+    assert_eq!(names(&["--filter", "type=custom"]), [name.as_str()]);
+    assert_eq!(names(&["--filter", "driver=null"]), ["none"]);
+    assert_eq!(
+        names(&["--filter", "type=builtin"]),
+        ["bridge", "host", "none"]
+    );
+    root.run(&["network", "ls", "--filter", "colour=red"])
+        .code(1)
+        .one_error_line();
+    root.run(&["network", "create", "--label", "=x", &format!("{name}x")])
+        .usage_error();
+    root.run(&["network", "rm", &name]).ok().stdout_is(&name);
 }
 
 #[test]
@@ -1395,11 +1498,15 @@ fn no_network(root: &TestRoot, name: &str, addr_prefix: &str, before: &[String])
     );
     let ls = root.run(&["network", "ls"]);
     ls.ok();
+    // The predefined ones are always listed.
+    let predefined = matches!(name, "bridge" | "host" | "none");
     assert!(
-        !ls.lines()
-            .iter()
-            .skip(1)
-            .any(|l| l.split_whitespace().nth(1) == Some(name)),
+        predefined
+            || !ls
+                .lines()
+                .iter()
+                .skip(1)
+                .any(|l| l.split_whitespace().nth(1) == Some(name)),
         "network ls lists {name}:\n{}",
         ls.stdout
     );

@@ -991,7 +991,15 @@ impl Drop for TestRoot {
         // bridge, rule or address of this root stays on the host.
         if let Some(ls) = quiet(&["network", "ls"]) {
             for line in ls.stdout.lines().skip(1) {
-                if let Some(name) = line.split_whitespace().nth(1) {
+                // `host` and `none` are always listed, `bridge` also
+                // before it is made; only made ones have a record.
+                let made = |name: &str| {
+                    dir.path()
+                        .join("networks")
+                        .join(format!("{name}.json"))
+                        .exists()
+                };
+                if let Some(name) = line.split_whitespace().nth(1).filter(|n| made(n)) {
                     if !matches!(quiet(&["network", "rm", name]), Some(o) if o.code == 0) {
                         problems.push(format!("network rm {name} failed"));
                     }

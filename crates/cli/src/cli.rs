@@ -248,6 +248,9 @@ pub struct NetworkCreateArgs {
     /// IPv4 gateway for the subnet (default: its first address)
     #[arg(long, value_name = "ADDRESS")]
     pub gateway: Option<String>,
+    /// Set metadata on a network (KEY=VALUE, or KEY for an empty value)
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub label: Vec<String>,
     /// Network name
     pub name: String,
 }
@@ -257,6 +260,13 @@ pub struct NetworkLsArgs {
     /// Only display network IDs
     #[arg(short, long)]
     pub quiet: bool,
+    /// Don't truncate the output
+    #[arg(long = "no-trunc")]
+    pub no_trunc: bool,
+    /// Provide filter values (driver=, id=, label=KEY, label=KEY=VALUE,
+    /// name=, type=builtin|custom; filters all apply)
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]

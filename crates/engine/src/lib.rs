@@ -60,7 +60,10 @@ pub use container::stats::{host_memory, Sample};
 pub use error::{errno_text, io_text, Context, Error, ExecFailure, Result};
 pub use logs::rfc3339;
 pub use logs::{Entry as LogEntry, LogOptions, Stream};
-pub use network::{root_tag, EtcFiles, NetSettings, Network, DEFAULT as DEFAULT_NETWORK};
+pub use network::{
+    root_tag, EtcFiles, NetSettings, Network, DEFAULT as DEFAULT_NETWORK,
+    PREDEFINED as PREDEFINED_NETWORKS,
+};
 pub use proc::{host_hostname, now_nanos};
 pub use process::pidfd::Process;
 pub use process::signal::parse_signal;
@@ -550,7 +553,26 @@ impl Engine {
         subnet: Option<&str>,
         gateway: Option<&str>,
     ) -> Result<Network> {
-        self.networks().create(name, subnet, gateway)
+        self.networks()
+            .create(name, subnet, gateway, Default::default())
+    }
+
+    /// [`Engine::create_network`] with labels (`network create --label`).
+    pub fn create_network_labelled(
+        &self,
+        name: &str,
+        subnet: Option<&str>,
+        gateway: Option<&str>,
+        labels: std::collections::BTreeMap<String, String>,
+    ) -> Result<Network> {
+        self.networks().create(name, subnet, gateway, labels)
+    }
+
+    /// The id of a network of [`PREDEFINED_NETWORKS`] (`bridge`, `host`,
+    /// `none`) on this state root: stable, and the default bridge's once
+    /// it is made.
+    pub fn predefined_network_id(&self, name: &str) -> String {
+        network::predefined_id(&self.store.path, name)
     }
 
     /// A network by name.
@@ -563,8 +585,16 @@ impl Engine {
         self.networks().list()
     }
 
-    /// Remove a network: refused while a container is attached to it.
+    /// Remove a network: refused while a container is attached to it,
+    /// and for `host` and `none`, as docker. The default `bridge` can be
+    /// (unlike docker's): its device and rules leave the host, and it is
+    /// made again on first use.
     pub fn remove_network(&self, name: &str) -> Result<Network> {
+        if matches!(name, "host" | "none") {
+            return Err(Error::State(format!(
+                "{name} is a pre-defined network and cannot be removed"
+            )));
+        }
         self.networks().remove(name, |network| {
             self.store
                 .list_map(|c| {

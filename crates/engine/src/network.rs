@@ -7,6 +7,7 @@
 //! Setup is redone when the host has rebooted since (the bridge and rules
 //! are gone then): the record keeps the boot id it was set up under.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::net::Ipv4Addr;
@@ -88,6 +89,31 @@ pub struct Network {
     /// The boot the bridge and rules were set up in.
     #[serde(default)]
     pub boot_id: String,
+    /// `network create --label`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// The networks docker always has: `bridge` (made on first use here),
+/// `host` and `none`, with their drivers.
+pub const PREDEFINED: [(&str, &str); 3] = [(DEFAULT, "bridge"), ("host", "host"), ("none", "null")];
+
+/// The id of predefined network `name` on state root `root`: 64 hex
+/// digits, stable, so `network ls` shows the same id before the default
+/// bridge is made and after.
+pub fn predefined_id(root: &Path, name: &str) -> String {
+    (0u8..8)
+        .map(|seed| {
+            // FNV-1a, 32 bits, seeded eight ways.
+            let mut hash: u32 = 0x811c_9dc5 ^ u32::from(seed);
+            let root = root.to_string_lossy();
+            for b in root.bytes().chain([0]).chain(name.bytes()) {
+                hash ^= u32::from(b);
+                hash = hash.wrapping_mul(0x0100_0193);
+            }
+            format!("{hash:08x}")
+        })
+        .collect()
 }
 
 /// docker's rule for network names, as for containers.
@@ -112,6 +138,7 @@ fn validate_name(name: &str) -> Result<()> {
 
 pub struct Networks {
     dir: PathBuf,
+    root: PathBuf,
     tag: Option<String>,
 }
 
@@ -119,6 +146,7 @@ impl Networks {
     pub fn new(root: &Path) -> Networks {
         Networks {
             dir: root.join("networks"),
+            root: root.to_path_buf(),
             tag: root_tag(root),
         }
     }
@@ -207,7 +235,9 @@ impl Networks {
                 }
                 Ok(Some(net))
             }
-            None if name == DEFAULT => Ok(Some(self.create(DEFAULT, None, None)?)),
+            None if name == DEFAULT => {
+                Ok(Some(self.create(DEFAULT, None, None, BTreeMap::new())?))
+            }
             None => Ok(None),
         }
     }
@@ -218,6 +248,7 @@ impl Networks {
         name: &str,
         subnet: Option<&str>,
         gateway: Option<&str>,
+        labels: BTreeMap<String, String>,
     ) -> Result<Network> {
         validate_name(name)?;
         let subnet: Option<Ipv4Net> = subnet.map(|s| s.parse()).transpose()?;
@@ -273,7 +304,11 @@ impl Networks {
                 "gateway {gateway} is not a usable address of the subnet {subnet}"
             ));
         }
-        let id = crate::new_id();
+        let id = if name == DEFAULT {
+            predefined_id(&self.root, name)
+        } else {
+            crate::new_id()
+        };
         let bridge = if name == DEFAULT {
             self.default_bridge()
         } else {
@@ -287,6 +322,7 @@ impl Networks {
             gateway,
             created: now_nanos(),
             boot_id: boot_id().to_string(),
+            labels,
         };
         if let Err(e) = setup(&net, &self.path(name)) {
             let _ = teardown(&net.bridge, net.subnet, true);

@@ -1,73 +1,183 @@
-//! `tinydocker network create|ls|inspect|rm`.
+//! `tinydocker network create|ls|inspect|rm`. `ls` and `inspect` show
+//! docker's predefined networks too: `bridge` (made on first use), `host`
+//! and `none`.
 
-use anyhow::{anyhow, Result};
-use tinydocker_engine::{Engine, Observed};
+use std::collections::BTreeMap;
 
-use crate::cli::NetworkCommand;
+use anyhow::{anyhow, bail, Result};
+use serde_json::json;
+use tinydocker_engine::{rfc3339, Engine, Network, Observed, PREDEFINED_NETWORKS};
+
+use crate::cli::{NetworkCommand, NetworkLsArgs};
+
+/// A row of `network ls`: a network made here, or a predefined one not
+/// made (yet).
+struct Row {
+    id: String,
+    name: String,
+    driver: &'static str,
+    labels: BTreeMap<String, String>,
+    builtin: bool,
+}
+
+/// Every network, the predefined ones included, by name.
+fn rows(engine: &Engine) -> Result<Vec<Row>> {
+    let made = engine.list_networks()?;
+    let mut rows: Vec<Row> = made
+        .into_iter()
+        .map(|n| Row {
+            builtin: n.name == tinydocker_engine::DEFAULT_NETWORK,
+            id: n.id,
+            name: n.name,
+            driver: "bridge",
+            labels: n.labels,
+        })
+        .collect();
+    for (name, driver) in PREDEFINED_NETWORKS {
+        if !rows.iter().any(|r| r.name == name) {
+            rows.push(Row {
+                id: engine.predefined_network_id(name),
+                name: name.to_string(),
+                driver,
+                labels: BTreeMap::new(),
+                builtin: true,
+            });
+        }
+    }
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(rows)
+}
+
+/// One `--filter`: whether a row passes.
+type Keep = Box<dyn Fn(&Row) -> bool>;
+
+fn ls(engine: &Engine, args: NetworkLsArgs) -> Result<()> {
+    let mut keep: Vec<Keep> = Vec::new();
+    for f in &args.filter {
+        let (key, value) = f.split_once('=').unwrap_or((f, ""));
+        let value = value.to_string();
+        keep.push(match key {
+            "label" if !value.is_empty() => Box::new(move |r: &Row| {
+                tinydocker_engine::labels_match(&r.labels, std::slice::from_ref(&value))
+            }),
+            // docker matches names by substring, ids by prefix.
+            "name" => Box::new(move |r: &Row| r.name.contains(&value)),
+            "id" => Box::new(move |r: &Row| r.id.starts_with(&value)),
+            "driver" => Box::new(move |r: &Row| r.driver == value),
+            "type" if value == "builtin" => Box::new(|r: &Row| r.builtin),
+            "type" if value == "custom" => Box::new(|r: &Row| !r.builtin),
+            "type" => bail!("invalid filter: 'type'='{value}'"),
+            _ => bail!(
+                "invalid filter '{f}' (tinydocker filters networks by driver=, id=, label=, name= and type=)"
+            ),
+        });
+    }
+    let shown: Vec<Row> = rows(engine)?
+        .into_iter()
+        .filter(|r| keep.iter().all(|k| k(r)))
+        .collect();
+    let id = |r: &Row| {
+        if args.no_trunc {
+            r.id.clone()
+        } else {
+            r.id[..12].to_string()
+        }
+    };
+    if args.quiet {
+        for r in &shown {
+            println!("{}", id(r));
+        }
+        return Ok(());
+    }
+    let table: Vec<Vec<String>> = shown
+        .iter()
+        .map(|r| vec![id(r), r.name.clone(), r.driver.into(), "local".into()])
+        .collect();
+    super::print_table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &table);
+    Ok(())
+}
+
+/// docker's JSON for network `name`.
+fn inspect_one(engine: &Engine, name: &str) -> Result<serde_json::Value> {
+    let Some(n) = engine.network(name)? else {
+        let Some((_, driver)) = PREDEFINED_NETWORKS.iter().find(|(n, _)| *n == name) else {
+            bail!("network {name} not found");
+        };
+        // A predefined network not made (yet): what docker shows of it.
+        return Ok(json!({
+            "Name": name,
+            "Id": engine.predefined_network_id(name),
+            "Scope": "local",
+            "Driver": driver,
+            "EnableIPv6": false,
+            "IPAM": { "Driver": "default", "Options": null, "Config": [] },
+            "Internal": false,
+            "Attachable": false,
+            "Containers": {},
+            "Options": {},
+            "Labels": {},
+        }));
+    };
+    json(engine, &n)
+}
+
+fn json(engine: &Engine, n: &Network) -> Result<serde_json::Value> {
+    let containers: serde_json::Map<String, serde_json::Value> = engine
+        .containers_map(|c| {
+            let net = c.state.net.clone()?;
+            (net.network == n.name && matches!(c.observe(), Observed::Running { .. })).then(|| {
+                (
+                    c.config.id.clone(),
+                    json!({
+                        "Name": c.config.name,
+                        "IPv4Address": format!("{}/{}", net.ip, net.prefix),
+                        "HostInterface": net.host_if,
+                    }),
+                )
+            })
+        })?
+        .into_iter()
+        .collect();
+    Ok(json!({
+        "Name": n.name,
+        "Id": n.id,
+        "Created": rfc3339(n.created),
+        "Scope": "local",
+        "Driver": "bridge",
+        "EnableIPv6": false,
+        "IPAM": { "Driver": "default", "Options": {}, "Config": [ { "Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string() } ] },
+        "Internal": false,
+        "Attachable": false,
+        "Containers": containers,
+        "Options": { "com.docker.network.bridge.name": n.bridge },
+        "Labels": n.labels,
+    }))
+}
 
 pub fn network(engine: &Engine, cmd: NetworkCommand) -> Result<i32> {
     match cmd {
         NetworkCommand::Create(args) => {
-            let net = engine.create_network(
+            let mut labels = BTreeMap::new();
+            for entry in &args.label {
+                let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
+                if key.is_empty() {
+                    bail!("invalid label {entry:?}: empty name");
+                }
+                labels.insert(key.to_string(), value.to_string());
+            }
+            let net = engine.create_network_labelled(
                 &args.name,
                 args.subnet.as_deref(),
                 args.gateway.as_deref(),
+                labels,
             )?;
             println!("{}", net.id);
         }
-        NetworkCommand::Ls(args) => {
-            let all = engine.list_networks()?;
-            if args.quiet {
-                for n in &all {
-                    println!("{}", &n.id[..12]);
-                }
-                return Ok(0);
-            }
-            let rows: Vec<Vec<String>> = all
-                .iter()
-                .map(|n| {
-                    vec![
-                        n.id[..12].to_string(),
-                        n.name.clone(),
-                        "bridge".into(),
-                        "local".into(),
-                    ]
-                })
-                .collect();
-            super::print_table(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows);
-        }
+        NetworkCommand::Ls(args) => return Ok(super::or_failed(ls(engine, args))),
         NetworkCommand::Inspect(args) => {
             let mut out = Vec::new();
             for name in &args.names {
-                let n = engine
-                    .network(name)?
-                    .ok_or_else(|| anyhow!("network {name} not found"))?;
-                let containers: serde_json::Map<String, serde_json::Value> = engine
-                    .containers_map(|c| {
-                        let net = c.state.net.clone()?;
-                        (net.network == n.name && matches!(c.observe(), Observed::Running { .. }))
-                            .then(|| {
-                                (
-                                    c.config.id.clone(),
-                                    serde_json::json!({
-                                        "Name": c.config.name,
-                                        "IPv4Address": format!("{}/{}", net.ip, net.prefix),
-                                        "HostInterface": net.host_if,
-                                    }),
-                                )
-                            })
-                    })?
-                    .into_iter()
-                    .collect();
-                out.push(serde_json::json!({
-                    "Name": n.name,
-                    "Id": n.id,
-                    "Driver": "bridge",
-                    "Scope": "local",
-                    "IPAM": { "Driver": "default", "Config": [ { "Subnet": n.subnet.to_string(), "Gateway": n.gateway.to_string() } ] },
-                    "Options": { "com.docker.network.bridge.name": n.bridge },
-                    "Containers": containers,
-                }));
+                out.push(inspect_one(engine, name).map_err(|e| anyhow!(e))?);
             }
             println!(
                 "{}",
