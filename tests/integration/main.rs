@@ -23,6 +23,7 @@ mod isolation;
 mod lifecycle;
 mod logs;
 mod network;
+mod pause;
 mod registry;
 mod restart;
 mod runtime;

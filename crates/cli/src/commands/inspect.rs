@@ -99,8 +99,9 @@ pub fn container_json(c: &Container) -> Result<Value> {
         "Path": args.first(),
         "Args": args.get(1..).unwrap_or_default(),
         "State": {
-            "Status": observed.status_word(),
+            "Status": super::ps::state_word(c, observed),
             "Running": running,
+            "Paused": running && state.paused,
             "Restarting": matches!(observed, Observed::Restarting { .. }),
             "Dead": matches!(observed, Observed::Dead),
             "Pid": if running { state.pid } else { 0 },

@@ -10,6 +10,7 @@ mod kill;
 mod login;
 mod logs;
 mod network;
+mod pause;
 mod port;
 mod ps;
 mod pull;
@@ -65,6 +66,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Start(args) => start::start(&engine, args),
         Command::Restart(args) => kill::restart(&engine, args),
         Command::Volume(cmd) => volume::volume(&engine, cmd),
+        Command::Pause(args) => Ok(pause::pause(&engine, args, true)),
+        Command::Unpause(args) => Ok(pause::pause(&engine, args, false)),
     }
 }
 

@@ -6,10 +6,14 @@ use tinydocker_engine::{Container, Engine, Observed};
 use crate::cli::PsArgs;
 use crate::human;
 
-/// The STATUS column: "Up 3 minutes", "Exited (137) 2 seconds ago", "Created".
-pub fn status_text(observed: Observed) -> String {
+/// The STATUS column: "Up 3 minutes", "Up 5 seconds (Paused)", "Exited
+/// (137) 2 seconds ago", "Created".
+pub fn status_text(observed: Observed, paused: bool) -> String {
     match observed {
         Observed::Created => "Created".into(),
+        Observed::Running { since } if paused => {
+            format!("Up {} (Paused)", human::duration(human::since(since)))
+        }
         Observed::Running { since } => format!("Up {}", human::duration(human::since(since))),
         Observed::Exited { code, at } => {
             format!("Exited ({code}) {} ago", human::duration(human::since(at)))
@@ -21,6 +25,14 @@ pub fn status_text(observed: Observed) -> String {
             )
         }
         Observed::Dead => "Dead".into(),
+    }
+}
+
+/// docker's State: "paused" for a running container that is frozen.
+pub fn state_word(c: &Container, o: Observed) -> &'static str {
+    match o {
+        Observed::Running { .. } if c.state.paused => "paused",
+        o => o.status_word(),
     }
 }
 
@@ -146,8 +158,8 @@ fn fields(c: &Container, o: Observed, no_trunc: bool) -> Vec<(&'static str, Stri
             "RunningFor",
             format!("{} ago", human::duration(human::since(c.config.created))),
         ),
-        ("State", o.status_word().to_string()),
-        ("Status", status_text(o)),
+        ("State", state_word(c, o).to_string()),
+        ("Status", status_text(o, c.state.paused)),
     ]
 }
 
