@@ -252,8 +252,20 @@ fn docker_network_commands_through_the_service() {
     let service = Service::start(&root);
     let name = format!("tdapi{}", std::process::id() % 100_000);
     service
-        .docker(&["network", "create", "--subnet", "10.213.7.0/24", &name])
+        .docker(&[
+            "network",
+            "create",
+            "--subnet",
+            "10.213.7.0/24",
+            "--label",
+            "team=api",
+            &name,
+        ])
         .ok();
+    service
+        .docker(&["network", "inspect", "--format", "{{.Labels.team}}", &name])
+        .ok()
+        .stdout_is("api");
     let listed = service.docker(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
     listed.ok();
     let lines = listed.lines();

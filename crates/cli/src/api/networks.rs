@@ -27,15 +27,15 @@ fn network_json(n: &Network) -> Value {
         "ConfigOnly": false,
         "Containers": {},
         "Options": { "com.docker.network.bridge.name": n.bridge },
-        "Labels": {},
+        "Labels": n.labels,
     })
 }
 
 /// docker's `host` and `none`, which every engine has.
-fn mode_json(name: &str) -> Value {
+fn mode_json(name: &str, id: String) -> Value {
     json!({
         "Name": name,
-        "Id": name,
+        "Id": id,
         "Created": "0001-01-01T00:00:00Z",
         "Scope": "local",
         "Driver": if name == "host" { "host" } else { "null" },
@@ -53,20 +53,29 @@ fn mode_json(name: &str) -> Value {
 }
 
 pub async fn list(call: &Call) -> Answer {
-    let networks = call.blocking(|engine| Ok(engine.list_networks()?)).await?;
+    let (networks, ids) = call
+        .blocking(|engine| {
+            let ids: Vec<String> = ["bridge", "host", "none"]
+                .iter()
+                .map(|n| engine.predefined_network_id(n))
+                .collect();
+            Ok((engine.list_networks()?, ids))
+        })
+        .await?;
     let mut rows: Vec<Value> = networks.iter().map(network_json).collect();
     if !networks.iter().any(|n| n.name == "bridge") {
         // The default bridge is made on first use; docker always lists it.
-        rows.push(json!({ "Name": "bridge", "Id": "bridge", "Driver": "bridge", "Scope": "local", "Labels": {} }));
+        rows.push(json!({ "Name": "bridge", "Id": ids[0], "Driver": "bridge", "Scope": "local", "Labels": {} }));
     }
-    rows.push(mode_json("host"));
-    rows.push(mode_json("none"));
+    rows.push(mode_json("host", ids[1].clone()));
+    rows.push(mode_json("none", ids[2].clone()));
     Ok(json_response(StatusCode::OK, &Value::Array(rows)))
 }
 
 pub async fn inspect(call: &Call, name: &str) -> Answer {
     if matches!(name, "host" | "none") {
-        return Ok(json_response(StatusCode::OK, &mode_json(name)));
+        let id = call.engine.predefined_network_id(name);
+        return Ok(json_response(StatusCode::OK, &mode_json(name, id)));
     }
     let key = name.to_string();
     let network = call
@@ -99,6 +108,14 @@ pub async fn create(call: &Call) -> Answer {
     let config = &body["IPAM"]["Config"][0];
     let subnet = config["Subnet"].as_str().map(String::from);
     let gateway = config["Gateway"].as_str().map(String::from);
+    let labels: std::collections::BTreeMap<String, String> = body["Labels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
     let network = call
         .blocking(move |engine| {
             if engine.network(&name)?.is_some() {
@@ -108,7 +125,7 @@ pub async fn create(call: &Call) -> Answer {
                 ));
             }
             engine
-                .create_network(&name, subnet.as_deref(), gateway.as_deref())
+                .create_network_labelled(&name, subnet.as_deref(), gateway.as_deref(), labels)
                 .map_err(|e| ApiError::bad_request(e.one_line()))
         })
         .await?;

@@ -25,7 +25,7 @@ mod volume;
 mod wait;
 
 pub use inspect::{container_json, image_json};
-pub use ps::status_text;
+pub use ps::{state_word, status_text};
 
 use anyhow::Result;
 use tinydocker_engine::Engine;
