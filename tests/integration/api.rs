@@ -145,6 +145,20 @@ fn docker_logs_stop_start_kill_wait_rm_and_images_through_the_service() {
         .parse()
         .unwrap();
     assert!(pids >= 1, "{stats:?}");
+    let top = service.docker(&["top", "svc"]);
+    top.ok();
+    assert!(top.lines()[0].starts_with("UID"), "{top:?}");
+    assert!(top.text().contains("while :"), "{top:?}");
+    let own = root.run(&["top", "svc", "-o", "pid,comm"]);
+    own.ok();
+    assert_eq!(
+        own.lines()[0].split_whitespace().collect::<Vec<_>>(),
+        ["PID", "COMMAND"]
+    );
+    assert!(
+        own.lines().iter().skip(1).any(|l| l.ends_with(" sh")),
+        "{own:?}"
+    );
     service.docker(&["pause", "svc"]).ok().stdout_is("svc");
     service.docker(&["unpause", "svc"]).ok().stdout_is("svc");
     service
@@ -165,6 +179,10 @@ fn docker_logs_stop_start_kill_wait_rm_and_images_through_the_service() {
     service.docker(&["wait", "svc"]).ok().stdout_is("137");
     let again = service.docker(&["kill", "svc"]);
     again.code(1).stderr_has("is not running");
+    service
+        .docker(&["top", "svc"])
+        .code(1)
+        .stderr_has("is not running");
     root.run(&["start", "svc"]).ok();
     let refused = service.docker(&["rm", "svc"]);
     refused

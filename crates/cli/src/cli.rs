@@ -40,6 +40,8 @@ pub enum Command {
     Push(PushArgs),
     /// Show the history of an image
     History(HistoryArgs),
+    /// Display the running processes of a container
+    Top(TopArgs),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -559,6 +561,15 @@ pub enum ImageCommand {
     Tag(TagArgs),
     /// Import a root filesystem (tarball or directory) as an image
     Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// CONTAINER
+    pub container: String,
+    /// ps OPTIONS (default -ef)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

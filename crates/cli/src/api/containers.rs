@@ -585,3 +585,33 @@ pub async fn stats(call: &Call, id: &str) -> Answer {
         .body(super::streamed(rx))
         .expect("a response of valid parts"))
 }
+
+/// `GET /containers/{id}/top?ps_args=...`: `{"Titles", "Processes"}`.
+pub async fn top(call: &Call, id: &str) -> Answer {
+    let key = id.to_string();
+    let ps_args: Vec<String> = call
+        .query
+        .get("ps_args")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let (titles, rows) = call
+        .blocking(move |engine| {
+            find(engine, &key)?;
+            crate::commands::top(engine, &key, &ps_args).map_err(|e| {
+                let text = e.to_string();
+                let status = if text.contains("is not running") {
+                    StatusCode::CONFLICT
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                };
+                ApiError::new(status, text)
+            })
+        })
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "Titles": titles, "Processes": rows }),
+    ))
+}

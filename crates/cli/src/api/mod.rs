@@ -272,6 +272,7 @@ async fn route(call: Call) -> Answer {
         (&Method::DELETE, ["containers", id]) => containers::remove(&call, id).await,
         (&Method::GET, ["containers", id, "logs"]) => containers::logs(&call, id).await,
         (&Method::GET, ["containers", id, "stats"]) => containers::stats(&call, id).await,
+        (&Method::GET, ["containers", id, "top"]) => containers::top(&call, id).await,
         (&Method::GET, ["images", "json"]) => images::list(&call).await,
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             images::inspect(&call, &name.join("/")).await

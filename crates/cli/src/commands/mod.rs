@@ -20,12 +20,14 @@ mod rmi;
 mod run;
 mod start;
 mod stats;
+mod top;
 mod update;
 mod volume;
 mod wait;
 
 pub use inspect::{container_json, image_json};
 pub use ps::{state_word, status_text};
+pub use top::top;
 
 use anyhow::Result;
 use tinydocker_engine::Engine;
@@ -43,6 +45,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Pull(args) => pull::pull(&engine, args),
         Command::Push(args) => push::push(&engine, args),
         Command::History(args) => history::history(&engine, args),
+        Command::Top(args) => top::run(&engine, args),
         Command::Image(cmd) => image(&engine, cmd),
         Command::System(crate::cli::SystemCommand::Service(args)) => service(engine, args),
         Command::Save(args) => archive::save(&engine, args),
