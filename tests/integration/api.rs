@@ -184,6 +184,22 @@ fn docker_logs_stop_start_kill_wait_rm_and_images_through_the_service() {
         .code(1)
         .stderr_has("is not running");
     root.run(&["start", "svc"]).ok();
+    // Renamed while running, through the API and the CLI; a taken name or
+    // the same one refused.
+    service.docker(&["rename", "svc", "svc2"]).ok();
+    root.run(&["inspect", "svc2"]).ok();
+    root.run(&["inspect", "svc"]).code(125);
+    root.run(&["run", "--name", "taken", "busybox", "true"])
+        .ok();
+    service
+        .docker(&["rename", "svc2", "taken"])
+        .code(1)
+        .stderr_has("is already in use");
+    root.run(&["rename", "svc2", "svc2"])
+        .code(125)
+        .stderr_has("same name");
+    root.run(&["rename", "svc2", "svc"]).ok().stdout_is("");
+    root.run(&["rm", "taken"]).ok();
     let refused = service.docker(&["rm", "svc"]);
     refused
         .code(1)

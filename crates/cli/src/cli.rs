@@ -42,6 +42,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Display the running processes of a container
     Top(TopArgs),
+    /// Rename a container
+    Rename(RenameArgs),
     /// Manage images
     #[command(subcommand)]
     Image(ImageCommand),
@@ -561,6 +563,14 @@ pub enum ImageCommand {
     Tag(TagArgs),
     /// Import a root filesystem (tarball or directory) as an image
     Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// CONTAINER
+    pub container: String,
+    /// NEW_NAME
+    pub new_name: String,
 }
 
 #[derive(Debug, Args)]

@@ -165,6 +165,22 @@ impl Engine {
         self.store.find(key)
     }
 
+    /// Rename a container (`rename OLD NEW`), as docker: the name must be
+    /// free; the container may be running.
+    pub fn rename(&self, key: &str, new: &str) -> Result<()> {
+        let found = self.store.find(key)?;
+        let Some(_lock) = found.lock()? else {
+            return Err(Error::NoSuchContainer(key.to_string()));
+        };
+        let mut container = self.store.find(&found.config.id)?;
+        if container.config.name == new {
+            return Err(Error::State(format!(
+                "Renaming a container with the same name as its current name: {new}"
+            )));
+        }
+        self.store.rename(&mut container, new)
+    }
+
     /// A new container id (64 hex digits).
     pub fn new_id(&self) -> String {
         new_id()

@@ -257,6 +257,28 @@ pub async fn act(call: &Call, id: &str, action: &str) -> Answer {
             Ok(no_content())
         }
         "wait" => wait(call, key).await,
+        "rename" => {
+            let name = call
+                .query
+                .get("name")
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| ApiError::bad_request("name is required"))?
+                .to_string();
+            call.blocking(move |engine| {
+                find(engine, &key)?;
+                engine.rename(&key, &name).map_err(|e| {
+                    let text = e.one_line();
+                    let status = if text.contains("already in use") {
+                        StatusCode::CONFLICT
+                    } else {
+                        StatusCode::BAD_REQUEST
+                    };
+                    ApiError::new(status, text)
+                })
+            })
+            .await?;
+            Ok(no_content())
+        }
         other => Err(ApiError::not_found(format!(
             "page not found: POST /containers/{id}/{other}"
         ))),

@@ -46,6 +46,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Push(args) => push::push(&engine, args),
         Command::History(args) => history::history(&engine, args),
         Command::Top(args) => top::run(&engine, args),
+        Command::Rename(args) => top::rename(&engine, args),
         Command::Image(cmd) => image(&engine, cmd),
         Command::System(crate::cli::SystemCommand::Service(args)) => service(engine, args),
         Command::Save(args) => archive::save(&engine, args),

@@ -74,3 +74,9 @@ pub fn run(engine: &Engine, args: TopArgs) -> Result<i32> {
     super::print_table(&titles, &rows);
     Ok(0)
 }
+
+/// `tinydocker rename CONTAINER NEW_NAME`: prints nothing, as docker.
+pub fn rename(engine: &Engine, args: crate::cli::RenameArgs) -> Result<i32> {
+    engine.rename(&args.container, &args.new_name)?;
+    Ok(0)
+}

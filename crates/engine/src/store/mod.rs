@@ -373,6 +373,42 @@ impl Store {
         Err(Error::NoSuchContainer(key.to_string()))
     }
 
+    /// Give a container a new name (`rename`): the new name is taken
+    /// first (refused when a container holds it), then the record says
+    /// it, then the old name is freed. The caller holds the container's
+    /// [`Container::lock`] and has read it under that lock.
+    pub fn rename(&self, container: &mut Container, new: &str) -> Result<()> {
+        names::validate_name(new)?;
+        let _lock = self.lock()?;
+        let names = self.names_dir();
+        let new_file = names.join(new);
+        if let Some(holder) = read_name(&new_file) {
+            let holder = holder.trim().to_string();
+            if self.containers_dir().join(&holder).join(RECORD).exists() {
+                return Err(Error::NameInUse {
+                    name: new.to_string(),
+                    holder,
+                });
+            }
+            fs::remove_file(&new_file).map_err(|e| Error::io("remove", &new_file, e))?;
+        }
+        fs::create_dir_all(&names).map_err(|e| Error::io("create", &names, e))?;
+        std::os::unix::fs::symlink(&container.config.id, &new_file)
+            .map_err(|e| Error::io("take the name", &new_file, e))?;
+        let old = std::mem::replace(&mut container.config.name, new.to_string());
+        let state = container.state.clone();
+        if let Err(e) = container.save_state_locked(state) {
+            container.config.name = old;
+            let _ = fs::remove_file(&new_file);
+            return Err(e);
+        }
+        let old_file = names.join(&old);
+        if read_name(&old_file).is_some_and(|id| id == container.config.id) {
+            let _ = fs::remove_file(&old_file);
+        }
+        Ok(())
+    }
+
     /// Remove a container's files and free its name. The caller holds the
     /// container's [`Container::lock`].
     pub fn remove(&self, container: &Container) -> Result<()> {
