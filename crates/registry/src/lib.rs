@@ -131,8 +131,13 @@ pub fn tags(reference: &str, options: &PullOptions) -> Result<Vec<String>, PullE
     let reference = distribution_reference(reference)?;
     runtime()?.block_on(async {
         let registry = reference.resolve_registry().to_string();
-        let client = options.transport.client(&registry, 1).await;
-        let auth = credentials(&registry, options.docker_config.as_deref());
+        let (client, auth) = connect(
+            &registry,
+            &options.transport,
+            options.docker_config.as_deref(),
+            1,
+        )
+        .await;
         client
             .auth(&reference, &auth, oci_client::RegistryOperation::Pull)
             .await
@@ -181,6 +186,19 @@ fn distribution_reference(text: &str) -> Result<Reference, PullError> {
         }
         (tag, None) => Reference::with_tag(registry, repository, tag.to_string()),
     })
+}
+
+/// A client for `registry` and the credentials docker's config has for it.
+async fn connect(
+    registry: &str,
+    transport: &Transport,
+    docker_config: Option<&std::path::Path>,
+    concurrency: usize,
+) -> (Client, RegistryAuth) {
+    (
+        transport.client(registry, concurrency).await,
+        credentials(registry, docker_config),
+    )
 }
 
 /// A tokio runtime for one call of the crate's blocking API.
@@ -312,11 +330,13 @@ async fn pull_async(
     progress: &(dyn Fn(&str, Progress) + Sync),
 ) -> Result<Pulled, PullError> {
     let registry = reference.resolve_registry().to_string();
-    let client = options
-        .transport
-        .client(&registry, options.max_concurrent_downloads)
-        .await;
-    let auth = credentials(&registry, options.docker_config.as_deref());
+    let (client, auth) = connect(
+        &registry,
+        &options.transport,
+        options.docker_config.as_deref(),
+        options.max_concurrent_downloads,
+    )
+    .await;
     let (manifest, digest) =
         fetch_image_manifest(&client, reference, &auth, &options.platform).await?;
     // The config the store keeps (an image pulled before) is not fetched

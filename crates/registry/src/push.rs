@@ -12,8 +12,7 @@ use tinydocker_fs::{Blob, ImageStore};
 
 use crate::export::Exported;
 use crate::{
-    credentials, distribution_reference, familiar_repository, registry_error, runtime, short,
-    PullError,
+    distribution_reference, familiar_repository, registry_error, runtime, short, PullError,
 };
 
 /// docker's default number of layers sent at once.
@@ -110,11 +109,13 @@ async fn push_async(
     progress: &(dyn Fn(&str, PushProgress) + Sync),
 ) -> Result<Pushed, PullError> {
     let registry = reference.resolve_registry().to_string();
-    let client = options
-        .transport
-        .client(&registry, options.max_concurrent_uploads)
-        .await;
-    let auth = credentials(&registry, options.docker_config.as_deref());
+    let (client, auth) = crate::connect(
+        &registry,
+        &options.transport,
+        options.docker_config.as_deref(),
+        options.max_concurrent_uploads,
+    )
+    .await;
     for op in [RegistryOperation::Push, RegistryOperation::Pull] {
         client
             .auth(reference, &auth, op)
