@@ -9,6 +9,7 @@
 mod api;
 mod bad_input;
 mod cgroups;
+mod clients;
 mod config;
 mod containerd;
 mod control;

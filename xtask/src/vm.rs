@@ -62,9 +62,10 @@ const MODES: [&str; 3] = ["v2", "v1", "hybrid"];
 /// boot (network ~150 s and security ~95 s of test time, two at a time),
 /// the whole three-mode run about 12.5 minutes; `--integration
 /// MODE=skip:network::` trims a mode where that is too long.
-/// (containerd, dockerd and the registry peers are not in the guests: their
-/// tests run on the host.)
-const DEFAULT_INTEGRATION: &str = "skip:snapshots::,containerd::,dockerd::,registry::";
+/// (containerd, dockerd, the registry peers and docker's clients are not
+/// in the guests: their tests, and the Engine API's, run on the host.)
+const DEFAULT_INTEGRATION: &str =
+    "skip:snapshots::,containerd::,dockerd::,registry::,api::,clients::";
 
 struct Options {
     modes: Vec<String>,

@@ -206,7 +206,7 @@ impl Daemon {
             }
         }
         if let Some(mut child) = self.child.take() {
-            if let Err(e) = stop(&mut child) {
+            if let Err(e) = stop(&mut child, "containerd") {
                 left.push(format!("stop containerd: {e:#}"));
             }
         }
@@ -312,10 +312,10 @@ impl Drop for Daemon {
 }
 
 /// SIGTERM, up to 10 s to exit, then SIGKILL; reaped.
-fn stop(child: &mut Child) -> Result<()> {
+pub(super) fn stop(child: &mut Child, name: &str) -> Result<()> {
     let pid = child.id() as i32;
     // Our unreaped child: its pid is not reused before the wait.
-    let fd = pidfd_open(pid).context("pidfd_open containerd")?;
+    let fd = pidfd_open(pid).with_context(|| format!("pidfd_open {name}"))?;
     // SAFETY: signalling our own unreaped child.
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let killed = !exits_by(&fd, Instant::now() + Duration::from_secs(10));
@@ -323,15 +323,15 @@ fn stop(child: &mut Child) -> Result<()> {
         // SAFETY: as above.
         unsafe { libc::kill(pid, libc::SIGKILL) };
     }
-    child.wait().context("wait for containerd")?;
+    child.wait().with_context(|| format!("wait for {name}"))?;
     if killed {
-        bail!("containerd did not exit within 10 s of SIGTERM: killed");
+        bail!("{name} did not exit within 10 s of SIGTERM: killed");
     }
     Ok(())
 }
 
 /// Whether the process of `pidfd` exits before `deadline` (poll(2)).
-fn exits_by(pidfd: &std::os::fd::OwnedFd, deadline: Instant) -> bool {
+pub(super) fn exits_by(pidfd: &std::os::fd::OwnedFd, deadline: Instant) -> bool {
     let mut pfd = libc::pollfd {
         fd: pidfd.as_raw_fd(),
         events: libc::POLLIN,
@@ -349,7 +349,7 @@ fn exits_by(pidfd: &std::os::fd::OwnedFd, deadline: Instant) -> bool {
 
 /// The running shims of the containerd at `sock` (`-address SOCK` on
 /// their command line), with pidfds.
-fn shims_of(sock: &Path) -> Vec<(i32, std::os::fd::OwnedFd)> {
+pub(super) fn shims_of(sock: &Path) -> Vec<(i32, std::os::fd::OwnedFd)> {
     let sock = sock.as_os_str().as_encoded_bytes();
     let mut found = Vec::new();
     for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {

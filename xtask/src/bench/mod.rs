@@ -50,6 +50,7 @@
 //! parent, and is removed at the end, after an error, or after SIGINT,
 //! SIGTERM or SIGHUP (see `signals.rs`, `teardown.rs`).
 
+mod api;
 mod cases;
 mod containerd;
 mod fleet;
@@ -89,10 +90,12 @@ pub enum Case {
     PullCold,
     PullWarm,
     Unpack,
+    ApiRun,
+    ApiPs,
 }
 
 impl Case {
-    const ALL: [Case; 11] = [
+    const ALL: [Case; 13] = [
         Case::RunNone,
         Case::RunBridge,
         Case::RunLimits,
@@ -104,6 +107,8 @@ impl Case {
         Case::PullCold,
         Case::PullWarm,
         Case::Unpack,
+        Case::ApiRun,
+        Case::ApiPs,
     ];
 
     pub fn name(self) -> &'static str {
@@ -119,6 +124,8 @@ impl Case {
             Case::PullCold => "pull-cold",
             Case::PullWarm => "pull-warm",
             Case::Unpack => "unpack",
+            Case::ApiRun => "api-run",
+            Case::ApiPs => "api-ps",
         }
     }
 
@@ -147,6 +154,7 @@ impl Case {
             Case::PullCold | Case::PullWarm | Case::Unpack => name == "podman",
             Case::OciLifecycle => matches!(name, "runc" | "crun"),
             Case::CtrRun => matches!(name, "runc" | "containerd"),
+            Case::ApiRun | Case::ApiPs => name == "podman",
         }
     }
 
@@ -638,6 +646,8 @@ fn run(bench: &Bench, rootfs_dir: &Path, rootfs_tar: &Path) -> Result<Vec<CaseRe
             Case::Import => cases::import(bench)?,
             Case::OciLifecycle => oci::lifecycle(bench)?,
             Case::CtrRun => containerd::ctr_run(bench, rootfs_dir)?,
+            Case::ApiRun => api::api_run(bench)?,
+            Case::ApiPs => api::api_ps(bench)?,
             Case::PullCold | Case::PullWarm | Case::Unpack => match (&images, &bench.registry) {
                 (Some(images), _) => match case {
                     Case::PullCold => pull::pull_cold(bench, images)?,
@@ -929,6 +939,34 @@ fn targets(bench: &Bench, reports: &[CaseReport]) -> Vec<Target> {
                 && r["requests"].as_u64() == r["pings"].as_u64().map(|p| p + 1)
         }),
     });
+    // Cases 12 and 13: docker's client through the Engine API.
+    out.push(ratio_target(
+        reports,
+        "case 12: docker run --rm busybox true through tinydocker's service <= 0.2 x dockerd (medians)",
+        Case::ApiRun,
+        "tinydocker",
+        "dockerd",
+        0.2,
+    ));
+    let ps = median_of(reports, Case::ApiPs, "tinydocker", None);
+    let bare = median_of(reports, Case::ApiPs, "docker", None);
+    out.push(Target {
+        what: "case 13: docker ps with 20 containers through tinydocker's service <= the bare client + 10 ms (medians)".into(),
+        figure: match (ps, bare) {
+            (Some(p), Some(b)) => format!("{p:.2} ms vs {b:.2} ms: {:+.2} ms", p - b),
+            _ => String::new(),
+        },
+        met: ps.zip(bare).map(|(p, b)| p - b <= 10.0),
+    });
+    let idle = find(reports, Case::ApiRun)
+        .and_then(|r| r.extra["service_rss_kib"]["idle"].as_u64())
+        .map(|k| k as f64 / 1024.0);
+    out.push(limit(
+        "case 12: the idle tinydocker service resident <= 10 MiB",
+        idle,
+        "MiB",
+        10.0,
+    ));
     out
 }
 
@@ -1056,10 +1094,10 @@ mod tests {
     #[test]
     fn options() {
         let o = Options::parse(&args(&[])).unwrap();
-        assert_eq!((o.runs, o.fleet, o.cases.len()), (20, 100, 11));
+        assert_eq!((o.runs, o.fleet, o.cases.len()), (20, 100, 13));
         assert!(!o.runs_given);
         let o = Options::parse(&args(&["--skip", "ctr-run,7", "--skip", "1"])).unwrap();
-        assert_eq!(o.cases.len(), 8);
+        assert_eq!(o.cases.len(), 10);
         assert!(!o.cases.contains(&Case::OciLifecycle) && !o.cases.contains(&Case::RunNone));
         assert!(Options::parse(&args(&["--case", "7", "--skip", "oci-lifecycle"])).is_err());
         let o = Options::parse(&args(&[
@@ -1086,5 +1124,7 @@ mod tests {
         assert_eq!(Case::parse("9").unwrap(), Case::PullCold);
         assert_eq!(Case::PullWarm.number(), 10);
         assert_eq!(Case::parse("unpack").unwrap().number(), 11);
+        assert_eq!(Case::parse("api-run").unwrap().number(), 12);
+        assert_eq!(Case::parse("13").unwrap(), Case::ApiPs);
     }
 }
