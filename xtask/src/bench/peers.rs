@@ -69,12 +69,20 @@ impl Tinydocker {
             args.extend(&ids);
             run_cleanup(&mut self.cmd(&args))?;
         }
-        // `network ls`: a header, then ID NAME DRIVER SCOPE.
+        // `network ls`: a header, then ID NAME DRIVER SCOPE; docker's
+        // predefined ones are listed whether made or not, and only those
+        // with a record are made.
         let list = run_cleanup(&mut self.cmd(&["network", "ls"]))?;
         for name in list
             .lines()
             .skip(1)
             .filter_map(|l| l.split_whitespace().nth(1))
+            .filter(|name| {
+                self.root
+                    .join("networks")
+                    .join(format!("{name}.json"))
+                    .exists()
+            })
         {
             run_cleanup(&mut self.cmd(&["network", "rm", name]))?;
         }

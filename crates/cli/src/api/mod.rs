@@ -345,7 +345,12 @@ pub fn serve(engine: Engine, socket: &Path, idle: Option<Duration>) -> Result<()
         .enable_all()
         .build()
         .context("start the service's runtime")?;
-    runtime.block_on(serve_async(Arc::new(engine), socket.to_path_buf(), idle))
+    let served = runtime.block_on(serve_async(Arc::new(engine), socket.to_path_buf(), idle));
+    // A request still at work on a blocking thread (a pull, a stop's
+    // grace period) does not hold the exit up for long: the engine's
+    // records stay whole whenever its work is cut off.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    served
 }
 
 async fn serve_async(engine: Arc<Engine>, socket: PathBuf, idle: Option<Duration>) -> Result<()> {
