@@ -280,6 +280,55 @@ fn docker_pull_push_save_and_load_through_the_service() {
     missing.code(1).stderr_has("manifest unknown");
 }
 
+/// `docker login` (the service's `/auth` checks the credentials), then a
+/// pull and a push with what the client keeps and sends
+/// (`X-Registry-Auth`); without a login the registry refuses both.
+#[test]
+fn docker_login_then_pull_and_push_with_credentials_through_the_service() {
+    use tinydocker_tests::registry::{htpasswd_auth, image_of, run, Registry};
+    let registry = Registry::start_with(|dir| htpasswd_auth(dir, "tester", "s3cret"));
+    let work = tinydocker_tests::TempDir::new("api-auth");
+    let layout = image_of(
+        work.path(),
+        tinydocker_tests::busybox_rootfs(),
+        &["--config.cmd", "echo"],
+    );
+    let name = format!("{}/team/private:v1", registry.addr);
+    run(Command::new("skopeo")
+        .args(["copy", "-q", "--dest-tls-verify=false"])
+        .args(["--dest-creds", "tester:s3cret"])
+        .arg(format!("oci:{}:img", layout.display()))
+        .arg(format!("docker://{name}")));
+    let root = TestRoot::empty();
+    let service = Service::start(&root);
+    service
+        .docker(&["pull", &name])
+        .code(1)
+        .stderr_has("may require 'docker login'");
+    let login = |password: &str| {
+        let mut cmd = Command::new(DOCKER);
+        cmd.arg("-H")
+            .arg(format!("unix://{}", service.socket.display()))
+            .args(["login", "-u", "tester", "--password-stdin", &registry.addr])
+            .env(
+                "DOCKER_CONFIG",
+                service.socket.with_file_name("docker-config"),
+            )
+            .env_remove("DOCKER_HOST");
+        output(cmd, Some(password.as_bytes()))
+    };
+    login("wrong").code(1).stderr_has("unauthorized");
+    login("s3cret").ok().stdout_is("Login Succeeded");
+    let pulled = service.docker(&["pull", &name]);
+    pulled.ok();
+    assert!(pulled.stdout.contains("Pull complete"), "{pulled:?}");
+    let other = format!("{}/team/copy:v2", registry.addr);
+    service.docker(&["tag", &name, &other]).ok();
+    let pushed = service.docker(&["push", &other]);
+    pushed.ok();
+    assert!(pushed.stdout.contains("v2: digest: sha256:"), "{pushed:?}");
+}
+
 #[test]
 fn docker_network_commands_through_the_service() {
     let root = TestRoot::new();

@@ -44,10 +44,28 @@ pub struct PullOptions {
     pub max_concurrent_downloads: usize,
     /// Insecure registries and docker's `certs.d`.
     pub transport: Transport,
-    /// docker's client config (`config.json`, its `auths`, `credHelpers`
-    /// and `credsStore`); `None`: `$DOCKER_CONFIG/config.json`, else
-    /// `~/.docker/config.json`, as docker reads it.
-    pub docker_config: Option<std::path::PathBuf>,
+    /// Whose credentials the registry is shown.
+    pub credentials: Credentials,
+}
+
+/// Whose credentials a pull or push presents to the registry.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// Those of docker's client config (`config.json`, its `auths`,
+    /// `credHelpers` and `credsStore`) for the registry: this file, or
+    /// (`None`) `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`,
+    /// as docker's client reads it. Anonymous when it has none.
+    Config(Option<std::path::PathBuf>),
+    /// These: what a docker client sent a daemon (`X-Registry-Auth`).
+    Basic { username: String, password: String },
+    /// None.
+    Anonymous,
+}
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Credentials::Config(None)
+    }
 }
 
 impl Default for PullOptions {
@@ -57,7 +75,7 @@ impl Default for PullOptions {
             platform_required: false,
             max_concurrent_downloads: DEFAULT_CONCURRENT_DOWNLOADS,
             transport: Transport::default(),
-            docker_config: None,
+            credentials: Credentials::default(),
         }
     }
 }
@@ -131,13 +149,7 @@ pub fn tags(reference: &str, options: &PullOptions) -> Result<Vec<String>, PullE
     let reference = distribution_reference(reference)?;
     runtime()?.block_on(async {
         let registry = reference.resolve_registry().to_string();
-        let (client, auth) = connect(
-            &registry,
-            &options.transport,
-            options.docker_config.as_deref(),
-            1,
-        )
-        .await;
+        let (client, auth) = connect(&registry, &options.transport, &options.credentials, 1).await;
         client
             .auth(&reference, &auth, oci_client::RegistryOperation::Pull)
             .await
@@ -192,13 +204,17 @@ fn distribution_reference(text: &str) -> Result<Reference, PullError> {
 async fn connect(
     registry: &str,
     transport: &Transport,
-    docker_config: Option<&std::path::Path>,
+    credentials: &Credentials,
     concurrency: usize,
 ) -> (Client, RegistryAuth) {
-    (
-        transport.client(registry, concurrency).await,
-        credentials(registry, docker_config),
-    )
+    let auth = match credentials {
+        Credentials::Config(path) => from_config(registry, path.as_deref()),
+        Credentials::Basic { username, password } => {
+            RegistryAuth::Basic(username.clone(), password.clone())
+        }
+        Credentials::Anonymous => RegistryAuth::Anonymous,
+    };
+    (transport.client(registry, concurrency).await, auth)
 }
 
 /// A tokio runtime for one call of the crate's blocking API.
@@ -221,7 +237,7 @@ fn config_key(registry: &str) -> &str {
 /// The credentials docker's config has for `registry` (through its
 /// helpers too); anonymous without any. An identity token (an OAuth
 /// refresh token) is not used: the pull goes anonymous.
-fn credentials(registry: &str, config: Option<&std::path::Path>) -> RegistryAuth {
+fn from_config(registry: &str, config: Option<&std::path::Path>) -> RegistryAuth {
     use docker_credential::DockerCredential;
     let key = config_key(registry);
     let found = match config {
@@ -333,7 +349,7 @@ async fn pull_async(
     let (client, auth) = connect(
         &registry,
         &options.transport,
-        options.docker_config.as_deref(),
+        &options.credentials,
         options.max_concurrent_downloads,
     )
     .await;

@@ -231,3 +231,91 @@ mod tests {
         assert_eq!(server_key(Some("http://reg:5000/")), "reg:5000");
     }
 }
+
+/// The credentials of a docker client's `X-Registry-Auth` header (what
+/// it sends a daemon with a pull or push): base64 — URL-safe as docker's
+/// client writes it, the standard alphabet and missing padding read too
+/// — of `{"username", "password", "auth", "serveraddress", ...}`, `auth`
+/// being base64 of `USER:PASSWORD` as in config.json. An empty header,
+/// `{}` or no username: anonymous. An identity token alone (an OAuth
+/// refresh token) is not used, as [`crate::Credentials::Config`] does not
+/// use one: anonymous.
+pub fn from_registry_auth(header: &str) -> Result<crate::Credentials, String> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let header = header.trim().trim_end_matches('=');
+    if header.is_empty() {
+        return Ok(crate::Credentials::Anonymous);
+    }
+    let bad = |why: String| format!("invalid X-Registry-Auth header: {why}");
+    let json = URL_SAFE_NO_PAD
+        .decode(header)
+        .or_else(|_| STANDARD_NO_PAD.decode(header))
+        .map_err(|e| bad(e.to_string()))?;
+    let value: Value = serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))?;
+    let field = |name: &str| value[name].as_str().unwrap_or_default().to_string();
+    let (mut username, mut password) = (field("username"), field("password"));
+    if username.is_empty() {
+        let auth = field("auth");
+        if !auth.is_empty() {
+            let pair = STANDARD_NO_PAD
+                .decode(auth.trim_end_matches('='))
+                .map_err(|e| bad(format!("auth: {e}")))?;
+            let pair = String::from_utf8(pair).map_err(|e| bad(format!("auth: {e}")))?;
+            let (u, p) = pair
+                .split_once(':')
+                .ok_or_else(|| bad("auth is not USER:PASSWORD".into()))?;
+            (username, password) = (u.to_string(), p.to_string());
+        }
+    }
+    Ok(if username.is_empty() {
+        crate::Credentials::Anonymous
+    } else {
+        crate::Credentials::Basic { username, password }
+    })
+}
+
+#[cfg(test)]
+mod registry_auth_tests {
+    use super::*;
+    use crate::Credentials;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+
+    fn basic(c: Credentials) -> Option<(String, String)> {
+        match c {
+            Credentials::Basic { username, password } => Some((username, password)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn docker_clients_headers() {
+        // docker's client: URL-safe base64 of the JSON, padded.
+        let json = r#"{"username":"alice","password":"s3cr?t>>","serveraddress":"127.0.0.1:5000"}"#;
+        let header = URL_SAFE.encode(json);
+        assert_eq!(
+            basic(from_registry_auth(&header).unwrap()),
+            Some(("alice".into(), "s3cr?t>>".into()))
+        );
+        // The standard alphabet, and `auth` instead of the pair.
+        let json = format!(r#"{{"auth":"{}"}}"#, STANDARD.encode("bob:pw:with:colons"));
+        assert_eq!(
+            basic(from_registry_auth(&STANDARD.encode(json)).unwrap()),
+            Some(("bob".into(), "pw:with:colons".into()))
+        );
+        // Nothing to present.
+        for header in [
+            "",
+            &URL_SAFE.encode("{}"),
+            &URL_SAFE.encode(r#"{"identitytoken":"t"}"#),
+        ] {
+            assert!(matches!(
+                from_registry_auth(header).unwrap(),
+                Credentials::Anonymous
+            ));
+        }
+        assert!(from_registry_auth("!!!")
+            .unwrap_err()
+            .contains("X-Registry-Auth"));
+        assert!(from_registry_auth(&URL_SAFE.encode("not json")).is_err());
+    }
+}

@@ -24,8 +24,8 @@ pub struct PushOptions {
     pub max_concurrent_uploads: usize,
     /// As [`crate::PullOptions::transport`].
     pub transport: crate::Transport,
-    /// As [`crate::PullOptions::docker_config`].
-    pub docker_config: Option<std::path::PathBuf>,
+    /// As [`crate::PullOptions::credentials`].
+    pub credentials: crate::Credentials,
 }
 
 impl Default for PushOptions {
@@ -33,7 +33,7 @@ impl Default for PushOptions {
         PushOptions {
             max_concurrent_uploads: DEFAULT_CONCURRENT_UPLOADS,
             transport: crate::Transport::default(),
-            docker_config: None,
+            credentials: crate::Credentials::default(),
         }
     }
 }
@@ -112,7 +112,7 @@ async fn push_async(
     let (client, auth) = crate::connect(
         &registry,
         &options.transport,
-        options.docker_config.as_deref(),
+        &options.credentials,
         options.max_concurrent_uploads,
     )
     .await;

@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use tinydocker_fs::ImageStore;
-use tinydocker_registry::{pull, Platform, Progress, PullOptions};
+use tinydocker_registry::{pull, Credentials, Platform, Progress, PullOptions};
 use tinydocker_tests::registry::{
     buildah, docker_config, htpasswd_auth, make_image, push, run, Registry, TokenServer,
 };
@@ -295,7 +295,7 @@ fn basic_auth_with_the_credentials_of_dockers_config() {
         .arg(format!("docker://{name}")));
     let store = ImageStore::open(work.path().join("store")).unwrap();
     let with = |config: Option<PathBuf>| PullOptions {
-        docker_config: config,
+        credentials: Credentials::Config(config),
         ..PullOptions::default()
     };
     let none = work.path().join("no-config.json");
@@ -312,6 +312,22 @@ fn basic_auth_with_the_credentials_of_dockers_config() {
     let right = docker_config(work.path(), &registry.addr, "tester", "s3cret");
     let pulled = pull(&store, &name, &with(Some(right)), &|_: &str, _| {}).unwrap();
     assert_eq!(pulled.image.layers.len(), 2);
+    // Given (a docker client's X-Registry-Auth through the service), and
+    // none at all.
+    let given = |password: &str| PullOptions {
+        credentials: Credentials::Basic {
+            username: "tester".into(),
+            password: password.into(),
+        },
+        ..PullOptions::default()
+    };
+    assert!(pull(&store, &name, &given("wrong"), &|_: &str, _| {}).is_err());
+    pull(&store, &name, &given("s3cret"), &|_: &str, _| {}).unwrap();
+    let anonymous = PullOptions {
+        credentials: Credentials::Anonymous,
+        ..PullOptions::default()
+    };
+    assert!(pull(&store, &name, &anonymous, &|_: &str, _| {}).is_err());
     // What `login` checks before it keeps anything.
     use tinydocker_registry::login;
     login::check(&registry.addr, "tester", "s3cret", &Default::default()).unwrap();
@@ -341,7 +357,7 @@ fn the_bearer_token_flow() {
         .arg(format!("docker://{name}")));
     let store = ImageStore::open(work.path().join("store")).unwrap();
     let with = |config: PathBuf| PullOptions {
-        docker_config: Some(config),
+        credentials: Credentials::Config(Some(config)),
         ..PullOptions::default()
     };
     let anonymous = work.path().join("none.json");

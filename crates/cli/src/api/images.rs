@@ -148,6 +148,36 @@ fn progress_stream(work: impl FnOnce(Progress) + Send + 'static) -> Answer {
 /// `POST /images/create?fromImage=NAME&tag=TAG[&platform=P]`: a pull, its
 /// progress as docker's JSON messages. (`fromSrc` imports are not served
 /// yet: 501.)
+/// tinydocker's registry configuration (insecure registries, certs.d).
+fn transport() -> Result<tinydocker_registry::Transport, ApiError> {
+    tinydocker_registry::Transport::from_config()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("config: {e}")))
+}
+
+/// `POST /auth` (`docker login`): the credentials checked against the
+/// registry, as dockerd checks them; the client keeps them and sends them
+/// with each pull and push.
+pub async fn auth(call: &Call) -> Answer {
+    let body = call.json()?;
+    let field = |name: &str| body[name].as_str().unwrap_or_default().to_string();
+    let (username, password) = (field("username"), field("password"));
+    if username.is_empty() || password.is_empty() {
+        return Err(ApiError::bad_request("Username and password are required"));
+    }
+    let address = field("serveraddress");
+    let server = tinydocker_registry::login::server_key((!address.is_empty()).then_some(&*address));
+    let transport = transport()?;
+    call.blocking(move |_| {
+        tinydocker_registry::login::check(&server, &username, &password, &transport)
+            .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, e))
+    })
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "Status": "Login Succeeded", "IdentityToken": "" }),
+    ))
+}
+
 pub async fn create(call: &Call) -> Answer {
     use tinydocker_registry::{Platform, Progress as Step, PullOptions};
     if call.query.get("fromSrc").is_some() {
@@ -171,8 +201,8 @@ pub async fn create(call: &Call) -> Answer {
         Some(p) => Some(Platform::parse(p).map_err(ApiError::bad_request)?),
         None => None,
     };
-    let transport = tinydocker_registry::Transport::from_config()
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("config: {e}")))?;
+    let transport = transport()?;
+    let credentials = call.registry_credentials()?;
     let engine = call.engine.clone();
     progress_stream(move |out| {
         let store = match engine.images() {
@@ -183,6 +213,7 @@ pub async fn create(call: &Call) -> Answer {
             platform_required: platform.is_some(),
             platform: platform.unwrap_or_else(Platform::host),
             transport,
+            credentials,
             ..PullOptions::default()
         };
         let before = store.resolve(&reference).ok().map(|i| i.id);
@@ -245,8 +276,8 @@ pub async fn push(call: &Call, name: &str) -> Answer {
         Some(tag) => format!("{name}:{tag}"),
         None => name.to_string(),
     };
-    let transport = tinydocker_registry::Transport::from_config()
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("config: {e}")))?;
+    let transport = transport()?;
+    let credentials = call.registry_credentials()?;
     let engine = call.engine.clone();
     let repo = name.to_string();
     progress_stream(move |out| {
@@ -266,6 +297,7 @@ pub async fn push(call: &Call, name: &str) -> Answer {
         };
         let options = PushOptions {
             transport,
+            credentials,
             ..PushOptions::default()
         };
         match tinydocker_registry::push::push(&store, &reference, &options, &report) {

@@ -208,6 +208,7 @@ pub struct Call {
     /// The path without the `/vX.Y` prefix, split at `/`.
     pub parts: Vec<String>,
     pub query: Query,
+    pub headers: hyper::HeaderMap,
     pub body: Bytes,
 }
 
@@ -219,6 +220,21 @@ impl Call {
         }
         serde_json::from_slice(&self.body)
             .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    }
+
+    /// The registry credentials the client sent (`X-Registry-Auth`, as
+    /// docker's client sends them with a pull or push after a `login`);
+    /// anonymous without: the service, as dockerd, never reads a client's
+    /// config of its own.
+    pub fn registry_credentials(
+        &self,
+    ) -> std::result::Result<tinydocker_registry::Credentials, ApiError> {
+        let header = self
+            .headers
+            .get("X-Registry-Auth")
+            .map(|v| v.to_str().unwrap_or("!"))
+            .unwrap_or_default();
+        tinydocker_registry::login::from_registry_auth(header).map_err(ApiError::bad_request)
     }
 
     /// Run the engine's blocking work on tokio's blocking threads.
@@ -263,6 +279,7 @@ async fn route(call: Call) -> Answer {
     let parts: Vec<&str> = call.parts.iter().map(String::as_str).collect();
     match (&call.method, parts.as_slice()) {
         (&Method::GET | &Method::HEAD, ["_ping"]) => system::ping(&call),
+        (&Method::POST, ["auth"]) => images::auth(&call).await,
         (&Method::GET, ["version"]) => system::version(&call).await,
         (&Method::GET, ["info"]) => system::info(&call).await,
         (&Method::GET, ["containers", "json"]) => containers::list(&call).await,
@@ -322,6 +339,7 @@ async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Result<Response<
                 .map(decode)
                 .collect(),
             query: Query::parse(head.uri.query()),
+            headers: head.headers.clone(),
             body,
         };
         route(call).await
