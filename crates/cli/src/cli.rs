@@ -593,7 +593,7 @@ pub struct ServiceArgs {
     /// Seconds without a connection before the service exits (0: never)
     #[arg(short, long, default_value_t = 5)]
     pub time: u64,
-    /// Where to listen (unix:///PATH; default unix:///run/tinydocker/tinydocker.sock)
+    /// Where to listen: unix:///PATH (default unix:///run/tinydocker/tinydocker.sock) or tcp://HOST:PORT (no TLS: root for anyone who reaches it)
     pub uri: Option<String>,
 }
 

@@ -355,15 +355,47 @@ async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Result<Response<
     Ok(response)
 }
 
-/// Serve the API on `socket` until the service has been idle (no
+/// Where the service listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// A unix socket: root's (and group `tinydocker`'s, if there is one).
+    Unix(PathBuf),
+    /// TCP, without TLS: anyone who reaches it is root here. Only when
+    /// asked for (`tcp://HOST:PORT`), and said loudly.
+    Tcp(std::net::SocketAddr),
+}
+
+impl Address {
+    /// `unix:///PATH` or `tcp://HOST:PORT`, as podman's service takes it.
+    pub fn parse(uri: &str) -> Result<Address> {
+        if let Some(path) = uri.strip_prefix("unix://") {
+            if path.starts_with('/') {
+                return Ok(Address::Unix(PathBuf::from(path)));
+            }
+        } else if let Some(addr) = uri.strip_prefix("tcp://") {
+            use std::net::ToSocketAddrs;
+            let mut found = addr
+                .to_socket_addrs()
+                .with_context(|| format!("invalid listen address {uri:?}"))?;
+            if let Some(addr) = found.next() {
+                return Ok(Address::Tcp(addr));
+            }
+        }
+        Err(anyhow!(
+            "invalid listen address {uri:?}: tinydocker serves unix:///ABSOLUTE/PATH or tcp://HOST:PORT"
+        ))
+    }
+}
+
+/// Serve the API at `address` until the service has been idle (no
 /// connection open) for `idle` (`None`: never stops on idle).
-pub fn serve(engine: Engine, socket: &Path, idle: Option<Duration>) -> Result<()> {
+pub fn serve(engine: Engine, address: &Address, idle: Option<Duration>) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("start the service's runtime")?;
-    let served = runtime.block_on(serve_async(Arc::new(engine), socket.to_path_buf(), idle));
+    let served = runtime.block_on(serve_async(Arc::new(engine), address.clone(), idle));
     // A request still at work on a blocking thread (a pull, a stop's
     // grace period) does not hold the exit up for long: the engine's
     // records stay whole whenever its work is cut off.
@@ -371,23 +403,105 @@ pub fn serve(engine: Engine, socket: &Path, idle: Option<Duration>) -> Result<()
     served
 }
 
-async fn serve_async(engine: Arc<Engine>, socket: PathBuf, idle: Option<Duration>) -> Result<()> {
+/// A listening socket of either kind.
+enum Listener {
+    Unix {
+        listener: tokio::net::UnixListener,
+        /// Held for its drop: the socket goes with the service.
+        _socket: RemoveOnDrop,
+    },
+    Tcp(tokio::net::TcpListener),
+}
+
+impl Listener {
+    async fn bind(address: &Address) -> Result<Listener> {
+        match address {
+            Address::Unix(socket) => bind_unix(socket),
+            Address::Tcp(addr) => {
+                eprintln!(
+                    "WARNING: the API on tcp://{addr} has no TLS and no authentication: anyone who can reach it is root on this machine"
+                );
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("listen on tcp://{addr}"))?;
+                Ok(Listener::Tcp(listener))
+            }
+        }
+    }
+
+    /// The next connection, counted in `open` and served on a task of
+    /// its own, which uncounts it and tells `changed` when it closes.
+    async fn accept(
+        &self,
+        engine: Arc<Engine>,
+        open: &Arc<AtomicUsize>,
+        changed: &Arc<tokio::sync::Notify>,
+    ) -> Result<()> {
+        let (open, changed) = (open.clone(), changed.clone());
+        let count = move || {
+            open.fetch_add(1, Ordering::SeqCst);
+            move || {
+                open.fetch_sub(1, Ordering::SeqCst);
+                changed.notify_one();
+            }
+        };
+        match self {
+            Listener::Unix { listener: l, .. } => {
+                let (stream, _) = l.accept().await.context("accept")?;
+                tokio::spawn(serve_connection(stream, engine, count()));
+            }
+            Listener::Tcp(l) => {
+                let (stream, _) = l.accept().await.context("accept")?;
+                tokio::spawn(serve_connection(stream, engine, count()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A unix socket at `socket`: mode 0660, group `tinydocker` when the
+/// host has one (as dockerd's socket is group `docker`'s); a stale socket
+/// of a service that is gone is replaced, a live one refused.
+fn bind_unix(socket: &Path) -> Result<Listener> {
     if let Some(dir) = socket.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
     }
-    // A socket left by a service that is gone; a live one is refused.
-    if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+    if std::os::unix::net::UnixStream::connect(socket).is_ok() {
         return Err(anyhow!(
             "{}: another service is listening there",
             socket.display()
         ));
     }
-    let _ = std::fs::remove_file(&socket);
-    let listener = tokio::net::UnixListener::bind(&socket)
+    let _ = std::fs::remove_file(socket);
+    let listener = tokio::net::UnixListener::bind(socket)
         .with_context(|| format!("listen on {}", socket.display()))?;
-    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o660))
+    let remove = RemoveOnDrop(socket.to_path_buf());
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))
         .with_context(|| format!("chmod {}", socket.display()))?;
-    let _remove = RemoveOnDrop(socket.clone());
+    if let Ok(Some(group)) = nix::unistd::Group::from_name("tinydocker") {
+        nix::unistd::chown(socket, None, Some(group.gid))
+            .with_context(|| format!("chgrp tinydocker {}", socket.display()))?;
+    }
+    Ok(Listener::Unix {
+        listener,
+        _socket: remove,
+    })
+}
+
+async fn serve_connection<S>(stream: S, engine: Arc<Engine>, done: impl FnOnce())
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| handle(engine.clone(), req));
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .with_upgrades()
+        .await;
+    done();
+}
+
+async fn serve_async(engine: Arc<Engine>, address: Address, idle: Option<Duration>) -> Result<()> {
+    let listener = Listener::bind(&address).await?;
     let open = Arc::new(AtomicUsize::new(0));
     let changed = Arc::new(tokio::sync::Notify::new());
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -400,20 +514,7 @@ async fn serve_async(engine: Arc<Engine>, socket: PathBuf, idle: Option<Duration
             }
         };
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = accepted.context("accept")?;
-                open.fetch_add(1, Ordering::SeqCst);
-                let (engine, open, changed) = (engine.clone(), open.clone(), changed.clone());
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| handle(engine.clone(), req));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                        .with_upgrades()
-                        .await;
-                    open.fetch_sub(1, Ordering::SeqCst);
-                    changed.notify_one();
-                });
-            }
+            accepted = listener.accept(engine.clone(), &open, &changed) => accepted?,
             () = changed.notified() => {}
             () = idle_timer => return Ok(()),
             _ = terminate.recv() => return Ok(()),
@@ -434,6 +535,27 @@ impl Drop for RemoveOnDrop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(
+            Address::parse("unix:///run/x.sock").unwrap(),
+            Address::Unix("/run/x.sock".into())
+        );
+        assert_eq!(
+            Address::parse("tcp://127.0.0.1:2375").unwrap(),
+            Address::Tcp("127.0.0.1:2375".parse().unwrap())
+        );
+        for bad in [
+            "unix://relative.sock",
+            "/run/x.sock",
+            "tcp://",
+            "http://x:1",
+            "tcp://:99999",
+        ] {
+            assert!(Address::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn version_prefixes() {

@@ -75,19 +75,14 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-/// `tinydocker system service [--time SECONDS] [unix:///PATH]`.
+/// `tinydocker system service [--time SECONDS] [unix:///PATH|tcp://HOST:PORT]`.
 fn service(engine: Engine, args: crate::cli::ServiceArgs) -> Result<i32> {
-    let socket = match args.uri.as_deref() {
-        None => std::path::PathBuf::from(crate::api::DEFAULT_SOCKET),
-        Some(uri) => match uri.strip_prefix("unix://") {
-            Some(path) if path.starts_with('/') => std::path::PathBuf::from(path),
-            _ => anyhow::bail!(
-                "invalid listen address {uri:?}: tinydocker serves unix:///ABSOLUTE/PATH"
-            ),
-        },
+    let address = match args.uri.as_deref() {
+        None => crate::api::Address::Unix(crate::api::DEFAULT_SOCKET.into()),
+        Some(uri) => crate::api::Address::parse(uri)?,
     };
     let idle = (args.time > 0).then(|| std::time::Duration::from_secs(args.time));
-    crate::api::serve(engine, &socket, idle)?;
+    crate::api::serve(engine, &address, idle)?;
     Ok(0)
 }
 
