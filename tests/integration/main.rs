@@ -15,6 +15,7 @@ mod control;
 mod crash;
 mod detached;
 mod dockerd;
+mod events;
 mod exec;
 mod filesystem;
 mod flags;
