@@ -10,7 +10,7 @@ const DOCKER: &str = "/usr/bin/docker";
 
 /// A service of a test's own root on a socket in it, killed on drop.
 pub(crate) struct Service {
-    child: Child,
+    pub(crate) child: Child,
     pub(crate) socket: std::path::PathBuf,
 }
 
@@ -37,6 +37,11 @@ impl Service {
 
     /// `docker -H unix://SOCKET ARGS...`, with a config dir of nobody's.
     pub(crate) fn docker(&self, args: &[&str]) -> Out {
+        output(self.docker_cmd(args), None)
+    }
+
+    /// [`Service::docker`], not yet run.
+    pub(crate) fn docker_cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(DOCKER);
         cmd.arg("-H")
             .arg(format!("unix://{}", self.socket.display()))
@@ -44,7 +49,7 @@ impl Service {
             .env("DOCKER_CONFIG", self.socket.with_file_name("docker-config"))
             .env_remove("DOCKER_HOST")
             .env_remove("DOCKER_CONTEXT");
-        output(cmd, None)
+        cmd
     }
 }
 

@@ -16,6 +16,7 @@ mod control;
 mod crash;
 mod detached;
 mod dockerd;
+mod events;
 mod exec;
 mod filesystem;
 mod flags;

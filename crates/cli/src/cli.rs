@@ -99,6 +99,8 @@ pub enum Command {
     Pause(ContainersArgs),
     /// Unpause all processes within one or more containers
     Unpause(ContainersArgs),
+    /// Get real time events from the server
+    Events(EventsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -722,6 +724,25 @@ pub struct LogsArgs {
     pub until: Option<String>,
     /// Container, by name, id or unique id prefix
     pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Filter output based on conditions provided (e.g. container=NAME,
+    /// event=start, type=network, label=KEY=VALUE)
+    #[arg(short, long = "filter", value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Pretty-print events using a Go template (e.g. '{{json .}}')
+    #[arg(long, value_name = "TEMPLATE")]
+    pub format: Option<String>,
+    /// Show all events created since timestamp (e.g. "2013-01-02T13:23:37Z",
+    /// 1700000000.5) or relative (e.g. "42m" for 42 minutes)
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// Stream events until this timestamp; without it, follow until
+    /// interrupted
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub until: Option<String>,
 }
 
 #[derive(Debug, Args)]

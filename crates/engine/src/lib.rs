@@ -32,6 +32,7 @@ struct ReadmeDoctests;
 mod config;
 mod container;
 mod error;
+mod events;
 mod hooks;
 pub mod logs;
 mod network;
@@ -58,6 +59,7 @@ pub use container::launch::{Launched, Stdio};
 pub use container::prune::Pruned;
 pub use container::stats::{host_memory, Sample};
 pub use error::{errno_text, io_text, Context, Error, ExecFailure, Result};
+pub use events::{Event, EventFilter, EventQuery, EventType};
 pub use logs::rfc3339;
 pub use logs::{Entry as LogEntry, LogOptions, Stream};
 pub use network::{
@@ -98,13 +100,16 @@ pub type WarningSink = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct Engine {
     store: store::Store,
     warn: WarningSink,
+    journal: events::Journal,
 }
 
 impl Engine {
     /// The engine on `root` (made on first use).
     pub fn new(root: impl Into<PathBuf>) -> Engine {
+        let root = root.into();
         Engine {
-            store: store::Store::new(root.into()),
+            journal: events::Journal::new(&root),
+            store: store::Store::new(root),
             warn: Arc::new(|_| {}),
         }
     }
@@ -178,7 +183,10 @@ impl Engine {
                 "Renaming a container with the same name as its current name: {new}"
             )));
         }
-        self.store.rename(&mut container, new)
+        let old = container.config.name.clone();
+        self.store.rename(&mut container, new)?;
+        self.container_event(&container.config, "rename", &[("oldName", old)]);
+        Ok(())
     }
 
     /// A new container id (64 hex digits).
@@ -310,7 +318,11 @@ impl Engine {
     /// Stop (with its own stop signal), then start.
     pub fn restart(&self, key: &str, grace: Option<std::time::Duration>) -> Result<()> {
         container::stop::stop(self, &[key.to_string()], None, grace, |_| {})?;
-        self.start(key)
+        self.start(key)?;
+        if let Ok(c) = self.store.find(key) {
+            self.container_event(&c.config, "restart", &[]);
+        }
+        Ok(())
     }
 
     /// Remove a container; `force` kills a running one first.
@@ -339,8 +351,9 @@ impl Engine {
     pub(crate) fn remove_volumes_of(&self, volumes: &[VolumeMount]) {
         let store = volume::Volumes::new(&self.store.path);
         for v in volumes {
-            if let Err(e) = store.remove(&v.name) {
-                self.warn(&format!("remove volume {}: {}", v.name, e.one_line()));
+            match store.remove(&v.name) {
+                Ok(_) => self.volume_event("destroy", &v.name, &[]),
+                Err(e) => self.warn(&format!("remove volume {}: {}", v.name, e.one_line())),
             }
         }
     }
@@ -357,7 +370,9 @@ impl Engine {
     ) -> Result<String> {
         let volumes = volume::Volumes::new(&self.store.path);
         hold.hold_volumes(&volumes)?;
-        volumes.create(layers, path)
+        let name = volumes.create(layers, path)?;
+        self.volume_event("create", &name, &[]);
+        Ok(name)
     }
 
     /// Make named volume `name` (None: a generated name of 64 hex
@@ -371,6 +386,7 @@ impl Engine {
         let volumes = volume::Volumes::new(&self.store.path);
         let name = name.map_or_else(new_id, str::to_string);
         volumes.create_named(&name, labels)?;
+        self.volume_event("create", &name, &[]);
         volumes.info(&name)
     }
 
@@ -392,6 +408,9 @@ impl Engine {
         let volumes = volume::Volumes::new(&self.store.path);
         hold.hold_volumes(&volumes)?;
         let made = volumes.create_named(name, Default::default())?;
+        if made {
+            self.volume_event("create", name, &[]);
+        }
         volumes.fill_if_empty(name, layers, path)?;
         Ok((volumes.data(name), made))
     }
@@ -401,7 +420,9 @@ impl Engine {
     pub fn discard_volumes(&self, names: &[String]) {
         let volumes = volume::Volumes::new(&self.store.path);
         for name in names {
-            let _ = volumes.remove(name);
+            if volumes.remove(name).is_ok() {
+                self.volume_event("destroy", name, &[]);
+            }
         }
     }
 
@@ -494,7 +515,9 @@ impl Engine {
         if !volumes.exists(name) {
             return Err(missing());
         }
-        volumes.remove(name).map(drop)
+        volumes.remove(name)?;
+        self.volume_event("destroy", name, &[]);
+        Ok(())
     }
 
     /// Remove every volume no container names, anonymous or named, as
@@ -512,6 +535,7 @@ impl Engine {
         for name in volumes.names()? {
             if !used.iter().any(|(v, _)| *v == name) {
                 reclaimed += volumes.remove(&name)?;
+                self.volume_event("destroy", &name, &[]);
                 removed.push(name);
             }
         }
@@ -569,8 +593,7 @@ impl Engine {
         subnet: Option<&str>,
         gateway: Option<&str>,
     ) -> Result<Network> {
-        self.networks()
-            .create(name, subnet, gateway, Default::default())
+        self.create_network_labelled(name, subnet, gateway, Default::default())
     }
 
     /// [`Engine::create_network`] with labels (`network create --label`).
@@ -581,7 +604,9 @@ impl Engine {
         gateway: Option<&str>,
         labels: std::collections::BTreeMap<String, String>,
     ) -> Result<Network> {
-        self.networks().create(name, subnet, gateway, labels)
+        let network = self.networks().create(name, subnet, gateway, labels)?;
+        self.network_event("create", &network.id, name, None);
+        Ok(network)
     }
 
     /// The id of a network of [`PREDEFINED_NETWORKS`] (`bridge`, `host`,
@@ -611,7 +636,7 @@ impl Engine {
                 "{name} is a pre-defined network and cannot be removed"
             )));
         }
-        self.networks().remove(name, |network| {
+        let removed = self.networks().remove(name, |network| {
             self.store
                 .list_map(|c| {
                     // One being started (run, start, a restart) that has
@@ -626,7 +651,9 @@ impl Engine {
                     attached.then_some(c.config.name)
                 })
                 .unwrap_or_default()
-        })
+        })?;
+        self.network_event("destroy", &removed.id, name, None);
+        Ok(removed)
     }
 
     fn networks(&self) -> network::Networks {

@@ -72,10 +72,12 @@ pub async fn tag(call: &Call, name: &str) -> Answer {
         .map_err(|e: tinydocker_fs::ReferenceError| ApiError::bad_request(e.to_string()))?;
     let name = name.to_string();
     call.blocking(move |engine| {
-        engine
+        let image = engine
             .images()?
             .tag(&name, &target)
-            .map_err(|_| ApiError::not_found(format!("No such image: {name}")))
+            .map_err(|_| ApiError::not_found(format!("No such image: {name}")))?;
+        engine.image_event("tag", &image.id, &target.to_string());
+        Ok(())
     })
     .await?;
     Ok(hyper::Response::builder()
@@ -251,6 +253,7 @@ pub async fn create(call: &Call) -> Answer {
         };
         match tinydocker_registry::pull(&store, &reference, &options, &report) {
             Ok(pulled) => {
+                engine.image_reference_event("pull", &pulled.name);
                 out.status(None, &format!("Digest: {}", pulled.digest));
                 let fresh = fetched.load(std::sync::atomic::Ordering::Relaxed) > 0
                     || before.as_deref() != Some(pulled.image.id.as_str());
@@ -302,6 +305,7 @@ pub async fn push(call: &Call, name: &str) -> Answer {
         };
         match tinydocker_registry::push::push(&store, &reference, &options, &report) {
             Ok(pushed) => {
+                engine.image_reference_event("push", &reference);
                 out.status(
                     None,
                     &format!(
@@ -350,9 +354,12 @@ pub async fn get(call: &Call, names: Vec<&str>) -> Answer {
             .map_err(|_| ApiError::not_found(format!("No such image: {name}")))?;
     }
     let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let engine = call.engine.clone();
     tokio::task::spawn_blocking(move || {
         let out = std::io::BufWriter::with_capacity(1 << 16, ChannelWriter(tx));
-        let _ = tinydocker_registry::archive::save(&store, &names, out);
+        if tinydocker_registry::archive::save(&store, &names, out).is_ok() {
+            crate::commands::saved_events(&engine, &store, &names);
+        }
     });
     Ok(hyper::Response::builder()
         .status(StatusCode::OK)
@@ -367,8 +374,12 @@ pub async fn load(call: &Call) -> Answer {
     let body = call.body.clone();
     let loaded = call
         .blocking(move |engine| {
-            tinydocker_registry::archive::load(&engine.images()?, &body[..])
-                .map_err(|e| ApiError::bad_request(e.to_string()))
+            let loaded = tinydocker_registry::archive::load(&engine.images()?, &body[..])
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            for image in &loaded {
+                engine.image_event("load", &image.id, &image.id);
+            }
+            Ok(loaded)
         })
         .await?;
     let mut text = String::new();

@@ -9,6 +9,7 @@
 //! blocking threads.
 
 mod containers;
+mod events;
 mod images;
 mod networks;
 mod system;
@@ -282,6 +283,7 @@ async fn route(call: Call) -> Answer {
         (&Method::POST, ["auth"]) => images::auth(&call).await,
         (&Method::GET, ["version"]) => system::version(&call).await,
         (&Method::GET, ["info"]) => system::info(&call).await,
+        (&Method::GET, ["events"]) => events::events(&call).await,
         (&Method::GET, ["containers", "json"]) => containers::list(&call).await,
         (&Method::GET, ["containers", id, "json"]) => containers::inspect(&call, id).await,
         (&Method::POST, ["containers", "prune"]) => containers::prune(&call).await,

@@ -26,6 +26,21 @@ pub fn save(engine: &Engine, args: SaveArgs) -> Result<i32> {
 
 fn save_to(engine: &Engine, args: &SaveArgs) -> Result<()> {
     let store = engine.images()?;
+    save_archive(&store, args)?;
+    saved_events(engine, &store, &args.images);
+    Ok(())
+}
+
+/// docker's `save` event of each image saved, by its id.
+pub fn saved_events(engine: &Engine, store: &tinydocker_fs::ImageStore, names: &[String]) {
+    for name in names {
+        if let Ok(image) = store.resolve(name) {
+            engine.image_event("save", &image.id, &image.id);
+        }
+    }
+}
+
+fn save_archive(store: &tinydocker_fs::ImageStore, args: &SaveArgs) -> Result<()> {
     match &args.output {
         Some(path) => {
             // Written beside the target and renamed over it: a failed
@@ -41,7 +56,7 @@ fn save_to(engine: &Engine, args: &SaveArgs) -> Result<()> {
                 std::process::id()
             ));
             let file = File::create(&tmp).with_context(|| format!("{}", path.display()))?;
-            let written = archive::save(&store, &args.images, std::io::BufWriter::new(file))
+            let written = archive::save(store, &args.images, std::io::BufWriter::new(file))
                 .map_err(anyhow::Error::from)
                 .and_then(|()| {
                     std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))
@@ -59,7 +74,7 @@ fn save_to(engine: &Engine, args: &SaveArgs) -> Result<()> {
                 ));
             }
             let mut out = std::io::BufWriter::new(stdout.lock());
-            archive::save(&store, &args.images, &mut out)?;
+            archive::save(store, &args.images, &mut out)?;
             out.flush()?;
             Ok(())
         }
@@ -87,6 +102,7 @@ fn load_from(engine: &Engine, args: &LoadArgs) -> Result<()> {
     };
     let mut out = std::io::stdout().lock();
     for image in loaded {
+        engine.image_event("load", &image.id, &image.id);
         if image.names.is_empty() {
             writeln!(out, "Loaded image ID: {}", image.id)?;
         }

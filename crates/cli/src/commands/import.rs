@@ -22,6 +22,7 @@ pub fn import(engine: &Engine, args: ImportArgs) -> Result<i32> {
     let image = engine
         .images()?
         .import_with_config(&args.source, &reference, config)?;
+    engine.image_event("import", &image.id, &image.id);
     println!("{}", image.id);
     Ok(0)
 }
@@ -35,6 +36,7 @@ pub fn tag(engine: &Engine, args: TagArgs) -> Result<i32> {
             args.target
         );
     }
-    engine.images()?.tag(&args.source, &target)?;
+    let image = engine.images()?.tag(&args.source, &target)?;
+    engine.image_event("tag", &image.id, &target.to_string());
     Ok(0)
 }

@@ -50,7 +50,7 @@ pub fn logs(engine: &Engine, args: LogsArgs) -> Result<i32> {
     }
 }
 
-fn is_broken_pipe(err: &tinydocker_engine::Error) -> bool {
+pub(super) fn is_broken_pipe(err: &tinydocker_engine::Error) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cause {
         if e.downcast_ref::<io::Error>()

@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod archive;
+mod events;
 mod exec;
 mod history;
 mod images;
@@ -20,11 +21,13 @@ mod rmi;
 mod run;
 mod start;
 mod stats;
+mod template;
 mod top;
 mod update;
 mod volume;
 mod wait;
 
+pub use archive::saved_events;
 pub use inspect::{container_json, image_json};
 pub use ps::{state_word, status_text};
 pub use top::top;
@@ -72,6 +75,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Volume(cmd) => volume::volume(&engine, cmd),
         Command::Pause(args) => Ok(pause::pause(&engine, args, true)),
         Command::Unpause(args) => Ok(pause::pause(&engine, args, false)),
+        Command::Events(args) => Ok(or_failed(events::events(&engine, args))),
     }
 }
 

@@ -166,14 +166,7 @@ fn fields(c: &Container, o: Observed, no_trunc: bool) -> Vec<(&'static str, Stri
 /// Fill a template such as `{{.ID}}\t{{.Names}}` (Go's syntax, fields only;
 /// `\t` and `\n` as escapes).
 fn template(format: &str, fields: &[(&str, String)]) -> Result<String> {
-    let mut out = String::new();
-    let mut rest = format;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find("}}") else {
-            anyhow::bail!("invalid --format {format:?}: unclosed {{{{");
-        };
-        let name = rest[start + 2..start + end].trim();
+    super::template::fill(format, |name| {
         let Some((_, value)) = fields
             .iter()
             .find(|(k, _)| Some(*k) == name.strip_prefix('.'))
@@ -187,11 +180,8 @@ fn template(format: &str, fields: &[(&str, String)]) -> Result<String> {
                     .join(", ")
             );
         };
-        out.push_str(value);
-        rest = &rest[start + end + 2..];
-    }
-    out.push_str(rest);
-    Ok(out.replace("\\t", "\t").replace("\\n", "\n"))
+        Ok(value.clone())
+    })
 }
 
 #[cfg(test)]

@@ -118,6 +118,7 @@ pub fn pull_with(
         display.lock().unwrap().update(layer, &p);
     };
     let pulled = tinydocker_registry::pull(&store, &args.reference, &options, &report)?;
+    engine.image_reference_event("pull", &pulled.name);
     let mut out = display.into_inner().unwrap().out;
     if quiet {
         writeln!(out, "{}", pulled.name)?;

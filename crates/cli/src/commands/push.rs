@@ -74,6 +74,7 @@ fn push_all(engine: &Engine, args: &PushArgs) -> Result<()> {
             let _ = writeln!(out_lock.lock().unwrap(), "{layer}: {line}");
         };
         let pushed = tinydocker_registry::push::push(&store, &name, &options, &report)?;
+        engine.image_reference_event("push", &name);
         // `NAME@DIGEST` names it now, as docker's RepoDigests after a push.
         let repo = name
             .rsplit_once(':')

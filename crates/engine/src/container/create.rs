@@ -179,6 +179,7 @@ pub(crate) fn launch(
         }
     };
     container.state = running;
+    engine.container_event(&container.config, "create", &[]);
     // From here on the record names everything to undo, and counts
     // among the containers that hold ports and images.
     undo.net = None;
@@ -203,6 +204,7 @@ pub(crate) fn launch(
         }),
         Ok(terminal) => {
             super::finish::poststart(engine, &container, init.pid());
+            super::finish::started_events(engine, &container);
             Ok(Launched {
                 container,
                 init,

@@ -37,6 +37,10 @@ pub(crate) fn finish(
 ) -> Result<Exit> {
     // The OOM count lives in the cgroup: read it before the cgroup goes.
     let oom_kills = cgroup.oom_kills().unwrap_or(0);
+    if oom_kills > 0 {
+        engine.container_event(&container.config, "oom", &[]);
+    }
+    died_event(engine, container, status.code());
     release_runtime(engine, container, cgroup, Veth::GoesWithNamespace);
     let mut state = container.state.clone();
     state.status = Status::Exited;
@@ -73,6 +77,7 @@ pub(crate) fn finish(
                     .is_ok_and(|c| c.state.status != Status::Exited);
             if !restarted {
                 engine.store.remove(container)?;
+                engine.container_event(&container.config, "destroy", &[]);
                 // `--rm` takes its anonymous volumes too, as docker's.
                 engine.remove_volumes_of(&container.config.meta.volumes);
             }
@@ -103,6 +108,15 @@ pub(crate) fn failed_start(
     if let Some(init) = init.as_mut() {
         let _ = init.kill_and_reap();
     }
+    let code = match err.exec_failure() {
+        Some(crate::ExecFailure::NotFound) => 127,
+        Some(crate::ExecFailure::CannotExecute) => 126,
+        None => 125,
+    };
+    // An OCI runtime's create that failed was never started.
+    if container.config.bundle.is_none() {
+        died_event(engine, container, code);
+    }
     release_runtime(engine, container, cgroup, Veth::Delete);
     container.state.net_released = true;
     poststop(engine, container);
@@ -111,15 +125,14 @@ pub(crate) fn failed_start(
         container
             .lock()
             .and_then(|_lock| engine.store.remove(container))
-            .map(|()| engine.remove_volumes_of(&container.config.meta.volumes))
+            .map(|()| {
+                engine.container_event(&container.config, "destroy", &[]);
+                engine.remove_volumes_of(&container.config.meta.volumes)
+            })
     } else {
         let mut state = container.state.clone();
         state.status = Status::Exited;
-        state.exit_code = match err.exec_failure() {
-            Some(crate::ExecFailure::NotFound) => 127,
-            Some(crate::ExecFailure::CannotExecute) => 126,
-            None => 125,
-        };
+        state.exit_code = code;
         state.error = err.one_line();
         state.finished_at = now_nanos();
         container.save_state(state)
@@ -159,6 +172,46 @@ pub(crate) fn release_runtime(
                 e.one_line()
             ));
         }
+        network_event(engine, "disconnect", &net.network, &container.config.id);
+    }
+}
+
+/// A container's command has started: its volumes are mounted, it is on
+/// its network, and it runs (docker's `volume mount`, `network connect`
+/// and `container start`, in that order).
+pub(crate) fn started_events(engine: &Engine, container: &Container) {
+    let config = &container.config;
+    for v in config.meta.volumes.iter().chain(&config.meta.named_volumes) {
+        engine.volume_event(
+            "mount",
+            &v.name,
+            &[
+                ("container", config.id.clone()),
+                ("destination", v.destination.clone()),
+            ],
+        );
+    }
+    if let Some(net) = &container.state.net {
+        network_event(engine, "connect", &net.network, &config.id);
+    }
+    engine.container_event(config, "start", &[]);
+}
+
+/// A container's run has ended with `code`: `die`, then its volumes'
+/// `unmount`.
+fn died_event(engine: &Engine, container: &Container, code: i32) {
+    let config = &container.config;
+    engine.container_event(config, "die", &[("exitCode", code.to_string())]);
+    for v in config.meta.volumes.iter().chain(&config.meta.named_volumes) {
+        engine.volume_event("unmount", &v.name, &[("container", config.id.clone())]);
+    }
+}
+
+/// A network event of container `id` on network `name` (its id from the
+/// network's record; a network gone meanwhile has no event).
+pub(crate) fn network_event(engine: &Engine, action: &str, name: &str, id: &str) {
+    if let Ok(Some(net)) = network::Networks::new(&engine.store.path).get(name) {
+        engine.network_event(action, &net.id, name, Some(id));
     }
 }
 

@@ -19,12 +19,26 @@ pub(crate) fn remove(engine: &Engine, name: &str, force: bool) -> Result<Removed
             image.short_id()
         )));
     }
-    Ok(images.remove(name, |id| {
+    let removed = images.remove(name, |id| {
         engine
             .store
             .images_in_use()
             .map_or(true, |users| users.iter().any(|(used, _)| used == id))
-    })?)
+    })?;
+    removed_events(engine, &removed);
+    Ok(removed)
+}
+
+/// docker's `untag` for each name taken away and `delete` for the image
+/// gone, each by the image's id.
+fn removed_events(engine: &Engine, removed: &Removed) {
+    let id = &removed.image.id;
+    for _ in &removed.untagged {
+        engine.image_event("untag", id, id);
+    }
+    if removed.deleted {
+        engine.image_event("delete", id, id);
+    }
 }
 
 /// `image prune`: every image no container uses that has no name (or,
@@ -52,6 +66,7 @@ pub(crate) fn prune(engine: &Engine, all: bool) -> Result<Vec<Removed>> {
                 .images_in_use()
                 .map_or(true, |users| users.iter().any(|(used, _)| used == id))
         })?;
+        removed_events(engine, &gone);
         if gone.deleted {
             removed.push(gone);
         }

@@ -89,6 +89,7 @@ pub(crate) fn start(engine: &Engine, container: Container) -> Result<()> {
     // file on every start.
     std::fs::remove_file(&path).map_err(|e| Error::io("remove", &path, e))?;
     super::finish::poststart(engine, &container, pid);
+    super::finish::started_events(engine, &container);
     Ok(())
 }
 
@@ -140,7 +141,10 @@ pub(crate) fn set_paused(engine: &Engine, key: &str, paused: bool) -> Result<()>
     }
     let mut state = container.state.clone();
     state.paused = paused;
-    container.save_state_locked(state)
+    container.save_state_locked(state)?;
+    let action = if paused { "pause" } else { "unpause" };
+    engine.container_event(&container.config, action, &[]);
+    Ok(())
 }
 
 /// The host pids of every process in the container's cgroup.
@@ -165,6 +169,7 @@ pub(crate) fn signal_all(engine: &Engine, key: &str, signal: i32) -> Result<()> 
             container.config.name
         )));
     }
+    super::stop::kill_event(engine, &container.config, signal);
     for pid in processes(&container)? {
         // Gone meanwhile: ESRCH, from the open or the signal.
         let sent = tinydocker_ns::pidfd::open(pid)

@@ -24,6 +24,7 @@ pub(crate) fn remove(engine: &Engine, container: Container, force: bool) -> Resu
         let settled = settled(engine, &container.config.id)?;
         let container = mark_stopped(engine, &settled)?;
         if let Some(init) = Process::open(container.state.pid, container.state.pid_start) {
+            super::stop::kill_event(engine, &container.config, libc::SIGKILL);
             init.signal(libc::SIGKILL)
                 .map_err(|e| Error::sys(format!("kill container {}", container.config.name), e))?;
             init.wait(Some(Duration::from_secs(10)));
@@ -61,7 +62,9 @@ pub(crate) fn remove(engine: &Engine, container: Container, force: bool) -> Resu
     if container.config.bundle.is_some() {
         super::finish::poststop(engine, &container);
     }
-    store.remove(&container)
+    store.remove(&container)?;
+    engine.container_event(&container.config, "destroy", &[]);
+    Ok(())
 }
 
 /// Why an active container (see [`Observed::active`]) was not removed.

@@ -96,6 +96,7 @@ pub(crate) fn relaunch(
         Ok(terminal) => {
             let init = init.expect("a started container has an init");
             poststart(engine, &container, init.pid());
+            super::finish::started_events(engine, &container);
             Ok(Launched {
                 container,
                 init,
@@ -310,6 +311,7 @@ pub(crate) fn release_leftovers(engine: &Engine, container: &Container) -> Resul
                 e.one_line()
             ));
         }
+        super::finish::network_event(engine, "disconnect", &net.network, &container.config.id);
     }
     Ok(())
 }

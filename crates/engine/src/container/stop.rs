@@ -6,6 +6,7 @@
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
+use crate::config::ContainerConfig;
 use crate::error::{Error, Result};
 use crate::process::pidfd::Process;
 use crate::store::{readable, Container, Observed, Watch};
@@ -91,9 +92,17 @@ pub(crate) fn kill(engine: &Engine, key: &str, signal: i32) -> Result<()> {
         )));
     };
     mark_stopped(engine, &container)?;
+    kill_event(engine, &container.config, signal);
     process
         .signal(signal)
         .map_err(|e| Error::sys("send the signal", e))
+}
+
+/// docker's `kill` event: a signal is sent to the container. Recorded
+/// just before the signal, so it comes before the `die` it causes (which
+/// the container's supervisor records).
+pub(crate) fn kill_event(engine: &Engine, config: &ContainerConfig, signal: i32) {
+    engine.container_event(config, "kill", &[("signal", signal.to_string())]);
 }
 
 /// Every container gets its signal first, then its grace period from
@@ -115,18 +124,23 @@ pub(crate) fn stop(
         let process = init_of(&container);
         let meta = &container.config.meta;
         if let Some(process) = &process {
+            let signal = signal.unwrap_or_else(|| meta.stop_signal());
+            kill_event(engine, &container.config, signal);
             process
-                .signal(signal.unwrap_or_else(|| meta.stop_signal()))
+                .signal(signal)
                 .map_err(|e| Error::sys("send the signal", e))?;
         }
         let deadline = Instant::now() + grace.unwrap_or_else(|| meta.stop_timeout());
         let runtime = (container.state.runtime_pid, container.state.runtime_start);
-        stopping.push((key, runtime, process, deadline));
+        // For its events: its configuration, not its spec.
+        stopping.push((key, runtime, process, deadline, container.config));
     }
-    for (key, runtime, process, deadline) in stopping {
+    for (key, runtime, process, deadline, config) in stopping {
+        let was_running = process.is_some();
         if let Some(process) = process {
             let left = deadline.saturating_duration_since(Instant::now());
             if !process.wait(Some(left)) {
+                kill_event(engine, &config, libc::SIGKILL);
                 process
                     .signal(libc::SIGKILL)
                     .map_err(|e| Error::sys("send SIGKILL", e))?;
@@ -135,6 +149,9 @@ pub(crate) fn stop(
         }
         // Running or waiting to restart: its runtime records the end.
         wait_for_runtime(runtime);
+        if was_running {
+            engine.container_event(&config, "stop", &[]);
+        }
         stopped(key);
     }
     Ok(())
