@@ -30,5 +30,6 @@ mod runtime;
 mod security;
 mod signals;
 mod snapshots;
+mod system;
 mod tty;
 mod volumes;
