@@ -118,9 +118,11 @@ fn inspect_shows_containers_images_and_networks() {
     let image = inspect(&root, "busybox");
     assert_eq!(image["Id"].as_str().unwrap(), root.busybox_id);
     assert_eq!(image["RootFS"]["Layers"].as_array().unwrap().len(), 1);
+    // docker's: what was found (nothing), the error, 1.
     root.run(&["inspect", "nosuchthing"])
-        .usage_error()
-        .stderr_has("No such object");
+        .code(1)
+        .stdout_is("[]")
+        .stderr_has("Error: No such object: nosuchthing");
 }
 
 #[test]

@@ -32,5 +32,6 @@ mod runtime;
 mod security;
 mod signals;
 mod snapshots;
+mod system;
 mod tty;
 mod volumes;

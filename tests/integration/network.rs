@@ -34,7 +34,7 @@ fn uniq() -> u32 {
 }
 
 /// A tag unique on the host for this test run: pid and a counter.
-fn tag() -> String {
+pub(super) fn tag() -> String {
     format!("{}-{}", std::process::id() % 100_000, uniq())
 }
 
@@ -46,7 +46,7 @@ fn host(program: &str, args: &[&str]) -> Out {
 }
 
 /// `nft list table ip tinydocker`, or "" when there is no such table.
-fn nft_table() -> String {
+pub(super) fn nft_table() -> String {
     let out = host("nft", &["list", "table", "ip", "tinydocker"]);
     if out.code == 0 {
         out.stdout
@@ -56,7 +56,7 @@ fn nft_table() -> String {
 }
 
 /// `nft list map ip tinydocker MAP`, or "" when there is no table.
-fn nft_map(map: &str) -> String {
+pub(super) fn nft_map(map: &str) -> String {
     let out = host("nft", &["list", "map", "ip", "tinydocker", map]);
     if out.code == 0 {
         out.stdout
@@ -66,7 +66,7 @@ fn nft_map(map: &str) -> String {
 }
 
 /// Whether a network interface of this name exists on the host.
-fn link_exists(name: &str) -> bool {
+pub(super) fn link_exists(name: &str) -> bool {
     Path::new("/sys/class/net").join(name).exists()
 }
 
@@ -239,7 +239,7 @@ pub(super) fn create_network(
             );
             return subnet;
         }
-        out.usage_error().stderr_has("overlaps");
+        out.code(1).one_error_line().stderr_has("overlaps");
         tried.push(subnet);
     }
     panic!("no free subnet for {name}: tried {tried:?}");
@@ -253,7 +253,7 @@ pub(super) fn subnets_in(second: u8) -> impl Iterator<Item = String> {
 
 /// A port free on the host for TCP and UDP: no socket has it, no published
 /// mapping (of any state root) has it, no other test of this process got it.
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     static TAKEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
     let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
     let published = nft_map("ports_any") + &nft_map("ports_addr");
@@ -597,7 +597,8 @@ fn network_ls_lists_the_predefined_networks_and_labels_filter() {
     assert_eq!(v[0]["Driver"], "host");
     assert_eq!(&v[0]["Id"].as_str().unwrap()[..12], before[1][0]);
     root.run(&["network", "rm", "none"])
-        .usage_error()
+        .code(1)
+        .one_error_line()
         .stderr_has("none is a pre-defined network and cannot be removed");
 
     // The default bridge keeps the id it was listed with once made.
@@ -618,7 +619,7 @@ fn network_ls_lists_the_predefined_networks_and_labels_filter() {
             made = true;
             break;
         }
-        out.usage_error().stderr_has("overlaps");
+        out.code(1).one_error_line().stderr_has("overlaps");
     }
     assert!(made, "no free subnet for {name}");
     let out = root.run(&["network", "inspect", &name]);
@@ -650,7 +651,8 @@ fn network_ls_lists_the_predefined_networks_and_labels_filter() {
         .code(1)
         .one_error_line();
     root.run(&["network", "create", "--label", "=x", &format!("{name}x")])
-        .usage_error();
+        .code(1)
+        .one_error_line();
     root.run(&["network", "rm", &name]).ok().stdout_is(&name);
 }
 
@@ -1332,7 +1334,8 @@ fn network_rm_waits_out_a_start_that_holds_an_address() {
         .join(format!("{name}.ipam.json"));
     fs::write(&path, book.to_string()).unwrap();
     root.run(&["network", "rm", &name])
-        .usage_error()
+        .code(1)
+        .one_error_line()
         .one_error_line()
         .stderr_has("ffffffffffff (being started)");
     // Once that process is gone (a start that died), the address is free.
@@ -1549,18 +1552,23 @@ fn network_create_rejects_bad_input() {
         let mut args = vec!["network", "create"];
         args.extend_from_slice(flags);
         args.push(&name);
-        root.run(&args).usage_error().stdout_is("");
+        root.run(&args).code(1).one_error_line().stdout_is("");
         no_network(&root, &name, addr_prefix, &before);
     }
     for bad in ["none", "host", "bad/name", "-x", ""] {
         // After "--", so that "-x" reaches the name check, not clap's.
         root.run(&["network", "create", "--subnet", "10.77.0.0/24", "--", bad])
-            .usage_error()
+            .code(1)
+            .one_error_line()
             .stdout_is("");
         no_network(&root, bad, "10.77.", &before);
     }
-    root.run(&["network", "rm", "nosuchnet"]).usage_error();
-    root.run(&["network", "inspect", "nosuchnet"]).usage_error();
+    root.run(&["network", "rm", "nosuchnet"])
+        .code(1)
+        .one_error_line();
+    root.run(&["network", "inspect", "nosuchnet"])
+        .code(1)
+        .one_error_line();
 }
 
 #[test]
@@ -1579,14 +1587,16 @@ fn network_create_rejects_overlapping_subnets() {
     let narrower = format!("{}.{}.{}.128/25", o[0], o[1], o[2]);
     for s in [&subnet, &wider, &narrower] {
         root.run(&["network", "create", "--subnet", s, &second])
-            .usage_error()
+            .code(1)
+            .one_error_line()
             .stderr_has("overlaps");
         no_network(&root, &second, "", &before);
     }
     // The same name twice.
     let elsewhere = subnets_in(253).next().expect("a subnet");
     root.run(&["network", "create", "--subnet", &elsewhere, &first])
-        .usage_error()
+        .code(1)
+        .one_error_line()
         .stderr_has("exists");
     let after = inspect(&root, &first);
     assert_eq!(after.subnet_text(), subnet);
@@ -1864,7 +1874,8 @@ fn taken_address_and_port_are_refused_while_in_use() {
 
     // Its network cannot go while it runs.
     root.run(&["network", "rm", &name])
-        .usage_error()
+        .code(1)
+        .one_error_line()
         .stderr_has(&holder);
     assert!(link_exists(&net.bridge));
     assert_eq!(inspect(&root, &name).containers.len(), 1);

@@ -588,6 +588,49 @@ pub struct TopArgs {
 pub enum SystemCommand {
     /// Serve docker's Engine API on a unix socket, for docker's clients
     Service(ServiceArgs),
+    /// Show disk usage of images, containers and volumes
+    Df(SystemDfArgs),
+    /// Remove unused data: stopped containers, unused networks, dangling
+    /// images (and unused volumes with --volumes)
+    Prune(SystemPruneArgs),
+    /// Remove everything tinydocker made for this state root, and the
+    /// networks that deleted state roots left on the host
+    Reset(SystemResetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SystemDfArgs {
+    /// Show detailed information on space usage
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Format the output with a template such as '{{.Type}}\t{{.Size}}'
+    /// (fields: .Type .TotalCount .Active .Size .Reclaimable)
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SystemPruneArgs {
+    /// Remove all unused images not just dangling ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Prune volumes
+    #[arg(long)]
+    pub volumes: bool,
+    /// Provide filter values (label=KEY[=VALUE], label!=KEY[=VALUE],
+    /// until=TIMESTAMP)
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SystemResetArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -38,10 +38,12 @@ pub mod logs;
 mod network;
 mod proc;
 mod process;
+mod reset;
 pub mod spec;
 mod store;
 mod supervisor;
 mod sys;
+mod usage;
 mod volume;
 
 use std::path::{Path, PathBuf};
@@ -74,6 +76,7 @@ pub use store::{
     DEFAULT_CGROUP_PARENT,
 };
 pub use supervisor::run_supervisor_if_asked;
+pub use usage::{ContainerUsage, DiskUsage, ImageUsage, VolumeUsage};
 pub use volume::{valid_name as valid_volume_name, VolumeInfo, VolumeRecord};
 
 /// The state root unless another is given.
@@ -150,7 +153,17 @@ impl Engine {
     /// Remove the images no container uses: those without a name, or
     /// with `all` every one (`image prune [-a]`).
     pub fn prune_images(&self, all: bool) -> Result<Vec<tinydocker_fs::Removed>> {
-        container::images::prune(self, all)
+        container::images::prune(self, all, |_| true)
+    }
+
+    /// [`Engine::prune_images`] of the images `keep` accepts (a prune's
+    /// filters).
+    pub fn prune_images_where(
+        &self,
+        all: bool,
+        keep: impl Fn(&tinydocker_fs::Image) -> bool,
+    ) -> Result<Vec<tinydocker_fs::Removed>> {
+        container::images::prune(self, all, keep)
     }
 
     /// Every container, newest first.
@@ -524,6 +537,15 @@ impl Engine {
     /// docker 20.10's `volume prune` (API 1.41; docker 23 keeps named
     /// ones unless asked): their names and the bytes they took.
     pub fn prune_volumes(&self) -> Result<(Vec<String>, u64)> {
+        self.prune_volumes_where(|_| true)
+    }
+
+    /// [`Engine::prune_volumes`] of the volumes `keep` accepts (a prune's
+    /// filters).
+    pub fn prune_volumes_where(
+        &self,
+        keep: impl Fn(&VolumeInfo) -> bool,
+    ) -> Result<(Vec<String>, u64)> {
         let volumes = volume::Volumes::new(&self.store.path);
         let Some(_lock) = volumes.lock()? else {
             return Ok((Vec::new(), 0));
@@ -533,7 +555,8 @@ impl Engine {
         let mut removed = Vec::new();
         let mut reclaimed = 0;
         for name in volumes.names()? {
-            if !used.iter().any(|(v, _)| *v == name) {
+            let kept = volumes.info(&name).is_ok_and(|info| keep(&info));
+            if kept && !used.iter().any(|(v, _)| *v == name) {
                 reclaimed += volumes.remove(&name)?;
                 self.volume_event("destroy", &name, &[]);
                 removed.push(name);
@@ -544,7 +567,13 @@ impl Engine {
 
     /// Remove every stopped container.
     pub fn prune(&self) -> Result<Pruned> {
-        container::prune::prune(self)
+        container::prune::prune(self, |_| true)
+    }
+
+    /// [`Engine::prune`] of the stopped containers `keep` accepts (a
+    /// prune's filters).
+    pub fn prune_where(&self, keep: impl Fn(&Container) -> bool) -> Result<Pruned> {
+        container::prune::prune(self, keep)
     }
 
     /// Block until the container stops; its exit code.
@@ -654,6 +683,25 @@ impl Engine {
         })?;
         self.network_event("destroy", &removed.id, name, None);
         Ok(removed)
+    }
+
+    /// What the images, containers and volumes of this state root take
+    /// on disk (`system df`).
+    pub fn disk_usage(&self) -> Result<DiskUsage> {
+        usage::disk_usage_of(self)
+    }
+
+    /// The bytes of a container's writable layer (`ps -s`).
+    pub fn container_size(&self, container: &Container) -> u64 {
+        usage::container_rw(container)
+    }
+
+    /// Remove everything made for this state root (containers killed,
+    /// networks, images, volumes, the root's contents) and the networks
+    /// that state roots deleted by hand left on the host (`system
+    /// reset`). Every step is tried; the error names those that failed.
+    pub fn reset(&self) -> Result<()> {
+        reset::reset(self)
     }
 
     fn networks(&self) -> network::Networks {

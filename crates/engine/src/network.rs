@@ -422,8 +422,22 @@ fn sweep_orphans() {
             continue;
         };
         let bridge = link.file_name().to_string_lossy().into_owned();
+        // Its containers' published ports first: their records, which
+        // name them, went with the root. The bridge's route keeps the
+        // subnet from being chosen again until the bridge goes below.
+        let _ = nft::unpublish_subnet_script(subnet).and_then(|script| nft::run(&script));
         let _ = teardown(&bridge, subnet, true);
     }
+}
+
+/// [`sweep_orphans`] under the host lock (`system reset`). A network is
+/// made and removed under that lock, its bridge's alias written and its
+/// record saved together: a root being made now is never taken for a
+/// deleted one, and a root that exists is left alone.
+pub(crate) fn sweep_orphaned_networks() -> Result<()> {
+    let _lock = HostLock::take(Path::new(HOST_LOCK))?;
+    sweep_orphans();
+    Ok(())
 }
 
 /// Best effort: every step is tried, all failures reported.

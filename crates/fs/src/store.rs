@@ -386,6 +386,17 @@ impl ImageStore {
         reference: &Reference,
         config: ImageConfig,
     ) -> Result<Image, Error> {
+        self.import_as(source, Some(reference), config)
+    }
+
+    /// [`ImageStore::import_with_config`], named `reference` or, without
+    /// one, known by its id alone (docker's `import` of no name).
+    pub fn import_as(
+        &self,
+        source: &Path,
+        reference: Option<&Reference>,
+        config: ImageConfig,
+    ) -> Result<Image, Error> {
         let meta = fs::metadata(source).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Error::SourceMissing(source.to_path_buf()),
             _ => Error::Io {
@@ -437,9 +448,11 @@ impl ImageStore {
             }
             Err(e) => return Err(e),
         };
-        let mut index = self.read_index()?;
-        index.insert(reference.to_string(), id);
-        self.write_index(&index)?;
+        if let Some(reference) = reference {
+            let mut index = self.read_index()?;
+            index.insert(reference.to_string(), id);
+            self.write_index(&index)?;
+        }
         Ok(image)
     }
 

@@ -319,23 +319,89 @@ pub fn delete_table_script() -> String {
 /// bridge in our table: the table may only be deleted when none does.
 /// One `nft list set` run; a missing table counts as unused.
 pub fn table_in_use() -> Result<bool, Error> {
-    let output = Command::new("nft")
-        .args(["list", "set", "ip", TABLE, "bridges"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .or_else(|_| {
-            Command::new("/usr/sbin/nft")
-                .args(["list", "set", "ip", TABLE, "bridges"])
-                .stdin(Stdio::null())
-                .stderr(Stdio::null())
-                .output()
-        })
-        .map_err(|source| Error::NftSpawn { source })?;
+    let output = list(&["list", "set", "ip", TABLE, "bridges"])?;
     if !output.status.success() {
         return Ok(false);
     }
     Ok(String::from_utf8_lossy(&output.stdout).contains("elements ="))
+}
+
+/// One `nft ARGS` run that reads the ruleset (sbin is not on every PATH).
+fn list(args: &[&str]) -> Result<std::process::Output, Error> {
+    let read = |program: &str| {
+        Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+    };
+    read("nft")
+        .or_else(|_| read("/usr/sbin/nft"))
+        .map_err(|source| Error::NftSpawn { source })
+}
+
+/// The DNAT map elements (map, key, value) whose container address is in
+/// `subnet`, read from the ruleset; none when there is no table.
+fn port_elements_into(subnet: Ipv4Net) -> Result<Vec<(&'static str, String, String)>, Error> {
+    let mut found = Vec::new();
+    for map in ["ports_any", "ports_addr"] {
+        let output = list(&["-j", "list", "map", "ip", TABLE, map])?;
+        if !output.status.success() {
+            continue;
+        }
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        let elements = json["nftables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o["map"]["elem"].as_array())
+            .flatten();
+        for element in elements {
+            let [key, value] = [&element[0]["concat"], &element[1]["concat"]].map(concat_text);
+            let ip = element[1]["concat"][0]
+                .as_str()
+                .and_then(|ip| ip.parse().ok());
+            if ip.is_some_and(|ip| subnet.contains(ip)) {
+                found.push((map, key, value));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// A concatenation (`["tcp", 8080]`) in nft's syntax (`tcp . 8080`).
+fn concat_text(parts: &serde_json::Value) -> String {
+    let parts: Vec<String> = parts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| match p {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    parts.join(" . ")
+}
+
+/// Remove every published port that leads into `subnet`, whichever
+/// container published it: those of a network whose state root is gone
+/// (its containers' records with it). "" when there is none.
+pub fn unpublish_subnet_script(subnet: Ipv4Net) -> Result<String, Error> {
+    let elements = port_elements_into(subnet)?;
+    if elements.is_empty() {
+        return Ok(String::new());
+    }
+    let mut s = Script::new(format_args!("unpublish every port into {subnet}"));
+    s.declare(&[]);
+    for (map, key, value) in &elements {
+        s.line(format_args!(
+            "add element ip {TABLE} {map} {{ {key} : {value} }}"
+        ));
+    }
+    for (map, key, _) in &elements {
+        s.line(format_args!("delete element ip {TABLE} {map} {{ {key} }}"));
+    }
+    Ok(s.0)
 }
 
 pub fn run(script: &str) -> Result<(), Error> {
@@ -495,6 +561,33 @@ mod root_tests {
 
     fn subnet() -> Ipv4Net {
         "10.88.0.0/16".parse().unwrap()
+    }
+
+    #[test]
+    fn ports_into_a_subnet_go_with_it() {
+        in_netns(|| {
+            assert_eq!(unpublish_subnet_script(subnet()).unwrap(), "");
+            let other: Ipv4Net = "10.89.0.0/16".parse().unwrap();
+            run(&network_script("td0", subnet())).unwrap();
+            run(&network_script("td1", other)).unwrap();
+            let mine = [
+                "8080:80".parse().unwrap(),
+                "127.0.0.1:8081:81/udp".parse().unwrap(),
+            ];
+            run(&publish_script("td0", "10.88.0.2".parse().unwrap(), &mine)).unwrap();
+            let theirs = ["9090:90".parse().unwrap()];
+            run(&publish_script(
+                "td1",
+                "10.89.0.2".parse().unwrap(),
+                &theirs,
+            ))
+            .unwrap();
+            run(&unpublish_subnet_script(subnet()).unwrap()).unwrap();
+            let after = list().unwrap();
+            assert!(!after.contains("10.88.0.2"), "{after}");
+            assert!(after.contains("tcp . 9090 : 10.89.0.2 . 90"), "{after}");
+            assert_eq!(unpublish_subnet_script(subnet()).unwrap(), "");
+        });
     }
 
     #[test]

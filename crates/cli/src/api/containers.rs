@@ -67,8 +67,15 @@ fn passes(c: &Container, o: Observed, filters: &[(String, String)]) -> Result<bo
     Ok(true)
 }
 
+/// A container's summary with docker's `SizeRw` and `SizeRootFs`.
+pub(super) fn with_sizes(mut summary: Value, rw: u64, root_fs: u64) -> Value {
+    summary["SizeRw"] = json!(rw);
+    summary["SizeRootFs"] = json!(root_fs);
+    summary
+}
+
 /// A container as `GET /containers/json` lists it.
-fn summary(c: &Container, o: Observed) -> Value {
+pub(super) fn summary(c: &Container, o: Observed) -> Value {
     let ports: Vec<Value> = c
         .state
         .net
@@ -112,8 +119,19 @@ pub async fn list(call: &Call) -> Answer {
         _ => None,
     };
     let filters = filters(call)?;
+    let size = call.query.flag("size");
     let rows = call
         .blocking(move |engine| {
+            // With `size`: each image's size, for SizeRootFs.
+            let image_sizes: Vec<(String, u64)> = match size {
+                true => engine
+                    .images()?
+                    .list()?
+                    .into_iter()
+                    .map(|i| (i.id, i.size))
+                    .collect(),
+                false => Vec::new(),
+            };
             let mut failed = None;
             let rows = engine.containers_map(|c| {
                 let o = c.observe();
@@ -121,6 +139,14 @@ pub async fn list(call: &Call) -> Answer {
                     return None;
                 }
                 match passes(&c, o, &filters) {
+                    Ok(true) if size => {
+                        let rw = engine.container_size(&c);
+                        let image = image_sizes
+                            .iter()
+                            .find(|(id, _)| *id == c.config.image_id)
+                            .map_or(0, |(_, s)| *s);
+                        Some(with_sizes(summary(&c, o), rw, rw + image))
+                    }
                     Ok(true) => Some(summary(&c, o)),
                     Ok(false) => None,
                     Err(e) => {

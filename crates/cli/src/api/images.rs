@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::{json_response, Answer, ApiError, Call};
 
 /// An image as `GET /images/json` lists it.
-fn summary(image: &tinydocker_fs::Image) -> Value {
+pub(super) fn summary(image: &tinydocker_fs::Image) -> Value {
     let tags: Vec<&String> = image.names.iter().filter(|n| !n.contains('@')).collect();
     let digests: Vec<&String> = image.names.iter().filter(|n| n.contains('@')).collect();
     json!({
@@ -147,9 +147,6 @@ fn progress_stream(work: impl FnOnce(Progress) + Send + 'static) -> Answer {
         .expect("a response of valid parts"))
 }
 
-/// `POST /images/create?fromImage=NAME&tag=TAG[&platform=P]`: a pull, its
-/// progress as docker's JSON messages. (`fromSrc` imports are not served
-/// yet: 501.)
 /// tinydocker's registry configuration (insecure registries, certs.d).
 fn transport() -> Result<tinydocker_registry::Transport, ApiError> {
     tinydocker_registry::Transport::from_config()
@@ -180,13 +177,13 @@ pub async fn auth(call: &Call) -> Answer {
     ))
 }
 
+/// `POST /images/create?fromImage=NAME&tag=TAG[&platform=P]`: a pull, its
+/// progress as docker's JSON messages; with `fromSrc=-`, an import of the
+/// body (see [`import`]).
 pub async fn create(call: &Call) -> Answer {
     use tinydocker_registry::{Platform, Progress as Step, PullOptions};
-    if call.query.get("fromSrc").is_some() {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "tinydocker's API does not import (fromSrc) yet: use `tinydocker import`",
-        ));
+    if let Some(source) = call.query.get("fromSrc") {
+        return import(call, source).await;
     }
     let image = call
         .query
@@ -400,4 +397,102 @@ pub async fn load(call: &Call) -> Answer {
         .header("Content-Type", "application/json")
         .body(super::full(text))
         .expect("a response of valid parts"))
+}
+
+/// `POST /images/create?fromSrc=-&repo=R&tag=T&changes=...`: the body, a
+/// tarball (plain or gzip), imported as `tinydocker import -c` does; the
+/// image's id as docker's one status message.
+async fn import(call: &Call, source: &str) -> Answer {
+    if source != "-" {
+        return Err(ApiError::bad_request(format!(
+            "fromSrc={source}: tinydocker does not download archives to import; send the archive as the request's body (fromSrc=-)"
+        )));
+    }
+    let reference = match (call.query.get("repo"), call.query.get("tag")) {
+        (None | Some(""), _) => None,
+        (Some(repo), None | Some("")) => Some(repo.to_string()),
+        (Some(repo), Some(tag)) => Some(format!("{repo}:{tag}")),
+    };
+    let changes: Vec<String> = call
+        .query
+        .all("changes")
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let body = call.body.clone();
+    let image = call
+        .blocking(move |engine| {
+            // The store imports from a file: the body goes to one in the
+            // state root first, removed when done.
+            let failed = |e: std::io::Error| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("store the archive: {e}"),
+                )
+            };
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = engine
+                .root()
+                .join(format!(".import-{}-{n}.tar", std::process::id()));
+            let _remove = super::RemoveOnDrop(path.clone());
+            std::fs::create_dir_all(engine.root())
+                .and_then(|()| std::fs::write(&path, &body))
+                .map_err(failed)?;
+            crate::commands::import_image(engine, &path, reference.as_deref(), &changes)
+                .map_err(|e| ApiError::bad_request(crate::errors::one_line(&e)))
+        })
+        .await?;
+    let text = json!({ "status": image.id }).to_string() + "\r\n";
+    Ok(hyper::Response::builder()
+        .status(StatusCode::OK)
+        .header("Content-Type", "application/json")
+        .body(super::full(text))
+        .expect("a response of valid parts"))
+}
+
+/// `POST /images/prune?filters={"dangling":["false"]}`: the images no
+/// container uses, without a name (every one with dangling=false).
+pub async fn prune(call: &Call) -> Answer {
+    let mut all = false;
+    for (key, value) in super::containers::filters(call)? {
+        match (key.as_str(), value.as_str()) {
+            ("dangling", "false" | "0") => all = true,
+            ("dangling", "true" | "1") => {}
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid filter '{key}={value}' (tinydocker prunes images by dangling= only)"
+                )))
+            }
+        }
+    }
+    let removed = call
+        .blocking(move |engine| Ok(engine.prune_images(all)?))
+        .await?;
+    let deleted: Vec<Value> = removed
+        .iter()
+        .flat_map(|r| {
+            r.untagged
+                .iter()
+                .map(|n| json!({ "Untagged": n }))
+                .chain([json!({ "Deleted": r.image.id })])
+        })
+        .collect();
+    let reclaimed: u64 = removed.iter().map(|r| r.image.size).sum();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            // docker's empty list is null.
+            "ImagesDeleted": (!deleted.is_empty()).then_some(deleted),
+            "SpaceReclaimed": reclaimed,
+        }),
+    ))
+}
+
+/// `POST /build`: not served.
+pub async fn build(_call: &Call) -> Answer {
+    Err(ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "tinydocker does not build images: use buildah",
+    ))
 }

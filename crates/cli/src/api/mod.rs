@@ -13,6 +13,7 @@ mod events;
 mod images;
 mod networks;
 mod system;
+mod volumes;
 
 use std::convert::Infallible;
 use std::os::unix::fs::PermissionsExt;
@@ -301,6 +302,14 @@ async fn route(call: Call) -> Answer {
         (&Method::GET, ["networks", name]) => networks::inspect(&call, name).await,
         (&Method::DELETE, ["networks", name]) => networks::remove(&call, name).await,
         (&Method::POST, ["images", "create"]) => images::create(&call).await,
+        (&Method::POST, ["images", "prune"]) => images::prune(&call).await,
+        (&Method::POST, ["build"]) => images::build(&call).await,
+        (&Method::GET, ["system", "df"]) => system::df(&call).await,
+        (&Method::GET, ["volumes"]) => volumes::list(&call).await,
+        (&Method::POST, ["volumes", "create"]) => volumes::create(&call).await,
+        (&Method::POST, ["volumes", "prune"]) => volumes::prune(&call).await,
+        (&Method::GET, ["volumes", name]) => volumes::inspect(&call, name).await,
+        (&Method::DELETE, ["volumes", name]) => volumes::remove(&call, name).await,
         (&Method::POST, ["images", "load"]) => images::load(&call).await,
         (&Method::GET, ["images", "get"]) => images::get(&call, call.query.all("names")).await,
         (&Method::GET, ["images", name @ .., "get"]) if !name.is_empty() => {

@@ -1,4 +1,4 @@
-//! `/_ping`, `/version`, `/info`.
+//! `/_ping`, `/version`, `/info`, `/system/df`.
 
 use hyper::{Response, StatusCode};
 use serde_json::json;
@@ -162,4 +162,48 @@ fn os_name() -> String {
             })
         })
         .unwrap_or_else(|| "Linux".into())
+}
+
+/// `GET /system/df`: what images, containers and volumes take on disk.
+pub async fn df(call: &Call) -> Answer {
+    let usage = call.blocking(|engine| Ok(engine.disk_usage()?)).await?;
+    let images: Vec<serde_json::Value> = usage
+        .images
+        .iter()
+        .map(|i| {
+            let mut row = super::images::summary(&i.image);
+            row["Size"] = json!(i.size);
+            row["VirtualSize"] = json!(i.size);
+            row["SharedSize"] = json!(i.shared_size);
+            row["Containers"] = json!(i.containers);
+            row
+        })
+        .collect();
+    let containers: Vec<serde_json::Value> = usage
+        .containers
+        .iter()
+        .map(|c| {
+            let summary = super::containers::summary(&c.container, c.container.observe());
+            super::containers::with_sizes(summary, c.size_rw, c.size_root_fs)
+        })
+        .collect();
+    let volumes: Vec<serde_json::Value> = usage
+        .volumes
+        .iter()
+        .map(|v| {
+            let mut row = crate::commands::volume_json(&v.info);
+            row["UsageData"] = json!({ "Size": v.size, "RefCount": v.ref_count });
+            row
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "LayersSize": usage.layers_size,
+            "Images": images,
+            "Containers": containers,
+            "Volumes": volumes,
+            "BuildCache": [],
+        }),
+    ))
 }

@@ -107,7 +107,7 @@ pub fn history(engine: &Engine, args: HistoryArgs) -> Result<i32> {
 }
 
 /// RFC 3339 to seconds since the epoch.
-fn chrono_secs(text: &str) -> Option<u64> {
+pub(super) fn chrono_secs(text: &str) -> Option<u64> {
     // YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)
     let b = text.as_bytes();
     if b.len() < 19 {

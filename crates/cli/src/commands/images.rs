@@ -120,7 +120,7 @@ impl Filters {
 /// The `(REPOSITORY, TAG)` rows of an image: `NAME:TAG`s; an image known
 /// only by `NAME@DIGEST` (pulled by digest) is `NAME <none>`, and one with
 /// no name `<none> <none>`, as docker lists them.
-fn repo_tags(image: &tinydocker_fs::Image) -> Vec<(String, String)> {
+pub(super) fn repo_tags(image: &tinydocker_fs::Image) -> Vec<(String, String)> {
     let tagged: Vec<(String, String)> = image
         .names
         .iter()

@@ -1,7 +1,7 @@
 //! `tinydocker inspect NAME|ID...`: containers, networks and images as JSON,
 //! with docker's field names.
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use serde_json::{json, Value};
 use tinydocker_engine::spec::{resources::resources_from_spec, security::caps_from_spec};
 use tinydocker_engine::{Container, Engine, Observed, Spec};
@@ -254,6 +254,7 @@ pub fn inspect_images(engine: &Engine, args: InspectArgs) -> Result<i32> {
 pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32> {
     let store = engine.images()?;
     let mut out = Vec::new();
+    let mut missing = false;
     for key in &args.objects {
         // Containers first, then networks, then images, as docker looks.
         if let Ok(c) = engine.container(key) {
@@ -270,14 +271,17 @@ pub fn inspect(engine: &Engine, args: InspectArgs) -> Result<i32> {
         } else if let Ok(image) = store.resolve(key) {
             out.push(image_json(&image));
         } else {
-            return Err(anyhow!("No such object: {key}"));
+            // docker's words; on with the others.
+            eprintln!("Error: No such object: {key}");
+            missing = true;
         }
     }
     println!(
         "{}",
         serde_json::to_string_pretty(&out).expect("json serialises")
     );
-    Ok(0)
+    // docker's code for a failed inspect (not 125).
+    Ok(i32::from(missing))
 }
 
 /// An image's config as docker's `inspect` shows it: null for what is

@@ -22,15 +22,20 @@ mod run;
 mod start;
 mod stats;
 mod template;
+mod system;
 mod top;
 mod update;
 mod volume;
 mod wait;
 
 pub use archive::saved_events;
+pub use import::import_image;
 pub use inspect::{container_json, image_json};
 pub use ps::{state_word, status_text};
 pub use top::top;
+pub use volume::{
+    check_driver as check_volume_driver, json as volume_json, matching as matching_volumes,
+};
 
 use anyhow::Result;
 use tinydocker_engine::Engine;
@@ -52,6 +57,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rename(args) => top::rename(&engine, args),
         Command::Image(cmd) => image(&engine, cmd),
         Command::System(crate::cli::SystemCommand::Service(args)) => service(engine, args),
+        Command::System(crate::cli::SystemCommand::Df(args)) => system::df(&engine, args),
+        Command::System(crate::cli::SystemCommand::Prune(args)) => system::prune(&engine, args),
+        Command::System(crate::cli::SystemCommand::Reset(args)) => system::reset(&engine, args),
         Command::Save(args) => archive::save(&engine, args),
         Command::Load(args) => archive::load(&engine, args),
         Command::Tag(args) => import::tag(&engine, args),

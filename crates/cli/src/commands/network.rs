@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
 use serde_json::json;
 use tinydocker_engine::{rfc3339, Engine, Network, Observed, PREDEFINED_NETWORKS};
 
@@ -155,41 +155,61 @@ fn json(engine: &Engine, n: &Network) -> Result<serde_json::Value> {
 }
 
 pub fn network(engine: &Engine, cmd: NetworkCommand) -> Result<i32> {
-    match cmd {
-        NetworkCommand::Create(args) => {
-            let mut labels = BTreeMap::new();
-            for entry in &args.label {
-                let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
-                if key.is_empty() {
-                    bail!("invalid label {entry:?}: empty name");
-                }
-                labels.insert(key.to_string(), value.to_string());
-            }
-            let net = engine.create_network_labelled(
-                &args.name,
-                args.subnet.as_deref(),
-                args.gateway.as_deref(),
-                labels,
-            )?;
-            println!("{}", net.id);
-        }
-        NetworkCommand::Ls(args) => return Ok(super::or_failed(ls(engine, args))),
+    // docker's network commands fail with 1 (125 is `run`'s).
+    Ok(match cmd {
+        NetworkCommand::Create(args) => super::or_failed(create(engine, args)),
+        NetworkCommand::Ls(args) => super::or_failed(ls(engine, args)),
         NetworkCommand::Inspect(args) => {
             let mut out = Vec::new();
+            let mut failed = false;
             for name in &args.names {
-                out.push(inspect_one(engine, name).map_err(|e| anyhow!(e))?);
+                match inspect_one(engine, name) {
+                    Ok(json) => out.push(json),
+                    Err(e) => {
+                        eprintln!("tinydocker: {}", crate::errors::one_line(&e));
+                        failed = true;
+                    }
+                }
             }
+            // What was found, as docker prints it even when some were not.
             println!(
                 "{}",
                 serde_json::to_string_pretty(&out).expect("json serialises")
             );
+            i32::from(failed)
         }
         NetworkCommand::Rm(args) => {
+            // On with the others after a failure, as docker; each said.
+            let mut failed = false;
             for name in &args.names {
-                engine.remove_network(name)?;
-                println!("{name}");
+                match engine.remove_network(name) {
+                    Ok(_) => println!("{name}"),
+                    Err(e) => {
+                        eprintln!("tinydocker: {}", e.one_line());
+                        failed = true;
+                    }
+                }
             }
+            i32::from(failed)
         }
+    })
+}
+
+fn create(engine: &Engine, args: crate::cli::NetworkCreateArgs) -> Result<()> {
+    let mut labels = BTreeMap::new();
+    for entry in &args.label {
+        let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
+        if key.is_empty() {
+            bail!("invalid label {entry:?}: empty name");
+        }
+        labels.insert(key.to_string(), value.to_string());
     }
-    Ok(0)
+    let net = engine.create_network_labelled(
+        &args.name,
+        args.subnet.as_deref(),
+        args.gateway.as_deref(),
+        labels,
+    )?;
+    println!("{}", net.id);
+    Ok(())
 }

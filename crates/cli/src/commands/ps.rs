@@ -140,7 +140,7 @@ pub fn ps(engine: &Engine, args: PsArgs) -> Result<i32> {
 }
 
 /// docker's names for a container's fields in `--format`.
-fn fields(c: &Container, o: Observed, no_trunc: bool) -> Vec<(&'static str, String)> {
+pub(super) fn fields(c: &Container, o: Observed, no_trunc: bool) -> Vec<(&'static str, String)> {
     let id = if no_trunc {
         c.config.id.clone()
     } else {
@@ -165,7 +165,7 @@ fn fields(c: &Container, o: Observed, no_trunc: bool) -> Vec<(&'static str, Stri
 
 /// Fill a template such as `{{.ID}}\t{{.Names}}` (Go's syntax, fields only;
 /// `\t` and `\n` as escapes).
-fn template(format: &str, fields: &[(&str, String)]) -> Result<String> {
+pub(super) fn template(format: &str, fields: &[(&str, String)]) -> Result<String> {
     super::template::fill(format, |name| {
         let Some((_, value)) = fields
             .iter()

@@ -68,14 +68,7 @@ fn create(engine: &Engine, args: VolumeCreateArgs) -> Result<()> {
         }
         (a, b) => a.or(b),
     };
-    if args.driver != "local" {
-        let name = name.as_deref().unwrap_or_default();
-        bail!(
-            "create {name}: error looking up volume plugin {}: plugin {:?} not found (tinydocker has the local driver only)",
-            args.driver,
-            args.driver
-        );
-    }
+    check_driver(name.as_deref(), &args.driver)?;
     let mut labels = BTreeMap::new();
     for entry in &args.label {
         let (key, value) = entry.split_once('=').unwrap_or((entry, ""));
@@ -89,8 +82,19 @@ fn create(engine: &Engine, args: VolumeCreateArgs) -> Result<()> {
     Ok(())
 }
 
+/// tinydocker has docker's `local` driver only (`""` is it too).
+pub fn check_driver(name: Option<&str>, driver: &str) -> Result<()> {
+    if !matches!(driver, "local" | "") {
+        let name = name.unwrap_or_default();
+        bail!(
+            "create {name}: error looking up volume plugin {driver}: plugin {driver:?} not found (tinydocker has the local driver only)"
+        );
+    }
+    Ok(())
+}
+
 /// docker's JSON for a volume.
-fn json(v: &VolumeInfo) -> serde_json::Value {
+pub fn json(v: &VolumeInfo) -> serde_json::Value {
     json!({
         // Whole seconds, as docker prints it.
         "CreatedAt": rfc3339(v.record.created / 1_000_000_000 * 1_000_000_000),
@@ -159,24 +163,7 @@ fn filters(given: &[String]) -> Result<Filters> {
 }
 
 fn ls(engine: &Engine, args: VolumeLsArgs) -> Result<()> {
-    let filters = filters(&args.filter)?;
-    let used = match filters.dangling {
-        Some(_) => engine.volume_users()?,
-        None => Vec::new(),
-    };
-    let shown: Vec<VolumeInfo> = engine
-        .volumes()?
-        .into_iter()
-        .filter(|v| tinydocker_engine::labels_match(&v.record.labels, &filters.labels))
-        .filter(|v| {
-            filters
-                .dangling
-                .is_none_or(|d| d != used.iter().any(|(name, _)| *name == v.name))
-        })
-        // docker matches names by substring.
-        .filter(|v| filters.names.iter().all(|n| v.name.contains(n.as_str())))
-        .filter(|_| filters.drivers.iter().all(|d| d == "local"))
-        .collect();
+    let shown = matching(engine, &args.filter)?;
     if args.quiet {
         for v in &shown {
             println!("{}", v.name);
@@ -189,4 +176,27 @@ fn ls(engine: &Engine, args: VolumeLsArgs) -> Result<()> {
         super::print_table(&["DRIVER", "VOLUME NAME"], &rows);
     }
     Ok(())
+}
+
+/// The volumes that pass every filter (`KEY=VALUE`: dangling, driver,
+/// label, name), by name.
+pub fn matching(engine: &Engine, filter: &[String]) -> Result<Vec<VolumeInfo>> {
+    let filters = filters(filter)?;
+    let used = match filters.dangling {
+        Some(_) => engine.volume_users()?,
+        None => Vec::new(),
+    };
+    Ok(engine
+        .volumes()?
+        .into_iter()
+        .filter(|v| tinydocker_engine::labels_match(&v.record.labels, &filters.labels))
+        .filter(|v| {
+            filters
+                .dangling
+                .is_none_or(|d| d != used.iter().any(|(name, _)| *name == v.name))
+        })
+        // docker matches names by substring.
+        .filter(|v| filters.names.iter().all(|n| v.name.contains(n.as_str())))
+        .filter(|_| filters.drivers.iter().all(|d| d == "local"))
+        .collect())
 }

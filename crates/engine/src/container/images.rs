@@ -44,7 +44,11 @@ fn removed_events(engine: &Engine, removed: &Removed) {
 /// `image prune`: every image no container uses that has no name (or,
 /// with `all`, any image no container uses), removed with its unshared
 /// layers; what went.
-pub(crate) fn prune(engine: &Engine, all: bool) -> Result<Vec<Removed>> {
+pub(crate) fn prune(
+    engine: &Engine,
+    all: bool,
+    keep: impl Fn(&tinydocker_fs::Image) -> bool,
+) -> Result<Vec<Removed>> {
     let images = engine.store.images()?;
     let used: Vec<String> = engine
         .store
@@ -55,7 +59,7 @@ pub(crate) fn prune(engine: &Engine, all: bool) -> Result<Vec<Removed>> {
     let mut removed = Vec::new();
     for image in images.list()? {
         let dangling = !image.names.iter().any(|n| !n.contains('@'));
-        if (!all && !dangling) || used.contains(&image.id) {
+        if (!all && !dangling) || used.contains(&image.id) || !keep(&image) {
             continue;
         }
         // By id: every name goes, and the image unless a container took

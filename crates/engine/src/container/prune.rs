@@ -19,13 +19,14 @@ pub struct Pruned {
     pub failed: Vec<crate::Error>,
 }
 
-pub(crate) fn prune(engine: &Engine) -> Result<Pruned> {
+/// Every stopped container that `keep` accepts (a prune's filters).
+pub(crate) fn prune(engine: &Engine, keep: impl Fn(&crate::Container) -> bool) -> Result<Pruned> {
     let mut pruned = Pruned::default();
     // A restarting one (waiting out its backoff, or being started again)
     // counts as running, as in docker.
     let stopped = engine
         .store
-        .list_map(|c| (!c.observe().active()).then_some((c.config.id, c.dir)))?;
+        .list_map(|c| (!c.observe().active() && keep(&c)).then_some((c.config.id, c.dir)))?;
     for (id, dir) in stopped {
         let size = disk_usage(&dir);
         match engine

@@ -91,11 +91,26 @@ pub(crate) fn kill(engine: &Engine, key: &str, signal: i32) -> Result<()> {
             container.config.name
         )));
     };
-    mark_stopped(engine, &container)?;
+    let container = mark_stopped(engine, &container)?;
     kill_event(engine, &container.config, signal);
     process
         .signal(signal)
-        .map_err(|e| Error::sys("send the signal", e))
+        .map_err(|e| Error::sys("send the signal", e))?;
+    thaw_if_paused(engine, &container)
+}
+
+/// Thaw a paused container after a signal was sent to it, so it is
+/// delivered (a frozen task takes no signal but SIGKILL on cgroup v2), as
+/// docker's kill and stop of a paused container do.
+fn thaw_if_paused(engine: &Engine, container: &Container) -> Result<()> {
+    if !container.state.paused {
+        return Ok(());
+    }
+    match super::oci::set_paused(engine, &container.config.id, false) {
+        // Thawed meanwhile by another command.
+        Err(Error::State(_)) if !engine.store.find(&container.config.id)?.state.paused => Ok(()),
+        other => other,
+    }
 }
 
 /// docker's `kill` event: a signal is sent to the container. Recorded
@@ -129,6 +144,7 @@ pub(crate) fn stop(
             process
                 .signal(signal)
                 .map_err(|e| Error::sys("send the signal", e))?;
+            thaw_if_paused(engine, &container)?;
         }
         let deadline = Instant::now() + grace.unwrap_or_else(|| meta.stop_timeout());
         let runtime = (container.state.runtime_pid, container.state.runtime_start);
