@@ -8,9 +8,12 @@
 //! handled on its own task, the engine's blocking calls on tokio's
 //! blocking threads.
 
+mod attach;
 mod containers;
+mod exec;
 mod images;
 mod networks;
+mod stream;
 mod system;
 
 use std::convert::Infallible;
@@ -209,6 +212,9 @@ pub struct Call {
     pub parts: Vec<String>,
     pub query: Query,
     pub body: Bytes,
+    /// The connection once the answer is sent, when the client asked to
+    /// upgrade it (`Upgrade: tcp`): a hijack (see [`stream::hijack`]).
+    pub upgrade: std::sync::Mutex<Option<hyper::upgrade::OnUpgrade>>,
 }
 
 impl Call {
@@ -268,6 +274,12 @@ async fn route(call: Call) -> Answer {
         (&Method::GET, ["containers", "json"]) => containers::list(&call).await,
         (&Method::GET, ["containers", id, "json"]) => containers::inspect(&call, id).await,
         (&Method::POST, ["containers", "prune"]) => containers::prune(&call).await,
+        (&Method::POST, ["containers", id, "attach"]) => attach::attach(&call, id).await,
+        (&Method::POST, ["containers", id, "resize"]) => attach::resize(&call, id).await,
+        (&Method::POST, ["containers", id, "exec"]) => exec::create(&call, id).await,
+        (&Method::POST, ["exec", id, "start"]) => exec::start(&call, id).await,
+        (&Method::POST, ["exec", id, "resize"]) => exec::resize(&call, id),
+        (&Method::GET, ["exec", id, "json"]) => exec::inspect(id),
         (&Method::POST, ["containers", id, action]) => containers::act(&call, id, action).await,
         (&Method::DELETE, ["containers", id]) => containers::remove(&call, id).await,
         (&Method::GET, ["containers", id, "logs"]) => containers::logs(&call, id).await,
@@ -305,7 +317,12 @@ async fn route(call: Call) -> Answer {
 }
 
 async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    let (head, body) = req.into_parts();
+    let (mut head, body) = req.into_parts();
+    let upgrade = head
+        .headers
+        .contains_key(hyper::header::UPGRADE)
+        .then(|| head.extensions.remove::<hyper::upgrade::OnUpgrade>())
+        .flatten();
     let answer = async {
         let path = unversioned(head.uri.path())?;
         let body = body
@@ -323,6 +340,7 @@ async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Result<Response<
                 .collect(),
             query: Query::parse(head.uri.query()),
             body,
+            upgrade: std::sync::Mutex::new(upgrade),
         };
         route(call).await
     }
