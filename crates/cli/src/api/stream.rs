@@ -13,7 +13,7 @@
 //! on draining (a process must not block on a pipe nobody reads).
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
@@ -71,9 +71,9 @@ impl Sink {
         Sink { tx, raw }
     }
 
-    /// Whether the client has gone.
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+    /// Once the client has gone.
+    pub async fn closed(&self) {
+        self.tx.closed().await
     }
 }
 
@@ -209,10 +209,6 @@ impl AsyncPipe {
             }
         }
         Ok(())
-    }
-
-    pub fn raw_fd(&self) -> i32 {
-        self.0.get_ref().as_raw_fd()
     }
 }
 
