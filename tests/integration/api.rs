@@ -9,13 +9,13 @@ use tinydocker_tests::{output, settles, Out, TestRoot};
 const DOCKER: &str = "/usr/bin/docker";
 
 /// A service of a test's own root on a socket in it, killed on drop.
-struct Service {
+pub(crate) struct Service {
     child: Child,
-    socket: std::path::PathBuf,
+    pub(crate) socket: std::path::PathBuf,
 }
 
 impl Service {
-    fn start(root: &TestRoot) -> Service {
+    pub(crate) fn start(root: &TestRoot) -> Service {
         let socket = root.path().join("api.sock");
         let mut cmd = root.cmd(&[
             "system",
@@ -36,7 +36,12 @@ impl Service {
     }
 
     /// `docker -H unix://SOCKET ARGS...`, with a config dir of nobody's.
-    fn docker(&self, args: &[&str]) -> Out {
+    pub(crate) fn docker(&self, args: &[&str]) -> Out {
+        output(self.docker_cmd(args), None)
+    }
+
+    /// [`Service::docker`], not yet run.
+    pub(crate) fn docker_cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(DOCKER);
         cmd.arg("-H")
             .arg(format!("unix://{}", self.socket.display()))
@@ -44,7 +49,7 @@ impl Service {
             .env("DOCKER_CONFIG", self.socket.with_file_name("docker-config"))
             .env_remove("DOCKER_HOST")
             .env_remove("DOCKER_CONTEXT");
-        output(cmd, None)
+        cmd
     }
 }
 
