@@ -7,6 +7,7 @@
 //! [`TestRoot`]: tinydocker_tests::TestRoot
 
 mod api;
+mod attach;
 mod bad_input;
 mod cgroups;
 mod clients;

@@ -88,6 +88,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach(AttachArgs),
     /// Start one or more stopped containers
     Start(ContainersArgs),
     /// Restart one or more containers
@@ -786,6 +788,28 @@ pub struct EventsArgs {
     /// interrupted
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub until: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "KEYS", default_value = "ctrl-p,ctrl-q")]
+    pub detach_keys: String,
+    /// Do not attach STDIN
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Proxy all received signals to the process
+    #[arg(
+        long,
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub sig_proxy: bool,
+    /// Container, by name, id or unique id prefix
+    pub container: String,
 }
 
 #[derive(Debug, Args)]

@@ -94,6 +94,12 @@ pub struct Meta {
     /// bound in by its spec's mounts; kept when it is removed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub named_volumes: Vec<VolumeMount>,
+    /// docker's `StdinOnce`: the first attach that takes the stdin of an
+    /// interactive detached container ends it when it closes its own
+    /// (`docker run -i`); otherwise the stdin stays open for later
+    /// attaches (`run -d -i`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stdin_once: bool,
 }
 
 /// A volume of a container.

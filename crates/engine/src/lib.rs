@@ -40,6 +40,7 @@ mod proc;
 mod process;
 mod reset;
 pub mod spec;
+mod stdin;
 mod store;
 mod supervisor;
 mod sys;
@@ -607,6 +608,35 @@ impl Engine {
         flush: &mut dyn FnMut() -> std::io::Result<()>,
     ) -> Result<()> {
         logs::read(self, key, options, each, flush)
+    }
+
+    /// Attach to a container's output: each entry it writes from now on
+    /// (with `logs`, its log before that first) until its run ends; a
+    /// container that is not running is waited for until it starts. Ends
+    /// early when `cancel` becomes readable (the attacher went).
+    pub fn attach(
+        &self,
+        key: &str,
+        logs: bool,
+        cancel: Option<std::os::fd::BorrowedFd<'_>>,
+        each: &mut dyn FnMut(&logs::Entry) -> std::io::Result<()>,
+    ) -> Result<()> {
+        container::attach::output(self, key, logs, cancel, each)
+    }
+
+    /// The stdin of a running detached container, from its supervisor:
+    /// the write end of its pipe (closing it, and every other copy, ends
+    /// the container's input) or its terminal's master (which also sizes
+    /// the terminal); a container not running yet is waited for until it
+    /// starts. None when the run ends first, for a container without
+    /// stdin or run in the foreground, or when `cancel` becomes readable
+    /// first.
+    pub fn attach_stdin(
+        &self,
+        key: &str,
+        cancel: Option<std::os::fd::BorrowedFd<'_>>,
+    ) -> Result<Option<std::os::fd::OwnedFd>> {
+        stdin::stdin(self, key, cancel)
     }
 
     /// One reading of a container's usage.

@@ -123,6 +123,18 @@ impl LogWriter {
         Ok(())
     }
 
+    /// Log the incomplete last lines now, as partial entries, but for a
+    /// character cut short (a terminal's prompt, which waits for input).
+    pub fn flush_partial(&mut self) -> io::Result<()> {
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let pending = &self.pending[stream.index()];
+            if pending.len() > incomplete_utf8_tail(pending) {
+                self.emit_pending(stream, false)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Log the incomplete last lines (the container has exited).
     pub fn finish(&mut self) -> io::Result<()> {
         for stream in [Stream::Stdout, Stream::Stderr] {
@@ -652,7 +664,7 @@ fn print_new(
     flush().map_err(|e| Error::sys("write the log out", e))
 }
 
-fn open(path: &Path, tail: Option<usize>) -> Result<Option<LogReader>> {
+pub(crate) fn open(path: &Path, tail: Option<usize>) -> Result<Option<LogReader>> {
     let reader = LogReader::open(path).map_err(|e| Error::io("open", path, e))?;
     let Some(mut reader) = reader else {
         return Ok(None);
@@ -667,7 +679,7 @@ fn open(path: &Path, tail: Option<usize>) -> Result<Option<LogReader>> {
 /// while it runs, and the runtime that supervises it, which drains the
 /// container's output into the log and records the exit after the init
 /// has gone.
-fn writers(c: &crate::Container) -> [Option<crate::Process>; 2] {
+pub(crate) fn writers(c: &crate::Container) -> [Option<crate::Process>; 2] {
     use crate::{Observed, Process};
     let init = match c.observe() {
         Observed::Running { .. } => Process::open(c.state.pid, c.state.pid_start),

@@ -33,6 +33,7 @@ use crate::container::start::relaunch;
 use crate::error::{Error, ExecFailure, Result};
 use crate::logs::{LogWriter, Stream, LOG_FILE};
 use crate::proc::this_process;
+use crate::stdin::StdinServer;
 use crate::store::{readable, Container, ImageHold, Status, Watch};
 use crate::{Engine, LogDriver};
 
@@ -287,6 +288,14 @@ impl Monitor {
         }
     }
 
+    /// Whether the container has a terminal, and docker's StdinOnce, from
+    /// its record.
+    fn attachable(&self, root: &Path) -> Option<(bool, bool)> {
+        let c = Engine::new(root).store.find(&self.id).ok()?;
+        let tty = crate::spec::terminal(c.spec().ok()?);
+        Some((tty, c.config.meta.stdin_once))
+    }
+
     /// Copy the container's output into the log until the init exited and
     /// every writer of the pipes is gone; return how the init ended.
     fn relay(&mut self, root: &Path) -> Result<ExitStatus> {
@@ -301,17 +310,28 @@ impl Monitor {
         // process.
         let pidfd = tinydocker_ns::pidfd::open(self.pid)
             .map_err(|e| Error::sys("open the init's pidfd", e))?;
+        // Attachers take the container's stdin from here while it runs.
+        let (tty, once) = match self.attachable(root) {
+            Some((tty, once)) => (tty, once),
+            None => (false, false),
+        };
+        let server = StdinServer::bind(&root.join("containers").join(&self.id)).ok();
         let mut status = None;
         let mut buf = [0u8; 8192];
         while status.is_none() || self.out.is_some() || self.err.is_some() {
-            let [exited, out_ready, err_ready] = readable(
+            let [exited, out_ready, err_ready, attaching] = readable(
                 [
                     status.is_none().then(|| pidfd.as_fd()),
                     self.out.as_ref().map(|f| f.as_fd()),
                     self.err.as_ref().map(|f| f.as_fd()),
+                    server.as_ref().map(|s| s.as_fd()),
                 ],
                 None,
             )?;
+            if let (true, Some(server)) = (attaching, &server) {
+                let terminal = self.out.as_ref().filter(|_| tty).map(|f| f.as_fd());
+                server.serve(&mut self.stdin, terminal, once);
+            }
             if exited {
                 match crate::sys::waitpid(self.pid, true) {
                     Ok(Some(raw)) => status = Some(ExitStatus::from_raw(raw)),
@@ -334,6 +354,11 @@ impl Monitor {
                     Ok(n) if n > 0 => {
                         if let Some(log) = log.as_mut() {
                             let _ = log.write(stream, &buf[..n]);
+                            // A terminal's prompt has no newline, and an
+                            // attacher follows the log.
+                            if tty {
+                                let _ = log.flush_partial();
+                            }
                         }
                     }
                     Err(nix::errno::Errno::EINTR) => {}

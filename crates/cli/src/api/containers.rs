@@ -463,11 +463,7 @@ pub async fn logs(call: &Call, id: &str) -> Answer {
                 let frame = if tty {
                     payload
                 } else {
-                    let kind = if entry.stream == Stream::Stdout { 1 } else { 2 };
-                    let mut frame = vec![kind, 0, 0, 0];
-                    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-                    frame.extend_from_slice(&payload);
-                    frame
+                    super::stream::frame(stream_number(entry.stream), &payload)
                 };
                 tx.blocking_send(bytes::Bytes::from(frame))
                     .map_err(|_| gone())
@@ -485,6 +481,14 @@ pub async fn logs(call: &Call, id: &str) -> Answer {
         .header("Content-Type", content_type)
         .body(super::streamed(rx))
         .expect("a response of valid parts"))
+}
+
+/// A log stream's number in docker's multiplexed frames.
+pub fn stream_number(stream: tinydocker_engine::Stream) -> u8 {
+    match stream {
+        tinydocker_engine::Stream::Stdout => super::stream::STDOUT,
+        tinydocker_engine::Stream::Stderr => super::stream::STDERR,
+    }
 }
 
 /// The host's CPU time in nanoseconds (the `cpu` line of /proc/stat), as

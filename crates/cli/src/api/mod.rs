@@ -8,10 +8,13 @@
 //! handled on its own task, the engine's blocking calls on tokio's
 //! blocking threads.
 
+mod attach;
 mod containers;
 mod events;
+mod exec;
 mod images;
 mod networks;
+mod stream;
 mod system;
 mod volumes;
 
@@ -212,6 +215,9 @@ pub struct Call {
     pub query: Query,
     pub headers: hyper::HeaderMap,
     pub body: Bytes,
+    /// The connection once the answer is sent, when the client asked to
+    /// upgrade it (`Upgrade: tcp`): a hijack (see [`stream::hijack`]).
+    pub upgrade: std::sync::Mutex<Option<hyper::upgrade::OnUpgrade>>,
 }
 
 impl Call {
@@ -288,6 +294,12 @@ async fn route(call: Call) -> Answer {
         (&Method::GET, ["containers", "json"]) => containers::list(&call).await,
         (&Method::GET, ["containers", id, "json"]) => containers::inspect(&call, id).await,
         (&Method::POST, ["containers", "prune"]) => containers::prune(&call).await,
+        (&Method::POST, ["containers", id, "attach"]) => attach::attach(&call, id).await,
+        (&Method::POST, ["containers", id, "resize"]) => attach::resize(&call, id).await,
+        (&Method::POST, ["containers", id, "exec"]) => exec::create(&call, id).await,
+        (&Method::POST, ["exec", id, "start"]) => exec::start(&call, id).await,
+        (&Method::POST, ["exec", id, "resize"]) => exec::resize(&call, id),
+        (&Method::GET, ["exec", id, "json"]) => exec::inspect(id),
         (&Method::POST, ["containers", id, action]) => containers::act(&call, id, action).await,
         (&Method::DELETE, ["containers", id]) => containers::remove(&call, id).await,
         (&Method::GET, ["containers", id, "logs"]) => containers::logs(&call, id).await,
@@ -333,7 +345,12 @@ async fn route(call: Call) -> Answer {
 }
 
 async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    let (head, body) = req.into_parts();
+    let (mut head, body) = req.into_parts();
+    let upgrade = head
+        .headers
+        .contains_key(hyper::header::UPGRADE)
+        .then(|| head.extensions.remove::<hyper::upgrade::OnUpgrade>())
+        .flatten();
     let answer = async {
         let path = unversioned(head.uri.path())?;
         let body = body
@@ -352,6 +369,7 @@ async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Result<Response<
             query: Query::parse(head.uri.query()),
             headers: head.headers.clone(),
             body,
+            upgrade: std::sync::Mutex::new(upgrade),
         };
         route(call).await
     }

@@ -43,6 +43,7 @@ fn exec_blocked(engine: &Engine, args: ExecArgs, signals: &SignalForwarder) -> R
             .then(|| user_terminal.and_then(|t| pty::window_size(t).ok())),
         process: None,
         detach: false,
+        stdio: [None; 3],
     };
     let mut started = engine.exec(&args.container, request)?;
     let status = match &started.terminal {

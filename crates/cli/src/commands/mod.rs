@@ -2,6 +2,7 @@
 
 mod archive;
 mod events;
+mod attach;
 mod exec;
 mod history;
 mod images;
@@ -78,6 +79,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Container(crate::cli::ContainerCommand::Prune(args)) => rm::prune(&engine, args),
         Command::Logs(args) => logs::logs(&engine, args),
         Command::Exec(args) => exec::exec(&engine, args),
+        Command::Attach(args) => attach::attach(&engine, args),
         Command::Start(args) => start::start(&engine, args),
         Command::Restart(args) => kill::restart(&engine, args),
         Command::Volume(cmd) => volume::volume(&engine, cmd),

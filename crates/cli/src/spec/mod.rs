@@ -321,6 +321,7 @@ pub fn build(
             labels: request.labels.clone(),
             volumes: request.anonymous_volumes.clone(),
             named_volumes: request.named_volumes.clone(),
+            ..Meta::default()
         },
     };
     Ok((spec, config))

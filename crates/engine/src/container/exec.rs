@@ -82,6 +82,10 @@ pub struct ExecRequest {
     /// The process outlives this one (`exec --detach`): it does not die
     /// with it.
     pub detach: bool,
+    /// The child's stdin, stdout and stderr, where the caller gives them
+    /// (an API server's pipes); None: this process's own (stdin:
+    /// `/dev/null` unless `interactive`). Not used with `tty`.
+    pub stdio: [Option<RawFd>; 3],
 }
 
 /// A process started in a container: wait for it (with
@@ -102,6 +106,8 @@ struct ExecPlan {
     workdir: CString,
     /// `/dev/null`, for stdin without `-i` or `-t`.
     null_stdin: Option<RawFd>,
+    /// The caller's stdio for the child (see [`ExecRequest::stdio`]).
+    stdio: [Option<RawFd>; 3],
     /// The pseudo-terminal's slave, with `-t`.
     terminal: Option<RawFd>,
     candidates: Vec<CString>,
@@ -243,7 +249,7 @@ pub(crate) fn exec(engine: &Engine, key: &str, mut request: ExecRequest) -> Resu
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
 
-    let null = if request.interactive || request.tty.is_some() {
+    let null = if request.interactive || request.tty.is_some() || request.stdio[0].is_some() {
         None
     } else {
         Some(File::open("/dev/null").map_err(|e| Error::io("open", "/dev/null", e))?)
@@ -275,6 +281,11 @@ pub(crate) fn exec(engine: &Engine, key: &str, mut request: ExecRequest) -> Resu
         workdir: CString::new(workdir.as_str())
             .map_err(|_| invalid!("{workdir:?} contains a NUL byte"))?,
         null_stdin: null.as_ref().map(|f| f.as_raw_fd()),
+        stdio: if request.tty.is_some() {
+            [None; 3]
+        } else {
+            request.stdio
+        },
         terminal: pty.as_ref().map(|p| p.slave.as_raw_fd()),
         candidates: cstrings(&exec_candidates(&request.args[0], &env))?,
         argv: cstrings(&request.args)?,
@@ -431,6 +442,13 @@ fn child_main(
     } else if let Some(null) = plan.null_stdin {
         if let Err(e) = child::dup_onto(null, 0) {
             chan.fail(STEP_STDIN, e);
+        }
+    }
+    for (target, fd) in plan.stdio.iter().enumerate() {
+        if let Some(fd) = *fd {
+            if let Err(e) = child::dup_onto(fd, target as RawFd) {
+                chan.fail(STEP_STDIN, e);
+            }
         }
     }
     if let Err(e) = child::mark_fds_cloexec() {

@@ -5,6 +5,7 @@
 //! `update`, `stats`, and `images` for what removing an image must know
 //! of the containers.
 
+pub(crate) mod attach;
 pub(crate) mod create;
 pub(crate) mod exec;
 pub(crate) mod finish;

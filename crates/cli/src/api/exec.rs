@@ -1,0 +1,463 @@
+//! `/containers/{id}/exec` and `/exec/{id}/start|json|resize`: docker's
+//! exec instances. `exec` only records what to run (in the service's
+//! memory, as dockerd keeps them); `start` runs it through the engine's
+//! exec with pipes of the service as its stdio (or a terminal of the
+//! container's), streams them over the hijacked connection, and reaps the
+//! process, whose exit code `json` then reports.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use hyper::StatusCode;
+use serde_json::{json, Value};
+use tinydocker_engine::{Error, ExecFailure, ExecRequest, Observed};
+
+use super::stream::{self, AsyncPipe, STDERR, STDOUT};
+use super::{json_response, Answer, ApiError, Call};
+
+/// What `POST /containers/{id}/exec` asked for.
+#[derive(Debug, Clone)]
+struct ExecConfig {
+    container: String,
+    cmd: Vec<String>,
+    env: Vec<String>,
+    workdir: Option<String>,
+    user: Option<String>,
+    privileged: bool,
+    tty: bool,
+    /// AttachStdin, AttachStdout, AttachStderr.
+    attach: [bool; 3],
+    detach_keys: String,
+}
+
+/// An exec instance.
+struct Instance {
+    config: ExecConfig,
+    /// Started once (an instance runs at most once, as docker's).
+    started: bool,
+    running: bool,
+    exit_code: Option<i32>,
+    pid: i32,
+    /// Its terminal's master, for resize, while it runs.
+    terminal: Option<Arc<OwnedFd>>,
+    /// When it ended (or failed to start): kept for [`KEEP`] after.
+    finished: Option<std::time::Instant>,
+}
+
+/// How long an ended instance stays to be inspected (dockerd forgets them
+/// with their container; the service forgets them after a while, so that
+/// a long-lived service does not grow).
+const KEEP: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The service's exec instances by id.
+fn instances() -> &'static Mutex<HashMap<String, Instance>> {
+    static EXECS: OnceLock<Mutex<HashMap<String, Instance>>> = OnceLock::new();
+    EXECS.get_or_init(Default::default)
+}
+
+fn update(id: &str, f: impl FnOnce(&mut Instance)) {
+    if let Some(instance) = instances().lock().expect("not poisoned").get_mut(id) {
+        f(instance);
+    }
+}
+
+fn no_such_exec(id: &str) -> ApiError {
+    ApiError::not_found(format!("No such exec instance: {id}"))
+}
+
+/// The strings of a JSON array (`Cmd`, `Env`); a string is one entry.
+fn strings(value: &Value, key: &str) -> Result<Vec<String>, ApiError> {
+    match value.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(String::from)
+                    .ok_or_else(|| ApiError::bad_request(format!("{key}: expected strings")))
+            })
+            .collect(),
+        Some(_) => Err(ApiError::bad_request(format!("{key}: expected a list"))),
+    }
+}
+
+fn flag(value: &Value, key: &str) -> bool {
+    value.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+fn text(value: &Value, key: &str) -> Option<String> {
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+}
+
+/// `POST /containers/{id}/exec`: 201 `{"Id"}`.
+pub async fn create(call: &Call, id: &str) -> Answer {
+    let body = call.json()?;
+    let cmd = strings(&body, "Cmd")?;
+    if cmd.is_empty() {
+        return Err(ApiError::bad_request("No exec command specified"));
+    }
+    let privileged = flag(&body, "Privileged");
+    if privileged {
+        return Err(ApiError::bad_request(
+            "privileged exec is not supported: the process gets the container's privileges",
+        ));
+    }
+    let key = id.to_string();
+    let container = call
+        .blocking(move |engine| {
+            let c = engine
+                .container(&key)
+                .map_err(|_| ApiError::not_found(format!("No such container: {key}")))?;
+            if !matches!(c.observe(), Observed::Running { .. }) {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!("Container {} is not running", c.config.id),
+                ));
+            }
+            if c.state.paused {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!(
+                        "Container {} is paused, unpause the container before exec",
+                        c.config.id
+                    ),
+                ));
+            }
+            Ok(c.config.id)
+        })
+        .await?;
+    let config = ExecConfig {
+        container,
+        cmd,
+        env: strings(&body, "Env")?,
+        workdir: text(&body, "WorkingDir"),
+        user: text(&body, "User"),
+        privileged,
+        tty: flag(&body, "Tty"),
+        attach: [
+            flag(&body, "AttachStdin"),
+            flag(&body, "AttachStdout"),
+            flag(&body, "AttachStderr"),
+        ],
+        detach_keys: text(&body, "DetachKeys").unwrap_or_default(),
+    };
+    let exec_id = tinydocker_engine::new_id();
+    let mut execs = instances().lock().expect("not poisoned");
+    execs.retain(|_, e| e.finished.is_none_or(|at| at.elapsed() < KEEP));
+    execs.insert(
+        exec_id.clone(),
+        Instance {
+            config,
+            started: false,
+            running: false,
+            exit_code: None,
+            pid: 0,
+            terminal: None,
+            finished: None,
+        },
+    );
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({ "Id": exec_id }),
+    ))
+}
+
+/// `GET /exec/{id}/json`.
+pub fn inspect(id: &str) -> Answer {
+    let execs = instances().lock().expect("not poisoned");
+    let e = execs.get(id).ok_or_else(|| no_such_exec(id))?;
+    let c = &e.config;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "ID": id,
+            "Running": e.running,
+            "ExitCode": e.exit_code,
+            "ProcessConfig": {
+                "tty": c.tty,
+                "entrypoint": c.cmd[0],
+                "arguments": c.cmd[1..],
+                "privileged": c.privileged,
+                "user": c.user.clone().unwrap_or_default(),
+            },
+            "OpenStdin": c.attach[0],
+            "OpenStderr": c.attach[2],
+            "OpenStdout": c.attach[1],
+            "CanRemove": !e.running && e.started,
+            "ContainerID": c.container,
+            "DetachKeys": c.detach_keys,
+            "Pid": e.pid,
+        }),
+    ))
+}
+
+/// `POST /exec/{id}/resize?h=&w=`.
+pub fn resize(call: &Call, id: &str) -> Answer {
+    let size = window_size(call)?;
+    let terminal = {
+        let execs = instances().lock().expect("not poisoned");
+        let e = execs.get(id).ok_or_else(|| no_such_exec(id))?;
+        e.terminal.clone()
+    };
+    let Some(master) = terminal else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("exec {id} has no terminal to resize"),
+        ));
+    };
+    tinydocker_ns::pty::set_window_size(master.as_fd(), &size)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(ok_empty())
+}
+
+/// `h` and `w` of a resize request.
+pub fn window_size(call: &Call) -> Result<libc::winsize, ApiError> {
+    let dim = |name: &str| -> Result<u16, ApiError> {
+        let t = call.query.get(name).unwrap_or("0");
+        t.parse::<u16>()
+            .map_err(|_| ApiError::bad_request(format!("invalid {name} {t:?}")))
+    };
+    Ok(libc::winsize {
+        ws_row: dim("h")?,
+        ws_col: dim("w")?,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    })
+}
+
+pub fn ok_empty() -> hyper::Response<super::Body> {
+    hyper::Response::builder()
+        .status(StatusCode::OK)
+        .body(super::full(""))
+        .expect("a response of valid parts")
+}
+
+/// The ends of the pipes a process gets as its stdio, and the service's.
+struct Pipes {
+    /// The child's stdin, stdout, stderr (pipes or `/dev/null`).
+    child: [Option<OwnedFd>; 3],
+    /// The service's ends: stdin's writer, stdout's and stderr's readers.
+    ours: [Option<OwnedFd>; 3],
+}
+
+/// Pipes for the streams attached; `/dev/null` for the others (never
+/// the service's own stdio). With a terminal the engine gives the process
+/// its terminal instead.
+fn pipes(attach: [bool; 3], tty: bool) -> std::io::Result<Pipes> {
+    let mut pipes = Pipes {
+        child: [None, None, None],
+        ours: [None, None, None],
+    };
+    if tty {
+        return Ok(pipes);
+    }
+    for (i, attached) in attach.into_iter().enumerate() {
+        if attached {
+            let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+            let (child, ours) = if i == 0 { (r, w) } else { (w, r) };
+            pipes.child[i] = Some(child);
+            pipes.ours[i] = Some(ours);
+        } else if i > 0 {
+            let null = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+            pipes.child[i] = Some(null.into());
+        }
+    }
+    Ok(pipes)
+}
+
+/// `POST /exec/{id}/start` (`{"Detach", "Tty"}`).
+pub async fn start(call: &Call, id: &str) -> Answer {
+    let body = call.json()?;
+    let detach = flag(&body, "Detach");
+    let config = {
+        let mut execs = instances().lock().expect("not poisoned");
+        let e = execs.get_mut(id).ok_or_else(|| no_such_exec(id))?;
+        if e.started {
+            let why = if e.running {
+                "is already running"
+            } else {
+                "has already run"
+            };
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("Error: Exec command {id} {why}"),
+            ));
+        }
+        e.started = true;
+        e.config.clone()
+    };
+    let attach = if detach { [false; 3] } else { config.attach };
+    let internal =
+        |e: std::io::Error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    let mut pipes = pipes(attach, config.tty).map_err(internal)?;
+    let request = ExecRequest {
+        args: config.cmd.clone(),
+        env: config.env.clone(),
+        workdir: config.workdir.clone(),
+        user: config.user.clone(),
+        interactive: attach[0],
+        tty: config.tty.then_some(None),
+        process: None,
+        // The service's threads come and go: the process must not die
+        // with the one that started it.
+        detach: true,
+        stdio: pipes
+            .child
+            .each_ref()
+            .map(|fd| fd.as_ref().map(|f| f.as_raw_fd())),
+    };
+    let container = config.container.clone();
+    let child_ends = std::mem::take(&mut pipes.child);
+    let started = call
+        .blocking(move |engine| {
+            let started = engine.exec(&container, request);
+            // The child has its copies.
+            drop(child_ends);
+            Ok(started)
+        })
+        .await?;
+    let exec_id = id.to_string();
+    let process = match started {
+        Ok(p) => p,
+        Err(e) => return failed(call, &exec_id, &config, detach, e),
+    };
+    let terminal = process.terminal.map(Arc::new);
+    update(&exec_id, |e| {
+        e.running = true;
+        e.pid = process.process.pid();
+        e.terminal = terminal.clone();
+    });
+    let (response, output, input) = if detach {
+        (ok_empty(), stream::Sink::discard(config.tty), None)
+    } else {
+        let h = stream::hijack(call, config.tty, attach[0]);
+        (h.response, h.output, h.input)
+    };
+    let streams = Streams::new(pipes.ours, terminal.as_deref()).map_err(internal)?;
+    let mut child = process.process;
+    let reaped = tokio::task::spawn_blocking(move || child.try_wait(true));
+    tokio::spawn(async move {
+        let (done, watch) = tokio::sync::watch::channel(false);
+        let copies = streams.spawn(output.clone(), input, watch);
+        let code = match reaped.await {
+            Ok(Ok(Some(status))) => status.code(),
+            _ => -1,
+        };
+        update(&exec_id, |e| {
+            e.running = false;
+            e.exit_code = Some(code);
+            e.terminal = None;
+            e.finished = Some(std::time::Instant::now());
+        });
+        let _ = done.send(true);
+        for copy in copies {
+            let _ = copy.await;
+        }
+        drop(output);
+    });
+    Ok(response)
+}
+
+/// An exec that did not start: a command not found or not executable is
+/// docker's exit code 127 or 126, its message in the stream; anything
+/// else an error answer.
+fn failed(call: &Call, id: &str, config: &ExecConfig, detach: bool, e: Error) -> Answer {
+    let code = match e.exec_failure() {
+        Some(ExecFailure::NotFound) => crate::errors::NOT_FOUND,
+        Some(ExecFailure::CannotExecute) => crate::errors::CANNOT_EXECUTE,
+        None => {
+            update(id, |e| e.started = false);
+            let message = e.one_line();
+            let status = if message.contains("is not running") {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            return Err(ApiError::new(status, message));
+        }
+    };
+    update(id, |e| {
+        e.exit_code = Some(code);
+        e.finished = Some(std::time::Instant::now());
+    });
+    let message = format!(
+        "OCI runtime exec failed: exec failed: {}: unknown",
+        e.one_line()
+    );
+    if detach {
+        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message));
+    }
+    let h = stream::hijack(call, config.tty, false);
+    let output = h.output;
+    tokio::spawn(async move {
+        output
+            .send(STDOUT, format!("{message}\r\n").as_bytes())
+            .await;
+    });
+    Ok(h.response)
+}
+
+/// The service's ends of a started process's stdio.
+struct Streams {
+    stdin: Option<AsyncPipe>,
+    outputs: Vec<(AsyncPipe, u8)>,
+}
+
+impl Streams {
+    /// From the pipes, or a terminal's master (a copy of it each way).
+    fn new(ours: [Option<OwnedFd>; 3], terminal: Option<&OwnedFd>) -> std::io::Result<Streams> {
+        let [stdin, out, err] = ours;
+        if let Some(master) = terminal {
+            return Ok(Streams {
+                stdin: Some(AsyncPipe::new(master.try_clone()?)?),
+                outputs: vec![(AsyncPipe::new(master.try_clone()?)?, STDOUT)],
+            });
+        }
+        let mut outputs = Vec::new();
+        for (fd, stream) in [(out, STDOUT), (err, STDERR)] {
+            if let Some(fd) = fd {
+                outputs.push((AsyncPipe::new(fd)?, stream));
+            }
+        }
+        Ok(Streams {
+            stdin: stdin.map(AsyncPipe::new).transpose()?,
+            outputs,
+        })
+    }
+
+    /// The copies: each output to `sink` until its end or the process's
+    /// exit (`done`), the client's input to stdin.
+    fn spawn(
+        self,
+        sink: stream::Sink,
+        input: Option<tokio::sync::mpsc::Receiver<bytes::Bytes>>,
+        done: tokio::sync::watch::Receiver<bool>,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
+        if let (Some(input), Some(stdin)) = (input, self.stdin) {
+            let mut done = done.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = stream::copy_input(input, stdin) => {}
+                    () = stream::ended(&mut done) => {}
+                }
+            });
+        }
+        self.outputs
+            .into_iter()
+            .map(|(pipe, stream)| {
+                tokio::spawn(stream::copy_output(
+                    pipe,
+                    stream,
+                    sink.clone(),
+                    done.clone(),
+                ))
+            })
+            .collect()
+    }
+}
