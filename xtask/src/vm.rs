@@ -64,7 +64,7 @@ const MODES: [&str; 3] = ["v2", "v1", "hybrid"];
 /// MODE=skip:network::` trims a mode where that is too long.
 /// (containerd, dockerd and the registry peers are not in the guests: their
 /// tests run on the host.)
-const DEFAULT_INTEGRATION: &str = "skip:snapshots::,containerd::,dockerd::,registry::";
+const DEFAULT_INTEGRATION: &str = "skip:snapshots::,containerd::,dockerd::,registry::,api::";
 
 struct Options {
     modes: Vec<String>,

@@ -94,6 +94,10 @@ pub struct Meta {
     /// bound in by its spec's mounts; kept when it is removed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub named_volumes: Vec<VolumeMount>,
+    /// Other names of the container on its user network
+    /// (`--network-alias`), for the network's name server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// A volume of a container.

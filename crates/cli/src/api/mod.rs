@@ -9,6 +9,7 @@
 //! blocking threads.
 
 mod containers;
+mod create;
 mod images;
 mod networks;
 mod system;
@@ -268,6 +269,7 @@ async fn route(call: Call) -> Answer {
         (&Method::GET, ["containers", "json"]) => containers::list(&call).await,
         (&Method::GET, ["containers", id, "json"]) => containers::inspect(&call, id).await,
         (&Method::POST, ["containers", "prune"]) => containers::prune(&call).await,
+        (&Method::POST, ["containers", "create"]) => create::create(&call).await,
         (&Method::POST, ["containers", id, action]) => containers::act(&call, id, action).await,
         (&Method::DELETE, ["containers", id]) => containers::remove(&call, id).await,
         (&Method::GET, ["containers", id, "logs"]) => containers::logs(&call, id).await,

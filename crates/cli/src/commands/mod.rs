@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod archive;
+mod create;
 mod exec;
 mod history;
 mod images;
@@ -25,6 +26,7 @@ mod update;
 mod volume;
 mod wait;
 
+pub use create::create_container;
 pub use inspect::{container_json, image_json};
 pub use ps::{state_word, status_text};
 pub use top::top;
@@ -39,6 +41,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let engine = Engine::new(cli.root).on_warning(|w| eprintln!("tinydocker: {w}"));
     match cli.command {
         Command::Run(args) => run::run(&engine, *args),
+        Command::Create(args) => create::create(&engine, *args),
         Command::Ps(args) => ps::ps(&engine, args),
         Command::Rm(args) => rm::rm(&engine, args),
         Command::Import(args) => import::import(&engine, args),
