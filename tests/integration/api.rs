@@ -427,11 +427,7 @@ fn docker_create_start_wait_logs_and_rm_through_the_service() {
     // start begins (what `docker run` asks before it starts one).
     let next = wait_begun(&service.socket, "xx", "next-exit");
     service.docker(&["start", "xx"]).ok().stdout_is("xx");
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(next.join().unwrap().trim()).unwrap()
-            ["StatusCode"],
-        0
-    );
+    assert_eq!(body_of(&next.join().unwrap())["StatusCode"], 0);
     service.docker(&["wait", "xx"]).ok().stdout_is("0");
     service.docker(&["logs", "xx"]).ok().stdout_is("hi");
     service.docker(&["rm", "xx"]).ok().stdout_is("xx");
@@ -464,11 +460,7 @@ fn docker_create_start_wait_logs_and_rm_through_the_service() {
     let removed = wait_begun(&service.socket, "gone", "removed");
     service.docker(&["start", "gone"]).ok();
     let removed = removed.join().unwrap();
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(removed.trim()).unwrap()["StatusCode"],
-        5,
-        "{removed}"
-    );
+    assert_eq!(body_of(&removed)["StatusCode"], 5, "{removed}");
     root.assert_no_containers();
 
     // Not running: `not-running` answers at once.
@@ -557,6 +549,7 @@ fn docker_run_maps_host_config_onto_run_flags() {
             "-p",
             "127.0.0.1:18080:80",
             "busybox",
+            "true",
         ])
         .ok();
     service
