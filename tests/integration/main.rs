@@ -15,6 +15,7 @@ mod config;
 mod containerd;
 mod control;
 mod crash;
+mod create;
 mod detached;
 mod dockerd;
 mod events;

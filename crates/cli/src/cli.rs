@@ -28,6 +28,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a command in a new container
     Run(Box<RunArgs>),
+    /// Create a new container (run's flags; -d does not apply: start runs
+    /// it in the background)
+    Create(Box<RunArgs>),
     /// List containers
     Ps(PsArgs),
     /// Remove one or more containers
@@ -388,6 +391,14 @@ pub struct RunArgs {
     /// Add a custom host-to-IP mapping (NAME:IP)
     #[arg(long = "add-host", value_name = "NAME:IP")]
     pub add_host: Vec<String>,
+
+    /// Add a network-scoped alias for the container (user networks)
+    #[arg(long = "network-alias", value_name = "ALIAS")]
+    pub network_alias: Vec<String>,
+
+    /// Logging driver for the container: json-file (the default) or none
+    #[arg(long = "log-driver", value_name = "DRIVER", default_value = "json-file", value_parser = ["json-file", "none"])]
+    pub log_driver: String,
 
     #[command(flatten)]
     pub limits: LimitArgs,

@@ -61,6 +61,7 @@ pub use container::finish::Exit;
 pub use container::launch::{Launched, Stdio};
 pub use container::prune::Pruned;
 pub use container::stats::{host_memory, Sample};
+pub use container::wait::{WaitCondition, Waiting};
 pub use error::{errno_text, io_text, Context, Error, ExecFailure, Result};
 pub use events::{Event, EventFilter, EventQuery, EventType};
 pub use logs::rfc3339;
@@ -223,6 +224,21 @@ impl Engine {
         stdio: Stdio,
     ) -> Result<Launched> {
         container::create::launch(self, spec, config, Some(hold), stdio)
+    }
+
+    /// Make a container from `spec` and `config` without starting it
+    /// (docker's `create`): its record, name and writable layer, no
+    /// cgroup, network place or process. [`Engine::start`] runs it later
+    /// as it starts a stopped container (detached, its restart policy and
+    /// `auto_remove` applying from then on). `hold` is as for
+    /// [`Engine::run`]. Returns its id; on failure nothing of it is left.
+    pub fn create_container(
+        &self,
+        spec: Spec,
+        config: ContainerConfig,
+        hold: ImageHold,
+    ) -> Result<String> {
+        container::create::create_unstarted(self, spec, config, hold)
     }
 
     /// [`Engine::run`] in the background: a supervisor process of its own
@@ -579,7 +595,21 @@ impl Engine {
 
     /// Block until the container stops; its exit code.
     pub fn wait(&self, key: &str) -> Result<i32> {
-        container::wait::wait(self, key)
+        container::wait::wait(self, key, WaitCondition::NotRunning)
+    }
+
+    /// Block until `condition` holds of the container (docker's wait
+    /// conditions); the exit code of its last run.
+    pub fn wait_until(&self, key: &str, condition: WaitCondition) -> Result<i32> {
+        container::wait::wait(self, key, condition)
+    }
+
+    /// [`Engine::wait_until`] in two steps: begin waiting (what happens
+    /// to the container from now on counts: a `next-exit` wait begun
+    /// before a `start` sees that start's run end), then block on the
+    /// [`Waiting`].
+    pub fn wait_begin(&self, key: &str, condition: WaitCondition) -> Result<Waiting> {
+        container::wait::begin(self, key, condition)
     }
 
     /// Start another process in a running container. Block forwarded

@@ -11,6 +11,13 @@
 //! records the exit and releases what the container held, as a foreground
 //! run does; with a restart policy it starts the container again.
 //!
+//! [`start_detached`] starts an existing container the same way, but its
+//! forked child re-executes the binary at once ([`START_ARG`]) and the
+//! fresh image starts the container and goes on as its monitor: the fork
+//! may be of a process with other threads (the API service's tokio
+//! runtime), where a child may do no more than async-signal-safe calls
+//! before exec.
+//!
 //! Killing the monitor kills the container (its parent-death signal); the
 //! next listing then shows it dead and removing it cleans up after it.
 
@@ -39,6 +46,9 @@ use crate::{Engine, LogDriver};
 
 /// The hidden first argument that makes the binary a monitor.
 const MONITOR_ARG: &str = "__supervise";
+/// The hidden first argument that makes the binary start a container and
+/// then monitor it (`PROGRAM __start ROOT ID REPORT_FD`).
+const START_ARG: &str = "__start";
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(pipe2(OFlag::O_CLOEXEC)?)
@@ -49,8 +59,84 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 /// in `main` of any program that starts detached containers.
 pub fn run_supervisor_if_asked() {
     let mut args = std::env::args_os().skip(1);
-    if args.next().is_some_and(|a| a == MONITOR_ARG) {
-        monitor_main(args.collect());
+    match args.next() {
+        Some(a) if a == MONITOR_ARG => monitor_main(args.collect()),
+        Some(a) if a == START_ARG => start_main(args.collect()),
+        _ => {}
+    }
+}
+
+/// Start existing container `id` in the background under a monitor of
+/// its own (see the module's documentation): safe to call from a process
+/// with other threads. Returns its id once its command runs, or why it
+/// failed to start.
+pub(crate) fn start_detached(engine: &Engine, id: &str) -> Result<String> {
+    let (report_r, report_w) = pipe().map_err(|e| Error::sys("create a pipe", e))?;
+    // Everything the child needs is made before the fork: after it, the
+    // child allocates nothing and takes no lock.
+    let fd = report_w.as_raw_fd();
+    let fd_text = fd.to_string();
+    let args = [
+        "tinydocker".as_bytes(),
+        START_ARG.as_bytes(),
+        engine.root().as_os_str().as_bytes(),
+        id.as_bytes(),
+        fd_text.as_bytes(),
+    ];
+    let argv = args
+        .iter()
+        .map(|a| CString::new(*a))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| Error::State(format!("container {id:?}: a NUL byte in its arguments")))?;
+    let mut pointers: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    pointers.push(std::ptr::null());
+    // SAFETY: the child only makes async-signal-safe calls (fcntl, execv,
+    // _exit) on memory made before the fork, as a fork of a multi-threaded
+    // process requires.
+    match unsafe { nix::unistd::fork() }.map_err(|e| Error::sys("fork the supervisor", e))? {
+        ForkResult::Child => {
+            // SAFETY: see above; the report fd is this process's own, and
+            // the pointers end with a null, into strings that live on.
+            unsafe {
+                libc::fcntl(fd, libc::F_SETFD, 0);
+                libc::execv(c"/proc/self/exe".as_ptr(), pointers.as_ptr());
+                libc::_exit(127)
+            }
+        }
+        ForkResult::Parent { child } => {
+            drop(report_w);
+            wait_report(report_r, child.as_raw())
+        }
+    }
+}
+
+/// `PROGRAM __start ROOT ID REPORT_FD`: start the container, report as a
+/// forked supervisor does, then be its monitor.
+fn start_main(args: Vec<OsString>) -> ! {
+    let Ok([root, id, fd]) = <[OsString; 3]>::try_from(args) else {
+        std::process::exit(2)
+    };
+    let (Some(id), Some(Ok(fd))) = (id.to_str(), fd.to_str().map(str::parse::<RawFd>)) else {
+        std::process::exit(2)
+    };
+    // Nothing the forking process left open (without close-on-exec) goes
+    // on into the container or the monitor.
+    let _ = tinydocker_ns::child::mark_fds_cloexec();
+    // SAFETY: the fd was made for this process by `start_detached`, for
+    // this one owner.
+    let report = unsafe { OwnedFd::from_raw_fd(fd) };
+    // stderr is the caller's until the report: the setup's warnings reach
+    // it.
+    let engine = Engine::new(PathBuf::from(root)).on_warning(|w| eprintln!("tinydocker: {w}"));
+    let found = engine
+        .store
+        .find(id)
+        .and_then(|c| Ok((c.config.interactive, crate::spec::terminal(c.spec()?))));
+    match found {
+        Ok((interactive, tty)) => supervisor(&engine, interactive, tty, report, |stdio| {
+            relaunch(&engine, id, stdio, 0)
+        }),
+        Err(err) => report_failure(report, &err),
     }
 }
 
@@ -147,15 +233,7 @@ fn supervisor(
     redirect_to_null(&[0, 1]);
     let mut report = File::from(report);
     match launch_with_pipes(interactive, tty, launch) {
-        Err(err) => {
-            let kind = match err.exec_failure() {
-                Some(ExecFailure::NotFound) => "not-found",
-                Some(ExecFailure::CannotExecute) => "cannot-execute",
-                None => "error",
-            };
-            let _ = writeln!(report, "failed {kind} {}", err.one_line());
-            std::process::exit(1)
-        }
+        Err(err) => report_failure(report, &err),
         Ok(monitor) => {
             let _ = writeln!(report, "started {}", monitor.id);
             drop(report);
@@ -166,6 +244,17 @@ fn supervisor(
             monitor_and_exit(engine.clone(), monitor)
         }
     }
+}
+
+/// Tell the waiting parent why the container did not start, and exit.
+fn report_failure(report: impl Into<File>, err: &Error) -> ! {
+    let kind = match err.exec_failure() {
+        Some(ExecFailure::NotFound) => "not-found",
+        Some(ExecFailure::CannotExecute) => "cannot-execute",
+        None => "error",
+    };
+    let _ = writeln!(report.into(), "failed {kind} {}", err.one_line());
+    std::process::exit(1)
 }
 
 /// Give the container pipes for its output (and stdin when interactive),

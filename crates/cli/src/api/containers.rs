@@ -2,7 +2,7 @@
 
 use hyper::StatusCode;
 use serde_json::{json, Value};
-use tinydocker_engine::{Container, Observed};
+use tinydocker_engine::{Container, Observed, WaitCondition};
 
 use super::{json_response, Answer, ApiError, Call};
 
@@ -323,29 +323,24 @@ fn find(engine: &tinydocker_engine::Engine, key: &str) -> Result<Container, ApiE
 /// as docker does (its client reads the headers before it starts the
 /// container).
 async fn wait(call: &Call, key: String) -> Answer {
-    let condition = call
+    let text = call
         .query
         .get("condition")
         .filter(|c| !c.is_empty())
-        .unwrap_or("not-running")
-        .to_string();
-    if !matches!(condition.as_str(), "not-running" | "next-exit" | "removed") {
-        return Err(ApiError::bad_request(format!(
-            "invalid condition: {condition:?}"
-        )));
-    }
-    call.blocking({
-        let key = key.clone();
-        move |engine| find(engine, &key).map(drop)
-    })
-    .await?;
+        .unwrap_or("not-running");
+    let condition = WaitCondition::parse(text)
+        .ok_or_else(|| ApiError::bad_request(format!("invalid condition: {text:?}")))?;
+    // Begun before the answer's status line goes: docker's client starts
+    // the container once it has it, and that start's run must count.
+    let waiting = call
+        .blocking(move |engine| {
+            find(engine, &key)?;
+            Ok(engine.wait_begin(&key, condition)?)
+        })
+        .await?;
     let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let engine = call.engine.clone();
     tokio::task::spawn_blocking(move || {
-        // BUG (branch): `next-exit` of a container that is not running
-        // should wait for its next run; it answers its last exit, as
-        // `not-running` does, until the API can create a container.
-        let code = engine.wait(&key).map_err(|e| e.one_line());
+        let code = waiting.wait().map_err(|e| e.one_line());
         let body = match code {
             Ok(code) => json!({ "StatusCode": code, "Error": null }),
             Err(e) => json!({ "StatusCode": -1, "Error": { "Message": e } }),

@@ -10,6 +10,7 @@
 
 mod attach;
 mod containers;
+mod create;
 mod events;
 mod exec;
 mod images;
@@ -300,6 +301,7 @@ async fn route(call: Call) -> Answer {
         (&Method::POST, ["exec", id, "start"]) => exec::start(&call, id).await,
         (&Method::POST, ["exec", id, "resize"]) => exec::resize(&call, id),
         (&Method::GET, ["exec", id, "json"]) => exec::inspect(id),
+        (&Method::POST, ["containers", "create"]) => create::create(&call).await,
         (&Method::POST, ["containers", id, action]) => containers::act(&call, id, action).await,
         (&Method::DELETE, ["containers", id]) => containers::remove(&call, id).await,
         (&Method::GET, ["containers", id, "logs"]) => containers::logs(&call, id).await,

@@ -63,6 +63,19 @@ pub fn container_json(c: &Container) -> Result<Value> {
             )
         })
         .collect();
+    // What was asked for (NetworkSettings.Ports says what is published
+    // now: nothing before the container's first start).
+    let bindings: serde_json::Map<String, Value> = config
+        .bridge
+        .iter()
+        .flat_map(|b| b.ports.iter())
+        .map(|p| {
+            (
+                format!("{}/{}", p.container_port, p.proto),
+                json!([{ "HostIp": p.host_ip.map_or(String::new(), |ip| ip.to_string()), "HostPort": p.host_port.to_string() }]),
+            )
+        })
+        .collect();
     let networks: serde_json::Map<String, Value> = state
         .net
         .iter()
@@ -131,7 +144,7 @@ pub fn container_json(c: &Container) -> Result<Value> {
         "HostConfig": {
             "Binds": binds.iter().map(|m| format!("{}:{}{}", m.source, m.target, if m.read_only { ":ro" } else { "" })).collect::<Vec<_>>(),
             "NetworkMode": origin.network_mode,
-            "PortBindings": ports,
+            "PortBindings": bindings,
             "AutoRemove": config.auto_remove,
             "RestartPolicy": {
                 "Name": if config.restart.name.is_empty() { "no" } else { config.restart.name.as_str() },

@@ -3,6 +3,7 @@
 mod archive;
 mod events;
 mod attach;
+mod create;
 mod exec;
 mod history;
 mod images;
@@ -31,6 +32,7 @@ mod wait;
 
 pub use archive::saved_events;
 pub use import::import_image;
+pub use create::create_container;
 pub use inspect::{container_json, image_json};
 pub use ps::{state_word, status_text};
 pub use top::top;
@@ -48,6 +50,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let engine = Engine::new(cli.root).on_warning(|w| eprintln!("tinydocker: {w}"));
     match cli.command {
         Command::Run(args) => run::run(&engine, *args),
+        Command::Create(args) => create::create(&engine, *args),
         Command::Ps(args) => ps::ps(&engine, args),
         Command::Rm(args) => rm::rm(&engine, args),
         Command::Import(args) => import::import(&engine, args),

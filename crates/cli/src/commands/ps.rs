@@ -10,7 +10,7 @@ use crate::human;
 /// (137) 2 seconds ago", "Created".
 pub fn status_text(observed: Observed, paused: bool) -> String {
     match observed {
-        Observed::Created => "Created".into(),
+        Observed::Created | Observed::Unstarted => "Created".into(),
         Observed::Running { since } if paused => {
             format!("Up {} (Paused)", human::duration(human::since(since)))
         }

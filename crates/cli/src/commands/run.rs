@@ -48,18 +48,19 @@ pub(crate) fn parse_env_entry(entry: &str, out: &mut Vec<String>) -> Result<()> 
 /// container's record exists (a start that failed after it was written):
 /// its anonymous ones, and the named ones it made unless another
 /// container's record names them by then.
-struct MadeVolumes<'a> {
+pub(crate) struct MadeVolumes<'a> {
     engine: &'a Engine,
-    id: &'a str,
+    id: String,
     names: Vec<String>,
     named: Vec<String>,
-    kept: bool,
+    /// Set once the container's record names them.
+    pub kept: bool,
 }
 
 impl Drop for MadeVolumes<'_> {
     fn drop(&mut self) {
         let made = !self.names.is_empty() || !self.named.is_empty();
-        if !self.kept && made && self.engine.container(self.id).is_err() {
+        if !self.kept && made && self.engine.container(&self.id).is_err() {
             self.engine.discard_volumes(&self.names);
             self.engine.discard_unused_volumes(&self.named);
         }
@@ -358,6 +359,10 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
         }
     };
     let bridged = matches!(network, Network::Bridge(_));
+    // docker's: aliases are names on a user network's name server.
+    if !args.network_alias.is_empty() && (!bridged || args.network == DEFAULT_NETWORK) {
+        bail!("network-scoped alias is supported only for containers in user defined networks");
+    }
     let ip = match &args.ip {
         Some(text) => {
             let ip: Ipv4Addr = text
@@ -484,27 +489,31 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
         anonymous_volumes: Vec::new(),
         named,
         named_volumes: Vec::new(),
+        log: match args.log_driver.as_str() {
+            "none" => tinydocker_engine::LogDriver::None,
+            _ => tinydocker_engine::LogDriver::JsonFile,
+        },
+        aliases: args.network_alias.clone(),
     })
 }
 
-pub fn run(engine: &Engine, args: RunArgs) -> Result<i32> {
-    // Blocked from the start, so an INT or TERM during setup cannot kill this
-    // process half-way (it is forwarded to the container once that runs),
-    // and never unblocked: see SignalForwarder::keep_blocked.
-    let signals = SignalForwarder::block()?;
-    let result = run_blocked(engine, args, &signals);
-    signals.keep_blocked();
-    result
+/// A container made ready from `run`'s flags, not made yet: its spec and
+/// configuration, the hold on its image, and the volumes made for it
+/// (removed again on drop unless kept).
+pub(crate) struct Prepared<'a> {
+    pub spec: tinydocker_engine::Spec,
+    pub config: tinydocker_engine::ContainerConfig,
+    pub hold: tinydocker_engine::ImageHold,
+    pub made: MadeVolumes<'a>,
 }
 
-fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Result<i32> {
-    let stdin = std::io::stdin();
-    if !args.detach && args.tty && args.interactive && pty::window_size(stdin.as_fd()).is_err() {
-        bail!("the input device is not a TTY");
-    }
-    let mut request = validate(engine, &args)?;
+/// Everything `run` and `create` do before the engine makes the
+/// container: check the flags, pull the image as `--pull` says, resolve
+/// it and the user, make the volumes, and build the spec.
+pub(crate) fn prepare<'a>(engine: &'a Engine, args: &RunArgs) -> Result<Prepared<'a>> {
+    let mut request = validate(engine, args)?;
     let images = engine.images()?;
-    pull_as_asked(engine, &images, &args)?;
+    pull_as_asked(engine, &images, args)?;
     // No `rmi` takes the image away until the record names it.
     let mut hold = engine.hold_images()?;
     let image = images.resolve(&args.image)?;
@@ -526,7 +535,7 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
     // Removed again unless the container's record comes to name them.
     let mut made = MadeVolumes {
         engine,
-        id: &id,
+        id: id.clone(),
         names: Vec::new(),
         named: Vec::new(),
         kept: false,
@@ -569,6 +578,35 @@ fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Res
         layers,
     };
     let (spec, config) = spec::build(&id, &request, &image, &user, &host)?;
+    Ok(Prepared {
+        spec,
+        config,
+        hold,
+        made,
+    })
+}
+
+pub fn run(engine: &Engine, args: RunArgs) -> Result<i32> {
+    // Blocked from the start, so an INT or TERM during setup cannot kill this
+    // process half-way (it is forwarded to the container once that runs),
+    // and never unblocked: see SignalForwarder::keep_blocked.
+    let signals = SignalForwarder::block()?;
+    let result = run_blocked(engine, args, &signals);
+    signals.keep_blocked();
+    result
+}
+
+fn run_blocked(engine: &Engine, args: RunArgs, signals: &SignalForwarder) -> Result<i32> {
+    let stdin = std::io::stdin();
+    if !args.detach && args.tty && args.interactive && pty::window_size(stdin.as_fd()).is_err() {
+        bail!("the input device is not a TTY");
+    }
+    let Prepared {
+        spec,
+        config,
+        hold,
+        mut made,
+    } = prepare(engine, &args)?;
 
     if args.detach {
         let id = engine.run_detached(spec, config, hold)?;

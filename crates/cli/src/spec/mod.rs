@@ -102,6 +102,10 @@ pub struct Request {
     /// The named volumes once made or found (bound in by entries of
     /// `volumes`).
     pub named_volumes: Vec<VolumeMount>,
+    /// Where the output of a detached run goes (`--log-driver`).
+    pub log: LogDriver,
+    /// Other names of the container on its network (`--network-alias`).
+    pub aliases: Vec<String>,
 }
 
 /// The image a container is made from.
@@ -302,7 +306,7 @@ pub fn build(
         auto_remove: request.auto_remove,
         interactive: request.interactive,
         init: request.init,
-        log: LogDriver::JsonFile,
+        log: request.log,
         origin: Origin {
             network_mode: request.network_mode.clone(),
             privileged: security.privileged,
@@ -322,6 +326,7 @@ pub fn build(
             volumes: request.anonymous_volumes.clone(),
             named_volumes: request.named_volumes.clone(),
             ..Meta::default()
+            aliases: request.aliases.clone(),
         },
     };
     Ok((spec, config))

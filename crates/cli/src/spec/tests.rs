@@ -41,6 +41,8 @@ fn request(f: impl FnOnce(&mut Request, &mut SecurityArgs)) -> Request {
         anonymous_volumes: Vec::new(),
         named: Vec::new(),
         named_volumes: Vec::new(),
+        log: Default::default(),
+        aliases: Vec::new(),
     };
     f(&mut r, &mut security);
     r.security = check(&security, CapSet::ALL).unwrap();

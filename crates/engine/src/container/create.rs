@@ -11,6 +11,10 @@
 //!
 //! A failure on the way undoes what was made; after the record exists, the
 //! record says what to undo and keeps why it failed.
+//!
+//! docker's `create` ([`create_unstarted`]) does steps 1 and 3 and writes
+//! the record as never started; `start` does the rest later, as it starts
+//! a stopped container again.
 
 use std::convert::identity;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -46,25 +50,8 @@ pub(crate) fn launch(
     // process: its init waits, ready to exec, on a fifo.
     let park = config.bundle.is_some();
     let store = &engine.store;
-    if config.id.len() != 64 || !config.id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(invalid!(
-            "container id {:?}: expected 64 hex digits",
-            config.id
-        ));
-    }
-    let named = !config.name.is_empty();
-    if named {
-        validate_name(&config.name)?;
-    } else {
-        config.name = generate_name(&config.id, 0);
-    }
-    check(&spec, &config)?;
-    config.created = now_nanos();
+    let (named, cgroup_path) = admit(&spec, &mut config)?;
     let id = config.id.clone();
-    let cgroup_path = spec::cgroup_path(&spec);
-    if cgroup_path.is_empty() {
-        return Err(invalid!("the spec names no cgroup (linux.cgroupsPath)"));
-    }
 
     // Bridge networking, with the ports lock held until the record exists.
     let mut state = State::created();
@@ -97,8 +84,7 @@ pub(crate) fn launch(
     // directory, the cgroup, the name) is found and swept. The init sets
     // the container up in it; the record is written once, with the init's
     // pid, when the container is whole, and the directory renamed then.
-    let layer_on_disk = matches!(config.rootfs, Rootfs::Layers(_)) && !config.auto_remove;
-    let making = store.begin(&id, &cgroup_path, layer_on_disk)?;
+    let making = store.begin(&id, &cgroup_path, layer_on_disk(&config))?;
     let mut container = Container::new(making.clone(), spec, config, state);
     let fifo = match park.then(|| start_fifo(&making)).transpose() {
         Ok(fifo) => fifo,
@@ -161,21 +147,13 @@ pub(crate) fn launch(
         net: container.state.net.clone(),
         ..State::created()
     };
-    let mut attempt = 0;
-    container.dir = loop {
-        match store.create(&mut container.spec, &container.config, &running, &making) {
-            Ok(dir) => break dir,
-            // A generated name that happens to be taken: try a longer one.
-            Err(_) if !named && attempt < 8 => {
-                attempt += 1;
-                container.config.name = generate_name(&id, attempt);
-            }
-            Err(e) => {
-                let _ = init.kill_and_reap();
-                let _ = remove_cgroup(&cgroup);
-                store.abandon(&making);
-                return Err(reached.err().unwrap_or(e));
-            }
+    container.dir = match record(engine, &mut container, &running, &making, named) {
+        Ok(dir) => dir,
+        Err(e) => {
+            let _ = init.kill_and_reap();
+            let _ = remove_cgroup(&cgroup);
+            store.abandon(&making);
+            return Err(reached.err().unwrap_or(e));
         }
     };
     container.state = running;
@@ -219,6 +197,93 @@ pub(crate) fn launch(
             &mut Some(init),
             err,
         )),
+    }
+}
+
+/// Make a container and leave it unstarted (docker's `create`): checked
+/// as `run` checks it, its id and name taken, its directory and writable
+/// layer made, its record written as [`Status::Unstarted`]; no cgroup,
+/// network place or process until `start` (which starts it as it starts a
+/// stopped one). On failure nothing of it is left. Returns its id.
+pub(crate) fn create_unstarted(
+    engine: &Engine,
+    spec: Spec,
+    mut config: ContainerConfig,
+    hold: ImageHold,
+) -> Result<String> {
+    if config.bundle.is_some() {
+        return Err(invalid!(
+            "an OCI bundle's container is created by the OCI runtime's create"
+        ));
+    }
+    let (named, cgroup_path) = admit(&spec, &mut config)?;
+    let store = &engine.store;
+    let making = store.begin(&config.id, &cgroup_path, layer_on_disk(&config))?;
+    let mut container = Container::new(making.clone(), spec, config, State::unstarted());
+    let state = container.state.clone();
+    if let Err(e) = record(engine, &mut container, &state, &making, named) {
+        store.abandon(&making);
+        return Err(e);
+    }
+    // The record names the image from here on.
+    drop(hold);
+    Ok(container.config.id)
+}
+
+/// Check a new container's spec and configuration (nothing is made for a
+/// bad one), give it a generated name unless it has one, and stamp its
+/// creation time: whether it was named, and its cgroup's path.
+fn admit(spec: &Spec, config: &mut ContainerConfig) -> Result<(bool, String)> {
+    if config.id.len() != 64 || !config.id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(invalid!(
+            "container id {:?}: expected 64 hex digits",
+            config.id
+        ));
+    }
+    let named = !config.name.is_empty();
+    if named {
+        validate_name(&config.name)?;
+    } else {
+        config.name = generate_name(&config.id, 0);
+    }
+    check(spec, config)?;
+    config.created = now_nanos();
+    let cgroup_path = spec::cgroup_path(spec);
+    if cgroup_path.is_empty() {
+        return Err(invalid!("the spec names no cgroup (linux.cgroupsPath)"));
+    }
+    Ok((named, cgroup_path))
+}
+
+/// Whether the container's writable layer is on disk in its directory (a
+/// `--rm` container's is a tmpfs of its own, made at each start).
+fn layer_on_disk(config: &ContainerConfig) -> bool {
+    matches!(config.rootfs, Rootfs::Layers(_)) && !config.auto_remove
+}
+
+/// Write the container's first record as `state` and move its directory
+/// into place ([`crate::store::Store::create`]); a generated name that
+/// happens to be taken is tried again longer. Its directory.
+fn record(
+    engine: &Engine,
+    container: &mut Container,
+    state: &State,
+    making: &std::path::Path,
+    named: bool,
+) -> Result<std::path::PathBuf> {
+    let mut attempt = 0;
+    loop {
+        match engine
+            .store
+            .create(&mut container.spec, &container.config, state, making)
+        {
+            Ok(dir) => return Ok(dir),
+            Err(_) if !named && attempt < 8 => {
+                attempt += 1;
+                container.config.name = generate_name(&container.config.id, attempt);
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 

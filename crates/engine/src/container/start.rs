@@ -15,7 +15,8 @@ use crate::proc::{now_nanos, pid_start_time, this_process};
 use crate::store::{lock_file, remove_cgroup, Container, Lock, Observed, State, Status, RECORD};
 use crate::{supervisor, Engine};
 
-/// `start`: under a new supervisor, detached.
+/// `start`: under a new supervisor, detached (safe from a process with
+/// other threads: see [`supervisor::start_detached`]).
 pub(crate) fn start(engine: &Engine, key: &str) -> Result<()> {
     let container = engine.store.find(key)?;
     // An OCI bundle's init is its caller's: no supervisor of ours.
@@ -25,13 +26,7 @@ pub(crate) fn start(engine: &Engine, key: &str) -> Result<()> {
             container.config.name
         )));
     }
-    let interactive = container.config.interactive;
-    let tty = crate::spec::terminal(container.spec()?);
-    let id = container.config.id.clone();
-    supervisor::detach(engine, interactive, tty, None, |stdio, _| {
-        relaunch(engine, &id, stdio, 0)
-    })
-    .map(drop)
+    supervisor::start_detached(engine, &container.config.id).map(drop)
 }
 
 /// Start container `key` again, `restarts` restarts into its policy (0:

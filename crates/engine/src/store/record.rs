@@ -42,6 +42,10 @@ pub const REBOOT_EXIT_CODE: i32 = 255;
 pub enum Status {
     /// Being started by its runtime.
     Created,
+    /// Made, and never started (docker's "created": `create`, the API's
+    /// `containers/create`): it has its record, name and writable layer,
+    /// no cgroup, network place or process; `start` runs it.
+    Unstarted,
     /// Its command runs.
     Running,
     /// Exited; its supervisor waits to start it again (restart policy).
@@ -113,6 +117,14 @@ pub struct State {
 }
 
 impl State {
+    /// A container made and not started ([`Status::Unstarted`]).
+    pub fn unstarted() -> Self {
+        State {
+            status: Status::Unstarted,
+            ..State::created()
+        }
+    }
+
     /// A container being made, in this boot.
     pub fn created() -> Self {
         State {
@@ -142,6 +154,8 @@ impl State {
 pub enum Observed {
     /// Being started by its runtime.
     Created,
+    /// Made and never started (see [`Status::Unstarted`]).
+    Unstarted,
     /// Its command runs.
     Running {
         /// Nanoseconds since the epoch.
@@ -180,7 +194,7 @@ impl Observed {
     /// exited, dead.
     pub fn status_word(&self) -> &'static str {
         match self {
-            Observed::Created => "created",
+            Observed::Created | Observed::Unstarted => "created",
             Observed::Running { .. } => "running",
             Observed::Exited { .. } => "exited",
             Observed::Restarting { .. } => "restarting",
@@ -594,6 +608,7 @@ impl Container {
                     Observed::Dead
                 }
             }
+            Status::Unstarted => Observed::Unstarted,
             Status::Exited => Observed::Exited {
                 code: self.state.exit_code,
                 at: self.state.finished_at,
