@@ -26,12 +26,16 @@ pub async fn create(call: &Call) -> Answer {
     let name = call.query.get("name").filter(|n| !n.is_empty());
     let argv = run_argv(name, &body).map_err(ApiError::bad_request)?;
     let image = body["Image"].as_str().unwrap_or_default().to_string();
+    // docker's client sets it with `run -i`: stdin ends with the first
+    // attacher's (`echo hi | docker run -i busybox cat`).
+    let stdin_once = truthy(body.get("StdinOnce"));
     let args = CreateCommand::try_parse_from(std::iter::once("create".to_string()).chain(argv))
         .map_err(|e| ApiError::bad_request(clap_message(&e)))?
         .args;
     let id = call
         .blocking(move |engine| {
-            crate::commands::create_container(engine, &args).map_err(|e| api_error(e, &image))
+            crate::commands::create_container(engine, &args, stdin_once)
+                .map_err(|e| api_error(e, &image))
         })
         .await?;
     Ok(json_response(

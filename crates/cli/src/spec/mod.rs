@@ -325,8 +325,8 @@ pub fn build(
             labels: request.labels.clone(),
             volumes: request.anonymous_volumes.clone(),
             named_volumes: request.named_volumes.clone(),
-            ..Meta::default()
             aliases: request.aliases.clone(),
+            ..Meta::default()
         },
     };
     Ok((spec, config))
