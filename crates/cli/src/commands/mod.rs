@@ -26,6 +26,7 @@ mod volume;
 mod wait;
 
 pub use inspect::{container_json, image_json};
+pub use network::prune_filter as prune_network_filter;
 pub use ps::{state_word, status_text};
 pub use top::top;
 
