@@ -9,13 +9,13 @@ use tinydocker_tests::{output, settles, Out, TestRoot};
 const DOCKER: &str = "/usr/bin/docker";
 
 /// A service of a test's own root on a socket in it, killed on drop.
-struct Service {
+pub(super) struct Service {
     child: Child,
     socket: std::path::PathBuf,
 }
 
 impl Service {
-    fn start(root: &TestRoot) -> Service {
+    pub(super) fn start(root: &TestRoot) -> Service {
         let socket = root.path().join("api.sock");
         let mut cmd = root.cmd(&[
             "system",
@@ -36,7 +36,7 @@ impl Service {
     }
 
     /// `docker -H unix://SOCKET ARGS...`, with a config dir of nobody's.
-    fn docker(&self, args: &[&str]) -> Out {
+    pub(super) fn docker(&self, args: &[&str]) -> Out {
         let mut cmd = Command::new(DOCKER);
         cmd.arg("-H")
             .arg(format!("unix://{}", self.socket.display()))

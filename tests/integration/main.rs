@@ -14,6 +14,7 @@ mod containerd;
 mod control;
 mod crash;
 mod detached;
+mod dns;
 mod dockerd;
 mod exec;
 mod filesystem;
