@@ -17,6 +17,7 @@ mod control;
 mod crash;
 mod create;
 mod detached;
+mod dns;
 mod dockerd;
 mod events;
 mod exec;

@@ -253,6 +253,48 @@ pub enum NetworkCommand {
     /// Remove one or more networks
     #[command(alias = "remove")]
     Rm(NetworkNamesArgs),
+    /// Connect a container to a network
+    Connect(NetworkConnectArgs),
+    /// Disconnect a container from a network
+    Disconnect(NetworkDisconnectArgs),
+    /// Remove all unused networks
+    Prune(NetworkPruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkConnectArgs {
+    /// Add network-scoped alias for the container
+    #[arg(long = "alias", value_name = "ALIAS")]
+    pub alias: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long, value_name = "ADDRESS")]
+    pub ip: Option<String>,
+    /// Network, by name
+    pub network: String,
+    /// Container, by name, id or unique id prefix
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkDisconnectArgs {
+    /// Force the container to disconnect from a network
+    #[arg(short, long)]
+    pub force: bool,
+    /// Network, by name
+    pub network: String,
+    /// Container, by name, id or unique id prefix
+    pub container: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NetworkPruneArgs {
+    /// Do not prompt for confirmation
+    #[arg(short, long)]
+    pub force: bool,
+    /// Provide filter values (until=DURATION|TIMESTAMP, label=KEY[=VALUE],
+    /// label!=KEY[=VALUE])
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -375,6 +417,11 @@ pub struct RunArgs {
     /// IPv4 address for the container (within its network's subnet)
     #[arg(long, value_name = "ADDRESS")]
     pub ip: Option<String>,
+
+    /// Add a network-scoped alias for the container (a name other
+    /// containers on its user network resolve)
+    #[arg(long = "network-alias", value_name = "ALIAS")]
+    pub network_alias: Vec<String>,
 
     /// Publish a container's port to the host ([HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp])
     #[arg(short = 'p', long = "publish", value_name = "PORTS")]

@@ -34,6 +34,10 @@ pub struct ContainerConfig {
     /// namespace). None: the engine attaches nothing.
     #[serde(default)]
     pub bridge: Option<BridgeRequest>,
+    /// The networks it was connected to beside its first one (`network
+    /// connect`), attached at each start after it, without a default route.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_networks: Vec<BridgeRequest>,
     /// The container's `/etc/hosts`, `/etc/hostname` and
     /// `/etc/resolv.conf`, written by the engine and bound over the
     /// image's. None: the image's stay (an OCI bundle brings its own).
@@ -162,6 +166,11 @@ pub struct BridgeRequest {
     /// Published ports.
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+    /// Its names on the network beside its name and short id
+    /// (`--network-alias`): a user network's embedded DNS server answers
+    /// them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// What the engine writes into `/etc` for the container.

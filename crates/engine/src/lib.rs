@@ -31,6 +31,7 @@ struct ReadmeDoctests;
 
 mod config;
 mod container;
+mod dns;
 mod error;
 mod events;
 mod hooks;
@@ -223,7 +224,18 @@ impl Engine {
         hold: ImageHold,
         stdio: Stdio,
     ) -> Result<Launched> {
-        container::create::launch(self, spec, config, Some(hold), stdio)
+        let mut launched = container::create::launch(self, spec, config, Some(hold), stdio)?;
+        // Served from a thread of this process until the container ends.
+        let id = launched.container.config.id.clone();
+        if let Some(dns) = launched.dns.as_mut() {
+            if let Err(e) = dns.serve(self.root().to_path_buf(), id) {
+                self.warn(&format!(
+                    "warning: no embedded DNS server: {}",
+                    e.one_line()
+                ));
+            }
+        }
+        Ok(launched)
     }
 
     /// Make a container from `spec` and `config` without starting it
@@ -263,6 +275,8 @@ impl Engine {
         launched: &mut Launched,
         status: tinydocker_ns::ExitStatus,
     ) -> Result<Exit> {
+        // The container's network namespace is gone: so is its server.
+        launched.dns = None;
         container::finish::finish(
             self,
             &mut launched.container,
@@ -731,7 +745,7 @@ impl Engine {
                     // One being started (run, start, a restart) that has
                     // claimed its address, and a Dead one (its runtime was
                     // killed), which holds it until rm.
-                    let attached = c.state.net.as_ref().is_some_and(|n| n.network == network)
+                    let attached = c.state.nets().any(|n| n.network == network)
                         && matches!(
                             c.observe(),
                             Observed::Created | Observed::Running { .. } | Observed::Dead
@@ -762,6 +776,39 @@ impl Engine {
     /// reset`). Every step is tried; the error names those that failed.
     pub fn reset(&self) -> Result<()> {
         reset::reset(self)
+    }
+
+    /// Connect a container to a network (`network connect`): at once
+    /// when it runs, else at its next start. `request` names the network,
+    /// and an address (`--ip`) and aliases (`--alias`) there.
+    pub fn connect_network(&self, container: &str, request: BridgeRequest) -> Result<()> {
+        container::connect::connect(self, container, request)
+    }
+
+    /// Disconnect a container from a network (`network disconnect`);
+    /// with `force`, even when its interface there cannot be taken down
+    /// (the failure is then a warning).
+    pub fn disconnect_network(&self, container: &str, network: &str, force: bool) -> Result<()> {
+        container::connect::disconnect(self, container, network, force)
+    }
+
+    /// Remove every network made with `network create` that no container
+    /// uses and that `keep` chooses (`network prune`, its filters); the
+    /// default bridge stays, as docker's. Returns their names.
+    pub fn prune_networks(&self, keep: impl Fn(&Network) -> bool) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        for net in self.list_networks()? {
+            if net.name == network::DEFAULT || !keep(&net) {
+                continue;
+            }
+            match self.remove_network(&net.name) {
+                Ok(_) => removed.push(net.name),
+                // In use: kept, as docker's prune keeps it.
+                Err(Error::State(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(removed)
     }
 
     fn networks(&self) -> network::Networks {

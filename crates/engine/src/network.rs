@@ -14,7 +14,9 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use tinydocker_net::{nft, sysctl, Ipam, Ipv4Net, Netlink, PortMapping};
+use std::os::fd::BorrowedFd;
+
+use tinydocker_net::{nft, sysctl, Endpoint, Ipam, Ipv4Net, Netlink, PortMapping};
 
 use crate::error::{invalid, Context, Error, Result};
 use crate::proc::{boot_id, now_nanos};
@@ -38,6 +40,24 @@ pub struct NetSettings {
     /// Its published ports.
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+    /// Its interface in the container; empty: `eth0` (its first network's,
+    /// the one with the default route).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub container_if: String,
+    /// Its names on this network beside its name and short id
+    /// (`--network-alias`), for the embedded DNS server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+}
+
+impl NetSettings {
+    /// Its interface in the container.
+    pub fn container_if(&self) -> &str {
+        match self.container_if.as_str() {
+            "" => "eth0",
+            name => name,
+        }
+    }
 }
 
 /// The default network's name.
@@ -473,6 +493,41 @@ pub fn host_if(id: &str) -> String {
     format!("veth{}", &id[..7])
 }
 
+/// The host interface name of the veth of a container's `index`th network
+/// (0: its first, on `eth0`; N: the one on `ethN`, connected later).
+pub fn host_if_at(id: &str, index: usize) -> String {
+    match index {
+        0 => host_if(id),
+        n => format!("veth{}{n}", &id[..7]),
+    }
+}
+
+/// The first `ethN` (N > 0) that none of `nets` uses: a connected
+/// network's interface in the container.
+pub fn free_index<'a>(nets: impl Iterator<Item = &'a NetSettings> + Clone) -> usize {
+    (1..)
+        .find(|n| {
+            let name = format!("eth{n}");
+            !nets.clone().any(|net| net.container_if() == name)
+        })
+        .expect("an unused index")
+}
+
+/// Make the endpoint of place `net` in network namespace `netns`: the
+/// default route goes through the first network's (`eth0`) only.
+pub fn connect_endpoint(netlink: &Netlink, net: &NetSettings, netns: BorrowedFd<'_>) -> Result<()> {
+    let first = net.container_if() == "eth0";
+    Ok(netlink.create_endpoint(&Endpoint {
+        host_if: &net.host_if,
+        bridge: &net.bridge,
+        netns,
+        container_if: net.container_if(),
+        address: net.ip,
+        prefix: net.prefix,
+        gateway: first.then_some(net.gateway),
+    })?)
+}
+
 /// The network namespace of a process, to build its endpoint in.
 pub fn netns_fd(pid: i32) -> Result<fs::File> {
     let path = format!("/proc/{pid}/ns/net");
@@ -517,6 +572,21 @@ pub fn release(root: &Path, id: &str, net: &NetSettings, veth: Veth) -> Result<(
     teardown_result(errors)
 }
 
+/// [`release`] each of a container's places, best effort: every one is
+/// tried, all failures reported.
+pub fn release_all<'a>(
+    root: &Path,
+    id: &str,
+    nets: impl Iterator<Item = &'a NetSettings>,
+    veth: Veth,
+) -> Result<()> {
+    let errors: Vec<String> = nets
+        .filter_map(|net| release(root, id, net, veth).err())
+        .map(|e| e.one_line())
+        .collect();
+    teardown_result(errors)
+}
+
 /// The files every container gets: /etc/hosts (localhost, its own name
 /// and address, --add-host entries), /etc/hostname, /etc/resolv.conf (the
 /// host's, without loopback name servers a bridged container can't reach;
@@ -534,6 +604,8 @@ pub struct EtcFiles<'a> {
     pub dns: &'a [Ipv4Addr],
     /// On a bridge network (the host's loopback name servers are out of reach).
     pub bridged: bool,
+    /// On a user network: its resolver is the embedded DNS server.
+    pub embedded_dns: bool,
 }
 
 impl EtcFiles<'_> {
@@ -562,6 +634,9 @@ impl EtcFiles<'_> {
 
     /// `/etc/resolv.conf`, from the host's (`host`).
     pub fn resolv_conf(&self, host: &str) -> String {
+        if self.embedded_dns {
+            return embedded_resolv_conf(host);
+        }
         if !self.dns.is_empty() {
             return self
                 .dns
@@ -593,6 +668,33 @@ impl EtcFiles<'_> {
     }
 }
 
+/// docker's resolv.conf on a user network: the host's search domains and
+/// options, `ndots:0` unless it sets ndots, and the embedded DNS server
+/// (which forwards to the host's name servers, or `--dns`).
+fn embedded_resolv_conf(host: &str) -> String {
+    let mut search = None;
+    let mut options: Vec<&str> = Vec::new();
+    for line in host.lines() {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            // The last search line counts, as the resolver reads it.
+            Some("search") => search = Some(words.collect::<Vec<_>>().join(" ")),
+            Some("options") => options.extend(words),
+            _ => {}
+        }
+    }
+    if !options.iter().any(|o| o.starts_with("ndots:")) {
+        options.push("ndots:0");
+    }
+    let mut out = String::new();
+    if let Some(search) = search.filter(|s| !s.is_empty()) {
+        out.push_str(&format!("search {search}\n"));
+    }
+    out.push_str(&format!("nameserver {}\n", crate::dns::ADDRESS));
+    out.push_str(&format!("options {}\n", options.join(" ")));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -607,6 +709,7 @@ mod tests {
             add_hosts: &add,
             dns: &[],
             bridged: true,
+            embedded_dns: false,
         };
         let hosts = files.hosts();
         assert!(hosts.starts_with("127.0.0.1\tlocalhost\n"));
@@ -625,6 +728,18 @@ mod tests {
         let dns = [Ipv4Addr::new(1, 1, 1, 1)];
         let files = EtcFiles { dns: &dns, ..files };
         assert_eq!(files.resolv_conf(host), "nameserver 1.1.1.1\n");
+        let files = EtcFiles {
+            embedded_dns: true,
+            ..files
+        };
+        assert_eq!(
+            files.resolv_conf(host),
+            "search example.org\nnameserver 127.0.0.11\noptions edns0 ndots:0\n"
+        );
+        assert_eq!(
+            files.resolv_conf("options ndots:2\nnameserver 192.0.2.53\n"),
+            "nameserver 127.0.0.11\noptions ndots:2\n"
+        );
     }
 
     #[test]

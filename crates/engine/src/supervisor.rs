@@ -302,6 +302,10 @@ fn launch_with_pipes(
         // Held open and never written: a detached interactive container's
         // stdin stays open, as docker keeps it.
         stdin: stdin.map(|(_, w)| w),
+        dns: launched
+            .dns
+            .and_then(crate::dns::Server::into_socket)
+            .map(OwnedFd::from),
     })
 }
 
@@ -313,6 +317,9 @@ struct Monitor {
     out: Option<OwnedFd>,
     err: Option<OwnedFd>,
     stdin: Option<OwnedFd>,
+    /// On a user network: the socket of its embedded DNS server, which
+    /// the monitor serves while the container runs.
+    dns: Option<OwnedFd>,
 }
 
 fn fd_arg(fd: &Option<OwnedFd>) -> String {
@@ -340,17 +347,21 @@ impl Monitor {
         // Nothing else of this process's fds (some inherited from the
         // user's shell) goes on into the monitor.
         let _ = tinydocker_ns::child::mark_fds_cloexec();
-        for fd in [&self.out, &self.err, &self.stdin].into_iter().flatten() {
+        for fd in [&self.out, &self.err, &self.stdin, &self.dns]
+            .into_iter()
+            .flatten()
+        {
             // Cleared on the fds it hands on, so they survive the exec.
             let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty()));
         }
-        let (pid, out, err, stdin) = (
+        let (pid, out, err, stdin, dns) = (
             self.pid.to_string(),
             fd_arg(&self.out),
             fd_arg(&self.err),
             fd_arg(&self.stdin),
+            fd_arg(&self.dns),
         );
-        let args: [&[u8]; 9] = [
+        let args: [&[u8]; 10] = [
             b"tinydocker",
             MONITOR_ARG.as_bytes(),
             root.as_os_str().as_bytes(),
@@ -363,6 +374,7 @@ impl Monitor {
             out.as_bytes(),
             err.as_bytes(),
             stdin.as_bytes(),
+            dns.as_bytes(),
         ];
         let Ok(argv) = args
             .iter()
@@ -486,7 +498,19 @@ const RESET_AFTER: Duration = Duration::from_secs(10);
 /// says so, start the container again and return its new monitor.
 fn monitor_once(engine: &Engine, monitor: &mut Monitor) -> Result<Option<Monitor>> {
     let store = &engine.store;
+    let dns = match monitor.dns.take() {
+        Some(fd) => {
+            let mut server = crate::dns::Server::bound(fd.into());
+            // Without it names do not resolve; the container runs on.
+            let _ = server.serve(engine.root().to_path_buf(), monitor.id.clone());
+            Some(server)
+        }
+        None => None,
+    };
     let status = monitor.relay(engine.root())?;
+    // Its network namespace is gone, and a restart clones: no thread of
+    // this one's stays.
+    drop(dns);
     monitor.stdin = None;
     let mut container = store.find(&monitor.id)?;
     let cgroup = container
@@ -569,13 +593,13 @@ fn exited_for_good(engine: &Engine, container: &Container) -> Result<Option<Moni
     Ok(None)
 }
 
-/// `PROGRAM __supervise ROOT ID LOG PID OUT ERR STDIN`: the re-executed
+/// `PROGRAM __supervise ROOT ID LOG PID OUT ERR STDIN DNS`: the re-executed
 /// monitor (see the module's documentation). It lives as long as its
 /// container: what it runs before the relay is kept to a few functions
 /// (each page of code it touches stays mapped).
 fn monitor_main(args: Vec<OsString>) -> ! {
     let parsed = (|| -> Option<(PathBuf, Monitor)> {
-        let [root, id, log, pid, out, err, stdin] = <[OsString; 7]>::try_from(args).ok()?;
+        let [root, id, log, pid, out, err, stdin, dns] = <[OsString; 8]>::try_from(args).ok()?;
         let monitor = Monitor {
             id: id.into_string().ok()?,
             log: match log.to_str() {
@@ -586,6 +610,7 @@ fn monitor_main(args: Vec<OsString>) -> ! {
             out: parse_fd(&out)?,
             err: parse_fd(&err)?,
             stdin: parse_fd(&stdin)?,
+            dns: parse_fd(&dns)?,
         };
         Some((PathBuf::from(root), monitor))
     })();

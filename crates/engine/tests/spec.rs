@@ -121,6 +121,7 @@ impl Fixture {
             rootfs: Rootfs::Layers(self.layers.clone()),
             created: 0,
             bridge: None,
+            extra_networks: Vec::new(),
             etc_files: None,
             restart: Default::default(),
             auto_remove: true,

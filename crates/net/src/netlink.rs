@@ -151,8 +151,9 @@ pub struct Endpoint<'a> {
     pub address: Ipv4Addr,
     /// Prefix length of the subnet.
     pub prefix: u8,
-    /// The bridge's address, the container's default gateway.
-    pub gateway: Ipv4Addr,
+    /// The bridge's address, the container's default gateway; None for a
+    /// second network's endpoint, which leaves the default route alone.
+    pub gateway: Option<Ipv4Addr>,
 }
 
 /// An rtnetlink connection in the network namespace of the thread that called
@@ -374,7 +375,7 @@ impl Netlink {
     ///     container_if: "eth0",
     ///     address: Ipv4Addr::new(10, 88, 0, 2),
     ///     prefix: 16,
-    ///     gateway: Ipv4Addr::new(10, 88, 0, 1),
+    ///     gateway: Some(Ipv4Addr::new(10, 88, 0, 1)),
     /// })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -529,11 +530,16 @@ async fn configure(handle: &Handle, ep: &Endpoint<'_>) -> Result<(), NetlinkErro
         .link()
         .set(LinkUnspec::new_with_name("lo").up().build())
         .execute();
-    let route = RouteMessageBuilder::<Ipv4Addr>::new()
-        .gateway(ep.gateway)
-        .output_interface(index)
-        .build();
-    let route = handle.route().add(route).execute();
+    let route = async {
+        let Some(gateway) = ep.gateway else {
+            return Ok(());
+        };
+        let route = RouteMessageBuilder::<Ipv4Addr>::new()
+            .gateway(gateway)
+            .output_interface(index)
+            .build();
+        handle.route().add(route).execute().await
+    };
     let (address, up, lo_up, route) = futures::join!(address, up, lo_up, route);
 
     address.map_err(|e| NetlinkError::AddAddress {
@@ -552,7 +558,7 @@ async fn configure(handle: &Handle, ep: &Endpoint<'_>) -> Result<(), NetlinkErro
     })?;
     route.map_err(|e| NetlinkError::AddRoute {
         ifname: ep.container_if.to_owned(),
-        gateway: ep.gateway,
+        gateway: ep.gateway.unwrap_or(Ipv4Addr::UNSPECIFIED),
         source: nl_io(e),
     })
 }
@@ -713,7 +719,7 @@ mod tests {
             container_if: "eth0",
             address,
             prefix: PREFIX,
-            gateway: GATEWAY,
+            gateway: Some(GATEWAY),
         }
     }
 
@@ -893,7 +899,7 @@ mod tests {
             // is unreachable): the pair is deleted again.
             nl.ensure_bridge("tdbr0", GATEWAY, PREFIX).unwrap();
             let mut off_subnet = endpoint("vethtest0", netns.as_fd(), address);
-            off_subnet.gateway = Ipv4Addr::new(10, 78, 0, 1);
+            off_subnet.gateway = Some(Ipv4Addr::new(10, 78, 0, 1));
             let err = nl.create_endpoint(&off_subnet).unwrap_err();
             assert!(matches!(err, NetlinkError::AddRoute { .. }), "{err:?}");
             assert_eq!(

@@ -93,6 +93,7 @@ pub fn config(bundle: &Path, id: &str) -> ContainerConfig {
         rootfs: Rootfs::Path,
         created: 0,
         bridge: None,
+        extra_networks: Vec::new(),
         etc_files: None,
         restart: Default::default(),
         auto_remove: false,

@@ -313,6 +313,11 @@ async fn route(call: Call) -> Answer {
         }
         (&Method::GET, ["networks"]) => networks::list(&call).await,
         (&Method::POST, ["networks", "create"]) => networks::create(&call).await,
+        (&Method::POST, ["networks", "prune"]) => networks::prune(&call).await,
+        (&Method::POST, ["networks", name, "connect"]) => networks::connect(&call, name).await,
+        (&Method::POST, ["networks", name, "disconnect"]) => {
+            networks::disconnect(&call, name).await
+        }
         (&Method::GET, ["networks", name]) => networks::inspect(&call, name).await,
         (&Method::DELETE, ["networks", name]) => networks::remove(&call, name).await,
         (&Method::POST, ["images", "create"]) => images::create(&call).await,

@@ -3,7 +3,7 @@
 
 use hyper::StatusCode;
 use serde_json::{json, Value};
-use tinydocker_engine::Network;
+use tinydocker_engine::{BridgeRequest, Network};
 
 use super::{json_response, Answer, ApiError, Call};
 
@@ -156,4 +156,117 @@ pub async fn remove(call: &Call, name: &str) -> Answer {
         .status(StatusCode::NO_CONTENT)
         .body(super::full(""))
         .expect("a response of valid parts"))
+}
+
+/// The network called `key` (its name, or its id or a prefix of it, as
+/// docker takes either in a path), or 404.
+fn resolve(engine: &tinydocker_engine::Engine, key: &str) -> Result<String, ApiError> {
+    if key == tinydocker_engine::DEFAULT_NETWORK || engine.network(key)?.is_some() {
+        return Ok(key.to_string());
+    }
+    let by_id: Vec<Network> = engine
+        .list_networks()?
+        .into_iter()
+        .filter(|n| !key.is_empty() && n.id.starts_with(key))
+        .collect();
+    match by_id.as_slice() {
+        [one] => Ok(one.name.clone()),
+        _ => Err(ApiError::not_found(format!("network {key} not found"))),
+    }
+}
+
+/// An engine error of connect or disconnect with docker's status: an
+/// endpoint already there is 403, a missing container 404.
+fn endpoint_error(e: tinydocker_engine::Error) -> ApiError {
+    let message = e.one_line();
+    if message.starts_with("endpoint with name") {
+        ApiError::new(StatusCode::FORBIDDEN, message)
+    } else if matches!(e, tinydocker_engine::Error::Invalid(_)) {
+        ApiError::bad_request(message)
+    } else {
+        e.into()
+    }
+}
+
+fn ok() -> Answer {
+    Ok(hyper::Response::builder()
+        .status(StatusCode::OK)
+        .body(super::full(""))
+        .expect("a response of valid parts"))
+}
+
+/// `POST /networks/{id}/connect`: `{"Container", "EndpointConfig":
+/// {"Aliases": [..], "IPAMConfig": {"IPv4Address"}}}`.
+pub async fn connect(call: &Call, key: &str) -> Answer {
+    let body = call.json()?;
+    let container = body["Container"]
+        .as_str()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad_request("no container given"))?
+        .to_string();
+    let endpoint = &body["EndpointConfig"];
+    let aliases: Vec<String> = endpoint["Aliases"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ip = match endpoint["IPAMConfig"]["IPv4Address"].as_str() {
+        None | Some("") => None,
+        Some(ip) => Some(
+            ip.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid IPv4 address {ip:?}")))?,
+        ),
+    };
+    let key = key.to_string();
+    call.blocking(move |engine| {
+        let network = resolve(engine, &key)?;
+        let request = BridgeRequest {
+            network,
+            ip,
+            ports: Vec::new(),
+            aliases,
+        };
+        engine
+            .connect_network(&container, request)
+            .map_err(endpoint_error)
+    })
+    .await?;
+    ok()
+}
+
+/// `POST /networks/{id}/disconnect`: `{"Container", "Force"}`.
+pub async fn disconnect(call: &Call, key: &str) -> Answer {
+    let body = call.json()?;
+    let container = body["Container"]
+        .as_str()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad_request("no container given"))?
+        .to_string();
+    let force = body["Force"].as_bool().unwrap_or(false);
+    let key = key.to_string();
+    call.blocking(move |engine| {
+        let network = resolve(engine, &key)?;
+        engine
+            .disconnect_network(&container, &network, force)
+            .map_err(endpoint_error)
+    })
+    .await?;
+    ok()
+}
+
+/// `POST /networks/prune?filters=..`: `{"NetworksDeleted": [names]}`.
+pub async fn prune(call: &Call) -> Answer {
+    let filters = super::containers::filters(call)?;
+    let keep = crate::commands::prune_network_filter(&filters)
+        .map_err(|e| ApiError::bad_request(format!("{e:#}")))?;
+    let removed = call
+        .blocking(move |engine| Ok(engine.prune_networks(keep)?))
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "NetworksDeleted": removed }),
+    ))
 }

@@ -38,6 +38,31 @@ fn binds(spec: &Spec) -> Vec<Bind> {
         .collect()
 }
 
+/// Its NetworkSettings.Networks: each network its configuration has it on
+/// (its first, those connected later), with its place there in its last
+/// (or current) run; a network it was connected to while stopped has none
+/// yet. On a user network, its aliases there and its short id, which name
+/// it in the network's DNS.
+fn networks_json(c: &Container) -> serde_json::Map<String, Value> {
+    let requests = c.config.bridge.iter().chain(&c.config.extra_networks);
+    requests
+        .map(|r| {
+            let mut value = match c.state.nets().find(|n| n.network == r.network) {
+                Some(n) => {
+                    json!({ "IPAddress": n.ip.to_string(), "IPPrefixLen": n.prefix, "Gateway": n.gateway.to_string(), "HostInterface": n.host_if })
+                }
+                None => json!({ "IPAddress": "", "IPPrefixLen": 0, "Gateway": "" }),
+            };
+            if r.network != tinydocker_engine::DEFAULT_NETWORK {
+                let mut aliases = r.aliases.clone();
+                aliases.push(c.short_id().to_string());
+                value["Aliases"] = json!(aliases);
+            }
+            (r.network.clone(), value)
+        })
+        .collect()
+}
+
 /// A container as `docker inspect` shows it.
 pub fn container_json(c: &Container) -> Result<Value> {
     let observed = c.observe();
@@ -76,16 +101,7 @@ pub fn container_json(c: &Container) -> Result<Value> {
             )
         })
         .collect();
-    let networks: serde_json::Map<String, Value> = state
-        .net
-        .iter()
-        .map(|n| {
-            (
-                n.network.clone(),
-                json!({ "IPAddress": n.ip.to_string(), "IPPrefixLen": n.prefix, "Gateway": n.gateway.to_string(), "HostInterface": n.host_if }),
-            )
-        })
-        .collect();
+    let networks = networks_json(c);
     // The volumes (anonymous and named) among the spec's binds, by
     // destination.
     let meta = &config.meta;

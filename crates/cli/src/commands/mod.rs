@@ -34,6 +34,7 @@ pub use archive::saved_events;
 pub use import::import_image;
 pub use create::create_container;
 pub use inspect::{container_json, image_json};
+pub use network::prune_filter as prune_network_filter;
 pub use ps::{state_word, status_text};
 pub use top::top;
 pub use volume::{

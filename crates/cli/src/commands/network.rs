@@ -1,14 +1,16 @@
-//! `tinydocker network create|ls|inspect|rm`. `ls` and `inspect` show
-//! docker's predefined networks too: `bridge` (made on first use), `host`
-//! and `none`.
+//! `tinydocker network create|ls|inspect|rm|connect|disconnect|prune`.
+//! `ls` and `inspect` show docker's predefined networks too: `bridge`
+//! (made on first use), `host` and `none`.
 
 use std::collections::BTreeMap;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use serde_json::json;
-use tinydocker_engine::{rfc3339, Engine, Network, Observed, PREDEFINED_NETWORKS};
+use tinydocker_engine::{
+    now_nanos, rfc3339, BridgeRequest, Engine, Network, Observed, PREDEFINED_NETWORKS,
+};
 
-use crate::cli::{NetworkCommand, NetworkLsArgs};
+use crate::cli::{NetworkCommand, NetworkConnectArgs, NetworkLsArgs, NetworkPruneArgs};
 
 /// A row of `network ls`: a network made here, or a predefined one not
 /// made (yet).
@@ -124,8 +126,8 @@ fn inspect_one(engine: &Engine, name: &str) -> Result<serde_json::Value> {
 fn json(engine: &Engine, n: &Network) -> Result<serde_json::Value> {
     let containers: serde_json::Map<String, serde_json::Value> = engine
         .containers_map(|c| {
-            let net = c.state.net.clone()?;
-            (net.network == n.name && matches!(c.observe(), Observed::Running { .. })).then(|| {
+            let net = c.state.nets().find(|net| net.network == n.name)?.clone();
+            matches!(c.observe(), Observed::Running { .. }).then(|| {
                 (
                     c.config.id.clone(),
                     json!({
@@ -192,6 +194,13 @@ pub fn network(engine: &Engine, cmd: NetworkCommand) -> Result<i32> {
             }
             i32::from(failed)
         }
+        NetworkCommand::Connect(args) => super::or_failed(connect(engine, args)),
+        NetworkCommand::Disconnect(args) => super::or_failed(
+            engine
+                .disconnect_network(&args.container, &args.network, args.force)
+                .map_err(Into::into),
+        ),
+        NetworkCommand::Prune(args) => super::or_failed(prune(engine, args)),
     })
 }
 
@@ -212,4 +221,84 @@ fn create(engine: &Engine, args: crate::cli::NetworkCreateArgs) -> Result<()> {
     )?;
     println!("{}", net.id);
     Ok(())
+}
+
+fn connect(engine: &Engine, args: NetworkConnectArgs) -> Result<()> {
+    let ip = args
+        .ip
+        .as_deref()
+        .map(|ip| {
+            ip.parse()
+                .map_err(|_| anyhow!("--ip {ip:?}: expected an IPv4 address"))
+        })
+        .transpose()?;
+    engine.connect_network(
+        &args.container,
+        BridgeRequest {
+            network: args.network,
+            ip,
+            ports: Vec::new(),
+            aliases: args.alias,
+        },
+    )?;
+    Ok(())
+}
+
+fn prune(engine: &Engine, args: NetworkPruneArgs) -> Result<()> {
+    let filters: Vec<(String, String)> = args
+        .filter
+        .iter()
+        .map(|f| {
+            let (key, value) = f.split_once('=').unwrap_or((f, ""));
+            (key.to_string(), value.to_string())
+        })
+        .collect();
+    let keep = prune_filter(&filters)?;
+    if !args.force
+        && !super::confirm(
+            "WARNING! This will remove all custom networks not used by at least one container.",
+        )?
+    {
+        return Ok(());
+    }
+    let removed = engine.prune_networks(keep)?;
+    if !removed.is_empty() {
+        println!("Deleted Networks:");
+        for name in &removed {
+            println!("{name}");
+        }
+    }
+    Ok(())
+}
+
+/// docker's filters of `network prune` (`until=`, `label=`, `label!=`) as
+/// one test of a network: filters of one key must all pass.
+pub fn prune_filter(
+    filters: &[(String, String)],
+) -> Result<impl Fn(&Network) -> bool + Send + 'static> {
+    let now = now_nanos();
+    let (mut until, mut labels, mut not_labels) = (None, Vec::new(), Vec::new());
+    for (key, value) in filters {
+        match key.as_str() {
+            "until" => {
+                until = Some(
+                    tinydocker_engine::logs::parse_time("until", value, now)
+                        .map_err(|e| anyhow!(e.one_line()))?,
+                )
+            }
+            "label" => labels.push(value.clone()),
+            // `label!=KEY=VALUE` splits at its first '=' as `label!`.
+            "label!" => not_labels.push(value.clone()),
+            _ => bail!(
+                "invalid filter '{key}' (network prune filters by until=, label= and label!=)"
+            ),
+        }
+    }
+    Ok(move |n: &Network| {
+        until.is_none_or(|t| n.created < t)
+            && tinydocker_engine::labels_match(&n.labels, &labels)
+            && !not_labels
+                .iter()
+                .any(|l| tinydocker_engine::labels_match(&n.labels, std::slice::from_ref(l)))
+    })
 }

@@ -378,6 +378,12 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
         }
         None => None,
     };
+    // docker's refusal: aliases are names on a user network's DNS.
+    if !args.network_alias.is_empty()
+        && !matches!(&network, Network::Bridge(n) if n != DEFAULT_NETWORK)
+    {
+        bail!("network-scoped alias is supported only for containers in user defined networks");
+    }
     let mut ports: Vec<PortMapping> = Vec::new();
     for text in &args.publish {
         let mapping: PortMapping = text.parse()?;
@@ -472,6 +478,7 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
         network,
         network_mode: args.network.clone(),
         ip,
+        aliases: args.network_alias.clone(),
         ports,
         dns,
         add_hosts,

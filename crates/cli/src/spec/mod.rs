@@ -76,6 +76,8 @@ pub struct Request {
     /// `--network` as given.
     pub network_mode: String,
     pub ip: Option<Ipv4Addr>,
+    /// `--network-alias`.
+    pub aliases: Vec<String>,
     pub ports: Vec<PortMapping>,
     pub dns: Vec<Ipv4Addr>,
     pub add_hosts: Vec<(String, Ipv4Addr)>,
@@ -290,11 +292,13 @@ pub fn build(
         image_id: image.id.clone(),
         rootfs: Rootfs::Layers(image.layers.clone()),
         created: 0,
+        extra_networks: Vec::new(),
         bridge: match &request.network {
             Network::Bridge(network) => Some(BridgeRequest {
                 network: network.clone(),
                 ip: request.ip,
                 ports: request.ports.clone(),
+                aliases: request.aliases.clone(),
             }),
             _ => None,
         },

@@ -24,6 +24,7 @@ fn request(f: impl FnOnce(&mut Request, &mut SecurityArgs)) -> Request {
         network: Network::Bridge("bridge".into()),
         network_mode: "bridge".into(),
         ip: None,
+        aliases: Vec::new(),
         ports: vec![],
         dns: vec![],
         add_hosts: vec![],

@@ -16,7 +16,6 @@
 //! the record as never started; `start` does the rest later, as it starts
 //! a stopped container again.
 
-use std::convert::identity;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 use oci_spec::runtime::Spec;
@@ -24,9 +23,10 @@ use tinydocker_cgroups::{AnyManager, Layout};
 
 use super::finish::failed_start;
 use super::launch::{
-    check, from_the_barrier, to_the_barrier, to_the_park, Launched, Prepared, Reached, Stdio,
+    check, from_the_barrier, to_the_barrier, to_the_park, Launched, Prepared, Reached, Started,
+    Stdio,
 };
-use super::start::{claim_bridge, NetUndo};
+use super::start::{claim_bridge, claim_extras, NetUndo};
 use crate::config::{ContainerConfig, Rootfs};
 use crate::error::{invalid, Error, Result};
 use crate::proc::{now_nanos, pid_start_time, this_process};
@@ -57,22 +57,17 @@ pub(crate) fn launch(
     let mut state = State::created();
     let mut ports_lock = None;
     if let Some(bridge) = &config.bridge {
-        let (net, lock) = claim_bridge(
-            engine,
-            &bridge.network,
-            &id,
-            bridge.ip,
-            false,
-            &bridge.ports,
-        )?;
+        let (net, lock) = claim_bridge(engine, bridge, &id, bridge.ip, false)?;
         state.net = Some(net);
         ports_lock = lock;
     }
     let mut undo = NetUndo {
         engine,
         id: &id,
-        net: state.net.clone(),
+        nets: state.net.iter().cloned().collect(),
     };
+    state.extra_nets = claim_extras(engine, &config, &[])?;
+    undo.nets.extend(state.extra_nets.iter().cloned());
     // The cgroup exists, with its limits, before the init does: the init
     // starts inside it (clone3 CLONE_INTO_CGROUP on v2; on v1 the child
     // writes itself into it first thing), so the user's command never runs
@@ -145,6 +140,7 @@ pub(crate) fn launch(
         runtime_start: me_start,
         device_cgroup,
         net: container.state.net.clone(),
+        extra_nets: container.state.extra_nets.clone(),
         ..State::created()
     };
     container.dir = match record(engine, &mut container, &running, &making, named) {
@@ -160,34 +156,34 @@ pub(crate) fn launch(
     engine.container_event(&container.config, "create", &[]);
     // From here on the record names everything to undo, and counts
     // among the containers that hold ports and images.
-    undo.net = None;
+    undo.nets.clear();
     drop(ports_lock);
     drop(hold);
     let started = match reached {
-        Ok(Reached::Barrier) if park => to_the_park(&prepared, &mut init).map(Some),
+        Ok(Reached::Barrier) if park => to_the_park(&prepared, &mut init).map(|terminal| Started {
+            terminal,
+            dns: None,
+        }),
         Ok(Reached::Ended) if park => Err(Error::Setup(
             "the container's init ended before it was ready".into(),
         )),
-        Ok(Reached::Barrier) => from_the_barrier(&container, &prepared, &mut init).map(Some),
+        Ok(Reached::Barrier) => from_the_barrier(&container, &prepared, &mut init),
         // Died on the way: its exit is recorded from its status.
-        Ok(Reached::Ended) => Ok(None),
+        Ok(Reached::Ended) => Ok(Started::default()),
         Err(e) => Err(e),
     };
     match started {
-        Ok(terminal) if park => Ok(Launched {
-            container,
-            init,
-            cgroup,
-            terminal: terminal.and_then(identity),
-        }),
-        Ok(terminal) => {
-            super::finish::poststart(engine, &container, init.pid());
-            super::finish::started_events(engine, &container);
+        Ok(started) => {
+            if !park {
+                super::finish::poststart(engine, &container, init.pid());
+                super::finish::started_events(engine, &container);
+            }
             Ok(Launched {
                 container,
                 init,
                 cgroup,
-                terminal: terminal.and_then(identity),
+                terminal: started.terminal,
+                dns: started.dns,
             })
         }
         Err(err) => Err(failed_start(

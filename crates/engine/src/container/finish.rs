@@ -35,6 +35,14 @@ pub(crate) fn finish(
     status: ExitStatus,
     supervised: bool,
 ) -> Result<Exit> {
+    // `network connect` and `disconnect` may have changed its networks
+    // since this process read it: those on disk are the ones to release.
+    if let Ok(on_disk) = engine.store.find(&container.config.id) {
+        container.config.extra_networks = on_disk.config.extra_networks;
+        container.config.bridge = on_disk.config.bridge;
+        container.state.net = on_disk.state.net;
+        container.state.extra_nets = on_disk.state.extra_nets;
+    }
     // The OOM count lives in the cgroup: read it before the cgroup goes.
     let oom_kills = cgroup.oom_kills().unwrap_or(0);
     if oom_kills > 0 {
@@ -164,15 +172,24 @@ pub(crate) fn release_runtime(
             Error::from(e).one_line()
         ));
     }
-    if let (Some(net), false) = (&container.state.net, container.state.net_released) {
-        if let Err(e) = network::release(&engine.store.path, &container.config.id, net, veth) {
-            engine.warn(&format!(
-                "release the network of {}: {}",
-                container.config.name,
-                e.one_line()
-            ));
-        }
-        network_event(engine, "disconnect", &net.network, &container.config.id);
+    if !container.state.net_released {
+        release_nets(engine, container, veth);
+    }
+}
+
+/// Release every network place of the container, best effort; a failure
+/// is a warning; each network's `disconnect` event.
+pub(crate) fn release_nets(engine: &Engine, container: &Container, veth: Veth) {
+    let (root, id) = (&engine.store.path, &container.config.id);
+    if let Err(e) = network::release_all(root, id, container.state.nets(), veth) {
+        engine.warn(&format!(
+            "release the network of {}: {}",
+            container.config.name,
+            e.one_line()
+        ));
+    }
+    for net in container.state.nets() {
+        network_event(engine, "disconnect", &net.network, id);
     }
 }
 
@@ -191,7 +208,7 @@ pub(crate) fn started_events(engine: &Engine, container: &Container) {
             ],
         );
     }
-    if let Some(net) = &container.state.net {
+    for net in container.state.nets() {
         network_event(engine, "connect", &net.network, &config.id);
     }
     engine.container_event(config, "start", &[]);

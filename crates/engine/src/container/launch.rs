@@ -9,11 +9,12 @@ use std::path::Path;
 
 use tinydocker_cgroups::{AnyManager, DeviceRule, Manager, Resources};
 use tinydocker_fs::{plan, MountPlan, PreparedPlan, ProvidedFile, RootSource, RootfsSpec};
-use tinydocker_net::{nft, Endpoint, Netlink};
+use tinydocker_net::{nft, Netlink};
 use tinydocker_ns::{spawn, Barrier, ChildFailure};
 use tinydocker_security::caps;
 
 use crate::config::{ContainerConfig, Rootfs};
+use crate::dns;
 use crate::error::{invalid, Context, Error, Result};
 use crate::hooks::{self, HookPoint, HookState};
 use crate::network::{self, EtcFiles, NetSettings};
@@ -42,6 +43,17 @@ pub struct Launched {
     pub cgroup: AnyManager,
     /// With a terminal: the master of the container's pseudo-terminal.
     pub terminal: Option<OwnedFd>,
+    /// On a user network: its embedded DNS server, bound (see
+    /// [`crate::dns`]); its supervisor serves it.
+    pub(crate) dns: Option<dns::Server>,
+}
+
+/// What the start of a command leaves: the master of its terminal (with
+/// one), its embedded DNS server (on a user network).
+#[derive(Default)]
+pub(crate) struct Started {
+    pub terminal: Option<OwnedFd>,
+    pub dns: Option<dns::Server>,
 }
 
 /// Everything the child needs, decided and converted in the parent before
@@ -425,6 +437,7 @@ fn etc_files(store: &Store, container: &Container, dir: &Path) -> Vec<ProvidedFi
         add_hosts: &etc.add_hosts,
         dns: &etc.dns,
         bridged: config.bridge.is_some(),
+        embedded_dns: dns::wanted(config),
     };
     let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let dir = if config.auto_remove {
@@ -469,17 +482,12 @@ pub(crate) fn to_the_barrier(
     prepared: &Prepared,
     init: &mut tinydocker_ns::Child,
 ) -> Result<Reached> {
-    if let Some(net) = &container.state.net {
+    if container.state.nets().next().is_some() {
         let netns = network::netns_fd(init.pid())?;
-        Netlink::new()?.create_endpoint(&Endpoint {
-            host_if: &net.host_if,
-            bridge: &net.bridge,
-            netns: netns.as_fd(),
-            container_if: "eth0",
-            address: net.ip,
-            prefix: net.prefix,
-            gateway: net.gateway,
-        })?;
+        let netlink = Netlink::new()?;
+        for net in container.state.nets() {
+            network::connect_endpoint(&netlink, net, netns.as_fd())?;
+        }
     }
     let state = HookState {
         id: container.hook_id(),
@@ -516,7 +524,14 @@ pub(crate) fn from_the_barrier(
     container: &Container,
     prepared: &Prepared,
     init: &mut tinydocker_ns::Child,
-) -> Result<Option<OwnedFd>> {
+) -> Result<Started> {
+    // Bound before the command runs: its first query finds the server.
+    let dns = match dns::wanted(&container.config) {
+        true => Some(dns::Server::bound(dns::bind_in(
+            network::netns_fd(init.pid())?.as_fd(),
+        )?)),
+        false => None,
+    };
     if let Some(net) = &container.state.net {
         publish(net)?;
     }
@@ -536,7 +551,7 @@ pub(crate) fn from_the_barrier(
     if let Some(failure) = init.wait_exec()? {
         return Err(prepared.failed(init, failure));
     }
-    Ok(terminal)
+    Ok(Started { terminal, dns })
 }
 
 /// An OCI bundle's container, once recorded created: wait until the

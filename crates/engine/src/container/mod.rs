@@ -2,10 +2,11 @@
 //! them: making and starting it the first time (`create`), starting it
 //! again (`start`), the launch both share (`launch`), recording its end
 //! (`finish`), `stop` and `kill`, `remove` and `prune`, `wait`, `exec`,
-//! `update`, `stats`, and `images` for what removing an image must know
-//! of the containers.
+//! `update`, `stats`, `connect` (to networks beside the first), and
+//! `images` for what removing an image must know of the containers.
 
 pub(crate) mod attach;
+pub(crate) mod connect;
 pub(crate) mod create;
 pub(crate) mod exec;
 pub(crate) mod finish;

@@ -7,8 +7,12 @@ use std::net::Ipv4Addr;
 use tinydocker_cgroups::{AnyManager, Layout};
 use tinydocker_net::{Netlink, PortMapping};
 
+use crate::config::{BridgeRequest, ContainerConfig};
+
 use super::finish::{failed_start, poststart};
-use super::launch::{from_the_barrier, to_the_barrier, Launched, Prepared, Reached, Stdio};
+use super::launch::{
+    from_the_barrier, to_the_barrier, Launched, Prepared, Reached, Started, Stdio,
+};
 use crate::error::{invalid, Context, Error, Result};
 use crate::network::{self, NetSettings, Networks, Veth};
 use crate::proc::{now_nanos, pid_start_time, this_process};
@@ -78,6 +82,7 @@ pub(crate) fn relaunch(
             net_released: true,
             // Its address of before, to take again when it is free.
             net: c.state.net.clone(),
+            extra_nets: c.state.extra_nets.clone(),
             device_cgroup: c.state.device_cgroup.clone(),
             ..State::created()
         };
@@ -88,7 +93,7 @@ pub(crate) fn relaunch(
     let cgroup = AnyManager::new(&layout, container.cgroup_path()?);
     let mut init = None;
     match relaunch_steps(engine, &mut container, &cgroup, stdio, &mut init) {
-        Ok(terminal) => {
+        Ok(started) => {
             let init = init.expect("a started container has an init");
             poststart(engine, &container, init.pid());
             super::finish::started_events(engine, &container);
@@ -96,7 +101,8 @@ pub(crate) fn relaunch(
                 container,
                 init,
                 cgroup,
-                terminal,
+                terminal: started.terminal,
+                dns: started.dns,
             })
         }
         Err(err) => Err(failed_start(
@@ -115,25 +121,37 @@ fn relaunch_steps(
     cgroup: &AnyManager,
     stdio: Stdio,
     init: &mut Option<tinydocker_ns::Child>,
-) -> Result<Option<std::os::fd::OwnedFd>> {
+) -> Result<Started> {
     let id = container.config.id.clone();
     // Held until the container runs, as a first run holds it.
     let mut _ports_lock = None;
+    // Its places of its last run, whose addresses it takes again when free.
+    let previous_extras = std::mem::take(&mut container.state.extra_nets);
     if let Some(bridge) = container.config.bridge.clone() {
         // Its address of before when it is free, as docker keeps it.
         let previous = container.state.net.as_ref().map(|n| n.ip);
-        let (net, lock) =
-            claim_bridge(engine, &bridge.network, &id, previous, true, &bridge.ports)?;
+        let (net, lock) = claim_bridge(engine, &bridge, &id, previous, true)?;
         _ports_lock = lock;
-        let host_if = net.host_if.clone();
         let mut state = container.state.clone();
         state.net = Some(net);
         state.net_released = false;
         container.save_state(state)?;
-        // The veth of its last run goes with that run's network namespace,
-        // which the kernel tears down in the background: make sure it is
-        // gone before a new one of the same name is made.
-        Netlink::new()?.delete_link(&host_if)?;
+    }
+    if !container.config.extra_networks.is_empty() {
+        let extras = claim_extras(engine, &container.config, &previous_extras);
+        let mut state = container.state.clone();
+        state.extra_nets = extras?;
+        state.net_released = false;
+        container.save_state(state)?;
+    }
+    // The veths of its last run go with that run's network namespace,
+    // which the kernel tears down in the background: make sure they are
+    // gone before new ones of the same names are made.
+    if container.state.nets().next().is_some() {
+        let netlink = Netlink::new()?;
+        for net in container.state.nets() {
+            netlink.delete_link(&net.host_if)?;
+        }
     }
     let prepared = Prepared::new(&engine.store, container, &container.dir, cgroup, stdio)?;
     let path = container.cgroup_path()?;
@@ -157,10 +175,10 @@ fn relaunch_steps(
     };
     if let Reached::Ended = to_the_barrier(container, &prepared, child)? {
         container.state = running;
-        return Ok(None);
+        return Ok(Started::default());
     }
     if !record_running(container, running, child)? {
-        return Ok(None);
+        return Ok(Started::default());
     }
     from_the_barrier(container, &prepared, child)
 }
@@ -197,12 +215,12 @@ fn record_running(
 /// the caller to hold until the container counts among them.
 pub(crate) fn claim_bridge(
     engine: &Engine,
-    name: &str,
+    request: &BridgeRequest,
     id: &str,
     ip: Option<Ipv4Addr>,
     or_any: bool,
-    ports: &[PortMapping],
 ) -> Result<(NetSettings, Option<Lock>)> {
+    let (name, ports) = (&request.network, &request.ports);
     let store = &engine.store;
     let networks = Networks::new(&store.path);
     let net = networks
@@ -232,8 +250,51 @@ pub(crate) fn claim_bridge(
         gateway: net.gateway,
         host_if: network::host_if(id),
         ports: ports.to_vec(),
+        container_if: String::new(),
+        aliases: request.aliases.clone(),
     };
     Ok((settings, ports_lock))
+}
+
+/// A place on each network `config` was connected to beside its first:
+/// on `eth1`, `eth2`... in order, their addresses of `previous` (its last
+/// run's places) taken again when free. On failure, those claimed are
+/// released.
+pub(crate) fn claim_extras(
+    engine: &Engine,
+    config: &ContainerConfig,
+    previous: &[NetSettings],
+) -> Result<Vec<NetSettings>> {
+    let mut claimed: Vec<NetSettings> = Vec::new();
+    for (n, request) in config.extra_networks.iter().enumerate() {
+        let before = previous.iter().find(|p| p.network == request.network);
+        let ip = request.ip.or(before.map(|p| p.ip));
+        match claim_extra(engine, request, &config.id, ip, n + 1) {
+            Ok(net) => claimed.push(net),
+            Err(e) => {
+                let root = &engine.store.path;
+                let _ = network::release_all(root, &config.id, claimed.iter(), Veth::Delete);
+                return Err(e);
+            }
+        }
+    }
+    Ok(claimed)
+}
+
+/// A place on a network connected later, on `eth<index>`: no published
+/// ports, and `ip` (an address asked for, or its last run's) taken only
+/// when free, unless asked for.
+pub(crate) fn claim_extra(
+    engine: &Engine,
+    request: &BridgeRequest,
+    id: &str,
+    ip: Option<Ipv4Addr>,
+    index: usize,
+) -> Result<NetSettings> {
+    let (mut net, _) = claim_bridge(engine, request, id, ip, request.ip.is_none())?;
+    net.host_if = network::host_if_at(id, index);
+    net.container_if = format!("eth{index}");
+    Ok(net)
 }
 
 /// Releases what a start reserved on a network (its address) when it fails
@@ -242,14 +303,13 @@ pub(crate) fn claim_bridge(
 pub(crate) struct NetUndo<'a> {
     pub engine: &'a Engine,
     pub id: &'a str,
-    pub net: Option<NetSettings>,
+    pub nets: Vec<NetSettings>,
 }
 
 impl Drop for NetUndo<'_> {
     fn drop(&mut self) {
-        if let Some(net) = &self.net {
-            let _ = network::release(&self.engine.store.path, self.id, net, Veth::Delete);
-        }
+        let root = &self.engine.store.path;
+        let _ = network::release_all(root, self.id, self.nets.iter(), Veth::Delete);
     }
 }
 
@@ -296,17 +356,8 @@ pub(crate) fn release_leftovers(engine: &Engine, container: &Container) -> Resul
             e.one_line()
         )),
     }
-    if let (Some(net), false) = (&container.state.net, container.state.net_released) {
-        if let Err(e) =
-            network::release(&engine.store.path, &container.config.id, net, Veth::Delete)
-        {
-            engine.warn(&format!(
-                "release the network of {}: {}",
-                container.config.name,
-                e.one_line()
-            ));
-        }
-        super::finish::network_event(engine, "disconnect", &net.network, &container.config.id);
+    if !container.state.net_released {
+        super::finish::release_nets(engine, container, Veth::Delete);
     }
     Ok(())
 }

@@ -272,10 +272,12 @@ impl Record {
             image_id: c.image_id,
             rootfs: Rootfs::Layers(c.layers),
             created: c.created,
+            extra_networks: Vec::new(),
             bridge: bridged.then(|| BridgeRequest {
                 network: c.network.clone(),
                 ip: None,
                 ports,
+                aliases: Vec::new(),
             }),
             etc_files: Some(EtcConfig {
                 dns: c.dns,
@@ -320,6 +322,7 @@ impl Record {
             stopped_by_user: s.stopped_by_user,
             boot_id: s.boot_id,
             net: c.net,
+            extra_nets: Vec::new(),
             device_cgroup: sec.device_cgroup.clone(),
             paused: false,
         };

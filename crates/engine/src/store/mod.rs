@@ -286,6 +286,19 @@ impl Store {
         self.list_map(Some)
     }
 
+    /// Every container's record as it is, sweeping nothing: for readers
+    /// beside the engine's commands (the embedded DNS server's thread).
+    pub(crate) fn records(&self) -> Vec<Container> {
+        let Ok(entries) = fs::read_dir(self.containers_dir()) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter(|e| !e.file_name().to_string_lossy().starts_with(MAKING))
+            .filter_map(|e| Container::load(&e.path()).ok())
+            .collect()
+    }
+
     /// Every container, newest first, each handed to `f` as it is read
     /// and dropped after: only what `f` keeps of it (`Some`) is held, not
     /// every record at once.

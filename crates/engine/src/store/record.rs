@@ -106,6 +106,10 @@ pub struct State {
     /// Its place on a bridge network in its last (or current) run.
     #[serde(default)]
     pub net: Option<NetSettings>,
+    /// Its places on the networks it is connected to beside its first one
+    /// (`network connect`), in its last (or current) run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_nets: Vec<NetSettings>,
     /// Whether the device cgroup restricts the container ("enforced"), or
     /// why it cannot ("unavailable: ..."); "all devices allowed" when the
     /// spec allows them all.
@@ -143,9 +147,16 @@ impl State {
             restart_count: 0,
             stopped_by_user: false,
             net: None,
+            extra_nets: Vec::new(),
             device_cgroup: String::new(),
             paused: false,
         }
+    }
+
+    /// Its places on networks in its last (or current) run: its first
+    /// network's, then those it was connected to.
+    pub fn nets(&self) -> impl Iterator<Item = &NetSettings> + Clone {
+        self.net.iter().chain(&self.extra_nets)
     }
 }
 
@@ -275,11 +286,23 @@ struct Record {
 }
 
 /// Of a record on disk, what another process may have changed since this
-/// one read it: its spec (`update`'s limits) and the user's stop mark.
+/// one read it: its spec (`update`'s limits), the user's stop mark, and
+/// its networks.
 #[derive(Deserialize)]
 struct Changes {
     spec: Box<RawValue>,
     state: Mark,
+    config: Networked,
+}
+
+/// Of a record on disk, its networks: `network connect` and `disconnect`
+/// change them while it runs (or is being started).
+#[derive(Deserialize)]
+struct Networked {
+    #[serde(default)]
+    bridge: Option<crate::config::BridgeRequest>,
+    #[serde(default)]
+    extra_networks: Vec<crate::config::BridgeRequest>,
 }
 
 #[derive(Deserialize)]
@@ -498,6 +521,8 @@ impl Container {
         // spec on disk is the one to keep (nothing else in it changes).
         if let Ok(on_disk) = serde_json::from_slice::<Changes>(&data) {
             state.stopped_by_user |= on_disk.state.stopped_by_user;
+            self.config.bridge = on_disk.config.bridge;
+            self.config.extra_networks = on_disk.config.extra_networks;
             match &self.spec.json {
                 Some(ours) if ours.get() == on_disk.spec.get() => {}
                 Some(_) => self.spec = StoredSpec::from_json(on_disk.spec),
