@@ -439,10 +439,6 @@ pub struct RunArgs {
     #[arg(long = "add-host", value_name = "NAME:IP")]
     pub add_host: Vec<String>,
 
-    /// Add a network-scoped alias for the container (user networks)
-    #[arg(long = "network-alias", value_name = "ALIAS")]
-    pub network_alias: Vec<String>,
-
     /// Logging driver for the container: json-file (the default) or none
     #[arg(long = "log-driver", value_name = "DRIVER", default_value = "json-file", value_parser = ["json-file", "none"])]
     pub log_driver: String,

@@ -104,10 +104,6 @@ pub struct Meta {
     /// attaches (`run -d -i`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stdin_once: bool,
-    /// Other names of the container on its user network
-    /// (`--network-alias`), for the network's name server.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub aliases: Vec<String>,
 }
 
 /// A volume of a container.

@@ -378,12 +378,6 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
         }
         None => None,
     };
-    // docker's refusal: aliases are names on a user network's DNS.
-    if !args.network_alias.is_empty()
-        && !matches!(&network, Network::Bridge(n) if n != DEFAULT_NETWORK)
-    {
-        bail!("network-scoped alias is supported only for containers in user defined networks");
-    }
     let mut ports: Vec<PortMapping> = Vec::new();
     for text in &args.publish {
         let mapping: PortMapping = text.parse()?;
@@ -500,7 +494,6 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
             "none" => tinydocker_engine::LogDriver::None,
             _ => tinydocker_engine::LogDriver::JsonFile,
         },
-        aliases: args.network_alias.clone(),
     })
 }
 

@@ -106,8 +106,6 @@ pub struct Request {
     pub named_volumes: Vec<VolumeMount>,
     /// Where the output of a detached run goes (`--log-driver`).
     pub log: LogDriver,
-    /// Other names of the container on its network (`--network-alias`).
-    pub aliases: Vec<String>,
 }
 
 /// The image a container is made from.
@@ -329,7 +327,6 @@ pub fn build(
             labels: request.labels.clone(),
             volumes: request.anonymous_volumes.clone(),
             named_volumes: request.named_volumes.clone(),
-            aliases: request.aliases.clone(),
             ..Meta::default()
         },
     };
