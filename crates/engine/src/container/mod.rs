@@ -2,7 +2,8 @@
 //! them: making and starting it the first time (`create`), starting it
 //! again (`start`), the launch both share (`launch`), recording its end
 //! (`finish`), `stop` and `kill`, `remove` and `prune`, `wait`, `exec`,
-//! `update`, `stats`, and `images` for what removing an image must know
+//! `update`, `stats`, `root` (its filesystem from outside, for `cp` and
+//! `export`), and `images` for what removing an image must know
 //! of the containers.
 
 pub(crate) mod create;
@@ -13,6 +14,7 @@ pub(crate) mod launch;
 pub(crate) mod oci;
 pub(crate) mod prune;
 pub(crate) mod remove;
+pub(crate) mod root;
 pub(crate) mod start;
 pub(crate) mod stats;
 pub(crate) mod stop;
