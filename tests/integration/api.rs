@@ -9,13 +9,13 @@ use tinydocker_tests::{output, settles, Out, TestRoot};
 const DOCKER: &str = "/usr/bin/docker";
 
 /// A service of a test's own root on a socket in it, killed on drop.
-struct Service {
+pub(crate) struct Service {
     child: Child,
-    socket: std::path::PathBuf,
+    pub(crate) socket: std::path::PathBuf,
 }
 
 impl Service {
-    fn start(root: &TestRoot) -> Service {
+    pub(crate) fn start(root: &TestRoot) -> Service {
         let socket = root.path().join("api.sock");
         let mut cmd = root.cmd(&[
             "system",
@@ -36,7 +36,7 @@ impl Service {
     }
 
     /// `docker -H unix://SOCKET ARGS...`, with a config dir of nobody's.
-    fn docker(&self, args: &[&str]) -> Out {
+    pub(crate) fn docker(&self, args: &[&str]) -> Out {
         let mut cmd = Command::new(DOCKER);
         cmd.arg("-H")
             .arg(format!("unix://{}", self.socket.display()))
@@ -96,7 +96,7 @@ fn docker_version_ps_images_and_inspect_through_the_service() {
 }
 
 /// One raw HTTP exchange over the socket.
-fn raw(socket: &std::path::Path, request: &str) -> String {
+pub(crate) fn raw(socket: &std::path::Path, request: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
     stream.write_all(request.as_bytes()).unwrap();

@@ -12,6 +12,7 @@ mod cgroups;
 mod config;
 mod containerd;
 mod control;
+mod copy;
 mod crash;
 mod detached;
 mod dockerd;

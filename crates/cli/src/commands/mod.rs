@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod archive;
+mod cp;
 mod exec;
 mod history;
 mod images;
@@ -51,6 +52,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::System(crate::cli::SystemCommand::Service(args)) => service(engine, args),
         Command::Save(args) => archive::save(&engine, args),
         Command::Load(args) => archive::load(&engine, args),
+        Command::Cp(args) => Ok(or_failed(cp::cp(&engine, &args))),
+        Command::Export(args) => archive::export(&engine, args),
         Command::Tag(args) => import::tag(&engine, args),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
