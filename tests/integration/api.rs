@@ -101,7 +101,7 @@ fn docker_version_ps_images_and_inspect_through_the_service() {
 }
 
 /// One raw HTTP exchange over the socket.
-fn raw(socket: &std::path::Path, request: &str) -> String {
+pub(crate) fn raw(socket: &std::path::Path, request: &str) -> String {
     use std::io::{Read, Write};
     let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
     stream.write_all(request.as_bytes()).unwrap();

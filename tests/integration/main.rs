@@ -14,6 +14,7 @@ mod clients;
 mod config;
 mod containerd;
 mod control;
+mod copy;
 mod crash;
 mod create;
 mod detached;

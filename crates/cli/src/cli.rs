@@ -55,6 +55,10 @@ pub enum Command {
     System(SystemCommand),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     Save(SaveArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
+    /// Export a container's filesystem as a tar archive
+    Export(ExportArgs),
     /// Load an image from a tar archive or STDIN
     Load(LoadArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
@@ -718,6 +722,29 @@ pub struct HistoryArgs {
     pub quiet: bool,
     /// IMAGE
     pub image: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short = 'a', long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// CONTAINER:SRC_PATH, or SRC_PATH|- (a tar stream on STDIN)
+    pub source: String,
+    /// DEST_PATH|- (a tar stream on STDOUT), or CONTAINER:DEST_PATH
+    pub destination: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
+    /// CONTAINER
+    pub container: String,
 }
 
 #[derive(Debug, Args)]

@@ -61,6 +61,7 @@ pub use container::exec::{image_file, set_env, ExecProcess, ExecRequest};
 pub use container::finish::Exit;
 pub use container::launch::{Launched, Stdio};
 pub use container::prune::Pruned;
+pub use container::root::{process_user, RootView};
 pub use container::stats::{host_memory, Sample};
 pub use container::wait::{WaitCondition, Waiting};
 pub use error::{errno_text, io_text, Context, Error, ExecFailure, Result};
@@ -184,6 +185,14 @@ impl Engine {
     /// A container by name, id or unique id prefix.
     pub fn container(&self, key: &str) -> Result<Container> {
         self.store.find(key)
+    }
+
+    /// A descriptor (`O_PATH`) of the root of a container's filesystem,
+    /// running or not, to read and write paths under with
+    /// `tinydocker_fs::copy` (`cp`, `export`): as its processes see it, or
+    /// its layers alone (see [`RootView`]).
+    pub fn open_root(&self, container: &Container, view: RootView) -> Result<std::os::fd::OwnedFd> {
+        container::root::open_root(self, container, view)
     }
 
     /// Rename a container (`rename OLD NEW`), as docker: the name must be

@@ -60,3 +60,20 @@ pub(crate) fn waitpid(pid: i32, nohang: bool) -> io::Result<Option<i32>> {
         }
     }
 }
+
+/// `open_tree(2)` with `OPEN_TREE_CLONE`: a detached copy of the mount at
+/// `path` (not the mounts below it), which goes when the descriptor is
+/// closed.
+pub(crate) fn clone_mount(path: &std::ffi::CStr) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    const OPEN_TREE_CLONE: libc::c_uint = 1;
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+    // SAFETY: open_tree with a NUL-terminated path that outlives the call;
+    // the returned fd is owned from here.
+    let fd = unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd was just opened and is owned by nobody else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}

@@ -55,8 +55,31 @@ pub enum UnpackError {
         #[source]
         source: io::Error,
     },
+    /// An entry would replace a directory with a non-directory or the
+    /// reverse, which the caller refused.
+    #[error("{0}")]
+    Overwrite(String),
     #[error("{path}: entry type {kind:?} is not supported")]
     UnsupportedType { path: String, kind: u8 },
+}
+
+/// How entries are made: an image layer's way, or a copy's into a
+/// container (`cp`, `PUT /containers/{id}/archive`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Rules {
+    /// `.wh.NAME` and `.wh..wh..opq` are overlayfs whiteouts (a layer),
+    /// not files.
+    pub whiteouts: bool,
+    /// An entry may not replace a directory with a non-directory, or the
+    /// reverse (docker's `noOverwriteDirNonDir`); the text names the
+    /// directory unpacked into, for the error.
+    pub no_overwrite_dir_non_dir: Option<String>,
+    /// Every entry owned by this uid and gid rather than the archive's.
+    pub owner: Option<(u64, u64)>,
+    /// The first component `.0` of an entry's path (and of a hard link's
+    /// target) read as `.1`: docker's rebase of a copied file or
+    /// directory onto its destination's name.
+    pub rebase: Option<(OsString, OsString)>,
 }
 
 const WHITEOUT_PREFIX: &str = ".wh.";
@@ -136,7 +159,11 @@ pub fn unpack(reader: impl Read, dest: &Path) -> Result<UnpackedLayer, UnpackErr
             // Whatever went wrong, a stream that ended first was cut off.
             let cut = |e| if eof.get() { UnpackError::Truncated } else { e };
             let mut entry = entry.map_err(read_error).map_err(cut)?;
-            if let Some(dir) = apply(&root, &mut entry).map_err(cut)? {
+            let rules = Rules {
+                whiteouts: true,
+                ..Rules::default()
+            };
+            if let Some(dir) = apply(&root, &mut entry, &rules).map_err(cut)? {
                 dirs.push(dir);
             }
         }
@@ -157,7 +184,7 @@ pub fn unpack(reader: impl Read, dest: &Path) -> Result<UnpackedLayer, UnpackErr
     })
 }
 
-fn read_error(e: io::Error) -> UnpackError {
+pub(crate) fn read_error(e: io::Error) -> UnpackError {
     match e.kind() {
         io::ErrorKind::UnexpectedEof => UnpackError::Truncated,
         _ => UnpackError::NotATarball(e),
@@ -165,7 +192,7 @@ fn read_error(e: io::Error) -> UnpackError {
 }
 
 /// An entry's path, cleaned as if rooted at `/`: its normal components.
-fn clean(path: &Path) -> Vec<&OsStr> {
+pub(crate) fn clean(path: &Path) -> Vec<&OsStr> {
     let mut parts = Vec::new();
     for c in path.components() {
         match c {
@@ -179,17 +206,33 @@ fn clean(path: &Path) -> Vec<&OsStr> {
     parts
 }
 
-fn join(parts: &[&OsStr]) -> PathBuf {
+pub(crate) fn join(parts: &[&OsStr]) -> PathBuf {
     parts.iter().collect()
 }
 
-type Times = (i64, i64);
+pub(crate) type Times = (i64, i64);
+
+/// `parts` with its first component renamed as `rebase` says (from `.`:
+/// the archive of a directory's content, every entry put under the new
+/// name).
+fn rebased<'a>(
+    mut parts: Vec<&'a OsStr>,
+    rebase: &'a Option<(OsString, OsString)>,
+) -> Vec<&'a OsStr> {
+    match rebase {
+        Some((from, to)) if from == "." => parts.insert(0, to),
+        Some((from, to)) if parts.first() == Some(&from.as_os_str()) => parts[0] = to,
+        _ => {}
+    }
+    parts
+}
 
 /// Make one entry; a directory's path and times come back to be set at
 /// the end.
-fn apply<R: Read>(
+pub(crate) fn apply<R: Read>(
     root: &OwnedFd,
     entry: &mut tar::Entry<'_, R>,
+    rules: &Rules,
 ) -> Result<Option<(PathBuf, Times)>, UnpackError> {
     let raw_path = entry.path().map_err(UnpackError::NotATarball)?.into_owned();
     let shown = raw_path.display().to_string();
@@ -197,7 +240,7 @@ fn apply<R: Read>(
         let path = shown.clone();
         move |source: io::Error| UnpackError::Entry { path, what, source }
     };
-    let parts = clean(&raw_path);
+    let parts = rebased(clean(&raw_path), &rules.rebase);
     let header = entry.header().clone();
     let kind = header.entry_type();
     let Some((&name, parents)) = parts.split_last() else {
@@ -205,19 +248,28 @@ fn apply<R: Read>(
         return Ok(None);
     };
     let mode = header.mode().map_err(failed("mode"))?;
-    let uid = header.uid().map_err(failed("owner"))?;
-    let gid = header.gid().map_err(failed("group"))?;
+    let (uid, gid) = match rules.owner {
+        Some(owner) => owner,
+        None => (
+            header.uid().map_err(failed("owner"))?,
+            header.gid().map_err(failed("group"))?,
+        ),
+    };
     let mtime = header.mtime().map_err(failed("time"))? as i64;
     let times = (mtime, 0);
     let name_bytes = name.as_bytes();
     let parent = make_parents(root, parents).map_err(failed("make its directory"))?;
 
-    if name_bytes == OPAQUE.as_bytes() {
+    if let Some(into) = &rules.no_overwrite_dir_non_dir {
+        check_overwrite(&parent, name, kind, into, &parts)?;
+    }
+    if !rules.whiteouts {
+        // Names like any other.
+    } else if name_bytes == OPAQUE.as_bytes() {
         let dir = reopen(&parent, None).map_err(failed("open its directory"))?;
         set_xattr(&dir, "trusted.overlay.opaque", b"y").map_err(failed("mark opaque"))?;
         return Ok(None);
-    }
-    if let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+    } else if let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
         let hidden = cstr(hidden);
         remove_existing(&parent, &hidden).map_err(failed("remove what it hides"))?;
         mknod(&parent, &hidden, libc::S_IFCHR, 0, 0).map_err(failed("make the whiteout"))?;
@@ -269,7 +321,7 @@ fn apply<R: Read>(
                 .link_name()
                 .map_err(failed("link target"))?
                 .ok_or_else(|| failed("link target")(io::ErrorKind::InvalidData.into()))?;
-            let target = clean(&target);
+            let target = rebased(clean(&target), &rules.rebase);
             let Some((&tname, tparents)) = target.split_last() else {
                 return Err(failed("link target")(io::ErrorKind::InvalidInput.into()));
             };
@@ -310,6 +362,29 @@ fn apply<R: Read>(
     Ok(None)
 }
 
+/// docker's `noOverwriteDirNonDir`: refuse an entry that would replace a
+/// directory with something else, or something else with a directory.
+fn check_overwrite(
+    parent: &OwnedFd,
+    name: &OsStr,
+    kind: tar::EntryType,
+    into: &str,
+    parts: &[&OsStr],
+) -> Result<(), UnpackError> {
+    let cname = cstr(name.as_bytes());
+    if !exists(parent, &cname) {
+        return Ok(());
+    }
+    let path = Path::new(into).join(join(parts)).display().to_string();
+    let (was_dir, is_dir_entry) = (is_dir(parent, &cname), kind == tar::EntryType::Directory);
+    let what = match (was_dir, is_dir_entry) {
+        (true, false) => format!("cannot overwrite directory {path:?} with non-directory {into:?}"),
+        (false, true) => format!("cannot overwrite non-directory {path:?} with directory {into:?}"),
+        _ => return Ok(()),
+    };
+    Err(UnpackError::Overwrite(what))
+}
+
 fn pax_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
     if let Some(exts) = entry.pax_extensions()? {
@@ -327,12 +402,12 @@ fn pax_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Vec<(String,
 
 // ---- system calls, each on a directory fd and one name ----
 
-fn cstr(bytes: &[u8]) -> CString {
+pub(crate) fn cstr(bytes: &[u8]) -> CString {
     // A tar name cannot hold a NUL: the header's fields end at the first.
     CString::new(bytes.to_vec()).unwrap_or_default()
 }
 
-fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+pub(crate) fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -340,7 +415,7 @@ fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+pub(crate) fn open_dir(path: &Path) -> io::Result<OwnedFd> {
     let c = cstr(path.as_os_str().as_bytes());
     // SAFETY: a NUL-terminated path; the returned fd is owned from here.
     let fd = check(unsafe {
@@ -354,7 +429,7 @@ fn open_dir(path: &Path) -> io::Result<OwnedFd> {
 }
 
 /// The directory at `parts` under `root`, resolved inside `root`.
-fn resolve_dir(root: &OwnedFd, parts: &[&OsStr]) -> io::Result<OwnedFd> {
+pub(crate) fn resolve_dir(root: &OwnedFd, parts: &[&OsStr]) -> io::Result<OwnedFd> {
     let path = if parts.is_empty() {
         CString::new(".").expect("no NUL")
     } else {
@@ -406,7 +481,7 @@ fn make_parents(root: &OwnedFd, parts: &[&OsStr]) -> io::Result<OwnedFd> {
 /// `openat2(RESOLVE_IN_ROOT)` resolves them (an absolute target starts
 /// again at `root`, `..` stops there): real components under `root`, the
 /// first missing one and what follows it kept as they are.
-fn real_path(root: &OwnedFd, parts: &[&OsStr]) -> io::Result<Vec<OsString>> {
+pub(crate) fn real_path(root: &OwnedFd, parts: &[&OsStr]) -> io::Result<Vec<OsString>> {
     let mut todo: std::collections::VecDeque<OsString> =
         parts.iter().map(|p| p.to_os_string()).collect();
     let mut real: Vec<OsString> = Vec::new();
@@ -451,7 +526,7 @@ fn real_path(root: &OwnedFd, parts: &[&OsStr]) -> io::Result<Vec<OsString>> {
     Ok(real)
 }
 
-fn read_link(dir: &OwnedFd, name: &CString) -> io::Result<OsString> {
+pub(crate) fn read_link(dir: &OwnedFd, name: &CString) -> io::Result<OsString> {
     let mut buf = vec![0u8; libc::PATH_MAX as usize];
     // SAFETY: a valid dirfd, a NUL-terminated name and a buffer of the
     // length passed.
@@ -485,6 +560,20 @@ fn reopen(dir: &OwnedFd, name: Option<&CString>) -> io::Result<OwnedFd> {
     })?;
     // SAFETY: fd was just opened and is owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn exists(dir: &OwnedFd, name: &CString) -> bool {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstatat fills st, which is not read.
+    let rc = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    rc == 0
 }
 
 fn is_dir(dir: &OwnedFd, name: &CString) -> bool {
@@ -675,7 +764,7 @@ fn set_fd_times(fd: &OwnedFd, times: Times) -> io::Result<()> {
 
 /// Set the times of the directory at `parts` under `root` (resolved
 /// inside it).
-fn set_times(root: &OwnedFd, path: &Path, times: Times) -> io::Result<()> {
+pub(crate) fn set_times(root: &OwnedFd, path: &Path, times: Times) -> io::Result<()> {
     let parts: Vec<&OsStr> = clean(path);
     let Some((&name, parents)) = parts.split_last() else {
         return Ok(());

@@ -21,6 +21,7 @@
 mod apply;
 mod atomic;
 mod blob;
+pub mod copy;
 mod error;
 pub mod layer;
 mod plan;

@@ -312,7 +312,7 @@ pub async fn act(call: &Call, id: &str, action: &str) -> Answer {
 }
 
 /// A container by name, id or prefix; docker's 404 otherwise.
-fn find(engine: &tinydocker_engine::Engine, key: &str) -> Result<Container, ApiError> {
+pub(super) fn find(engine: &tinydocker_engine::Engine, key: &str) -> Result<Container, ApiError> {
     engine
         .container(key)
         .map_err(|_| ApiError::not_found(format!("No such container: {key}")))

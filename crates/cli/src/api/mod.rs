@@ -8,6 +8,7 @@
 //! handled on its own task, the engine's blocking calls on tokio's
 //! blocking threads.
 
+mod archive;
 mod attach;
 mod containers;
 mod create;
@@ -219,6 +220,15 @@ pub struct Call {
     /// The connection once the answer is sent, when the client asked to
     /// upgrade it (`Upgrade: tcp`): a hijack (see [`stream::hijack`]).
     pub upgrade: std::sync::Mutex<Option<hyper::upgrade::OnUpgrade>>,
+    /// The request's body not read: an upload its handler streams
+    /// (`PUT /containers/{id}/archive`); see [`streams_upload`].
+    pub upload: std::sync::Mutex<Option<Incoming>>,
+}
+
+/// Whether a request's body is handed to its handler unread (an archive
+/// put into a container: it may be large) rather than read whole.
+fn streams_upload(method: &Method, path: &str) -> bool {
+    *method == Method::PUT && path.ends_with("/archive")
 }
 
 impl Call {
@@ -307,6 +317,10 @@ async fn route(call: Call) -> Answer {
         (&Method::GET, ["containers", id, "logs"]) => containers::logs(&call, id).await,
         (&Method::GET, ["containers", id, "stats"]) => containers::stats(&call, id).await,
         (&Method::GET, ["containers", id, "top"]) => containers::top(&call, id).await,
+        (&Method::GET, ["containers", id, "archive"]) => archive::get(&call, id).await,
+        (&Method::HEAD, ["containers", id, "archive"]) => archive::head(&call, id).await,
+        (&Method::PUT, ["containers", id, "archive"]) => archive::put(&call, id).await,
+        (&Method::GET, ["containers", id, "export"]) => archive::export(&call, id).await,
         (&Method::GET, ["images", "json"]) => images::list(&call).await,
         (&Method::GET, ["images", name @ .., "json"]) if !name.is_empty() => {
             images::inspect(&call, &name.join("/")).await
@@ -360,11 +374,16 @@ async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Result<Response<
         .flatten();
     let answer = async {
         let path = unversioned(head.uri.path())?;
-        let body = body
-            .collect()
-            .await
-            .map_err(|e| ApiError::bad_request(format!("read the body: {e}")))?
-            .to_bytes();
+        let (body, upload) = if streams_upload(&head.method, path) {
+            (Bytes::new(), Some(body))
+        } else {
+            let whole = body
+                .collect()
+                .await
+                .map_err(|e| ApiError::bad_request(format!("read the body: {e}")))?
+                .to_bytes();
+            (whole, None)
+        };
         let call = Call {
             engine,
             method: head.method.clone(),
@@ -377,6 +396,7 @@ async fn handle(engine: Arc<Engine>, req: Request<Incoming>) -> Result<Response<
             headers: head.headers.clone(),
             body,
             upgrade: std::sync::Mutex::new(upgrade),
+            upload: std::sync::Mutex::new(upload),
         };
         route(call).await
     }

@@ -1,13 +1,14 @@
-//! `tinydocker save [-o FILE] IMAGE...` and `tinydocker load [-i FILE] [-q]`.
+//! `tinydocker save [-o FILE] IMAGE...`, `tinydocker load [-i FILE] [-q]`
+//! and `tinydocker export [-o FILE] CONTAINER`.
 
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 
 use anyhow::{anyhow, Context, Result};
-use tinydocker_engine::Engine;
+use tinydocker_engine::{Engine, RootView};
 use tinydocker_registry::archive;
 
-use crate::cli::{LoadArgs, SaveArgs};
+use crate::cli::{ExportArgs, LoadArgs, SaveArgs};
 
 /// As docker: exit 1 with one line on failure.
 fn exit_code(result: Result<()>) -> Result<i32> {
@@ -26,7 +27,9 @@ pub fn save(engine: &Engine, args: SaveArgs) -> Result<i32> {
 
 fn save_to(engine: &Engine, args: &SaveArgs) -> Result<()> {
     let store = engine.images()?;
-    save_archive(&store, args)?;
+    to_output(args.output.as_deref(), |out| {
+        Ok(archive::save(&store, &args.images, out)?)
+    })?;
     saved_events(engine, &store, &args.images);
     Ok(())
 }
@@ -40,11 +43,31 @@ pub fn saved_events(engine: &Engine, store: &tinydocker_fs::ImageStore, names: &
     }
 }
 
-fn save_archive(store: &tinydocker_fs::ImageStore, args: &SaveArgs) -> Result<()> {
-    match &args.output {
+/// `tinydocker export [-o FILE] CONTAINER`: the container's root
+/// filesystem (without its volumes) as a tar archive.
+pub fn export(engine: &Engine, args: ExportArgs) -> Result<i32> {
+    exit_code(export_to(engine, &args))
+}
+
+fn export_to(engine: &Engine, args: &ExportArgs) -> Result<()> {
+    let container = engine.container(&args.container)?;
+    let root = engine.open_root(&container, RootView::Layers)?;
+    to_output(args.output.as_deref(), |out| {
+        tinydocker_fs::copy::write_tree(&root, out)?;
+        Ok(())
+    })
+}
+
+/// Write an archive with `write` to the file `output`, or to stdout when
+/// there is none (never a terminal, as docker refuses one).
+fn to_output(
+    output: Option<&std::path::Path>,
+    write: impl FnOnce(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    match output {
         Some(path) => {
-            // Written beside the target and renamed over it: a failed
-            // save leaves no half archive.
+            // Written beside the target and renamed over it: a failure
+            // leaves no half archive.
             let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
             let dir = dir.unwrap_or(std::path::Path::new("."));
             let name = path
@@ -56,8 +79,9 @@ fn save_archive(store: &tinydocker_fs::ImageStore, args: &SaveArgs) -> Result<()
                 std::process::id()
             ));
             let file = File::create(&tmp).with_context(|| format!("{}", path.display()))?;
-            let written = archive::save(store, &args.images, std::io::BufWriter::new(file))
-                .map_err(anyhow::Error::from)
+            let mut out = std::io::BufWriter::new(file);
+            let written = write(&mut out)
+                .and_then(|()| Ok(out.flush()?))
                 .and_then(|()| {
                     std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))
                 });
@@ -74,7 +98,7 @@ fn save_archive(store: &tinydocker_fs::ImageStore, args: &SaveArgs) -> Result<()
                 ));
             }
             let mut out = std::io::BufWriter::new(stdout.lock());
-            archive::save(store, &args.images, &mut out)?;
+            write(&mut out)?;
             out.flush()?;
             Ok(())
         }

@@ -1,9 +1,10 @@
 //! One module per command.
 
 mod archive;
-mod events;
 mod attach;
+mod cp;
 mod create;
+mod events;
 mod exec;
 mod history;
 mod images;
@@ -23,16 +24,16 @@ mod rmi;
 mod run;
 mod start;
 mod stats;
-mod template;
 mod system;
+mod template;
 mod top;
 mod update;
 mod volume;
 mod wait;
 
 pub use archive::saved_events;
-pub use import::import_image;
 pub use create::create_container;
+pub use import::import_image;
 pub use inspect::{container_json, image_json};
 pub use network::prune_filter as prune_network_filter;
 pub use ps::{state_word, status_text};
@@ -67,6 +68,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::System(crate::cli::SystemCommand::Reset(args)) => system::reset(&engine, args),
         Command::Save(args) => archive::save(&engine, args),
         Command::Load(args) => archive::load(&engine, args),
+        Command::Cp(args) => Ok(or_failed(cp::cp(&engine, &args))),
+        Command::Export(args) => archive::export(&engine, args),
         Command::Tag(args) => import::tag(&engine, args),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),

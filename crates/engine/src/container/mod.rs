@@ -4,6 +4,9 @@
 //! (`finish`), `stop` and `kill`, `remove` and `prune`, `wait`, `exec`,
 //! `update`, `stats`, `connect` (to networks beside the first), and
 //! `images` for what removing an image must know of the containers.
+//! `update`, `stats`, `root` (its filesystem from outside, for `cp` and
+//! `export`), and `images` for what removing an image must know
+//! of the containers.
 
 pub(crate) mod attach;
 pub(crate) mod connect;
@@ -15,6 +18,7 @@ pub(crate) mod launch;
 pub(crate) mod oci;
 pub(crate) mod prune;
 pub(crate) mod remove;
+pub(crate) mod root;
 pub(crate) mod start;
 pub(crate) mod stats;
 pub(crate) mod stop;
