@@ -491,7 +491,7 @@ fn docker_create_start_wait_logs_and_rm_through_the_service() {
         "run",
         "-d",
         "--name",
-        "r",
+        "rd",
         "--network",
         "none",
         "busybox",
@@ -500,8 +500,8 @@ fn docker_create_start_wait_logs_and_rm_through_the_service() {
         "exit 4",
     ]);
     ran.ok();
-    service.docker(&["wait", "r"]).ok().stdout_is("4");
-    service.docker(&["rm", "r"]).ok();
+    service.docker(&["wait", "rd"]).ok().stdout_is("4");
+    service.docker(&["rm", "rd"]).ok();
 
     // AutoRemove: gone after its exit, which a wait for the removal sees.
     let answer = create_raw(

@@ -389,7 +389,7 @@ fn network_connect_and_disconnect_a_running_container() {
         );
     }
     root.run(&["network", "connect", &second, &a])
-        .usage_error()
+        .code(1)
         .stderr_has(&format!(
             "endpoint with name {a} already exists in network {second}"
         ));
@@ -415,7 +415,7 @@ fn network_connect_and_disconnect_a_running_container() {
     assert!(!link_exists(&host_if2));
     assert_eq!(allocations_of(&root, &second, &a_id), 0);
     root.run(&["network", "disconnect", &second, &a])
-        .usage_error()
+        .code(1)
         .stderr_has(&format!("is not connected to network {second}"));
 
     // Connected again and removed: nothing of either network stays.
@@ -427,7 +427,7 @@ fn network_connect_and_disconnect_a_running_container() {
     assert_eq!(allocations_of(&root, &first, &a_id), 0);
     assert_eq!(allocations_of(&root, &second, &a_id), 0);
     root.run(&["network", "connect", "nosuchnet", &b])
-        .usage_error()
+        .code(1)
         .stderr_has("network nosuchnet not found");
 }
 

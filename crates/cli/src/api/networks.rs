@@ -80,8 +80,9 @@ pub async fn inspect(call: &Call, name: &str) -> Answer {
     let key = name.to_string();
     let network = call
         .blocking(move |engine| {
+            let name = resolve(engine, &key)?;
             engine
-                .network(&key)?
+                .network(&name)?
                 .ok_or_else(|| ApiError::not_found(format!("network {key} not found")))
         })
         .await?;
@@ -144,11 +145,12 @@ pub async fn remove(call: &Call, name: &str) -> Answer {
     }
     let key = name.to_string();
     call.blocking(move |engine| {
-        if engine.network(&key)?.is_none() {
+        let name = resolve(engine, &key)?;
+        if engine.network(&name)?.is_none() {
             return Err(ApiError::not_found(format!("network {key} not found")));
         }
         engine
-            .remove_network(&key)
+            .remove_network(&name)
             .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.one_line()))
     })
     .await?;

@@ -162,6 +162,11 @@ pub fn container_json(c: &Container) -> Result<Value> {
             "NetworkMode": origin.network_mode,
             "PortBindings": bindings,
             "AutoRemove": config.auto_remove,
+            // compose reads logs only from a driver that keeps them.
+            "LogConfig": {
+                "Type": match config.log { tinydocker_engine::LogDriver::None => "none", _ => "json-file" },
+                "Config": {},
+            },
             "RestartPolicy": {
                 "Name": if config.restart.name.is_empty() { "no" } else { config.restart.name.as_str() },
                 "MaximumRetryCount": config.restart.maximum_retry_count,
