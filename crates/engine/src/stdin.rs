@@ -62,12 +62,22 @@ pub(crate) struct StdinServer {
 impl StdinServer {
     /// Listen in `dir` (a socket left by a monitor that was killed is
     /// replaced).
+    ///
+    /// The socket listens under a name of its own before it is renamed to
+    /// [`SOCKET`]: a client that finds [`SOCKET`] never connects between
+    /// the bind and the listen (refused, with no change in the directory
+    /// left to wake it), and the rename wakes a client waiting for it.
     pub fn bind(dir: &Path) -> io::Result<StdinServer> {
         let dir = open_dir(dir)?;
         let path = short_path(&dir);
-        let _ = std::fs::remove_file(&path);
-        let listener = UnixListener::bind(&path)?;
+        let making = format!("{path}.{}", std::process::id());
+        let _ = std::fs::remove_file(&making);
+        let listener = UnixListener::bind(&making)?;
         listener.set_nonblocking(true)?;
+        if let Err(e) = std::fs::rename(&making, &path) {
+            let _ = std::fs::remove_file(&making);
+            return Err(e);
+        }
         Ok(StdinServer { listener, dir })
     }
 

@@ -334,10 +334,10 @@ fn delete(engine: &Engine, id: &str, force: bool) -> Result<()> {
             bail!("cannot delete container {id} that is not stopped: {status}")
         }
         // As runc: KILL while frozen, then thaw (the signal is taken at
-        // the thaw); then read again.
+        // the thaw; the engine's kill thaws a paused container after its
+        // signal); then read again.
         "paused" => engine
             .kill(c.id(), libc::SIGKILL)
-            .and_then(|()| engine.resume(c.id()))
             .and_then(|()| engine.remove(c.id(), true)),
         _ => engine.remove_found(c, status != "stopped"),
     };

@@ -107,8 +107,10 @@ fn thaw_if_paused(engine: &Engine, container: &Container) -> Result<()> {
         return Ok(());
     }
     match super::oci::set_paused(engine, &container.config.id, false) {
-        // Thawed meanwhile by another command.
-        Err(Error::State(_)) if !engine.store.find(&container.config.id)?.state.paused => Ok(()),
+        // Thawed meanwhile by another command, or already ended by the
+        // signal (a SIGKILL reaches a frozen task on cgroup v2): nothing
+        // left to thaw.
+        Err(Error::State(_)) => Ok(()),
         other => other,
     }
 }
