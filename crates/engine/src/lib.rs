@@ -346,9 +346,16 @@ impl Engine {
         container::start::start(self, key)
     }
 
-    /// Send `signal` to a running container's init (`kill`).
+    /// Send `signal` to a running container's init (`kill`); a paused
+    /// container is thawed after, so that the signal is taken (docker's).
     pub fn kill(&self, key: &str, signal: i32) -> Result<()> {
-        container::stop::kill(self, key, signal)
+        container::stop::kill(self, key, signal, true)
+    }
+
+    /// [`Engine::kill`] that leaves a paused container frozen (runc's
+    /// `kill`: the signal is taken at the thaw).
+    pub fn signal(&self, key: &str, signal: i32) -> Result<()> {
+        container::stop::kill(self, key, signal, false)
     }
 
     /// Stop containers: `signal` (None: each container's stop signal,

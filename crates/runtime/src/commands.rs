@@ -303,7 +303,7 @@ fn kill(engine: &Engine, args: &cli::KillArgs) -> Result<()> {
     let sent = if args.all {
         engine.kill_all(c.id(), signal)
     } else {
-        engine.kill(c.id(), signal)
+        engine.signal(c.id(), signal)
     };
     sent.map_err(|e| match e {
         tinydocker_engine::Error::State(_) => anyhow!("container not running"),
@@ -334,10 +334,10 @@ fn delete(engine: &Engine, id: &str, force: bool) -> Result<()> {
             bail!("cannot delete container {id} that is not stopped: {status}")
         }
         // As runc: KILL while frozen, then thaw (the signal is taken at
-        // the thaw; the engine's kill thaws a paused container after its
-        // signal); then read again.
+        // the thaw); then read again.
         "paused" => engine
-            .kill(c.id(), libc::SIGKILL)
+            .signal(c.id(), libc::SIGKILL)
+            .and_then(|()| engine.resume(c.id()))
             .and_then(|()| engine.remove(c.id(), true)),
         _ => engine.remove_found(c, status != "stopped"),
     };

@@ -83,7 +83,10 @@ pub(crate) fn wait_for_runtime((pid, start): (i32, u64)) {
     }
 }
 
-pub(crate) fn kill(engine: &Engine, key: &str, signal: i32) -> Result<()> {
+/// Send `signal` to container `key`'s init; with `thaw`, thaw it after
+/// when it is paused (docker's kill), else leave it frozen (runc's: the
+/// signal is taken at the thaw).
+pub(crate) fn kill(engine: &Engine, key: &str, signal: i32, thaw: bool) -> Result<()> {
     let container = engine.store.find(key)?;
     let Some(process) = init_of(&container) else {
         return Err(Error::State(format!(
@@ -96,6 +99,9 @@ pub(crate) fn kill(engine: &Engine, key: &str, signal: i32) -> Result<()> {
     process
         .signal(signal)
         .map_err(|e| Error::sys("send the signal", e))?;
+    if !thaw {
+        return Ok(());
+    }
     thaw_if_paused(engine, &container)
 }
 
