@@ -93,7 +93,7 @@ pub fn run_argv(name: Option<&str>, body: &Value) -> Result<Vec<String>, String>
     networking_flags(body, host, &mut argv)?;
     refuse_others(config, CONFIG_FIELDS, "")?;
     refuse_others(host, HOST_FIELDS, "HostConfig.")?;
-    let image = string(&config["Image"]);
+    let image = config.get("Image").map(string).unwrap_or_default();
     if image.is_empty() {
         return Err("Config.Image is required".into());
     }

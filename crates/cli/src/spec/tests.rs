@@ -43,7 +43,6 @@ fn request(f: impl FnOnce(&mut Request, &mut SecurityArgs)) -> Request {
         named: Vec::new(),
         named_volumes: Vec::new(),
         log: Default::default(),
-        aliases: Vec::new(),
     };
     f(&mut r, &mut security);
     r.security = check(&security, CapSet::ALL).unwrap();
