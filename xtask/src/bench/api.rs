@@ -35,7 +35,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 
 use super::cases::{alternate, report, Contender};
-use super::containerd::{exits_by, shims_of, stop};
+use super::containerd::{end_shims, stop};
 use super::measure::{measure, run_cleanup, Tree};
 use super::peers::{self, PODMAN_IMAGE};
 use super::report::{CaseReport, Outcome, Row};
@@ -175,12 +175,8 @@ impl Server {
         }
         // dockerd's containerd and its shims go with it.
         let containerd_sock = self.dir.join("exec/containerd/containerd.sock");
-        for (pid, fd) in shims_of(&containerd_sock) {
-            if !exits_by(&fd, Instant::now() + Duration::from_secs(5)) {
-                left.push(format!("{}: shim {pid} still running: killed", self.name));
-                // SAFETY: a signal to a pid whose pidfd we hold open.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
+        for line in end_shims(&containerd_sock) {
+            left.push(format!("{}: {line}", self.name));
         }
         for mount in mounts_under(&self.dir).into_iter().rev() {
             left.push(format!("{}: mount {}", self.name, mount.display()));

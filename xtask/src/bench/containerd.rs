@@ -211,24 +211,7 @@ impl Daemon {
             }
         }
         // The shims exit as their task is deleted (`run --rm`).
-        let shims = shims_of(&self.sock);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        for (pid, fd) in &shims {
-            if !exits_by(fd, deadline) {
-                left.push(format!("shim {pid} still running: killed"));
-                // SAFETY: pidfd_send_signal on a pidfd we own, no siginfo.
-                unsafe {
-                    libc::syscall(
-                        libc::SYS_pidfd_send_signal,
-                        fd.as_raw_fd(),
-                        libc::SIGKILL,
-                        std::ptr::null::<libc::siginfo_t>(),
-                        0,
-                    )
-                };
-                exits_by(fd, Instant::now() + Duration::from_secs(5));
-            }
-        }
+        left.extend(end_shims(&self.sock));
         for side in &self.sides {
             let root = Path::new(RUN_DIR).join("runc").join(&side.ns);
             if root.exists() {
@@ -311,6 +294,32 @@ impl Drop for Daemon {
     }
 }
 
+/// The shims of the containerd at `sock` that do not exit within 5 s
+/// (they exit as their task is deleted), killed through their pidfds;
+/// one line each.
+pub(super) fn end_shims(sock: &Path) -> Vec<String> {
+    let mut left = Vec::new();
+    let shims = shims_of(sock);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for (pid, fd) in &shims {
+        if !exits_by(fd, deadline) {
+            left.push(format!("shim {pid} still running: killed"));
+            // SAFETY: pidfd_send_signal on a pidfd we own, no siginfo.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    libc::SIGKILL,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                )
+            };
+            exits_by(fd, Instant::now() + Duration::from_secs(5));
+        }
+    }
+    left
+}
+
 /// SIGTERM, up to 10 s to exit, then SIGKILL; reaped.
 pub(super) fn stop(child: &mut Child, name: &str) -> Result<()> {
     let pid = child.id() as i32;
@@ -331,7 +340,7 @@ pub(super) fn stop(child: &mut Child, name: &str) -> Result<()> {
 }
 
 /// Whether the process of `pidfd` exits before `deadline` (poll(2)).
-pub(super) fn exits_by(pidfd: &std::os::fd::OwnedFd, deadline: Instant) -> bool {
+fn exits_by(pidfd: &std::os::fd::OwnedFd, deadline: Instant) -> bool {
     let mut pfd = libc::pollfd {
         fd: pidfd.as_raw_fd(),
         events: libc::POLLIN,
@@ -349,7 +358,7 @@ pub(super) fn exits_by(pidfd: &std::os::fd::OwnedFd, deadline: Instant) -> bool 
 
 /// The running shims of the containerd at `sock` (`-address SOCK` on
 /// their command line), with pidfds.
-pub(super) fn shims_of(sock: &Path) -> Vec<(i32, std::os::fd::OwnedFd)> {
+fn shims_of(sock: &Path) -> Vec<(i32, std::os::fd::OwnedFd)> {
     let sock = sock.as_os_str().as_encoded_bytes();
     let mut found = Vec::new();
     for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
