@@ -108,30 +108,7 @@ pub async fn create(call: &Call, id: &str) -> Answer {
             "privileged exec is not supported: the process gets the container's privileges",
         ));
     }
-    let key = id.to_string();
-    let container = call
-        .blocking(move |engine| {
-            let c = engine
-                .container(&key)
-                .map_err(|_| ApiError::not_found(format!("No such container: {key}")))?;
-            if !matches!(c.observe(), Observed::Running { .. }) {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    format!("Container {} is not running", c.config.id),
-                ));
-            }
-            if c.state.paused {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    format!(
-                        "Container {} is paused, unpause the container before exec",
-                        c.config.id
-                    ),
-                ));
-            }
-            Ok(c.config.id)
-        })
-        .await?;
+    let container = running(call, id).await?;
     let config = ExecConfig {
         container,
         cmd,
@@ -271,80 +248,235 @@ fn pipes(attach: [bool; 3], tty: bool) -> std::io::Result<Pipes> {
     Ok(pipes)
 }
 
-/// `POST /exec/{id}/start` (`{"Detach", "Tty"}`).
+/// `POST /exec/{id}/start` (`{"Detach", "Tty"}`). Attached, the answer
+/// is the hijack, and the process starts once its `101` has gone out (see
+/// [`stream::Hijack::upgraded`]); a failure to start it is then written
+/// into the stream, as dockerd's. Detached, the answer waits for the
+/// start, and a failure is an error answer.
 pub async fn start(call: &Call, id: &str) -> Answer {
     let body = call.json()?;
     let detach = flag(&body, "Detach");
-    let config = {
-        let mut execs = instances().lock().expect("not poisoned");
-        let e = execs.get_mut(id).ok_or_else(|| no_such_exec(id))?;
-        if e.started {
-            let why = if e.running {
-                "is already running"
-            } else {
-                "has already run"
-            };
+    let config = claim(id)?;
+    let exec_id = id.to_string();
+    let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
+    let checked = running(call, &config.container).await;
+    let pipes = checked.and_then(|_| {
+        let attach = if detach { [false; 3] } else { config.attach };
+        pipes(attach, config.tty).map_err(|e| internal(e.to_string()))
+    });
+    let pipes = match pipes {
+        Ok(p) => p,
+        Err(e) => {
+            update(id, |e| e.started = false);
+            return Err(e);
+        }
+    };
+    if detach {
+        let process = match run(call.engine.clone(), &config, false, pipes.child).await {
+            Ok(p) => p,
+            Err(failure) => return Err(failure.answer(&exec_id)),
+        };
+        supervise(
+            exec_id,
+            process,
+            pipes.ours,
+            stream::Sink::discard(config.tty),
+            None,
+        );
+        return Ok(ok_empty());
+    }
+    let h = stream::hijack(call, config.tty, config.attach[0]);
+    let engine = call.engine.clone();
+    let (output, input) = (h.output, h.input);
+    tokio::spawn(async move {
+        if let Some(upgraded) = h.upgraded {
+            if upgraded.await.is_err() {
+                // The client went before it was answered: never run.
+                update(&exec_id, |e| e.started = false);
+                return;
+            }
+        }
+        match run(engine, &config, config.attach[0], pipes.child).await {
+            Ok(process) => supervise(exec_id, process, pipes.ours, output, input),
+            Err(failure) => {
+                update(&exec_id, |e| {
+                    e.exit_code = Some(failure.code.unwrap_or(crate::errors::CANNOT_EXECUTE));
+                    e.finished = Some(std::time::Instant::now());
+                });
+                let message = format!("{}\r\n", failure.message);
+                output.send(STDOUT, message.as_bytes()).await;
+            }
+        }
+    });
+    Ok(h.response)
+}
+
+/// Mark the instance started and take its config; an instance runs once.
+fn claim(id: &str) -> Result<ExecConfig, ApiError> {
+    let mut execs = instances().lock().expect("not poisoned");
+    let e = execs.get_mut(id).ok_or_else(|| no_such_exec(id))?;
+    if e.started {
+        let why = if e.running {
+            "is already running"
+        } else {
+            "has already run"
+        };
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!("Error: Exec command {id} {why}"),
+        ));
+    }
+    e.started = true;
+    Ok(e.config.clone())
+}
+
+/// The id of the container `key`, which must run and not be paused (an
+/// error answer, before any hijack, if not).
+async fn running(call: &Call, key: &str) -> Result<String, ApiError> {
+    let key = key.to_string();
+    call.blocking(move |engine| {
+        let c = engine
+            .container(&key)
+            .map_err(|_| ApiError::not_found(format!("No such container: {key}")))?;
+        let id = c.config.id.clone();
+        if !matches!(c.observe(), Observed::Running { .. }) {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                format!("Error: Exec command {id} {why}"),
+                format!("Container {id} is not running"),
             ));
         }
-        e.started = true;
-        e.config.clone()
-    };
-    let attach = if detach { [false; 3] } else { config.attach };
-    let internal =
-        |e: std::io::Error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-    let mut pipes = pipes(attach, config.tty).map_err(internal)?;
+        if c.state.paused {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("Container {id} is paused, unpause the container before exec"),
+            ));
+        }
+        Ok(id)
+    })
+    .await
+}
+
+/// Why an exec did not start: `code` is docker's 127 (not found) or 126
+/// (not executable), `None` for anything else.
+struct Failure {
+    code: Option<i32>,
+    message: String,
+    conflict: bool,
+}
+
+impl Failure {
+    fn new(e: &Error) -> Failure {
+        let code = match e.exec_failure() {
+            Some(ExecFailure::NotFound) => Some(crate::errors::NOT_FOUND),
+            Some(ExecFailure::CannotExecute) => Some(crate::errors::CANNOT_EXECUTE),
+            None => None,
+        };
+        let message = match code {
+            Some(_) => format!(
+                "OCI runtime exec failed: exec failed: {}: unknown",
+                e.one_line()
+            ),
+            None => e.one_line(),
+        };
+        let conflict = message.contains("is not running");
+        Failure {
+            code,
+            message,
+            conflict,
+        }
+    }
+
+    /// The error answer of a detached start: an instance that ran and
+    /// failed keeps its exit code; one that could not be tried may be
+    /// started again.
+    fn answer(self, id: &str) -> ApiError {
+        match self.code {
+            Some(code) => update(id, |e| {
+                e.exit_code = Some(code);
+                e.finished = Some(std::time::Instant::now());
+            }),
+            None => update(id, |e| e.started = false),
+        }
+        let status = if self.conflict {
+            StatusCode::CONFLICT
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        ApiError::new(status, self.message)
+    }
+}
+
+/// Start the process through the engine's exec, its stdio `child`.
+async fn run(
+    engine: Arc<tinydocker_engine::Engine>,
+    config: &ExecConfig,
+    interactive: bool,
+    child: [Option<OwnedFd>; 3],
+) -> Result<tinydocker_engine::ExecProcess, Failure> {
     let request = ExecRequest {
         args: config.cmd.clone(),
         env: config.env.clone(),
         workdir: config.workdir.clone(),
         user: config.user.clone(),
-        interactive: attach[0],
+        interactive,
         tty: config.tty.then_some(None),
         process: None,
         // The service's threads come and go: the process must not die
         // with the one that started it.
         detach: true,
-        stdio: pipes
-            .child
+        stdio: child
             .each_ref()
             .map(|fd| fd.as_ref().map(|f| f.as_raw_fd())),
     };
     let container = config.container.clone();
-    let child_ends = std::mem::take(&mut pipes.child);
-    let started = call
-        .blocking(move |engine| {
-            let started = engine.exec(&container, request);
-            // The child has its copies.
-            drop(child_ends);
-            Ok(started)
-        })
-        .await?;
-    let exec_id = id.to_string();
-    let process = match started {
-        Ok(p) => p,
-        Err(e) => return failed(call, &exec_id, &config, detach, e),
-    };
+    let started = tokio::task::spawn_blocking(move || {
+        let started = engine.exec(&container, request);
+        // The child has its copies.
+        drop(child);
+        started
+    })
+    .await;
+    match started {
+        Ok(Ok(process)) => Ok(process),
+        Ok(Err(e)) => Err(Failure::new(&e)),
+        Err(e) => Err(Failure {
+            code: None,
+            message: e.to_string(),
+            conflict: false,
+        }),
+    }
+}
+
+/// Watch a started process: its stdio copied between `ours` and the
+/// client, its exit reaped into the instance.
+fn supervise(
+    exec_id: String,
+    process: tinydocker_engine::ExecProcess,
+    ours: [Option<OwnedFd>; 3],
+    output: stream::Sink,
+    input: Option<tokio::sync::mpsc::Receiver<bytes::Bytes>>,
+) {
     let terminal = process.terminal.map(Arc::new);
     update(&exec_id, |e| {
         e.running = true;
         e.pid = process.process.pid();
         e.terminal = terminal.clone();
     });
-    let (response, output, input) = if detach {
-        (ok_empty(), stream::Sink::discard(config.tty), None)
-    } else {
-        let h = stream::hijack(call, config.tty, attach[0]);
-        (h.response, h.output, h.input)
-    };
-    let streams = Streams::new(pipes.ours, terminal.as_deref()).map_err(internal)?;
+    let streams = Streams::new(ours, terminal.as_deref());
     let mut child = process.process;
     let reaped = tokio::task::spawn_blocking(move || child.try_wait(true));
     tokio::spawn(async move {
         let (done, watch) = tokio::sync::watch::channel(false);
-        let copies = streams.spawn(output.clone(), input, watch);
+        let copies = match streams {
+            Ok(streams) => streams.spawn(output.clone(), input, watch),
+            Err(e) => {
+                // Its pipes are gone with the error: the process sees
+                // their ends closed.
+                let message = format!("exec: cannot relay the process's output: {e}\r\n");
+                output.send(STDERR, message.as_bytes()).await;
+                Vec::new()
+            }
+        };
         let code = match reaped.await {
             Ok(Ok(Some(status))) => status.code(),
             _ => -1,
@@ -361,46 +493,6 @@ pub async fn start(call: &Call, id: &str) -> Answer {
         }
         drop(output);
     });
-    Ok(response)
-}
-
-/// An exec that did not start: a command not found or not executable is
-/// docker's exit code 127 or 126, its message in the stream; anything
-/// else an error answer.
-fn failed(call: &Call, id: &str, config: &ExecConfig, detach: bool, e: Error) -> Answer {
-    let code = match e.exec_failure() {
-        Some(ExecFailure::NotFound) => crate::errors::NOT_FOUND,
-        Some(ExecFailure::CannotExecute) => crate::errors::CANNOT_EXECUTE,
-        None => {
-            update(id, |e| e.started = false);
-            let message = e.one_line();
-            let status = if message.contains("is not running") {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::INTERNAL_SERVER_ERROR
-            };
-            return Err(ApiError::new(status, message));
-        }
-    };
-    update(id, |e| {
-        e.exit_code = Some(code);
-        e.finished = Some(std::time::Instant::now());
-    });
-    let message = format!(
-        "OCI runtime exec failed: exec failed: {}: unknown",
-        e.one_line()
-    );
-    if detach {
-        return Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message));
-    }
-    let h = stream::hijack(call, config.tty, false);
-    let output = h.output;
-    tokio::spawn(async move {
-        output
-            .send(STDOUT, format!("{message}\r\n").as_bytes())
-            .await;
-    });
-    Ok(h.response)
 }
 
 /// The service's ends of a started process's stdio.

@@ -84,6 +84,12 @@ pub struct Hijack {
     pub response: Response<Body>,
     pub output: Sink,
     pub input: Option<mpsc::Receiver<Bytes>>,
+    /// When the connection is upgraded: fires once the `101` has gone
+    /// out (an error if the client went before). A process whose output
+    /// could follow the `101` in one read starts after it: docker-py
+    /// reads the headers through a buffer and then the raw socket, and
+    /// what the buffer took past the headers would be lost.
+    pub upgraded: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 /// Answer `call` by hijacking its connection (see the module's
@@ -108,6 +114,7 @@ pub fn hijack(call: &Call, raw: bool, stdin: bool) -> Hijack {
             response,
             output,
             input: None,
+            upgraded: None,
         };
     };
     let (input_tx, input) = if stdin {
@@ -116,7 +123,8 @@ pub fn hijack(call: &Call, raw: bool, stdin: bool) -> Hijack {
     } else {
         (None, None)
     };
-    tokio::spawn(relay(upgrade, rx, input_tx));
+    let (upgraded_tx, upgraded) = tokio::sync::oneshot::channel();
+    tokio::spawn(relay(upgrade, rx, input_tx, upgraded_tx));
     let response = Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header("Connection", "Upgrade")
@@ -129,6 +137,7 @@ pub fn hijack(call: &Call, raw: bool, stdin: bool) -> Hijack {
         response,
         output,
         input,
+        upgraded: Some(upgraded),
     }
 }
 
@@ -139,10 +148,12 @@ async fn relay(
     upgrade: hyper::upgrade::OnUpgrade,
     mut output: mpsc::Receiver<Bytes>,
     input: Option<mpsc::Sender<Bytes>>,
+    sent: tokio::sync::oneshot::Sender<()>,
 ) {
     let Ok(upgraded) = upgrade.await else {
         return;
     };
+    let _ = sent.send(());
     let (mut read, mut write) = tokio::io::split(hyper_util::rt::TokioIo::new(upgraded));
     let reader = tokio::spawn(async move {
         let mut buf = vec![0u8; 16 * 1024];
