@@ -571,15 +571,18 @@ fn docker_run_maps_host_config_onto_run_flags() {
         "run", "-d", "--name", "lim", "--network", "none",
         "-m", "64m", "--cpus", "0.5", "--pids-limit", "50",
         "-e", "FOO=bar", "-l", "team=api", "--restart", "on-failure:2",
-        "-v", &bind,
+        "-v", &bind, "--tmpfs", "/scratch:size=1m", "--ulimit", "nofile=100:200",
         "busybox", "sh", "-c",
-        "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max /data/f; echo $FOO",
+        "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max /data/f; echo $FOO; \
+         echo nofile $(ulimit -n) $(ulimit -Hn); grep ' /scratch ' /proc/mounts | cut -d' ' -f2,3",
     ]);
     ran.ok();
     service.docker(&["wait", "lim"]).ok().stdout_is("0");
     let seen = service.docker(&["logs", "lim"]);
     seen.ok();
-    assert!(seen.text().contains("bound"), "{seen:?}");
+    for line in ["bound", "nofile 100 200", "/scratch tmpfs"] {
+        assert!(seen.text().contains(line), "{line}: {seen:?}");
+    }
     service
         .docker(&[
             "inspect",

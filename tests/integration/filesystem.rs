@@ -146,6 +146,72 @@ fn read_only_root_refuses_writes_except_dev_shm_and_volumes() {
 }
 
 #[test]
+fn tmpfs_mounts_and_ulimits_as_dockers_flags() {
+    let root = TestRoot::new();
+    // A tmpfs on a read-only root, noexec by default; exec and a size on
+    // request; resource limits set before the command runs.
+    let out = root.run(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "--tmpfs",
+        "/run",
+        "--tmpfs",
+        "/scratch:exec,size=1m,mode=1700",
+        "--ulimit",
+        "nofile=100:200",
+        "--ulimit",
+        "core=-1",
+        "busybox",
+        "sh",
+        "-c",
+        "touch /run/x && echo run ok; \
+         grep -E ' /(run|scratch) ' /proc/mounts | cut -d' ' -f2-4; \
+         stat -c %a /scratch; \
+         ulimit -n; ulimit -Hn; ulimit -c",
+    ]);
+    out.ok().stdout_is(
+        "run ok\n/run tmpfs rw,nosuid,nodev,noexec,relatime\n\
+         /scratch tmpfs rw,nosuid,nodev,relatime,size=1024k,mode=1700\n1700\n100\n200\nunlimited",
+    );
+    root.run(&[
+        "run",
+        "--name",
+        "lim",
+        "--tmpfs",
+        "/t:size=2m",
+        "--ulimit",
+        "nproc=50",
+        "busybox",
+        "true",
+    ])
+    .ok();
+    let inspect = root.run(&["inspect", "lim"]);
+    let host: serde_json::Value = serde_json::from_str(&inspect.ok().stdout).unwrap();
+    let host = &host[0]["HostConfig"];
+    assert_eq!(host["Tmpfs"], serde_json::json!({ "/t": "size=2m" }));
+    assert_eq!(
+        host["Ulimits"],
+        serde_json::json!([{ "Name": "nproc", "Soft": 50, "Hard": 50 }])
+    );
+    for (flag, value, why) in [
+        ("--tmpfs", "relative", "must be absolute"),
+        ("--tmpfs", "/t:bogus", "unknown mount option"),
+        ("--ulimit", "nofile=10:5", "soft limit"),
+        ("--ulimit", "bogus=1", "invalid ulimit type"),
+    ] {
+        let bad = root.run(&["run", "--rm", flag, value, "busybox", "true"]);
+        bad.code(125);
+        assert!(bad.stderr.contains(why), "{flag} {value}: {bad:?}");
+    }
+    let dup = root.run(&[
+        "run", "--rm", "--tmpfs", "/t", "-v", "/tmp:/t", "busybox", "true",
+    ]);
+    dup.code(125);
+    assert!(dup.stderr.contains("Duplicate mount point: /t"), "{dup:?}");
+}
+
+#[test]
 fn a_missing_working_directory_is_made_even_on_a_read_only_root() {
     let root = TestRoot::new();
     root.run(&[

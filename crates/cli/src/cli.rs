@@ -412,6 +412,15 @@ pub struct RunArgs {
     #[arg(long = "read-only")]
     pub read_only: bool,
 
+    /// Mount a tmpfs directory (noexec,nosuid,nodev unless the options say
+    /// otherwise)
+    #[arg(long, value_name = "PATH[:OPTIONS]")]
+    pub tmpfs: Vec<String>,
+
+    /// Ulimit options (-1 or unlimited for no limit)
+    #[arg(long, value_name = "NAME=SOFT[:HARD]")]
+    pub ulimit: Vec<String>,
+
     /// Connect the container to a network: bridge (the default), none (an
     /// isolated network namespace with only lo), host, or a network made with
     /// `network create`
@@ -698,7 +707,7 @@ pub struct ServiceArgs {
     /// Seconds without a connection before the service exits (0: never)
     #[arg(short, long, default_value_t = 5)]
     pub time: u64,
-    /// Where to listen: unix:///PATH (default unix:///run/tinydocker/tinydocker.sock) or tcp://HOST:PORT (no TLS: root for anyone who reaches it)
+    /// Where to listen: unix:///PATH (default unix:///run/tinydocker/tinydocker.sock) or tcp://IP:PORT (no TLS: root for anyone who reaches it)
     pub uri: Option<String>,
 }
 

@@ -290,6 +290,9 @@ pub struct Origin {
     /// "default", "unconfined" or a profile file's path.
     #[serde(default)]
     pub seccomp: String,
+    /// `--tmpfs`: each path and its options as given.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tmpfs: BTreeMap<String, String>,
 }
 
 /// Whether `labels` pass every one of docker's label filters: `KEY` (the

@@ -210,6 +210,8 @@ const HOST_FIELDS: &[&str] = &[
     "CgroupParent",
     // docker's default size of /dev/shm, which tinydocker's is.
     "ShmSize",
+    "Tmpfs",
+    "Ulimits",
 ];
 
 fn config_flags(config: &Map<String, Value>, argv: &mut Argv) -> Result<(), String> {
@@ -339,6 +341,24 @@ fn host_flags(host: &Map<String, Value>, argv: &mut Argv) -> Result<(), String> 
     argv.switch("--init", truthy(host.get("Init")));
     argv.switch("--rm", truthy(host.get("AutoRemove")));
     argv.switch("--read-only", truthy(host.get("ReadonlyRootfs")));
+    if let Some(tmpfs) = host.get("Tmpfs").and_then(Value::as_object) {
+        for (path, options) in tmpfs {
+            argv.flag("--tmpfs", &tmpfs_flag(path, &string(options)));
+        }
+    }
+    for u in host
+        .get("Ulimits")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let (Some(soft), Some(hard)) = (u["Soft"].as_i64(), u["Hard"].as_i64()) else {
+            return Err(format!(
+                "HostConfig.Ulimits: expected Name, Soft and Hard, got {u}"
+            ));
+        };
+        argv.flag("--ulimit", &format!("{}={soft}:{hard}", string(&u["Name"])));
+    }
     match host.get("LogConfig").map(|l| string(&l["Type"])).as_deref() {
         None | Some("" | "json-file") => {}
         Some("none") => argv.flag("--log-driver", "none"),
@@ -367,7 +387,17 @@ fn host_flags(host: &Map<String, Value>, argv: &mut Argv) -> Result<(), String> 
     }
 }
 
-/// HostConfig.Mounts: binds and volumes as `-v`; others are refused.
+/// `--tmpfs PATH[:OPTIONS]`.
+fn tmpfs_flag(path: &str, options: &str) -> String {
+    if options.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}:{options}")
+    }
+}
+
+/// HostConfig.Mounts: binds and volumes as `-v`, tmpfs as `--tmpfs`
+/// (with TmpfsOptions' size and mode); others are refused.
 fn mounts(mounts: Option<&Value>, argv: &mut Argv) -> Result<(), String> {
     for m in mounts.and_then(Value::as_array).into_iter().flatten() {
         let (kind, source, target) = (
@@ -379,6 +409,20 @@ fn mounts(mounts: Option<&Value>, argv: &mut Argv) -> Result<(), String> {
         match kind.as_str() {
             "bind" | "volume" if !source.is_empty() => {
                 argv.flag("--volume", &format!("{source}:{target}{mode}"))
+            }
+            "tmpfs" => {
+                let options = &m["TmpfsOptions"];
+                let mut o = Vec::new();
+                if let Some(size) = options["SizeBytes"].as_i64().filter(|s| *s > 0) {
+                    o.push(format!("size={size}"));
+                }
+                if let Some(mode) = options["Mode"].as_u64().filter(|m| *m > 0) {
+                    o.push(format!("mode={mode:o}"));
+                }
+                if truthy(m.get("ReadOnly")) {
+                    o.push("ro".into());
+                }
+                argv.flag("--tmpfs", &tmpfs_flag(&target, &o.join(",")));
             }
             "volume" => {
                 return Err(format!(
@@ -639,6 +683,26 @@ mod tests {
                 "date",
             ]
         );
+        let limits = json!({
+            "Image": "busybox",
+            "HostConfig": {
+                "Tmpfs": { "/run": "", "/cache": "size=1m,exec" },
+                "Ulimits": [{ "Name": "nofile", "Soft": 10, "Hard": 20 }],
+                "Mounts": [{ "Type": "tmpfs", "Target": "/t", "ReadOnly": true,
+                    "TmpfsOptions": { "SizeBytes": 4096, "Mode": 448 } }]
+            }
+        });
+        assert_eq!(
+            run_argv(None, &limits).unwrap(),
+            [
+                "--pull=never",
+                "--tmpfs=/t:size=4096,mode=700,ro",
+                "--tmpfs=/cache:size=1m,exec",
+                "--tmpfs=/run",
+                "--ulimit=nofile=10:20",
+                "busybox",
+            ]
+        );
         // An empty Entrypoint clears the image's.
         let cleared = run_argv(None, &json!({ "Image": "busybox", "Entrypoint": [] })).unwrap();
         assert_eq!(cleared, ["--pull=never", "--entrypoint=", "busybox"]);
@@ -652,16 +716,12 @@ mod tests {
                 "Sysctls",
             ),
             (
-                json!({ "Image": "busybox", "HostConfig": { "Ulimits": [{ "Name": "nofile", "Soft": 1, "Hard": 1 }] } }),
+                json!({ "Image": "busybox", "HostConfig": { "Ulimits": [{ "Name": "nofile" }] } }),
                 "Ulimits",
             ),
             (
-                json!({ "Image": "busybox", "HostConfig": { "Tmpfs": { "/run": "" } } }),
-                "Tmpfs",
-            ),
-            (
-                json!({ "Image": "busybox", "HostConfig": { "Mounts": [{ "Type": "tmpfs", "Target": "/t" }] } }),
-                "tmpfs",
+                json!({ "Image": "busybox", "HostConfig": { "Mounts": [{ "Type": "npipe", "Target": "/t" }] } }),
+                "npipe",
             ),
             (
                 json!({ "Image": "busybox", "HostConfig": { "LogConfig": { "Type": "syslog" } } }),

@@ -173,6 +173,8 @@ pub fn container_json(c: &Container) -> Result<Value> {
             },
             "Init": config.init,
             "ReadonlyRootfs": spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+            "Tmpfs": (!origin.tmpfs.is_empty()).then_some(&origin.tmpfs),
+            "Ulimits": process.and_then(|p| p.rlimits().as_ref()).map(|limits| limits.iter().map(ulimit_json).collect::<Vec<_>>()),
             "CgroupParent": cgroup.rsplit_once('/').map_or("", |(parent, _)| parent),
             "NanoCpus": match (r.cpu_quota, r.cpu_period) { (Some(q), Some(p)) if q > 0 => q as u64 * 1_000_000_000 / p.max(1), _ => 0 },
             "CpuPeriod": r.cpu_period.unwrap_or(0),
@@ -236,6 +238,19 @@ pub fn container_json(c: &Container) -> Result<Value> {
         value["Config"]["StopTimeout"] = json!(timeout);
     }
     Ok(value)
+}
+
+/// A `process.rlimits` entry as docker's HostConfig.Ulimits shows it
+/// (`nofile`, -1 for unlimited).
+fn ulimit_json(limit: &oci_spec::runtime::PosixRlimit) -> serde_json::Value {
+    let typ = serde_json::to_value(limit.typ()).unwrap_or_default();
+    let name = typ.as_str().unwrap_or_default();
+    let value = |v: u64| i64::try_from(v).unwrap_or(-1);
+    json!({
+        "Name": name.trim_start_matches("RLIMIT_").to_lowercase(),
+        "Soft": value(limit.soft()),
+        "Hard": value(limit.hard()),
+    })
 }
 
 /// An image as `docker image inspect` shows it.

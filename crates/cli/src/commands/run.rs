@@ -456,6 +456,14 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
         add_label(label, &mut labels)?;
     }
     let restart = RestartPolicy::parse(&args.restart)?;
+    let mut tmpfs: Vec<spec::Tmpfs> = Vec::new();
+    for arg in &args.tmpfs {
+        let t = spec::options::parse_tmpfs(arg)?;
+        if tmpfs.iter().any(|o| o.target == t.target) {
+            bail!("Duplicate mount point: {}", t.target);
+        }
+        tmpfs.push(t);
+    }
     if !restart.is_none() && args.rm {
         bail!("conflicting options: --restart and --rm");
     }
@@ -490,6 +498,8 @@ fn validate(engine: &Engine, args: &RunArgs) -> Result<Request> {
         anonymous_volumes: Vec::new(),
         named,
         named_volumes: Vec::new(),
+        tmpfs,
+        ulimits: spec::options::ulimits(&args.ulimit)?,
         log: match args.log_driver.as_str() {
             "none" => tinydocker_engine::LogDriver::None,
             _ => tinydocker_engine::LogDriver::JsonFile,

@@ -27,6 +27,9 @@ use tinydocker_security::user::User;
 
 use crate::security::{Checked, SeccompChoice};
 
+pub mod options;
+pub use options::{Tmpfs, Ulimit};
+
 /// The runtime spec version written.
 const OCI_VERSION: &str = "1.2.0";
 
@@ -106,6 +109,10 @@ pub struct Request {
     pub named_volumes: Vec<VolumeMount>,
     /// Where the output of a detached run goes (`--log-driver`).
     pub log: LogDriver,
+    /// `--tmpfs`.
+    pub tmpfs: Vec<Tmpfs>,
+    /// `--ulimit`, one per resource.
+    pub ulimits: Vec<Ulimit>,
 }
 
 /// The image a container is made from.
@@ -212,11 +219,20 @@ pub fn build(
         security.caps,
     ))));
     process.set_no_new_privileges(Some(security.no_new_privileges));
-    process.set_rlimits(None);
+    process.set_rlimits(
+        (!request.ulimits.is_empty())
+            .then(|| request.ulimits.iter().map(Ulimit::to_rlimit).collect()),
+    );
 
     let mut mounts = defaults::standard_mounts(security.privileged);
     for v in &request.volumes {
         mounts.push(defaults::volume(&v.source, &v.target, v.read_only));
+    }
+    for t in &request.tmpfs {
+        if request.volumes.iter().any(|v| v.target == t.target) {
+            bail!("Duplicate mount point: {}", t.target);
+        }
+        mounts.push(t.to_mount());
     }
 
     // --device nodes come last: one at a host device's path replaces it.
@@ -319,6 +335,11 @@ pub fn build(
             group_add: security.group_add.clone(),
             devices: security.devices.iter().map(|(o, _)| o.clone()).collect(),
             seccomp: security.seccomp.describe(),
+            tmpfs: request
+                .tmpfs
+                .iter()
+                .map(|t| (t.target.clone(), t.given.clone()))
+                .collect(),
         },
         bundle: None,
         meta: Meta {

@@ -42,6 +42,8 @@ fn request(f: impl FnOnce(&mut Request, &mut SecurityArgs)) -> Request {
         anonymous_volumes: Vec::new(),
         named: Vec::new(),
         named_volumes: Vec::new(),
+        tmpfs: Vec::new(),
+        ulimits: Vec::new(),
         log: Default::default(),
     };
     f(&mut r, &mut security);

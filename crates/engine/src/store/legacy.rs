@@ -302,6 +302,7 @@ impl Record {
                     Seccomp::Unconfined => "unconfined".to_string(),
                     Seccomp::Profile(p) => p.display().to_string(),
                 },
+                tmpfs: Default::default(),
             },
             bundle: None,
             meta: Default::default(),
