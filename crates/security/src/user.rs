@@ -98,6 +98,15 @@ pub struct User {
     pub home: Option<String>,
 }
 
+/// The id of the group `name` in a `group` file's text (the host's
+/// `/etc/group`: read as a file, never through NSS, whose modules a
+/// static binary cannot load).
+pub fn group_id(name: &str, groups: &str) -> Option<u32> {
+    group_entries(groups)
+        .find(|g| g.name == name)
+        .map(|g| g.gid)
+}
+
 fn find_group(group: &str, groups: &str) -> Result<u32, Error> {
     if let Some(g) = group_entries(groups).find(|g| g.name == group) {
         return Ok(g.gid);
@@ -185,6 +194,12 @@ mod tests {
         web:x:1000:\n\
         audio:x:29:web\n\
         nogroup:x:65534:\n";
+
+    #[test]
+    fn host_groups_by_name() {
+        assert_eq!(group_id("audio", GROUP), Some(29));
+        assert_eq!(group_id("tinydocker", GROUP), None);
+    }
 
     fn id(spec: &str, add: &[&str]) -> Result<Identity, Error> {
         let add: Vec<String> = add.iter().map(|s| s.to_string()).collect();

@@ -417,28 +417,30 @@ pub enum Address {
     /// A unix socket: root's (and group `tinydocker`'s, if there is one).
     Unix(PathBuf),
     /// TCP, without TLS: anyone who reaches it is root here. Only when
-    /// asked for (`tcp://HOST:PORT`), and said loudly.
+    /// asked for (`tcp://IP:PORT`), and said loudly.
     Tcp(std::net::SocketAddr),
 }
 
 impl Address {
-    /// `unix:///PATH` or `tcp://HOST:PORT`, as podman's service takes it.
+    /// `unix:///PATH` or `tcp://IP:PORT (or localhost:PORT)`, as podman's service takes it.
     pub fn parse(uri: &str) -> Result<Address> {
         if let Some(path) = uri.strip_prefix("unix://") {
             if path.starts_with('/') {
                 return Ok(Address::Unix(PathBuf::from(path)));
             }
         } else if let Some(addr) = uri.strip_prefix("tcp://") {
-            use std::net::ToSocketAddrs;
-            let mut found = addr
-                .to_socket_addrs()
-                .with_context(|| format!("invalid listen address {uri:?}"))?;
-            if let Some(addr) = found.next() {
+            // An address, or localhost: no resolver (the static binary
+            // cannot load NSS's modules).
+            let addr = match addr.strip_prefix("localhost:") {
+                Some(port) => format!("127.0.0.1:{port}"),
+                None => addr.to_string(),
+            };
+            if let Ok(addr) = addr.parse() {
                 return Ok(Address::Tcp(addr));
             }
         }
         Err(anyhow!(
-            "invalid listen address {uri:?}: tinydocker serves unix:///ABSOLUTE/PATH or tcp://HOST:PORT"
+            "invalid listen address {uri:?}: tinydocker serves unix:///ABSOLUTE/PATH or tcp://IP:PORT"
         ))
     }
 }
@@ -534,8 +536,9 @@ fn bind_unix(socket: &Path) -> Result<Listener> {
     let remove = RemoveOnDrop(socket.to_path_buf());
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))
         .with_context(|| format!("chmod {}", socket.display()))?;
-    if let Ok(Some(group)) = nix::unistd::Group::from_name("tinydocker") {
-        nix::unistd::chown(socket, None, Some(group.gid))
+    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    if let Some(gid) = tinydocker_security::user::group_id("tinydocker", &groups) {
+        nix::unistd::chown(socket, None, Some(nix::unistd::Gid::from_raw(gid)))
             .with_context(|| format!("chgrp tinydocker {}", socket.display()))?;
     }
     Ok(Listener::Unix {
@@ -602,7 +605,12 @@ mod tests {
             Address::parse("tcp://127.0.0.1:2375").unwrap(),
             Address::Tcp("127.0.0.1:2375".parse().unwrap())
         );
+        assert_eq!(
+            Address::parse("tcp://localhost:2375").unwrap(),
+            Address::Tcp("127.0.0.1:2375".parse().unwrap())
+        );
         for bad in [
+            "tcp://example.com:2375",
             "unix://relative.sock",
             "/run/x.sock",
             "tcp://",
