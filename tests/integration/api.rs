@@ -61,6 +61,55 @@ impl Drop for Service {
     }
 }
 
+/// A service started with the stop signals blocked (as a parent that
+/// reads its own from a signalfd leaves them to its children) still ends
+/// at SIGTERM, and removes its socket.
+#[test]
+fn the_service_ends_at_sigterm_even_started_with_it_blocked() {
+    use std::os::unix::process::CommandExt;
+    let root = TestRoot::new();
+    let socket = root.path().join("blocked.sock");
+    let mut cmd = root.cmd(&[
+        "system",
+        "service",
+        "--time",
+        "0",
+        &format!("unix://{}", socket.display()),
+    ]);
+    // SAFETY: only sigprocmask, async-signal-safe, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn the service");
+    assert!(settles(
+        || std::os::unix::net::UnixStream::connect(&socket).is_ok()
+    ));
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut status = None;
+    let ended = settles(|| {
+        status = child.try_wait().expect("wait for the service");
+        status.is_some()
+    });
+    if !ended {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(ended, "the service ignored SIGTERM");
+    assert!(status.unwrap().success(), "{status:?}");
+    assert!(!socket.exists(), "the socket stayed");
+}
+
 #[test]
 fn docker_version_ps_images_and_inspect_through_the_service() {
     let root = TestRoot::new();

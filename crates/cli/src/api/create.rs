@@ -462,7 +462,10 @@ fn networking_flags(
         );
     }
     let endpoint = endpoints.iter().next();
-    let network = match (mode, endpoint) {
+    // Newer clients (docker 25 on) name the default network's endpoint
+    // "default", as NetworkMode says it.
+    let named = endpoint.filter(|(n, _)| n.as_str() != "default");
+    let network = match (mode, named) {
         (Some(m), Some((n, _))) if m != *n => {
             return Err(format!(
                 "NetworkMode {m:?} and NetworkingConfig's network {n:?} differ"
@@ -702,6 +705,13 @@ mod tests {
                 "--ulimit=nofile=10:20",
                 "busybox",
             ]
+        );
+        // docker 25 and later name the default network's endpoint.
+        let default = json!({ "Image": "busybox", "HostConfig": { "NetworkMode": "default" },
+            "NetworkingConfig": { "EndpointsConfig": { "default": { "Aliases": null } } } });
+        assert_eq!(
+            run_argv(None, &default).unwrap(),
+            ["--pull=never", "busybox"]
         );
         // An empty Entrypoint clears the image's.
         let cleared = run_argv(None, &json!({ "Image": "busybox", "Entrypoint": [] })).unwrap();

@@ -448,6 +448,15 @@ impl Address {
 /// Serve the API at `address` until the service has been idle (no
 /// connection open) for `idle` (`None`: never stops on idle).
 pub fn serve(engine: Engine, address: &Address, idle: Option<Duration>) -> Result<()> {
+    // The stop signals are the service's whatever mask it was started
+    // with (a parent that reads its own from a signalfd has them blocked,
+    // and a child inherits that): blocked, a SIGTERM would never reach
+    // the handler. Before the runtime's threads, which inherit the mask.
+    let mut stop = nix::sys::signal::SigSet::empty();
+    stop.add(nix::sys::signal::Signal::SIGTERM);
+    stop.add(nix::sys::signal::Signal::SIGINT);
+    stop.thread_unblock()
+        .context("unblock SIGTERM and SIGINT")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
