@@ -60,6 +60,10 @@ fn events_between_since_and_until_show_each_containers_life() {
         ]
     );
 
+    // `system events` is the same command, as docker's.
+    let system = root.run(&[&["system"][..], &range[..], &["--format", BRIEF]].concat());
+    assert_eq!(system.ok().lines(), brief.lines());
+
     // docker's line: time, type, action, id, the attributes by key.
     let die = root.run(&[&range[..], &["-f", "event=die", "-f", "container=ev-x"]].concat());
     die.ok();

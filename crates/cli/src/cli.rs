@@ -665,6 +665,8 @@ pub enum SystemCommand {
     /// Remove everything tinydocker made for this state root, and the
     /// networks that deleted state roots left on the host
     Reset(SystemResetArgs),
+    /// Get real time events from the server (as `events`)
+    Events(EventsArgs),
 }
 
 #[derive(Debug, Args)]

@@ -175,10 +175,7 @@ pub async fn put(call: &Call, id: &str) -> Answer {
             .map_err(|e| copy_error(e, &path, &key))
     })
     .await?;
-    Ok(hyper::Response::builder()
-        .status(StatusCode::OK)
-        .body(super::full(""))
-        .expect("a response of valid parts"))
+    Ok(super::empty(StatusCode::OK))
 }
 
 /// A body of chunks or an error: one that failed midway aborts the

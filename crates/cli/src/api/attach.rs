@@ -140,5 +140,5 @@ pub async fn resize(call: &Call, id: &str) -> Answer {
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
     })
     .await?;
-    Ok(super::exec::ok_empty())
+    Ok(super::empty(StatusCode::OK))
 }

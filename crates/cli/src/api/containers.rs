@@ -195,18 +195,8 @@ pub async fn act(call: &Call, id: &str, action: &str) -> Answer {
                 .map_err(|_| ApiError::bad_request(format!("invalid {name} {t:?}"))),
         }
     };
-    let no_content = || {
-        hyper::Response::builder()
-            .status(StatusCode::NO_CONTENT)
-            .body(super::full(""))
-            .expect("a response of valid parts")
-    };
-    let not_modified = || {
-        hyper::Response::builder()
-            .status(StatusCode::NOT_MODIFIED)
-            .body(super::full(""))
-            .expect("a response of valid parts")
-    };
+    let no_content = || super::empty(StatusCode::NO_CONTENT);
+    let not_modified = || super::empty(StatusCode::NOT_MODIFIED);
     match action {
         "start" => {
             let started = call
@@ -373,10 +363,7 @@ pub async fn remove(call: &Call, id: &str) -> Answer {
         }
     })
     .await?;
-    Ok(hyper::Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .body(super::full(""))
-        .expect("a response of valid parts"))
+    Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
 /// `POST /containers/prune`.

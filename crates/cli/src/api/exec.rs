@@ -190,7 +190,7 @@ pub fn resize(call: &Call, id: &str) -> Answer {
     };
     tinydocker_ns::pty::set_window_size(master.as_fd(), &size)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(ok_empty())
+    Ok(super::empty(StatusCode::OK))
 }
 
 /// `h` and `w` of a resize request.
@@ -206,13 +206,6 @@ pub fn window_size(call: &Call) -> Result<libc::winsize, ApiError> {
         ws_xpixel: 0,
         ws_ypixel: 0,
     })
-}
-
-pub fn ok_empty() -> hyper::Response<super::Body> {
-    hyper::Response::builder()
-        .status(StatusCode::OK)
-        .body(super::full(""))
-        .expect("a response of valid parts")
 }
 
 /// The ends of the pipes a process gets as its stdio, and the service's.
@@ -283,7 +276,7 @@ pub async fn start(call: &Call, id: &str) -> Answer {
             stream::Sink::discard(config.tty),
             None,
         );
-        return Ok(ok_empty());
+        return Ok(super::empty(StatusCode::OK));
     }
     let h = stream::hijack(call, config.tty, config.attach[0]);
     let engine = call.engine.clone();

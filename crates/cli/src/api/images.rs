@@ -80,10 +80,7 @@ pub async fn tag(call: &Call, name: &str) -> Answer {
         Ok(())
     })
     .await?;
-    Ok(hyper::Response::builder()
-        .status(StatusCode::CREATED)
-        .body(super::full(""))
-        .expect("a response of valid parts"))
+    Ok(super::empty(StatusCode::CREATED))
 }
 
 /// `DELETE /images/{name}?force=1`: what was untagged and deleted.

@@ -129,6 +129,14 @@ impl From<tinydocker_fs::Error> for ApiError {
 }
 
 /// A JSON answer.
+/// An answer of `status` without a body.
+pub fn empty(status: StatusCode) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .body(full(""))
+        .expect("a response of valid parts")
+}
+
 pub fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
     Response::builder()
         .status(status)

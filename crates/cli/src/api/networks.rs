@@ -154,10 +154,7 @@ pub async fn remove(call: &Call, name: &str) -> Answer {
             .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.one_line()))
     })
     .await?;
-    Ok(hyper::Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .body(super::full(""))
-        .expect("a response of valid parts"))
+    Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
 /// The network called `key` (its name, or its id or a prefix of it, as
@@ -190,22 +187,20 @@ fn endpoint_error(e: tinydocker_engine::Error) -> ApiError {
     }
 }
 
-fn ok() -> Answer {
-    Ok(hyper::Response::builder()
-        .status(StatusCode::OK)
-        .body(super::full(""))
-        .expect("a response of valid parts"))
+/// The body's `Container`, which connect and disconnect need.
+fn container_of(body: &serde_json::Value) -> Result<String, ApiError> {
+    body["Container"]
+        .as_str()
+        .filter(|c| !c.is_empty())
+        .map(String::from)
+        .ok_or_else(|| ApiError::bad_request("no container given"))
 }
 
 /// `POST /networks/{id}/connect`: `{"Container", "EndpointConfig":
 /// {"Aliases": [..], "IPAMConfig": {"IPv4Address"}}}`.
 pub async fn connect(call: &Call, key: &str) -> Answer {
     let body = call.json()?;
-    let container = body["Container"]
-        .as_str()
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| ApiError::bad_request("no container given"))?
-        .to_string();
+    let container = container_of(&body)?;
     let endpoint = &body["EndpointConfig"];
     let aliases: Vec<String> = endpoint["Aliases"]
         .as_array()
@@ -236,17 +231,13 @@ pub async fn connect(call: &Call, key: &str) -> Answer {
             .map_err(endpoint_error)
     })
     .await?;
-    ok()
+    Ok(super::empty(StatusCode::OK))
 }
 
 /// `POST /networks/{id}/disconnect`: `{"Container", "Force"}`.
 pub async fn disconnect(call: &Call, key: &str) -> Answer {
     let body = call.json()?;
-    let container = body["Container"]
-        .as_str()
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| ApiError::bad_request("no container given"))?
-        .to_string();
+    let container = container_of(&body)?;
     let force = body["Force"].as_bool().unwrap_or(false);
     let key = key.to_string();
     call.blocking(move |engine| {
@@ -256,7 +247,7 @@ pub async fn disconnect(call: &Call, key: &str) -> Answer {
             .map_err(endpoint_error)
     })
     .await?;
-    ok()
+    Ok(super::empty(StatusCode::OK))
 }
 
 /// `POST /networks/prune?filters=..`: `{"NetworksDeleted": [names]}`.

@@ -125,10 +125,7 @@ pub async fn remove(call: &Call, name: &str) -> Answer {
         Err(e) => Err(volume_error(e)),
     })
     .await?;
-    Ok(hyper::Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .body(super::full(""))
-        .expect("a response of valid parts"))
+    Ok(super::empty(StatusCode::NO_CONTENT))
 }
 
 fn exists(engine: &Engine, name: &str) -> bool {

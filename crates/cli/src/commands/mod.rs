@@ -66,6 +66,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::System(crate::cli::SystemCommand::Df(args)) => system::df(&engine, args),
         Command::System(crate::cli::SystemCommand::Prune(args)) => system::prune(&engine, args),
         Command::System(crate::cli::SystemCommand::Reset(args)) => system::reset(&engine, args),
+        Command::System(crate::cli::SystemCommand::Events(args)) => {
+            Ok(or_failed(events::events(&engine, args)))
+        }
         Command::Save(args) => archive::save(&engine, args),
         Command::Load(args) => archive::load(&engine, args),
         Command::Cp(args) => Ok(or_failed(cp::cp(&engine, &args))),
