@@ -173,7 +173,6 @@ pub fn container_json(c: &Container) -> Result<Value> {
             },
             "Init": config.init,
             "ReadonlyRootfs": spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
-            "Tmpfs": (!origin.tmpfs.is_empty()).then_some(&origin.tmpfs),
             "Ulimits": process.and_then(|p| p.rlimits().as_ref()).map(|limits| limits.iter().map(ulimit_json).collect::<Vec<_>>()),
             "CgroupParent": cgroup.rsplit_once('/').map_or("", |(parent, _)| parent),
             "NanoCpus": match (r.cpu_quota, r.cpu_period) { (Some(q), Some(p)) if q > 0 => q as u64 * 1_000_000_000 / p.max(1), _ => 0 },
@@ -233,6 +232,10 @@ pub fn container_json(c: &Container) -> Result<Value> {
             .map(|v| (v.destination.clone(), json!({})))
             .collect::<serde_json::Map<_, _>>()
             .into();
+    }
+    // HostConfig.Tmpfs is left out when empty, as docker's omitempty does.
+    if !origin.tmpfs.is_empty() {
+        value["HostConfig"]["Tmpfs"] = json!(origin.tmpfs);
     }
     if let Some(timeout) = meta.stop_timeout {
         value["Config"]["StopTimeout"] = json!(timeout);
