@@ -63,9 +63,11 @@ const MODES: [&str; 3] = ["v2", "v1", "hybrid"];
 /// the whole three-mode run about 12.5 minutes; `--integration
 /// MODE=skip:network::` trims a mode where that is too long.
 /// (containerd, dockerd, the registry peers and docker's clients are not
-/// in the guests: their tests, and the Engine API's, run on the host.)
+/// in the guests: their tests, and the Engine API's, run on the host:
+/// `api::`, `clients::` and every test named `..._the_service` in the
+/// other modules.)
 const DEFAULT_INTEGRATION: &str =
-    "skip:snapshots::,containerd::,dockerd::,registry::,api::,clients::";
+    "skip:snapshots::,containerd::,dockerd::,registry::,api::,clients::,the_service";
 
 struct Options {
     modes: Vec<String>,
