@@ -502,11 +502,29 @@ fn docker_system_df_volumes_prune_import_build_and_ps_size_through_the_service()
 fn kill_and_stop_reach_a_paused_container() {
     let root = TestRoot::new();
     let trap = "trap 'exit 7' USR1; trap 'exit 9' TERM; while :; do sleep 0.05; done";
+    // Paused only once its traps are set: before, the kernel drops a
+    // USR1 or TERM to a namespace's init that has no handler for it.
+    let trapping = |id: &str| {
+        let pid = crate::config::inspect(&root, id)["State"]["Pid"]
+            .as_i64()
+            .unwrap();
+        let caught = (1u64 << (libc::SIGUSR1 - 1)) | (1u64 << (libc::SIGTERM - 1));
+        assert!(tinydocker_tests::settles(|| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+                .is_some_and(|m| m & caught == caught)
+        }));
+    };
     let killed = root.detach(&["busybox", "sh", "-c", trap]);
+    trapping(&killed);
     root.run(&["pause", &killed]).ok();
     root.run(&["kill", "-s", "USR1", &killed]).ok();
     root.run(&["wait", &killed]).ok().stdout_is("7");
     let stopped = root.detach(&["busybox", "sh", "-c", trap]);
+    trapping(&stopped);
     root.run(&["pause", &stopped]).ok();
     root.run(&["stop", "-t", "30", &stopped]).ok();
     root.run(&["wait", &stopped]).ok().stdout_is("9");
