@@ -275,42 +275,40 @@ pub fn parse_entry(line: &[u8]) -> Option<Entry> {
     })
 }
 
-/// Reads a log from an offset on: whole lines only, so a line being
-/// appended meanwhile is read once it is complete.
-pub struct LogReader {
+/// A file read from an offset on, in whole lines only, so a line being
+/// appended meanwhile is read once it is complete: a container's log
+/// ([`LogReader`]) and the event journal's segments.
+pub(crate) struct Lines {
     file: File,
     /// Where the next read starts.
     pos: u64,
     /// Read, not yet consumed: the start of an incomplete line.
-    buf: Vec<u8>,
+    partial: Vec<u8>,
 }
 
 const READ_CHUNK: usize = 64 * 1024;
 
-impl LogReader {
-    /// The log at `path` from its start; None if there is none.
-    pub fn open(path: &Path) -> io::Result<Option<LogReader>> {
+impl Lines {
+    /// The file at `path` from its start; None if there is none.
+    pub(crate) fn open(path: &Path) -> io::Result<Option<Lines>> {
         match File::open(path) {
-            Ok(file) => Ok(Some(LogReader {
+            Ok(file) => Ok(Some(Lines {
                 file,
                 pos: 0,
-                buf: Vec::new(),
+                partial: Vec::new(),
             })),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    /// Start at the last `n` complete lines (none: after the last one).
-    pub fn tail(&mut self, n: usize) -> io::Result<()> {
-        self.buf.clear();
-        self.pos = tail_offset(&self.file, n)?;
-        Ok(())
+    pub(crate) fn file(&self) -> &File {
+        &self.file
     }
 
-    /// Every complete entry from where the last call stopped to the end of
-    /// the file as it is now.
-    pub fn read_new(&mut self, mut each: impl FnMut(Entry) -> io::Result<()>) -> io::Result<()> {
+    /// Every complete line from where the last call stopped to the end of
+    /// the file as it is now, without its '\n'.
+    pub(crate) fn read(&mut self, mut each: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
         let mut chunk = vec![0u8; READ_CHUNK];
         loop {
             let n = match self.file.read_at(&mut chunk, self.pos) {
@@ -320,16 +318,41 @@ impl LogReader {
                 Err(e) => return Err(e),
             };
             self.pos += n as u64;
-            self.buf.extend_from_slice(&chunk[..n]);
+            self.partial.extend_from_slice(&chunk[..n]);
             let mut start = 0;
-            while let Some(nl) = self.buf[start..].iter().position(|&b| b == b'\n') {
-                if let Some(entry) = parse_entry(&self.buf[start..start + nl]) {
-                    each(entry)?;
-                }
+            while let Some(nl) = self.partial[start..].iter().position(|&b| b == b'\n') {
+                each(&self.partial[start..start + nl])?;
                 start += nl + 1;
             }
-            self.buf.drain(..start);
+            self.partial.drain(..start);
         }
+    }
+}
+
+/// Reads a container's log from an offset on, entry by entry (see
+/// [`Lines`]).
+pub struct LogReader(Lines);
+
+impl LogReader {
+    /// The log at `path` from its start; None if there is none.
+    pub fn open(path: &Path) -> io::Result<Option<LogReader>> {
+        Ok(Lines::open(path)?.map(LogReader))
+    }
+
+    /// Start at the last `n` complete lines (none: after the last one).
+    pub fn tail(&mut self, n: usize) -> io::Result<()> {
+        self.0.partial.clear();
+        self.0.pos = tail_offset(&self.0.file, n)?;
+        Ok(())
+    }
+
+    /// Every complete entry from where the last call stopped to the end of
+    /// the file as it is now.
+    pub fn read_new(&mut self, mut each: impl FnMut(Entry) -> io::Result<()>) -> io::Result<()> {
+        self.0.read(|line| match parse_entry(line) {
+            Some(entry) => each(entry),
+            None => Ok(()),
+        })
     }
 }
 

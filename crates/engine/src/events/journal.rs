@@ -16,8 +16,10 @@
 
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+use crate::logs::Lines;
 
 /// The journal of one state root.
 #[derive(Debug, Clone)]
@@ -137,29 +139,18 @@ fn names(path: &Path, held: &fs::Metadata) -> io::Result<bool> {
 
 /// One file of the journal, read line by line from where it stopped.
 pub(crate) struct Segment {
-    file: File,
+    lines: Lines,
     ino: u64,
-    pos: u64,
-    /// The start of a line not complete yet.
-    partial: Vec<u8>,
 }
 
 impl Segment {
     /// The file at `path`; None if there is none.
     pub(crate) fn open(path: &Path) -> io::Result<Option<Segment>> {
-        match File::open(path) {
-            Ok(file) => {
-                let ino = file.metadata()?.ino();
-                Ok(Some(Segment {
-                    file,
-                    ino,
-                    pos: 0,
-                    partial: Vec::new(),
-                }))
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        let Some(lines) = Lines::open(path)? else {
+            return Ok(None);
+        };
+        let ino = lines.file().metadata()?.ino();
+        Ok(Some(Segment { lines, ino }))
     }
 
     /// Whether this is the same file as `other`.
@@ -169,32 +160,16 @@ impl Segment {
 
     /// Whether `path` still names this file (not rotated away).
     pub(crate) fn is_at(&self, path: &Path) -> io::Result<bool> {
-        names(path, &self.file.metadata()?)
+        names(path, &self.lines.file().metadata()?)
     }
 
     /// Every complete line from where the last call stopped to the end of
     /// the file as it is now, without its '\n'.
     pub(crate) fn read_lines(
         &mut self,
-        mut each: impl FnMut(&[u8]) -> io::Result<()>,
+        each: impl FnMut(&[u8]) -> io::Result<()>,
     ) -> io::Result<()> {
-        let mut chunk = vec![0u8; 64 * 1024];
-        loop {
-            let n = match self.file.read_at(&mut chunk, self.pos) {
-                Ok(0) => return Ok(()),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            self.pos += n as u64;
-            self.partial.extend_from_slice(&chunk[..n]);
-            let mut start = 0;
-            while let Some(nl) = self.partial[start..].iter().position(|&b| b == b'\n') {
-                each(&self.partial[start..start + nl])?;
-                start += nl + 1;
-            }
-            self.partial.drain(..start);
-        }
+        self.lines.read(each)
     }
 }
 
