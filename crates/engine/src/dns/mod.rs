@@ -19,6 +19,7 @@ use std::collections::BTreeSet;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -115,6 +116,10 @@ impl Drop for Server {
 /// Answer queries until `stop` is readable (its write end closed).
 fn serve(socket: &UdpSocket, stop: &OwnedFd, store: &Store, id: &str) {
     let mut buf = [0u8; 1500];
+    // Where forwarded queries go, worked out at the first one (the
+    // container's --dns and the host's resolv.conf, as docker reads them
+    // once).
+    let mut servers: Option<Arc<[SocketAddr]>> = None;
     loop {
         match readable([Some(socket.as_fd()), Some(stop.as_fd())], None) {
             Ok([_, true]) | Err(_) => return,
@@ -135,17 +140,24 @@ fn serve(socket: &UdpSocket, stop: &OwnedFd, store: &Store, id: &str) {
                 let (Ok(socket), packet) = (socket.try_clone(), buf[..len].to_vec()) else {
                     continue;
                 };
-                let dns = Container::load(&store.container_dir(id))
-                    .ok()
-                    .and_then(|c| c.config.etc_files)
-                    .map(|etc| etc.dns)
-                    .unwrap_or_default();
+                let servers = servers
+                    .get_or_insert_with(|| {
+                        let dns = Container::load(&store.container_dir(id))
+                            .ok()
+                            .and_then(|c| c.config.etc_files)
+                            .map(|etc| etc.dns)
+                            .unwrap_or_default();
+                        let env = std::env::var(UPSTREAM_ENV).ok();
+                        let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+                        upstreams(env.as_deref(), &dns, &host).into()
+                    })
+                    .clone();
                 // Off the serving thread: a slow upstream delays no other
                 // query. Detached; it ends with its timeout at the latest.
                 let _ = thread::Builder::new()
                     .name("dns-forward".into())
                     .stack_size(128 * 1024)
-                    .spawn(move || forward(&socket, client, &packet, &query, dns));
+                    .spawn(move || forward(&socket, client, &packet, &query, &servers));
             }
         }
     }
@@ -230,11 +242,9 @@ fn forward(
     client: SocketAddr,
     packet: &[u8],
     query: &wire::Query,
-    dns: Vec<Ipv4Addr>,
+    servers: &[SocketAddr],
 ) {
-    let env = std::env::var(UPSTREAM_ENV).ok();
-    let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    for upstream in upstreams(env.as_deref(), &dns, &host) {
+    for &upstream in servers {
         if let Ok(answer) = ask(upstream, packet, query.id) {
             let _ = socket.send_to(&answer, client);
             return;
