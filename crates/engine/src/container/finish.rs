@@ -37,11 +37,16 @@ pub(crate) fn finish(
 ) -> Result<Exit> {
     // `network connect` and `disconnect` may have changed its networks
     // since this process read it: those on disk are the ones to release.
-    if let Ok(on_disk) = engine.store.find(&container.config.id) {
-        container.config.extra_networks = on_disk.config.extra_networks;
-        container.config.bridge = on_disk.config.bridge;
-        container.state.net = on_disk.state.net;
-        container.state.extra_nets = on_disk.state.extra_nets;
+    // Read under the container's lock, so a connect that claimed a place
+    // while the init still ran has written it (one after this sees the
+    // init gone and claims nothing).
+    if let Some(_lock) = container.lock()? {
+        if let Ok(on_disk) = engine.store.find(&container.config.id) {
+            container.config.extra_networks = on_disk.config.extra_networks;
+            container.config.bridge = on_disk.config.bridge;
+            container.state.net = on_disk.state.net;
+            container.state.extra_nets = on_disk.state.extra_nets;
+        }
     }
     // The OOM count lives in the cgroup: read it before the cgroup goes.
     let oom_kills = cgroup.oom_kills().unwrap_or(0);
