@@ -428,6 +428,41 @@ fn docker_network_commands_through_the_service() {
         .docker(&["network", "create", &name])
         .code(1)
         .stderr_has("already exists");
+    // Statuses by the engine's kind of error: a network or volume in use
+    // is a conflict, a missing volume 404.
+    root.run(&[
+        "run",
+        "-d",
+        "--name",
+        "user",
+        "--network",
+        &name,
+        "-v",
+        "apivol:/v",
+        "busybox",
+        "sleep",
+        "100",
+    ])
+    .ok();
+    let delete = |path: &str| {
+        raw(
+            &service.socket,
+            &format!("DELETE /v1.41/{path} HTTP/1.0\r\nHost: x\r\n\r\n"),
+        )
+    };
+    for (path, status) in [
+        (format!("networks/{name}"), "409"),
+        ("volumes/apivol".to_string(), "409"),
+        ("volumes/nosuchvol".to_string(), "404"),
+    ] {
+        let answer = delete(&path);
+        assert!(
+            answer.starts_with(&format!("HTTP/1.0 {status}")),
+            "{path}: {answer}"
+        );
+    }
+    root.run(&["rm", "-f", "-v", "user"]).ok();
+    root.run(&["volume", "rm", "apivol"]).ok();
     service
         .docker(&["network", "rm", &name])
         .ok()

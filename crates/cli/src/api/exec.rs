@@ -24,7 +24,6 @@ struct ExecConfig {
     env: Vec<String>,
     workdir: Option<String>,
     user: Option<String>,
-    privileged: bool,
     tty: bool,
     /// AttachStdin, AttachStdout, AttachStderr.
     attach: [bool; 3],
@@ -102,8 +101,7 @@ pub async fn create(call: &Call, id: &str) -> Answer {
     if cmd.is_empty() {
         return Err(ApiError::bad_request("No exec command specified"));
     }
-    let privileged = flag(&body, "Privileged");
-    if privileged {
+    if flag(&body, "Privileged") {
         return Err(ApiError::bad_request(
             "privileged exec is not supported: the process gets the container's privileges",
         ));
@@ -115,7 +113,6 @@ pub async fn create(call: &Call, id: &str) -> Answer {
         env: strings(&body, "Env")?,
         workdir: text(&body, "WorkingDir"),
         user: text(&body, "User"),
-        privileged,
         tty: flag(&body, "Tty"),
         attach: [
             flag(&body, "AttachStdin"),
@@ -160,7 +157,8 @@ pub fn inspect(id: &str) -> Answer {
                 "tty": c.tty,
                 "entrypoint": c.cmd[0],
                 "arguments": c.cmd[1..],
-                "privileged": c.privileged,
+                // Refused at create: never privileged.
+                "privileged": false,
                 "user": c.user.clone().unwrap_or_default(),
             },
             "OpenStdin": c.attach[0],
@@ -354,7 +352,8 @@ async fn running(call: &Call, key: &str) -> Result<String, ApiError> {
 struct Failure {
     code: Option<i32>,
     message: String,
-    conflict: bool,
+    /// Its answer's status when detached.
+    status: StatusCode,
 }
 
 impl Failure {
@@ -364,18 +363,23 @@ impl Failure {
             Some(ExecFailure::CannotExecute) => Some(crate::errors::CANNOT_EXECUTE),
             None => None,
         };
-        let message = match code {
-            Some(_) => format!(
-                "OCI runtime exec failed: exec failed: {}: unknown",
-                e.one_line()
+        let (message, status) = match code {
+            Some(_) => (
+                format!(
+                    "OCI runtime exec failed: exec failed: {}: unknown",
+                    e.one_line()
+                ),
+                StatusCode::INTERNAL_SERVER_ERROR,
             ),
-            None => e.one_line(),
+            None => {
+                let answer = ApiError::from(e);
+                (answer.message, answer.status)
+            }
         };
-        let conflict = message.contains("is not running");
         Failure {
             code,
             message,
-            conflict,
+            status,
         }
     }
 
@@ -390,12 +394,7 @@ impl Failure {
             }),
             None => update(id, |e| e.started = false),
         }
-        let status = if self.conflict {
-            StatusCode::CONFLICT
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
-        };
-        ApiError::new(status, self.message)
+        ApiError::new(self.status, self.message)
     }
 }
 
@@ -435,7 +434,7 @@ async fn run(
         Err(e) => Err(Failure {
             code: None,
             message: e.to_string(),
-            conflict: false,
+            status: StatusCode::INTERNAL_SERVER_ERROR,
         }),
     }
 }

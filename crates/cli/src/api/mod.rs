@@ -102,17 +102,30 @@ impl ApiError {
     }
 }
 
-/// The engine's errors with docker's statuses: a missing container or
-/// image is 404, a conflict (a name in use, a running container) 409.
+/// The engine's errors with docker's statuses, by kind: a missing
+/// container 404, bad input 400, a name in use or a container (network,
+/// volume) not in the state asked for 409 (a state that is a missing
+/// thing, "no such volume", 404); the rest 500, but for a text that says
+/// what is missing (an image, through a context).
 impl From<tinydocker_engine::Error> for ApiError {
     fn from(e: tinydocker_engine::Error) -> Self {
+        ApiError::from(&e)
+    }
+}
+
+impl From<&tinydocker_engine::Error> for ApiError {
+    fn from(e: &tinydocker_engine::Error) -> Self {
+        use tinydocker_engine::Error as E;
         let message = e.one_line();
-        let status = if message.starts_with("No such ") || message.contains("no such container") {
-            StatusCode::NOT_FOUND
-        } else if message.contains("conflict") || message.contains("is already in use") {
-            StatusCode::CONFLICT
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
+        let missing = message.starts_with("No such ") || message.contains("no such ");
+        let status = match e.root() {
+            E::NoSuchContainer(_) => StatusCode::NOT_FOUND,
+            E::Invalid(_) | E::AmbiguousPrefix { .. } => StatusCode::BAD_REQUEST,
+            E::NameInUse { .. } => StatusCode::CONFLICT,
+            E::State(_) if missing => StatusCode::NOT_FOUND,
+            E::State(_) => StatusCode::CONFLICT,
+            _ if missing => StatusCode::NOT_FOUND,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, message)
     }
@@ -191,6 +204,17 @@ impl Query {
     /// docker's booleans: `1`, `true`, `True` (and present but empty).
     pub fn flag(&self, key: &str) -> bool {
         matches!(self.get(key), Some("1" | "true" | "True" | "TRUE"))
+    }
+
+    /// A time (`since`, `until`): the Unix times docker's clients send
+    /// ("1733383800.000000000"), RFC 3339 or a duration before `now`;
+    /// None when absent or empty.
+    pub fn time(&self, key: &str, now: u128) -> Result<Option<u128>, ApiError> {
+        self.get(key)
+            .filter(|t| !t.is_empty())
+            .map(|t| tinydocker_engine::logs::parse_time(key, t, now))
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e.one_line()))
     }
 }
 

@@ -146,12 +146,8 @@ pub async fn remove(call: &Call, name: &str) -> Answer {
     let key = name.to_string();
     call.blocking(move |engine| {
         let name = resolve(engine, &key)?;
-        if engine.network(&name)?.is_none() {
-            return Err(ApiError::not_found(format!("network {key} not found")));
-        }
-        engine
-            .remove_network(&name)
-            .map_err(|e| ApiError::new(StatusCode::CONFLICT, e.one_line()))
+        // In use: 409; anything else as it is.
+        engine.remove_network(&name).map_err(ApiError::from)
     })
     .await?;
     Ok(super::empty(StatusCode::NO_CONTENT))
@@ -180,8 +176,6 @@ fn endpoint_error(e: tinydocker_engine::Error) -> ApiError {
     let message = e.one_line();
     if message.starts_with("endpoint with name") {
         ApiError::new(StatusCode::FORBIDDEN, message)
-    } else if matches!(e, tinydocker_engine::Error::Invalid(_)) {
-        ApiError::bad_request(message)
     } else {
         e.into()
     }

@@ -9,21 +9,6 @@ use tinydocker_engine::Engine;
 
 use super::{json_response, Answer, ApiError, Call};
 
-/// The engine's volume errors with docker's statuses.
-fn volume_error(e: tinydocker_engine::Error) -> ApiError {
-    let message = e.one_line();
-    let status = if message.contains("no such volume") {
-        StatusCode::NOT_FOUND
-    } else if message.contains("volume is in use") {
-        StatusCode::CONFLICT
-    } else if matches!(e, tinydocker_engine::Error::Invalid(_)) {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    };
-    ApiError::new(status, message)
-}
-
 fn no_such_volume(name: &str) -> ApiError {
     ApiError::not_found(format!("get {name}: no such volume"))
 }
@@ -88,7 +73,7 @@ pub async fn create(call: &Call) -> Answer {
         .blocking(move |engine| {
             engine
                 .create_named_volume(name.as_deref(), labels)
-                .map_err(volume_error)
+                .map_err(ApiError::from)
         })
         .await?;
     Ok(json_response(
@@ -105,7 +90,7 @@ pub async fn inspect(call: &Call, name: &str) -> Answer {
             if !engine.list_volumes()?.contains(&name) {
                 return Err(no_such_volume(&name));
             }
-            engine.volume(&name).map_err(volume_error)
+            engine.volume(&name).map_err(ApiError::from)
         })
         .await?;
     Ok(json_response(
@@ -122,7 +107,7 @@ pub async fn remove(call: &Call, name: &str) -> Answer {
     call.blocking(move |engine| match engine.remove_volume(&name) {
         Ok(()) => Ok(()),
         Err(_) if force && !exists(engine, &name) => Ok(()),
-        Err(e) => Err(volume_error(e)),
+        Err(e) => Err(ApiError::from(e)),
     })
     .await?;
     Ok(super::empty(StatusCode::NO_CONTENT))
@@ -143,7 +128,7 @@ pub async fn prune(call: &Call) -> Answer {
         )));
     }
     let (removed, reclaimed) = call
-        .blocking(|engine| engine.prune_volumes().map_err(volume_error))
+        .blocking(|engine| engine.prune_volumes().map_err(ApiError::from))
         .await?;
     Ok(json_response(
         StatusCode::OK,
