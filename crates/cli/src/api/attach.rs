@@ -8,14 +8,13 @@
 //! [`tinydocker_engine::Engine::attach_stdin`] takes its stdin or its
 //! terminal from its supervisor.
 
-use std::os::fd::{AsFd, OwnedFd};
-use std::sync::Arc;
+use std::os::fd::AsFd;
 
 use hyper::StatusCode;
 use tinydocker_engine::{Container, Stream};
 
 use super::containers::stream_number;
-use super::stream::{self, AsyncPipe, Sink};
+use super::stream::{self, AsyncPipe};
 use super::{Answer, ApiError, Call};
 
 /// The container, whether it has a terminal, and whether it keeps a stdin
@@ -32,27 +31,6 @@ async fn find(call: &Call, id: &str) -> Result<(Container, bool), ApiError> {
     .await
 }
 
-/// A pipe whose read end becomes readable (at its end) once the client
-/// has gone: the engine's waits take it as their `cancel`. The watch on
-/// the client ends when the returned sender is dropped (the attach
-/// ended), letting go of its copy of the sink, whose last copy closes
-/// the connection.
-fn cancel_on_close(
-    sink: &Sink,
-) -> std::io::Result<(Arc<OwnedFd>, tokio::sync::oneshot::Sender<()>)> {
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    let (ended, mut end) = tokio::sync::oneshot::channel::<()>();
-    let sink = sink.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            () = sink.closed() => {}
-            _ = &mut end => {}
-        }
-        drop(w);
-    });
-    Ok((Arc::new(r), ended))
-}
-
 pub async fn attach(call: &Call, id: &str) -> Answer {
     let (container, tty) = find(call, id).await?;
     let q = &call.query;
@@ -62,7 +40,7 @@ pub async fn attach(call: &Call, id: &str) -> Answer {
     let follow = q.get("stream").is_none() || q.flag("stream");
     let hijack = stream::hijack(call, tty, stdin);
     let sink = hijack.output;
-    let (cancel, ended) = cancel_on_close(&sink)
+    let (cancel, ended) = stream::cancel_on_close(&sink.tx)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let key = container.config.id.clone();
     if let Some(input) = hijack.input {

@@ -379,7 +379,7 @@ pub async fn prune(call: &Call) -> Answer {
 /// header: the stream, 0 0 0, the length big-endian), or the raw bytes
 /// for a container with a terminal.
 pub async fn logs(call: &Call, id: &str) -> Answer {
-    use tinydocker_engine::logs::{format_time, parse_tail, parse_time};
+    use tinydocker_engine::logs::{format_time, parse_tail};
     use tinydocker_engine::{LogOptions, Stream};
     let key = id.to_string();
     let (stdout, stderr) = (call.query.flag("stdout"), call.query.flag("stderr"));
@@ -389,13 +389,10 @@ pub async fn logs(call: &Call, id: &str) -> Answer {
         ));
     }
     let now = tinydocker_engine::now_nanos();
-    let time = |name: &str| -> Result<Option<u128>, ApiError> {
-        match call.query.get(name).filter(|t| !t.is_empty() && *t != "0") {
-            None => Ok(None),
-            Some(t) => parse_time(name, t, now)
-                .map(Some)
-                .map_err(|e| ApiError::bad_request(e.one_line())),
-        }
+    // docker's clients send 0 for "not given".
+    let time = |name: &str| match call.query.get(name) {
+        Some("0") => Ok(None),
+        _ => call.query.time(name, now),
     };
     let options = LogOptions {
         follow: call.query.flag("follow"),

@@ -5,26 +5,15 @@
 use std::os::fd::AsFd;
 
 use hyper::StatusCode;
-use tinydocker_engine::logs::parse_time;
 use tinydocker_engine::{now_nanos, EventFilter, EventQuery};
 
 use super::{Answer, ApiError, Call};
 
 pub async fn events(call: &Call) -> Answer {
     let now = now_nanos();
-    // docker's clients send Unix times ("1733383800.000000000"); RFC 3339
-    // and durations are taken too.
-    let time = |name: &str| -> Result<Option<u128>, ApiError> {
-        match call.query.get(name).filter(|t| !t.is_empty()) {
-            None => Ok(None),
-            Some(t) => parse_time(name, t, now)
-                .map(Some)
-                .map_err(|e| ApiError::bad_request(e.one_line())),
-        }
-    };
     let query = EventQuery {
-        since: time("since")?,
-        until: time("until")?,
+        since: call.query.time("since", now)?,
+        until: call.query.time("until", now)?,
         filter: EventFilter::new(super::containers::filters(call)?)
             .map_err(|e| ApiError::bad_request(e.one_line()))?,
     };
@@ -37,21 +26,11 @@ pub async fn events(call: &Call) -> Answer {
             )));
         }
     }
-    let (cancel, client_gone) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("pipe: {e}")))?;
     let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(64);
-    let (done, finished) = tokio::sync::oneshot::channel::<()>();
     // The reader sleeps on the journal between events: a client that
     // goes must wake it, or its watch would stay until the next event.
-    // Closing the pipe's write end does (the read end becomes readable).
-    let watcher = tx.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = watcher.closed() => {}
-            _ = finished => {}
-        }
-        drop(client_gone);
-    });
+    let (cancel, done) = super::stream::cancel_on_close(&tx)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("pipe: {e}")))?;
     let engine = call.engine.clone();
     tokio::task::spawn_blocking(move || {
         let gone = || std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went");

@@ -38,10 +38,31 @@ pub fn frame(stream: u8, payload: &[u8]) -> Vec<u8> {
     frame
 }
 
+/// A pipe whose read end becomes readable (at its end) once the client
+/// reading what `tx` sends has gone: the engine's blocking waits (an
+/// attach, the event journal) take it as their `cancel`. The watch on the
+/// client ends when the returned sender is dropped (the wait ended),
+/// letting go of its copy of `tx`, whose last copy ends the answer.
+pub fn cancel_on_close(
+    tx: &mpsc::Sender<Bytes>,
+) -> io::Result<(std::sync::Arc<OwnedFd>, tokio::sync::oneshot::Sender<()>)> {
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let (ended, mut end) = tokio::sync::oneshot::channel::<()>();
+    let tx = tx.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            () = tx.closed() => {}
+            _ = &mut end => {}
+        }
+        drop(w);
+    });
+    Ok((std::sync::Arc::new(r), ended))
+}
+
 /// Where a hijacked stream's output goes: raw or as frames.
 #[derive(Clone)]
 pub struct Sink {
-    tx: mpsc::Sender<Bytes>,
+    pub tx: mpsc::Sender<Bytes>,
     raw: bool,
 }
 
@@ -69,11 +90,6 @@ impl Sink {
     pub fn discard(raw: bool) -> Sink {
         let (tx, _) = mpsc::channel(1);
         Sink { tx, raw }
-    }
-
-    /// Once the client has gone.
-    pub async fn closed(&self) {
-        self.tx.closed().await
     }
 }
 

@@ -7,22 +7,16 @@ use std::io::{self, Write};
 
 use anyhow::{anyhow, Result};
 use serde_json::Value;
-use tinydocker_engine::logs::{format_time, parse_time};
+use tinydocker_engine::logs::format_time;
 use tinydocker_engine::{now_nanos, Engine, Event, EventFilter, EventQuery};
 
 use crate::cli::EventsArgs;
 
 pub fn events(engine: &Engine, args: EventsArgs) -> Result<()> {
     let now = now_nanos();
-    let time = |flag: &str, value: &Option<String>| {
-        value
-            .as_deref()
-            .map(|t| parse_time(flag, t, now))
-            .transpose()
-    };
     let query = EventQuery {
-        since: time("--since", &args.since)?,
-        until: time("--until", &args.until)?,
+        since: super::logs::time_flag("--since", &args.since, now)?,
+        until: super::logs::time_flag("--until", &args.until, now)?,
         filter: EventFilter::new(filter_pairs(&args.filter)?)?,
     };
     if let (Some(since), Some(until)) = (query.since, query.until) {

@@ -17,19 +17,26 @@ use tinydocker_engine::{now_nanos, Engine, LogEntry, LogOptions, Stream};
 
 use crate::cli::LogsArgs;
 
+/// `--since` or `--until` (of `logs` and `events`): RFC 3339, Unix
+/// seconds or a duration before `now`.
+pub(crate) fn time_flag(
+    flag: &str,
+    value: &Option<String>,
+    now: u128,
+) -> tinydocker_engine::Result<Option<u128>> {
+    value
+        .as_deref()
+        .map(|t| parse_time(flag, t, now))
+        .transpose()
+}
+
 pub fn logs(engine: &Engine, args: LogsArgs) -> Result<i32> {
     let now = now_nanos();
-    let time = |flag: &str, value: &Option<String>| {
-        value
-            .as_deref()
-            .map(|t| parse_time(flag, t, now))
-            .transpose()
-    };
     let options = LogOptions {
         follow: args.follow,
         tail: parse_tail(&args.tail)?,
-        since: time("--since", &args.since)?,
-        until: time("--until", &args.until)?,
+        since: time_flag("--since", &args.since, now)?,
+        until: time_flag("--until", &args.until, now)?,
     };
     let out = std::cell::RefCell::new(Output {
         timestamps: args.timestamps,

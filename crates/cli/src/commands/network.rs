@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{anyhow, bail, Result};
 use serde_json::json;
-use tinydocker_engine::{
-    now_nanos, rfc3339, BridgeRequest, Engine, Network, Observed, PREDEFINED_NETWORKS,
-};
+use tinydocker_engine::{rfc3339, BridgeRequest, Engine, Network, Observed, PREDEFINED_NETWORKS};
 
 use crate::cli::{NetworkCommand, NetworkConnectArgs, NetworkLsArgs, NetworkPruneArgs};
 
@@ -276,29 +274,6 @@ fn prune(engine: &Engine, args: NetworkPruneArgs) -> Result<()> {
 pub fn prune_filter(
     filters: &[(String, String)],
 ) -> Result<impl Fn(&Network) -> bool + Send + 'static> {
-    let now = now_nanos();
-    let (mut until, mut labels, mut not_labels) = (None, Vec::new(), Vec::new());
-    for (key, value) in filters {
-        match key.as_str() {
-            "until" => {
-                until = Some(
-                    tinydocker_engine::logs::parse_time("until", value, now)
-                        .map_err(|e| anyhow!(e.one_line()))?,
-                )
-            }
-            "label" => labels.push(value.clone()),
-            // `label!=KEY=VALUE` splits at its first '=' as `label!`.
-            "label!" => not_labels.push(value.clone()),
-            _ => bail!(
-                "invalid filter '{key}' (network prune filters by until=, label= and label!=)"
-            ),
-        }
-    }
-    Ok(move |n: &Network| {
-        until.is_none_or(|t| n.created < t)
-            && tinydocker_engine::labels_match(&n.labels, &labels)
-            && !not_labels
-                .iter()
-                .any(|l| tinydocker_engine::labels_match(&n.labels, std::slice::from_ref(l)))
-    })
+    let filter = super::system::PruneFilter::from_pairs(filters, "network prune")?;
+    Ok(move |n: &Network| filter.keeps(&n.labels, n.created))
 }

@@ -2,7 +2,7 @@
 //! removing what nothing uses, and removing everything (podman's reset).
 
 use anyhow::{bail, Result};
-use tinydocker_engine::{DiskUsage, Engine, Observed, PREDEFINED_NETWORKS};
+use tinydocker_engine::{DiskUsage, Engine, Observed};
 
 use crate::cli::{SystemDfArgs, SystemPruneArgs, SystemResetArgs};
 use crate::human;
@@ -38,14 +38,17 @@ fn summary(usage: &DiskUsage) -> Vec<Vec<(&'static str, String)>> {
     let unused_images = usage.images.iter().filter(|i| i.containers == 0);
     // Shared layers of an unused image stay while another image has them.
     let images_free: u64 = unused_images.map(|i| i.size - i.shared_size).sum();
-    let running = |o: Observed| matches!(o, Observed::Running { .. });
     let containers_size: u64 = usage.containers.iter().map(|c| c.size_rw).sum();
-    let containers_free: u64 = usage
-        .containers
-        .iter()
-        .filter(|c| !running(c.container.observe()))
-        .map(|c| c.size_rw)
-        .sum();
+    // Each container observed once: running ones are active, the others'
+    // writable layers reclaimable.
+    let (mut containers_active, mut containers_free) = (0, 0);
+    for c in &usage.containers {
+        if matches!(c.container.observe(), Observed::Running { .. }) {
+            containers_active += 1;
+        } else {
+            containers_free += c.size_rw;
+        }
+    }
     let volumes_size: u64 = usage.volumes.iter().map(|v| v.size).sum();
     let volumes_free: u64 = usage
         .volumes
@@ -65,11 +68,7 @@ fn summary(usage: &DiskUsage) -> Vec<Vec<(&'static str, String)>> {
         row(
             "Containers",
             usage.containers.len(),
-            usage
-                .containers
-                .iter()
-                .filter(|c| running(c.container.observe()))
-                .count(),
+            containers_active,
             containers_size,
             containers_free,
             true,
@@ -240,10 +239,10 @@ fn deleted(title: &str, items: &[String]) {
     println!();
 }
 
-/// `system prune --filter`s, all to be met: `until` (created before),
-/// `label` (has), `label!` (has not).
+/// The prune filters of `system prune` and `network prune`, all to be
+/// met: `until` (created before), `label` (has), `label!` (has not).
 #[derive(Debug, Default)]
-struct PruneFilter {
+pub(crate) struct PruneFilter {
     /// Nanoseconds since the epoch.
     until: Option<u128>,
     labels: Vec<String>,
@@ -251,15 +250,29 @@ struct PruneFilter {
 }
 
 impl PruneFilter {
+    /// `--filter KEY=VALUE`s.
     fn parse(given: &[String]) -> Result<PruneFilter> {
+        let pairs: Vec<(String, String)> = given
+            .iter()
+            .map(|e| {
+                let (k, v) = e.split_once('=').unwrap_or((e, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        PruneFilter::from_pairs(&pairs, "system prune")
+    }
+
+    /// Filters as (key, value); `command` names who refuses the others.
+    pub(crate) fn from_pairs(pairs: &[(String, String)], command: &str) -> Result<PruneFilter> {
         let mut f = PruneFilter::default();
-        for entry in given {
-            match entry.split_once('=') {
-                Some(("until", when)) => f.until = Some(until(when)?),
-                Some(("label", label)) if !label.is_empty() => f.labels.push(label.into()),
-                Some(("label!", label)) if !label.is_empty() => f.not_labels.push(label.into()),
+        for (key, value) in pairs {
+            match key.as_str() {
+                "until" => f.until = Some(until(value)?),
+                "label" if !value.is_empty() => f.labels.push(value.clone()),
+                // `label!=KEY=VALUE` splits at its first '=' as `label!`.
+                "label!" if !value.is_empty() => f.not_labels.push(value.clone()),
                 _ => bail!(
-                    "invalid filter '{entry}' (tinydocker's system prune filters by until=, label= and label!=)"
+                    "invalid filter '{key}={value}' ({command} filters by until=, label= and label!=)"
                 ),
             }
         }
@@ -268,7 +281,11 @@ impl PruneFilter {
 
     /// Whether an object with these labels, made at `created` (ns since
     /// the epoch), passes.
-    fn keeps(&self, labels: &std::collections::BTreeMap<String, String>, created: u128) -> bool {
+    pub(crate) fn keeps(
+        &self,
+        labels: &std::collections::BTreeMap<String, String>,
+        created: u128,
+    ) -> bool {
         self.until.is_none_or(|until| created < until)
             && tinydocker_engine::labels_match(labels, &self.labels)
             && !self
@@ -279,43 +296,16 @@ impl PruneFilter {
 }
 
 /// docker's `until`: a Unix time (`1700000000[.5]`), an RFC 3339 date, or
-/// a duration before now (`10m`, `24h`, `90s`); nanoseconds since the epoch.
+/// a duration before now (`10m`, `24h`, `1h30m`); nanoseconds since the
+/// epoch.
 fn until(text: &str) -> Result<u128> {
-    let bad = || {
-        anyhow::anyhow!("invalid until {text:?}: expected a Unix time, an RFC 3339 date or a duration such as 24h")
-    };
-    if let Ok(secs) = text.parse::<f64>() {
-        return Ok((secs * 1e9) as u128);
-    }
-    if let Some(secs) = super::history::chrono_secs(text) {
-        return Ok(u128::from(secs) * 1_000_000_000);
-    }
-    let unit = match text.chars().last() {
-        Some('s') => 1,
-        Some('m') => 60,
-        Some('h') => 3600,
-        _ => return Err(bad()),
-    };
-    let count: u128 = text[..text.len() - 1].parse().map_err(|_| bad())?;
-    Ok(tinydocker_engine::now_nanos().saturating_sub(count * unit * 1_000_000_000))
-}
-
-/// The user networks no container is attached to, removed (`network
-/// prune`): docker's predefined ones stay.
-fn prune_networks(engine: &Engine, filter: &PruneFilter) -> Result<Vec<String>> {
-    let mut removed = Vec::new();
-    for network in engine.list_networks()? {
-        if PREDEFINED_NETWORKS.iter().any(|(n, _)| *n == network.name)
-            || !filter.keeps(&network.labels, network.created)
-        {
-            continue;
-        }
-        // One in use is refused, and kept.
-        if engine.remove_network(&network.name).is_ok() {
-            removed.push(network.name);
-        }
-    }
-    Ok(removed)
+    tinydocker_engine::logs::parse_time("until", text, tinydocker_engine::now_nanos()).map_err(
+        |_| {
+            anyhow::anyhow!(
+                "invalid until {text:?}: expected a Unix time, an RFC 3339 date or a duration such as 24h"
+            )
+        },
+    )
 }
 
 /// `system prune [-a] [-f] [--volumes]`: containers, networks, volumes
@@ -334,7 +324,10 @@ pub fn prune(engine: &Engine, args: SystemPruneArgs) -> Result<i32> {
         eprintln!("tinydocker: {}", e.one_line());
     }
     deleted("Containers", &containers.removed);
-    deleted("Networks", &prune_networks(engine, &filter)?);
+    deleted(
+        "Networks",
+        &engine.prune_networks(|n| filter.keeps(&n.labels, n.created))?,
+    );
     let mut reclaimed = containers.reclaimed;
     if args.volumes {
         let (volumes, bytes) = engine.prune_volumes_where(|v| filter.keeps(&v.record.labels, 0))?;
