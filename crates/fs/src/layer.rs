@@ -439,22 +439,33 @@ pub(crate) fn resolve_dir(root: &OwnedFd, parts: &[&OsStr]) -> io::Result<OwnedF
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64;
     how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
-    // SAFETY: openat2 with a valid dirfd, a NUL-terminated path and an
-    // open_how of the size passed; the returned fd is owned from here.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            root.as_raw_fd(),
-            path.as_ptr(),
-            &how as *const libc::open_how,
-            std::mem::size_of::<libc::open_how>(),
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
+    // A path that climbs with `..` gets EAGAIN when a rename or mount
+    // anywhere on the host raced its resolution (openat2(2)): asked again,
+    // as the manual says, a bounded number of times.
+    let mut tries = 0;
+    loop {
+        // SAFETY: openat2 with a valid dirfd, a NUL-terminated path and an
+        // open_how of the size passed; the returned fd is owned from here.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root.as_raw_fd(),
+                path.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: fd was just opened and is owned by nobody else.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+        }
+        let e = io::Error::last_os_error();
+        tries += 1;
+        let again = matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EINTR));
+        if !again || tries == 64 {
+            return Err(e);
+        }
     }
-    // SAFETY: fd was just opened and is owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// The parent directory of an entry, made (0755) where missing. A
